@@ -1,0 +1,57 @@
+// A fake system-call layer for unit tests: it records what would have been asked of the
+// kernel and keeps written files in memory, so logic above sys/ runs without root.
+// Every behaviour tested against it is also tested on the real kernel (test/integration).
+
+import { cloneFlagNames, mountFlagNames } from './constants.ts';
+import { SysError } from './errors.ts';
+import { q, Trace } from './trace.ts';
+import type { Sys } from './sys.ts';
+
+export interface FakeSys extends Sys {
+  /** Files "written" so far, by path: the last value wins, as in a cgroup file. */
+  readonly files: Map<string, string>;
+  /** Make the next call named `call` fail with this errno (e.g. fail('mount', 1) for EPERM). */
+  fail(call: string, errno: number): void;
+}
+
+export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
+  const trace = new Trace();
+  const files = new Map(Object.entries(initialFiles));
+  const failures = new Map<string, number>();
+  function call(name: string, args: string): void {
+    const errno = failures.get(name);
+    if (errno !== undefined) {
+      failures.delete(name);
+      trace.record({ kind: 'syscall', call: name, args, result: -1, errno: new SysError(name, args, errno).code });
+      throw new SysError(name, args, errno);
+    }
+    trace.record({ kind: 'syscall', call: name, args, result: 0 });
+  }
+  return {
+    trace,
+    files,
+    fail: (name, errno) => void failures.set(name, errno),
+    unshare: (flags) => call('unshare', cloneFlagNames(flags)),
+    setns: (fd, nstype) => call('setns', `${fd}, ${cloneFlagNames(nstype)}`),
+    mount: (source, target, fstype, flags, data = null) =>
+      call('mount', `${q(source)}, ${q(target)}, ${q(fstype)}, ${mountFlagNames(flags)}, ${q(data)}`),
+    umount2: (target, flags) => call('umount2', `${q(target)}, ${flags}`),
+    sethostname: (name) => call('sethostname', `${q(name)}, ${Buffer.byteLength(name)}`),
+    kill: (pid, sig) => call('kill', `${pid}, ${sig}`),
+    writeFile(path, value) {
+      const errno = failures.get(`write:${path}`);
+      if (errno !== undefined) {
+        failures.delete(`write:${path}`);
+        trace.record({ kind: 'write', path, value, errno: new SysError('write', path, errno).code });
+        throw Object.assign(new Error(`write ${path}: errno ${errno}`), { code: new SysError('write', path, errno).code });
+      }
+      files.set(path, value);
+      trace.record({ kind: 'write', path, value });
+    },
+    readFile(path) {
+      const v = files.get(path);
+      if (v === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      return v;
+    },
+  };
+}

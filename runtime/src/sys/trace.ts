@@ -1,0 +1,76 @@
+// The trace: a record of every request box makes of the kernel, in order. `box --trace`
+// prints it, and the lesson pages show it beside the terminal, so a reader sees the
+// system calls and cgroup file writes behind each command.
+
+import fs from 'node:fs';
+
+export type TraceEvent =
+  /** A system call: its name, its arguments as C would show them, its result or errno. */
+  | { kind: 'syscall'; who: string; call: string; args: string; result: number; errno?: string; t: number }
+  /** A write to a kernel file: a cgroup limit, a uid_map, a sysctl. */
+  | { kind: 'write'; who: string; path: string; value: string; errno?: string; t: number }
+  /** A step in words, for what is neither (e.g. "spawn box-init"). */
+  | { kind: 'note'; who: string; text: string; t: number };
+
+type Dist<T> = T extends unknown ? Omit<T, 't' | 'who'> : never;
+export type TraceInput = Dist<TraceEvent>;
+
+export class Trace {
+  readonly events: TraceEvent[] = [];
+  private readonly start = performance.now();
+  private readonly sinkFd: number | undefined;
+  private readonly echo: boolean;
+
+  /**
+   * @param echo print each event to stderr as it happens (`box --trace`)
+   * @param sinkPath also append each event as a JSON line to this file (the lab server's panel)
+   */
+  constructor(opts: { echo?: boolean; sinkPath?: string } = {}) {
+    this.echo = opts.echo ?? false;
+    if (opts.sinkPath) {
+      try {
+        this.sinkFd = fs.openSync(opts.sinkPath, 'a');
+      } catch {
+        this.sinkFd = undefined; // the panel is a nicety: a missing sink never stops a container
+      }
+    }
+  }
+
+  record(event: TraceInput, who = 'box'): void {
+    const full = { ...event, who, t: Math.round((performance.now() - this.start) * 1000) / 1000 } as TraceEvent;
+    this.events.push(full);
+    if (this.echo) process.stderr.write(`\x1b[2m[trace] ${formatEvent(full)}\x1b[0m\n`);
+    if (this.sinkFd !== undefined) {
+      try {
+        fs.writeSync(this.sinkFd, JSON.stringify(full) + '\n');
+      } catch {
+        /* the reader of the sink went away; keep running */
+      }
+    }
+  }
+
+  text(): string {
+    return this.events.map(formatEvent).join('\n');
+  }
+}
+
+/** One event as a line a reader can follow: `unshare(CLONE_NEWPID|CLONE_NEWNS) = 0`. */
+export function formatEvent(e: TraceEvent): string {
+  const who = e.who === 'box' ? '' : `${e.who}: `;
+  switch (e.kind) {
+    case 'syscall':
+      return `${who}${e.call}(${e.args}) = ${e.result}${e.errno ? ` ${e.errno}` : ''}`;
+    case 'write':
+      return `${who}${e.path} <- ${JSON.stringify(e.value)}${e.errno ? ` ${e.errno}` : ''}`;
+    case 'note':
+      return `${who}# ${e.text}`;
+  }
+}
+
+/** A trace that keeps nothing: for code paths that have no reader. */
+export const nullTrace = new Trace();
+
+/** C-style quoting for a string argument in the trace. */
+export function q(s: string | null | undefined): string {
+  return s == null ? 'NULL' : JSON.stringify(s);
+}
