@@ -1,0 +1,102 @@
+// Starting box-init and driving its plan: write the plan to its fd 3, read its reports from
+// fd 4, answer its sync points, and learn the host PID of the container's first process.
+
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { initPath } from '../init/build.ts';
+import { SysError, UserError } from '../sys/errors.ts';
+import type { Trace } from '../sys/trace.ts';
+import type { Plan } from './plan.ts';
+
+export interface InitStage {
+  child: ChildProcess;
+  /** Resolves with the host PID of the user's command once it has been exec'd. */
+  started: Promise<number>;
+}
+
+export interface InitOptions {
+  plan: Plan;
+  trace: Trace;
+  /** stdin, stdout, stderr of the container: 'inherit', 'pipe', 'ignore' or file descriptors. */
+  stdio: (number | 'inherit' | 'pipe' | 'ignore')[];
+  /** Called at each `sync` op with the pid of the process that waits; resolve to let it go on. */
+  onSync?: (pid: number, why: string) => void | Promise<void>;
+}
+
+/**
+ * Spawn box-init. This is synchronous up to the fork and exec of box-init (libuv forks from
+ * the main thread), so a caller that has unshare()d namespaces on the main thread can
+ * setns() back as soon as this returns: the child keeps the new namespaces.
+ */
+export function spawnInit(opts: InitOptions): InitStage {
+  const child = spawn(initPath(), [], {
+    stdio: [...opts.stdio, 'pipe', 'pipe'] as StdioOptions,
+    env: {},
+  });
+  const planPipe = child.stdio[3] as Writable;
+  const reports = child.stdio[4] as Readable;
+  planPipe.on('error', () => {}); // box-init may exit before reading everything: reports say why
+  planPipe.write(opts.plan.serialize());
+  const started = new Promise<number>((resolve, reject) => {
+    let pid = child.pid!;
+    let failed = false;
+    let buffered = '';
+    let queue = Promise.resolve();
+    child.once('error', (err) => reject(new UserError(`cannot start box-init: ${err.message}`)));
+    reports.setEncoding('utf8');
+    reports.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        queue = queue.then(() => handle(line)).catch((err) => {
+          failed = true;
+          child.kill('SIGKILL');
+          reject(err);
+        });
+      }
+    });
+    reports.on('end', () => {
+      // EOF: box-init's report pipe is close-on-exec, so the user's command is running
+      // (or box-init died, which 'exit' below reports).
+      queue.then(() => {
+        if (!failed && child.exitCode === null) resolve(pid);
+      });
+    });
+    child.once('exit', (code, signal) => {
+      queue.then(() => {
+        if (!failed) reject(new UserError(`box-init stopped before the command started (${signal ?? `exit ${code}`})`));
+      });
+    });
+
+    async function handle(line: string): Promise<void> {
+      const [kind, idx, value] = line.split(' ');
+      const op = opts.plan.ops[Number(idx)];
+      const n = Number(value);
+      if (kind === 'SYNC') {
+        await opts.onSync?.(n, op?.text ?? '');
+        opts.trace.record({ kind: 'note', text: `sync: ${op?.text}` }, 'init');
+        planPipe.write('\n');
+      } else if (kind === 'OK') {
+        if (op?.args[0] === 'fork') pid = n;
+        if (op) opts.trace.record({ kind: 'syscall', call: op.call, args: op.text, result: n }, 'init');
+      } else if (kind === 'ERR') {
+        failed = true;
+        const call = op?.call ?? 'execve';
+        const err = new SysError(call, op?.text ?? '', n);
+        opts.trace.record({ kind: 'syscall', call, args: op?.text ?? '', result: -1, errno: err.code }, 'init');
+        if (op?.args[0] === 'exec') {
+          const file = op.args[1];
+          reject(new UserError(n === 2 /* ENOENT */
+            ? `${file}: executable file not found in the container (check the image and PATH)`
+            : `cannot run ${file} in the container: ${err.code}`, n === 2 ? 127 : 126));
+        } else {
+          reject(new UserError(`container setup failed: ${err.message}`));
+        }
+      }
+    }
+  });
+  started.catch(() => {}); // the caller awaits it; avoid an unhandled rejection meanwhile
+  return { child, started };
+}

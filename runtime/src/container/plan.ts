@@ -1,0 +1,121 @@
+// A plan: the list of system calls box-init makes inside the new namespaces, in order.
+// TypeScript decides everything; box-init (runtime/src/init/box-init.c) only executes.
+// Each op carries a readable form for the trace: `mount("proc", "/proc", "proc", ...)`.
+
+import { UserError } from '../sys/errors.ts';
+import { cloneFlagNames, mountFlagNames } from '../sys/constants.ts';
+import { q } from '../sys/trace.ts';
+
+export interface PlanOp {
+  /** The op and its arguments as box-init reads them. */
+  args: string[];
+  /** How the trace shows it: a C-like call. */
+  call: string;
+  text: string;
+}
+
+const SEP = '\x1f';
+
+export class Plan {
+  readonly ops: PlanOp[] = [];
+
+  private push(args: (string | number | bigint)[], call: string, text: string): this {
+    const strs = args.map(String);
+    for (const s of strs) {
+      if (s.includes(SEP) || s.includes('\n')) {
+        throw new UserError(`a path or value contains a control character (${JSON.stringify(s)}); remove it`);
+      }
+    }
+    this.ops.push({ args: strs, call, text });
+    return this;
+  }
+
+  unshare(flags: number) {
+    return this.push(['unshare', flags], 'unshare', cloneFlagNames(flags));
+  }
+  /** Join the namespace at `path` (/proc/PID/ns/net...). */
+  setns(path: string, nstype: number) {
+    return this.push(['setns', path, nstype], 'setns', `open(${q(path)}), ${cloneFlagNames(nstype)}`);
+  }
+  /** Stop and wait until box says go; box learns our pid. */
+  sync(why: string) {
+    return this.push(['sync'], 'sync', why);
+  }
+  /** Fork: the child enters the PID namespace; the parent waits and mirrors its exit. */
+  fork() {
+    return this.push(['fork'], 'fork', '');
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) {
+    return this.push(['mount', source ?? '', target, fstype ?? '', flags, data ?? ''], 'mount',
+      `${q(source)}, ${q(target)}, ${q(fstype)}, ${mountFlagNames(flags)}, ${q(data)}`);
+  }
+  umount2(target: string, flags: number) {
+    return this.push(['umount2', target, flags], 'umount2', `${q(target)}, ${flags === 2 ? 'MNT_DETACH' : flags}`);
+  }
+  mkdir(path: string, mode = 0o755) {
+    return this.push(['mkdir', path, `0${mode.toString(8)}`], 'mkdir', `${q(path)}, 0${mode.toString(8)}`);
+  }
+  touch(path: string) {
+    return this.push(['touch', path], 'open', `${q(path)}, O_CREAT`);
+  }
+  symlink(target: string, path: string) {
+    return this.push(['symlink', target, path], 'symlink', `${q(target)}, ${q(path)}`);
+  }
+  chdir(path: string) {
+    return this.push(['chdir', path], 'chdir', q(path));
+  }
+  chroot(path: string) {
+    return this.push(['chroot', path], 'chroot', q(path));
+  }
+  pivotRoot(newRoot: string, putOld: string) {
+    return this.push(['pivot_root', newRoot, putOld], 'pivot_root', `${q(newRoot)}, ${q(putOld)}`);
+  }
+  sethostname(name: string) {
+    return this.push(['sethostname', name], 'sethostname', `${q(name)}, ${Buffer.byteLength(name)}`);
+  }
+  writeFile(path: string, data: string) {
+    return this.push(['write', path, data.replaceAll('\n', '\\n')], 'write', `${q(path)}, ${q(data)}`);
+  }
+  setsid() {
+    return this.push(['setsid'], 'setsid', '');
+  }
+  /** Make the terminal on stdin our controlling terminal (after setsid). */
+  controllingTty() {
+    return this.push(['tiocsctty'], 'ioctl', '0, TIOCSCTTY, 0');
+  }
+  setgroups(gids: number[]) {
+    return this.push(['setgroups', ...gids], 'setgroups', `${gids.length}, [${gids.join(', ')}]`);
+  }
+  setresgid(gid: number) {
+    return this.push(['setresgid', gid], 'setresgid', `${gid}, ${gid}, ${gid}`);
+  }
+  setresuid(uid: number) {
+    return this.push(['setresuid', uid], 'setresuid', `${uid}, ${uid}, ${uid}`);
+  }
+  /** Keep exactly these capabilities: drop the rest from the bounding set, then capset. */
+  caps(mask: bigint, lastCap: number, names: string[]) {
+    return this.push(['caps', `0x${mask.toString(16)}`, lastCap], 'capset',
+      names.length ? names.join('|') : '(none)');
+  }
+  prctl(option: number, arg: number, name: string) {
+    return this.push(['prctl', option, arg], 'prctl', `${name}, ${arg}`);
+  }
+  seccomp(program: Buffer, summary: string) {
+    return this.push(['seccomp', program.toString('hex')], 'seccomp',
+      `SECCOMP_SET_MODE_FILTER, 0, {len=${program.length / 8}} /* ${summary} */`);
+  }
+  /** Mark every descriptor from `first` up close-on-exec: nothing of box's leaks into the container. */
+  closeRange(first: number) {
+    return this.push(['close_range', first], 'close_range', `${first}, ~0U, CLOSE_RANGE_CLOEXEC`);
+  }
+  env(entry: string) {
+    return this.push(['env', entry], 'env', entry);
+  }
+  exec(file: string, argv: string[]) {
+    return this.push(['exec', file, ...argv], 'execve', `${q(file)}, [${argv.map(q).join(', ')}]`);
+  }
+
+  serialize(): string {
+    return this.ops.map((op) => op.args.join(SEP)).join('\n') + '\nend\n';
+  }
+}

@@ -1,0 +1,148 @@
+// The state directory: one folder per container under $BOX_ROOT/containers/<id>, holding
+// state.json, the overlay's upper and work directories, the mount point and the log.
+// Names are symlinks in $BOX_ROOT/names: creating one is atomic, so two `box run --name x`
+// at once cannot both win.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../sys/errors.ts';
+
+export type Status = 'created' | 'running' | 'exited';
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  command: string[];
+  created: string;
+  status: Status;
+  /** Host PID of the container's first process (the user's command, PID 1 inside). */
+  pid: number | null;
+  /** The box process that watches the container, and its start time (guards against PID reuse). */
+  monitorPid: number;
+  monitorStart: string;
+  exitCode: number | null;
+  oomKilled: boolean;
+  finished: string | null;
+  autoRemove: boolean;
+  cgroup: string | null;
+  /** /proc/PID/ns links of the container, e.g. { pid: "pid:[4026532283]" }. */
+  namespaces: Record<string, string>;
+  /** Everything `box exec` and `box inspect` need to know about how it was run. */
+  config: Record<string, unknown>;
+}
+
+export function boxRoot(): string {
+  return process.env.BOX_ROOT || '/var/lib/box';
+}
+
+export const containersDir = () => path.join(boxRoot(), 'containers');
+const namesDir = () => path.join(boxRoot(), 'names');
+export const containerDir = (id: string) => path.join(containersDir(), id);
+const stateFile = (id: string) => path.join(containerDir(id), 'state.json');
+
+export function newId(): string {
+  return crypto.randomBytes(32).toString('hex');
+}
+
+const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'swift', 'tidy', 'witty'];
+const NAMES = ['babbage', 'cerf', 'dijkstra', 'hopper', 'kernighan', 'knuth', 'lamport', 'liskov', 'lovelace', 'ritchie', 'thompson', 'torvalds'];
+export function randomName(): string {
+  const pick = (a: string[]) => a[crypto.randomInt(a.length)];
+  return `${pick(ADJECTIVES)}_${pick(NAMES)}`;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+/** Reserve a name for a container id; fails if another container has it. */
+export function claimName(name: string, id: string): void {
+  if (!NAME_RE.test(name)) {
+    throw new UserError(`--name '${name}': use letters, digits, '_', '.' and '-' (up to 63), starting with a letter or digit`);
+  }
+  fs.mkdirSync(namesDir(), { recursive: true });
+  try {
+    fs.symlinkSync(id, path.join(namesDir(), name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new UserError(`the name '${name}' is already in use; remove that container (box rm ${name}) or pick another`);
+    }
+    throw err;
+  }
+}
+
+export function releaseName(name: string, id: string): void {
+  const link = path.join(namesDir(), name);
+  try {
+    if (fs.readlinkSync(link) === id) fs.unlinkSync(link);
+  } catch {
+    /* already gone */
+  }
+}
+
+export function writeState(s: ContainerState): void {
+  const file = stateFile(s.id);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(s, null, 2));
+  fs.renameSync(tmp, file); // atomic: a reader never sees half a file
+}
+
+export function readState(id: string): ContainerState | null {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(id), 'utf8')) as ContainerState;
+  } catch {
+    return null;
+  }
+}
+
+export function updateState(id: string, change: Partial<ContainerState>): ContainerState | null {
+  const s = readState(id);
+  if (!s) return null;
+  Object.assign(s, change);
+  writeState(s);
+  return s;
+}
+
+export function listIds(): string[] {
+  try {
+    return fs.readdirSync(containersDir()).filter((d) => /^[0-9a-f]{64}$/.test(d));
+  } catch {
+    return [];
+  }
+}
+
+/** Find a container by name, full id or unique id prefix. */
+export function lookup(ref: string): ContainerState {
+  try {
+    const id = fs.readlinkSync(path.join(namesDir(), ref));
+    const s = readState(id);
+    if (s) return s;
+  } catch {
+    /* not a name */
+  }
+  if (/^[0-9a-f]{3,64}$/.test(ref)) {
+    const hits = listIds().filter((id) => id.startsWith(ref));
+    if (hits.length === 1) {
+      const s = readState(hits[0]);
+      if (s) return s;
+    }
+    if (hits.length > 1) throw new UserError(`'${ref}' matches ${hits.length} containers; give more of the id`);
+  }
+  throw new UserError(`no such container: '${ref}'; \`box ps -a\` lists them`);
+}
+
+/** /proc/PID/stat field 22: when the process started, in clock ticks since boot. */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Is the box process that watches this container still alive (and the same process)? */
+export function monitorAlive(s: ContainerState): boolean {
+  return processStart(s.monitorPid) === s.monitorStart;
+}

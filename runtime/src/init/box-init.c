@@ -1,0 +1,301 @@
+/*
+ * box-init: the first process of every container.
+ *
+ * Why C, in a runtime written in TypeScript? For the same reason runc's nsexec is C in a
+ * runtime written in Go: both runtimes are multithreaded, and some kernel work needs a
+ * fresh single-threaded process.
+ *   - unshare(CLONE_NEWUSER) and setns() into a user or time namespace fail with EINVAL
+ *     in a multithreaded process (Node always has V8 and libuv threads);
+ *   - /proc must be mounted by a process inside the new PID namespace;
+ *   - a Node process costs ~30 ms to start; this one costs ~1 ms, which keeps `box run`
+ *     close to runc.
+ *
+ * It makes no decisions. TypeScript (runtime/src/container/plan.ts) computes a *plan*, a
+ * list of system calls, and writes it to fd 3; box-init executes them in order and
+ * reports each result on fd 4, so box can trace them and name the one that failed.
+ *
+ * Plan: one op per line, fields separated by 0x1f (ASCII unit separator), ending with a
+ * line "end". Report lines: "OK <i> <result>", "ERR <i> <errno>", "SYNC <i> <pid>".
+ * fd 4 is close-on-exec: when the final execve succeeds box sees EOF, and knows the
+ * user's command is running.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+
+#define PLAN_FD 3
+#define REPORT_FD 4
+#define MAX_OPS 512
+#define MAX_ARGS 64
+
+struct op {
+	char *argv[MAX_ARGS + 1]; /* argv[0] is the op name */
+	int argc;
+};
+
+static struct op ops[MAX_OPS];
+static int nops;
+static char *envp[MAX_ARGS * 4 + 1];
+static int nenv;
+
+/* ---- reading the plan ---------------------------------------------------------------- */
+
+static char *read_all(int fd, size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+		ssize_t r = read(fd, buf + n, 1);	/* byte by byte: stop exactly at "end\n" */
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) break;
+		n += r;
+		if (n >= 4 && memcmp(buf + n - 4, "end\n", 4) == 0 && (n == 4 || buf[n - 5] == '\n')) break;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+static void parse_plan(char *buf)
+{
+	for (char *line = strtok(buf, "\n"); line && nops < MAX_OPS; line = strtok(NULL, "\n")) {
+		if (strcmp(line, "end") == 0) break;
+		struct op *o = &ops[nops++];
+		char *p = line;
+		o->argc = 0;
+		for (;;) {
+			char *sep = strchr(p, 0x1f);
+			if (o->argc < MAX_ARGS) o->argv[o->argc++] = p;
+			if (!sep) break;
+			*sep = 0;
+			p = sep + 1;
+		}
+		o->argv[o->argc] = NULL;
+	}
+}
+
+/* ---- reporting ------------------------------------------------------------------------ */
+
+static void report(const char *what, int i, long value)
+{
+	char line[64];
+	int n = snprintf(line, sizeof line, "%s %d %ld\n", what, i, value);
+	(void)!write(REPORT_FD, line, n);
+}
+
+/* A failed op: report its errno and stop. box prints which call failed and why. */
+static void fail(int i, int err)
+{
+	report("ERR", i, err);
+	_exit(err == ENOENT ? 127 : err == EACCES ? 126 : 125);
+}
+
+static const char *nul(const char *s) { return s[0] ? s : NULL; }
+static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
+
+/* Wait until box says go (it has written our uid_map, or put us in our cgroup). */
+static void wait_for_go(int i, pid_t pid)
+{
+	char c;
+	report("SYNC", i, pid);
+	for (;;) {
+		ssize_t r = read(PLAN_FD, &c, 1);
+		if (r < 0 && errno == EINTR) continue;
+		if (r != 1) _exit(125); /* box went away: nothing to do but stop */
+		if (c == '\n') return;
+	}
+}
+
+/* ---- fork: after unshare(CLONE_NEWPID) or setns() into a PID namespace, only a child
+ * enters it. The parent stays behind as a small reaper that mirrors the child's exit. ---- */
+
+static pid_t child_pid;
+static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
+
+static void do_fork(int i)
+{
+	pid_t pid = fork();
+	if (pid < 0) fail(i, errno);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		return; /* the child runs the rest of the plan */
+	}
+	child_pid = pid;
+	report("OK", i, pid);
+	close(REPORT_FD); /* the child reports from now on */
+	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+	for (unsigned k = 0; k < sizeof sigs / sizeof *sigs; k++) signal(sigs[k], forward);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+	if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+/* ---- exec: search PATH from the container's environment, not ours ------------------- */
+
+static void do_exec(int i, struct op *o)
+{
+	envp[nenv] = NULL;
+	const char *file = o->argv[1];
+	char **argv = &o->argv[2];
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		fail(i, errno);
+	}
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (int k = 0; k < nenv; k++)
+		if (strncmp(envp[k], "PATH=", 5) == 0) path = envp[k] + 5;
+	int saw_eacces = 0;
+	char full[4096];
+	for (const char *p = path; *p;) {
+		const char *end = strchrnul(p, ':');
+		snprintf(full, sizeof full, "%.*s/%s", (int)(end - p), p, file);
+		execve(full, argv, envp);
+		if (errno == EACCES) saw_eacces = 1;
+		p = *end ? end + 1 : end;
+	}
+	fail(i, saw_eacces ? EACCES : ENOENT);
+}
+
+/* ---- capabilities: capset(2) takes the version 3 header and two 32-bit halves -------- */
+
+struct cap_header { unsigned version; int pid; };
+struct cap_data { unsigned effective, permitted, inheritable; };
+
+static int set_caps(unsigned long long keep, int last_cap)
+{
+	/* The bounding set limits what any later execve can gain: drop what we don't keep. */
+	for (int c = 0; c <= last_cap; c++)
+		if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	struct cap_header h = { 0x20080522, 0 }; /* _LINUX_CAPABILITY_VERSION_3 */
+	struct cap_data d[2] = {
+		{ keep & 0xffffffff, keep & 0xffffffff, keep & 0xffffffff },
+		{ keep >> 32, keep >> 32, keep >> 32 },
+	};
+	return syscall(SYS_capset, &h, d);
+}
+
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
+
+static int set_seccomp(const char *hex)
+{
+	size_t n = strlen(hex) / 2;
+	unsigned char *bytes = malloc(n);
+	for (size_t k = 0; k < n; k++) bytes[k] = hexval(hex[2 * k]) << 4 | hexval(hex[2 * k + 1]);
+	struct sock_fprog prog = { .len = n / sizeof(struct sock_filter), .filter = (struct sock_filter *)bytes };
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = write(fd, data, strlen(data));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n < 0 ? -1 : 0;
+}
+
+/* mkdir and symlink: a path that is already there is fine (the image may have it). */
+static int exists_ok(int rc) { return rc < 0 && errno == EEXIST ? 0 : rc; }
+
+/* "\n" in a plan field is written as "\\n" (a plan line cannot hold a newline). */
+static char *unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] == 'n') { *w++ = '\n'; r++; }
+		else *w++ = *r;
+	}
+	*w = 0;
+	return s;
+}
+
+/* ---- the interpreter ------------------------------------------------------------------ */
+
+static long run_op(int i, struct op *o)
+{
+	const char *name = o->argv[0];
+	char **a = o->argv;
+#define IS(s) (strcmp(name, s) == 0)
+	if (IS("unshare")) return unshare(num(a[1]));
+	if (IS("setns")) {
+		int fd = open(a[1], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) return -1;
+		int rc = setns(fd, num(a[2]));
+		int err = errno;
+		close(fd);
+		errno = err;
+		return rc;
+	}
+	if (IS("sync")) { wait_for_go(i, getpid()); return 0; }
+	if (IS("fork")) { do_fork(i); return 0; }
+	if (IS("mount")) return mount(nul(a[1]), a[2], nul(a[3]), num(a[4]), nul(a[5]));
+	if (IS("umount2")) return umount2(a[1], num(a[2]));
+	if (IS("mkdir")) return exists_ok(mkdir(a[1], num(a[2])));
+	if (IS("touch")) {
+		int fd = open(a[1], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		return fd < 0 ? -1 : close(fd);
+	}
+	if (IS("symlink")) return exists_ok(symlink(a[1], a[2]));
+	if (IS("chdir")) return chdir(a[1]);
+	if (IS("chroot")) return chroot(a[1]);
+	if (IS("pivot_root")) return syscall(SYS_pivot_root, a[1], a[2]);
+	if (IS("sethostname")) return sethostname(a[1], strlen(a[1]));
+	if (IS("write")) return write_file(a[1], unescape(a[2]));
+	if (IS("setsid")) return setsid();
+	if (IS("tiocsctty")) return ioctl(0, TIOCSCTTY, 0);
+	if (IS("setgroups")) {
+		gid_t g[MAX_ARGS];
+		for (int k = 1; k < o->argc; k++) g[k - 1] = num(a[k]);
+		return setgroups(o->argc - 1, g);
+	}
+	if (IS("setresgid")) return setresgid(num(a[1]), num(a[1]), num(a[1]));
+	if (IS("setresuid")) return setresuid(num(a[1]), num(a[1]), num(a[1]));
+	if (IS("caps")) return set_caps(strtoull(a[1], NULL, 0), num(a[2]));
+	if (IS("prctl")) return prctl(num(a[1]), num(a[2]), 0, 0, 0);
+	if (IS("seccomp")) return set_seccomp(a[1]);
+	if (IS("close_range")) return syscall(SYS_close_range, num(a[1]), ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+	if (IS("env")) { if (nenv < MAX_ARGS * 4) envp[nenv++] = a[1]; return 0; }
+	if (IS("exec")) { do_exec(i, o); return -1; }
+	errno = ENOSYS;
+	return -1;
+#undef IS
+}
+
+int main(void)
+{
+	/* The report fd closes itself on exec: EOF there means "the user's command runs". */
+	fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
+	size_t len;
+	char *plan = read_all(PLAN_FD, &len);
+	parse_plan(plan);
+	for (int i = 0; i < nops; i++) {
+		errno = 0;
+		long rc = run_op(i, &ops[i]);
+		if (rc < 0) fail(i, errno ? errno : EINVAL);
+		if (strcmp(ops[i].argv[0], "fork") != 0 && strcmp(ops[i].argv[0], "sync") != 0 && strcmp(ops[i].argv[0], "env") != 0)
+			report("OK", i, rc);
+	}
+	fail(nops, ENOEXEC); /* a plan must end in exec */
+}

@@ -1,0 +1,37 @@
+// Builds box-init from its C source with the system's C compiler. `npm install` runs this
+// (runtime/scripts/postinstall.ts), and box runs it again if the binary is missing or older
+// than its source. Static linking matters: `box exec` runs box-init after it has joined a
+// container's mount namespace, where the host's dynamic loader and libc are not visible.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { UserError } from '../sys/errors.ts';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+export const initSource = path.join(here, 'box-init.c');
+export const initBinary = path.resolve(here, '../../build/box-init');
+
+export function initPath(): string {
+  let fresh = false;
+  try {
+    fresh = fs.statSync(initBinary).mtimeMs >= fs.statSync(initSource).mtimeMs;
+  } catch {
+    fresh = false;
+  }
+  if (!fresh) buildInit();
+  return initBinary;
+}
+
+export function buildInit(): void {
+  fs.mkdirSync(path.dirname(initBinary), { recursive: true });
+  const tmp = `${initBinary}.${process.pid}.tmp`;
+  try {
+    execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-static', '-o', tmp, initSource], { stdio: 'pipe' });
+    fs.renameSync(tmp, initBinary); // atomic: a concurrent box never runs a half-written binary
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    const detail = String((err as { stderr?: Buffer }).stderr ?? err).split('\n')[0];
+    throw new UserError(`cannot build box-init (${detail}); install a C compiler and static libc: apt-get install gcc libc6-dev`);
+  }
+}

@@ -1,0 +1,225 @@
+// The container's root filesystem, as plan ops for box-init. In order:
+//   1. make every mount private, so nothing we mount propagates back to the host;
+//   2. the image's layers, read-only, under a writable upper directory (overlayfs);
+//   3. volumes, /proc, /dev, /sys, onto the new root while the host's paths are still visible;
+//   4. mask what a container must not read, make read-only what it must not write;
+//   5. pivot_root into it and detach the old root (or chroot, for the lesson on why not).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+} from '../sys/constants.ts';
+import { UserError } from '../sys/errors.ts';
+import type { Plan } from '../container/plan.ts';
+
+export interface Volume {
+  host: string;
+  container: string;
+  readOnly: boolean;
+}
+
+export interface RootfsSpec {
+  /** Mount point of the merged root (an empty directory). */
+  rootfs: string;
+  /** Unpacked image layers, lowest first. */
+  lowerDirs: string[];
+  upperDir: string;
+  workDir: string;
+  readOnly: boolean;
+  volumes: Volume[];
+  chroot: boolean;
+  /** Hide the /proc and /sys files runc masks. Off in lab sandboxes, whose readers mount /proc again. */
+  maskPaths: boolean;
+  /** Extra device nodes to pass through, e.g. /dev/kvm. */
+  devices: string[];
+}
+
+// Paths runc masks by default: kernel internals a container has no business reading.
+const MASKED = [
+  '/proc/acpi', '/proc/asound', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+// ...and paths it makes read-only: writing them would change the whole machine.
+const READ_ONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+// The device nodes every container gets: the ones that are harmless to share.
+const SAFE_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+const OVERLAY_DATA_MAX = 4000; // mount(2) data is one page; the lowerdir list must fit in it
+
+/** Step 2: overlayfs. lowerdir lists the TOP layer first, so reverse our lowest-first list. */
+export function mountOverlay(plan: Plan, spec: RootfsSpec): void {
+  const lower = [...spec.lowerDirs].reverse().join(':');
+  const data = `lowerdir=${lower},upperdir=${spec.upperDir},workdir=${spec.workDir}`;
+  if (data.length > OVERLAY_DATA_MAX) {
+    throw new UserError(`the image has too many layers for one overlay mount (${spec.lowerDirs.length}); squash it`);
+  }
+  plan.mount(null, '/', null, MS_REC | MS_PRIVATE);
+  plan.mount('overlay', spec.rootfs, 'overlay', 0, data);
+}
+
+/** Steps 3 to 5, run by the container's first process (it must be inside the PID namespace for /proc). */
+export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: boolean }): void {
+  const R = spec.rootfs;
+  const at = (p: string) => path.join(R, resolveInImage(spec, p));
+
+  for (const v of spec.volumes) bindVolume(plan, spec, v);
+
+  plan.mkdir(at('/proc'));
+  plan.mount('proc', at('/proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
+
+  const dev = at('/dev');
+  plan.mkdir(dev);
+  plan.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=65536k');
+  for (const name of SAFE_DEVICES) bindFile(plan, `/dev/${name}`, `${dev}/${name}`, 0);
+  for (const device of spec.devices) {
+    if (!fs.existsSync(device)) throw new UserError(`--device ${device}: no such device on this host`);
+    bindFile(plan, device, path.join(dev, path.basename(device)), 0);
+  }
+  plan.mkdir(`${dev}/pts`);
+  // A new devpts instance: the container's terminals are its own, not the host's.
+  plan.mount('devpts', `${dev}/pts`, 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620');
+  plan.symlink('pts/ptmx', `${dev}/ptmx`);
+  plan.mkdir(`${dev}/shm`);
+  plan.mount('shm', `${dev}/shm`, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=65536k');
+  if (opts.newIpcNs) {
+    plan.mkdir(`${dev}/mqueue`);
+    plan.mount('mqueue', `${dev}/mqueue`, 'mqueue', MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  }
+  plan.symlink('/proc/self/fd', `${dev}/fd`);
+  plan.symlink('/proc/self/fd/0', `${dev}/stdin`);
+  plan.symlink('/proc/self/fd/1', `${dev}/stdout`);
+  plan.symlink('/proc/self/fd/2', `${dev}/stderr`);
+
+  plan.mkdir(at('/sys'));
+  plan.mount('sysfs', at('/sys'), 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+
+  if (spec.maskPaths) {
+    for (const p of MASKED) {
+      const kind = hostKind(p);
+      if (kind === 'file') plan.mount('/dev/null', path.join(R, p), null, MS_BIND);
+      else if (kind === 'dir') plan.mount('tmpfs', path.join(R, p), 'tmpfs', MS_RDONLY, 'size=0');
+    }
+    for (const p of READ_ONLY) {
+      if (!hostKind(p)) continue;
+      plan.mount(path.join(R, p), path.join(R, p), null, MS_BIND | MS_REC);
+      plan.mount(null, path.join(R, p), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+    }
+  }
+
+  if (spec.chroot) {
+    // chroot(2) only changes how "/" is resolved for this process. The old root is still
+    // mounted and reachable (e.g. through /proc/1/root or a second chroot): not isolation.
+    plan.chdir(R).chroot('.').chdir('/');
+  } else {
+    // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
+    // detaches the old root, and nothing of the host's tree is left in this namespace.
+    plan.chdir(R).pivotRoot('.', '.').umount2('.', MNT_DETACH).chdir('/');
+  }
+  if (spec.readOnly) plan.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);
+}
+
+/** Bind a host file or directory onto the container path, read-only if asked. */
+function bindVolume(plan: Plan, spec: RootfsSpec, v: Volume): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(v.host);
+  } catch {
+    throw new UserError(`-v ${v.host}:${v.container}: ${v.host} does not exist on the host; create it first`);
+  }
+  const target = path.join(spec.rootfs, resolveInImage(spec, v.container));
+  if (st.isDirectory()) mkdirs(plan, spec.rootfs, resolveInImage(spec, v.container));
+  else {
+    mkdirs(plan, spec.rootfs, path.dirname(resolveInImage(spec, v.container)));
+    plan.touch(target);
+  }
+  plan.mount(v.host, target, null, MS_BIND | MS_REC);
+  if (v.readOnly) {
+    // A read-only bind is a remount of the bind; flags the source mount has locked
+    // (nosuid, nodev, noexec) must be repeated or the kernel refuses (EPERM).
+    plan.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags(v.host));
+  }
+}
+
+function bindFile(plan: Plan, host: string, target: string, extra: number): void {
+  plan.touch(target);
+  plan.mount(host, target, null, MS_BIND | extra);
+}
+
+function mkdirs(plan: Plan, root: string, inside: string): void {
+  let p = root;
+  for (const part of inside.split('/').filter(Boolean)) {
+    p = path.join(p, part);
+    plan.mkdir(p);
+  }
+}
+
+function hostKind(p: string): 'file' | 'dir' | null {
+  try {
+    return fs.statSync(p).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return null;
+  }
+}
+
+/** nosuid/nodev/noexec of the host mount that holds `p` (from /proc/self/mountinfo). */
+export function lockedFlags(p: string): number {
+  let best = '';
+  let flags = 0;
+  const real = fs.realpathSync(p);
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 6) continue;
+    const mountPoint = f[4].replace(/\\040/g, ' ');
+    const inside = real === mountPoint || real.startsWith(mountPoint === '/' ? '/' : mountPoint + '/');
+    if (inside && mountPoint.length >= best.length) {
+      best = mountPoint;
+      const opts = f[5].split(',');
+      flags = (opts.includes('nosuid') ? MS_NOSUID : 0) | (opts.includes('nodev') ? MS_NODEV : 0) |
+        (opts.includes('noexec') ? MS_NOEXEC : 0);
+    }
+  }
+  return flags;
+}
+
+/**
+ * Resolve a path inside the container's root, following the image's own symlinks as the
+ * container would see them (an absolute link points into the container, never the host).
+ * Mounts are made before pivot_root, so without this a symlink in an image could aim a
+ * volume at a host path.
+ */
+export function resolveInImage(spec: Pick<RootfsSpec, 'lowerDirs' | 'upperDir'>, p: string): string {
+  const layers = [spec.upperDir, ...[...spec.lowerDirs].reverse()];
+  const parts = p.split('/').filter(Boolean);
+  const done: string[] = [];
+  let hops = 0;
+  while (parts.length) {
+    const part = parts.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop(); // ".." at the root stays at the root, as the kernel does
+      continue;
+    }
+    const rel = path.join(...done, part);
+    let link: string | null = null;
+    for (const layer of layers) {
+      try {
+        const st = fs.lstatSync(path.join(layer, rel));
+        if (st.isSymbolicLink()) link = fs.readlinkSync(path.join(layer, rel));
+        break; // the topmost layer that has it decides
+      } catch {
+        /* not in this layer */
+      }
+    }
+    if (link !== null) {
+      if (++hops > 40) throw new UserError(`${p}: too many levels of symbolic links in the image`);
+      if (link.startsWith('/')) done.length = 0;
+      parts.unshift(...link.split('/').filter(Boolean));
+    } else {
+      done.push(part);
+    }
+  }
+  return '/' + done.join('/');
+}
