@@ -1,0 +1,78 @@
+// The public shapes of the cgroups module: what a container asks for (Limits), what the
+// lessons and live plots read back (CgroupStats), and the two objects every driver provides.
+
+/** Resource limits for one container. Every field is optional: leave it out, no limit. */
+export interface Limits {
+  /** `--memory 64m`: v2 memory.max (+ memory.swap.max 0), v1 memory.limit_in_bytes (+ memory.memsw.limit_in_bytes). */
+  memoryBytes?: number;
+  /** `--cpus 0.5` is 50000 µs of CPU time in every 100000 µs period: v2 cpu.max, v1 cpu.cfs_quota_us. */
+  cpuQuotaUs?: number;
+  /** The period the quota is measured over (default 100000 µs): v2 cpu.max, v1 cpu.cfs_period_us. */
+  cpuPeriodUs?: number;
+  /** Relative share of CPU when CPUs are contended, 1..10000 (default 100): v2 cpu.weight, v1 cpu.shares. */
+  cpuWeight?: number;
+  /** `--pids-limit 20`: the most processes and threads the cgroup may hold (pids.max on both). */
+  pidsMax?: number;
+}
+
+/** A snapshot of a cgroup's own counters. `null` means "not available here" (or, for a max, "no limit"). */
+export interface CgroupStats {
+  /** Bytes charged to the cgroup now (v2 memory.current, v1 memory.usage_in_bytes). */
+  memoryCurrent: number | null;
+  /** The memory limit in bytes, null when unlimited. */
+  memoryMax: number | null;
+  /** The highest memoryCurrent seen (v2 memory.peak, v1 memory.max_usage_in_bytes). */
+  memoryPeak?: number | null;
+  /** Processes the OOM killer has killed here (v2 memory.events oom_kill, v1 memory.oom_control oom_kill). */
+  oomKills: number | null;
+  /** CPU time used, µs (v2 cpu.stat usage_usec, v1 cpuacct.usage in ns / 1000). */
+  cpuUsageUsec: number | null;
+  /** Quota periods that have passed while the cgroup was runnable (cpu.stat nr_periods). */
+  nrPeriods: number | null;
+  /** Periods in which the cgroup used up its quota and was stopped (cpu.stat nr_throttled). */
+  nrThrottled: number | null;
+  /** Total time stopped by the quota, µs (v2 throttled_usec, v1 throttled_time in ns / 1000). */
+  throttledUsec: number | null;
+  /** Processes and threads in the cgroup now (pids.current). */
+  pidsCurrent: number | null;
+  /** The pids limit, null when unlimited (pids.max). */
+  pidsMax: number | null;
+}
+
+/** One container's cgroup: a single directory on v2, one directory per hierarchy on v1. */
+export interface Cgroup {
+  readonly name: string;
+  readonly version: 1 | 2;
+  /** The cgroup's directories: one for v2, one per mounted controller hierarchy for v1. */
+  readonly paths: string[];
+  /** Write the limits to the kernel (each write appears in the trace). */
+  setLimits(limits: Limits): void;
+  /** Move a process into the cgroup (its cgroup.procs in every hierarchy). */
+  addProcess(pid: number): void;
+  /** The processes in the cgroup now, sorted. */
+  pids(): number[];
+  stats(): CgroupStats;
+  /** Stop every process in the cgroup where they stand (v2 cgroup.freeze, v1 freezer.state). */
+  freeze?(): void;
+  thaw?(): void;
+  /** SIGKILL everything in the cgroup and wait until it is empty. */
+  killAll(): void;
+  /** Remove the cgroup's directories. Safe to call twice. */
+  destroy(): void;
+  /** The cgroup.procs files a process writes its pid to, to join (box exec). */
+  procsFiles(): string[];
+}
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** One line for the user: which cgroup version and controllers box is using. */
+  describe(): string;
+  /** Make a new cgroup under box's parent; a UserError if it exists already. */
+  create(name: string): Cgroup;
+  /** The existing cgroup of that name, or null. */
+  open(name: string): Cgroup | null;
+  /** Names of the box cgroups that exist now (for cleaning up after a killed box). */
+  list(): string[];
+  /** The controllers box can use (of memory, cpu, cpuacct, pids, freezer, ...). */
+  available(): string[];
+}

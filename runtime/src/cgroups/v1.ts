@@ -1,0 +1,232 @@
+// The cgroup v1 driver: each controller (or group of co-mounted controllers) is its own
+// hierarchy with its own tree of directories, so one container's cgroup is one directory
+// per hierarchy, e.g. /sys/fs/cgroup/memory/box/web and /sys/fs/cgroup/pids/box/web.
+
+import path from 'node:path';
+import { UserError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
+import {
+  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readPids, readText,
+  removeDir, removeDirIfEmpty, waitFor, writeCgroupFile,
+} from './files.ts';
+import { killEach, waitEmpty } from './kill.ts';
+import { neededControllers, validateLimits } from './limits.ts';
+import { weightToShares } from './units.ts';
+import type { Cgroup, CgroupDriver, CgroupStats, Limits } from './types.ts';
+
+/**
+ * The hierarchies box puts a container in. memory, cpu, cpuacct and pids carry the limits
+ * and statistics; freezer makes killing a fork bomb reliable; cpuset, blkio and devices let
+ * the lessons pin CPUs, throttle I/O and refuse devices per container. Not joined:
+ * name=systemd (systemd's own bookkeeping) and net_cls, net_prio, perf_event, hugetlb, rdma,
+ * misc, which box sets no limits with.
+ */
+export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'cpuset', 'blkio', 'devices'];
+/** The ones without which a box flag cannot work. */
+export const V1_REQUIRED = ['memory', 'cpu', 'cpuacct', 'pids'];
+
+/** One mounted v1 hierarchy, as box uses it. */
+export interface V1Hierarchy {
+  /** The controllers bound to it: ["memory"], or ["cpu", "cpuacct"] when co-mounted. */
+  controllers: string[];
+  /** Where it is mounted, e.g. /sys/fs/cgroup/memory. */
+  mountpoint: string;
+  /** Our own cgroup in it (from /proc/self/cgroup), e.g. /sys/fs/cgroup/memory/user.slice. */
+  owner: string;
+  /** The directory holding box's cgroups, usually `<owner>/box`. */
+  parent: string;
+}
+
+/** cpuset starts every new cgroup with no CPUs and no memory nodes, and a task cannot join
+ *  an empty cpuset (ENOSPC): copy the nearest ancestor's values into each new directory. */
+function fillCpuset(sys: Sys, h: V1Hierarchy, dir: string): void {
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    if ((readText(path.join(dir, f)) ?? '').trim() !== '') continue;
+    let value = '';
+    for (let up = path.dirname(dir); value === '' && up.startsWith(h.mountpoint); up = path.dirname(up)) {
+      value = (readText(path.join(up, f)) ?? '').trim();
+      if (up === h.mountpoint) break;
+    }
+    writeCgroupFile(sys, path.join(dir, f), value, `copying ${f} from the parent cpuset`);
+  }
+}
+
+/** mkdir a directory in hierarchy `h`, giving it a cpuset if that is one of h's controllers. */
+function makeCgroupDir(sys: Sys, h: V1Hierarchy, dir: string): boolean {
+  const made = makeDir(sys, dir);
+  if (made && h.controllers.includes('cpuset')) fillCpuset(sys, h, dir);
+  return made;
+}
+
+export function v1Driver(sys: Sys, hierarchies: V1Hierarchy[]): CgroupDriver {
+  const available = () => V1_CONTROLLERS.filter((c) => hierarchies.some((h) => h.controllers.includes(c)));
+
+  function prepareParent(h: V1Hierarchy): void {
+    const levels: string[] = [];
+    for (let d = h.parent; d !== h.owner && d.startsWith(h.owner + '/'); d = path.dirname(d)) levels.unshift(d);
+    for (const dir of levels) makeCgroupDir(sys, h, dir);
+  }
+
+  function createOnce(name: string): Cgroup {
+    const made: string[] = [];
+    try {
+      for (const h of hierarchies) {
+        prepareParent(h);
+        const dir = path.join(h.parent, name);
+        if (!makeCgroupDir(sys, h, dir)) {
+          throw new UserError(`cgroup ${dir} already exists: a container named '${name}' is running, or a stale one is left (remove it with box rm)`);
+        }
+        made.push(dir);
+      }
+    } catch (err) {
+      // Leave nothing half-made: undo the directories made in the other hierarchies.
+      for (const dir of made.reverse()) removeDir(sys, dir);
+      throw err;
+    }
+    return v1Cgroup(sys, name, hierarchies.map((h) => ({ ...h, dir: path.join(h.parent, name) })));
+  }
+
+  return {
+    version: 1,
+    describe() {
+      const missing = V1_REQUIRED.filter((c) => !available().includes(c));
+      return `cgroup v1 (${available().join(', ') || 'no controllers'}${missing.length ? `; missing: ${missing.join(', ')}` : ''})`;
+    },
+    available,
+    create(name) {
+      checkName(name);
+      // Retry if a concurrent box removed an empty parent between our mkdirs (ENOENT).
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return createOnce(name);
+        } catch (err) {
+          if (!isCode(err, 'ENOENT') || attempt > 2) throw asUserError(err);
+        }
+      }
+    },
+    open(name) {
+      checkName(name);
+      const present = hierarchies.map((h) => ({ ...h, dir: path.join(h.parent, name) })).filter((h) => exists(h.dir));
+      return present.length ? v1Cgroup(sys, name, present) : null;
+    },
+    list() {
+      return [...new Set(hierarchies.flatMap((h) => listDirs(h.parent)))].sort();
+    },
+  };
+}
+
+function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string })[]): Cgroup {
+  /** The directory of `controller`'s hierarchy for this cgroup, or null if not mounted. */
+  const dirOf = (controller: string) => places.find((p) => p.controllers.includes(controller))?.dir ?? null;
+  const file = (controller: string, f: string) => {
+    const dir = dirOf(controller);
+    return dir === null ? null : path.join(dir, f);
+  };
+  const write = (controller: string, f: string, value: string, why: string) =>
+    writeCgroupFile(sys, file(controller, f)!, value, why);
+  const num = (controller: string, f: string) => {
+    const p = file(controller, f);
+    return p === null ? null : readNumber(p);
+  };
+  const keyed = (controller: string, f: string) => {
+    const p = file(controller, f);
+    return p === null ? null : readKeyed(p);
+  };
+
+  function requireControllers(limits: Limits): void {
+    for (const [c, flag] of neededControllers(limits)) {
+      if (dirOf(c) !== null) continue;
+      throw new UserError(
+        `${flag} needs the cgroup v1 '${c}' controller, which is not mounted; mount it with ` +
+          `'mkdir -p /sys/fs/cgroup/${c} && mount -t cgroup -o ${c} cgroup /sys/fs/cgroup/${c}'`,
+      );
+    }
+  }
+
+  function setMemory(bytes: number): void {
+    // memory.memsw.limit_in_bytes caps memory + swap (it exists only with swap accounting).
+    // Setting it equal to the limit means no swap. The kernel insists memsw >= limit at every
+    // moment, so when raising the limit, memsw goes first, and when lowering it, last.
+    const memsw = file('memory', 'memory.memsw.limit_in_bytes')!;
+    const hasMemsw = exists(memsw);
+    const current = num('memory', 'memory.limit_in_bytes');
+    const raising = current !== null && bytes > current;
+    if (hasMemsw && raising) write('memory', 'memory.memsw.limit_in_bytes', String(bytes), 'setting memory+swap limit');
+    write('memory', 'memory.limit_in_bytes', String(bytes), 'setting the memory limit (it cannot go below what the cgroup uses now)');
+    if (hasMemsw && !raising) write('memory', 'memory.memsw.limit_in_bytes', String(bytes), 'setting memory+swap limit');
+  }
+
+  const hasFreezer = dirOf('freezer') !== null;
+  const cgroup: Cgroup = {
+    name,
+    version: 1,
+    paths: places.map((p) => p.dir),
+    setLimits(l) {
+      validateLimits(l);
+      requireControllers(l);
+      if (l.memoryBytes !== undefined) setMemory(l.memoryBytes);
+      if (l.cpuQuotaUs !== undefined || l.cpuPeriodUs !== undefined) {
+        // v1 splits cpu.max in two files; the period first, so the quota is read against it.
+        write('cpu', 'cpu.cfs_period_us', String(l.cpuPeriodUs ?? 100_000), 'setting the CPU period');
+        if (l.cpuQuotaUs !== undefined) write('cpu', 'cpu.cfs_quota_us', String(l.cpuQuotaUs), 'setting the CPU quota');
+      }
+      if (l.cpuWeight !== undefined) write('cpu', 'cpu.shares', String(weightToShares(l.cpuWeight)), 'setting CPU shares');
+      if (l.pidsMax !== undefined) write('pids', 'pids.max', String(l.pidsMax), 'setting the pids limit');
+    },
+    addProcess(pid) {
+      // Each hierarchy has its own cgroup.procs; a process is in one cgroup per hierarchy.
+      for (const p of places) {
+        writeCgroupFile(sys, path.join(p.dir, 'cgroup.procs'), String(pid), `moving process ${pid} into the cgroup (is it still running?)`);
+      }
+    },
+    pids() {
+      const all = new Set(places.flatMap((p) => readPids(path.join(p.dir, 'cgroup.procs'))));
+      return [...all].sort((a, b) => a - b);
+    },
+    stats(): CgroupStats {
+      const cpu = keyed('cpu', 'cpu.stat');
+      const usageNs = num('cpuacct', 'cpuacct.usage');
+      const throttledNs = cpu?.get('throttled_time');
+      return {
+        memoryCurrent: num('memory', 'memory.usage_in_bytes'),
+        memoryMax: num('memory', 'memory.limit_in_bytes'),
+        memoryPeak: num('memory', 'memory.max_usage_in_bytes'),
+        oomKills: keyed('memory', 'memory.oom_control')?.get('oom_kill') ?? null,
+        cpuUsageUsec: usageNs === null ? null : Math.round(usageNs / 1000),
+        nrPeriods: cpu?.get('nr_periods') ?? null,
+        nrThrottled: cpu?.get('nr_throttled') ?? null,
+        throttledUsec: throttledNs === undefined ? null : Math.round(throttledNs / 1000),
+        pidsCurrent: num('pids', 'pids.current'),
+        pidsMax: num('pids', 'pids.max'),
+      };
+    },
+    ...(hasFreezer
+      ? {
+          freeze() {
+            write('freezer', 'freezer.state', 'FROZEN', 'freezing the cgroup');
+            // The state reads FREEZING until every task has stopped.
+            const state = file('freezer', 'freezer.state')!;
+            if (!waitFor(() => readText(state)?.trim() === 'FROZEN', 5000)) {
+              throw new UserError(`cgroup: ${dirOf('freezer')} did not freeze within 5 s`);
+            }
+          },
+          thaw() {
+            write('freezer', 'freezer.state', 'THAWED', 'thawing the cgroup');
+          },
+        }
+      : {}),
+    killAll() {
+      // v1 has no cgroup.kill: kill pid by pid, frozen first if the freezer is there.
+      killEach(sys, () => cgroup.pids(), cgroup.freeze, cgroup.thaw);
+      waitEmpty(() => cgroup.pids(), places[0]!.dir);
+    },
+    destroy() {
+      for (const p of places) removeDir(sys, p.dir);
+      for (const p of places) removeDirIfEmpty(sys, p.parent);
+    },
+    procsFiles() {
+      return places.map((p) => path.join(p.dir, 'cgroup.procs'));
+    },
+  };
+  return cgroup;
+}
