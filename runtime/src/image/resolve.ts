@@ -1,0 +1,31 @@
+// From the name a user types to the directories a container's root filesystem is made of.
+// This is on the critical path of `box run`: for an image already unpacked it reads
+// index.json, the manifest and the config, and stats each layer directory. Nothing more.
+
+import { UserError } from '../sys/errors.ts';
+import type { Trace } from '../sys/trace.ts';
+import { BUILT_IN_IMAGES, ensureBuiltIn } from './base-images.ts';
+import { findImage, findImageById, loadImage, type ResolvedImage } from './images.ts';
+import { boxRoot } from './paths.ts';
+import { normalizeRef } from './ref.ts';
+import { readIndex, REF_NAME } from './store.ts';
+
+/**
+ * The image `ref` names (`busybox`, `alpine:3.20`, `name@sha256:…`, or an id prefix), with
+ * its layers unpacked. Built-in images are made on first use. UserError if there is no such
+ * image or the reference is malformed.
+ */
+export function resolveImage(ref: string, opts: { root?: string; trace?: Trace } = {}): ResolvedImage {
+  const root = opts.root ?? boxRoot();
+  const { canonical } = normalizeRef(ref);
+  let index = readIndex(root);
+  let desc = findImage(index, ref);
+  if (!desc && BUILT_IN_IMAGES[canonical]) {
+    ensureBuiltIn(root, canonical, opts.trace);
+    index = readIndex(root);
+    desc = findImage(index, ref);
+  }
+  desc ??= findImageById(root, index, ref);
+  if (!desc) throw new UserError(`image '${ref}' not found; \`box images\` lists what you have (busybox is built in)`);
+  return loadImage(root, desc, desc.annotations?.[REF_NAME] ?? canonical, opts.trace);
+}
