@@ -1,0 +1,83 @@
+// `npm start`: build the site if it is stale, then serve it and the lab terminals.
+// Every failure is one line on stderr and a non-zero exit: 2 for a bad command line,
+// 1 for anything else.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseOptions, UsageError } from './options.ts';
+import { buildSite, siteStaleness } from './build.ts';
+import { startLabServer } from './app.ts';
+import { boxDriver, hostShellDriver, REPO } from './sandbox.ts';
+import type { LabServer } from './app.ts';
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`isolab: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) fail(e.message, 2);
+    throw e;
+  }
+
+  const dist = path.join(REPO, 'dist');
+  if (options.build) {
+    const s = siteStaleness(REPO);
+    if (s.stale) {
+      console.log(`isolab: building the site (${s.reason})…`);
+      try { await buildSite(REPO); } catch (e) { fail((e as Error).message, 1); }
+    }
+  } else if (!fs.existsSync(path.join(dist, 'index.html'))) {
+    fail('dist/ has no built site; run without --no-build (or `npm run build`) first', 1);
+  }
+
+  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver();
+  if (options.unsafeHostShell) {
+    console.warn('isolab: WARNING: --unsafe-host-shell: every terminal is a plain shell on THIS HOST, not a sandbox');
+  }
+
+  let server: LabServer;
+  try {
+    server = await startLabServer({
+      host: options.host,
+      port: options.port,
+      token: options.token,
+      dist,
+      repo: REPO,
+      driver,
+      maxSandboxes: options.maxSandboxes,
+      graceMs: options.graceSeconds * 1000,
+      idleMs: options.idleMinutes * 60_000,
+      log: (line) => console.error(line),
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') fail(`port ${options.port} is in use; pick another with --port`, 1);
+    if (err.code === 'EADDRNOTAVAIL') fail(`${options.host} is not an address of this machine; check --host`, 1);
+    if (err.code === 'EACCES') fail(`not allowed to listen on port ${options.port}; use a port above 1023`, 1);
+    fail(err.message, 1);
+  }
+
+  console.log(`isolab: the lab is at ${server.url}`);
+  console.log('isolab: press Ctrl-C to stop (every sandbox it made is removed)');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) { fail(`${signal} again: exiting without waiting for sandboxes to be removed`, 130); }
+    stopping = true;
+    console.log(`isolab: ${signal}: removing ${server.sessions.size} sandbox(es) and stopping…`);
+    server.close().then(
+      () => process.exit(0),
+      (e) => fail(`stopping: ${(e as Error).message}`, 1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+}
+
+main().catch((e) => fail((e as Error).message, 1));

@@ -1,0 +1,110 @@
+// The lab server's command line: `npm start -- [--host H] [--port N] ...`.
+// Parsing is pure (no I/O) so every refusal can be unit-tested; main.ts prints the
+// message of a UsageError on one line and exits with status 2.
+
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  maxSandboxes: number;
+  /** A sandbox whose reader has typed nothing for this long is removed. */
+  idleMinutes: number;
+  /** A sandbox whose tab went away (reload, blip) is kept this long for it to come back. */
+  graceSeconds: number;
+  token: string;
+  /** True when the token came from --token (required for a non-loopback --host). */
+  tokenGiven: boolean;
+  build: boolean;
+  /** Development only: terminals are plain shells on this host, with no isolation at all. */
+  unsafeHostShell: boolean;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `usage: npm start -- [options]
+  --host <addr>          address to listen on (default 127.0.0.1; a non-loopback one needs --token)
+  --port <n>             port (default 4321; 0 picks a free one)
+  --token <secret>       access token (default: 32 random bytes, printed in the URL)
+  --max-sandboxes <n>    most terminals at once; past it a page is told the lab is full (default 8)
+  --idle-minutes <n>     remove a sandbox after this long without input (default 60)
+  --grace-seconds <n>    keep a closed tab's sandbox this long so a reload resumes it (default 60)
+  --no-build             serve dist/ as it is, even when the site sources are newer
+  --unsafe-host-shell    DEVELOPMENT ONLY: terminals are plain shells on this host, not sandboxes`;
+
+/** 127.0.0.0/8, ::1 and "localhost" only reach this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  return mapped !== null && mapped[1].startsWith('127.');
+}
+
+function integer(flag: string, value: string | undefined, min: number, max: number): number {
+  if (value === undefined || !/^\d+$/.test(value)) {
+    throw new UsageError(`${flag} needs a whole number from ${min} to ${max}, got ${value === undefined ? 'nothing' : `"${value}"`}`);
+  }
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`${flag} must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+export function parseOptions(argv: readonly string[]): ServerOptions {
+  const o: ServerOptions = {
+    host: '127.0.0.1',
+    port: 4321,
+    maxSandboxes: 8,
+    idleMinutes: 60,
+    graceSeconds: 60,
+    token: '',
+    tokenGiven: false,
+    build: true,
+    unsafeHostShell: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    // Accept both "--port 80" and "--port=80".
+    let flag = argv[i];
+    let value: string | undefined;
+    const eq = flag.indexOf('=');
+    if (flag.startsWith('--') && eq > 0) {
+      value = flag.slice(eq + 1);
+      flag = flag.slice(0, eq);
+    }
+    const next = (): string | undefined => value ?? argv[++i];
+    switch (flag) {
+      case '--host': {
+        const h = next();
+        if (!h) throw new UsageError('--host needs an address, e.g. --host 127.0.0.1');
+        o.host = h;
+        break;
+      }
+      case '--port': o.port = integer('--port', next(), 0, 65535); break;
+      case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); break;
+      case '--idle-minutes': o.idleMinutes = integer('--idle-minutes', next(), 1, 7 * 24 * 60); break;
+      case '--grace-seconds': o.graceSeconds = integer('--grace-seconds', next(), 0, 24 * 3600); break;
+      case '--token': {
+        const t = next();
+        if (!t || !/^[\x21-\x7e]{16,256}$/.test(t) || /[;,"\\]/.test(t)) {
+          throw new UsageError('--token needs 16 to 256 printable characters without spaces, ; , " or \\');
+        }
+        o.token = t;
+        o.tokenGiven = true;
+        break;
+      }
+      case '--no-build': o.build = false; break;
+      case '--unsafe-host-shell': o.unsafeHostShell = true; break;
+      case '--help': case '-h': throw new UsageError(USAGE);
+      default: throw new UsageError(`unknown option "${argv[i]}" (see --help)`);
+    }
+  }
+  if (!isLoopback(o.host) && !o.tokenGiven) {
+    throw new UsageError(`refusing to listen on ${o.host} without --token: anyone who can reach it would get a root shell in a sandbox; pass --token <secret> or use --host 127.0.0.1`);
+  }
+  if (o.unsafeHostShell && !isLoopback(o.host)) {
+    throw new UsageError('--unsafe-host-shell gives every terminal a plain shell on this host: it is allowed on a loopback --host only');
+  }
+  if (!o.tokenGiven) o.token = randomBytes(32).toString('hex');
+  return o;
+}

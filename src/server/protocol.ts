@@ -1,0 +1,69 @@
+// The JSON control frames of the terminal WebSocket (see PROTOCOL.md). Parsing never
+// throws: anything a client sends becomes either a message or a one-line reason.
+
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const COLS = { min: 1, max: 500 } as const;
+export const ROWS = { min: 1, max: 200 } as const;
+/** Session ids are made by the page (sessionStorage); we only accept a plain, bounded shape. */
+export const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const LESSON_ID = /^[a-z]{2}(-[a-z]{2,4})?\/[a-z0-9][a-z0-9-]{0,99}$/;
+const EXERCISE_ID = /^[a-z0-9][a-z0-9-]{0,99}$/;
+
+export type ClientMessage =
+  | { type: 'resize'; cols: number; rows: number }
+  | { type: 'ack'; bytes: number }
+  | { type: 'check'; lesson: string; exercise: string };
+
+export type ServerMessage =
+  | { type: 'hello'; session: string; sandbox: string; resumed: boolean }
+  | { type: 'exit'; code: number }
+  | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
+  | { type: 'error'; message: string }
+  | { type: 'full' };
+
+export type Parsed = { ok: true; message: ClientMessage } | { ok: false; error: string };
+
+export function validSize(cols: unknown, rows: unknown): cols is number {
+  return Number.isInteger(cols) && Number.isInteger(rows)
+    && (cols as number) >= COLS.min && (cols as number) <= COLS.max
+    && (rows as number) >= ROWS.min && (rows as number) <= ROWS.max;
+}
+
+const SIZE_ERROR = `resize needs whole numbers: cols ${COLS.min}..${COLS.max}, rows ${ROWS.min}..${ROWS.max}`;
+
+export function parseClientMessage(text: string): Parsed {
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { return { ok: false, error: 'malformed JSON in a text frame' }; }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: 'a text frame must be a JSON object with a "type"' };
+  }
+  const m = value as Record<string, unknown>;
+  switch (m.type) {
+    case 'resize':
+      if (!validSize(m.cols, m.rows)) return { ok: false, error: SIZE_ERROR };
+      return { ok: true, message: { type: 'resize', cols: m.cols as number, rows: m.rows as number } };
+    case 'ack':
+      if (!Number.isSafeInteger(m.bytes) || (m.bytes as number) < 0) {
+        return { ok: false, error: 'ack needs "bytes": a whole number >= 0' };
+      }
+      return { ok: true, message: { type: 'ack', bytes: m.bytes as number } };
+    case 'check':
+      if (typeof m.lesson !== 'string' || !LESSON_ID.test(m.lesson)) {
+        return { ok: false, error: 'check needs "lesson" like "en/pid-namespaces"' };
+      }
+      if (typeof m.exercise !== 'string' || !EXERCISE_ID.test(m.exercise)) {
+        return { ok: false, error: 'check needs "exercise" like "pid-one"' };
+      }
+      return { ok: true, message: { type: 'check', lesson: m.lesson, exercise: m.exercise } };
+    default:
+      return { ok: false, error: `unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}` };
+  }
+}
+
+/** cols/rows from the WebSocket URL: absent -> 80x24; present but out of range -> null. */
+export function initialSize(cols: string | null, rows: string | null): { cols: number; rows: number } | null {
+  if (cols === null && rows === null) return { cols: 80, rows: 24 };
+  const c = cols === null ? 80 : /^\d{1,6}$/.test(cols) ? Number(cols) : NaN;
+  const r = rows === null ? 24 : /^\d{1,6}$/.test(rows) ? Number(rows) : NaN;
+  return validSize(c, r) ? { cols: c, rows: r } : null;
+}

@@ -1,0 +1,195 @@
+// One reader's terminal: a `box` lab container behind a pseudo-terminal (node-pty).
+// The pty gives the shell inside a real terminal (job control, line editing, colours);
+// node-pty forks and execs in C, which is the only safe way for Node to make a process.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import pty from 'node-pty';
+import type { IPty } from 'node-pty';
+
+export interface ExecResult {
+  code: number | null;
+  /** stdout then stderr, at most 64 KiB. */
+  output: string;
+  timedOut: boolean;
+}
+
+export interface Sandbox {
+  readonly name: string;
+  write(data: Buffer | string): void;
+  resize(cols: number, rows: number): void;
+  /** Stop reading the pty: the program inside blocks once the kernel's pty buffer is full. */
+  pause(): void;
+  resume(): void;
+  onData(listener: (chunk: Buffer) => void): void;
+  onExit(listener: (code: number) => void): void;
+  /** Run `sh -c <script>` inside the sandbox (not on its terminal). */
+  exec(script: string, timeoutMs: number): Promise<ExecResult>;
+  /** Kill everything in it and remove it; safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+export interface SandboxDriver {
+  readonly kind: string;
+  start(name: string, cols: number, rows: number): Sandbox;
+}
+
+/** "lab-" and 8 random hex digits: unique enough per server, short enough to type. */
+export function sandboxName(): string {
+  return `lab-${randomBytes(4).toString('hex')}`;
+}
+
+export const REPO = path.resolve(import.meta.dirname, '..', '..');
+export const BOX = path.join(REPO, 'runtime', 'bin', 'box');
+
+/**
+ * THE command that makes a lab sandbox (the contract in one place; adjust flags here).
+ * --lab: a user namespace (root inside is an unprivileged uid outside) and new mnt, pid,
+ * net, ipc, uts and cgroup namespaces, the host's /usr read-only, box on the PATH.
+ */
+export function boxRunCommand(box: string, name: string): { file: string; args: string[] } {
+  return {
+    file: box,
+    args: ['run', '-it', '--rm', '--name', name, '--lab', '--hostname', 'lab',
+      '--memory', '512m', '--pids-limit', '512', '--cpus', '1', 'lab'],
+  };
+}
+
+export function boxExecCommand(box: string, name: string, script: string): { file: string; args: string[] } {
+  return { file: box, args: ['exec', name, 'sh', '-c', script] };
+}
+
+export function boxRemoveCommand(box: string, name: string): { file: string; args: string[] } {
+  return { file: box, args: ['rm', '-f', name] };
+}
+
+/** The environment of the pty's first process: nothing of the server's own (no token). */
+function terminalEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    TERM: 'xterm-256color',
+    COLORTERM: 'truecolor',
+    LANG: 'C.UTF-8',
+    ...extra,
+  };
+}
+
+function run(file: string, args: string[], timeoutMs: number, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, {
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      maxBuffer: 64 * 1024,
+      cwd: opts.cwd,
+      env: opts.env ?? terminalEnv(),
+      encoding: 'utf8',
+    }, (error, stdout, stderr) => {
+      const output = (stdout + stderr).slice(-64 * 1024);
+      if (!error) { resolve({ code: 0, output, timedOut: false }); return; }
+      const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string; signal?: string };
+      if (e.killed && e.signal === 'SIGKILL') { resolve({ code: null, output, timedOut: true }); return; }
+      if (typeof e.code === 'number') { resolve({ code: e.code, output, timedOut: false }); return; }
+      resolve({ code: null, output: output || `${path.basename(file)}: ${e.message}`, timedOut: false });
+    });
+  });
+}
+
+/** A node-pty process wrapped as a Sandbox; `cleanup` removes what is left after it. */
+function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>, cleanup: () => Promise<void>): Sandbox {
+  let exited = false;
+  let destroying: Promise<void> | undefined;
+  const exitedPromise = new Promise<void>((resolve) => proc.onExit(() => { exited = true; resolve(); }));
+  return {
+    name,
+    write(data) { if (!exited) proc.write(data); },
+    resize(cols, rows) { if (!exited) { try { proc.resize(cols, rows); } catch { /* the pty just closed */ } } },
+    pause() { if (!exited) proc.pause(); },
+    resume() { if (!exited) proc.resume(); },
+    onData(listener) { proc.onData((d) => listener(typeof d === 'string' ? Buffer.from(d) : d as unknown as Buffer)); },
+    onExit(listener) { proc.onExit((e) => listener(e.signal ? 128 + e.signal : e.exitCode)); },
+    exec: execIn,
+    destroy() {
+      destroying ??= (async () => {
+        // Like closing a terminal window: SIGHUP, then SIGKILL if it lingers.
+        if (!exited) {
+          try { proc.kill('SIGHUP'); } catch { /* gone */ }
+          const late = setTimeout(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } }, 3000);
+          await Promise.race([exitedPromise, new Promise((r) => setTimeout(r, 5000))]);
+          clearTimeout(late);
+        }
+        await cleanup();
+      })();
+      return destroying;
+    },
+  };
+}
+
+/** The real thing: each sandbox is `box run --lab ...` (see boxRunCommand). */
+export function boxDriver(box = BOX, log: (line: string) => void = console.error): SandboxDriver {
+  return {
+    kind: 'box',
+    start(name, cols, rows) {
+      if (!fs.existsSync(box)) throw new Error(`${box} is missing: the lab needs box (runtime/bin/box)`);
+      const cmd = boxRunCommand(box, name);
+      const proc = pty.spawn(cmd.file, cmd.args, {
+        name: 'xterm-256color', cols, rows, cwd: REPO, env: terminalEnv(), encoding: null,
+      });
+      return ptySandbox(name, proc,
+        (script, timeoutMs) => {
+          const c = boxExecCommand(box, name, script);
+          return run(c.file, c.args, timeoutMs);
+        },
+        async () => {
+          // `run --rm` removes the container when its shell ends; `rm -f` makes sure, even if
+          // box itself was killed. "No such container" afterwards is the good outcome.
+          const c = boxRemoveCommand(box, name);
+          const r = await run(c.file, c.args, 30_000);
+          if (r.code !== 0 && !/no such|not found|does not exist/i.test(r.output)) {
+            log(`isolab: removing sandbox ${name} failed: ${r.output.trim().split('\n').pop() ?? r.code}`);
+          }
+        });
+    },
+  };
+}
+
+/** Every process whose session id is `sid` (a pty's shell leads its own session). */
+function sessionMembers(sid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the ")" that ends the command name: state ppid pgrp session ...
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[3]) === sid) pids.push(Number(entry));
+    } catch { /* exited while we looked */ }
+  }
+  return pids;
+}
+
+/**
+ * DEVELOPMENT AND TESTS ONLY: a plain shell on this host in a scratch directory, with no
+ * isolation whatsoever. It lets the site and the server's terminal plumbing (flow control,
+ * reconnects, protocol) be worked on where box cannot run. main.ts allows it on loopback only.
+ */
+export function hostShellDriver(shell = '/bin/bash'): SandboxDriver {
+  return {
+    kind: 'host-shell',
+    start(name, cols, rows) {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-${name}-`));
+      const env = terminalEnv({ HOME: home, PS1: `${name}$ ` });
+      const args = shell.endsWith('bash') ? ['--norc', '--noprofile', '-i'] : ['-i'];
+      const proc = pty.spawn(shell, args, { name: 'xterm-256color', cols, rows, cwd: home, env, encoding: null });
+      const sid = proc.pid;
+      return ptySandbox(name, proc,
+        (script, timeoutMs) => run('/bin/sh', ['-c', script], timeoutMs, { cwd: home, env }),
+        async () => {
+          for (const pid of sessionMembers(sid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          fs.rmSync(home, { recursive: true, force: true });
+        });
+    },
+  };
+}

@@ -1,0 +1,181 @@
+// Sessions: a page's session id (kept in the tab's sessionStorage) -> its sandbox.
+// A session outlives its WebSocket for a grace period so that a reload, or the next
+// lesson in the same tab, finds the same sandbox with the reader's files and processes.
+
+import { Scrollback } from './flow.ts';
+import { sandboxName } from './sandbox.ts';
+import type { Sandbox, SandboxDriver } from './sandbox.ts';
+
+/** What a session needs from the WebSocket currently showing it (see terminal.ts). */
+export interface Attachment {
+  /** Terminal bytes from the sandbox. */
+  output(chunk: Buffer): void;
+  /** The sandbox is gone (its shell exited, or we removed it); `why` says why when we did. */
+  ended(code: number, why?: string): void;
+  /** Another WebSocket took this session over. */
+  takenOver(): void;
+  /** The server is stopping. */
+  shutdown(): void;
+}
+
+export class Session {
+  readonly id: string;
+  readonly sandbox: Sandbox;
+  readonly scrollback = new Scrollback();
+  attachment: Attachment | null = null;
+  lastInput = Date.now();
+  ended = false;
+  graceTimer: NodeJS.Timeout | undefined;
+  #flowPaused = false;
+
+  constructor(id: string, sandbox: Sandbox) {
+    this.id = id;
+    this.sandbox = sandbox;
+  }
+
+  /** Read the pty only while a page is attached and keeping up with it. */
+  setFlowPaused(paused: boolean): void {
+    this.#flowPaused = paused;
+    this.updateReading();
+  }
+
+  updateReading(): void {
+    if (this.ended) return;
+    if (this.attachment === null || this.#flowPaused) this.sandbox.pause();
+    else this.sandbox.resume();
+  }
+
+  input(data: Buffer): void {
+    this.lastInput = Date.now();
+    this.sandbox.write(data);
+  }
+}
+
+export interface SessionOptions {
+  driver: SandboxDriver;
+  maxSandboxes: number;
+  graceMs: number;
+  idleMs: number;
+  log?: (line: string) => void;
+}
+
+export type AttachResult =
+  | { ok: true; session: Session; resumed: boolean }
+  | { ok: false; full: boolean; message: string };
+
+export class SessionManager {
+  readonly #sessions = new Map<string, Session>();
+  readonly #opts: SessionOptions;
+  readonly #log: (line: string) => void;
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #destroying = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(opts: SessionOptions) {
+    this.#opts = opts;
+    this.#log = opts.log ?? ((line) => console.error(line));
+    const every = Math.max(250, Math.min(30_000, opts.idleMs / 4));
+    this.#sweeper = setInterval(() => this.#sweepIdle(), every);
+    this.#sweeper.unref();
+  }
+
+  get size(): number { return this.#sessions.size; }
+  get(id: string): Session | undefined { return this.#sessions.get(id); }
+  names(): string[] { return [...this.#sessions.values()].map((s) => s.sandbox.name); }
+
+  /**
+   * Attach a WebSocket to session `id`: resume its sandbox if it has one (taking it over
+   * from another socket), or start a sandbox if there is room.
+   */
+  attach(id: string, attachment: Attachment, cols: number, rows: number): AttachResult {
+    if (this.#closed) return { ok: false, full: false, message: 'the lab server is shutting down' };
+    const existing = this.#sessions.get(id);
+    if (existing && !existing.ended) {
+      clearTimeout(existing.graceTimer);
+      existing.graceTimer = undefined;
+      const previous = existing.attachment;
+      existing.attachment = attachment;
+      // One socket per session: the newest wins and the older one is told why it was closed.
+      if (previous) previous.takenOver();
+      existing.sandbox.resize(cols, rows);
+      existing.setFlowPaused(false);
+      return { ok: true, session: existing, resumed: true };
+    }
+    if (this.#sessions.size >= this.#opts.maxSandboxes) {
+      return { ok: false, full: true, message: `the lab is full (${this.#opts.maxSandboxes} sandboxes)` };
+    }
+    let sandbox: Sandbox;
+    try {
+      sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
+    } catch (e) {
+      this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
+      return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
+    }
+    const session = new Session(id, sandbox);
+    session.attachment = attachment;
+    this.#sessions.set(id, session);
+    sandbox.onData((chunk) => {
+      session.scrollback.push(chunk);
+      session.attachment?.output(chunk);
+    });
+    sandbox.onExit((code) => {
+      // Read what the shell wrote last (node-pty can report the exit before the last data).
+      session.sandbox.resume();
+      setTimeout(() => this.#end(session, code), 100);
+    });
+    this.#log(`isolab: sandbox ${sandbox.name} started for session ${id.slice(0, 8)}… (${this.#sessions.size}/${this.#opts.maxSandboxes})`);
+    return { ok: true, session, resumed: false };
+  }
+
+  /** The socket went away: keep the sandbox for the grace period, reading nothing. */
+  detach(session: Session, attachment: Attachment): void {
+    if (session.attachment !== attachment) return; // already taken over
+    session.attachment = null;
+    session.updateReading();
+    if (session.ended) return;
+    clearTimeout(session.graceTimer);
+    session.graceTimer = setTimeout(() => {
+      this.#log(`isolab: sandbox ${session.sandbox.name}: no page came back within ${this.#opts.graceMs / 1000} s`);
+      this.#end(session, 0);
+    }, this.#opts.graceMs);
+  }
+
+  #sweepIdle(): void {
+    const now = Date.now();
+    for (const session of this.#sessions.values()) {
+      if (!session.ended && now - session.lastInput > this.#opts.idleMs) {
+        const minutes = Math.round(this.#opts.idleMs / 60_000);
+        this.#log(`isolab: sandbox ${session.sandbox.name}: idle for ${minutes} min, removing it`);
+        this.#end(session, 0, `this sandbox was removed after ${minutes} minute${minutes === 1 ? '' : 's'} without input; start a new one to go on`);
+      }
+    }
+  }
+
+  /** Remove a session and its sandbox, telling its page (if any) with an exit frame. */
+  #end(session: Session, code: number, why?: string): void {
+    if (session.ended) return;
+    session.ended = true;
+    clearTimeout(session.graceTimer);
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    const attachment = session.attachment;
+    session.attachment = null;
+    attachment?.ended(code, why);
+    const p = session.sandbox.destroy()
+      .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
+      .finally(() => this.#destroying.delete(p));
+    this.#destroying.add(p);
+  }
+
+  /** Stop: tell every page, remove every sandbox this server made, wait for that. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    for (const session of [...this.#sessions.values()]) {
+      const attachment = session.attachment;
+      session.attachment = null;
+      attachment?.shutdown();
+      this.#end(session, 0);
+    }
+    await Promise.all([...this.#destroying]);
+  }
+}

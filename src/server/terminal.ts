@@ -1,0 +1,156 @@
+// One terminal WebSocket: binary frames carry terminal bytes both ways, text frames carry
+// the JSON control messages of PROTOCOL.md. Nothing a client sends can throw out of here:
+// bad frames get an error frame and the connection (and everyone else's) goes on.
+
+import type { WebSocket, RawData } from 'ws';
+import { FlowControl } from './flow.ts';
+import { parseClientMessage } from './protocol.ts';
+import type { ServerMessage } from './protocol.ts';
+import { runCheck } from './checks.ts';
+import type { ExerciseCatalog } from './checks.ts';
+import type { Attachment, Session, SessionManager } from './sessions.ts';
+
+/** Close codes a page can act on (1000-1015 are the standard ones). */
+export const CLOSE = {
+  normal: 1000,       // the sandbox ended: offer "restart" (a new WebSocket, same session id)
+  goingAway: 1001,    // the server is stopping
+  tryAgainLater: 1013, // the lab is full
+  internal: 1011,     // could not start a sandbox
+  takenOver: 4001,    // the same session was opened by another socket: do not reconnect by itself
+} as const;
+
+/** Pty output is sent at most this often (one event-loop turn) or once this much is waiting. */
+const BATCH_BYTES = 64 * 1024;
+const PING_MS = 30_000;
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data as ArrayBuffer);
+}
+
+export interface TerminalContext {
+  sessions: SessionManager;
+  catalog: ExerciseCatalog;
+  log: (line: string) => void;
+}
+
+export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, ctx: TerminalContext): void {
+  const send = (m: ServerMessage & Record<string, unknown>) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+  };
+
+  let session: Session | null = null;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let flushScheduled = false;
+  let checking = false;
+
+  // Only the session's current socket may pause or resume its pty.
+  const flow = new FlowControl(
+    () => { if (session?.attachment === attachment) session.setFlowPaused(true); },
+    () => { if (session?.attachment === attachment) session.setFlowPaused(false); },
+  );
+
+  const flush = () => {
+    flushScheduled = false;
+    if (pendingBytes === 0) return;
+    const data = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+    pending = [];
+    pendingBytes = 0;
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(data, { binary: true }, () => flow.drained(ws.bufferedAmount));
+    flow.sent(data.length, ws.bufferedAmount);
+  };
+
+  const attachment: Attachment = {
+    output(chunk) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= BATCH_BYTES) flush();
+      else if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+    },
+    ended(code, why) {
+      flush();
+      if (why) send({ type: 'error', message: why });
+      send({ type: 'exit', code });
+      ws.close(CLOSE.normal, 'sandbox ended');
+    },
+    takenOver() {
+      send({ type: 'error', message: 'this terminal was opened in another tab or window; it continues there' });
+      ws.close(CLOSE.takenOver, 'taken over');
+    },
+    shutdown() {
+      flush();
+      send({ type: 'error', message: 'the lab server is shutting down; your sandbox is being removed' });
+      ws.close(CLOSE.goingAway, 'server shutting down');
+    },
+  };
+
+  const result = ctx.sessions.attach(sid, attachment, cols, rows);
+  if (!result.ok) {
+    if (result.full) {
+      send({ type: 'full' });
+      ws.close(CLOSE.tryAgainLater, 'lab is full');
+    } else {
+      send({ type: 'error', message: result.message });
+      ws.close(CLOSE.internal, 'no sandbox');
+    }
+    return;
+  }
+  session = result.session;
+  const own = session;
+  send({ type: 'hello', session: sid, sandbox: own.sandbox.name, resumed: result.resumed });
+  if (result.resumed) {
+    // Show the reader the screen they had: the last bytes of output, as they came.
+    const replay = own.scrollback.contents();
+    if (replay.length > 0) attachment.output(replay);
+  }
+
+  const onCheck = async (lesson: string, exercise: string) => {
+    const found = ctx.catalog.lookup(lesson, exercise);
+    if (!found.ok) { send({ type: 'error', message: found.error }); return; }
+    if (own.ended) { send({ type: 'error', message: 'the sandbox has ended; restart it to check exercises' }); return; }
+    if (checking) { send({ type: 'error', message: 'a check is already running; wait for its answer' }); return; }
+    checking = true;
+    try {
+      const r = await runCheck(own.sandbox, found.exercise);
+      send({ type: 'check', lesson, exercise, pass: r.pass, hint: r.hint, detail: r.detail });
+    } catch (e) {
+      send({ type: 'error', message: `the check could not run: ${(e as Error).message}` });
+    } finally {
+      checking = false;
+    }
+  };
+
+  ws.on('message', (data, isBinary) => {
+    if (own.attachment !== attachment) return; // taken over or ended
+    if (isBinary) { own.input(toBuffer(data)); return; }
+    const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
+    if (!parsed.ok) { send({ type: 'error', message: parsed.error }); return; }
+    const m = parsed.message;
+    switch (m.type) {
+      case 'resize': own.sandbox.resize(m.cols, m.rows); break;
+      case 'ack': flow.acked(m.bytes, ws.bufferedAmount); break;
+      case 'check': own.lastInput = Date.now(); void onCheck(m.lesson, m.exercise); break;
+    }
+  });
+
+  // A connection that died without a FIN (laptop lid, network blip) is found by ping/pong
+  // and closed, which starts the grace period instead of holding the session forever.
+  let alive = true;
+  ws.on('pong', () => { alive = true; });
+  const pinger = setInterval(() => {
+    if (!alive) { ws.terminate(); return; }
+    alive = false;
+    try { ws.ping(); } catch { /* closing */ }
+  }, PING_MS);
+
+  ws.on('close', () => {
+    clearInterval(pinger);
+    pending = [];
+    pendingBytes = 0;
+    ctx.sessions.detach(own, attachment);
+  });
+  ws.on('error', (e) => ctx.log(`isolab: websocket of ${own.sandbox.name}: ${e.message}`));
+}
