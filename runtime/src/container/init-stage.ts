@@ -75,7 +75,11 @@ export function spawnInit(opts: InitOptions): InitStage {
       const op = opts.plan.ops[Number(idx)];
       const n = Number(value);
       if (kind === 'SYNC') {
-        await opts.onSync?.(n, op?.text ?? '');
+        // The pid box-init reports is its own getpid(), which is 1 once it is inside a new
+        // PID namespace. Sync points come before any fork, so the process waiting is always
+        // the one we spawned: use the pid the host knows it by. (Trusting n here once moved
+        // the host's own PID 1 into a container cgroup.)
+        await opts.onSync?.(child.pid!, op?.text ?? '');
         opts.trace.record({ kind: 'note', text: `sync: ${op?.text}` }, 'init');
         planPipe.write('\n');
       } else if (kind === 'OK') {

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
+import { boxRoot } from '../image/paths.ts';
 
 export type Status = 'created' | 'running' | 'exited';
 
@@ -34,9 +35,7 @@ export interface ContainerState {
   config: Record<string, unknown>;
 }
 
-export function boxRoot(): string {
-  return process.env.BOX_ROOT || '/var/lib/box';
-}
+export { boxRoot };
 
 export const containersDir = () => path.join(boxRoot(), 'containers');
 const namesDir = () => path.join(boxRoot(), 'names');
@@ -78,6 +77,28 @@ export function releaseName(name: string, id: string): void {
     if (fs.readlinkSync(link) === id) fs.unlinkSync(link);
   } catch {
     /* already gone */
+  }
+}
+
+/** Remove names whose container directory is gone (a box killed between the two). */
+export function pruneNames(): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(namesDir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const link = path.join(namesDir(), name);
+    try {
+      const id = fs.readlinkSync(link);
+      if (!fs.existsSync(containerDir(id))) {
+        // Give a box that has just claimed the name time to make the directory.
+        if (Date.now() - fs.lstatSync(link).mtimeMs > 10_000) fs.unlinkSync(link);
+      }
+    } catch {
+      /* raced with another box */
+    }
   }
 }
 

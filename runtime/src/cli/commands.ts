@@ -1,0 +1,319 @@
+// The commands box knows, each with its help and its handler.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { detectCgroups } from '../cgroups/index.ts';
+import { reapStale } from '../container/cleanup.ts';
+import { removeContainerFiles } from '../container/run.ts';
+import {
+  containerDir, listIds, lookup, readState, releaseName, type ContainerState,
+} from '../container/state.ts';
+import { UserError } from '../sys/errors.ts';
+import { realSys } from '../sys/sys.ts';
+import type { Trace } from '../sys/trace.ts';
+import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { execCommand, EXEC_OPTIONS, monitorCommand, runCommand, runHelp } from './run-command.ts';
+
+export interface Command {
+  summary: string;
+  help(): string;
+  run(argv: string[], trace: Trace): Promise<number>;
+  /** For commands whose arguments may contain --help meant for the container's command. */
+  passHelp?(argv: string[]): boolean;
+}
+
+const afterCommand = (argv: string[]) => {
+  // `box run busybox ls --help`: the --help belongs to ls.
+  const i = argv.indexOf('--help');
+  return argv.slice(0, i).some((a) => !a.startsWith('-'));
+};
+
+export const COMMANDS: Record<string, Command> = {
+  run: { summary: 'Run a command in a new container', help: runHelp, run: runCommand, passHelp: afterCommand },
+  exec: {
+    summary: 'Run a command in a running container',
+    help: () => helpText('box exec [OPTIONS] CONTAINER COMMAND [ARG...]', 'Run a command in a running container.', EXEC_OPTIONS),
+    run: execCommand,
+    passHelp: afterCommand,
+  },
+  ps: simple('ps [-a]', 'List containers (running ones; -a for all)', [{ name: 'all', short: 'a', help: 'show all containers, not only running ones' }], ps),
+  stop: simple('stop [-t SECONDS] CONTAINER...', 'Stop containers: SIGTERM, then SIGKILL after a grace period',
+    [{ name: 'time', short: 't', value: true, help: 'seconds to wait before SIGKILL (default 10)' }], stop),
+  kill: simple('kill [-s SIGNAL] CONTAINER...', 'Send a signal to the first process of containers (default SIGKILL)',
+    [{ name: 'signal', short: 's', value: true, help: 'the signal, e.g. TERM or SIGHUP or 15' }], kill),
+  rm: simple('rm [-f] CONTAINER...', 'Remove containers', [{ name: 'force', short: 'f', help: 'kill a running container first' }], rm),
+  logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
+  inspect: simple('inspect CONTAINER...', 'Print what box knows about containers, as JSON', [], inspect),
+  info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
+  __monitor: { summary: '', help: () => '', run: monitorCommand },
+};
+
+function simple(usage: string, summary: string, options: OptionSpec[],
+  fn: (opts: Record<string, unknown>, args: string[], trace: Trace) => Promise<number> | number): Command {
+  return {
+    summary,
+    help: () => helpText(`box ${usage}`, `${summary}.`, options),
+    run: async (argv, trace) => {
+      const { opts, positionals } = parseArgs(argv, options, usage.split(' ')[0]);
+      return fn(opts, positionals, trace);
+    },
+  };
+}
+
+export function globalHelp(): string {
+  const rows = Object.entries(COMMANDS).filter(([n]) => !n.startsWith('__'))
+    .map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n');
+  return `Usage: box [--trace] COMMAND [ARGS...]
+
+box is a small, real container runtime: namespaces, cgroups, overlayfs, pivot_root,
+capabilities and seccomp, each made with its own system call. --trace prints them.
+
+Commands:
+${rows}
+
+Run 'box COMMAND --help' for more on a command.
+`;
+}
+
+function needOne(args: string[], usage: string): void {
+  if (args.length === 0) throw new UserError(`'box ${usage.split(' ')[0]}' needs a container; usage: box ${usage}`);
+}
+
+// ---- ps ---------------------------------------------------------------------------------
+
+function ago(iso: string | null): string {
+  if (!iso) return '';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  if (s < 3600) return `${Math.round(s / 60)} minute${Math.round(s / 60) === 1 ? '' : 's'}`;
+  if (s < 86400) return `${Math.round(s / 3600)} hour${Math.round(s / 3600) === 1 ? '' : 's'}`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+function statusText(s: ContainerState): string {
+  if (s.status === 'running') return `Up ${ago(s.created)}`;
+  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished)} ago`;
+  return 'Created';
+}
+
+function allStates(): ContainerState[] {
+  return listIds().map(readState).filter((s): s is ContainerState => s !== null)
+    .sort((a, b) => b.created.localeCompare(a.created));
+}
+
+function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): number {
+  reapStale(realSys(trace));
+  const rows = allStates().filter((s) => opts.all || s.status === 'running').map((s) => {
+    const cmd = JSON.stringify(s.command.join(' '));
+    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), s.name];
+  });
+  printTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows);
+  return 0;
+}
+
+export function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
+  process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n');
+}
+
+// ---- stop, kill, rm ---------------------------------------------------------------------
+
+function parseSignal(s: string): NodeJS.Signals | number {
+  if (/^\d+$/.test(s)) return Number(s);
+  const name = (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in os.constants.signals)) throw new UserError(`unknown signal '${s}'; e.g. TERM, KILL, HUP or 15`);
+  return name;
+}
+
+function signalContainer(s: ContainerState, sig: NodeJS.Signals | number): void {
+  if (s.status !== 'running' || !s.pid) throw new UserError(`container '${s.name}' is not running`);
+  try {
+    process.kill(s.pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** Wait until the container's monitor has recorded its exit (or removed it). */
+async function waitExited(id: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const s = readState(id);
+    if (!s || s.status === 'exited') return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** SIGKILL everything in the container's cgroup: PID 1 and any process it left behind. */
+function killAll(s: ContainerState, trace: Trace): void {
+  const sys = realSys(trace);
+  if (s.pid) {
+    try {
+      process.kill(s.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  if (s.cgroup) detectCgroups(sys).open(s.cgroup)?.killAll();
+}
+
+async function stop(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
+  needOne(args, 'stop CONTAINER');
+  const grace = opts.time !== undefined ? Number(opts.time) : 10;
+  if (!Number.isFinite(grace) || grace < 0) throw new UserError(`-t '${opts.time}': give the seconds to wait, e.g. -t 5`);
+  for (const ref of args) {
+    const s = lookup(ref);
+    if (s.status === 'running') {
+      signalContainer(s, 'SIGTERM');
+      if (!(await waitExited(s.id, grace * 1000))) {
+        killAll(s, trace);
+        await waitExited(s.id, 5000);
+      }
+    }
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+}
+
+async function kill(opts: Record<string, unknown>, args: string[]): Promise<number> {
+  needOne(args, 'kill CONTAINER');
+  const sig = parseSignal((opts.signal as string) ?? 'KILL');
+  for (const ref of args) {
+    signalContainer(lookup(ref), sig);
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+}
+
+async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
+  needOne(args, 'rm CONTAINER');
+  reapStale(realSys(trace));
+  let failed = 0;
+  for (const ref of args) {
+    try {
+      const s = lookup(ref);
+      if (s.status === 'running') {
+        if (!opts.force) throw new UserError(`container '${s.name}' is running; stop it first (box stop ${s.name}) or use box rm -f`);
+        killAll(s, trace);
+        if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
+      }
+      // An --rm container's monitor removes it; otherwise it is ours to remove.
+      if (fs.existsSync(containerDir(s.id))) {
+        removeContainerFiles(s.id);
+        releaseName(s.name, s.id);
+      }
+      process.stdout.write(`${ref}\n`);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      process.stderr.write(`box: ${err.message}\n`);
+      failed++;
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+// ---- logs, inspect, info ----------------------------------------------------------------
+
+async function logs(opts: Record<string, unknown>, args: string[]): Promise<number> {
+  needOne(args, 'logs CONTAINER');
+  const s = lookup(args[0]);
+  const file = path.join(containerDir(s.id), 'container.log');
+  if (!fs.existsSync(file)) {
+    throw new UserError(`container '${s.name}' has no log: only detached containers (box run -d) keep one`);
+  }
+  let offset = 0;
+  const pump = () => {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(65536);
+      let n: number;
+      while ((n = fs.readSync(fd, buf, 0, buf.length, offset)) > 0) {
+        process.stdout.write(buf.subarray(0, n));
+        offset += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  pump();
+  if (opts.follow) {
+    while (readState(s.id)?.status === 'running') {
+      await new Promise((r) => setTimeout(r, 200));
+      pump();
+    }
+    if (fs.existsSync(file)) pump();
+  }
+  return 0;
+}
+
+export function inspectView(s: ContainerState): Record<string, unknown> {
+  const c = s.config as Record<string, any>;
+  return {
+    Id: s.id,
+    Name: s.name,
+    Created: s.created,
+    Image: s.image,
+    ImageId: s.imageId,
+    State: {
+      Status: s.status,
+      Running: s.status === 'running',
+      Pid: s.pid ?? 0,
+      ExitCode: s.exitCode,
+      OOMKilled: s.oomKilled,
+      FinishedAt: s.finished,
+    },
+    Config: {
+      Hostname: c.hostname,
+      Image: s.image,
+      Cmd: s.command,
+      Env: c.env,
+      WorkingDir: c.workdir,
+      User: c.user ?? '',
+      Tty: c.tty,
+    },
+    HostConfig: {
+      Memory: c.memoryBytes ?? 0,
+      CpuQuota: c.cpus?.quotaUs ?? 0,
+      CpuPeriod: c.cpus?.periodUs ?? 0,
+      PidsLimit: c.pidsLimit ?? 0,
+      CapAdd: c.capAdd,
+      CapDrop: c.capDrop,
+      ReadonlyRootfs: c.readOnly,
+      Binds: (c.volumes ?? []).map((v: any) => `${v.host}:${v.container}${v.readOnly ? ':ro' : ''}`),
+      AutoRemove: s.autoRemove,
+      UsernsMode: c.userns ? 'private' : '',
+      SeccompProfile: c.seccomp ? 'default' : 'unconfined',
+    },
+    Namespaces: s.namespaces,
+    Cgroup: s.cgroup,
+    MonitorPid: s.monitorPid,
+  };
+}
+
+function inspect(_opts: Record<string, unknown>, args: string[]): number {
+  needOne(args, 'inspect CONTAINER');
+  process.stdout.write(JSON.stringify(args.map((a) => inspectView(lookup(a))), null, 2) + '\n');
+  return 0;
+}
+
+function info(_opts: Record<string, unknown>, _args: string[], trace: Trace): number {
+  const sys = realSys(trace);
+  let cg: string;
+  try {
+    cg = detectCgroups(sys).describe();
+  } catch (err) {
+    cg = `unavailable (${(err as Error).message})`;
+  }
+  const root = process.env.BOX_ROOT || '/var/lib/box';
+  process.stdout.write([
+    `kernel:   ${os.release()}`,
+    `cgroups:  ${cg}`,
+    `root dir: ${root}`,
+    `user:     uid ${process.getuid?.()}${process.getuid?.() === 0 ? ' (root)' : ' (box run needs root)'}`,
+    `kvm:      ${fs.existsSync('/dev/kvm') ? '/dev/kvm present' : 'no /dev/kvm'}`,
+  ].join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,54 @@
+// box: the command line. Parsing and printing only; the work is in container/, image/...
+// Every failure reaches the user as one line, `box: <what failed and what to do>`, never a
+// stack trace.
+
+import { Trace } from '../sys/trace.ts';
+import { UserError } from '../sys/errors.ts';
+import { COMMANDS, globalHelp } from './commands.ts';
+
+async function main(argv: string[]): Promise<number> {
+  let traceEcho = false;
+  while (argv[0]?.startsWith('-')) {
+    const flag = argv.shift()!;
+    if (flag === '--trace') traceEcho = true;
+    else if (flag === '--help' || flag === '-h') {
+      process.stdout.write(globalHelp());
+      return 0;
+    } else if (flag === '--version' || flag === '-v') {
+      process.stdout.write(`box 0.1.0 (node ${process.versions.node})\n`);
+      return 0;
+    } else throw new UserError(`unknown flag: ${flag}; see 'box --help'`);
+  }
+  const name = argv.shift();
+  if (!name || name === 'help') {
+    process.stdout.write(globalHelp());
+    return name ? 0 : 1;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UserError(`'${name}' is not a box command; see 'box --help'`);
+  if (argv.includes('--help') && !command.passHelp?.(argv)) {
+    process.stdout.write(command.help());
+    return 0;
+  }
+  // BOX_TRACE_FILE: where the lab server's panel reads this command's system calls.
+  const trace = new Trace({ echo: traceEcho, sinkPath: process.env.BOX_TRACE_FILE });
+  return command.run(argv, trace);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof UserError) {
+      process.stderr.write(`box: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      // An error we did not expect: still one line, but say it is a bug, and how to see more.
+      const msg = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`box: ${msg.split('\n')[0]}\n`);
+      if (process.env.BOX_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+      process.exitCode = 125;
+    }
+  },
+);

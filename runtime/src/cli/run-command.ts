@@ -1,0 +1,237 @@
+// `box run` and `box exec`: turn flags into a RunConfig, start the container, connect the
+// user's terminal to it, and exit with the command's exit code.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseCpus, parseSize } from '../cgroups/index.ts';
+import type { RunConfig } from '../container/config.ts';
+import { startContainer, type Running } from '../container/run.ts';
+import { execInContainer } from '../container/exec.ts';
+import { applyLab } from '../container/lab.ts';
+import { DEFAULT_NAMESPACES, parseNamespaceList } from '../ns/namespaces.ts';
+import { UserError } from '../sys/errors.ts';
+import { realSys } from '../sys/sys.ts';
+import type { Trace } from '../sys/trace.ts';
+import { helpText, parseArgs, parseDuration, parseEnv, parseVolume, type OptionSpec } from './args.ts';
+import type { Pty } from '../container/pty.ts';
+
+export const RUN_OPTIONS: OptionSpec[] = [
+  { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
+  { name: 'interactive', short: 'i', help: 'keep stdin open' },
+  { name: 'tty', short: 't', help: 'give the container a terminal (with -i: an interactive shell)' },
+  { name: 'rm', help: 'remove the container when it exits' },
+  { name: 'name', value: true, help: 'a name for the container' },
+  { name: 'hostname', value: true, help: 'the hostname inside (default: the name)' },
+  { name: 'env', short: 'e', value: true, repeat: true, help: 'set an environment variable: -e K=V' },
+  { name: 'volume', short: 'v', value: true, repeat: true, help: 'bind a host path: -v HOST:CONTAINER[:ro]' },
+  { name: 'workdir', short: 'w', value: true, help: 'working directory inside' },
+  { name: 'user', short: 'u', value: true, help: 'uid[:gid] to run as' },
+  { name: 'entrypoint', value: true, help: "override the image's entrypoint" },
+  { name: 'read-only', help: 'mount the root filesystem read-only' },
+  { name: 'chroot', help: 'enter the root with chroot(2) instead of pivot_root(2) (see the lesson: not isolation)' },
+  { name: 'ns', value: true, help: 'create exactly these namespaces: pid,mnt,uts,ipc,net,cgroup,time (default all but time)' },
+  { name: 'userns', help: 'add a user namespace: root inside is uid 100000 outside' },
+  { name: 'time-offset', value: true, help: 'with --ns time: shift boot and monotonic clocks, e.g. 2d' },
+  { name: 'memory', short: 'm', value: true, help: 'memory limit, e.g. 64m' },
+  { name: 'cpus', value: true, help: 'CPU limit in CPUs, e.g. 0.5' },
+  { name: 'pids-limit', value: true, help: 'most processes the container may have' },
+  { name: 'cap-add', value: true, repeat: true, help: 'add a capability (e.g. NET_ADMIN, or ALL)' },
+  { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
+  { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off' },
+  { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
+  { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
+];
+
+export function runHelp(): string {
+  return helpText('box run [OPTIONS] IMAGE [COMMAND [ARG...]]', 'Run a command in a new container.', RUN_OPTIONS);
+}
+
+function list(v: unknown): string[] {
+  return (v as string[] | undefined) ?? [];
+}
+
+export function runConfigFrom(argv: string[]): RunConfig {
+  const { opts, positionals } = parseArgs(argv, RUN_OPTIONS, 'run', 1);
+  const [image, ...command] = positionals;
+  if (!image) throw new UserError(`'box run' needs an image, e.g. box run busybox echo hello`);
+  const security = list(opts['security-opt']);
+  for (const s of security) {
+    if (s !== 'seccomp=unconfined' && s !== 'no-new-privileges' && s !== 'no-new-privileges:true') {
+      throw new UserError(`--security-opt '${s}': supported is seccomp=unconfined`);
+    }
+  }
+  const namespaces = opts.ns ? parseNamespaceList(opts.ns as string) : [...DEFAULT_NAMESPACES];
+  if (opts['time-offset'] !== undefined && !namespaces.includes('time')) {
+    throw new UserError(`--time-offset needs the time namespace: add --ns ${[...namespaces, 'time'].join(',')}`);
+  }
+  if (opts.detach && opts.tty && opts.interactive) {
+    throw new UserError(`-d with -it: box cannot attach later yet; run either -d or -it`);
+  }
+  const pids = opts['pids-limit'] as string | undefined;
+  if (pids !== undefined && !/^[1-9]\d*$/.test(pids)) {
+    throw new UserError(`--pids-limit '${pids}': give a whole number of processes above 0, e.g. --pids-limit 20`);
+  }
+  const cfg: RunConfig = {
+    image,
+    command,
+    entrypoint: opts.entrypoint !== undefined ? [opts.entrypoint as string].filter(Boolean) : undefined,
+    name: opts.name as string | undefined,
+    detach: !!opts.detach,
+    interactive: !!opts.interactive,
+    tty: !!opts.tty,
+    autoRemove: !!opts.rm,
+    namespaces,
+    userns: !!opts.userns,
+    lab: !!opts.lab,
+    timeOffset: opts['time-offset'] !== undefined ? parseDuration(opts['time-offset'] as string, '--time-offset') : 0,
+    chroot: !!opts.chroot,
+    readOnly: !!opts['read-only'],
+    volumes: list(opts.volume).map(parseVolume),
+    env: list(opts.env).map(parseEnv).filter((e): e is string => e !== null),
+    workdir: opts.workdir as string | undefined,
+    hostname: opts.hostname as string | undefined,
+    user: opts.user as string | undefined,
+    memoryBytes: opts.memory !== undefined ? parseSize(opts.memory as string, '--memory') : undefined,
+    cpus: opts.cpus !== undefined ? parseCpus(opts.cpus as string, '--cpus') : undefined,
+    pidsLimit: pids !== undefined ? Number(pids) : undefined,
+    capAdd: list(opts['cap-add']),
+    capDrop: list(opts['cap-drop']),
+    seccomp: !security.includes('seccomp=unconfined'),
+    devices: list(opts.device),
+  };
+  if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
+    throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
+  }
+  if (cfg.workdir !== undefined && !cfg.workdir.startsWith('/')) {
+    throw new UserError(`--workdir '${cfg.workdir}': give an absolute path, e.g. -w /tmp`);
+  }
+  return cfg.lab ? applyLab(cfg) : cfg;
+}
+
+export async function runCommand(argv: string[], trace: Trace): Promise<number> {
+  const cfg = runConfigFrom(argv);
+  if (cfg.detach) return runDetached(cfg);
+  const sys = realSys(trace);
+  const stdio: ('inherit' | 'ignore')[] = [cfg.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+  const running = await startContainer(sys, cfg, stdio);
+  return attach(running, () => running.exited, cfg.memoryBytes);
+}
+
+/** Connect our terminal (or signals) to a started container and wait for it. */
+export async function attach(running: Pick<Running, 'pty' | 'state'>, exited: () => Promise<number>, memoryBytes?: number): Promise<number> {
+  const { pty, state } = running;
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      if (state.pid) process.kill(state.pid, sig);
+    } catch {
+      /* it exited meanwhile */
+    }
+  };
+  const signals: NodeJS.Signals[] = pty ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  for (const s of signals) process.on(s, forward);
+  const stopTerminal = pty ? connectTerminal(pty) : () => {};
+  const code = await exited();
+  await stopTerminal();
+  for (const s of signals) process.off(s, forward);
+  if (state.oomKilled) {
+    const limit = memoryBytes ? ` of ${formatBytes(memoryBytes)}` : '';
+    process.stderr.write(`box: the container was killed by the kernel's OOM killer: it ran out of memory (limit${limit}); exit code 137\n`);
+  }
+  return code;
+}
+
+function connectTerminal(pty: Pty): () => Promise<void> {
+  const stdin = process.stdin;
+  const isTty = stdin.isTTY;
+  if (isTty) stdin.setRawMode(true);
+  const resize = () => {
+    if (process.stdout.isTTY) pty.resize(process.stdout.columns, process.stdout.rows);
+  };
+  resize();
+  process.stdout.on('resize', resize);
+  stdin.on('data', (d) => pty.master.write(d));
+  stdin.resume();
+  pty.master.on('data', (d) => process.stdout.write(d));
+  const drained = new Promise<void>((resolve) => {
+    pty.master.once('close', resolve);
+    pty.master.once('error', () => resolve()); // EIO: the last slave end closed
+  });
+  return async () => {
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 200))]);
+    process.stdout.off('resize', resize);
+    if (isTty) stdin.setRawMode(false);
+    stdin.pause();
+    pty.close();
+  };
+}
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return `${n} bytes`;
+}
+
+/**
+ * `box run -d`: a detached box process (the monitor) starts the container and stays with it,
+ * writing its output to a log; we wait until it says the container runs, then print the id.
+ */
+async function runDetached(cfg: RunConfig): Promise<number> {
+  const main = path.join(path.dirname(new URL(import.meta.url).pathname), 'main.ts');
+  const child = spawn(process.execPath, [...process.execArgv, main, '__monitor'], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg) },
+  });
+  const pipe = child.stdio[3]!;
+  let out = '';
+  pipe.setEncoding?.('utf8');
+  for await (const chunk of pipe) out += chunk;
+  child.unref();
+  const line = out.trim();
+  if (line.startsWith('ok ')) {
+    process.stdout.write(`${line.slice(3)}\n`);
+    return 0;
+  }
+  throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
+}
+
+/** The detached monitor: start, report, wait. Its stdout and stderr go nowhere. */
+export async function monitorCommand(_argv: string[], trace: Trace): Promise<number> {
+  const cfg = JSON.parse(process.env.BOX_MONITOR_CONFIG ?? '{}') as RunConfig;
+  delete process.env.BOX_MONITOR_CONFIG;
+  const report = fs.createWriteStream('', { fd: 3 });
+  let running: Running;
+  try {
+    running = await startContainer(realSys(trace), cfg, 'log');
+  } catch (err) {
+    report.end(`err ${(err as Error).message}\n`);
+    return 1;
+  }
+  report.end(`ok ${running.state.id}\n`);
+  return running.exited;
+}
+
+export const EXEC_OPTIONS: OptionSpec[] = [
+  { name: 'interactive', short: 'i', help: 'keep stdin open' },
+  { name: 'tty', short: 't', help: 'give the process a terminal' },
+  { name: 'env', short: 'e', value: true, repeat: true, help: 'set an environment variable: -e K=V' },
+  { name: 'workdir', short: 'w', value: true, help: 'working directory inside' },
+  { name: 'user', short: 'u', value: true, help: 'uid[:gid] to run as' },
+];
+
+export async function execCommand(argv: string[], trace: Trace): Promise<number> {
+  const { opts, positionals } = parseArgs(argv, EXEC_OPTIONS, 'exec', 1);
+  const [ref, ...command] = positionals;
+  if (!ref || command.length === 0) throw new UserError(`'box exec' needs a container and a command, e.g. box exec web ps`);
+  const sys = realSys(trace);
+  const { running, exited } = await execInContainer(sys, ref, command, {
+    interactive: !!opts.interactive,
+    tty: !!opts.tty,
+    env: list(opts.env).map(parseEnv).filter((e): e is string => e !== null),
+    workdir: opts.workdir as string | undefined,
+    user: opts.user as string | undefined,
+  });
+  return attach(running, () => exited);
+}

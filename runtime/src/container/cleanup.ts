@@ -1,0 +1,51 @@
+// Nothing outlives its container, even when box itself is killed (SIGKILL leaves no chance
+// to clean up). Mounts live in the container's own mount namespace and vanish with its last
+// process; box-init has PR_SET_PDEATHSIG, so the container dies with its box. What remains
+// is on disk and in the cgroup tree; the next box finds it here and removes it.
+
+import fs from 'node:fs';
+import { detectCgroups } from '../cgroups/index.ts';
+import type { Sys } from '../sys/sys.ts';
+import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
+
+const ORPHAN_AGE_MS = 60_000;
+
+export function reapStale(sys: Sys): void {
+  const ids = listIds();
+  let driver: ReturnType<typeof detectCgroups> | null = null;
+  const cgroups = () => (driver ??= detectCgroups(sys));
+  for (const id of ids) {
+    const s = readState(id);
+    if (!s) {
+      // A directory without state: a box killed before it wrote any. Old enough = abandoned.
+      try {
+        if (Date.now() - fs.statSync(containerDir(id)).mtimeMs > ORPHAN_AGE_MS) {
+          fs.rmSync(containerDir(id), { recursive: true, force: true });
+        }
+      } catch {
+        /* raced with another box */
+      }
+      continue;
+    }
+    if (s.status === 'exited' || monitorAlive(s)) continue;
+    // Its box is gone: kill what is left, and record how it ended.
+    if (s.cgroup) {
+      const cg = cgroups().open(s.cgroup);
+      if (cg) {
+        cg.killAll();
+        cg.destroy();
+      }
+    }
+    if (s.autoRemove) {
+      fs.rmSync(containerDir(id), { recursive: true, force: true });
+      releaseName(s.name, id);
+    } else {
+      updateState(id, { status: 'exited', exitCode: s.exitCode ?? 137, finished: new Date().toISOString() });
+    }
+  }
+  pruneNames();
+}
+
+// Only cgroups named in a state file are touched: another box root (a test's, a lab
+// sandbox's) may have live containers whose cgroups this box knows nothing about. A box
+// writes state.json before it creates the cgroup, so no cgroup is ever unrecorded.

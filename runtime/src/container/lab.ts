@@ -1,0 +1,34 @@
+// A lab sandbox: the container each reader's terminal runs in. Root inside is an
+// unprivileged uid outside (user namespace), with every capability *inside* so the reader
+// can make namespaces, mounts, cgroups and containers of their own; the host's /usr is
+// there read-only (the usual tools), box itself too, and /dev/kvm for the hypervisor lessons.
+// What a capability in a user namespace allows is checked against the namespaces it owns:
+// the host's files, processes and network are owned by the host's, out of reach.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RunConfig } from './config.ts';
+
+/** The repository (or installed package) box runs from: runtime/src/container/ is three levels down. */
+export const boxHome = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+
+export function applyLab(cfg: RunConfig): RunConfig {
+  const volumes = [
+    { host: '/usr', container: '/usr', readOnly: true },
+    { host: path.join(boxHome, 'runtime'), container: '/opt/box/runtime', readOnly: true },
+    { host: path.join(boxHome, 'node_modules'), container: '/opt/box/node_modules', readOnly: true },
+    { host: path.join(boxHome, 'package.json'), container: '/opt/box/package.json', readOnly: true },
+    ...cfg.volumes,
+  ];
+  const devices = [...cfg.devices];
+  if (fs.existsSync('/dev/kvm') && !devices.includes('/dev/kvm')) devices.push('/dev/kvm');
+  return {
+    ...cfg,
+    userns: true,
+    namespaces: [...new Set([...cfg.namespaces, 'pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const)],
+    volumes,
+    devices,
+    seccomp: false,
+    env: ['BOX_LAB=1', ...cfg.env],
+  };
+}

@@ -1,0 +1,230 @@
+// `box run`: make the container's directories and cgroup, start box-init in new namespaces,
+// wait for the command, and leave nothing behind. The box process that does this is the
+// container's monitor: it stays until the container exits (with -d, a detached copy of it).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { detectCgroups } from '../cgroups/index.ts';
+import type { Cgroup } from '../cgroups/types.ts';
+import { ensureBaseImages, resolveImage } from '../image/index.ts';
+import { withNewNamespaces } from '../ns/namespaces.ts';
+import type { RootfsSpec } from '../rootfs/rootfs.ts';
+import { UserError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
+import { USERNS_BASE, USERNS_SIZE, type RunConfig } from './config.ts';
+import { containerPlan, namespacesForNode, processSpec } from './build-plan.ts';
+import { spawnInit } from './init-stage.ts';
+import { shiftedLayers } from './userns-layers.ts';
+import { openPty, type Pty } from './pty.ts';
+import {
+  claimName, containerDir, newId, processStart, randomName, releaseName, writeState, updateState,
+  type ContainerState,
+} from './state.ts';
+import { reapStale } from './cleanup.ts';
+
+export interface Running {
+  state: ContainerState;
+  child: ChildProcess;
+  cgroup: Cgroup | null;
+  pty: Pty | null;
+  /** Resolves with the exit code once the container has exited and been cleaned up. */
+  exited: Promise<number>;
+}
+
+/** Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty. */
+export async function startContainer(
+  sys: Sys,
+  cfg: RunConfig,
+  stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log',
+): Promise<Running> {
+  reapStale(sys);
+  if (process.getuid?.() !== 0) {
+    throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
+  }
+  ensureBaseImages();
+  const image = resolveImage(cfg.image);
+  const proc = processSpec(cfg, image.config);
+
+  const id = newId();
+  const name = cfg.name ?? randomName();
+  claimName(name, id);
+  const dir = containerDir(id);
+  let cgroup: Cgroup | null = null;
+  let pty: Pty | null = null;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const state: ContainerState = {
+      id, name, image: cfg.image, imageId: image.id, command: proc.args,
+      created: new Date().toISOString(), status: 'created', pid: null,
+      monitorPid: process.pid, monitorStart: processStart(process.pid) ?? '',
+      exitCode: null, oomKilled: false, finished: null, autoRemove: cfg.autoRemove,
+      cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, hostname: cfg.hostname ?? name.slice(0, 63), workdir: proc.cwd, env: proc.env },
+    };
+    cfg = { ...cfg, hostname: state.config.hostname as string };
+    writeState(state);
+
+    const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg) : null;
+    if (!rootfs) {
+      process.stderr.write(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
+    }
+
+    cgroup = makeCgroup(sys, cfg, cgroupName(id));
+    const plan = containerPlan({ ...cfg, hostname: cfg.hostname }, rootfs, proc);
+
+    if (cfg.tty) pty = openPty(sys);
+    let logFd: number | null = null;
+    if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
+    const childStdio = pty ? [pty.slaveFd, pty.slaveFd, pty.slaveFd]
+      : logFd !== null ? ['ignore' as const, logFd, logFd] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
+    const init = withNewNamespaces(sys, namespacesForNode(cfg), () =>
+      spawnInit({
+        plan,
+        trace: sys.trace,
+        stdio: childStdio,
+        onSync: (pid) => {
+          if (cgroup) cgroup.addProcess(pid);
+          if (cfg.userns) writeIdMaps(sys, pid);
+        },
+      }));
+    if (pty) pty.closeSlave();
+    if (logFd !== null) fs.closeSync(logFd); // the container holds its own copy
+
+    const pid = await init.started;
+    state.pid = pid;
+    state.status = 'running';
+    state.namespaces = readNamespaces(pid);
+    writeState(state);
+
+    const exited = new Promise<number>((resolve) => {
+      init.child.once('exit', (code, signal) => {
+        const exitCode = code ?? 128 + signalNumber(signal ?? 'SIGKILL');
+        resolve(finish(sys, state, cgroup, exitCode));
+      });
+    });
+    return { state, child: init.child, cgroup, pty, exited };
+  } catch (err) {
+    pty?.close();
+    if (cgroup) destroyCgroup(cgroup);
+    removeContainerFiles(id);
+    releaseName(name, id);
+    throw err;
+  }
+}
+
+/** After the command exits: record the exit, kill stragglers, remove the cgroup. */
+function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode: number): number {
+  let oomKilled = false;
+  if (cgroup) {
+    try {
+      oomKilled = (cgroup.stats().oomKills ?? 0) > 0 && exitCode === 137;
+    } catch {
+      /* stats are a nicety here */
+    }
+    destroyCgroup(cgroup);
+  }
+  if (state.autoRemove) {
+    removeContainerFiles(state.id);
+    releaseName(state.name, state.id);
+  } else {
+    updateState(state.id, { status: 'exited', exitCode, oomKilled, finished: new Date().toISOString() });
+  }
+  state.exitCode = exitCode;
+  state.oomKilled = oomKilled;
+  return exitCode;
+}
+
+function destroyCgroup(cgroup: Cgroup): void {
+  try {
+    cgroup.killAll();
+    cgroup.destroy();
+  } catch (err) {
+    process.stderr.write(`box: warning: could not remove cgroup ${cgroup.name}: ${(err as Error).message}\n`);
+  }
+}
+
+export function removeContainerFiles(id: string): void {
+  fs.rmSync(containerDir(id), { recursive: true, force: true });
+}
+
+/** The overlay's three directories, and the image's layers (shifted for a user namespace). */
+function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig): RootfsSpec {
+  const spec: RootfsSpec = {
+    rootfs: path.join(dir, 'rootfs'),
+    upperDir: path.join(dir, 'upper'),
+    workDir: path.join(dir, 'work'),
+    lowerDirs: cfg.userns ? shiftedLayers(layerDirs, USERNS_BASE) : layerDirs,
+    readOnly: cfg.readOnly,
+    volumes: cfg.volumes,
+    chroot: cfg.chroot,
+    maskPaths: !cfg.lab,
+    devices: cfg.devices,
+  };
+  for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { mode: 0o755 });
+  if (cfg.userns) {
+    // Root inside is USERNS_BASE outside: it must own the upper layer to write to it.
+    for (const d of [spec.upperDir, spec.workDir]) fs.chownSync(d, USERNS_BASE, USERNS_BASE);
+  }
+  return spec;
+}
+
+/** Recorded in state.json before the cgroup exists, so a box killed in between leaves no unknown cgroup. */
+const cgroupName = (id: string) => `box-${id.slice(0, 12)}`;
+
+function makeCgroup(sys: Sys, cfg: RunConfig, name: string): Cgroup | null {
+  const driver = detectCgroups(sys);
+  const cg = driver.create(name);
+  try {
+    cg.setLimits({
+      memoryBytes: cfg.memoryBytes,
+      cpuQuotaUs: cfg.cpus?.quotaUs,
+      cpuPeriodUs: cfg.cpus?.periodUs,
+      pidsMax: cfg.pidsLimit,
+    });
+    if (cfg.lab) delegate(cg, USERNS_BASE);
+  } catch (err) {
+    cg.destroy();
+    throw err;
+  }
+  return cg;
+}
+
+/**
+ * Hand a lab sandbox's cgroup to its root: it may create child cgroups and move its own
+ * processes, but not raise its own limits (those files stay owned by the host's root).
+ */
+function delegate(cg: Cgroup, uid: number): void {
+  for (const dir of cg.paths) {
+    fs.chownSync(dir, uid, uid);
+    for (const f of ['cgroup.procs', 'tasks', 'cgroup.subtree_control', 'cgroup.threads']) {
+      try {
+        fs.chownSync(path.join(dir, f), uid, uid);
+      } catch {
+        /* not every hierarchy has every file */
+      }
+    }
+  }
+}
+
+/** Map root inside to USERNS_BASE outside, for a range of 65536 ids. */
+function writeIdMaps(sys: Sys, pid: number): void {
+  sys.writeFile(`/proc/${pid}/uid_map`, `0 ${USERNS_BASE} ${USERNS_SIZE}\n`);
+  sys.writeFile(`/proc/${pid}/gid_map`, `0 ${USERNS_BASE} ${USERNS_SIZE}\n`);
+}
+
+export function readNamespaces(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const ns of ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']) {
+    try {
+      out[ns] = fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
+    } catch {
+      /* gone already, or not supported */
+    }
+  }
+  return out;
+}
+
+export function signalNumber(signal: NodeJS.Signals): number {
+  return os.constants.signals[signal] ?? 0;
+}
