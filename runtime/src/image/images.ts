@@ -8,7 +8,7 @@ import { ensureLayerUnpacked, layerDir, type LayerRecord } from './layers.ts';
 import { boxRoot } from './paths.ts';
 import { normalizeRef } from './ref.ts';
 import {
-  MediaType, REF_NAME, readIndex, readJsonBlob, setTag, writeBlob,
+  MediaType, REF_NAME, findTag, readIndex, readJsonBlob, setTag, writeBlob,
   type Descriptor, type HistoryEntry, type ImageConfig, type OciImageConfig, type OciIndex, type OciManifest,
 } from './store.ts';
 
@@ -72,7 +72,7 @@ export function listImages(opts: { root?: string } = {}): ImageSummary[] {
   const root = opts.root ?? boxRoot();
   const out: ImageSummary[] = [];
   for (const desc of readIndex(root).manifests) {
-    const ref = desc.annotations?.[REF_NAME] ?? '<none>:<none>';
+    const ref = entryRef(desc) ?? '<none>:<none>';
     const { manifest, manifestDigest, config, configDescriptor } = readImage(root, desc, ref);
     const layers = manifest.layers.map((d, i) => ({ descriptor: d, diffId: config.rootfs.diff_ids[i] }));
     const colon = ref.lastIndexOf(':');
@@ -90,13 +90,25 @@ export function listImages(opts: { root?: string } = {}): ImageSummary[] {
   return out;
 }
 
+/**
+ * The tag an index entry carries, as `name:tag`. Box writes it that way; other tools may
+ * write a bare name (skopeo's `oci:DIR:foo`), which reads as `foo:latest`.
+ */
+export function entryRef(desc: Descriptor): string | undefined {
+  const name = desc.annotations?.[REF_NAME];
+  if (!name) return undefined;
+  try {
+    return normalizeRef(name).canonical;
+  } catch {
+    return undefined; // a name box cannot parse: the image is there, but not by a name box knows
+  }
+}
+
 /** Find the index entry for a reference: `name:tag`, or `name@digest`. */
 export function findImage(index: OciIndex, ref: string): Descriptor | undefined {
   const r = normalizeRef(ref);
-  if (r.digest) {
-    return index.manifests.find((d) => d.digest === r.digest && d.annotations?.[REF_NAME]?.startsWith(`${r.name}:`));
-  }
-  return index.manifests.find((d) => d.annotations?.[REF_NAME] === r.canonical);
+  if (r.digest) return index.manifests.find((d) => d.digest === r.digest && entryRef(d)?.startsWith(`${r.name}:`));
+  return findTag(index, r.canonical) ?? index.manifests.find((d) => entryRef(d) === r.canonical);
 }
 
 /**

@@ -5,10 +5,10 @@
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { BUILT_IN_IMAGES, ensureBuiltIn } from './base-images.ts';
-import { findImage, findImageById, loadImage, type ResolvedImage } from './images.ts';
+import { entryRef, findImage, findImageById, loadImage, type ResolvedImage } from './images.ts';
 import { boxRoot } from './paths.ts';
 import { normalizeRef } from './ref.ts';
-import { readIndex, REF_NAME } from './store.ts';
+import { readIndex } from './store.ts';
 
 /**
  * The image `ref` names (`busybox`, `alpine:3.20`, `name@sha256:…`, or an id prefix), with
@@ -27,5 +27,5 @@ export function resolveImage(ref: string, opts: { root?: string; trace?: Trace }
   }
   desc ??= findImageById(root, index, ref);
   if (!desc) throw new UserError(`image '${ref}' not found; \`box images\` lists what you have (busybox is built in)`);
-  return loadImage(root, desc, desc.annotations?.[REF_NAME] ?? canonical, opts.trace);
+  return loadImage(root, desc, entryRef(desc) ?? canonical, opts.trace);
 }

@@ -65,7 +65,7 @@ function record(typeflag: string, name: string, data: Buffer, gnu: boolean): Buf
 function header(e: TarWriteEntry & { typeflag: string }, size: number, gnu: boolean): Buffer {
   const h = Buffer.alloc(BLOCK);
   h.write(e.name, 0, 100, 'utf8');
-  octal(h, 100, 8, e.mode ?? (e.type === 'dir' ? 0o755 : 0o644));
+  octal(h, 100, 8, e.mode ?? (e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : 0o644));
   octal(h, 108, 8, e.uid ?? 0);
   octal(h, 116, 8, e.gid ?? 0);
   octal(h, 124, 12, size);
