@@ -64,7 +64,9 @@ export function spawnInit(opts: InitOptions): InitStage {
         if (!failed && child.exitCode === null) resolve(pid);
       });
     });
-    child.once('exit', (code, signal) => {
+    // 'close' comes after the report pipe's 'end', so a quick command that has already
+    // exited is still seen as started.
+    child.once('close', (code, signal) => {
       queue.then(() => {
         if (!failed) reject(new UserError(`box-init stopped before the command started (${signal ?? `exit ${code}`})`));
       });

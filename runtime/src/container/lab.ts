@@ -8,9 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RunConfig } from './config.ts';
+import { BOX_HOME as boxHome } from '../home.ts';
 
-/** The repository (or installed package) box runs from: runtime/src/container/ is three levels down. */
-export const boxHome = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 
 export function applyLab(cfg: RunConfig): RunConfig {
   const volumes = [

@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../sys/errors.ts';
+import { inHome } from '../home.ts';
 import type { Trace } from '../sys/trace.ts';
 import { HOST_MACHINE, readElf } from './elf.ts';
 import { writeImage } from './images.ts';
@@ -17,7 +17,7 @@ import { BUILT_IN_CREATED, dir, file, reproducibleTar, symlink } from './rootfs-
 export const BUSYBOX_REF = 'busybox:latest';
 
 /** Where runtime/scripts/postinstall.ts unpacks busybox-static when the system lacks it. */
-export const BUSYBOX_CACHE = fileURLToPath(new URL('../../../node_modules/.cache/box/busybox-static/', import.meta.url));
+export const BUSYBOX_CACHE = inHome('node_modules/.cache/box/busybox-static/');
 
 /** Where to look for a static busybox, in order. $BOX_BUSYBOX, if set, is the only place. */
 export function busyboxCandidates(): string[] {

@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { UserError } from '../sys/errors.ts';
+import { inHome } from '../home.ts';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
-export const initSource = path.join(here, 'box-init.c');
-export const initBinary = path.resolve(here, '../../build/box-init');
+export const initSource = inHome('runtime/src/init/box-init.c');
+export const initBinary = inHome('runtime/build/box-init');
 
 export function initPath(): string {
   let fresh = false;
