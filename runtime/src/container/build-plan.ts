@@ -66,7 +66,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
  * time offsets, user, capabilities, no_new_privs, seccomp, descriptors, directory, exec.
  */
 export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opts: { newTimeNs: boolean }): void {
-  if (proc.tty) plan.setsid().controllingTty();
+  if (proc.tty) plan.console().setsid().controllingTty();
   if (opts.newTimeNs) {
     // Offsets must be written before any process enters the namespace; execve then enters it.
     plan.unshare(CLONE_NEWTIME);

@@ -12,7 +12,7 @@ import type { RunConfig } from './config.ts';
 import { finishProcess, parseUser, type ProcessSpec } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
 import { Plan } from './plan.ts';
-import { openPty, type Pty } from './pty.ts';
+import { adoptConsole, type Pty } from './pty.ts';
 import { signalNumber } from './run.ts';
 import { lookup, type ContainerState } from './state.ts';
 
@@ -52,15 +52,17 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   const proc: ProcessSpec = { args: command, env, cwd: opts.workdir ?? (cfg.workdir as string) ?? '/', uid, gid, tty: opts.tty };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
 
-  const pty = opts.tty ? openPty(sys) : null;
+  let pty: Pty | null = null;
   const cgroup = state.cgroup ? detectCgroups(sys).open(state.cgroup) : null;
   const init = spawnInit({
     plan,
     trace: sys.trace,
-    stdio: pty ? [pty.slaveFd, pty.slaveFd, pty.slaveFd] : [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+    stdio: opts.tty ? ['ignore', 'ignore', 'ignore'] : [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
     onSync: (pid) => cgroup?.addProcess(pid),
+    onConsole: (pid, fd) => {
+      pty = adoptConsole(sys, pid, fd);
+    },
   });
-  pty?.closeSlave();
   const exited = new Promise<number>((resolve) => {
     init.child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));
   });

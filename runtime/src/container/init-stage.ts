@@ -21,6 +21,8 @@ export interface InitOptions {
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[];
   /** Called at each `sync` op with the pid of the process that waits; resolve to let it go on. */
   onSync?: (pid: number, why: string) => void | Promise<void>;
+  /** Called when box-init has opened the container's terminal: fd is the master, in `pid`. */
+  onConsole?: (pid: number, fd: number) => void | Promise<void>;
 }
 
 /**
@@ -78,11 +80,14 @@ export function spawnInit(opts: InitOptions): InitStage {
       const n = Number(value);
       if (kind === 'SYNC') {
         // The pid box-init reports is its own getpid(), which is 1 once it is inside a new
-        // PID namespace. Sync points come before any fork, so the process waiting is always
-        // the one we spawned: use the pid the host knows it by. (Trusting n here once moved
-        // the host's own PID 1 into a container cgroup.)
-        await opts.onSync?.(child.pid!, op?.text ?? '');
+        // PID namespace: use the pid the host knows it by, the one we spawned or, after a
+        // fork, the child's. (Trusting n here once moved the host's PID 1 into a container cgroup.)
+        await opts.onSync?.(pid, op?.text ?? '');
         opts.trace.record({ kind: 'note', text: `sync: ${op?.text}` }, 'init');
+        planPipe.write('\n');
+      } else if (kind === 'PTY') {
+        await opts.onConsole?.(pid, n);
+        if (op) opts.trace.record({ kind: 'syscall', call: op.call, args: op.text, result: n }, 'init');
         planPipe.write('\n');
       } else if (kind === 'OK') {
         if (op?.args[0] === 'fork') pid = n;

@@ -76,6 +76,10 @@ export class Plan {
   writeFile(path: string, data: string) {
     return this.push(['write', path, data.replaceAll('\n', '\\n')], 'write', `${q(path)}, ${q(data)}`);
   }
+  /** Open a terminal in the container's devpts as our stdio; box takes the master end. */
+  console() {
+    return this.push(['console'], 'open', '"/dev/ptmx", O_RDWR|O_NOCTTY /* the container\'s own terminal */');
+  }
   setsid() {
     return this.push(['setsid'], 'setsid', '');
   }

@@ -17,9 +17,9 @@ import { USERNS_BASE, USERNS_SIZE, type RunConfig } from './config.ts';
 import { containerPlan, namespacesForNode, processSpec } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
-import { openPty, type Pty } from './pty.ts';
+import { adoptConsole, type Pty } from './pty.ts';
 import {
-  claimName, containerDir, newId, processStart, randomName, releaseName, writeState, updateState,
+  claimName, containerDir, containersDir, newId, processStart, randomName, releaseName, writeState, updateState,
   type ContainerState,
 } from './state.ts';
 import { reapStale } from './cleanup.ts';
@@ -54,7 +54,11 @@ export async function startContainer(
   let cgroup: Cgroup | null = null;
   let pty: Pty | null = null;
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // 0711: others may pass through (root of a user-namespaced container is uid 100000 here
+    // and must reach rootfs/), but not list what is inside.
+    fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
+    fs.chmodSync(containersDir(), 0o711);
+    fs.mkdirSync(dir, { mode: 0o711 });
     const state: ContainerState = {
       id, name, image: cfg.image, imageId: image.id, command: proc.args,
       created: new Date().toISOString(), status: 'created', pid: null,
@@ -73,10 +77,9 @@ export async function startContainer(
     cgroup = makeCgroup(sys, cfg, cgroupName(id));
     const plan = containerPlan({ ...cfg, hostname: cfg.hostname }, rootfs, proc);
 
-    if (cfg.tty) pty = openPty(sys);
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
-    const childStdio = pty ? [pty.slaveFd, pty.slaveFd, pty.slaveFd]
+    const childStdio = cfg.tty ? ['ignore' as const, 'ignore' as const, 'ignore' as const]
       : logFd !== null ? ['ignore' as const, logFd, logFd] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
     const init = withNewNamespaces(sys, namespacesForNode(cfg), () =>
       spawnInit({
@@ -87,8 +90,10 @@ export async function startContainer(
           if (cgroup) cgroup.addProcess(pid);
           if (cfg.userns) writeIdMaps(sys, pid);
         },
+        onConsole: (pid, fd) => {
+          pty = adoptConsole(sys, pid, fd);
+        },
       }));
-    if (pty) pty.closeSlave();
     if (logFd !== null) fs.closeSync(logFd); // the container holds its own copy
 
     const pid = await init.started;

@@ -114,13 +114,36 @@ static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
 static void wait_for_go(int i, pid_t pid)
 {
 	char c;
-	report("SYNC", i, pid);
+	if (i >= 0) report("SYNC", i, pid);
 	for (;;) {
 		ssize_t r = read(PLAN_FD, &c, 1);
 		if (r < 0 && errno == EINTR) continue;
 		if (r != 1) _exit(125); /* box went away: nothing to do but stop */
 		if (c == '\n') return;
 	}
+}
+
+/* ---- console: a terminal from the container's own devpts instance (a pty from the host's
+ * would not exist in the container's /dev/pts, and `tty` would say "not a tty"). The slave
+ * becomes our stdin/stdout/stderr; box takes the master with pidfd_getfd(2) while we wait. */
+
+static int open_console(int i)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0) return -1;
+	int unlock = 0, n;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ioctl(m, TIOCGPTN, &n) < 0) return -1;
+	char path[32];
+	snprintf(path, sizeof path, "/dev/pts/%d", n);
+	int s = open(path, O_RDWR | O_NOCTTY);
+	if (s < 0) return -1;
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(s, fd) < 0) return -1;
+	if (s > 2) close(s);
+	report("PTY", i, m);
+	wait_for_go(-1, 0);
+	close(m); /* box has its own copy now */
+	return 0;
 }
 
 /* ---- fork: after unshare(CLONE_NEWPID) or setns() into a PID namespace, only a child
@@ -263,6 +286,7 @@ static long run_op(int i, struct op *o)
 	if (IS("pivot_root")) return syscall(SYS_pivot_root, a[1], a[2]);
 	if (IS("sethostname")) return sethostname(a[1], strlen(a[1]));
 	if (IS("write")) return write_file(a[1], unescape(a[2]));
+	if (IS("console")) return open_console(i);
 	if (IS("setsid")) return setsid();
 	if (IS("tiocsctty")) return ioctl(0, TIOCSCTTY, 0);
 	if (IS("setgroups")) {

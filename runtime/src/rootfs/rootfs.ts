@@ -65,6 +65,10 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   const R = spec.rootfs;
   const at = (p: string) => path.join(R, resolveInImage(spec, p));
 
+  // Bind the root onto itself: a mount made in this namespace, which pivot_root accepts. (In
+  // a user namespace, mounts copied from the parent namespace are locked and pivot_root into
+  // one fails with EINVAL.)
+  plan.mount(R, R, null, MS_BIND | MS_REC);
   for (const v of spec.volumes) bindVolume(plan, spec, v);
 
   plan.mkdir(at('/proc'));
