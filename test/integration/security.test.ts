@@ -278,25 +278,37 @@ describe.skipIf(!isRoot || !onX64 || !hasSeccomp)('capabilities and no_new_privs
     expect(os.hostname()).toBe(hostname); // the new UTS namespace kept it inside
   });
 
-  it('no_new_privs: a set-user-ID-root program run by nobody stays nobody', () => {
-    const asNobody = (noNewPrivs: boolean) => `
-      applySecurity(securityPlan({ noNewPrivs: ${noNewPrivs} }), calls);
-      const setresgid = lib.func('int setresgid(unsigned int rgid, unsigned int egid, unsigned int sgid)');
-      const setresuid = lib.func('int setresuid(unsigned int ruid, unsigned int euid, unsigned int suid)');
-      const setgroups = lib.func('int setgroups(size_t size, const unsigned int *list)');
+  // The container user is nobody (uid 65534): box switches user inside applySecurity.
+  const asNobody = (options: string) => `
+    const setresgid = lib.func('int setresgid(unsigned int rgid, unsigned int egid, unsigned int sgid)');
+    const setresuid = lib.func('int setresuid(unsigned int ruid, unsigned int euid, unsigned int suid)');
+    const setgroups = lib.func('int setgroups(size_t size, const unsigned int *list)');
+    applySecurity(securityPlan(${options}), calls, () => {
       if (setgroups(0, null) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) throw new Error('could not become nobody');
-      done({ self: readSecurityStatus(), out: sh('${suidId} -u').out.trim() });
-    `;
-    const locked = childJson(asNobody(true));
+    });
+    done({ self: readSecurityStatus(), trace: trace.text(), suid: sh('${suidId} -u').out.trim(), shell: sh('id -u; grep ^Cap /proc/self/status').out });
+  `;
+
+  it('a non-root container user keeps its capabilities until execve, and its programs start with none', () => {
+    const result = childJson(asNobody('{}'));
+    expect(result.self.capEff).toBe('0xa80425fb'); // KEEPCAPS kept them through setresuid
+    expect(result.trace).toMatch(/prctl\(PR_SET_KEEPCAPS, 1\) = 0[\s\S]*prctl\(PR_SET_KEEPCAPS, 0\) = 0[\s\S]*capset/);
+    expect(result.shell).toMatch(/^65534$/m);
+    expect(status(result.shell, 'CapEff')).toBe('0000000000000000');
+    expect(status(result.shell, 'CapPrm')).toBe('0000000000000000');
+    expect(status(result.shell, 'CapBnd')).toBe('00000000a80425fb');
+  });
+
+  it('no_new_privs: a set-user-ID-root program run by nobody stays nobody', () => {
+    const locked = childJson(asNobody('{}'));
     expect(locked.self.noNewPrivs).toBe(true);
-    expect(locked.self.capEff).toBe('0x0'); // becoming nobody cleared them
-    expect(locked.out).toBe('65534');
+    expect(locked.suid).toBe('65534');
     // the control: without no_new_privs the same exec makes nobody root (the filter, installed
     // first while CAP_SYS_ADMIN was still held, is in place either way)
-    const open = childJson(asNobody(false));
+    const open = childJson(asNobody('{ noNewPrivs: false }'));
     expect(open.self.noNewPrivs).toBe(false);
     expect(open.self.seccomp).toBe(2);
-    expect(open.out).toBe('0');
+    expect(open.suid).toBe('0');
   });
 });
 

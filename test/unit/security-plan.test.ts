@@ -87,6 +87,7 @@ function recordingCalls(): ThreadSecurityCalls & { log: string[] } {
   return {
     log,
     dropBounding: (cap) => void log.push(`drop ${cap}`),
+    setKeepCaps: (on) => void log.push(`keepcaps ${on ? 1 : 0}`),
     clearAmbient: () => void log.push('clear ambient'),
     capget: (): CapSets => ({ effective: 0n, permitted: 0n, inheritable: 0n }),
     capset: (s) => void log.push(`capset ${capHex(s.effective)} ${capHex(s.permitted)} ${capHex(s.inheritable)}`),
@@ -117,6 +118,17 @@ describe('applySecurity', () => {
     applySecurity(securityPlan({ noNewPrivs: false }, kernel40), calls);
     expect(calls.log[0]).toMatch(/^filter /);
     expect(calls.log).not.toContain('no_new_privs');
+  });
+
+  it('for a non-root user, switches user between KEEPCAPS on and off, after the bounding set and before capset', () => {
+    const calls = recordingCalls();
+    applySecurity(securityPlan({}, kernel40), calls, () => void calls.log.push('setresuid 1000'));
+    const at = (entry: string) => calls.log.indexOf(entry);
+    expect(at('keepcaps 1')).toBe(0);
+    expect(at('setresuid 1000')).toBeGreaterThan(at('drop 40'));
+    expect(at('keepcaps 0')).toBe(at('setresuid 1000') + 1);
+    expect(at('capset 00000000a80425fb 00000000a80425fb 0000000000000000')).toBeGreaterThan(at('keepcaps 0'));
+    expect(calls.log.at(-1)).toMatch(/^filter /);
   });
 
   it('installs no filter for seccomp=unconfined', () => {

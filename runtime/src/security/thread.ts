@@ -19,6 +19,7 @@ import { SECCOMP_SET_MODE_FILTER } from './seccomp.ts';
 import { syscallNumber } from './syscalls_x86_64.ts';
 
 // <linux/prctl.h>
+export const PR_SET_KEEPCAPS = 8;
 export const PR_CAPBSET_READ = 23;
 export const PR_CAPBSET_DROP = 24;
 export const PR_SET_NO_NEW_PRIVS = 38;
@@ -38,6 +39,8 @@ export interface CapSets {
 export interface ThreadSecurityCalls {
   /** prctl(PR_CAPBSET_DROP, cap): the capability can never come back, not even through execve of a setuid-root file */
   dropBounding(cap: number): void;
+  /** prctl(PR_SET_KEEPCAPS, on): keep the permitted set when the uids change from 0 to non-zero */
+  setKeepCaps(on: boolean): void;
   /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) */
   clearAmbient(): void;
   capget(): CapSets;
@@ -49,16 +52,29 @@ export interface ThreadSecurityCalls {
 }
 
 /**
- * Put a plan into effect on the calling thread, in the order the kernel requires:
- * the bounding set first (dropping from it needs CAP_SETPCAP, which capset may remove), then
- * capset, then no_new_privs, then the filter. Installing a filter needs either no_new_privs
- * or CAP_SYS_ADMIN; without no_new_privs, the filter goes in first, while the thread still
- * has CAP_SYS_ADMIN (runc does the same), so the filter must allow prctl and capset (it does).
+ * Put a plan into effect on the calling thread, in the order the kernel requires (runc's):
+ *
+ * 1. Without no_new_privs, the filter goes in first: installing one needs either
+ *    no_new_privs or CAP_SYS_ADMIN, and this is the last moment CAP_SYS_ADMIN is held. The
+ *    filter must then allow the calls below (it does: prctl, capset, setresuid...).
+ * 2. The bounding set, while CAP_SETPCAP is still effective.
+ * 3. For a non-root user, `switchUser` (setgroups, setresgid, setresuid) between
+ *    PR_SET_KEEPCAPS on and off. Leaving uid 0 empties the permitted set unless KEEPCAPS is
+ *    on, and capset can never raise permitted again; with it, the effective set alone is
+ *    emptied, and capset below restores it from permitted.
+ * 4. capset: effective, permitted, inheritable. Ambient is cleared, so a non-root user
+ *    gets nothing at its execve, and root gets back at most the bounding set.
+ * 5. no_new_privs, then the filter: the last step before execve.
  */
-export function applySecurity(plan: SecurityPlan, calls: ThreadSecurityCalls): void {
+export function applySecurity(plan: SecurityPlan, calls: ThreadSecurityCalls, switchUser?: () => void): void {
   if (plan.seccomp && !plan.noNewPrivs) calls.installFilter(plan.seccomp.bytes);
+  if (switchUser) calls.setKeepCaps(true);
   for (let cap = 0; cap <= plan.lastCap; cap++) {
     if (((plan.bounding >> BigInt(cap)) & 1n) === 0n) calls.dropBounding(cap);
+  }
+  if (switchUser) {
+    switchUser();
+    calls.setKeepCaps(false);
   }
   calls.clearAmbient();
   calls.capset({ effective: plan.effective, permitted: plan.permitted, inheritable: plan.inheritable });
@@ -90,6 +106,9 @@ export function realThreadCalls(trace: Trace): ThreadSecurityCalls {
   return {
     dropBounding(cap) {
       check('prctl', `PR_CAPBSET_DROP, ${capName(cap)}`, prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+    },
+    setKeepCaps(on) {
+      check('prctl', `PR_SET_KEEPCAPS, ${on ? 1 : 0}`, prctl(PR_SET_KEEPCAPS, on ? 1 : 0, 0, 0, 0));
     },
     clearAmbient() {
       check('prctl', 'PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL', prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
