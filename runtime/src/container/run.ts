@@ -19,7 +19,7 @@ import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
-  claimName, containerDir, containersDir, newId, processStart, randomName, releaseName, writeState, updateState,
+  boxRoot, claimName, containerDir, containersDir, newId, processStart, randomName, releaseName, writeState, updateState,
   type ContainerState,
 } from './state.ts';
 import { reapStale } from './cleanup.ts';
@@ -168,6 +168,7 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig): Rootfs
   };
   for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { mode: 0o755 });
   if (cfg.userns) {
+    reachableByUsernsRoot(spec.rootfs);
     // Root inside is USERNS_BASE outside: it must own the upper layer to write to it.
     for (const d of [spec.upperDir, spec.workDir]) fs.chownSync(d, USERNS_BASE, USERNS_BASE);
   }
@@ -176,6 +177,23 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig): Rootfs
 
 /** Recorded in state.json before the cgroup exists, so a box killed in between leaves no unknown cgroup. */
 const cgroupName = (id: string) => `box-${id.slice(0, 12)}`;
+
+/**
+ * Root of a user-namespaced container is an ordinary uid on the host, so every directory on
+ * the way to its rootfs must let others pass (x). box's own root directory may be fixed;
+ * anything above it is the user's to change, so say which.
+ */
+function reachableByUsernsRoot(rootfs: string): void {
+  const ownRoot = path.resolve(boxRoot());
+  for (let dir = path.dirname(rootfs); ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode;
+    if (!(mode & 0o001)) {
+      if (dir.startsWith(ownRoot)) fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+      else throw new UserError(`--userns: ${dir} is not searchable by others (mode ${(mode & 0o777).toString(8)}); chmod o+x ${dir}, or set BOX_ROOT elsewhere`);
+    }
+    if (dir === '/') break;
+  }
+}
 
 function makeCgroup(sys: Sys, cfg: RunConfig, name: string): Cgroup | null {
   const driver = detectCgroups(sys);

@@ -1,0 +1,89 @@
+// Helpers for the tests that run the real `box` on the real kernel.
+
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const boxBin = path.join(repo, 'runtime/bin/box');
+
+export const isRoot = process.getuid?.() === 0;
+/** Why tests that need root cannot run here, or '' when they can. */
+export const rootReason = isRoot ? '' : 'needs root (box makes namespaces, mounts and cgroups); CI runs as root';
+if (rootReason) console.warn(`skipping kernel tests: ${rootReason}`);
+
+/** A box root of its own for a test file, removed afterwards. */
+export function tempBoxRoot(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `boxtest-${tag}-`));
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function box(root: string, args: string[], opts: { input?: string; timeout?: number; env?: Record<string, string> } = {}): Result {
+  const r = spawnSync(boxBin, args, {
+    env: { ...process.env, BOX_ROOT: root, ...opts.env },
+    input: opts.input,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 30_000,
+  });
+  return { code: r.status ?? 128 + (r.signal ? os.constants.signals[r.signal] : 0), stdout: r.stdout, stderr: r.stderr };
+}
+
+export function boxAsync(root: string, args: string[], opts: SpawnOptions = {}) {
+  return spawn(boxBin, args, { env: { ...process.env, BOX_ROOT: root }, ...opts });
+}
+
+/** Poll until `check` is true, or fail after `ms`. */
+export async function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function inspect(root: string, name: string): any {
+  const r = box(root, ['inspect', name]);
+  if (r.code !== 0) return null;
+  return JSON.parse(r.stdout)[0];
+}
+
+/** Every cgroup directory, in any hierarchy, whose name is box's for this container id. */
+export function cgroupDirsFor(id: string): string[] {
+  const name = `box-${id.slice(0, 12)}`;
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 6) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const p = path.join(dir, e.name);
+      if (e.name === name) found.push(p);
+      else walk(p, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  return found;
+}
+
+/** Processes on the host whose cgroup names this container's cgroup. */
+export function processesInCgroupOf(id: string): number[] {
+  const name = `box-${id.slice(0, 12)}`;
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(name);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}

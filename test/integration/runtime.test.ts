@@ -1,0 +1,248 @@
+// box run on the real kernel: what each lesson shows, asserted as a reader would see it.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { box, boxAsync, boxBin, cgroupDirsFor, inspect, processesInCgroupOf, rootReason, tempBoxRoot, until } from './helpers.ts';
+
+const root = rootReason ? '' : tempBoxRoot('runtime');
+
+describe.skipIf(!!rootReason)('box run on the real kernel', () => {
+  beforeAll(() => {
+    const r = box(root, ['run', '--rm', 'busybox', 'true']); // builds the busybox image once
+    expect(r.stderr).toBe('');
+  }, 120_000);
+  afterAll(() => {
+    for (const name of ['sleeper', 'busy', 'twin', 'execme']) box(root, ['rm', '-f', name]);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('runs the command as PID 1 and shows only the container\'s processes', () => {
+    const r = box(root, ['run', '--rm', 'busybox', 'sh', '-c', 'echo $$; ps -o pid,comm']);
+    expect(r.code).toBe(0);
+    const [pid, ...ps] = r.stdout.trim().split('\n');
+    expect(pid).toBe('1');
+    expect(ps.length).toBeLessThanOrEqual(3); // header, sh, ps
+  });
+
+  it('--ns pid alone keeps the host\'s /proc: ps still shows the host (the lesson\'s first surprise)', () => {
+    const r = box(root, ['run', '--rm', '--ns', 'pid', 'busybox', 'sh', '-c', 'echo $$; ls /proc | grep -c "^[0-9]"']);
+    expect(r.code).toBe(0);
+    const [pid, count] = r.stdout.trim().split('\n');
+    expect(pid).toBe('1');
+    expect(Number(count)).toBeGreaterThan(5);
+    expect(r.stderr).toContain('no mount namespace');
+  });
+
+  it('gives the container its own hostname and leaves the host\'s alone', () => {
+    const before = os.hostname();
+    // sethostname(2) needs CAP_SYS_ADMIN, which Docker's default set (and box's) leaves out.
+    const r = box(root, ['run', '--rm', '--hostname', 'web1', '--cap-add', 'SYS_ADMIN', 'busybox', 'sh', '-c', 'hostname; hostname other; hostname']);
+    expect(r.stdout.trim().split('\n')).toEqual(['web1', 'other']);
+    expect(os.hostname()).toBe(before);
+  });
+
+  it('keeps mounts made inside out of the host\'s mount table', () => {
+    const r = box(root, ['run', '--rm', 'busybox', 'sh', '-c', 'mkdir -p /mnt/x && mount -t tmpfs boxtest-tmpfs /mnt/x && grep -c boxtest-tmpfs /proc/self/mountinfo'],
+    );
+    // The default capability set has no SYS_ADMIN: mount is refused inside, as in Docker.
+    expect(r.code).not.toBe(0);
+    const priv = box(root, ['run', '--rm', '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', 'busybox', 'sh', '-c',
+      'mkdir -p /mnt/x && mount -t tmpfs boxtest-tmpfs /mnt/x && grep -c boxtest-tmpfs /proc/self/mountinfo']);
+    expect(priv.stdout.trim()).toBe('1');
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('boxtest-tmpfs');
+  });
+
+  it('has only lo, down, in a new network namespace', () => {
+    const r = box(root, ['run', '--rm', 'busybox', 'ip', '-o', 'link']);
+    const links = r.stdout.trim().split('\n');
+    expect(links).toHaveLength(1);
+    expect(links[0]).toMatch(/^1: lo: <LOOPBACK>/);
+  });
+
+  it('does not show the host\'s System V message queues in a new IPC namespace', () => {
+    const id = execFileSync('ipcmk', ['-Q'], { encoding: 'utf8' }).match(/(\d+)/)![1];
+    try {
+      const count = (args: string[]) =>
+        box(root, ['run', '--rm', ...args, 'busybox', 'sh', '-c', 'tail -n +2 /proc/sysvipc/msg | wc -l']).stdout.trim();
+      expect(count([])).toBe('0');
+      expect(Number(count(['--ns', 'pid,mnt']))).toBeGreaterThanOrEqual(1); // shared IPC namespace: visible
+    } finally {
+      execFileSync('ipcrm', ['-q', id]);
+    }
+  });
+
+  it('maps root inside to uid 100000 outside with --userns', () => {
+    const r = box(root, ['run', '--rm', '--userns', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    expect(r.code).toBe(0);
+    const [uid, map] = r.stdout.trim().split('\n');
+    expect(uid).toBe('0');
+    expect(map.trim().split(/\s+/)).toEqual(['0', '100000', '65536']);
+  });
+
+  it('shifts the boot clock inside a time namespace and nowhere else', () => {
+    const r = box(root, ['run', '--rm', '--ns', 'pid,mnt,time', '--time-offset', '2d', 'busybox', 'cat', '/proc/uptime']);
+    const inside = Number(r.stdout.split(' ')[0]);
+    const outside = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    expect(inside - outside).toBeGreaterThan(2 * 86400 - 60);
+    expect(inside - outside).toBeLessThan(2 * 86400 + 60);
+  });
+
+  it('OOM-kills a memory hog over its limit: exit 137, said in words', () => {
+    const r = box(root, ['run', '--rm', '--memory', '32m', 'busybox', 'sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived']);
+    expect(r.code).toBe(137);
+    expect(r.stdout).not.toContain('survived');
+    expect(r.stderr).toMatch(/out of memory.*32 MiB/);
+  });
+
+  it('stops a fork bomb at its pids limit', () => {
+    const r = box(root, ['run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c',
+      // The bomb runs in a subshell: a fork failure ends a non-interactive shell.
+      '(for i in $(seq 1 30); do sleep 5 & done; wait) 2>&1 | sort -u; echo forks-tried']);
+    expect(r.stdout).toContain('forks-tried');
+    expect(r.stdout).toMatch(/can't fork|Resource temporarily unavailable/);
+  });
+
+  it('throttles a busy loop at its CPU quota (from the cgroup\'s own statistics)', async () => {
+    const r = box(root, ['run', '-d', '--name', 'busy', '--cpus', '0.2', 'busybox', 'sh', '-c', 'while :; do :; done']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    const cpuDir = cgroupDirsFor(id).find((d) => fs.existsSync(`${d}/cpu.stat`) && (fs.existsSync(`${d}/cpu.cfs_quota_us`) || fs.existsSync(`${d}/cpu.max`)))!;
+    const throttled = () => Number(/nr_throttled (\d+)/.exec(fs.readFileSync(`${cpuDir}/cpu.stat`, 'utf8'))![1]);
+    await until(() => throttled() > 3, 10_000, 'nr_throttled to rise');
+    expect(throttled()).toBeGreaterThan(3);
+    expect(box(root, ['rm', '-f', 'busy']).code).toBe(0);
+  });
+
+  it('runs detached; exec joins its namespaces and cgroup; logs, stop and rm work', async () => {
+    const r = box(root, ['run', '-d', '--name', 'execme', '--hostname', 'inner', 'busybox', 'sh', '-c', 'echo hello-log; exec sleep 1000']);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(box(root, ['ps']).stdout).toContain('execme');
+    const ex = box(root, ['exec', 'execme', 'sh', '-c', 'hostname; cat /proc/1/comm; cat /proc/self/cgroup | head -1']);
+    expect(ex.code).toBe(0);
+    const [host, comm, cg] = ex.stdout.trim().split('\n');
+    expect(host).toBe('inner');
+    expect(comm).toBe('sleep');
+    expect(cg.endsWith(':/')).toBe(true); // the cgroup namespace's root is the container's cgroup
+    await until(() => box(root, ['logs', 'execme']).stdout.includes('hello-log'), 5000, 'the log line');
+    const info = inspect(root, 'execme');
+    expect(info.State.Status).toBe('running');
+    expect(fs.readFileSync(`/proc/${info.State.Pid}/comm`, 'utf8').trim()).toBe('sleep');
+    const stop = box(root, ['stop', '-t', '1', 'execme']);
+    expect(stop.code).toBe(0);
+    expect(inspect(root, 'execme').State.Status).toBe('exited');
+    expect(box(root, ['rm', 'execme']).code).toBe(0);
+    expect(cgroupDirsFor(id)).toEqual([]);
+    expect(fs.existsSync(`${root}/containers/${id}`)).toBe(false);
+  });
+
+  it('passes a signal to PID 1 and returns its exit code', async () => {
+    const child = boxAsync(root, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; while :; do sleep 0.1; done']);
+    await new Promise((r) => setTimeout(r, 800));
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(42);
+  });
+
+  it('applies the default seccomp filter and capability set, and lets them be lifted', () => {
+    expect(box(root, ['run', '--rm', 'busybox', 'unshare', '-U', 'true']).stderr).toContain('Operation not permitted');
+    expect(box(root, ['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'unshare', '-U', 'true']).code).toBe(0);
+    expect(box(root, ['run', '--rm', 'busybox', 'chown', '1', '/tmp']).code).toBe(0);
+    expect(box(root, ['run', '--rm', '--cap-drop', 'CHOWN', 'busybox', 'chown', '1', '/tmp']).stderr).toContain('Operation not permitted');
+    const status = box(root, ['run', '--rm', 'busybox', 'grep', '-E', '^(CapEff|NoNewPrivs|Seccomp):', '/proc/self/status']).stdout;
+    expect(status).toMatch(/CapEff:\s+00000000a80425fb/); // Docker's default 14 capabilities
+    expect(status).toMatch(/NoNewPrivs:\s+1/);
+    expect(status).toMatch(/Seccomp:\s+2/);
+  });
+
+  it('mounts volumes (read-only when asked), honours --read-only, -e and -w', () => {
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/boxtest-vol-`);
+    fs.writeFileSync(`${dir}/f`, 'from-host');
+    const r = box(root, ['run', '--rm', '-v', `${dir}:/data:ro`, '-e', 'GREETING=hi', '-w', '/data', 'busybox', 'sh', '-c',
+      'cat f; echo " $GREETING $(pwd)"; echo x > g']);
+    expect(r.stdout).toBe('from-host hi /data\n');
+    expect(r.stderr).toContain('Read-only file system');
+    expect(box(root, ['run', '--rm', '--read-only', 'busybox', 'touch', '/x']).stderr).toContain('Read-only file system');
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('leaves nothing behind when box is SIGKILLed, and the next box cleans up', async () => {
+    const child = boxAsync(root, ['run', '--name', 'sleeper', 'busybox', 'sleep', '1000'], { stdio: 'ignore' });
+    await until(() => inspect(root, 'sleeper')?.State.Status === 'running', 10_000, 'the container to run');
+    const { Id: id, State: { Pid: pid } } = inspect(root, 'sleeper');
+    child.kill('SIGKILL');
+    await until(() => !fs.existsSync(`/proc/${pid}`), 5000, 'the container to die with its box');
+    expect(box(root, ['ps', '-a']).stdout).toMatch(/sleeper/); // the next box notices...
+    expect(inspect(root, 'sleeper').State.Status).toBe('exited'); // ...records the end...
+    expect(cgroupDirsFor(id)).toEqual([]); // ...and removes the cgroup
+    expect(processesInCgroupOf(id)).toEqual([]);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(id);
+    box(root, ['rm', 'sleeper']);
+  });
+
+  it('leaves nothing behind when box is SIGKILLed at any point of the start', async () => {
+    for (const delay of [5, 20, 35, 50, 65, 80, 100, 140]) {
+      const child = boxAsync(root, ['run', '--rm', 'busybox', 'sleep', '1000'], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('exit', r));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    box(root, ['ps', '-a']); // the next box cleans what is stale
+    const ids = fs.existsSync(`${root}/containers`) ? fs.readdirSync(`${root}/containers`) : [];
+    for (const id of ids) {
+      expect(processesInCgroupOf(id)).toEqual([]);
+      expect(cgroupDirsFor(id)).toEqual([]);
+    }
+    const sleepers = spawnSync('pgrep', ['-f', '^sleep 1000$'], { encoding: 'utf8' }).stdout.trim();
+    expect(sleepers).toBe('');
+  });
+
+  it('starts two containers at once without collisions, and refuses a name twice', async () => {
+    const a = boxAsync(root, ['run', '--rm', 'busybox', 'sh', '-c', 'echo a']);
+    const b = boxAsync(root, ['run', '--rm', 'busybox', 'sh', '-c', 'echo b']);
+    const codes = await Promise.all([a, b].map((c) => new Promise((r) => c.on('exit', r))));
+    expect(codes).toEqual([0, 0]);
+    expect(box(root, ['run', '-d', '--name', 'twin', 'busybox', 'sleep', '100']).code).toBe(0);
+    const again = box(root, ['run', '-d', '--name', 'twin', 'busybox', 'sleep', '100']);
+    expect(again.code).toBe(125);
+    expect(again.stderr).toMatch(/^box: the name 'twin' is already in use/);
+    box(root, ['rm', '-f', 'twin']);
+  });
+
+  it('answers bad input with one line, a non-zero exit, and nothing left behind', () => {
+    const before = fs.existsSync(`${root}/containers`) ? fs.readdirSync(`${root}/containers`).length : 0;
+    const cases: [string[], RegExp][] = [
+      [['run', 'no-such-image', 'true'], /image 'no-such-image' not found/],
+      [['run', '--memory', '12x', 'busybox', 'true'], /--memory: '12x' is not a size/],
+      [['run', '--cpus', '-1', 'busybox', 'true'], /--cpus/],
+      [['run', '--bogus', 'busybox'], /unknown flag: --bogus/],
+      [['run', '--ns', 'pid,bogus', 'busybox', 'true'], /unknown namespace 'bogus'/],
+      [['run', '--rm', 'busybox', 'no-such-command'], /executable file not found/],
+      [['run', '-v', 'relative:/x', 'busybox', 'true'], /must be absolute/],
+      [['exec', 'nobody-by-this-name', 'true'], /no such container/],
+      [['frobnicate'], /not a box command/],
+    ];
+    for (const [args, message] of cases) {
+      const r = box(root, args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    const after = fs.existsSync(`${root}/containers`) ? fs.readdirSync(`${root}/containers`).length : 0;
+    expect(after).toBe(before);
+  });
+
+  it('says what to do when not run as root', () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', boxBin, 'run', 'busybox', 'true'], {
+      encoding: 'utf8', env: { ...process.env, BOX_ROOT: root },
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toMatch(/^box: .*(root|sudo)/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
