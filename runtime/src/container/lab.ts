@@ -17,6 +17,9 @@ export function applyLab(cfg: RunConfig): RunConfig {
     { host: path.join(boxHome, 'runtime'), container: '/opt/box/runtime', readOnly: true },
     { host: path.join(boxHome, 'node_modules'), container: '/opt/box/node_modules', readOnly: true },
     { host: path.join(boxHome, 'package.json'), container: '/opt/box/package.json', readOnly: true },
+    // Debian's tools reach many commands through /etc/alternatives symlinks (which, editor...).
+    ...['/etc/alternatives', '/etc/ld.so.cache'].filter((p) => fs.existsSync(p))
+      .map((p) => ({ host: p, container: p, readOnly: true })),
     ...cfg.volumes,
   ];
   const devices = [...cfg.devices];

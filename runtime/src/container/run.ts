@@ -75,6 +75,10 @@ export async function startContainer(
     }
 
     cgroup = makeCgroup(sys, cfg, cgroupName(id));
+    if (rootfs && cfg.lab && cgroup) {
+      rootfs.cgroupMounts = labCgroupMounts(cgroup);
+      rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
+    }
     const plan = containerPlan({ ...cfg, hostname: cfg.hostname }, rootfs, proc);
 
     let logFd: number | null = null;
@@ -228,6 +232,17 @@ function delegate(cg: Cgroup, uid: number): void {
       }
     }
   }
+}
+
+/** Where each of the cgroup's directories appears in a lab sandbox: by its hierarchy's mount point name. */
+function labCgroupMounts(cg: Cgroup): { name: string; host: string }[] {
+  if (cg.version === 2) return [{ name: '', host: cg.paths[0] }];
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')).filter((f) => f.length > 8 && f[f.indexOf('-') + 1] === 'cgroup').map((f) => f[4]);
+  return cg.paths.map((p) => {
+    const mountPoint = mounts.filter((m) => p.startsWith(m + '/')).sort((a, b) => b.length - a.length)[0];
+    return { name: path.basename(mountPoint ?? p), host: p };
+  });
 }
 
 /** Map root inside to USERNS_BASE outside, for a range of 65536 ids. */

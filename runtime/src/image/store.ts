@@ -89,7 +89,11 @@ export interface OciImageConfig {
 export function initStore(root: string): void {
   const p = storePaths(root);
   if (fs.existsSync(p.index)) return;
-  fs.mkdirSync(p.blobs, { recursive: true });
+  try {
+    fs.mkdirSync(p.blobs, { recursive: true });
+  } catch (err) {
+    throw notWritable(root, err);
+  }
   const layout = path.join(p.oci, 'oci-layout');
   if (!fs.existsSync(layout)) writeFileAtomic(root, layout, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   withStoreLock(root, () => {
@@ -266,8 +270,13 @@ export function withStoreLock<T>(root: string, fn: () => T): T {
       held.set(lockPath, depth);
     }
   }
-  fs.mkdirSync(root, { recursive: true });
-  const fd = fs.openSync(lockPath, 'a', 0o600);
+  let fd: number;
+  try {
+    fs.mkdirSync(root, { recursive: true });
+    fd = fs.openSync(lockPath, 'a', 0o600);
+  } catch (err) {
+    throw notWritable(root, err);
+  }
   try {
     flock(fd, LOCK_EX);
     held.set(lockPath, 1);
@@ -276,4 +285,14 @@ export function withStoreLock<T>(root: string, fn: () => T): T {
     held.delete(lockPath);
     fs.closeSync(fd); // closing the file releases the lock
   }
+}
+
+/** The store's directory cannot be written: say why and what to do, instead of an fs stack trace. */
+function notWritable(root: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new UserError(`cannot write the image store in ${root} (${code}): run box as root (sudo), or set BOX_ROOT to a directory you own`);
+  }
+  if (code === 'EROFS') return new UserError(`cannot write the image store in ${root}: the filesystem is read-only; set BOX_ROOT elsewhere`);
+  return err as Error;
 }

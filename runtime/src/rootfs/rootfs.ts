@@ -33,6 +33,13 @@ export interface RootfsSpec {
   maskPaths: boolean;
   /** Extra device nodes to pass through, e.g. /dev/kvm. */
   devices: string[];
+  /** tmpfs mounts, e.g. the lab's /var/lib/box (overlayfs cannot be the upper layer of another overlay). */
+  tmpfs?: { path: string; options: string }[];
+  /**
+   * The container's own cgroup directories, bound at /sys/fs/cgroup/<name> (v1) or at
+   * /sys/fs/cgroup (v2, name ''): a lab sandbox manages cgroups below its own.
+   */
+  cgroupMounts?: { name: string; host: string }[];
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.
@@ -99,6 +106,21 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
 
   plan.mkdir(at('/sys'));
   plan.mount('sysfs', at('/sys'), 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+
+  const cgroupMounts = spec.cgroupMounts ?? [];
+  if (cgroupMounts.length === 1 && cgroupMounts[0].name === '') {
+    plan.mount(cgroupMounts[0].host, at('/sys/fs/cgroup'), null, MS_BIND);
+  } else if (cgroupMounts.length) {
+    plan.mount('tmpfs', at('/sys/fs/cgroup'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=755');
+    for (const cg of cgroupMounts) {
+      plan.mkdir(path.join(at('/sys/fs/cgroup'), cg.name));
+      plan.mount(cg.host, path.join(at('/sys/fs/cgroup'), cg.name), null, MS_BIND);
+    }
+  }
+  for (const t of spec.tmpfs ?? []) {
+    mkdirs(plan, R, resolveInImage(spec, t.path));
+    plan.mount('tmpfs', at(t.path), 'tmpfs', MS_NOSUID | MS_NODEV, t.options);
+  }
 
   if (spec.maskPaths) {
     for (const p of MASKED) {
