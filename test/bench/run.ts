@@ -1,0 +1,117 @@
+// `npm run bench`: a benchmark, not a test. Start-to-exit time of `box run --rm busybox
+// true`, side by side in the same run with runc on an equivalent bundle and with util-linux
+// unshare, where those are installed. Medians, and ratios against the anchors measured here.
+//
+//   BENCH_RUNS=30 npm run bench      (default 25 runs each, after 3 warm-up runs)
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const RUNS = Number(process.env.BENCH_RUNS ?? 25);
+const WARMUP = 3;
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** Wall-clock milliseconds of each run of argv. */
+function time(argv: string[], env: NodeJS.ProcessEnv = process.env): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+    if (i >= WARMUP) out.push(ms);
+  }
+  return out;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+/** An OCI bundle for runc with the same busybox and `true`, no terminal, default namespaces. */
+function runcBundle(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'box-bench-runc-'));
+  const rootfs = path.join(dir, 'rootfs');
+  fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+  for (const d of ['proc', 'sys', 'dev', 'tmp']) fs.mkdirSync(path.join(rootfs, d));
+  fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
+  fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
+  fs.symlinkSync('busybox', path.join(rootfs, 'bin/true'));
+  execFileSync('runc', ['spec'], { cwd: dir });
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['true'];
+  // This machine's open-files hard limit is 20000; runc's default spec asks for more.
+  spec.process.rlimits = (spec.process.rlimits ?? []).map((r: any) => r.type === 'RLIMIT_NOFILE' ? { ...r, hard: 20000, soft: 20000 } : r);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
+}
+
+export async function benchStart(): Promise<void> {
+  const boxRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'box-bench-'));
+  fs.chmodSync(boxRoot, 0o711);
+  const env = { ...process.env, BOX_ROOT: boxRoot };
+  const box = path.join(repo, 'runtime/bin/box');
+  const rows: { name: string; ms: number[] }[] = [];
+
+  rows.push({ name: 'box run --rm busybox true', ms: time([box, 'run', '--rm', 'busybox', 'true'], env) });
+  if (has('runc')) {
+    const bundle = runcBundle();
+    let n = 0;
+    const ms: number[] = [];
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('runc', ['run', '--bundle', bundle, `box-bench-${process.pid}-${n++}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      if (r.status !== 0) throw new Error(`runc failed: ${r.stderr}`);
+      if (i >= WARMUP) ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    rows.push({ name: 'runc run (same busybox, true)', ms });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  } else {
+    console.log('runc: not installed (apt-get install runc) - no runc anchor');
+  }
+  if (has('unshare')) {
+    rows.push({ name: 'unshare --fork --pid --mount-proc true', ms: time(['unshare', '--fork', '--pid', '--mount-proc', 'true']) });
+  }
+  rows.push({ name: 'node -e 0 (Node 24 start-up alone)', ms: time([process.execPath, '-e', '0']) });
+  fs.rmSync(boxRoot, { recursive: true, force: true });
+
+  const boxMedian = median(rows[0].ms);
+  console.log(`\ncontainer start to exit, ${RUNS} runs each (after ${WARMUP} warm-up), ${os.cpus().length} CPUs, kernel ${os.release()}`);
+  console.log(`${'what'.padEnd(42)} ${'median'.padStart(9)} ${'p90'.padStart(9)}   box / this`);
+  for (const r of rows) {
+    const m = median(r.ms);
+    console.log(`${r.name.padEnd(42)} ${m.toFixed(1).padStart(7)}ms ${percentile(r.ms, 90).toFixed(1).padStart(7)}ms   ${(boxMedian / m).toFixed(2)}x`);
+  }
+  const runc = rows.find((r) => r.name.startsWith('runc'));
+  if (runc) {
+    const ratio = boxMedian / median(runc.ms);
+    console.log(`\nbox / runc = ${ratio.toFixed(2)} (the bar: at most 2.00) ${ratio <= 2 ? 'OK' : 'OVER THE BAR'}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.getuid?.() !== 0) {
+    console.log('bench: box run needs root; run npm run bench as root');
+    process.exit(0);
+  }
+  await benchStart();
+  const extra = path.join(repo, 'test/bench/terminal.ts');
+  if (fs.existsSync(extra) && !process.env.BENCH_ONLY_START) {
+    const mod = await import(extra);
+    if (typeof mod.benchTerminal === 'function') await mod.benchTerminal();
+  }
+}
