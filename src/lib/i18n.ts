@@ -1,0 +1,208 @@
+// Every string the site's interface shows, in one place. Lessons carry their own language
+// (the first part of their id, "en/pid-namespaces"); the interface follows it.
+
+export const LANGUAGES = ['en', 'ko'] as const;
+export type Lang = (typeof LANGUAGES)[number];
+export const DEFAULT_LANG: Lang = 'en';
+
+const en = {
+  courseName: 'Isolab',
+  courseTagline: 'Virtualization and containers, by running them',
+  homeIntro:
+    'Every chapter is a page with a real Linux terminal beside it. Read a little, press Run, and watch the kernel do what the text says: a shell that is PID 1, a hostname that only one process sees, a root directory that is not the host’s.',
+  homeHow:
+    'The terminal is a sandbox made for you by box, the small container runtime this course is built on. Nothing you do in it reaches your machine: break things freely.',
+  start: 'Start with chapter',
+  chapters: 'Chapters',
+  chapter: 'Chapter',
+  previous: 'Previous',
+  next: 'Next',
+  youWillRun: 'You will run',
+  run: 'Run',
+  runTitle: 'Type this command into the terminal',
+  copy: 'Copy',
+  copied: 'Copied',
+  copyTitle: 'Copy this code',
+  themeToggle: 'Switch between light and dark theme',
+  presenter: 'Presenter',
+  presenterToggle: 'Presenter mode: larger text and terminal font',
+  menu: 'Chapters',
+  skipToContent: 'Skip to content',
+  read: 'Read',
+  done: 'Done',
+  exercisesPassed: 'exercises passed',
+  // Terminal
+  terminal: 'Terminal',
+  stateConnecting: 'Connecting…',
+  stateConnected: 'Connected',
+  stateReconnecting: 'Reconnecting…',
+  stateGone: 'Disconnected',
+  stateExited: 'Shell ended',
+  stateFull: 'Lab full',
+  stateElsewhere: 'Open in another tab',
+  elsewhereMessage: 'This terminal is now open in another tab (a duplicated tab shares its sandbox).',
+  useHere: 'Use it here',
+  goneMessage:
+    'The lab server is not answering. Is `npm start` still running? Start it again, then press Reconnect.',
+  unauthorizedMessage:
+    'This page has no valid access token. Open the URL that `npm start` printed (it ends in ?token=…).',
+  exitedMessage: 'The shell has ended.',
+  fullMessage: 'The lab is full; try again in a minute.',
+  newShell: 'Start a new shell',
+  reconnect: 'Reconnect',
+  retry: 'Try again',
+  copySelection: 'Copy selection',
+  paste: 'Paste',
+  sandbox: 'sandbox',
+  // Exercises
+  exercise: 'Exercise',
+  check: 'Check',
+  checking: 'Checking…',
+  passed: 'Passed',
+  failed: 'Not yet',
+  notChecked: 'Not checked yet',
+  hint: 'Hint',
+  needsTerminal: 'The terminal is not connected yet; the check runs inside it.',
+  checkTimeout: 'No answer from the lab server. Try again.',
+  // Asides
+  note: 'Note',
+  tip: 'Tip',
+  warning: 'Caution',
+  // 401
+  unauthorizedTitle: 'This lab needs its access link',
+  unauthorizedBody:
+    'The lab server only answers pages opened through the link it printed when it started, so nobody else on your network can use your terminal.',
+  unauthorizedStep1: 'Find the terminal where you ran npm start.',
+  unauthorizedStep2: 'Open the URL it printed, which looks like',
+  unauthorizedStep3: 'If you restarted the server, use the new link: the token changes on every start.',
+  notFoundTitle: 'No such page',
+  notFoundBody: 'This page does not exist. The chapter list is on the home page.',
+  home: 'Home',
+};
+
+export type UiStrings = typeof en;
+
+const ko: UiStrings = {
+  courseName: 'Isolab',
+  courseTagline: '직접 실행하며 배우는 가상화와 컨테이너',
+  homeIntro:
+    '각 장은 실제 리눅스 터미널이 옆에 있는 페이지입니다. 조금 읽고 실행을 누르면, 본문이 말하는 대로 커널이 움직이는 것을 볼 수 있습니다: PID 1인 셸, 한 프로세스에만 보이는 호스트 이름, 호스트의 것이 아닌 루트 디렉터리.',
+  homeHow:
+    '터미널은 이 과정의 바탕인 작은 컨테이너 런타임 box가 만들어 준 샌드박스입니다. 그 안에서 무엇을 하든 여러분의 컴퓨터에는 닿지 않으니 마음껏 망가뜨려 보세요.',
+  start: '시작하기: 제',
+  chapters: '목차',
+  chapter: '장',
+  previous: '이전',
+  next: '다음',
+  youWillRun: '실행해 볼 명령',
+  run: '실행',
+  runTitle: '이 명령을 터미널에 입력합니다',
+  copy: '복사',
+  copied: '복사됨',
+  copyTitle: '이 코드를 복사합니다',
+  themeToggle: '밝은 테마와 어두운 테마 전환',
+  presenter: '발표',
+  presenterToggle: '발표 모드: 글자와 터미널 글꼴을 크게',
+  menu: '목차',
+  skipToContent: '본문으로 건너뛰기',
+  read: '읽음',
+  done: '완료',
+  exercisesPassed: '연습 문제 통과',
+  terminal: '터미널',
+  stateConnecting: '연결 중…',
+  stateConnected: '연결됨',
+  stateReconnecting: '다시 연결 중…',
+  stateGone: '연결 끊김',
+  stateExited: '셸 종료됨',
+  stateFull: '실습실 가득 참',
+  stateElsewhere: '다른 탭에서 사용 중',
+  elsewhereMessage: '이 터미널은 지금 다른 탭에서 열려 있습니다 (복제한 탭은 같은 샌드박스를 씁니다).',
+  useHere: '여기서 사용',
+  goneMessage:
+    '실습 서버가 응답하지 않습니다. `npm start`가 아직 실행 중인가요? 다시 시작한 뒤 다시 연결을 누르세요.',
+  unauthorizedMessage:
+    '이 페이지에는 유효한 접근 토큰이 없습니다. `npm start`가 출력한 URL(?token=…로 끝나는)을 여세요.',
+  exitedMessage: '셸이 종료되었습니다.',
+  fullMessage: '실습실이 가득 찼습니다. 잠시 후 다시 시도하세요.',
+  newShell: '새 셸 시작',
+  reconnect: '다시 연결',
+  retry: '다시 시도',
+  copySelection: '선택 영역 복사',
+  paste: '붙여넣기',
+  sandbox: '샌드박스',
+  exercise: '연습 문제',
+  check: '확인',
+  checking: '확인 중…',
+  passed: '통과',
+  failed: '아직 아님',
+  notChecked: '아직 확인하지 않음',
+  hint: '힌트',
+  needsTerminal: '터미널이 아직 연결되지 않았습니다. 확인은 터미널 안에서 실행됩니다.',
+  checkTimeout: '실습 서버의 응답이 없습니다. 다시 시도하세요.',
+  note: '참고',
+  tip: '팁',
+  warning: '주의',
+  unauthorizedTitle: '이 실습실에는 접근 링크가 필요합니다',
+  unauthorizedBody:
+    '실습 서버는 시작할 때 출력한 링크로 연 페이지에만 응답합니다. 그래서 같은 네트워크의 다른 사람은 여러분의 터미널을 쓸 수 없습니다.',
+  unauthorizedStep1: 'npm start를 실행한 터미널을 찾으세요.',
+  unauthorizedStep2: '출력된 URL을 여세요. 이런 모양입니다:',
+  unauthorizedStep3: '서버를 다시 시작했다면 새 링크를 쓰세요. 토큰은 시작할 때마다 바뀝니다.',
+  notFoundTitle: '없는 페이지입니다',
+  notFoundBody: '이 페이지는 없습니다. 목차는 첫 페이지에 있습니다.',
+  home: '처음으로',
+};
+
+const dictionaries: Record<Lang, UiStrings> = { en, ko };
+
+export function isLang(value: string): value is Lang {
+  return (LANGUAGES as readonly string[]).includes(value);
+}
+
+export function uiStrings(lang: string): UiStrings {
+  return isLang(lang) ? dictionaries[lang] : dictionaries[DEFAULT_LANG];
+}
+
+/** "en/pid-namespaces" -> "en". */
+export function langFromId(id: string): Lang {
+  const prefix = id.split('/')[0];
+  return isLang(prefix) ? prefix : DEFAULT_LANG;
+}
+
+/** A lesson file's path (".../content/lessons/ko/x.mdx") -> "ko". */
+export function langFromPath(path: string): Lang {
+  const m = /\/lessons\/([a-z]{2})\//.exec(path);
+  return m && isLang(m[1]) ? m[1] : DEFAULT_LANG;
+}
+
+/** The strings the browser scripts need (terminal, exercises, copy), sent once per page as JSON. */
+export function clientStrings(lang: string) {
+  const s = uiStrings(lang);
+  return {
+    stateConnecting: s.stateConnecting,
+    stateConnected: s.stateConnected,
+    stateReconnecting: s.stateReconnecting,
+    stateGone: s.stateGone,
+    stateExited: s.stateExited,
+    stateFull: s.stateFull,
+    stateElsewhere: s.stateElsewhere,
+    elsewhereMessage: s.elsewhereMessage,
+    useHere: s.useHere,
+    goneMessage: s.goneMessage,
+    unauthorizedMessage: s.unauthorizedMessage,
+    exitedMessage: s.exitedMessage,
+    fullMessage: s.fullMessage,
+    newShell: s.newShell,
+    reconnect: s.reconnect,
+    retry: s.retry,
+    checking: s.checking,
+    passed: s.passed,
+    failed: s.failed,
+    notChecked: s.notChecked,
+    needsTerminal: s.needsTerminal,
+    checkTimeout: s.checkTimeout,
+    copied: s.copied,
+    copy: s.copy,
+  };
+}
+export type ClientStrings = ReturnType<typeof clientStrings>;

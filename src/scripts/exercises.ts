@@ -1,0 +1,87 @@
+// Exercise boxes: Check asks the lab server (through the Terminal island's `isolab:check`
+// event) to run that exercise's check in this reader's sandbox; the answer arrives as an
+// `isolab:check-result` event. Passed exercises are remembered in localStorage.
+import { hasPassed, markPassed } from './progress.ts';
+import { clientStrings } from './strings.ts';
+
+export interface CheckRequest {
+  lesson: string;
+  exercise: string;
+}
+export interface CheckResult {
+  type: 'check';
+  exercise: string;
+  pass: boolean;
+  hint?: string;
+  detail?: string;
+}
+
+const TIMEOUT_MS = 20_000;
+let mounted = false;
+
+function parts(box: HTMLElement) {
+  return {
+    status: box.querySelector<HTMLElement>('[data-testid="exercise-status"]')!,
+    result: box.querySelector<HTMLElement>('[data-testid="exercise-result"]')!,
+    hint: box.querySelector<HTMLElement>('[data-testid="exercise-hint"]')!,
+    hintText: box.querySelector<HTMLElement>('.hint-text')!,
+    button: box.querySelector<HTMLButtonElement>('[data-testid="check-button"]')!,
+  };
+}
+
+function show(box: HTMLElement, status: 'idle' | 'checking' | 'pass' | 'fail', message = ''): void {
+  const s = clientStrings();
+  const p = parts(box);
+  box.dataset.status = status;
+  p.status.textContent =
+    status === 'pass' ? `✓ ${s.passed}` : status === 'fail' ? `✗ ${s.failed}` : status === 'checking' ? s.checking : s.notChecked;
+  p.result.textContent = message;
+  p.button.disabled = status === 'checking';
+  p.hint.hidden = status !== 'fail' || !p.hintText.textContent?.trim();
+}
+
+export function mountExercises(): void {
+  if (mounted) return;
+  mounted = true;
+  const boxes = [...document.querySelectorAll<HTMLElement>('[data-testid="exercise"]')];
+  const timers = new Map<string, number>();
+
+  for (const box of boxes) {
+    const { lesson, exercise } = box.dataset as { lesson: string; exercise: string };
+    if (hasPassed(lesson, exercise)) show(box, 'pass');
+    parts(box).button.addEventListener('click', () => {
+      const s = clientStrings();
+      if (!window.isolab) {
+        show(box, 'fail', s.needsTerminal);
+        parts(box).hint.hidden = true;
+        return;
+      }
+      show(box, 'checking');
+      window.dispatchEvent(new CustomEvent<CheckRequest>('isolab:check', { detail: { lesson, exercise } }));
+      window.clearTimeout(timers.get(exercise));
+      timers.set(
+        exercise,
+        window.setTimeout(() => {
+          if (box.dataset.status === 'checking') show(box, 'idle', s.checkTimeout);
+        }, TIMEOUT_MS),
+      );
+    });
+  }
+
+  window.addEventListener('isolab:check-result', (event) => {
+    const r = (event as CustomEvent<CheckResult>).detail;
+    for (const box of boxes.filter((b) => b.dataset.exercise === r.exercise)) {
+      window.clearTimeout(timers.get(r.exercise));
+      const p = parts(box);
+      if (r.pass) {
+        markPassed(box.dataset.lesson!, r.exercise);
+        show(box, 'pass', r.detail ?? '');
+      } else {
+        // The page already shows the lesson's hint rendered from Markdown; the server's copy
+        // only fills in when the page has none.
+        if (r.hint && !p.hintText.textContent?.trim()) p.hintText.textContent = r.hint;
+        show(box, 'fail', (r.detail ?? '').slice(0, 400));
+      }
+    }
+  });
+}

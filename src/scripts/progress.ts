@@ -1,0 +1,81 @@
+// Reading progress, kept in this browser only (localStorage): which chapters were read to the
+// end and which exercises passed. Other scripts listen for `isolab:progress` to redraw marks.
+
+const KEY = 'isolab.progress.v1';
+
+export interface LessonProgress {
+  read?: boolean;
+  passed?: string[];
+}
+type Store = Record<string, LessonProgress>;
+
+function load(): Store {
+  try {
+    const raw = localStorage.getItem(KEY);
+    const parsed: unknown = raw ? JSON.parse(raw) : {};
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Store) : {};
+  } catch {
+    return {}; // storage disabled or corrupt: progress is a convenience, never an error
+  }
+}
+
+function save(store: Store): void {
+  try {
+    localStorage.setItem(KEY, JSON.stringify(store));
+  } catch {
+    /* private mode or full: keep going without memory */
+  }
+  window.dispatchEvent(new CustomEvent('isolab:progress'));
+}
+
+export function lessonProgress(lessonId: string): LessonProgress {
+  return load()[lessonId] ?? {};
+}
+
+export function markRead(lessonId: string): void {
+  const store = load();
+  const entry = (store[lessonId] ??= {});
+  if (entry.read) return;
+  entry.read = true;
+  save(store);
+}
+
+export function markPassed(lessonId: string, exerciseId: string): void {
+  const store = load();
+  const entry = (store[lessonId] ??= {});
+  const passed = new Set(entry.passed ?? []);
+  if (passed.has(exerciseId)) return;
+  passed.add(exerciseId);
+  entry.passed = [...passed];
+  save(store);
+}
+
+export function hasPassed(lessonId: string, exerciseId: string): boolean {
+  return (lessonProgress(lessonId).passed ?? []).includes(exerciseId);
+}
+
+/** 'done' = read to the end and every exercise passed; 'started' = some progress; '' = none. */
+export function chapterState(lessonId: string, exerciseIds: string[]): '' | 'started' | 'done' {
+  const p = lessonProgress(lessonId);
+  const passed = exerciseIds.filter((id) => (p.passed ?? []).includes(id)).length;
+  if (p.read && passed === exerciseIds.length) return 'done';
+  if (p.read || passed > 0) return 'started';
+  return '';
+}
+
+/** Draw every `.progress-mark[data-lesson]` on the page from the store. */
+export function drawProgressMarks(): void {
+  for (const mark of document.querySelectorAll<HTMLElement>('.progress-mark[data-lesson]')) {
+    const exercises = (mark.dataset.exercises ?? '').split(',').filter(Boolean);
+    const state = chapterState(mark.dataset.lesson!, exercises);
+    mark.dataset.progress = state;
+    const p = lessonProgress(mark.dataset.lesson!);
+    const passed = exercises.filter((id) => (p.passed ?? []).includes(id)).length;
+    const parts = [];
+    if (p.read) parts.push(mark.dataset.readLabel ?? 'Read');
+    if (exercises.length) parts.push(`${passed}/${exercises.length} ${mark.dataset.exLabel ?? 'exercises passed'}`);
+    mark.title = parts.join(' · ');
+    if (state) mark.setAttribute('aria-label', mark.title);
+    else mark.removeAttribute('aria-label');
+  }
+}

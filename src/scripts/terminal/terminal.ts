@@ -1,0 +1,477 @@
+// The Terminal island: xterm.js in the page, wired to this tab's lab sandbox over a WebSocket.
+//
+// Public surface (for the lesson page and for tests):
+//   window events in:  `isolab:run` {command}            type a command + Enter, focus the terminal
+//                      `isolab:check` {lesson, exercise}  ask the server to check an exercise
+//   window events out: `isolab:check-result` (the server's check frame), `isolab:state` {state},
+//                      `isolab:trace`, `isolab:stats` (for the kernel panel, later)
+//   window.isolab:     { state, session, sandbox, terminalText(), send(cmd), input(data),
+//                        check(lesson, exercise), reconnect(), dropConnection(), focus() }
+import { Terminal, type ITheme } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+// xterm's stylesheet travels inside this bundle and is added when the terminal mounts: a
+// plain CSS import would be inlined into every page of the lesson route, terminal or not.
+import xtermCss from '@xterm/xterm/css/xterm.css?inline';
+import {
+  AckBatcher,
+  chunkInput,
+  CLOSE,
+  parseServerFrame,
+  reconnectDelay,
+  RECONNECT_BUDGET_MS,
+  tabSessionId,
+  terminalUrl,
+  type ClientFrame,
+  type ConnectionState,
+  type ServerFrame,
+} from './protocol.ts';
+import { keystrokesFor } from '../../lib/shell-commands.ts';
+import { clientStrings } from '../strings.ts';
+import { setupSplitter } from './splitter.ts';
+
+export interface IsolabApi {
+  readonly state: ConnectionState;
+  readonly session: string;
+  readonly sandbox: string;
+  /** Everything in the terminal's buffer (scrollback included) as plain text. */
+  terminalText(): string;
+  /** Type a command followed by Enter, as the Run button does. */
+  send(command: string): void;
+  /** Send raw keystrokes (no Enter added). */
+  input(data: string): void;
+  check(lesson: string, exercise: string): void;
+  reconnect(): void;
+  /** Drop the socket as a network blip would (tests use it to see the reconnection). */
+  dropConnection(): void;
+  focus(): void;
+}
+
+declare global {
+  interface Window {
+    isolab?: IsolabApi;
+  }
+}
+
+const DARK: ITheme = {
+  background: '#0d1117',
+  foreground: '#e6edf3',
+  cursor: '#e6edf3',
+  cursorAccent: '#0d1117',
+  selectionBackground: '#3b4d7a',
+  black: '#484f58',
+  red: '#ff7b72',
+  green: '#3fb950',
+  yellow: '#d29922',
+  blue: '#58a6ff',
+  magenta: '#bc8cff',
+  cyan: '#39c5cf',
+  white: '#b1bac4',
+  brightBlack: '#6e7681',
+  brightRed: '#ffa198',
+  brightGreen: '#56d364',
+  brightYellow: '#e3b341',
+  brightBlue: '#79c0ff',
+  brightMagenta: '#d2a8ff',
+  brightCyan: '#56d4dd',
+  brightWhite: '#ffffff',
+};
+
+const LIGHT: ITheme = {
+  background: '#fbfbfc',
+  foreground: '#1f2328',
+  cursor: '#1f2328',
+  cursorAccent: '#fbfbfc',
+  selectionBackground: '#c7d2fe',
+  black: '#24292f',
+  red: '#cf222e',
+  green: '#116329',
+  yellow: '#7d4e00',
+  blue: '#0969da',
+  magenta: '#8250df',
+  cyan: '#1b7c83',
+  white: '#6e7781',
+  brightBlack: '#57606a',
+  brightRed: '#a40e26',
+  brightGreen: '#1a7f37',
+  brightYellow: '#633c01',
+  brightBlue: '#218bff',
+  brightMagenta: '#a475f9',
+  brightCyan: '#3192aa',
+  brightWhite: '#8c959f',
+};
+
+const FONT_SIZE = { normal: 14, presenter: 21 };
+/** States the page does not leave by itself: the reader decides (a button in the notice). */
+const END_STATES: ReadonlySet<ConnectionState> = new Set(['exited', 'full', 'unauthorized', 'failed', 'elsewhere']);
+const FULL_RETRY_MS = 60_000;
+const MAX_QUEUED = 32;
+
+export function mountTerminal(pane: HTMLElement): IsolabApi {
+  const style = document.createElement('style');
+  style.dataset.xterm = '';
+  style.textContent = xtermCss;
+  document.head.append(style);
+  const s = clientStrings();
+  const html = document.documentElement;
+  const host = pane.querySelector<HTMLElement>('[data-testid="terminal"]')!;
+  const indicator = pane.querySelector<HTMLElement>('[data-testid="connection-status"]')!;
+  const indicatorLabel = indicator.querySelector<HTMLElement>('.conn-label')!;
+  const sandboxLabel = pane.querySelector<HTMLElement>('[data-testid="terminal-sandbox"]')!;
+  const notice = pane.querySelector<HTMLElement>('[data-testid="terminal-notice"]')!;
+  const noticeText = notice.querySelector<HTMLElement>('.notice-text')!;
+  const noticeAction = notice.querySelector<HTMLButtonElement>('[data-testid="terminal-action"]')!;
+
+  const term = new Terminal({
+    fontFamily: getComputedStyle(html).getPropertyValue('--font-mono').trim() || 'monospace',
+    fontSize: html.dataset.presenter === 'on' ? FONT_SIZE.presenter : FONT_SIZE.normal,
+    lineHeight: 1.15,
+    theme: html.dataset.theme === 'dark' ? DARK : LIGHT,
+    cursorBlink: true,
+    scrollback: 5000,
+    macOptionIsMeta: true,
+    allowProposedApi: false,
+  });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.loadAddon(new WebLinksAddon());
+  term.open(host);
+
+  // ---- sizing: fit to the pane, tell the server on every change ----
+  let fitQueued = false;
+  const refit = () => {
+    if (fitQueued) return;
+    fitQueued = true;
+    requestAnimationFrame(() => {
+      fitQueued = false;
+      if (host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
+    });
+  };
+  new ResizeObserver(refit).observe(host);
+  refit();
+  term.onResize(({ cols, rows }) => sendFrame({ type: 'resize', cols, rows }));
+
+  // Theme and presenter mode are attributes on <html>, flipped by the header toggles.
+  new MutationObserver(() => {
+    term.options.theme = html.dataset.theme === 'dark' ? DARK : LIGHT;
+    const size = html.dataset.presenter === 'on' ? FONT_SIZE.presenter : FONT_SIZE.normal;
+    if (term.options.fontSize !== size) {
+      term.options.fontSize = size;
+      refit();
+    }
+  }).observe(html, { attributes: true, attributeFilter: ['data-theme', 'data-presenter'] });
+
+  setupSplitter(pane, refit);
+
+  // ---- copy and paste ----
+  const encoder = new TextEncoder();
+  async function copySelection(): Promise<void> {
+    const text = term.getSelection();
+    if (!text) return;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      /* no clipboard permission: the browser's own Copy (menu, Ctrl+Insert) still works */
+    }
+  }
+  async function pasteClipboard(): Promise<void> {
+    try {
+      term.paste(await navigator.clipboard.readText());
+    } catch {
+      /* no permission: Ctrl+Shift+V / the context menu paste into the terminal directly */
+    }
+    term.focus();
+  }
+  term.attachCustomKeyEventHandler((e) => {
+    if (e.type !== 'keydown') return true;
+    // Ctrl+Shift+C copies (plain Ctrl+C must stay SIGINT). Ctrl+Shift+V is left to the
+    // browser, whose paste event xterm already handles.
+    if (e.ctrlKey && e.shiftKey && e.code === 'KeyC') {
+      e.preventDefault();
+      void copySelection();
+      return false;
+    }
+    if (e.ctrlKey && e.shiftKey && e.code === 'KeyV') return false;
+    return true;
+  });
+  pane.querySelector('[data-testid="terminal-copy"]')?.addEventListener('click', () => void copySelection());
+  pane.querySelector('[data-testid="terminal-paste"]')?.addEventListener('click', () => void pasteClipboard());
+
+  // ---- the connection ----
+  const session = tabSessionId(window.sessionStorage);
+  let state: ConnectionState = 'connecting';
+  let sandbox = '';
+  let ws: WebSocket | undefined;
+  let acks: AckBatcher | undefined;
+  let attempt = 0;
+  let lostAt = 0;
+  let everConnected = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let errorTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastError = '';
+  let receivedBytes = false; // this page's terminal already shows output
+  const queue: (string | ClientFrame)[] = []; // typed while not connected; sent after hello
+
+  function setState(next: ConnectionState): void {
+    state = next;
+    indicator.dataset.state = next;
+    pane.dataset.state = next;
+    const labels: Record<ConnectionState, string> = {
+      connecting: s.stateConnecting,
+      connected: s.stateConnected,
+      reconnecting: s.stateReconnecting,
+      gone: s.stateGone,
+      unauthorized: s.stateGone,
+      exited: s.stateExited,
+      full: s.stateFull,
+      failed: s.stateGone,
+      elsewhere: s.stateElsewhere,
+    };
+    indicatorLabel.textContent = labels[next];
+    window.dispatchEvent(new CustomEvent('isolab:state', { detail: { state: next } }));
+  }
+
+  function showNotice(kind: 'info' | 'error' | 'end', text: string, action?: { label: string; run: () => void }): void {
+    window.clearTimeout(errorTimer);
+    notice.hidden = false;
+    notice.dataset.kind = kind;
+    // Messages mark commands with `backticks`; show those as code.
+    noticeText.replaceChildren(
+      ...text.split('`').map((part, i) => {
+        if (i % 2 === 0) return document.createTextNode(part);
+        const code = document.createElement('code');
+        code.textContent = part;
+        return code;
+      }),
+    );
+    noticeAction.hidden = !action;
+    noticeAction.onclick = action ? () => action.run() : null;
+    if (action) noticeAction.textContent = action.label;
+  }
+  function hideNotice(): void {
+    notice.hidden = true;
+    noticeAction.onclick = null;
+  }
+
+  function sendFrame(frame: ClientFrame): void {
+    if (ws?.readyState === WebSocket.OPEN && state === 'connected') ws.send(JSON.stringify(frame));
+    else if (frame.type === 'check') enqueue(frame);
+  }
+  function enqueue(item: string | ClientFrame): void {
+    if (queue.length < MAX_QUEUED) queue.push(item);
+  }
+  function sendInput(data: string): void {
+    if (ws?.readyState === WebSocket.OPEN && state === 'connected') {
+      for (const chunk of chunkInput(data)) ws.send(encoder.encode(chunk));
+    } else if (!END_STATES.has(state)) enqueue(data);
+  }
+  function flushQueue(): void {
+    for (const item of queue.splice(0)) {
+      if (typeof item === 'string') sendInput(item);
+      else sendFrame(item);
+    }
+  }
+
+  term.onData((data) => sendInput(data));
+  term.onBinary((data) => {
+    // Some mouse reports are raw bytes in a string: one char per byte.
+    if (ws?.readyState === WebSocket.OPEN && state === 'connected') {
+      ws.send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff));
+    }
+  });
+
+  function connect(): void {
+    window.clearTimeout(retryTimer);
+    const old = ws;
+    ws = undefined;
+    old?.close(1000, 'reconnecting');
+    if (!everConnected) setState('connecting');
+    const sock = new WebSocket(terminalUrl(location, session, term.cols, term.rows));
+    sock.binaryType = 'arraybuffer';
+    const myAcks = new AckBatcher((bytes) => {
+      if (sock.readyState === WebSocket.OPEN) sock.send(JSON.stringify({ type: 'ack', bytes } satisfies ClientFrame));
+    });
+    ws = sock;
+    acks = myAcks;
+
+    sock.onmessage = (ev) => {
+      if (sock !== ws) return;
+      if (typeof ev.data === 'string') {
+        const frame = parseServerFrame(ev.data);
+        if (frame) onFrame(sock, frame);
+        return;
+      }
+      const bytes = new Uint8Array(ev.data as ArrayBuffer);
+      if (state !== 'connected') onConnected(sock); // a server that skipped hello
+      receivedBytes = true;
+      term.write(bytes, () => myAcks.written(bytes.length));
+    };
+    sock.onclose = (ev) => {
+      myAcks.reset();
+      if (sock !== ws) return; // replaced on purpose
+      ws = undefined;
+      if (END_STATES.has(state)) return;
+      if (ev.code === CLOSE.takenOver) {
+        // Another tab (a duplicated one shares sessionStorage) has this sandbox now. Taking it
+        // back by ourselves would make the two tabs steal it from each other forever.
+        setState('elsewhere');
+        showNotice('end', s.elsewhereMessage, { label: s.useHere, run: restart });
+      } else if (ev.code === CLOSE.sandboxFailed) {
+        setState('failed');
+        showNotice('end', lastError || s.goneMessage, { label: s.retry, run: restart });
+      } else {
+        void lost();
+      }
+    };
+  }
+
+  function onConnected(sock: WebSocket): void {
+    if (sock !== ws) return;
+    lastError = '';
+    attempt = 0;
+    lostAt = 0;
+    everConnected = true;
+    hideNotice();
+    setState('connected');
+    // The server learnt our size from the URL, but the pane may have changed since.
+    sock.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows } satisfies ClientFrame));
+    flushQueue();
+  }
+
+  function onFrame(sock: WebSocket, frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'hello':
+        sandbox = frame.sandbox;
+        sandboxLabel.textContent = frame.sandbox;
+        sandboxLabel.title = frame.resumed ? `${frame.sandbox} (resumed)` : frame.sandbox;
+        if (frame.session && frame.session !== session) console.warn('isolab: server answered for another session', frame.session);
+        // On a resume the server replays the sandbox's recent output. A page that still shows
+        // that output (a blip, not a reload) starts from a clean screen so nothing is doubled.
+        if (frame.resumed && receivedBytes) term.reset();
+        onConnected(sock);
+        break;
+      case 'exit':
+        setState('exited');
+        queue.length = 0;
+        showNotice('end', `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
+        sock.close(1000, 'shell exited');
+        break;
+      case 'full':
+        setState('full');
+        showNotice('end', s.fullMessage, { label: s.retry, run: restart });
+        retryTimer = setTimeout(restart, FULL_RETRY_MS);
+        sock.close(1000, 'lab full');
+        break;
+      case 'error':
+        lastError = frame.message;
+        showNotice('error', frame.message);
+        errorTimer = setTimeout(hideNotice, 8000);
+        break;
+      case 'check':
+        if (frame.lesson && !document.querySelector(`[data-lesson="${CSS.escape(frame.lesson)}"]`)) break;
+        window.dispatchEvent(new CustomEvent('isolab:check-result', { detail: frame }));
+        break;
+      case 'trace':
+      case 'stats':
+        window.dispatchEvent(new CustomEvent(`isolab:${frame.type}`, { detail: frame }));
+        break;
+    }
+  }
+
+  /** The socket closed without us asking: retry with backoff to the same session. */
+  async function lost(): Promise<void> {
+    if (!lostAt) lostAt = Date.now();
+    const refused = await refusedForToken();
+    if (ws || END_STATES.has(state)) return; // the reader pressed Reconnect meanwhile
+    if (refused) {
+      setState('unauthorized');
+      showNotice('end', s.unauthorizedMessage, { label: s.retry, run: restart });
+      return;
+    }
+    if (Date.now() - lostAt > RECONNECT_BUDGET_MS) {
+      setState('gone');
+      showNotice('end', s.goneMessage, { label: s.reconnect, run: restart });
+      return;
+    }
+    setState(everConnected ? 'reconnecting' : 'connecting');
+    retryTimer = setTimeout(connect, reconnectDelay(attempt++));
+  }
+
+  /** A refused upgrade looks like any other closed socket; ask for the page to tell 401 apart. */
+  async function refusedForToken(): Promise<boolean> {
+    try {
+      const res = await fetch(location.pathname, { cache: 'no-store', credentials: 'same-origin' });
+      return res.status === 401 || res.status === 403;
+    } catch {
+      return false; // the server is not answering at all
+    }
+  }
+
+  function restart(): void {
+    window.clearTimeout(retryTimer);
+    attempt = 0;
+    lostAt = 0;
+    hideNotice();
+    setState(everConnected ? 'reconnecting' : 'connecting');
+    connect();
+  }
+
+  // The laptop came back online or the tab came back: try at once rather than waiting.
+  const wake = () => {
+    if (state === 'gone' || state === 'reconnecting') restart();
+  };
+  window.addEventListener('online', wake);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') wake();
+  });
+
+  // ---- the page's requests ----
+  function runCommand(command: string): void {
+    if (state === 'exited' || state === 'gone') restart();
+    sendInput(keystrokesFor(command));
+    term.focus();
+  }
+  window.addEventListener('isolab:run', (e) => runCommand((e as CustomEvent<{ command: string }>).detail.command));
+  window.addEventListener('isolab:check', (e) => {
+    const { lesson, exercise } = (e as CustomEvent<{ lesson: string; exercise: string }>).detail;
+    sendFrame({ type: 'check', lesson, exercise });
+  });
+
+  function terminalText(): string {
+    const buffer = term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buffer.length; i++) {
+      const line = buffer.getLine(i);
+      if (!line) continue;
+      const text = line.translateToString(true);
+      // A long line the terminal wrapped is still one line of output.
+      if (line.isWrapped && lines.length) lines[lines.length - 1] += text;
+      else lines.push(text);
+    }
+    while (lines.length && lines[lines.length - 1] === '') lines.pop();
+    return lines.join('\n');
+  }
+
+  const api: IsolabApi = {
+    get state() {
+      return state;
+    },
+    get session() {
+      return session;
+    },
+    get sandbox() {
+      return sandbox;
+    },
+    terminalText,
+    send: runCommand,
+    input: sendInput,
+    check: (lesson, exercise) => sendFrame({ type: 'check', lesson, exercise }),
+    reconnect: restart,
+    dropConnection: () => ws?.close(4000, 'dropped by the page'),
+    focus: () => term.focus(),
+  };
+  window.isolab = api;
+  setState('connecting');
+  connect();
+  return api;
+}

@@ -1,0 +1,253 @@
+// Builds the site (Astro, for real) and reads the HTML a reader's browser would get.
+//
+// Two builds into temporary directories, never touching dist/:
+//  - the fixture lessons in test/fixtures/site/ (every kind of code block, a terminal: false
+//    chapter, an exercise), where the exact expected markup is known;
+//  - the course's own lessons in content/lessons/, where every page must exist and follow
+//    the same rules.
+// A third build of test/fixtures/site-broken/ must fail with a message naming the mistake.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ASTRO = path.join(ROOT, 'node_modules/astro/bin/astro.mjs');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-site-'));
+
+function build(lessonsDir: string, name: string): { ok: boolean; out: string; log: string } {
+  const out = path.join(tmp, name, 'dist');
+  const r = spawnSync(process.execPath, [ASTRO, 'build'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: {
+      ...process.env,
+      ASTRO_TELEMETRY_DISABLED: '1',
+      ISOLAB_LESSONS_DIR: lessonsDir,
+      ISOLAB_SITE_OUT: out,
+      ISOLAB_SITE_CACHE: path.join(tmp, name, 'cache'),
+    },
+  });
+  return { ok: r.status === 0, out, log: `${r.stdout}\n${r.stderr}` };
+}
+
+// ---- reading built HTML (the markup is ours, so small regular expressions suffice) ----
+
+function decode(s: string): string {
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
+    .replace(/&amp;/g, '&');
+}
+
+function attrs(tag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of tag.matchAll(/([\w:-]+)(?:="([^"]*)")?/g)) out[m[1]] = decode(m[2] ?? '');
+  return out;
+}
+
+/** Opening tags of elements whose class list contains `cls`. */
+function tagsWithClass(html: string, tagName: string, cls: string): Record<string, string>[] {
+  // Attribute values may hold '>' (data-command="cat > f"): skip over quoted values.
+  const tags = html.match(new RegExp(`<${tagName}\\b(?:[^>"']|"[^"]*"|'[^']*')*>`, 'g')) ?? [];
+  return tags.map(attrs).filter((a) => (a.class ?? '').split(/\s+/).includes(cls));
+}
+
+interface Block {
+  kind: 'runnable' | 'output';
+  lang: string;
+  runCommands: string[];
+  copy: string;
+}
+
+/** Each code block on a page: its kind, its Run buttons' commands and its Copy text. */
+function codeBlocks(html: string): Block[] {
+  const parts = html.split(/(?=<div class="code-block )/).slice(1);
+  return parts.map((part) => {
+    const end = part.indexOf('</pre>');
+    const toolbarEnd = part.indexOf('</div></div>');
+    const open = attrs(part.slice(0, part.indexOf('>') + 1));
+    const pre = part.slice(0, end);
+    const toolbar = part.slice(end, toolbarEnd);
+    return {
+      kind: open.class.includes('runnable') ? 'runnable' : 'output',
+      lang: open['data-lang'],
+      runCommands: tagsWithClass(pre, 'button', 'run-btn').map((a) => a['data-command']),
+      copy: tagsWithClass(toolbar, 'button', 'copy-btn')[0]?.['data-code'],
+    };
+  });
+}
+
+/** Every JS file a page loads, following static and dynamic imports between bundles. */
+function reachableScripts(dist: string, html: string): string[] {
+  const seen = new Set<string>();
+  const visit = (code: string, from: string) => {
+    for (const m of code.matchAll(/(?:import|from)\s*\(?\s*["']([^"']+\.js)["']/g)) {
+      const file = path.resolve(from, m[1].startsWith('/') ? path.join(dist, m[1]) : m[1]);
+      const abs = m[1].startsWith('/') ? path.join(dist, m[1]) : file;
+      if (!seen.has(abs) && fs.existsSync(abs)) {
+        seen.add(abs);
+        visit(fs.readFileSync(abs, 'utf8'), path.dirname(abs));
+      }
+    }
+  };
+  for (const tag of html.match(/<script\b[^>]*>/g) ?? []) {
+    const src = attrs(tag).src;
+    if (src) visit(`import "${src}"`, dist);
+  }
+  for (const m of html.matchAll(/<script type="module">([\s\S]*?)<\/script>/g)) visit(m[1], dist);
+  return [...seen];
+}
+
+const XTERM_JS = 'xterm-helper-textarea'; // a class name xterm.js creates
+function loadsXterm(dist: string, html: string): boolean {
+  return reachableScripts(dist, html).some((f) => fs.readFileSync(f, 'utf8').includes(XTERM_JS));
+}
+
+function page(dist: string, url: string): string {
+  const file = path.join(dist, url, url.endsWith('/') ? 'index.html' : '');
+  expect(fs.existsSync(file), `${url} was built (${file})`).toBe(true);
+  return fs.readFileSync(file, 'utf8');
+}
+
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('site build: fixture lessons', () => {
+  let dist = '';
+  beforeAll(() => {
+    const r = build('./test/fixtures/site/lessons', 'fixture');
+    if (!r.ok) throw new Error(`astro build failed:\n${r.log}`);
+    dist = r.out;
+  });
+
+  it('builds a page per lesson, the home page, 401 and 404', () => {
+    for (const url of ['/', '/401/', '/lessons/en/reading/', '/lessons/en/runnable/', '/lessons/en/third/']) page(dist, url);
+    expect(fs.existsSync(path.join(dist, '404.html'))).toBe(true);
+  });
+
+  it('lists chapters by part and chapter number, with previous/next in that order', () => {
+    const home = page(dist, '/');
+    const order = [...home.matchAll(/<a class="card" href="([^"]+)"/g)].map((m) => m[1]);
+    expect(order).toEqual(['/lessons/en/reading/', '/lessons/en/runnable/', '/lessons/en/third/']);
+    const sidebar = page(dist, '/lessons/en/runnable/');
+    const parts = [...sidebar.matchAll(/<nav class="sidebar"[\s\S]*?<\/nav>/g)][0][0].match(/<h2>([^<]+)<\/h2>/g);
+    expect(parts).toEqual(['<h2>Fixture part A</h2>', '<h2>Fixture part B</h2>']);
+    expect(sidebar).toMatch(/<a class="chapter-link" href="\/lessons\/en\/runnable\/" aria-current="page"/);
+    expect(sidebar).toMatch(/<a class="prev" href="\/lessons\/en\/reading\/" rel="prev"/);
+    expect(sidebar).toMatch(/<a class="next" href="\/lessons\/en\/third\/" rel="next"/);
+  });
+
+  it('puts a Run button on each command line of shell blocks and none on output blocks', () => {
+    const blocks = codeBlocks(page(dist, '/lessons/en/runnable/'));
+    expect(blocks.map((b) => [b.kind, b.lang])).toEqual([
+      ['runnable', 'sh'],
+      ['runnable', 'bash'],
+      ['output', 'text'],
+      ['output', 'console'],
+    ]);
+    expect(blocks[0].runCommands).toEqual([
+      'echo one',
+      'box run \\\n  --ns pid \\\n  busybox ps',
+      "cat > /tmp/f <<'END'\nnot a command\nEND",
+      `echo "two" && echo 'three' <tag>`,
+    ]);
+    expect(blocks[1].runCommands).toEqual(['ls -l /proc/self/ns']);
+    expect(blocks[2].runCommands).toEqual([]);
+    expect(blocks[3].runCommands).toEqual([]);
+    // Copy takes the whole block, exactly as written.
+    expect(blocks[0].copy.split('\n')[0]).toBe('# a comment line is not a command');
+    expect(blocks[2].copy).toBe('PID   USER\n1     root');
+    for (const b of blocks) expect(b.copy, `${b.lang} block has a Copy button`).toBeTypeOf('string');
+  });
+
+  it('gives a terminal: false lesson no Run buttons, no terminal and none of its code', () => {
+    const html = page(dist, '/lessons/en/reading/');
+    const blocks = codeBlocks(html);
+    expect(blocks).toHaveLength(1);
+    expect(blocks[0]).toMatchObject({ kind: 'output', runCommands: [], copy: 'echo not-runnable-here' });
+    expect(html).not.toContain('data-testid="terminal-pane"');
+    expect(loadsXterm(dist, html)).toBe(false);
+    expect(html).not.toContain('.xterm .xterm-helpers'); // nor xterm's stylesheet
+  });
+
+  it('loads the terminal script on lesson pages with a terminal and nowhere else', () => {
+    const withTerminal = ['/lessons/en/runnable/', '/lessons/en/third/'];
+    const without = ['/', '/401/', '/lessons/en/reading/'];
+    for (const url of withTerminal) {
+      const html = page(dist, url);
+      expect(html, url).toContain('data-testid="terminal-pane"');
+      expect(html, url).toContain('data-testid="connection-status"');
+      expect(loadsXterm(dist, html), `${url} loads xterm`).toBe(true);
+    }
+    for (const url of without) expect(loadsXterm(dist, page(dist, url)), `${url} loads xterm`).toBe(false);
+    expect(loadsXterm(dist, fs.readFileSync(path.join(dist, '404.html'), 'utf8'))).toBe(false);
+  });
+
+  it('renders an exercise with its task and hint, but never its check command', () => {
+    const html = page(dist, '/lessons/en/runnable/');
+    const [box] = tagsWithClass(html, 'section', 'exercise');
+    expect(box).toMatchObject({ 'data-exercise': 'make-file', 'data-lesson': 'en/runnable', 'data-status': 'idle' });
+    expect(html).toContain('data-testid="check-button"');
+    expect(html).toContain('data-testid="exercise-status"');
+    expect(html).toContain('Create <code>/tmp/marker</code> with <strong>anything</strong> in it.');
+    expect(html).toMatch(/data-testid="exercise-hint" hidden/);
+    expect(html).toContain('Try <code>echo hi &gt; /tmp/marker</code>.');
+    // The browser only asks "check make-file of en/runnable"; what runs stays on the server.
+    expect(html).not.toContain('SECRET-CHECK');
+    expect(html).toContain('class="aside tip"');
+  });
+
+  it('serves a self-contained 401 page that points at the URL npm start printed', () => {
+    const html = page(dist, '/401/');
+    expect(html).toContain('?token=');
+    expect(html).not.toMatch(/<script\b[^>]*\bsrc=/);
+    expect(html).not.toMatch(/<link\b[^>]*rel="stylesheet"/);
+    expect(html).toMatch(/<style>/);
+  });
+});
+
+describe('site build: the course lessons', () => {
+  const lessonsDir = path.join(ROOT, 'content/lessons');
+  const sources = fs.existsSync(lessonsDir)
+    ? fs.readdirSync(lessonsDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mdx'))
+    : [];
+  let dist = '';
+  beforeAll(() => {
+    if (sources.length === 0) return;
+    const r = build('./content/lessons', 'course');
+    if (!r.ok) throw new Error(`astro build failed:\n${r.log}`);
+    dist = r.out;
+  });
+
+  it.skipIf(sources.length === 0)('has a page for every lesson, following the code block rules', () => {
+    for (const file of sources) {
+      const id = file.replace(/\.mdx$/, '');
+      const src = fs.readFileSync(path.join(lessonsDir, file), 'utf8');
+      const html = page(dist, `/lessons/${id}/`);
+      const terminal = !/^terminal:\s*false\s*$/m.test(src.split(/^---$/m)[1] ?? '');
+      for (const b of codeBlocks(html)) {
+        if (b.kind === 'output') expect(b.runCommands, `${id}: ${b.lang} block`).toEqual([]);
+        else expect(b.runCommands.length, `${id}: a shell block with Run buttons`).toBeGreaterThan(0);
+        if (!terminal) expect(b.kind, `${id} has no terminal`).toBe('output');
+      }
+      if (terminal && /```(sh|bash|shell)\n/.test(src)) {
+        expect(tagsWithClass(html, 'button', 'run-btn').length, `${id} has Run buttons`).toBeGreaterThan(0);
+      }
+      expect(loadsXterm(dist, html), `${id} loads the terminal`).toBe(terminal);
+    }
+  });
+});
+
+describe('site build: mistakes in a lesson', () => {
+  it('fails with a message naming the exercise that the frontmatter does not declare', () => {
+    const r = build('./test/fixtures/site-broken/lessons', 'broken');
+    expect(r.ok).toBe(false);
+    expect(r.log).toContain('<Exercise id="no-such-exercise"> in en/broken: no such exercise in its frontmatter (declared: real-one)');
+  });
+});
