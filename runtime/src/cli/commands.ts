@@ -44,7 +44,8 @@ export const COMMANDS: Record<string, Command> = {
     [{ name: 'signal', short: 's', value: true, help: 'the signal, e.g. TERM or SIGHUP or 15' }], kill),
   rm: simple('rm [-f] CONTAINER...', 'Remove containers', [{ name: 'force', short: 'f', help: 'kill a running container first' }], rm),
   logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
-  inspect: simple('inspect CONTAINER...', 'Print what box knows about containers, as JSON', [], inspect),
+  inspect: simple('inspect [-f FORMAT] CONTAINER...', 'Print what box knows about containers, as JSON',
+    [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
 };
@@ -293,10 +294,29 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
   };
 }
 
-function inspect(_opts: Record<string, unknown>, args: string[]): number {
+function inspect(opts: Record<string, unknown>, args: string[]): number {
   needOne(args, 'inspect CONTAINER');
-  process.stdout.write(JSON.stringify(args.map((a) => inspectView(lookup(a))), null, 2) + '\n');
+  const views = args.map((a) => inspectView(lookup(a)));
+  if (typeof opts.format === 'string') {
+    for (const v of views) process.stdout.write(formatTemplate(opts.format, v) + '\n');
+  } else {
+    process.stdout.write(JSON.stringify(views, null, 2) + '\n');
+  }
   return 0;
+}
+
+/** The part of Go templates that `docker inspect -f` users reach for: {{.A.B}} and {{json .A}}. */
+export function formatTemplate(format: string, value: Record<string, unknown>): string {
+  return format.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, field: string) => {
+    let v: unknown = value;
+    for (const key of field.split('.').filter(Boolean)) {
+      if (v === null || typeof v !== 'object' || !(key in (v as object))) {
+        throw new UserError(`--format: no field '${field}'; the fields are those of \`box inspect\` (e.g. .State.Pid)`);
+      }
+      v = (v as Record<string, unknown>)[key];
+    }
+    return json || (v !== null && typeof v === 'object') ? JSON.stringify(v) : String(v);
+  });
 }
 
 function info(_opts: Record<string, unknown>, _args: string[], trace: Trace): number {

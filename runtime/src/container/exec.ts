@@ -38,12 +38,16 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
   const plan = new Plan();
   plan.sync('box puts us in the container\'s cgroup');
+  // The container's root as its first process sees it (after pivot_root or chroot), opened
+  // before we join its mount namespace, whose own root may be the host's (--chroot).
+  plan.rootFd(`/proc/${state.pid}/root`);
   for (const ns of JOIN_ORDER) {
     const theirs = state.namespaces[ns];
     if (!theirs || theirs === mine(ns)) continue; // shared with us: nothing to join
     plan.setns(`/proc/${state.pid}/ns/${ns}`, NAMESPACES[ns]);
     if (ns === 'user') plan.setgroups([]).setresgid(0).setresuid(0);
   }
+  plan.enterRoot();
   if (state.namespaces.pid && state.namespaces.pid !== mine('pid')) plan.fork();
 
   const { uid, gid } = parseUser(opts.user ?? cfg.user ?? '');

@@ -22,9 +22,7 @@ export class Plan {
   private push(args: (string | number | bigint)[], call: string, text: string): this {
     const strs = args.map(String);
     for (const s of strs) {
-      if (s.includes(SEP) || s.includes('\n')) {
-        throw new UserError(`a path or value contains a control character (${JSON.stringify(s)}); remove it`);
-      }
+      if (s.includes('\0')) throw new UserError(`a path or value contains a NUL byte (${JSON.stringify(s)}); remove it`);
     }
     this.ops.push({ args: strs, call, text });
     return this;
@@ -74,7 +72,15 @@ export class Plan {
     return this.push(['sethostname', name], 'sethostname', `${q(name)}, ${Buffer.byteLength(name)}`);
   }
   writeFile(path: string, data: string) {
-    return this.push(['write', path, data.replaceAll('\n', '\\n')], 'write', `${q(path)}, ${q(data)}`);
+    return this.push(['write', path, data], 'write', `${q(path)}, ${q(data)}`);
+  }
+  /** Hold a directory open (box exec: the container's root, before we join its mount namespace). */
+  rootFd(path: string) {
+    return this.push(['rootfd', path], 'open', `${q(path)}, O_PATH|O_DIRECTORY`);
+  }
+  /** fchdir to the held root, chroot("."), chdir("/"): we see what the container sees as /. */
+  enterRoot() {
+    return this.push(['enterroot'], 'chroot', '"." /* after fchdir to the container\'s root */');
   }
   /** Open a terminal in the container's devpts as our stdio; box takes the master end. */
   console() {
@@ -120,6 +126,7 @@ export class Plan {
   }
 
   serialize(): string {
-    return this.ops.map((op) => op.args.join(SEP)).join('\n') + '\nend\n';
+    const escape = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll(SEP, '\\u');
+    return this.ops.map((op) => op.args.map(escape).join(SEP)).join('\n') + '\nend\n';
   }
 }

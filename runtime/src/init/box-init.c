@@ -50,11 +50,14 @@ struct op {
 };
 
 static struct op ops[MAX_OPS];
+static int root_fd = -1; /* a container's root, held across setns (box exec) */
 static int nops;
 static char *envp[MAX_ARGS * 4 + 1];
 static int nenv;
 
 /* ---- reading the plan ---------------------------------------------------------------- */
+
+static char *unescape(char *s);
 
 static char *read_all(int fd, size_t *len)
 {
@@ -88,6 +91,7 @@ static void parse_plan(char *buf)
 			p = sep + 1;
 		}
 		o->argv[o->argc] = NULL;
+		for (int k = 0; k < o->argc; k++) unescape(o->argv[k]);
 	}
 }
 
@@ -242,13 +246,18 @@ static int write_file(const char *path, const char *data)
 /* mkdir and symlink: a path that is already there is fine (the image may have it). */
 static int exists_ok(int rc) { return rc < 0 && errno == EEXIST ? 0 : rc; }
 
-/* "\n" in a plan field is written as "\\n" (a plan line cannot hold a newline). */
+/* A plan line cannot hold a newline or a separator: box writes a newline as "\\n", 0x1f as
+ * "\\u", and a backslash as "\\\\". */
 static char *unescape(char *s)
 {
 	char *w = s;
 	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] == 'n') { *w++ = '\n'; r++; }
-		else *w++ = *r;
+		if (r[0] == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 'n' ? '\n' : *r == 'u' ? 0x1f : *r;
+		} else {
+			*w++ = *r;
+		}
 	}
 	*w = 0;
 	return s;
@@ -282,10 +291,12 @@ static long run_op(int i, struct op *o)
 	}
 	if (IS("symlink")) return exists_ok(symlink(a[1], a[2]));
 	if (IS("chdir")) return chdir(a[1]);
+	if (IS("rootfd")) return root_fd = open(a[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (IS("enterroot")) return fchdir(root_fd) < 0 ? -1 : chroot(".") < 0 ? -1 : chdir("/");
 	if (IS("chroot")) return chroot(a[1]);
 	if (IS("pivot_root")) return syscall(SYS_pivot_root, a[1], a[2]);
 	if (IS("sethostname")) return sethostname(a[1], strlen(a[1]));
-	if (IS("write")) return write_file(a[1], unescape(a[2]));
+	if (IS("write")) return write_file(a[1], a[2]);
 	if (IS("console")) return open_console(i);
 	if (IS("setsid")) return setsid();
 	if (IS("tiocsctty")) return ioctl(0, TIOCSCTTY, 0);
