@@ -3,7 +3,6 @@
 // Names are symlinks in $BOX_ROOT/names: creating one is atomic, so two `box run --name x`
 // at once cannot both win.
 
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
@@ -42,15 +41,28 @@ const namesDir = () => path.join(boxRoot(), 'names');
 export const containerDir = (id: string) => path.join(containersDir(), id);
 const stateFile = (id: string) => path.join(containerDir(id), 'state.json');
 
+/** Random bytes from the kernel. (Reading /dev/urandom spares box the start-up cost of node:crypto.) */
+function randomBytes(n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  const fd = fs.openSync('/dev/urandom', 'r');
+  try {
+    fs.readSync(fd, buf, 0, n, null);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf;
+}
+
 export function newId(): string {
-  return crypto.randomBytes(32).toString('hex');
+  return randomBytes(32).toString('hex');
 }
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'swift', 'tidy', 'witty'];
 const NAMES = ['babbage', 'cerf', 'dijkstra', 'hopper', 'kernighan', 'knuth', 'lamport', 'liskov', 'lovelace', 'ritchie', 'thompson', 'torvalds'];
 export function randomName(): string {
-  const pick = (a: string[]) => a[crypto.randomInt(a.length)];
-  return `${pick(ADJECTIVES)}_${pick(NAMES)}`;
+  const [x, y] = randomBytes(2);
+  const pick = (a: string[], r: number) => a[r % a.length];
+  return `${pick(ADJECTIVES, x)}_${pick(NAMES, y)}`;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;

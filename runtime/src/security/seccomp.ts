@@ -147,7 +147,12 @@ export function defaultSeccompProgram(caps: string[]): SeccompProgram {
   const argumentRules = Object.entries(ARGUMENT_RULES)
     .filter(([name]) => !(sysAdmin && (name === 'clone' || name === 'clone3')))
     .map(([name, rule]) => `${name}: ${rule}`);
-  return { bytes: encode(insns), insns, blocked, argumentRules, text: disassemble(insns, seccompAnnotator(insns)) };
+  // The listing is for readers (lessons, tests); box run does not need it, so make it on demand.
+  let text: string[] | undefined;
+  return {
+    bytes: encode(insns), insns, blocked, argumentRules,
+    get text() { return (text ??= disassemble(insns, seccompAnnotator(insns))); },
+  };
 }
 
 /** `--security-opt seccomp=unconfined`: no filter at all. */
@@ -156,7 +161,7 @@ export function seccompUnconfined(): null {
 }
 
 /** The blocked list of a container with Docker's default capabilities. */
-export const DOCKER_BLOCKED_SYSCALLS: string[] = defaultSeccompProgram(DOCKER_DEFAULT_CAPS).blocked;
+export const DOCKER_BLOCKED_SYSCALLS: string[] = blockedSyscalls(DOCKER_DEFAULT_CAPS).sort((a, b) => syscallNumber(a) - syscallNumber(b));
 
 /** A filter's return value in words: "ALLOW", "ERRNO(EPERM)", "KILL_PROCESS". */
 export function describeAction(value: number): string {
