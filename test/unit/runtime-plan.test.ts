@@ -1,0 +1,197 @@
+// The logic of box run without root: argument parsing, the plan box-init will execute,
+// path resolution inside an image, and the namespace bookkeeping around spawn. The same
+// behaviour runs for real in test/integration/runtime.test.ts.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseArgs, parseDuration, parseEnv, parseVolume } from '../../runtime/src/cli/args.ts';
+import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
+import { formatTemplate } from '../../runtime/src/cli/commands.ts';
+import { containerPlan, processSpec, parseUser } from '../../runtime/src/container/build-plan.ts';
+import { Plan } from '../../runtime/src/container/plan.ts';
+import { DEFAULT_NAMESPACES, parseNamespaceList, withNewNamespaces } from '../../runtime/src/ns/namespaces.ts';
+import { resolveInImage, type RootfsSpec } from '../../runtime/src/rootfs/rootfs.ts';
+import { CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID } from '../../runtime/src/sys/constants.ts';
+import { UserError } from '../../runtime/src/sys/errors.ts';
+import { fakeSys } from '../../runtime/src/sys/fake.ts';
+
+describe('box run arguments', () => {
+  it('splits options, the image and the command the way docker does', () => {
+    const cfg = runConfigFrom(['-it', '--rm', '-e', 'A=1', '--name=web', '-m', '64m', 'busybox', 'sh', '-c', 'ls -l --help']);
+    expect(cfg).toMatchObject({
+      interactive: true, tty: true, autoRemove: true, name: 'web', env: ['A=1'],
+      memoryBytes: 64 * 1024 * 1024, image: 'busybox', command: ['sh', '-c', 'ls -l --help'],
+    });
+    expect(cfg.namespaces).toEqual(DEFAULT_NAMESPACES);
+    expect(cfg.seccomp).toBe(true);
+  });
+
+  it('reads --ns, --cpus, --pids-limit, volumes and security options', () => {
+    const cfg = runConfigFrom(['--ns', 'uts,mount', '--cpus', '0.5', '--pids-limit', '20', '-v', '/a:/b:ro',
+      '--security-opt', 'seccomp=unconfined', '--cap-drop', 'ALL', 'busybox']);
+    expect(cfg.namespaces).toEqual(['uts', 'mnt']);
+    expect(cfg.cpus).toEqual({ quotaUs: 50_000, periodUs: 100_000 });
+    expect(cfg.pidsLimit).toBe(20);
+    expect(cfg.volumes).toEqual([{ host: '/a', container: '/b', readOnly: true }]);
+    expect(cfg.seccomp).toBe(false);
+    expect(cfg.capDrop).toEqual(['ALL']);
+  });
+
+  it('refuses bad input with a message that names the fix', () => {
+    const bad: [string[], RegExp][] = [
+      [[], /needs an image/],
+      [['--ns', 'pid,nope', 'busybox'], /unknown namespace 'nope'/],
+      [['--ns', 'user', 'busybox'], /use --userns/],
+      [['--pids-limit', '0', 'busybox'], /--pids-limit '0'/],
+      [['--memory', 'lots', 'busybox'], /--memory/],
+      [['--time-offset', '1d', 'busybox'], /needs the time namespace/],
+      [['--hostname', 'bad name', 'busybox'], /--hostname/],
+      [['-w', 'rel', 'busybox'], /absolute path/],
+      [['--security-opt', 'apparmor=x', 'busybox'], /seccomp=unconfined/],
+      [['--frob', 'busybox'], /unknown flag: --frob/],
+      [['-d', '-it', 'busybox'], /-d with -it/],
+    ];
+    for (const [argv, msg] of bad) {
+      expect(() => runConfigFrom(argv), argv.join(' ')).toThrow(UserError);
+      expect(() => runConfigFrom(argv), argv.join(' ')).toThrow(msg);
+    }
+  });
+
+  it('parses -v, -e, durations and users', () => {
+    expect(parseVolume('/h:/c')).toEqual({ host: '/h', container: '/c', readOnly: false });
+    expect(() => parseVolume('/h')).toThrow(/HOST:CONTAINER/);
+    expect(() => parseVolume('/h:/c:rx')).toThrow(/HOST:CONTAINER/);
+    expect(parseEnv('K=V=W')).toBe('K=V=W');
+    process.env.BOXTEST_PASSED = 'yes';
+    expect(parseEnv('BOXTEST_PASSED')).toBe('BOXTEST_PASSED=yes');
+    expect(parseEnv('BOXTEST_UNSET_VAR')).toBeNull();
+    expect(parseDuration('2d', '--x')).toBe(172800);
+    expect(parseDuration('90m', '--x')).toBe(5400);
+    expect(() => parseDuration('soon', '--x')).toThrow(/--x 'soon'/);
+    expect(parseUser('1000:50')).toEqual({ uid: 1000, gid: 50 });
+    expect(parseUser('')).toEqual({ uid: 0, gid: 0 });
+    expect(() => parseUser('alice')).toThrow(/numeric uid/);
+  });
+
+  it('keeps flags after the command for the command', () => {
+    const p = parseArgs(['-i', 'c1', 'ls', '-la'], [{ name: 'interactive', short: 'i', help: '' }], 'exec', 1);
+    expect(p.opts.interactive).toBe(true);
+    expect(p.positionals).toEqual(['c1', 'ls', '-la']);
+  });
+
+  it('formats inspect fields like docker inspect -f', () => {
+    const v = { State: { Pid: 42 }, Namespaces: { pid: 'pid:[1]' } };
+    expect(formatTemplate('{{.State.Pid}}', v)).toBe('42');
+    expect(formatTemplate('{{json .Namespaces}}', v)).toBe('{"pid":"pid:[1]"}');
+    expect(() => formatTemplate('{{.State.Nope}}', v)).toThrow(/no field/);
+  });
+});
+
+describe('the plan box-init executes', () => {
+  const image = { Env: ['PATH=/bin', 'FOO=image'], Cmd: ['sh'], WorkingDir: '/srv' };
+  const rootfs = (): RootfsSpec => ({
+    rootfs: '/r/rootfs', lowerDirs: ['/l/1', '/l/2'], upperDir: '/r/upper', workDir: '/r/work',
+    readOnly: false, volumes: [], chroot: false, maskPaths: true, devices: [],
+  });
+  const calls = (plan: Plan) => plan.ops.map((o) => o.args[0]);
+
+  it('merges the environment: box defaults, then the image, then -e', () => {
+    const cfg = runConfigFrom(['-e', 'FOO=cli', '--hostname', 'h1', 'busybox']);
+    const proc = processSpec(cfg, image);
+    expect(proc.args).toEqual(['sh']);
+    expect(proc.cwd).toBe('/srv');
+    expect(proc.env).toContain('FOO=cli');
+    expect(proc.env).toContain('PATH=/bin');
+    expect(proc.env).toContain('HOSTNAME=h1');
+  });
+
+  it('mounts before pivot_root, locks down after, and ends in execve', () => {
+    const cfg = runConfigFrom(['--hostname', 'h1', 'busybox', 'true']);
+    const plan = containerPlan(cfg, rootfs(), processSpec(cfg, image));
+    const ops = calls(plan);
+    const at = (op: string) => ops.indexOf(op);
+    expect(ops[0]).toBe('prctl'); // PDEATHSIG first: if box dies, so do we
+    expect(at('sync')).toBeLessThan(at('unshare')); // in our cgroup before the cgroup namespace is made
+    expect(plan.ops.find((o) => o.args[0] === 'mount' && o.args[3] === 'overlay')!.args[5])
+      .toBe('lowerdir=/l/2:/l/1,upperdir=/r/upper,workdir=/r/work'); // top layer first
+    expect(ops.lastIndexOf('mount')).toBeLessThan(at('pivot_root')); // all mounts while the host's paths are visible
+    expect(at('caps')).toBeLessThan(at('seccomp'));
+    expect(at('seccomp')).toBeLessThan(at('close_range'));
+    expect(ops.at(-1)).toBe('exec');
+    expect(plan.ops.at(-1)!.args.slice(1)).toEqual(['true', 'true']);
+    expect(plan.ops.some((o) => o.args[0] === 'mount' && o.args[1] === '/dev/null' && o.args[2].endsWith('/proc/keys'))).toBe(true); // masked
+  });
+
+  it('with --userns, creates the user namespace in box-init and forks into the PID namespace', () => {
+    const cfg = runConfigFrom(['--userns', 'busybox']);
+    const ops = calls(containerPlan(cfg, rootfs(), processSpec(cfg, image)));
+    const unshares = ops.map((o, i) => (o === 'unshare' ? i : -1)).filter((i) => i >= 0);
+    expect(ops.indexOf('mount')).toBeLessThan(unshares[0]); // overlay mounted by real root first
+    expect(ops.indexOf('sync')).toBeGreaterThan(unshares[0]); // box writes uid_map meanwhile
+    expect(ops.indexOf('fork')).toBeGreaterThan(unshares[1]);
+    expect(ops.indexOf('pivot_root')).toBeGreaterThan(ops.indexOf('fork'));
+  });
+
+  it('uses chroot instead of pivot_root with --chroot, and no seccomp when unconfined', () => {
+    const cfg = runConfigFrom(['--chroot', '--security-opt', 'seccomp=unconfined', 'busybox']);
+    const ops = calls(containerPlan(cfg, { ...rootfs(), chroot: true }, processSpec(cfg, image)));
+    expect(ops).toContain('chroot');
+    expect(ops).not.toContain('pivot_root');
+    expect(ops).not.toContain('seccomp');
+  });
+
+  it('escapes what a plan line cannot hold, and refuses NUL', () => {
+    const plan = new Plan().exec('sh', ['sh', '-c', 'echo a\nb\\n\x1f']);
+    const line = plan.serialize().split('\n')[0];
+    expect(line.split('\x1f')).toEqual(['exec', 'sh', 'sh', '-c', 'echo a\\nb\\\\n\\u']);
+    expect(() => new Plan().chdir('/a\0b')).toThrow(/NUL/);
+  });
+});
+
+describe('paths inside an image', () => {
+  it('follows the image\'s own symlinks, never out to the host', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-resolve-'));
+    const lower = path.join(dir, 'lower');
+    const upper = path.join(dir, 'upper');
+    fs.mkdirSync(path.join(lower, 'usr/lib'), { recursive: true });
+    fs.mkdirSync(upper);
+    fs.symlinkSync('usr/lib', path.join(lower, 'lib'));
+    fs.symlinkSync('/etc', path.join(lower, 'evil'));
+    fs.symlinkSync('../../../../../../etc', path.join(lower, 'usr/up'));
+    fs.symlinkSync('loop', path.join(lower, 'loop'));
+    const spec = { lowerDirs: [lower], upperDir: upper };
+    expect(resolveInImage(spec, '/lib/x')).toBe('/usr/lib/x');
+    expect(resolveInImage(spec, '/evil/passwd')).toBe('/etc/passwd'); // the container's /etc
+    expect(resolveInImage(spec, '/usr/up/passwd')).toBe('/etc/passwd'); // .. stops at the root
+    expect(() => resolveInImage(spec, '/loop/x')).toThrow(/too many levels/);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('namespaces from Node\'s main thread', () => {
+  it('parses --ns lists', () => {
+    expect(parseNamespaceList('pid, UTS,mount,pid')).toEqual(['pid', 'uts', 'mnt']);
+    expect(() => parseNamespaceList(',')).toThrow(/empty list/);
+  });
+
+  it('unshares, spawns, and goes back to every namespace it left', () => {
+    const sys = fakeSys();
+    const result = withNewNamespaces(sys, ['pid', 'mnt', 'net', 'cgroup', 'time'], () => 'spawned');
+    expect(result).toBe('spawned');
+    const calls = sys.trace.events.map((e) => (e.kind === 'syscall' ? `${e.call}(${e.args})` : ''));
+    // cgroup and time are box-init's to create: Node could not setns back from time.
+    expect(calls[0]).toBe('unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET)');
+    expect(calls.slice(1).map((c) => c.replace(/\(\d+, /, '('))).toEqual([
+      'setns(CLONE_NEWPID)', 'setns(CLONE_NEWNS)', 'setns(CLONE_NEWNET)',
+    ]);
+    expect(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET).toBeGreaterThan(0);
+  });
+
+  it('goes back even when the spawn fails', () => {
+    const sys = fakeSys();
+    expect(() => withNewNamespaces(sys, ['uts'], () => { throw new Error('spawn failed'); })).toThrow('spawn failed');
+    expect(sys.trace.events.filter((e) => e.kind === 'syscall' && e.call === 'setns')).toHaveLength(1);
+  });
+});
