@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { parseCpus, parseSize } from '../cgroups/index.ts';
 import type { RunConfig } from '../container/config.ts';
@@ -184,9 +185,9 @@ async function runDetached(cfg: RunConfig): Promise<number> {
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg) },
   });
-  const pipe = child.stdio[3]!;
+  const pipe = child.stdio[3] as Readable;
   let out = '';
-  pipe.setEncoding?.('utf8');
+  pipe.setEncoding('utf8');
   for await (const chunk of pipe) out += chunk;
   child.unref();
   const line = out.trim();

@@ -52,7 +52,7 @@ export async function startContainer(
   claimName(name, id);
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
-  let pty: Pty | null = null;
+  let pty = null as Pty | null; // set by onConsole, which TypeScript cannot see run
   try {
     // 0711: others may pass through (root of a user-namespaced container is uid 100000 here
     // and must reach rootfs/), but not list what is inside.
