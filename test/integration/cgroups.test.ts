@@ -78,7 +78,7 @@ async function until<T>(what: string, probe: () => T | undefined, ms = 10_000): 
 
 /** The file a limit lives in, by version, for reading it back as the kernel stores it. */
 const limitFile = (cg: Cgroup, v1: [string, string], v2name: string) =>
-  cg.version === 2 ? path.join(cg.paths[0]!, v2name) : path.join(cg.paths.find((p) => p.includes(`/${v1[0]}`))!, v1[1]);
+  cg.version === 2 ? path.join(cg.paths[0]!, v2name) : path.join(cg.paths.find((p) => p.split('/').some((part) => part.split(',').includes(v1[0])))!, v1[1]);
 
 describe.skipIf(!driver)(`limits on the real kernel (${driver?.describe() ?? 'no cgroups'})`, () => {
   const d = driver!;
@@ -94,6 +94,29 @@ describe.skipIf(!driver)(`limits on the real kernel (${driver?.describe() ?? 'no
     expect(fs.readFileSync(limitFile(cg, ['memory', 'memory.limit_in_bytes'], 'memory.max'), 'utf8').trim()).toBe(String(64 * MiB));
     expect(cg.stats().memoryMax).toBe(64 * MiB);
     expect(sys!.trace.text()).toMatch(new RegExp(`${cg.version === 2 ? 'memory\\.max' : 'memory\\.limit_in_bytes'} <- "67108864"`));
+  });
+
+  it('writes the CPU and pids limits in the files and units of its version', () => {
+    const cg = create(d);
+    cg.setLimits({ cpuQuotaUs: 20_000, cpuPeriodUs: 100_000, cpuWeight: 200, pidsMax: 20 });
+    const read = (f: string) => fs.readFileSync(f, 'utf8').trim();
+    if (cg.version === 2) {
+      const dir = cg.paths[0]!;
+      expect([read(`${dir}/cpu.max`), read(`${dir}/cpu.weight`), read(`${dir}/pids.max`)]).toEqual(['20000 100000', '200', '20']);
+    } else {
+      const cpu = limitFile(cg, ['cpu', ''], '');
+      expect([read(`${cpu}/cpu.cfs_quota_us`), read(`${cpu}/cpu.cfs_period_us`), read(`${cpu}/cpu.shares`)]).toEqual(['20000', '100000', '2048']);
+      expect(read(limitFile(cg, ['pids', 'pids.max'], ''))).toBe('20');
+    }
+    expect(cg.stats().pidsMax).toBe(20);
+  });
+
+  it('turns swap off for the cgroup where the kernel accounts swap', () => {
+    const cg = create(d);
+    cg.setLimits({ memoryBytes: 64 * MiB });
+    const swapFile = limitFile(cg, ['memory', 'memory.memsw.limit_in_bytes'], 'memory.swap.max');
+    if (!fs.existsSync(swapFile)) return console.warn(`no swap accounting here (${swapFile} is absent): nothing to turn off`);
+    expect(fs.readFileSync(swapFile, 'utf8').trim()).toBe(cg.version === 2 ? '0' : String(64 * MiB));
   });
 
   it('puts a real process in the cgroup: the kernel lists it there and /proc says so', async () => {
@@ -273,5 +296,38 @@ describe.skipIf(!v2)(`the cgroup v2 driver's process handling, for real (${v2?.d
     const before = sys!.trace.events.length;
     expect(() => cg.setLimits(limits)).toThrow(new RegExp(`'${missing[0]}' controller`));
     expect(sys!.trace.events.slice(before)).toEqual([]);
+  });
+});
+
+const v2Controllers = (v2?.available().length ?? 0) > 0;
+if (v2 && !v2Controllers) console.warn(`cgroup v2 "no internal processes" tests skipped: ${v2.describe()} has no controllers to enable`);
+
+describe.skipIf(!v2Controllers)('cgroup v2 rules about where box may put its cgroups', () => {
+  it('explains "no internal processes" when run from a cgroup that holds processes, and BOX_CGROUP_PARENT fixes it', () => {
+    const mount = v2!.describe().replace(/^cgroup v2 at (\S+) .*$/, '$1');
+    const home = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)![1]!;
+    const session = path.join(mount, `boxtest-session-${process.pid}`);
+    const parent = `/boxtest-parent-${process.pid}`;
+    fs.mkdirSync(session);
+    try {
+      // Move this test process into a cgroup of its own, as a login shell sits in session-N.scope.
+      fs.writeFileSync(path.join(session, 'cgroup.procs'), String(process.pid));
+      const fromSession = detectCgroups(sys!);
+      expect(() => fromSession.create(`boxtest-${process.pid}-internal`)).toThrow(
+        /cannot enable memory, cpu, pids below .*boxtest-session-\d+: it holds processes itself.*BOX_CGROUP_PARENT=\/box/,
+      );
+      const fixed = detectCgroups(sys!, { parent });
+      const cg = fixed.create(`boxtest-${process.pid}-parented`);
+      made.push(cg);
+      expect(cg.paths).toEqual([path.join(mount, parent, cg.name)]);
+      cg.setLimits({ pidsMax: 5 });
+      expect(fs.readFileSync(path.join(cg.paths[0]!, 'pids.max'), 'utf8').trim()).toBe('5');
+      cg.destroy();
+      expect(fs.existsSync(path.join(mount, parent))).toBe(false);
+    } finally {
+      fs.writeFileSync(path.join(mount, home, 'cgroup.procs'), String(process.pid));
+      fs.rmSync(path.join(session, 'box'), { recursive: false, force: true });
+      fs.rmdirSync(session);
+    }
   });
 });

@@ -1,0 +1,153 @@
+// cgroup v2 with every controller, for real, on a machine whose cgroups are v1.
+//
+// The lab host mounts memory, cpu and pids as cgroup v1; its cgroup2 mount has no
+// controllers. A v1 hierarchy gives its controller back to v2 only when it is unmounted
+// with no child cgroups, and other programs on the host (other box runs, other tests) use
+// those hierarchies at any moment: unmounting one under them is not safe. So this test boots
+// a small Linux guest instead (qemu, a stock Debian kernel, cgroup2 only) that sees the host's
+// files read-only through 9p, and runs test/integration/cgroups.test.ts inside it. There the
+// same tests drive the v2 driver: memory.max and the OOM kill, pids.max and a fork bomb, cpu.max
+// throttling, cgroup.kill, and the "no internal processes" rule.
+//
+// Needs root, qemu-system-x86_64 and a guest kernel: BOX_TEST_GUEST_KERNEL_ROOT names a
+// directory holding boot/vmlinuz-* and lib/modules/* (an unpacked Debian linux-image
+// package; default /var/cache/isolab/guest-kernel, then /). BOX_TEST_VM_ACCEL picks the
+// accelerator (default tcg: nested KVM on the lab host hangs in early boot).
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const GUEST_TEST = 'test/integration/cgroups.test.ts';
+/** Modules the guest kernel needs to mount the host's files, in load order (each after its dependencies). */
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay'];
+
+interface GuestKernel { vmlinuz: string; modules: Map<string, string> }
+
+/** A kernel and the modules above, or the reason there is none. */
+function findGuestKernel(): GuestKernel | string {
+  const roots = [process.env.BOX_TEST_GUEST_KERNEL_ROOT, '/var/cache/isolab/guest-kernel', '/'].filter((r): r is string => !!r);
+  for (const root of roots) {
+    let versions: string[];
+    try {
+      versions = fs.readdirSync(path.join(root, 'lib/modules')).filter((v) => fs.existsSync(path.join(root, 'boot', `vmlinuz-${v}`)));
+    } catch {
+      continue;
+    }
+    for (const version of versions) {
+      const found = new Map<string, string>();
+      const walk = (dir: string): void => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+          const p = path.join(dir, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (e.name.endsWith('.ko') && MODULES.includes(e.name.slice(0, -3))) found.set(e.name.slice(0, -3), p);
+        }
+      };
+      for (const sub of ['kernel/drivers/virtio', 'kernel/net/9p', 'kernel/fs']) {
+        const dir = path.join(root, 'lib/modules', version, sub);
+        if (fs.existsSync(dir)) walk(dir);
+      }
+      if (MODULES.every((m) => found.has(m))) return { vmlinuz: path.join(root, 'boot', `vmlinuz-${version}`), modules: found };
+    }
+  }
+  return `no guest kernel with uncompressed virtio/9p/overlay modules in ${roots.join(', ')} (unpack a Debian linux-image-*-amd64 package into /var/cache/isolab/guest-kernel)`;
+}
+
+function why(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (spawnSync('qemu-system-x86_64', ['--version']).status !== 0) return 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)';
+  if (!fs.existsSync('/usr/bin/busybox')) return 'busybox is not installed (Debian package busybox-static)';
+  const k = findGuestKernel();
+  return typeof k === 'string' ? k : null;
+}
+const skipReason = why();
+if (skipReason) console.warn(`cgroup v2 guest test skipped: ${skipReason}`);
+
+/** A "newc" cpio archive, the format the kernel unpacks an initramfs from. */
+function cpio(entries: { name: string; mode: number; data?: Buffer }[]): Buffer {
+  const parts: Buffer[] = [];
+  const pad = (n: number) => Buffer.alloc((4 - (n % 4)) % 4);
+  [...entries, { name: 'TRAILER!!!', mode: 0 }].forEach((e, i) => {
+    const data = e.data ?? Buffer.alloc(0);
+    const name = Buffer.from(`${e.name}\0`);
+    // ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check
+    const fields = [i + 1, e.mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, name.length, 0];
+    const header = Buffer.from(`070701${fields.map((f) => f.toString(16).padStart(8, '0')).join('')}`);
+    parts.push(header, name, pad(header.length + name.length), data, pad(data.length));
+  });
+  return Buffer.concat(parts);
+}
+
+/**
+ * The guest's /init: mount the host's root read-only over 9p with a tmpfs overlay on top (so
+ * the tests can write), give it the guest's own /proc, /sys, /dev, /tmp and a cgroup2-only
+ * /sys/fs/cgroup, run the command there, print its exit status and power off.
+ */
+function initScript(command: string): string {
+  const bb = '/bin/busybox';
+  return [
+    `#!${bb} sh`,
+    `${bb} mkdir -p /proc /dev /lower /upper /host`,
+    `${bb} mount -t proc proc /proc && ${bb} mount -t devtmpfs dev /dev`,
+    `for m in ${MODULES.join(' ')}; do ${bb} insmod /modules/$m.ko || echo "GUEST: insmod $m failed"; done`,
+    `${bb} mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /lower || echo "GUEST: 9p mount failed"`,
+    `${bb} mount -t tmpfs tmp /upper && ${bb} mkdir /upper/u /upper/w`,
+    `${bb} mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w /host`,
+    `${bb} mount -t proc proc /host/proc && ${bb} mount -t sysfs sys /host/sys && ${bb} mount -t devtmpfs dev /host/dev`,
+    `${bb} mount -t tmpfs tmp /host/tmp && ${bb} mount -t cgroup2 cgroup2 /host/sys/fs/cgroup`,
+    `${bb} chroot /host /bin/sh -c '${command.replace(/'/g, `'\\''`)}'`,
+    'echo "GUEST-EXIT:$?"',
+    `${bb} poweroff -f`,
+    '',
+  ].join('\n');
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-vm-'));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+it.skipIf(!!skipReason)(
+  'the cgroup integration tests pass on a v2-only kernel with memory, cpu and pids (a qemu guest)',
+  async () => {
+    const kernel = findGuestKernel() as GuestKernel;
+    const command = `cd ${REPO} && PATH=${REPO}/node_modules/.bin:$PATH NO_COLOR=1 vitest run ${GUEST_TEST} --reporter=verbose 2>&1`;
+    const initrd = path.join(work, 'initrd.cpio');
+    fs.writeFileSync(initrd, cpio([
+      { name: 'bin', mode: 0o40755 },
+      { name: 'modules', mode: 0o40755 },
+      { name: 'init', mode: 0o100755, data: Buffer.from(initScript(command)) },
+      { name: 'bin/busybox', mode: 0o100755, data: fs.readFileSync('/usr/bin/busybox') },
+      ...MODULES.map((m) => ({ name: `modules/${m}.ko`, mode: 0o100644, data: fs.readFileSync(kernel.modules.get(m)!) })),
+    ]));
+    const accel = process.env.BOX_TEST_VM_ACCEL ?? 'tcg,thread=multi';
+    const qemu = spawn('qemu-system-x86_64', [
+      '-accel', accel, '-cpu', 'max', '-m', '2048', '-smp', '2',
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', 'stdio',
+      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1',
+      // The host's files, read-only: the guest cannot change anything on the host.
+      '-fsdev', 'local,id=host,path=/,security_model=none,readonly=on,multidevs=remap',
+      '-device', 'virtio-9p-pci,fsdev=host,mount_tag=hostroot',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    qemu.stdout.on('data', (d) => (out += d));
+    qemu.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => qemu.kill('SIGKILL'), 540_000);
+    await new Promise((resolve) => qemu.on('exit', resolve));
+    clearTimeout(timer);
+
+    const guest = out.replace(/\r/g, '');
+    const show = `guest output:\n${guest.slice(-6000)}`;
+    expect(guest, show).toContain('GUEST-EXIT:0');
+    // The guest used the v2 driver with all three controllers, and skipped nothing.
+    expect(guest, show).toMatch(/limits on the real kernel \(cgroup v2 at \/sys\/fs\/cgroup \(memory, cpu, pids\)\)/);
+    for (const name of ['is OOM-killed and oomKills counts 1', 'stops a fork bomb', 'throttles a busy loop', 'no internal processes']) {
+      expect(guest, show).toMatch(new RegExp(`✓ .*${name}`));
+    }
+    const summary = /Tests\s+(\d+) passed \((\d+)\)/.exec(guest);
+    expect(summary, show).not.toBeNull();
+    expect(summary![1], show).toBe(summary![2]); // every test passed: none failed, none skipped
+  },
+  600_000,
+);
