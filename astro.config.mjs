@@ -19,6 +19,18 @@ export default defineConfig({
   },
   devToolbar: { enabled: false },
   integrations: [mdx()],
+  vite: {
+    build: {
+      rollupOptions: {
+        // Astro's own MDX glue carries a "use astro:head-inject" directive that the bundler
+        // warns about on every lesson; it is expected and harmless.
+        onwarn(warning, warn) {
+          if (warning.code === 'MODULE_LEVEL_DIRECTIVE' && String(warning.message).includes('astro:head-inject')) return;
+          warn(warning);
+        },
+      },
+    },
+  },
   markdown: {
     // Astro 7 renders Markdown with Sätteri; its hast plugins run after Shiki highlighting.
     processor: satteri({ hastPlugins: [runnableCode] }),

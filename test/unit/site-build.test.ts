@@ -9,13 +9,16 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ASTRO = path.join(ROOT, 'node_modules/astro/bin/astro.mjs');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-site-'));
+// Inside the project on purpose: with an outDir outside the working directory Astro puts its
+// prerender chunks in the shared .astro/, where a concurrent `npm start` build would meet them.
+const cacheRoot = path.join(ROOT, 'node_modules/.cache');
+fs.mkdirSync(cacheRoot, { recursive: true });
+const tmp = fs.mkdtempSync(path.join(cacheRoot, 'isolab-site-test-'));
 
 function build(lessonsDir: string, name: string): { ok: boolean; out: string; log: string } {
   const out = path.join(tmp, name, 'dist');
@@ -203,6 +206,20 @@ describe('site build: fixture lessons', () => {
     expect(html).toContain('class="aside tip"');
   });
 
+  it('gives a Korean lesson a Korean page: lang, interface strings, its own chapter list', () => {
+    const home = page(dist, '/ko/');
+    expect(home).toMatch(/<html lang="ko"/);
+    expect(home).toContain('/lessons/ko/third/');
+    expect(home).not.toContain('/lessons/en/');
+    const html = page(dist, '/lessons/ko/third/');
+    expect(html).toMatch(/<html lang="ko"/);
+    expect(tagsWithClass(html, 'button', 'run-btn')[0]).toMatchObject({ 'data-label': '실행', 'data-command': 'hostname' });
+    expect(html).toContain('"stateConnected":"연결됨"');
+    expect(html).not.toContain('/lessons/en/');
+    // and the English course does not list it
+    expect(page(dist, '/')).not.toContain('/lessons/ko/');
+  });
+
   it('serves a self-contained 401 page that points at the URL npm start printed', () => {
     const html = page(dist, '/401/');
     expect(html).toContain('?token=');
@@ -249,5 +266,11 @@ describe('site build: mistakes in a lesson', () => {
     const r = build('./test/fixtures/site-broken/lessons', 'broken');
     expect(r.ok).toBe(false);
     expect(r.log).toContain('<Exercise id="no-such-exercise"> in en/broken: no such exercise in its frontmatter (declared: real-one)');
+  });
+
+  it('fails when a lesson without a terminal places an exercise', () => {
+    const r = build('./test/fixtures/site-broken-terminal/lessons', 'broken-terminal');
+    expect(r.ok).toBe(false);
+    expect(r.log).toContain('<Exercise id="needs-shell"> in en/quiet: the lesson has terminal: false');
   });
 });

@@ -427,7 +427,10 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
 
   // ---- the page's requests ----
   function runCommand(command: string): void {
-    if (state === 'exited' || state === 'gone') restart();
+    // A Run click is the reader asking for a shell: leave any stopped state (but a missing
+    // token cannot be fixed by retrying).
+    if (END_STATES.has(state) && state !== 'unauthorized') restart();
+    else if (state === 'gone') restart();
     sendInput(keystrokesFor(command));
     term.focus();
   }
