@@ -14,6 +14,8 @@ import { sha256 } from '../../runtime/src/image/digest.ts';
 import { readElf } from '../../runtime/src/image/elf.ts';
 import { findStaticBusybox } from '../../runtime/src/image/busybox.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
+import { copyLayerShifted } from '../../runtime/src/image/layer-copy.ts';
+import { lgetxattr } from '../../runtime/src/image/native.ts';
 
 const IMAGE_INDEX = new URL('../../runtime/src/image/index.ts', import.meta.url).pathname;
 
@@ -184,6 +186,33 @@ describe.skipIf(!run || !hasUnshare)('whiteouts on the real overlayfs', () => {
     const image = resolveImage('opaque:1', { root });
     expect(image.layerDirs[0]).toBe(base.layerDirs[0]); // the shared layer is unpacked once
     expect(onOverlay(image.layerDirs, 'ls etc; ls bin | grep -c busybox || true')).toBe('only\n0\n');
+  });
+});
+
+describe.skipIf(!run)('a layer copied for a user namespace', () => {
+  it('keeps whiteouts, opaque directories, hard links and setuid bits, and shifts every owner', () => {
+    const layer = importLayerTar(root, writeTar([
+      { name: 'etc', type: 'dir', mode: 0o755, mtime: 1_000_000_000 },
+      { name: 'etc/.wh..wh..opq', type: 'file', data: '' },
+      { name: 'etc/.wh.gone', type: 'file', data: '' },
+      { name: 'usr/bin/su', type: 'file', data: 'su', mode: 0o4755 },
+      { name: 'usr/bin/su-again', type: 'hardlink', linkname: 'usr/bin/su' },
+      { name: 'home/me', type: 'dir', uid: 1000, gid: 1000, mode: 0o700 },
+      { name: 'home/me/link', type: 'symlink', linkname: '/etc', uid: 1000, gid: 1000 },
+    ]));
+    writeImage(root, { ref: 'shiftme:1', config: {}, layers: [layer] });
+    const [src] = resolveImage('shiftme:1', { root }).layerDirs;
+    const dst = path.join(scratch, 'shifted');
+    copyLayerShifted(src, dst, 100000);
+    const st = (p: string) => fs.lstatSync(path.join(dst, p));
+    expect(st('etc/gone').isCharacterDevice() && st('etc/gone').rdev === 0).toBe(true);
+    expect(lgetxattr(path.join(dst, 'etc'), 'trusted.overlay.opaque')?.toString()).toBe('y');
+    expect(st('etc')).toMatchObject({ uid: 100000, gid: 100000, mtimeMs: 1_000_000_000_000 });
+    expect(st('usr/bin/su')).toMatchObject({ uid: 100000, mode: fs.constants.S_IFREG | 0o4755 });
+    expect(st('usr/bin/su-again').ino).toBe(st('usr/bin/su').ino);
+    expect(st('home/me')).toMatchObject({ uid: 101000, gid: 101000, mode: fs.constants.S_IFDIR | 0o700 });
+    expect(st('home/me/link').uid).toBe(101000);
+    expect(fs.readlinkSync(path.join(dst, 'home/me/link'))).toBe('/etc');
   });
 });
 

@@ -243,3 +243,12 @@ describe('the built-in images', () => {
     expect([...entries.keys()]).toEqual([...entries.keys()].sort());
   });
 });
+
+describe('a store box may not write', () => {
+  it('says to use sudo or set BOX_ROOT, instead of a file-system stack trace', () => {
+    // sysfs refuses new directories to everyone, root included (EPERM; EACCES for others).
+    expect(userError(() => resolveImage('busybox', { root: '/sys/box-store' }))).toMatch(
+      /^cannot write the image store in \/sys\/box-store \(E(PERM|ACCES)\): run box as root \(sudo\), or set BOX_ROOT/,
+    );
+  });
+});
