@@ -139,6 +139,30 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(fs.existsSync(`${root}/containers/${id}`)).toBe(false);
   });
 
+  it('gives -it a real terminal: a tty of its own, its size, Ctrl-C, job control, the exit code', async () => {
+    const pty = (await import('node-pty')).default;
+    const term = pty.spawn(boxBin, ['run', '--rm', '-it', 'busybox', 'sh'], {
+      cols: 100, rows: 30, env: { ...process.env, BOX_ROOT: root, TERM: 'xterm' } as Record<string, string>,
+    });
+    let screen = '';
+    term.onData((d) => { screen += d; });
+    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+    const type = async (line: string, expect: RegExp) => {
+      const from = screen.length;
+      term.write(line);
+      await until(() => expect.test(screen.slice(from)), 10_000, `${JSON.stringify(line)} to print ${expect} (got ${JSON.stringify(screen.slice(from))})`);
+    };
+    await until(() => screen.includes('# '), 15_000, 'the prompt');
+    await type('echo pid=$$; tty; stty size\r', /pid=1\s+\/dev\/pts\/0\s+30 100/);
+    term.resize(120, 40);
+    await type('stty size\r', /40 120/);
+    await type('sleep 100\r', /sleep 100/);
+    await type('\x03', /\^C[\s\S]*# /); // Ctrl-C reaches the foreground job, not box
+    await type('sleep 50 & jobs\r', /\[1\]\+\s+Running\s+sleep 50/);
+    term.write('exit 7\r');
+    expect(await exited).toBe(7);
+  });
+
   it('passes a signal to PID 1 and returns its exit code', async () => {
     const child = boxAsync(root, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; while :; do sleep 0.1; done']);
     await new Promise((r) => setTimeout(r, 800));

@@ -5,7 +5,7 @@
 // console socket and SCM_RIGHTS.)
 
 import tty from 'node:tty';
-import { koffi } from '../sys/libc.ts';
+import { libc, lastErrno } from '../sys/libc.ts';
 import { SysError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 
@@ -21,25 +21,13 @@ export interface Pty {
   close(): void;
 }
 
-let fns: any;
-function libcFns() {
-  if (fns) return fns;
-  const lib = koffi().load('libc.so.6');
-  fns = {
-    syscall: lib.func('long syscall(long number, ...)'),
-    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
-    close: lib.func('int close(int fd)'),
-  };
-  return fns;
-}
-
 /** Take a copy of file descriptor `fd` of process `pid`: the container's terminal master. */
 export function adoptConsole(sys: Sys, pid: number, fd: number): Pty {
-  const f = libcFns();
-  const pidfd = Number(f.syscall(SYS_pidfd_open, 'int', pid, 'int', 0));
-  if (pidfd < 0) throw new SysError('pidfd_open', `${pid}, 0`, koffi().errno());
-  const masterFd = Number(f.syscall(SYS_pidfd_getfd, 'int', pidfd, 'int', fd, 'int', 0));
-  const errno = koffi().errno();
+  const f = libc();
+  const pidfd = f.syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) throw new SysError('pidfd_open', `${pid}, 0`, lastErrno());
+  const masterFd = f.syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+  const errno = lastErrno();
   f.close(pidfd);
   sys.trace.record({ kind: 'syscall', call: 'pidfd_getfd', args: `pidfd_open(${pid}), ${fd}, 0`, result: masterFd });
   if (masterFd < 0) throw new SysError('pidfd_getfd', `${pid}, ${fd}`, errno);
@@ -51,7 +39,7 @@ export function adoptConsole(sys: Sys, pid: number, fd: number): Pty {
       const ws = Buffer.alloc(8);
       ws.writeUInt16LE(rows, 0);
       ws.writeUInt16LE(cols, 2);
-      f.ioctl(masterFd, TIOCSWINSZ, 'void *', ws);
+      f.ioctlPtr(masterFd, TIOCSWINSZ, ws);
     },
     close() {
       master.destroy();

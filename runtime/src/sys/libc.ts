@@ -17,6 +17,9 @@ export interface Libc {
   mmap(addr: null, length: number, prot: number, flags: number, fd: number, offset: number): unknown;
   munmap(addr: unknown, length: number): number;
   prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
+  close(fd: number): number;
+  /** syscall(2) with integer arguments, for calls glibc has no wrapper for (pidfd_getfd...). */
+  syscall(nr: number, ...args: number[]): number;
 }
 
 let cached: Libc | undefined;
@@ -32,6 +35,7 @@ export function libc(): Libc {
   const k = koffi();
   const lib = k.load('libc.so.6');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
+  const syscall = lib.func('long syscall(long number, ...)');
   cached = {
     unshare: lib.func('int unshare(int flags)'),
     setns: lib.func('int setns(int fd, int nstype)'),
@@ -46,6 +50,8 @@ export function libc(): Libc {
     mmap: lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
     munmap: lib.func('int munmap(void *addr, size_t length)'),
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    close: lib.func('int close(int fd)'),
+    syscall: (nr: number, ...args: number[]) => Number(syscall(nr, ...args.flatMap((a) => ['long', a]))),
   };
   return cached;
 }
