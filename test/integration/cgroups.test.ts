@@ -218,6 +218,26 @@ describe.skipIf(!driver)(`limits on the real kernel (${driver?.describe() ?? 'no
     cg.destroy(); // twice is fine
   });
 
+  it('kills and removes cgroups the container made inside its own (as box run inside a sandbox does)', async () => {
+    const cg = create(d);
+    // Make a child cgroup in every hierarchy, as a nested box would, and put a process in it.
+    const inner = cg.paths.map((p) => path.join(p, 'inner'));
+    for (const dir of inner) {
+      fs.mkdirSync(dir);
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+        if (fs.existsSync(path.join(dir, f))) fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(path.dirname(dir), f)));
+      }
+    }
+    const p = gated('sleep 100');
+    for (const dir of inner) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(p.pid));
+    expect(cg.pids()).toEqual([p.pid]);
+    cg.killAll();
+    expect(cg.pids()).toEqual([]);
+    expect((await p.exited).signal).toBe('SIGKILL');
+    cg.destroy();
+    for (const dir of [...inner, ...cg.paths]) expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('refuses to create a cgroup that exists, in one line', () => {
     const cg = create(d);
     expect(() => d.create(cg.name)).toThrow(UserError);

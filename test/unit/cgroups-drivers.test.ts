@@ -375,6 +375,41 @@ describe('cgroup v2 driver', () => {
   });
 });
 
+describe('cgroups a container made inside its own', () => {
+  it('v2: pids() includes them and destroy removes them deepest first', () => {
+    const { root, sys, driver } = unifiedHost();
+    const cg = driver.create('web');
+    put(cg.paths[0]!, 'cgroup.procs', '10\n');
+    put(cg.paths[0]!, 'inner/box/job/cgroup.procs', '30\n31\n');
+    put(cg.paths[0]!, 'inner/cgroup.procs', '20\n');
+    expect(cg.pids()).toEqual([10, 20, 30, 31]);
+    for (const f of ['cgroup.procs', 'inner/cgroup.procs', 'inner/box/job/cgroup.procs']) fs.rmSync(path.join(cg.paths[0]!, f));
+    clearTrace(sys);
+    cg.destroy();
+    expect(dirOps(sys, root)).toEqual([
+      'rmdir user.slice/session-1.scope/box/web/inner/box/job',
+      'rmdir user.slice/session-1.scope/box/web/inner/box',
+      'rmdir user.slice/session-1.scope/box/web/inner',
+      'rmdir user.slice/session-1.scope/box/web',
+      'rmdir user.slice/session-1.scope/box',
+    ]);
+  });
+
+  it('v1: the same in every hierarchy', () => {
+    const { root, sys, driver } = hybridHost();
+    const cg = driver.create('web');
+    const mem = path.join(root, 'memory/user.slice/box/web');
+    fs.mkdirSync(path.join(mem, 'inner'));
+    put(mem, 'inner/cgroup.procs', '5\n');
+    expect(cg.pids()).toEqual([5]);
+    fs.rmSync(path.join(mem, 'inner/cgroup.procs'));
+    clearTrace(sys);
+    cg.destroy();
+    expect(dirOps(sys, root).slice(0, 3)).toEqual(['rmdir cpu,cpuacct/user.slice/box/web', 'rmdir memory/user.slice/box/web/inner', 'rmdir memory/user.slice/box/web']);
+    expect(fs.existsSync(mem)).toBe(false);
+  });
+});
+
 describe('cgroup v1 driver', () => {
   it('create makes one directory per hierarchy and copies cpuset.cpus/mems down from the nearest parent', () => {
     const { root, sys, driver } = hybridHost();

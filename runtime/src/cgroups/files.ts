@@ -2,6 +2,7 @@
 // every write and every mkdir/rmdir goes through the Sys so it shows up in the trace.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 
@@ -149,4 +150,18 @@ export function listDirs(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * `dir` and every cgroup below it, deepest first: the order rmdir needs, since the kernel
+ * refuses to remove a cgroup that has children. A container may make cgroups of its own
+ * (the lab's readers run box inside their sandbox), so cleanup must go all the way down.
+ */
+export function subtree(dir: string): string[] {
+  return [...listDirs(dir).flatMap((child) => subtree(path.join(dir, child))), dir];
+}
+
+/** The pids in `dir`'s cgroup.procs and in those of every cgroup below it. */
+export function subtreePids(dir: string): number[] {
+  return subtree(dir).flatMap((d) => readPids(path.join(d, 'cgroup.procs')));
 }

@@ -49,15 +49,15 @@ export interface Cgroup {
   setLimits(limits: Limits): void;
   /** Move a process into the cgroup (its cgroup.procs in every hierarchy). */
   addProcess(pid: number): void;
-  /** The processes in the cgroup now, sorted. */
+  /** The processes in the cgroup and in any cgroup made below it, sorted. */
   pids(): number[];
   stats(): CgroupStats;
   /** Stop every process in the cgroup where they stand (v2 cgroup.freeze, v1 freezer.state). */
   freeze?(): void;
   thaw?(): void;
-  /** SIGKILL everything in the cgroup and wait until it is empty. */
+  /** SIGKILL everything in the cgroup and below it, and wait until no process is left. */
   killAll(): void;
-  /** Remove the cgroup's directories. Safe to call twice. */
+  /** Remove the cgroup's directories, and any cgroup made below them. Safe to call twice. */
   destroy(): void;
   /** The cgroup.procs files a process writes its pid to, to join (box exec). */
   procsFiles(): string[];

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import {
-  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readPids, readText,
-  removeDir, removeDirIfEmpty, waitFor, writeCgroupFile,
+  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readText,
+  removeDir, removeDirIfEmpty, subtree, subtreePids, waitFor, writeCgroupFile,
 } from './files.ts';
 import { killEach, waitEmpty } from './kill.ts';
 import { neededControllers, validateLimits } from './limits.ts';
@@ -180,7 +180,7 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
       }
     },
     pids() {
-      const all = new Set(places.flatMap((p) => readPids(path.join(p.dir, 'cgroup.procs'))));
+      const all = new Set(places.flatMap((p) => subtreePids(p.dir)));
       return [...all].sort((a, b) => a - b);
     },
     stats(): CgroupStats {
@@ -221,7 +221,7 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
       waitEmpty(() => cgroup.pids(), places[0]!.dir);
     },
     destroy() {
-      for (const p of places) removeDir(sys, p.dir);
+      for (const p of places) for (const d of subtree(p.dir)) removeDir(sys, d);
       for (const p of places) removeDirIfEmpty(sys, p.parent);
     },
     procsFiles() {

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import {
-  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readPids, readWords,
-  removeDir, removeDirIfEmpty, waitFor, writeCgroupFile,
+  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readWords,
+  removeDir, removeDirIfEmpty, subtree, subtreePids, waitFor, writeCgroupFile,
 } from './files.ts';
 import { killEach, waitEmpty } from './kill.ts';
 import { neededControllers, validateLimits } from './limits.ts';
@@ -82,10 +82,10 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
     create(name) {
       checkName(name);
       const dir = path.join(parent, name);
-      // Retry once if a concurrent box removed the empty parent between our two mkdirs.
+      // Retry if a concurrent box removed the empty parent between our mkdirs (ENOENT).
       for (let attempt = 0; ; attempt++) {
-        const controllers = prepareParent();
         try {
+          const controllers = prepareParent();
           if (!makeDir(sys, dir)) {
             throw new UserError(`cgroup ${dir} already exists: a container named '${name}' is running, or a stale one is left (remove it with box rm)`);
           }
@@ -106,7 +106,6 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
     },
   };
 }
-
 
 /** The error for a limit whose controller box's cgroups lack, with the fix for this layout. */
 function missingController(layout: V2Layout, controller: string, flag: string): UserError {
@@ -158,7 +157,7 @@ function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, control
       write('cgroup.procs', String(pid), `moving process ${pid} into the cgroup (is it still running?)`);
     },
     pids() {
-      return readPids(file('cgroup.procs')).sort((a, b) => a - b);
+      return subtreePids(dir).sort((a, b) => a - b);
     },
     stats(): CgroupStats {
       const cpu = readKeyed(file('cpu.stat'));
@@ -197,7 +196,7 @@ function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, control
       waitEmpty(() => cgroup.pids(), dir);
     },
     destroy() {
-      removeDir(sys, dir);
+      for (const d of subtree(dir)) removeDir(sys, d);
       removeDirIfEmpty(sys, parent);
     },
     procsFiles() {
