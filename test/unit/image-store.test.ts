@@ -135,6 +135,28 @@ describe('the image store', () => {
     );
   });
 
+  it('repairs a damaged blob when the same content is written again', () => {
+    const { lower } = twoLayerImage();
+    const file = blobPath(root, lower.descriptor.digest);
+    const good = fs.readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] ^= 0xff; // same size, wrong bytes
+    fs.writeFileSync(file, bad);
+    twoLayerImage(); // as a second pull or build would
+    expect(fs.readFileSync(file)).toEqual(good);
+    expect(resolveImage('demo:1', { root }).layerDirs).toHaveLength(2);
+  });
+
+  it('lists a damaged image with its problem, and the others as usual', () => {
+    const { manifestDigest } = twoLayerImage('broken:1');
+    const other = importLayerTar(root, writeTar([{ name: 'other', type: 'file', data: 'o' }]));
+    writeImage(root, { ref: 'fine:1', config: {}, layers: [other] });
+    fs.rmSync(blobPath(root, manifestDigest));
+    const byRef = new Map(listImages({ root }).map((i) => [i.ref, i]));
+    expect(byRef.get('broken:1')?.problem).toBe(`manifest ${manifestDigest} is missing from the store; remove the image and pull again`);
+    expect(byRef.get('fine:1')?.problem).toBeUndefined();
+  });
+
   it('refuses a manifest that was altered', () => {
     const { manifestDigest } = twoLayerImage();
     fs.appendFileSync(blobPath(root, manifestDigest), ' ');

@@ -33,6 +33,8 @@ export interface ImageSummary {
   /** Bytes of the image's blobs in the store: config plus (compressed) layers. */
   size: number;
   layers: LayerRecord[];
+  /** Set when the image's manifest or config cannot be read: what is wrong and what to do. */
+  problem?: string;
 }
 
 /** The platform Node runs on, in the words of the OCI spec (GOARCH names). */
@@ -73,13 +75,21 @@ export function listImages(opts: { root?: string } = {}): ImageSummary[] {
   const out: ImageSummary[] = [];
   for (const desc of readIndex(root).manifests) {
     const ref = entryRef(desc) ?? '<none>:<none>';
-    const { manifest, manifestDigest, config, configDescriptor } = readImage(root, desc, ref);
-    const layers = manifest.layers.map((d, i) => ({ descriptor: d, diffId: config.rootfs.diff_ids[i] }));
     const colon = ref.lastIndexOf(':');
+    const names = { ref, name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+    let image: ReturnType<typeof readImage>;
+    try {
+      image = readImage(root, desc, ref);
+    } catch (err) {
+      // One damaged image must not hide the others from `box images`.
+      if (!(err instanceof UserError)) throw err;
+      out.push({ ...names, id: '', manifestDigest: desc.digest, size: 0, layers: [], problem: err.message });
+      continue;
+    }
+    const { manifest, manifestDigest, config, configDescriptor } = image;
+    const layers = manifest.layers.map((d, i) => ({ descriptor: d, diffId: config.rootfs.diff_ids[i] }));
     out.push({
-      ref,
-      name: ref.slice(0, colon),
-      tag: ref.slice(colon + 1),
+      ...names,
       id: configDescriptor.digest,
       manifestDigest,
       ...(config.created ? { created: config.created } : {}),

@@ -187,15 +187,22 @@ export function readJsonBlob<T>(root: string, digest: string, what: string, size
   }
 }
 
-/** Store bytes as a blob; returns its digest. Writing a blob that is already there is a no-op. */
+/**
+ * Store bytes as a blob; returns its digest. A blob already there intact is left alone; a
+ * damaged one is replaced, so pulling or building again repairs the store.
+ */
 export function writeBlob(root: string, data: Buffer | string): { digest: string; size: number } {
   initStore(root);
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const digest = sha256(bytes);
   const file = blobPath(root, digest);
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  if (!st || st.size !== bytes.length) writeFileAtomic(root, file, bytes);
+  if (!blobIntact(file, digest, bytes.length)) writeFileAtomic(root, file, bytes);
   return { digest, size: bytes.length };
+}
+
+function blobIntact(file: string, digest: string, size: number): boolean {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st?.size === size && sha256(fs.readFileSync(file)) === digest;
 }
 
 /** Write a file under a temporary name, flush it to disk, and rename it into place. */
