@@ -148,6 +148,7 @@ it.skipIf(!!skipReason)(
     const summary = /Tests\s+(\d+) passed \((\d+)\)/.exec(guest);
     expect(summary, show).not.toBeNull();
     expect(summary![1], show).toBe(summary![2]); // every test passed: none failed, none skipped
+    console.log(`guest (${/Linux version (\S+)/.exec(guest)?.[1] ?? kernel.vmlinuz}): ${summary![0]}`);
   },
   600_000,
 );

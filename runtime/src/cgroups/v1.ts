@@ -73,14 +73,21 @@ export function v1Driver(sys: Sys, hierarchies: V1Hierarchy[]): CgroupDriver {
       for (const h of hierarchies) {
         prepareParent(h);
         const dir = path.join(h.parent, name);
-        if (!makeCgroupDir(sys, h, dir)) {
+        if (!makeDir(sys, dir)) {
           throw new UserError(`cgroup ${dir} already exists: a container named '${name}' is running, or a stale one is left (remove it with box rm)`);
         }
         made.push(dir);
+        if (h.controllers.includes('cpuset')) fillCpuset(sys, h, dir);
       }
     } catch (err) {
       // Leave nothing half-made: undo the directories made in the other hierarchies.
-      for (const dir of made.reverse()) removeDir(sys, dir);
+      for (const dir of made.reverse()) {
+        try {
+          removeDir(sys, dir);
+        } catch {
+          /* the error that stopped us matters more than this one */
+        }
+      }
       throw err;
     }
     return v1Cgroup(sys, name, hierarchies.map((h) => ({ ...h, dir: path.join(h.parent, name) })));
