@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { ensureBaseImages, resolveImage } from '../image/index.ts';
+import { resolveImage } from '../image/index.ts';
 import { withNewNamespaces } from '../ns/namespaces.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
@@ -43,7 +43,6 @@ export async function startContainer(
   if (process.getuid?.() !== 0) {
     throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
   }
-  ensureBaseImages();
   const image = resolveImage(cfg.image);
   const proc = processSpec(cfg, image.config);
 
