@@ -180,6 +180,9 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(status).toMatch(/CapEff:\s+00000000a80425fb/); // Docker's default 14 capabilities
     expect(status).toMatch(/NoNewPrivs:\s+1/);
     expect(status).toMatch(/Seccomp:\s+2/);
+    expect(box(root, ['run', '--rm', 'busybox', 'grep', 'CapInh', '/proc/self/status']).stdout).toMatch(/CapInh:\s+0{16}/);
+    const user = box(root, ['run', '--rm', '-u', '1000:1000', 'busybox', 'sh', '-c', 'id -u; id -g; grep CapEff /proc/self/status']);
+    expect(user.stdout).toMatch(/^1000\n1000\nCapEff:\s+0{16}\n$/); // a non-root user runs with no capabilities
   });
 
   it('mounts volumes (read-only when asked), honours --read-only, -e and -w', () => {

@@ -117,7 +117,8 @@ describe('the plan box-init executes', () => {
     expect(plan.ops.find((o) => o.args[0] === 'mount' && o.args[3] === 'overlay')!.args[5])
       .toBe('lowerdir=/l/2:/l/1,upperdir=/r/upper,workdir=/r/work'); // top layer first
     expect(ops.lastIndexOf('mount')).toBeLessThan(at('pivot_root')); // all mounts while the host's paths are visible
-    expect(at('caps')).toBeLessThan(at('seccomp'));
+    expect(at('bounding')).toBeLessThan(at('capset'));
+    expect(at('capset')).toBeLessThan(at('seccomp'));
     expect(at('seccomp')).toBeLessThan(at('close_range'));
     expect(ops.at(-1)).toBe('exec');
     expect(plan.ops.at(-1)!.args.slice(1)).toEqual(['true', 'true']);

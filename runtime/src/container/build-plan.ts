@@ -7,7 +7,7 @@
 //                      box to write its uid_map, then creates the rest and forks into the
 //                      new PID namespace.
 
-import { CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf, namespacesFromNode } from '../ns/namespaces.ts';
 import { buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import { capMask, lastCap, resolveCaps, CAPABILITIES } from '../security/capabilities.ts';
@@ -73,9 +73,21 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
     const s = Math.trunc(cfg.timeOffset);
     plan.writeFile('/proc/self/timens_offsets', `monotonic ${s} 0\nboottime ${s} 0\n`);
   }
-  if (proc.gid !== 0 || proc.uid !== 0) plan.setgroups([proc.gid]).setresgid(proc.gid).setresuid(proc.uid);
-  const caps = cfg.lab ? Object.keys(CAPABILITIES) : resolveCaps(cfg.capAdd, cfg.capDrop);
-  plan.caps(capMask(caps), lastCap(), caps.map((c) => c.replace(/^CAP_/, '')));
+  // runc's order: keep capabilities across the uid change, shrink the bounding set while we
+  // still may, change user, then set the final sets. (setresuid first would empty the
+  // permitted set of a non-root user, and the capset after it would fail.)
+  const last = lastCap();
+  const caps = (cfg.lab ? Object.keys(CAPABILITIES) : resolveCaps(cfg.capAdd, cfg.capDrop))
+    .filter((c) => CAPABILITIES[c] <= last); // none the running kernel does not know
+  const mask = capMask(caps);
+  const switchUser = proc.gid !== 0 || proc.uid !== 0;
+  if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
+  plan.boundingSet(mask, last);
+  if (switchUser) {
+    plan.setgroups([proc.gid]).setresgid(proc.gid).setresuid(proc.uid);
+    plan.prctl(PR_SET_KEEPCAPS, 0, 'PR_SET_KEEPCAPS');
+  }
+  plan.capset(mask, caps.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
   plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
   if (cfg.seccomp && !cfg.lab) {

@@ -102,10 +102,14 @@ export class Plan {
   setresuid(uid: number) {
     return this.push(['setresuid', uid], 'setresuid', `${uid}, ${uid}, ${uid}`);
   }
-  /** Keep exactly these capabilities: drop the rest from the bounding set, then capset. */
-  caps(mask: bigint, lastCap: number, names: string[]) {
-    return this.push(['caps', `0x${mask.toString(16)}`, lastCap], 'capset',
-      names.length ? names.join('|') : '(none)');
+  /** Drop every capability not in `mask` from the bounding set (and clear the ambient set). */
+  boundingSet(mask: bigint, lastCap: number) {
+    return this.push(['bounding', `0x${mask.toString(16)}`, lastCap], 'prctl',
+      `PR_CAPBSET_DROP, each of 0..${lastCap} not in 0x${mask.toString(16)}`);
+  }
+  /** Effective and permitted sets to exactly `mask`, inheritable empty. */
+  capset(mask: bigint, names: string[]) {
+    return this.push(['capset', `0x${mask.toString(16)}`], 'capset', names.length ? names.join('|') : '(none)');
   }
   prctl(option: number, arg: number, name: string) {
     return this.push(['prctl', option, arg], 'prctl', `${name}, ${arg}`);

@@ -206,17 +206,22 @@ static void do_exec(int i, struct op *o)
 struct cap_header { unsigned version; int pid; };
 struct cap_data { unsigned effective, permitted, inheritable; };
 
-static int set_caps(unsigned long long keep, int last_cap)
+/* The bounding set limits what any later execve can gain: drop what we don't keep. */
+static int drop_bounding(unsigned long long keep, int last_cap)
 {
-	/* The bounding set limits what any later execve can gain: drop what we don't keep. */
 	for (int c = 0; c <= last_cap; c++)
 		if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 			return -1;
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+/* Effective and permitted = keep; inheritable empty, as Docker since CVE-2022-24769. */
+static int set_caps(unsigned long long keep)
+{
 	struct cap_header h = { 0x20080522, 0 }; /* _LINUX_CAPABILITY_VERSION_3 */
 	struct cap_data d[2] = {
-		{ keep & 0xffffffff, keep & 0xffffffff, keep & 0xffffffff },
-		{ keep >> 32, keep >> 32, keep >> 32 },
+		{ keep & 0xffffffff, keep & 0xffffffff, 0 },
+		{ keep >> 32, keep >> 32, 0 },
 	};
 	return syscall(SYS_capset, &h, d);
 }
@@ -307,7 +312,8 @@ static long run_op(int i, struct op *o)
 	}
 	if (IS("setresgid")) return setresgid(num(a[1]), num(a[1]), num(a[1]));
 	if (IS("setresuid")) return setresuid(num(a[1]), num(a[1]), num(a[1]));
-	if (IS("caps")) return set_caps(strtoull(a[1], NULL, 0), num(a[2]));
+	if (IS("bounding")) return drop_bounding(strtoull(a[1], NULL, 0), num(a[2]));
+	if (IS("capset")) return set_caps(strtoull(a[1], NULL, 0));
 	if (IS("prctl")) return prctl(num(a[1]), num(a[2]), 0, 0, 0);
 	if (IS("seccomp")) return set_seccomp(a[1]);
 	if (IS("close_range")) return syscall(SYS_close_range, num(a[1]), ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);

@@ -72,4 +72,5 @@ export const SIGTERM = 15;
 
 // <sys/prctl.h>
 export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_KEEPCAPS = 8;
 export const PR_SET_NO_NEW_PRIVS = 38;
