@@ -11,11 +11,9 @@ import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
 import { formatTemplate } from '../../runtime/src/cli/commands.ts';
 import { containerPlan, processSpec, parseUser } from '../../runtime/src/container/build-plan.ts';
 import { Plan } from '../../runtime/src/container/plan.ts';
-import { DEFAULT_NAMESPACES, parseNamespaceList, withNewNamespaces } from '../../runtime/src/ns/namespaces.ts';
+import { DEFAULT_NAMESPACES, parseNamespaceList } from '../../runtime/src/ns/namespaces.ts';
 import { resolveInImage, type RootfsSpec } from '../../runtime/src/rootfs/rootfs.ts';
-import { CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID } from '../../runtime/src/sys/constants.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
-import { fakeSys } from '../../runtime/src/sys/fake.ts';
 
 describe('box run arguments', () => {
   it('splits options, the image and the command the way docker does', () => {
@@ -113,7 +111,13 @@ describe('the plan box-init executes', () => {
     const ops = calls(plan);
     const at = (op: string) => ops.indexOf(op);
     expect(ops[0]).toBe('prctl'); // PDEATHSIG first: if box dies, so do we
-    expect(at('sync')).toBeLessThan(at('unshare')); // in our cgroup before the cgroup namespace is made
+    expect(plan.ops[at('unshare')].text).toBe('CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS');
+    expect(at('fork')).toBeGreaterThan(at('unshare')); // the child is PID 1 of the new namespace
+    expect(at('fork')).toBeLessThan(at('pivot_root'));
+    // In our cgroup before the cgroup namespace is made: its root is where we are then.
+    expect(at('sync')).toBeGreaterThan(at('pivot_root'));
+    expect(plan.ops[ops.lastIndexOf('unshare')].text).toBe('CLONE_NEWCGROUP');
+    expect(ops.lastIndexOf('unshare')).toBeGreaterThan(at('sync'));
     expect(plan.ops.find((o) => o.args[0] === 'mount' && o.args[3] === 'overlay')!.args[5])
       .toBe('lowerdir=/l/2:/l/1,upperdir=/r/upper,workdir=/r/work'); // top layer first
     expect(ops.lastIndexOf('mount')).toBeLessThan(at('pivot_root')); // all mounts while the host's paths are visible
@@ -129,9 +133,10 @@ describe('the plan box-init executes', () => {
     const cfg = runConfigFrom(['--userns', 'busybox']);
     const ops = calls(containerPlan(cfg, rootfs(), processSpec(cfg, image)));
     const unshares = ops.map((o, i) => (o === 'unshare' ? i : -1)).filter((i) => i >= 0);
-    expect(ops.indexOf('mount')).toBeLessThan(unshares[0]); // overlay mounted by real root first
-    expect(ops.indexOf('sync')).toBeGreaterThan(unshares[0]); // box writes uid_map meanwhile
-    expect(ops.indexOf('fork')).toBeGreaterThan(unshares[1]);
+    expect(ops.indexOf('mount')).toBeGreaterThan(unshares[0]); // a mount namespace of real root's...
+    expect(ops.indexOf('mount')).toBeLessThan(unshares[1]); // ...where the overlay is mounted, then the user namespace
+    expect(ops.indexOf('sync')).toBeGreaterThan(unshares[1]); // box writes uid_map meanwhile
+    expect(ops.indexOf('fork')).toBeGreaterThan(unshares[2]);
     expect(ops.indexOf('pivot_root')).toBeGreaterThan(ops.indexOf('fork'));
   });
 
@@ -171,28 +176,9 @@ describe('paths inside an image', () => {
   });
 });
 
-describe('namespaces from Node\'s main thread', () => {
+describe('namespaces', () => {
   it('parses --ns lists', () => {
     expect(parseNamespaceList('pid, UTS,mount,pid')).toEqual(['pid', 'uts', 'mnt']);
     expect(() => parseNamespaceList(',')).toThrow(/empty list/);
-  });
-
-  it('unshares, spawns, and goes back to every namespace it left', () => {
-    const sys = fakeSys();
-    const result = withNewNamespaces(sys, ['pid', 'mnt', 'net', 'cgroup', 'time'], () => 'spawned');
-    expect(result).toBe('spawned');
-    const calls = sys.trace.events.map((e) => (e.kind === 'syscall' ? `${e.call}(${e.args})` : ''));
-    // cgroup and time are box-init's to create: Node could not setns back from time.
-    expect(calls[0]).toBe('unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWNET)');
-    expect(calls.slice(1).map((c) => c.replace(/\(\d+, /, '('))).toEqual([
-      'setns(CLONE_NEWPID)', 'setns(CLONE_NEWNS)', 'setns(CLONE_NEWNET)',
-    ]);
-    expect(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET).toBeGreaterThan(0);
-  });
-
-  it('goes back even when the spawn fails', () => {
-    const sys = fakeSys();
-    expect(() => withNewNamespaces(sys, ['uts'], () => { throw new Error('spawn failed'); })).toThrow('spawn failed');
-    expect(sys.trace.events.filter((e) => e.kind === 'syscall' && e.call === 'setns')).toHaveLength(1);
   });
 });

@@ -181,7 +181,7 @@ function formatBytes(n: number): string {
 async function runDetached(cfg: RunConfig): Promise<number> {
   // The monitor is this same program: the snapshot (whose options are in execArgv), the
   // bundle or the sources, whichever is running.
-  const self = process.execArgv.includes('--snapshot-blob') ? [] : [process.argv[1]];
+  const self = process.execArgv.includes('--snapshot-blob') ? ['--'] : [process.argv[1]];
   const child = spawn(process.execPath, [...process.execArgv, ...self, '__monitor'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],

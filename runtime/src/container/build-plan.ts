@@ -1,14 +1,24 @@
-// The whole plan for a container's first process, from a RunConfig and its image.
+// The whole plan for a container's first process, from a RunConfig and its image. box-init
+// (C, single-threaded) makes the namespaces itself, then forks: unshare(CLONE_NEWPID) moves
+// only its children into the new PID namespace, so its child is the container's PID 1, and
+// box-init stays outside as a small reaper that mirrors the child's exit.
 //
-//   without --userns   box (Node) has already unshare()d mnt/pid/uts/ipc/net on its main
-//                      thread, so box-init starts as PID 1 of the new PID namespace.
-//   with --userns      box unshares only mnt (so the overlay is mounted by real root);
-//                      box-init creates the user namespace (single-threaded!), waits for
-//                      box to write its uid_map, then creates the rest and forks into the
-//                      new PID namespace.
+// Why not unshare() from Node's main thread? It works (libuv forks from that thread, so the
+// child would be inside, and setns() takes the thread back), but it needs koffi, and loading
+// koffi was a sixth of box run's start time; box-init makes the same calls for free. And a
+// user namespace needs a single-threaded process anyway.
+//
+//   1. unshare the namespaces (with --userns: first mnt, so the overlay is mounted by real
+//      root; then user; box writes uid_map; then the rest, now owned by the user namespace);
+//   2. mount the overlay (before the fork: the child shares the mount namespace);
+//   3. fork: box joins the child to the container's cgroup while the child mounts /proc,
+//      /dev, /sys and pivot_roots (the kernel's first cgroup.procs write is slow on v1);
+//   4. wait until box has done so, then unshare the cgroup namespace, whose root is the
+//      cgroup we are in at that moment;
+//   5. hostname, and the last steps shared with box exec (finishProcess).
 
-import { CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
-import { flagsOf, namespacesFromNode } from '../ns/namespaces.ts';
+import { CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { flagsOf } from '../ns/namespaces.ts';
 import { buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import { capMask, lastCap, resolveCaps, CAPABILITIES } from '../security/capabilities.ts';
 import { defaultSeccompProgram } from '../security/seccomp.ts';
@@ -26,35 +36,36 @@ export interface ProcessSpec {
   tty: boolean;
 }
 
-/** The namespaces box (Node) creates itself before spawning box-init. */
-export function namespacesForNode(cfg: RunConfig): NamespaceName[] {
-  if (cfg.userns) return cfg.namespaces.includes('mnt') ? ['mnt'] : [];
-  return namespacesFromNode(cfg.namespaces);
-}
+export const SYNC_IDMAP = 'box writes uid_map and gid_map';
+export const SYNC_CGROUP = 'box has put the container in its cgroup';
 
 export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec): Plan {
   const plan = new Plan();
   const has = (n: NamespaceName) => cfg.namespaces.includes(n);
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // if box dies mid-start, so do we
+  // cgroup: made after we join the container's cgroup (step 4); time: just before execve.
+  const now = cfg.namespaces.filter((n) => n !== 'cgroup' && n !== 'time');
 
   if (cfg.userns) {
-    if (rootfs) mountOverlay(plan, rootfs);
+    if (rootfs) {
+      plan.unshare(CLONE_NEWNS);
+      mountOverlay(plan, rootfs);
+    }
     plan.unshare(CLONE_NEWUSER);
-    plan.sync('box writes uid_map and gid_map, and puts us in our cgroup');
+    plan.sync(SYNC_IDMAP);
     // We are in the new user namespace with every capability, but our uid 0 outside is not
     // mapped inside: become the namespace's root (host uid USERNS_BASE).
     plan.setgroups([]).setresgid(0).setresuid(0);
-    const rest = cfg.namespaces.filter((n) => n !== 'time');
-    if (rest.length) plan.unshare(flagsOf(rest));
-    if (has('pid')) plan.fork();
+    if (now.length) plan.unshare(flagsOf(now));
   } else {
-    plan.sync('box puts us in our cgroup');
-    // The cgroup namespace's root is the cgroup we are in when we unshare it: our own.
-    if (has('cgroup')) plan.unshare(CLONE_NEWCGROUP);
+    if (now.length) plan.unshare(flagsOf(now));
     if (rootfs) mountOverlay(plan, rootfs);
   }
+  if (has('pid')) plan.fork();
 
   if (rootfs) buildRootfs(plan, rootfs, { newIpcNs: has('ipc') });
+  plan.sync(SYNC_CGROUP);
+  if (has('cgroup')) plan.unshare(CLONE_NEWCGROUP);
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);
 
   finishProcess(plan, cfg, proc, { newTimeNs: has('time') });

@@ -21,14 +21,18 @@ export interface InitOptions {
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[];
   /** Called at each `sync` op with the pid of the process that waits; resolve to let it go on. */
   onSync?: (pid: number, why: string) => void | Promise<void>;
+  /**
+   * Called once the host PID of the container's process is known: at once when the plan has
+   * no fork, else when box-init reports the fork. Put it in the container's cgroup here.
+   */
+  onProcess?: (pid: number) => void;
   /** Called when box-init has opened the container's terminal: fd is the master, in `pid`. */
   onConsole?: (pid: number, fd: number) => void | Promise<void>;
 }
 
 /**
- * Spawn box-init. This is synchronous up to the fork and exec of box-init (libuv forks from
- * the main thread), so a caller that has unshare()d namespaces on the main thread can
- * setns() back as soon as this returns: the child keeps the new namespaces.
+ * Spawn box-init and feed it its plan. The promise `started` resolves once the user's
+ * command has been exec'd.
  */
 export function spawnInit(opts: InitOptions): InitStage {
   const child = spawn(initPath(), [], {
@@ -39,6 +43,8 @@ export function spawnInit(opts: InitOptions): InitStage {
   const reports = child.stdio[4] as Readable;
   planPipe.on('error', () => {}); // box-init may exit before reading everything: reports say why
   planPipe.write(opts.plan.serialize());
+  const forks = opts.plan.ops.some((op) => op.args[0] === 'fork');
+  if (!forks && child.pid) opts.onProcess?.(child.pid);
   const started = new Promise<number>((resolve, reject) => {
     let pid = child.pid!;
     let failed = false;
@@ -90,8 +96,11 @@ export function spawnInit(opts: InitOptions): InitStage {
         if (op) opts.trace.record({ kind: 'syscall', call: op.call, args: op.text, result: n }, 'init');
         planPipe.write('\n');
       } else if (kind === 'OK') {
-        if (op?.args[0] === 'fork') pid = n;
         if (op) opts.trace.record({ kind: 'syscall', call: op.call, args: op.text, result: n }, 'init');
+        if (op?.args[0] === 'fork') {
+          pid = n;
+          opts.onProcess?.(pid);
+        }
       } else if (kind === 'ERR') {
         failed = true;
         const call = op?.call ?? 'execve';

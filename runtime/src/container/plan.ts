@@ -35,7 +35,7 @@ export class Plan {
   setns(path: string, nstype: number) {
     return this.push(['setns', path, nstype], 'setns', `open(${q(path)}), ${cloneFlagNames(nstype)}`);
   }
-  /** Stop and wait until box says go; box learns our pid. */
+  /** Stop and wait until box says go: box has written our uid_map, or put us in our cgroup. */
   sync(why: string) {
     return this.push(['sync'], 'sync', why);
   }

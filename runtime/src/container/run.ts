@@ -9,12 +9,11 @@ import type { ChildProcess } from 'node:child_process';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
 import { resolveImage } from '../image/index.ts';
-import { withNewNamespaces } from '../ns/namespaces.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { USERNS_BASE, USERNS_SIZE, type RunConfig } from './config.ts';
-import { containerPlan, namespacesForNode, processSpec } from './build-plan.ts';
+import { containerPlan, processSpec, SYNC_IDMAP } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
@@ -84,19 +83,18 @@ export async function startContainer(
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
     const childStdio = cfg.tty ? ['ignore' as const, 'ignore' as const, 'ignore' as const]
       : logFd !== null ? ['ignore' as const, logFd, logFd] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
-    const init = withNewNamespaces(sys, namespacesForNode(cfg), () =>
-      spawnInit({
-        plan,
-        trace: sys.trace,
-        stdio: childStdio,
-        onSync: (pid) => {
-          if (cgroup) cgroup.addProcess(pid);
-          if (cfg.userns) writeIdMaps(sys, pid);
-        },
-        onConsole: (pid, fd) => {
-          pty = adoptConsole(sys, pid, fd);
-        },
-      }));
+    const init = spawnInit({
+      plan,
+      trace: sys.trace,
+      stdio: childStdio,
+      onProcess: (pid) => cgroup?.addProcess(pid),
+      onSync: (pid, why) => {
+        if (why === SYNC_IDMAP) writeIdMaps(sys, pid);
+      },
+      onConsole: (pid, fd) => {
+        pty = adoptConsole(sys, pid, fd);
+      },
+    });
     if (logFd !== null) fs.closeSync(logFd); // the container holds its own copy
 
     const pid = await init.started;

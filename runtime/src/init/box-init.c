@@ -158,14 +158,24 @@ static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
 static void do_fork(int i)
 {
+	/* The child waits until the parent has reported its pid: box must hear "OK fork <pid>"
+	 * before anything the child reports, to know which process the container is. */
+	int order[2];
+	if (pipe2(order, O_CLOEXEC) < 0) fail(i, errno);
 	pid_t pid = fork();
 	if (pid < 0) fail(i, errno);
 	if (pid == 0) {
+		char c;
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(order[1]);
+		while (read(order[0], &c, 1) < 0 && errno == EINTR) {}
+		close(order[0]);
 		return; /* the child runs the rest of the plan */
 	}
 	child_pid = pid;
 	report("OK", i, pid);
+	close(order[0]);
+	close(order[1]); /* EOF: the child goes on */
 	close(REPORT_FD); /* the child reports from now on */
 	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	for (unsigned k = 0; k < sizeof sigs / sizeof *sigs; k++) signal(sigs[k], forward);

@@ -23,7 +23,9 @@ export interface Sys {
 
 /** The real system calls, through koffi. Throws SysError naming the call on failure. */
 export function realSys(trace: Trace): Sys {
-  const C = libc();
+  // koffi is loaded on the first call, not here: box run makes none from Node.
+  let lib: ReturnType<typeof libc> | undefined;
+  const C = new Proxy({} as ReturnType<typeof libc>, { get: (_t, name) => (lib ??= libc())[name as keyof typeof lib] });
   function check(call: string, args: string, rc: number): void {
     const errno = rc < 0 ? lastErrno() : 0;
     trace.record({ kind: 'syscall', call, args, result: rc, ...(rc < 0 ? { errno: new SysError(call, args, errno).code } : {}) });
