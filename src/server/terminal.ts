@@ -19,8 +19,15 @@ export const CLOSE = {
   takenOver: 4001,    // the same session was opened by another socket: do not reconnect by itself
 } as const;
 
-/** Pty output is sent at most this often (one event-loop turn) or once this much is waiting. */
+/**
+ * Batching pty output into frames. A keystroke's echo goes out on the next event-loop turn.
+ * While output streams (the previous frame was big and left under BUSY_MS ago), chunks are
+ * gathered for BUSY_MS, or until BATCH_BYTES wait: the pty hands us ~4 KiB a read, and one frame per read
+ * costs the server and the page far more than the few milliseconds of delay.
+ */
 const BATCH_BYTES = 64 * 1024;
+const BUSY_MS = 4;
+const BIG_FRAME = 1024;
 const PING_MS = 30_000;
 
 function toBuffer(data: RawData): Buffer {
@@ -44,6 +51,8 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let flushScheduled = false;
+  let lastFlush = 0;
+  let lastFrameBytes = 0;
   let checking = false;
 
   // Only the session's current socket may pause or resume its pty.
@@ -55,6 +64,8 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   const flush = () => {
     flushScheduled = false;
     if (pendingBytes === 0) return;
+    lastFlush = performance.now();
+    lastFrameBytes = pendingBytes;
     const data = pending.length === 1 ? pending[0] : Buffer.concat(pending);
     pending = [];
     pendingBytes = 0;
@@ -68,7 +79,12 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes >= BATCH_BYTES) flush();
-      else if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+      else if (!flushScheduled) {
+        flushScheduled = true;
+        const streaming = lastFrameBytes >= BIG_FRAME && performance.now() - lastFlush < BUSY_MS;
+        if (streaming) setTimeout(flush, BUSY_MS);
+        else setImmediate(flush);
+      }
     },
     ended(code, why) {
       flush();
