@@ -66,10 +66,10 @@ export function spawnInit(opts: InitOptions): InitStage {
       }
     });
     reports.on('end', () => {
-      // EOF: box-init's report pipe is close-on-exec, so the user's command is running
-      // (or box-init died, which 'exit' below reports).
+      // EOF with no ERR line: the report pipe is close-on-exec, so the user's command was
+      // exec'd. It may have finished already (`true` does): that is still a start.
       queue.then(() => {
-        if (!failed && child.exitCode === null) resolve(pid);
+        if (!failed) resolve(pid);
       });
     });
     // 'close' comes after the report pipe's 'end', so a quick command that has already
