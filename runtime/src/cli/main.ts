@@ -2,7 +2,6 @@
 // Every failure reaches the user as one line, `box: <what failed and what to do>`, never a
 // stack trace.
 
-import v8 from 'node:v8';
 import { Trace } from '../sys/trace.ts';
 import { UserError } from '../sys/errors.ts';
 import { COMMANDS, globalHelp } from './commands.ts';
@@ -36,9 +35,8 @@ async function main(argv: string[]): Promise<number> {
   return command.run(argv, trace);
 }
 
-function run(fromSnapshot: boolean): void {
-  // From a snapshot there is no script name in argv: the arguments start at argv[1].
-  main(process.argv.slice(fromSnapshot ? 1 : 2)).then(
+function run(): void {
+  main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
@@ -57,7 +55,4 @@ function run(fromSnapshot: boolean): void {
   );
 }
 
-// Built into a V8 startup snapshot (runtime/scripts/build-box.ts), box's code is already
-// loaded and compiled when Node starts: run when the snapshot is deserialized, not now.
-if (v8.startupSnapshot?.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(() => run(true));
-else run(false);
+run();

@@ -179,10 +179,8 @@ function formatBytes(n: number): string {
  * writing its output to a log; we wait until it says the container runs, then print the id.
  */
 async function runDetached(cfg: RunConfig): Promise<number> {
-  // The monitor is this same program: the snapshot (whose options are in execArgv), the
-  // bundle or the sources, whichever is running.
-  const self = process.execArgv.includes('--snapshot-blob') ? ['--'] : [process.argv[1]];
-  const child = spawn(process.execPath, [...process.execArgv, ...self, '__monitor'], {
+  // The monitor is this same program: the bundle or the sources, whichever is running.
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg) },
