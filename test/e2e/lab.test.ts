@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
-import { boxLabAvailable, freePort, REPO, spawnServer } from './harness.ts';
+import { execFileSync } from 'node:child_process';
+import { BOX, boxLabAvailable, freePort, REPO, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -23,6 +24,8 @@ if (missing) console.warn(`e2e: skipped: ${missing}`);
 let server: ServerProcess;
 let context: BrowserContext;
 let base = '';
+/** Every sandbox a page of these tests was given: all must be gone after the server stops. */
+const sandboxes = new Set<string>();
 
 async function launch(): Promise<BrowserContext> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-chromium-'));
@@ -41,6 +44,7 @@ async function openLesson(ctx: BrowserContext, url = LESSON): Promise<Page> {
   const res = await page.goto(base + url);
   expect(res?.status()).toBe(200);
   await connected(page);
+  sandboxes.add((await page.locator('[data-testid="terminal-sandbox"]').textContent()) ?? '');
   return page;
 }
 
@@ -61,8 +65,12 @@ function screen(page: Page): Promise<string> {
 
 /** Wait until the terminal shows `pattern` (after the first `skip` characters). */
 async function waitScreen(page: Page, pattern: RegExp, skip = 0): Promise<string> {
-  await page.waitForFunction(([src, flags, from]) => new RegExp(src, flags).test(window.isolab!.terminalText().slice(from)),
-    [pattern.source, pattern.flags, skip] as const, { timeout: T });
+  try {
+    await page.waitForFunction(([src, flags, from]) => new RegExp(src, flags).test(window.isolab!.terminalText().slice(from)),
+      [pattern.source, pattern.flags, skip] as const, { timeout: T });
+  } catch (e) {
+    throw new Error(`the terminal never showed ${pattern}; it shows:\n${(await screen(page)).slice(-1200)}`, { cause: e });
+  }
   return (await screen(page)).slice(skip);
 }
 
@@ -95,9 +103,14 @@ describe.skipIf(!!missing)('the lab in a browser', () => {
 
   afterAll(async () => {
     await context?.close();
-    const code = await server?.stop();
+    if (!server) return;
+    const code = await server.stop();
     expect(code).toBe(0);
     expect(server.output()).toContain('removing');
+    // SIGTERM removed every sandbox the server made, those in their grace period included.
+    expect(sandboxes.size).toBeGreaterThan(0);
+    const ps = execFileSync(BOX, ['ps', '-a'], { encoding: 'utf8' });
+    for (const name of sandboxes) expect(ps, name).not.toContain(name);
   }, T);
 
   it('runs the PID namespace demo from its Run buttons: the shell in the container is PID 1', async () => {
