@@ -75,6 +75,13 @@ async function main(): Promise<void> {
       (e) => fail(`stopping: ${(e as Error).message}`, 1),
     );
   };
+  // A bug of ours must not leave sandboxes running: log it, remove them, exit non-zero.
+  process.on('uncaughtException', (e) => {
+    process.stderr.write(`isolab: internal error: ${e.stack ?? e}\n`);
+    if (stopping) process.exit(1);
+    stopping = true;
+    server.close().finally(() => process.exit(1));
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => stop('SIGHUP'));

@@ -10,6 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { BOX, boxLabAvailable, freePort, REPO, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
+// What the page's Terminal island exposes as window.isolab (src/scripts/terminal/terminal.ts).
+// (Functions given to page.evaluate run in the page, where they read it through a cast.)
+interface IsolabApi { readonly state: string; readonly sandbox: string; terminalText(): string }
+
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'e2e-token-' + 'ab'.repeat(16);
 const LESSON = '/lessons/en/pid-namespaces/';
@@ -50,23 +54,23 @@ async function openLesson(ctx: BrowserContext, url = LESSON): Promise<Page> {
 
 async function connected(page: Page): Promise<void> {
   try {
-    await page.waitForFunction(() => window.isolab?.state === 'connected', null, { timeout: T });
+    await page.waitForFunction(() => (window as unknown as { isolab?: IsolabApi }).isolab?.state === 'connected', null, { timeout: T });
   } catch (e) {
-    const state = await page.evaluate(() => [window.isolab?.state, document.querySelector('[data-testid="terminal-notice"]')?.textContent?.trim()]);
+    const state = await page.evaluate(() => [(window as unknown as { isolab?: IsolabApi }).isolab?.state, document.querySelector('[data-testid="terminal-notice"]')?.textContent?.trim()]);
     throw new Error(`the terminal did not connect: state ${state[0]}, notice "${state[1]}"; server log:\n${server.output().slice(-1500)}`, { cause: e });
   }
   // A prompt has appeared: the shell in the sandbox is ready for input.
-  await page.waitForFunction(() => /[#$] *$/.test(window.isolab!.terminalText()), null, { timeout: T });
+  await page.waitForFunction(() => /[#$] *$/.test((window as unknown as { isolab: IsolabApi }).isolab.terminalText()), null, { timeout: T });
 }
 
 function screen(page: Page): Promise<string> {
-  return page.evaluate(() => window.isolab!.terminalText());
+  return page.evaluate(() => (window as unknown as { isolab: IsolabApi }).isolab.terminalText());
 }
 
 /** Wait until the terminal shows `pattern` (after the first `skip` characters). */
 async function waitScreen(page: Page, pattern: RegExp, skip = 0): Promise<string> {
   try {
-    await page.waitForFunction(([src, flags, from]) => new RegExp(src, flags).test(window.isolab!.terminalText().slice(from)),
+    await page.waitForFunction(([src, flags, from]) => new RegExp(src, flags).test((window as unknown as { isolab: IsolabApi }).isolab.terminalText().slice(from)),
       [pattern.source, pattern.flags, skip] as const, { timeout: T });
   } catch (e) {
     throw new Error(`the terminal never showed ${pattern}; it shows:\n${(await screen(page)).slice(-1200)}`, { cause: e });
