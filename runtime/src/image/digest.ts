@@ -1,11 +1,18 @@
 // Content addressing: a blob's name is the sha256 of its bytes, written "sha256:<64 hex>".
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.ts';
+
+// node:crypto is loaded on first use, not at start: initialising OpenSSL costs box ~15 ms.
+const crypto = () => process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
+const SMALL = 64 * 1024; // below this our own SHA-256 is quicker than starting OpenSSL
+
 export function sha256(data: Uint8Array | string): string {
-  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  if (bytes.length <= SMALL) return 'sha256:' + sha256Hex(bytes);
+  return 'sha256:' + crypto().createHash('sha256').update(bytes).digest('hex');
 }
 
 /** The hex part of a digest, checked: a digest from a file is never trusted as a path. */

@@ -6,13 +6,15 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { digestHex, sha256, shortDigest } from './digest.ts';
 import { storePaths } from './paths.ts';
 import { MediaType, readBlob, removeStaleTemps, tempPath, writeBlob, type Descriptor } from './store.ts';
 import { unpackTar } from './unpack.ts';
+
+// Loaded when a layer is (de)compressed, not at every start of box.
+const zlib = () => process.getBuiltinModule('node:zlib') as typeof import('node:zlib');
 
 /** Layers are decompressed in memory; a layer bigger than this is refused rather than exhausting it. */
 export const MAX_LAYER_BYTES = 2 * 1024 ** 3;
@@ -40,7 +42,7 @@ export function importLayerTar(
   const gzip = (opts.compress ?? 'gzip') === 'gzip';
   // Node's zlib writes a fixed gzip header (no file name, mtime 0), so the same tar always
   // compresses to the same bytes, and the layer keeps its digest from one build to the next.
-  const blob = gzip ? zlib.gzipSync(tar, { level: 9 }) : tar;
+  const blob = gzip ? zlib().gzipSync(tar, { level: 9 }) : tar;
   const { digest, size } = writeBlob(root, blob);
   const record = { descriptor: { mediaType: gzip ? MediaType.layerGzip : MediaType.layerTar, digest, size }, diffId };
   if (opts.unpack) ensureLayerUnpacked(root, record, { tar, trace: opts.trace });
@@ -102,9 +104,9 @@ export function decompress(blob: Buffer, descriptor: Descriptor): Buffer {
     switch (descriptor.mediaType) {
       case MediaType.layerGzip:
       case MediaType.dockerLayerGzip:
-        return zlib.gunzipSync(blob, opts);
+        return zlib().gunzipSync(blob, opts);
       case MediaType.layerZstd:
-        return zlib.zstdDecompressSync(blob, opts);
+        return zlib().zstdDecompressSync(blob, opts);
       case MediaType.layerTar:
       case 'application/vnd.docker.image.rootfs.diff.tar':
         return blob;

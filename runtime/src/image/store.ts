@@ -12,7 +12,6 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { UserError } from '../sys/errors.ts';
 import { digestHex, sha256, shortDigest } from './digest.ts';
 import { flock, LOCK_EX } from './native.ts';
@@ -230,7 +229,8 @@ export function writeFileAtomic(root: string, file: string, data: Buffer | strin
 export function tempPath(root: string, hint: string): string {
   const dir = path.join(root, 'image-tmp');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return path.join(dir, `${process.pid}-${randomBytes(6).toString('hex')}-${hint}`);
+  const random = (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).randomBytes(6).toString('hex');
+  return path.join(dir, `${process.pid}-${random}-${hint}`);
 }
 
 /** Remove temporary files and directories left by box processes that no longer run. */
