@@ -194,6 +194,31 @@ describe.skipIf(!!missing)('the lab in a browser', () => {
     await page.close();
   }, 3 * T);
 
+  it('a flood of output (yes) does not freeze the page, and Ctrl-C stops it at once', async () => {
+    const page = await openLesson(context);
+    await page.locator('[data-testid="terminal"]').click();
+    await page.keyboard.type('yes isolab-flood-line');
+    await page.keyboard.press('Enter');
+    await waitScreen(page, /isolab-flood-line\nisolab-flood-line\n/);
+    // The page keeps answering while the output streams in.
+    const delays: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = Date.now();
+      await page.evaluate(() => document.title);
+      delays.push(Date.now() - t0);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(Math.max(...delays)).toBeLessThan(1500);
+    await page.keyboard.press('Control+C');
+    const t0 = Date.now();
+    await typeLine(page, 'echo after-the-$((1+1))-floods', /\nafter-the-2-floods\n/);
+    // With flow control the page is never more than ~512 KiB behind, so the prompt is back at
+    // once; without it, the backlog of a 6 s flood takes seconds to scroll past.
+    console.log(`flood: the page answered within ${Math.max(...delays)} ms; Ctrl-C to prompt ${Date.now() - t0} ms`);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await page.close();
+  }, 2 * T);
+
   it('refuses a browser without the token: the page and the WebSocket', async () => {
     const stranger = await launch();
     try {
