@@ -5,12 +5,20 @@
 //   - output throughput: `cat` of a big text file in the sandbox reaching the client, which
 //     acks like the page's xterm (batched, after each frame is "written").
 //
-//   node test/bench/terminal.ts [--driver box|host-shell] [--keystrokes 200] [--mib 16] [--runs 8]
+//   - with --browser also: the same `cat` reaching xterm.js in headless Chromium, through the
+//     real server (`src/server/main.ts`) and a lesson page, measured until the end marker is
+//     in xterm's buffer.
 //
-// The lead's runner can call benchTerminal() and print formatTerminalBench().
+//   node test/bench/terminal.ts [--driver box|host-shell] [--keystrokes 200] [--mib 16] [--runs 8] [--browser]
+//
+// The lead's runner can call benchTerminal() / benchBrowserTerminal() and print format*().
 
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { boxLabAvailable, spawnServer, TEST_TOKEN } from '../e2e/harness.ts';
+import { chromium } from 'playwright-core';
+import { boxLabAvailable, freePort, spawnServer, TEST_TOKEN } from '../e2e/harness.ts';
 import { LabClient } from '../e2e/lab-client.ts';
 
 export interface TerminalBenchOptions {
@@ -153,6 +161,62 @@ export function formatTerminalBench(r: TerminalBenchResult): string {
   ].join('\n');
 }
 
+export interface BrowserBenchResult {
+  /** MB/s of `cat` output until its end is in xterm's buffer. p99 is the slow end. */
+  throughputMBps: Stat & { bytesPerRun: number };
+}
+
+/**
+ * `cat` of a big file in a lesson page's terminal, in headless Chromium, through the real
+ * server and a real box sandbox: the whole path to the reader's screen.
+ */
+export async function benchBrowserTerminal(opts: { mib?: number; runs?: number; lesson?: string } = {}): Promise<BrowserBenchResult> {
+  const mib = opts.mib ?? 16;
+  const runs = opts.runs ?? 5;
+  const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', TEST_TOKEN]);
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-bench-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 900 },
+  });
+  type Lab = { isolab: { state: string; send(c: string): void; terminalText(): string } };
+  try {
+    const page = await ctx.newPage();
+    await page.goto(server.url);
+    await page.goto(`http://127.0.0.1:${server.port}${opts.lesson ?? '/lessons/en/pid-namespaces/'}`);
+    await page.waitForFunction(() => (window as unknown as Lab).isolab?.state === 'connected', null, { timeout: 120_000 });
+    const file = `/tmp/isolab-bench-${randomBytes(3).toString('hex')}`;
+    const ready = `__READY${randomBytes(3).toString('hex')}__`;
+    await page.evaluate(([cmd]) => (window as unknown as Lab).isolab.send(cmd),
+      [`head -c ${Math.ceil(mib * 1024 * 1024 * 3 / 4)} /dev/urandom | base64 > ${file}; echo ${ready.slice(0, 6)}""${ready.slice(6)}`]);
+    await page.waitForFunction((m) => (window as unknown as Lab).isolab.terminalText().includes(m), ready, { timeout: 120_000 });
+    const bytes = Math.ceil(mib * 1024 * 1024 * 3 / 4 / 57) * 78; // base64: 76 columns + CR LF per 57 bytes
+    const rates: number[] = [];
+    for (let r = 0; r < runs + 1; r++) {
+      const marker = `__DONE${randomBytes(3).toString('hex')}__`;
+      const t0 = process.hrtime.bigint();
+      await page.evaluate(([cmd]) => (window as unknown as Lab).isolab.send(cmd), [`cat ${file}; echo ${marker.slice(0, 6)}""${marker.slice(6)}`]);
+      await page.waitForFunction((m) => (window as unknown as Lab).isolab.terminalText().includes(m), marker, { timeout: 300_000, polling: 100 });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r > 0) rates.push(bytes / seconds / 1e6);
+      await page.evaluate(() => (window as unknown as Lab).isolab.send('clear'));
+    }
+    await page.evaluate(([cmd]) => (window as unknown as Lab).isolab.send(cmd), [`rm -f ${file}`]);
+    return { throughputMBps: { median: median(rates), p99: percentile(rates, 1), samples: rates.length, bytesPerRun: bytes } };
+  } finally {
+    await ctx.close();
+    await server.stop();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+export function formatBrowserBench(r: BrowserBenchResult): string {
+  return `  cat to xterm in Chromium  median ${r.throughputMBps.median.toFixed(1)} MB/s   p99 (slowest) ${r.throughputMBps.p99.toFixed(1)} MB/s   (${r.throughputMBps.samples} runs of ${(r.throughputMBps.bytesPerRun / 1e6).toFixed(1)} MB)`;
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -164,4 +228,7 @@ if (import.meta.main) {
   const num = (name: string) => { const v = flag(name); return v === undefined ? undefined : Number(v); };
   const result = await benchTerminal({ driver, keystrokes: num('--keystrokes'), mib: num('--mib'), runs: num('--runs') });
   console.log(formatTerminalBench(result));
+  if (args.includes('--browser')) {
+    console.log(formatBrowserBench(await benchBrowserTerminal({ mib: num('--mib'), runs: num('--runs') })));
+  }
 }
