@@ -16,7 +16,7 @@ export type ClientMessage =
 
 export type ServerMessage =
   | { type: 'hello'; session: string; sandbox: string; resumed: boolean }
-  | { type: 'exit'; code: number }
+  | { type: 'exit'; code: number; reason?: string }
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
   | { type: 'error'; message: string }
   | { type: 'full' };

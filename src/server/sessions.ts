@@ -18,6 +18,15 @@ export interface Attachment {
   shutdown(): void;
 }
 
+/** The status a shell reports when its terminal is hung up (128 + SIGHUP), as ours is. */
+export const HUNG_UP = 129;
+
+/** "45 seconds", "1 minute", "90 minutes". */
+export function duration(ms: number): string {
+  const [n, unit] = ms < 60_000 ? [Math.round(ms / 1000), 'second'] : [Math.round(ms / 60_000), 'minute'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 export class Session {
   readonly id: string;
   readonly sandbox: Sandbox;
@@ -81,7 +90,6 @@ export class SessionManager {
 
   get size(): number { return this.#sessions.size; }
   get(id: string): Session | undefined { return this.#sessions.get(id); }
-  names(): string[] { return [...this.#sessions.values()].map((s) => s.sandbox.name); }
 
   /**
    * Attach a WebSocket to session `id`: resume its sandbox if it has one (taking it over
@@ -136,7 +144,7 @@ export class SessionManager {
     clearTimeout(session.graceTimer);
     session.graceTimer = setTimeout(() => {
       this.#log(`isolab: sandbox ${session.sandbox.name}: no page came back within ${this.#opts.graceMs / 1000} s`);
-      this.#end(session, 0);
+      this.#end(session, HUNG_UP);
     }, this.#opts.graceMs);
   }
 
@@ -144,9 +152,9 @@ export class SessionManager {
     const now = Date.now();
     for (const session of this.#sessions.values()) {
       if (!session.ended && now - session.lastInput > this.#opts.idleMs) {
-        const minutes = Math.round(this.#opts.idleMs / 60_000);
-        this.#log(`isolab: sandbox ${session.sandbox.name}: idle for ${minutes} min, removing it`);
-        this.#end(session, 0, `this sandbox was removed after ${minutes} minute${minutes === 1 ? '' : 's'} without input; start a new one to go on`);
+        const idle = duration(this.#opts.idleMs);
+        this.#log(`isolab: sandbox ${session.sandbox.name}: no input for ${idle}, removing it`);
+        this.#end(session, HUNG_UP, `this sandbox was removed after ${idle} without input; start a new one to go on`);
       }
     }
   }
@@ -174,7 +182,7 @@ export class SessionManager {
       const attachment = session.attachment;
       session.attachment = null;
       attachment?.shutdown();
-      this.#end(session, 0);
+      this.#end(session, HUNG_UP);
     }
     await Promise.all([...this.#destroying]);
   }

@@ -89,7 +89,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     ended(code, why) {
       flush();
       if (why) send({ type: 'error', message: why });
-      send({ type: 'exit', code });
+      send(why ? { type: 'exit', code, reason: why } : { type: 'exit', code });
       ws.close(CLOSE.normal, 'sandbox ended');
     },
     takenOver() {

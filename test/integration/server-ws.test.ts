@@ -184,8 +184,9 @@ describe.each([
     const s = await server({ idleMs: 1500 });
     const c = await ready(s);
     const exit = await c.message('exit', T);
-    expect(exit.code).toBeTypeOf('number');
-    expect(c.messages.find((m) => m.type === 'error')?.message).toMatch(/without input/);
+    expect(exit.code).toBe(129);
+    expect(exit.reason).toMatch(/^this sandbox was removed after 2 seconds without input/);
+    expect(c.messages.find((m) => m.type === 'error')?.message).toBe(exit.reason);
     await c.until(() => c.closed, T, 'the close');
     expect(c.closed!.code).toBe(1000);
     expect(s.sessions.size).toBe(0);
