@@ -112,7 +112,9 @@ it.skipIf(!!skipReason)(
   'the cgroup integration tests pass on a v2-only kernel with memory, cpu and pids (a qemu guest)',
   async () => {
     const kernel = findGuestKernel() as GuestKernel;
-    const command = `cd ${REPO} && PATH=${REPO}/node_modules/.bin:$PATH NO_COLOR=1 vitest run ${GUEST_TEST} --reporter=verbose 2>&1`;
+    // Output to a file, then printed whole: on the serial console (a tty) vitest would redraw
+    // its lines, and kernel messages (the OOM killer's) would land in the middle of them.
+    const command = `cd ${REPO} && PATH=${REPO}/node_modules/.bin:$PATH NO_COLOR=1 vitest run ${GUEST_TEST} --reporter=verbose > /tmp/guest-vitest.log 2>&1; rc=$?; cat /tmp/guest-vitest.log; exit $rc`;
     const initrd = path.join(work, 'initrd.cpio');
     fs.writeFileSync(initrd, cpio([
       { name: 'bin', mode: 0o40755 },
@@ -125,7 +127,7 @@ it.skipIf(!!skipReason)(
     const qemu = spawn('qemu-system-x86_64', [
       '-accel', accel, '-cpu', 'max', '-m', '2048', '-smp', '2',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', 'stdio',
-      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 quiet panic=-1',
+      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1',
       // The host's files, read-only: the guest cannot change anything on the host.
       '-fsdev', 'local,id=host,path=/,security_model=none,readonly=on,multidevs=remap',
       '-device', 'virtio-9p-pci,fsdev=host,mount_tag=hostroot',
