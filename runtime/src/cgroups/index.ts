@@ -3,4 +3,5 @@
 
 export type { Cgroup, CgroupDriver, CgroupStats, Limits } from './types.ts';
 export { detectCgroups, type DetectOptions } from './detect.ts';
+export { warmCgroupMigration } from './warm.ts';
 export { parseCpus, parseSize, weightToShares, CPU_PERIOD_US } from './units.ts';

@@ -12,6 +12,7 @@ import { waitFor } from './files.ts';
  */
 export function killEach(sys: Sys, pids: () => number[], freeze?: () => void, thaw?: () => void): void {
   for (let round = 0; round < 100; round++) {
+    if (pids().length === 0) return; // the usual case: PID 1 exited and took the rest with it
     let frozen = false;
     if (freeze) {
       try {

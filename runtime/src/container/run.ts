@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { detectCgroups } from '../cgroups/index.ts';
+import { detectCgroups, warmCgroupMigration } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
 import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
@@ -38,10 +38,11 @@ export async function startContainer(
   cfg: RunConfig,
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log',
 ): Promise<Running> {
-  reapStale(sys);
   if (process.getuid?.() !== 0) {
     throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
   }
+  warmCgroupMigration(); // first: it waits in the kernel while we do the rest
+  reapStale(sys);
   const image = resolveImage(cfg.image);
   const proc = processSpec(cfg, image.config);
 
@@ -199,7 +200,6 @@ function reachableByUsernsRoot(rootfs: string): void {
 function makeCgroup(sys: Sys, cfg: RunConfig, name: string): Cgroup | null {
   const driver = detectCgroups(sys);
   const cg = driver.create(name);
-  warmCgroupMigration(cg);
   try {
     cg.setLimits({
       memoryBytes: cfg.memoryBytes,
@@ -213,21 +213,6 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string): Cgroup | null {
     throw err;
   }
   return cg;
-}
-
-/**
- * The first write to a cgroup.procs file in a while waits for an RCU grace period (the
- * kernel flips cgroup_threadgroup_rwsem into writer mode; 5 to 14 ms here on v1), and writes
- * in the next ~10 ms are quick. Writing our own pid into the cgroup we are already in moves
- * nothing but pays that wait, so pay it now, on a libuv thread, while box builds the plan and
- * spawns box-init; the container's own write, a few ms later, is then fast.
- */
-function warmCgroupMigration(cg: Cgroup): void {
-  // cg.paths[0] is <hierarchy><our cgroup>/box/<name>: two levels up is our own cgroup.
-  const ours = path.join(path.dirname(path.dirname(cg.paths[0])), 'cgroup.procs');
-  fs.promises.writeFile(ours, String(process.pid)).catch(() => {
-    /* only an optimisation: the real write still works without it */
-  });
 }
 
 /**
