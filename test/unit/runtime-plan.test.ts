@@ -182,3 +182,12 @@ describe('namespaces', () => {
     expect(() => parseNamespaceList(',')).toThrow(/empty list/);
   });
 });
+
+describe('user namespace id ranges', () => {
+  it('uses 100000..165535 on a host, and the upper half of what it has when nested', async () => {
+    const { usernsRange } = await import('../../runtime/src/container/config.ts');
+    expect(usernsRange('         0          0 4294967295\n')).toEqual({ base: 100000, size: 65536 });
+    expect(usernsRange('         0     100000      65536\n')).toEqual({ base: 32768, size: 32768 });
+    expect(() => usernsRange('0 1000 1\n')).toThrow(/maps only 1 ids/);
+  });
+});

@@ -54,7 +54,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
     plan.unshare(CLONE_NEWUSER);
     plan.sync(SYNC_IDMAP);
     // We are in the new user namespace with every capability, but our uid 0 outside is not
-    // mapped inside: become the namespace's root (host uid USERNS_BASE).
+    // mapped inside: become the namespace's root (uid `base` of the range box maps).
     plan.setgroups([]).setresgid(0).setresuid(0);
     if (now.length) plan.unshare(flagsOf(now));
   } else {

@@ -3,6 +3,7 @@
 
 import type { NamespaceName } from '../sys/constants.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
+import { UserError } from '../sys/errors.ts';
 
 export interface RunConfig {
   image: string;
@@ -38,6 +39,26 @@ export interface RunConfig {
   devices: string[];
 }
 
-/** The first host uid/gid of a user-namespaced container's range: root inside is this uid outside. */
-export const USERNS_BASE = 100000;
-export const USERNS_SIZE = 65536;
+/** Where a user-namespaced container's ids go: root inside is `base` outside, for `size` ids. */
+export interface IdRange {
+  base: number;
+  size: number;
+}
+
+/**
+ * On a host, 100000..165535, as Docker's userns-remap and /etc/subuid usually do. Inside a
+ * user namespace (box in a lab sandbox), only the ids our own uid_map maps exist: take the
+ * upper half of the range we have, so nested containers never share ids with us.
+ */
+export function usernsRange(uidMap: string): IdRange {
+  const lines = uidMap.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const whole = lines.length === 1 && lines[0][0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295;
+  if (whole) return { base: 100000, size: 65536 };
+  const ours = lines.find(([inside]) => inside === 0);
+  const count = ours ? ours[2] : 0;
+  if (count < 2048) {
+    throw new UserError(`--userns: this process's user namespace maps only ${count} ids, too few to give a container its own range`);
+  }
+  const size = Math.min(65536, Math.floor(count / 2));
+  return { base: count - size, size };
+}

@@ -12,7 +12,7 @@ import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
-import { USERNS_BASE, USERNS_SIZE, type RunConfig } from './config.ts';
+import { usernsRange, type IdRange, type RunConfig } from './config.ts';
 import { containerPlan, processSpec, SYNC_IDMAP } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
@@ -68,12 +68,13 @@ export async function startContainer(
     cfg = { ...cfg, hostname: state.config.hostname as string };
     writeState(state);
 
-    const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg) : null;
+    const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
+    const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg, ids) : null;
     if (!rootfs) {
       process.stderr.write(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
-    cgroup = makeCgroup(sys, cfg, cgroupName(id));
+    cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
@@ -88,9 +89,15 @@ export async function startContainer(
       plan,
       trace: sys.trace,
       stdio: childStdio,
-      onProcess: (pid) => cgroup?.addProcess(pid),
+      // Without a user namespace: join the container's process as soon as we know it. With
+      // one: join box-init at its uid_map stop, while it still has our credentials (on
+      // cgroup v1 only root of the first user namespace, or the same uid, may move a process)
+      // and before it forks, so that the container's PID 1 is born in the cgroup.
+      onProcess: ids ? undefined : (pid) => cgroup?.addProcess(pid),
       onSync: (pid, why) => {
-        if (why === SYNC_IDMAP) writeIdMaps(sys, pid);
+        if (why !== SYNC_IDMAP || !ids) return;
+        cgroup?.addProcess(pid);
+        writeIdMaps(sys, pid, ids);
       },
       onConsole: (pid, fd) => {
         pty = adoptConsole(sys, pid, fd);
@@ -156,12 +163,12 @@ export function removeContainerFiles(id: string): void {
 }
 
 /** The overlay's three directories, and the image's layers (shifted for a user namespace). */
-function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig): RootfsSpec {
+function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null): RootfsSpec {
   const spec: RootfsSpec = {
     rootfs: path.join(dir, 'rootfs'),
     upperDir: path.join(dir, 'upper'),
     workDir: path.join(dir, 'work'),
-    lowerDirs: cfg.userns ? shiftedLayers(layerDirs, USERNS_BASE) : layerDirs,
+    lowerDirs: ids ? shiftedLayers(layerDirs, ids.base) : layerDirs,
     readOnly: cfg.readOnly,
     volumes: cfg.volumes,
     chroot: cfg.chroot,
@@ -169,10 +176,10 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig): Rootfs
     devices: cfg.devices,
   };
   for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { mode: 0o755 });
-  if (cfg.userns) {
+  if (ids) {
     reachableByUsernsRoot(spec.rootfs);
-    // Root inside is USERNS_BASE outside: it must own the upper layer to write to it.
-    for (const d of [spec.upperDir, spec.workDir]) fs.chownSync(d, USERNS_BASE, USERNS_BASE);
+    // Root inside is ids.base outside: it must own the upper layer to write to it.
+    for (const d of [spec.upperDir, spec.workDir]) fs.chownSync(d, ids!.base, ids!.base);
   }
   return spec;
 }
@@ -197,7 +204,7 @@ function reachableByUsernsRoot(rootfs: string): void {
   }
 }
 
-function makeCgroup(sys: Sys, cfg: RunConfig, name: string): Cgroup | null {
+function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null): Cgroup | null {
   const driver = detectCgroups(sys);
   const cg = driver.create(name);
   try {
@@ -207,7 +214,7 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string): Cgroup | null {
       cpuPeriodUs: cfg.cpus?.periodUs,
       pidsMax: cfg.pidsLimit,
     });
-    if (cfg.lab) delegate(cg, USERNS_BASE);
+    if (cfg.lab && ids) delegate(cg, ids.base);
   } catch (err) {
     cg.destroy();
     throw err;
@@ -243,10 +250,10 @@ function labCgroupMounts(cg: Cgroup): { name: string; host: string }[] {
   });
 }
 
-/** Map root inside to USERNS_BASE outside, for a range of 65536 ids. */
-function writeIdMaps(sys: Sys, pid: number): void {
-  sys.writeFile(`/proc/${pid}/uid_map`, `0 ${USERNS_BASE} ${USERNS_SIZE}\n`);
-  sys.writeFile(`/proc/${pid}/gid_map`, `0 ${USERNS_BASE} ${USERNS_SIZE}\n`);
+/** Map root inside to ids.base outside, for ids.size ids. */
+function writeIdMaps(sys: Sys, pid: number, ids: IdRange): void {
+  sys.writeFile(`/proc/${pid}/uid_map`, `0 ${ids.base} ${ids.size}\n`);
+  sys.writeFile(`/proc/${pid}/gid_map`, `0 ${ids.base} ${ids.size}\n`);
 }
 
 export function readNamespaces(pid: number): Record<string, string> {
