@@ -240,6 +240,22 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     box(root, ['rm', '-f', 'twin']);
   });
 
+  it('runs containers inside a lab sandbox: nested PID 1, user namespaces and memory limits', () => {
+    const r = box(root, ['run', '--rm', '--lab', 'lab', 'sh', '-c', [
+      'id -u; cat /proc/self/uid_map',
+      'box run --rm busybox sh -c "echo nested-pid=\$\$"',
+      'box run --rm --userns busybox cat /proc/self/uid_map',
+      'box run --rm --memory 16m busybox sh -c "x=\$(head -c 50000000 /dev/zero | tr \"\\0\" a)"; echo nested-exit=$?',
+    ].join('; ')], { timeout: 60_000 });
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    expect(lines[0]).toBe('0'); // root inside the sandbox...
+    expect(lines[1]).toBe('0 100000 65536'); // ...is uid 100000 on the host
+    expect(lines).toContain('nested-pid=1');
+    expect(lines).toContain('0 32768 32768'); // a nested user namespace, inside the sandbox's ids
+    expect(lines).toContain('nested-exit=137'); // cgroup limits work below the sandbox's own
+    expect(r.code).toBe(0);
+  });
+
   it('answers bad input with one line, a non-zero exit, and nothing left behind', () => {
     const before = fs.existsSync(`${root}/containers`) ? fs.readdirSync(`${root}/containers`).length : 0;
     const cases: [string[], RegExp][] = [
