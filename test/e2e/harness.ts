@@ -67,12 +67,15 @@ export interface InProcessOptions {
   log?: (line: string) => void;
 }
 
-export function startInProcess(o: InProcessOptions = {}): Promise<LabServer> {
-  return startLabServer({
+/** A lab server in this process; the temporary site and lessons it made go with close(). */
+export async function startInProcess(o: InProcessOptions = {}): Promise<LabServer> {
+  const made: string[] = [];
+  const dist = o.dist ?? made[made.push(makeTestDist()) - 1];
+  const server = await startLabServer({
     host: '127.0.0.1',
     port: 0,
     token: TEST_TOKEN,
-    dist: o.dist ?? makeTestDist(),
+    dist,
     repo: REPO,
     lessonsDir: o.lessonsDir,
     driver: o.driver ?? hostShellDriver(),
@@ -81,6 +84,13 @@ export function startInProcess(o: InProcessOptions = {}): Promise<LabServer> {
     idleMs: o.idleMs ?? 3_600_000,
     log: o.log ?? (() => {}),
   });
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export function driverByName(name: 'box' | 'host-shell'): SandboxDriver {
