@@ -104,6 +104,10 @@ export async function startContainer(
       },
     });
     if (logFd !== null) fs.closeSync(logFd); // the container holds its own copy
+    // Listen for the exit now: a quick command (`true`) may be gone before `started` resolves.
+    const exitCode = new Promise<number>((resolve) => {
+      init.child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));
+    });
 
     const pid = await init.started;
     state.pid = pid;
@@ -111,12 +115,7 @@ export async function startContainer(
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = new Promise<number>((resolve) => {
-      init.child.once('exit', (code, signal) => {
-        const exitCode = code ?? 128 + signalNumber(signal ?? 'SIGKILL');
-        resolve(finish(sys, state, cgroup, exitCode));
-      });
-    });
+    const exited = exitCode.then((code) => finish(sys, state, cgroup, code));
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
