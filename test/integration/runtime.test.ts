@@ -212,7 +212,7 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
 
   it('leaves nothing behind when box is SIGKILLed at any point of the start', async () => {
     for (const delay of [5, 20, 35, 50, 65, 80, 100, 140]) {
-      const child = boxAsync(root, ['run', '--rm', 'busybox', 'sleep', '1000'], { stdio: 'ignore' });
+      const child = boxAsync(root, ['run', '--rm', 'busybox', 'sleep', '86399'], { stdio: 'ignore' }); // a number nobody else sleeps
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
       await new Promise((r) => child.on('exit', r));
@@ -224,7 +224,7 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
       expect(processesInCgroupOf(id)).toEqual([]);
       expect(cgroupDirsFor(id)).toEqual([]);
     }
-    const sleepers = spawnSync('pgrep', ['-f', '^sleep 1000$'], { encoding: 'utf8' }).stdout.trim();
+    const sleepers = spawnSync('pgrep', ['-f', '^sleep 86399$'], { encoding: 'utf8' }).stdout.trim();
     expect(sleepers).toBe('');
   });
 
