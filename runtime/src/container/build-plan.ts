@@ -67,6 +67,9 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   plan.sync(SYNC_CGROUP);
   if (has('cgroup')) plan.unshare(CLONE_NEWCGROUP);
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);
+  // A new network namespace has only lo, and it is down (as after `unshare --net`). A lab
+  // sandbox brings it up, so the reader's own servers on 127.0.0.1 work.
+  if (cfg.lab && has('net')) plan.linkUp('lo');
 
   finishProcess(plan, cfg, proc, { newTimeNs: has('time') });
   return plan;

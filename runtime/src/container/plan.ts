@@ -68,6 +68,10 @@ export class Plan {
   pivotRoot(newRoot: string, putOld: string) {
     return this.push(['pivot_root', newRoot, putOld], 'pivot_root', `${q(newRoot)}, ${q(putOld)}`);
   }
+  /** Set a network interface up (SIOCSIFFLAGS), as `ip link set NAME up`. */
+  linkUp(name: string) {
+    return this.push(['linkup', name], 'ioctl', `socket(AF_INET), SIOCSIFFLAGS, {${q(name)}, IFF_UP}`);
+  }
   sethostname(name: string) {
     return this.push(['sethostname', name], 'sethostname', `${q(name)}, ${Buffer.byteLength(name)}`);
   }

@@ -38,6 +38,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <net/if.h>
+#include <sys/socket.h>
 
 #define PLAN_FD 3
 #define REPORT_FD 4
@@ -258,6 +260,24 @@ static int write_file(const char *path, const char *data)
 	return n < 0 ? -1 : 0;
 }
 
+/* Bring an interface up: what `ip link set lo up` does, through the older ioctl interface. */
+static int link_up(const char *name)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) return -1;
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (rc == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	int err = errno;
+	close(s);
+	errno = err;
+	return rc;
+}
+
 /* mkdir and symlink: a path that is already there is fine (the image may have it). */
 static int exists_ok(int rc) { return rc < 0 && errno == EEXIST ? 0 : rc; }
 
@@ -310,6 +330,7 @@ static long run_op(int i, struct op *o)
 	if (IS("enterroot")) return fchdir(root_fd) < 0 ? -1 : chroot(".") < 0 ? -1 : chdir("/");
 	if (IS("chroot")) return chroot(a[1]);
 	if (IS("pivot_root")) return syscall(SYS_pivot_root, a[1], a[2]);
+	if (IS("linkup")) return link_up(a[1]);
 	if (IS("sethostname")) return sethostname(a[1], strlen(a[1]));
 	if (IS("write")) return write_file(a[1], a[2]);
 	if (IS("console")) return open_console(i);
