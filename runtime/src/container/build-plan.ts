@@ -19,7 +19,7 @@
 
 import { CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
-import { buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
+import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import { capMask, lastCap, resolveCaps, CAPABILITIES } from '../security/capabilities.ts';
 import { defaultSeccompProgram } from '../security/seccomp.ts';
 import { UserError } from '../sys/errors.ts';
@@ -50,6 +50,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
     if (rootfs) {
       plan.unshare(CLONE_NEWNS);
       mountOverlay(plan, rootfs);
+      bindVolumes(plan, rootfs); // as real root: locked once the user namespace owns the copy
     }
     plan.unshare(CLONE_NEWUSER);
     plan.sync(SYNC_IDMAP);
@@ -63,7 +64,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   }
   if (has('pid')) plan.fork();
 
-  if (rootfs) buildRootfs(plan, rootfs, { newIpcNs: has('ipc') });
+  if (rootfs) buildRootfs(plan, rootfs, { newIpcNs: has('ipc'), volumesBound: cfg.userns });
   plan.sync(SYNC_CGROUP);
   if (has('cgroup')) plan.unshare(CLONE_NEWCGROUP);
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);

@@ -67,16 +67,25 @@ export function mountOverlay(plan: Plan, spec: RootfsSpec): void {
   plan.mount('overlay', spec.rootfs, 'overlay', 0, data);
 }
 
+/**
+ * Volumes. With a user namespace box binds them before creating it: mounts copied into a
+ * namespace owned by a less privileged user namespace are locked (MNT_LOCKED), so root in
+ * the container can neither unmount them nor remount a read-only one read-write.
+ */
+export function bindVolumes(plan: Plan, spec: RootfsSpec): void {
+  for (const v of spec.volumes) bindVolume(plan, spec, v);
+}
+
 /** Steps 3 to 5, run by the container's first process (it must be inside the PID namespace for /proc). */
-export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: boolean }): void {
+export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: boolean; volumesBound?: boolean }): void {
   const R = spec.rootfs;
   const at = (p: string) => path.join(R, resolveInImage(spec, p));
 
   // Bind the root onto itself: a mount made in this namespace, which pivot_root accepts. (In
   // a user namespace, mounts copied from the parent namespace are locked and pivot_root into
-  // one fails with EINVAL.)
+  // one fails with EINVAL.) Locked mounts below it stay locked in the copy.
   plan.mount(R, R, null, MS_BIND | MS_REC);
-  for (const v of spec.volumes) bindVolume(plan, spec, v);
+  if (!opts.volumesBound) bindVolumes(plan, spec);
 
   plan.mkdir(at('/proc'));
   plan.mount('proc', at('/proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
