@@ -243,6 +243,7 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
   it('runs containers inside a lab sandbox: nested PID 1, user namespaces and memory limits', () => {
     const r = box(root, ['run', '--rm', '--lab', 'lab', 'sh', '-c', [
       'id -u; cat /proc/self/uid_map; ip -o link show lo | grep -o "<[A-Z,_]*>"',
+      'umount /opt/box/runtime 2>/dev/null || echo cannot-umount; mount -o remount,rw /usr 2>/dev/null || echo cannot-remount',
       'box run --rm busybox sh -c "echo nested-pid=\$\$"',
       'box run --rm --userns busybox cat /proc/self/uid_map',
       // dd allocates its 50 MB block at once: over the 16m limit, the OOM killer takes it.
@@ -252,6 +253,8 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(lines[0]).toBe('0'); // root inside the sandbox...
     expect(lines[1]).toBe('0 100000 65536'); // ...is uid 100000 on the host
     expect(lines[2]).toBe('<LOOPBACK,UP,LOWER_UP>'); // the sandbox's lo is up (a plain container's is not)
+    expect(lines).toContain('cannot-umount'); // the host binds are locked in the sandbox
+    expect(lines).toContain('cannot-remount');
     expect(lines).toContain('nested-pid=1');
     expect(lines).toContain('0 32768 32768'); // a nested user namespace, inside the sandbox's ids
     expect(lines).toContain('nested-exit=137'); // cgroup limits work below the sandbox's own
