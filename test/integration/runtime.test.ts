@@ -244,6 +244,8 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     const r = box(root, ['run', '--rm', '--lab', 'lab', 'sh', '-c', [
       'id -u; cat /proc/self/uid_map; ip -o link show lo | grep -o "<[A-Z,_]*>"',
       'umount /opt/box/runtime 2>/dev/null || echo cannot-umount; mount -o remount,rw /usr 2>/dev/null || echo cannot-remount',
+      // KVM_GET_API_VERSION on the sandbox's own /dev/kvm node (the host's stays as it is).
+      'python3 -c "import os,fcntl; print(\\"kvm-api\\", fcntl.ioctl(os.open(\\"/dev/kvm\\", os.O_RDWR), 0xAE00))" 2>&1 || true',
       'box run --rm busybox sh -c "echo nested-pid=\$\$"',
       'box run --rm --userns busybox cat /proc/self/uid_map',
       // dd allocates its 50 MB block at once: over the 16m limit, the OOM killer takes it.
@@ -255,6 +257,8 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(lines[2]).toBe('<LOOPBACK,UP,LOWER_UP>'); // the sandbox's lo is up (a plain container's is not)
     expect(lines).toContain('cannot-umount'); // the host binds are locked in the sandbox
     expect(lines).toContain('cannot-remount');
+    if (fs.existsSync('/dev/kvm')) expect(lines).toContain('kvm-api 12');
+    else console.warn('no /dev/kvm on this host: the sandbox KVM check is not made');
     expect(lines).toContain('nested-pid=1');
     expect(lines).toContain('0 32768 32768'); // a nested user namespace, inside the sandbox's ids
     expect(lines).toContain('nested-exit=137'); // cgroup limits work below the sandbox's own

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { detectCgroups, warmCgroupMigration } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
 import { resolveImage } from '../image/index.ts';
@@ -74,6 +74,7 @@ export async function startContainer(
       process.stderr.write(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
+    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids));
     cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
@@ -236,6 +237,29 @@ function delegate(cg: Cgroup, uid: number): void {
       }
     }
   }
+}
+
+/**
+ * A device for a user-namespaced container. Its root is an ordinary uid on the host, and the
+ * host's node (/dev/kvm: crw------- root) would refuse it; box makes a node of its own with
+ * the same major:minor, owned by the container's root, and binds that instead. The host's
+ * node keeps its mode; only this container gets the device.
+ */
+function deviceFor(device: string, ids: IdRange): string {
+  const st = fs.statSync(device);
+  if (!st.isCharacterDevice()) throw new UserError(`--device ${device}: not a character device`);
+  const dir = path.join(boxRoot(), 'devices', String(ids.base));
+  const node = path.join(dir, path.basename(device));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o711 }); // the container's root binds it from here
+  reachableByUsernsRoot(node);
+  const have = fs.statSync(node, { throwIfNoEntry: false });
+  if (!have || have.rdev !== st.rdev) {
+    fs.rmSync(node, { force: true });
+    const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
+    execFileSync('mknod', ['-m', '600', node, 'c', String(major), String(minor)]);
+  }
+  fs.chownSync(node, ids.base, ids.base);
+  return node;
 }
 
 /** Where each of the cgroup's directories appears in a lab sandbox: by its hierarchy's mount point name. */
