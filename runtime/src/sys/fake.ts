@@ -2,15 +2,14 @@
 // kernel and keeps written files in memory, so logic above sys/ runs without root.
 // Every behaviour tested against it is also tested on the real kernel (test/integration).
 
-import { cloneFlagNames, mountFlagNames } from './constants.ts';
 import { SysError } from './errors.ts';
-import { q, Trace } from './trace.ts';
+import { Trace } from './trace.ts';
 import type { Sys } from './sys.ts';
 
 export interface FakeSys extends Sys {
   /** Files "written" so far, by path: the last value wins, as in a cgroup file. */
   readonly files: Map<string, string>;
-  /** Make the next call named `call` fail with this errno (e.g. fail('mount', 1) for EPERM). */
+  /** Make the next call named `call` fail with this errno: fail('kill', 3) for ESRCH, fail('write:PATH', 16) for EBUSY. */
   fail(call: string, errno: number): void;
 }
 
@@ -31,12 +30,6 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     trace,
     files,
     fail: (name, errno) => void failures.set(name, errno),
-    unshare: (flags) => call('unshare', cloneFlagNames(flags)),
-    setns: (fd, nstype) => call('setns', `${fd}, ${cloneFlagNames(nstype)}`),
-    mount: (source, target, fstype, flags, data = null) =>
-      call('mount', `${q(source)}, ${q(target)}, ${q(fstype)}, ${mountFlagNames(flags)}, ${q(data)}`),
-    umount2: (target, flags) => call('umount2', `${q(target)}, ${flags}`),
-    sethostname: (name) => call('sethostname', `${q(name)}, ${Buffer.byteLength(name)}`),
     kill: (pid, sig) => call('kill', `${pid}, ${sig}`),
     writeFile(path, value) {
       const errno = failures.get(`write:${path}`);
