@@ -20,8 +20,7 @@
 import { CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
-import { capMask, lastCap, resolveCaps, CAPABILITIES } from '../security/capabilities.ts';
-import { defaultSeccompProgram } from '../security/seccomp.ts';
+import { securityPlan } from '../security/plan.ts';
 import { UserError } from '../sys/errors.ts';
 import type { NamespaceName } from '../sys/constants.ts';
 import type { RunConfig } from './config.ts';
@@ -88,27 +87,26 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
     const s = Math.trunc(cfg.timeOffset);
     plan.writeFile('/proc/self/timens_offsets', `monotonic ${s} 0\nboottime ${s} 0\n`);
   }
-  // runc's order: keep capabilities across the uid change, shrink the bounding set while we
-  // still may, change user, then set the final sets. (setresuid first would empty the
-  // permitted set of a non-root user, and the capset after it would fail.)
-  const last = lastCap();
-  const caps = (cfg.lab ? Object.keys(CAPABILITIES) : resolveCaps(cfg.capAdd, cfg.capDrop))
-    .filter((c) => CAPABILITIES[c] <= last); // none the running kernel does not know
-  const mask = capMask(caps);
+  // What to lock down is the security module's decision (capabilities, no_new_privs, the
+  // seccomp filter; a lab sandbox is "privileged" inside its user namespace, whose
+  // capabilities do not reach the host). Here it becomes system calls, in runc's order: keep
+  // capabilities across the uid change, shrink the bounding set while we still may, change
+  // user, set the final sets, no_new_privs, and the filter last. (setresuid first would empty
+  // a non-root user's permitted set, and the capset after it would fail.)
+  const sec = securityPlan({
+    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab, seccomp: cfg.seccomp ? 'default' : 'unconfined',
+  });
   const switchUser = proc.gid !== 0 || proc.uid !== 0;
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
-  plan.boundingSet(mask, last);
+  plan.boundingSet(sec.bounding, sec.lastCap);
   if (switchUser) {
     plan.setgroups([proc.gid]).setresgid(proc.gid).setresuid(proc.uid);
     plan.prctl(PR_SET_KEEPCAPS, 0, 'PR_SET_KEEPCAPS');
   }
-  plan.capset(mask, caps.map((c) => c.replace(/^CAP_/, '')));
+  plan.capset(sec.permitted, sec.caps.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
-  plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
-  if (cfg.seccomp && !cfg.lab) {
-    const prog = defaultSeccompProgram(caps);
-    plan.seccomp(prog.bytes, `EPERM for ${prog.blocked.length} calls`);
-  }
+  if (sec.noNewPrivs) plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
+  if (sec.seccomp) plan.seccomp(sec.seccomp.bytes, `EPERM for ${sec.seccomp.blocked.length} calls`);
   plan.closeRange(3);
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);
