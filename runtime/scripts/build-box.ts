@@ -12,26 +12,37 @@ import path from 'node:path';
 import { buildInit } from '../src/init/build.ts';
 import { inHome } from '../src/home.ts';
 
-const esbuild = inHome('node_modules/.bin/esbuild');
-const bundle = inHome('runtime/build/box.cjs');
-fs.mkdirSync(path.dirname(bundle), { recursive: true });
+function build(): void {
+  const esbuild = inHome('node_modules/.bin/esbuild');
+  const bundle = inHome('runtime/build/box.cjs');
+  fs.mkdirSync(path.dirname(bundle), { recursive: true });
 
-execFileSync(esbuild, [
-  inHome('runtime/src/cli/main.ts'), '--bundle', '--platform=node', '--format=cjs', '--target=node22',
-  '--external:koffi', '--external:node-pty', `--outfile=${bundle}.tmp`, '--log-level=warning',
-  // CommonJS has no import.meta.url: give the bundle its own file's URL instead.
-  '--define:import.meta.url=__boxModuleUrl',
-  '--banner:js=// Built from runtime/src by runtime/scripts/build-box.ts: edit the sources, not this file.\n' +
-    'const __boxModuleUrl = require("node:url").pathToFileURL(__filename).href;',
-], { stdio: 'inherit' });
-fs.renameSync(`${bundle}.tmp`, bundle);
+  execFileSync(esbuild, [
+    inHome('runtime/src/cli/main.ts'), '--bundle', '--platform=node', '--format=cjs', '--target=node22',
+    '--external:koffi', '--external:node-pty', `--outfile=${bundle}.tmp`, '--log-level=warning',
+    // CommonJS has no import.meta.url: give the bundle its own file's URL instead.
+    '--define:import.meta.url=__boxModuleUrl',
+    '--banner:js=// Built from runtime/src by runtime/scripts/build-box.ts: edit the sources, not this file.\n' +
+      'const __boxModuleUrl = require("node:url").pathToFileURL(__filename).href;',
+  ], { stdio: 'inherit' });
+  fs.renameSync(`${bundle}.tmp`, bundle);
 
-// Fill V8's compile cache once, here, where runtime/build is writable: lab sandboxes see it
-// read-only, and every box after this starts without compiling the bundle again.
-const cache = inHome('runtime/build/compile-cache');
-fs.rmSync(cache, { recursive: true, force: true });
-execFileSync(process.execPath, [bundle, '--version'], { stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: cache } });
-fs.rmSync(inHome('runtime/build/box.mjs'), { force: true }); // the old ESM bundle
-buildInit();
-fs.rmSync(inHome('runtime/build/box.blob'), { force: true }); // from an older build
-console.log('box: built runtime/build/box.cjs and box-init');
+  // Fill V8's compile cache once, here, where runtime/build is writable: lab sandboxes see it
+  // read-only, and every box after this starts without compiling the bundle again.
+  const cache = inHome('runtime/build/compile-cache');
+  fs.rmSync(cache, { recursive: true, force: true });
+  execFileSync(process.execPath, [bundle, '--version'], { stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: cache } });
+  fs.rmSync(inHome('runtime/build/box.mjs'), { force: true }); // the old ESM bundle
+  buildInit();
+  fs.rmSync(inHome('runtime/build/box.blob'), { force: true }); // from an older build
+  console.log('box: built runtime/build/box.cjs and box-init');
+}
+
+try {
+  build();
+} catch (err) {
+  // One line, the fix in it (buildInit's UserError names the packages); npm shows the rest.
+  const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  console.error(`box: ${msg.startsWith('box: ') ? msg.slice(5) : msg}`);
+  process.exit(1);
+}
