@@ -30,8 +30,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(command.help());
     return 0;
   }
-  // BOX_TRACE_FILE: where the lab server's panel reads this command's system calls.
-  const trace = new Trace({ echo: traceEcho, sinkPath: process.env.BOX_TRACE_FILE });
+  // BOX_TRACE_FILE: where the lab server's panel reads this command's system calls. Each
+  // invocation starts with its command line; the monitor of `box run -d` (a box process
+  // of its own, which inherits our environment) goes on with the invocation that made it.
+  const monitor = name === '__monitor' ? process.env.BOX_TRACE_INVOCATION : undefined;
+  const trace = new Trace({
+    echo: traceEcho,
+    sinkPath: process.env.BOX_TRACE_FILE,
+    command: monitor ? undefined : ['box', name, ...argv],
+    invocation: monitor,
+  });
+  process.env.BOX_TRACE_INVOCATION = trace.invocation;
   return command.run(argv, trace);
 }
 

@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 
 export type TraceEvent =
+  /** The command line of this box process: the first event of every invocation. */
+  | { kind: 'command'; who: string; argv: string[]; t: number }
   /** A system call: its name, its arguments as C would show them, its result or errno. */
   | { kind: 'syscall'; who: string; call: string; args: string; result: number; errno?: string; t: number }
   /** A write to a kernel file: a cgroup limit, a uid_map, a sysctl. */
@@ -17,6 +19,12 @@ export type TraceInput = Dist<TraceEvent>;
 
 export class Trace {
   readonly events: TraceEvent[] = [];
+  /**
+   * Which box process wrote a line of the sink. Several may append to one file at once (a
+   * detached container's monitor goes on writing while the next command runs), so every line
+   * carries it and a reader can group them: "<pid>-<start time>", unique on one machine.
+   */
+  readonly invocation: string;
   private readonly start = performance.now();
   private readonly sinkFd: number | undefined;
   private readonly echo: boolean;
@@ -24,9 +32,12 @@ export class Trace {
   /**
    * @param echo print each event to stderr as it happens (`box --trace`)
    * @param sinkPath also append each event as a JSON line to this file (the lab server's panel)
+   * @param command the command line, recorded as the first event (`$ box run ...`)
+   * @param invocation go on with this invocation instead of starting one (a `box run -d` monitor)
    */
-  constructor(opts: { echo?: boolean; sinkPath?: string } = {}) {
+  constructor(opts: { echo?: boolean; sinkPath?: string; command?: string[]; invocation?: string } = {}) {
     this.echo = opts.echo ?? false;
+    this.invocation = opts.invocation ?? `${process.pid}-${Date.now()}`;
     if (opts.sinkPath) {
       try {
         this.sinkFd = fs.openSync(opts.sinkPath, 'a');
@@ -34,6 +45,7 @@ export class Trace {
         this.sinkFd = undefined; // the panel is a nicety: a missing sink never stops a container
       }
     }
+    if (opts.command) this.record({ kind: 'command', argv: opts.command });
   }
 
   record(event: TraceInput, who = 'box'): void {
@@ -42,7 +54,8 @@ export class Trace {
     if (this.echo) process.stderr.write(`\x1b[2m[trace] ${formatEvent(full)}\x1b[0m\n`);
     if (this.sinkFd !== undefined) {
       try {
-        fs.writeSync(this.sinkFd, JSON.stringify(full) + '\n');
+        // One write(2) per line on an O_APPEND file: lines of concurrent writers do not mix.
+        fs.writeSync(this.sinkFd, JSON.stringify({ ...full, invocation: this.invocation }) + '\n');
       } catch {
         /* the reader of the sink went away; keep running */
       }
@@ -64,6 +77,8 @@ export function formatEvent(e: TraceEvent): string {
       return `${who}${e.path} <- ${JSON.stringify(e.value)}${e.errno ? ` ${e.errno}` : ''}`;
     case 'note':
       return `${who}# ${e.text}`;
+    case 'command':
+      return `$ ${e.argv.join(' ')}`;
   }
 }
 
