@@ -14,6 +14,10 @@ import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
 import { execCommand, EXEC_OPTIONS, monitorCommand, runCommand, runHelp } from './run-command.ts';
+import {
+  commitCommandEntry, diffCommandEntry, historyCommandEntry, imageCommand, imagesCommand, inspectImage, loadCommandEntry,
+  rmiCommandEntry, saveCommandEntry, tagImageCommand,
+} from './image-commands.ts';
 
 export interface Command {
   summary: string;
@@ -47,6 +51,15 @@ export const COMMANDS: Record<string, Command> = {
   inspect: simple('inspect [-f FORMAT] CONTAINER...', 'Print what box knows about containers, as JSON',
     [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
+  images: imagesCommand,
+  image: imageCommand,
+  tag: tagImageCommand,
+  rmi: rmiCommandEntry,
+  history: historyCommandEntry,
+  diff: diffCommandEntry,
+  commit: commitCommandEntry,
+  save: saveCommandEntry,
+  load: loadCommandEntry,
   __monitor: { summary: '', help: () => '', run: monitorCommand },
 };
 
@@ -296,7 +309,16 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
 
 function inspect(opts: Record<string, unknown>, args: string[]): number {
   needOne(args, 'inspect CONTAINER');
-  const views = args.map((a) => inspectView(lookup(a)));
+  // A container by that name or id first, then an image, as `docker inspect` does.
+  const views = args.map((a) => {
+    try {
+      return inspectView(lookup(a));
+    } catch (err) {
+      const image = inspectImage(a);
+      if (!image) throw err;
+      return image;
+    }
+  });
   if (typeof opts.format === 'string') {
     for (const v of views) process.stdout.write(formatTemplate(opts.format, v) + '\n');
   } else {

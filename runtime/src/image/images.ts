@@ -8,7 +8,7 @@ import { ensureLayerUnpacked, layerDir, type LayerRecord } from './layers.ts';
 import { boxRoot } from './paths.ts';
 import { normalizeRef } from './ref.ts';
 import {
-  MediaType, REF_NAME, findTag, readIndex, readJsonBlob, setTag, writeBlob,
+  MediaType, REF_NAME, addUntagged, findTag, readIndex, readJsonBlob, setTag, writeBlob,
   type Descriptor, type HistoryEntry, type ImageConfig, type OciImageConfig, type OciIndex, type OciManifest,
 } from './store.ts';
 
@@ -43,15 +43,19 @@ export function hostPlatform(): { architecture: string; os: string } {
   return { architecture: arch[process.arch] ?? process.arch, os: 'linux' };
 }
 
-/** Write an image's config and manifest as blobs and point the tag `ref` at it. */
+/**
+ * Write an image's config and manifest as blobs and point the tag `ref` at it. Without a
+ * ref the image is stored untagged (`box commit CONTAINER` with no name does that).
+ */
 export function writeImage(
   root: string,
-  opts: { ref: string; config: ImageConfig; layers: LayerRecord[]; created?: string; history?: HistoryEntry[] },
+  opts: { ref?: string; config: ImageConfig; layers: LayerRecord[]; created?: string; author?: string; history?: HistoryEntry[] },
 ): { id: string; manifestDigest: string } {
-  const { canonical } = normalizeRef(opts.ref);
+  const canonical = opts.ref === undefined ? undefined : normalizeRef(opts.ref).canonical;
   const platform = hostPlatform();
   const imageConfig: OciImageConfig = {
     ...(opts.created ? { created: opts.created } : {}),
+    ...(opts.author ? { author: opts.author } : {}),
     ...platform,
     config: opts.config,
     rootfs: { type: 'layers', diff_ids: opts.layers.map((l) => l.diffId) },
@@ -65,7 +69,8 @@ export function writeImage(
     layers: opts.layers.map((l) => l.descriptor),
   };
   const written = writeBlob(root, JSON.stringify(manifest));
-  setTag(root, canonical, { mediaType: MediaType.manifest, ...written, platform });
+  if (canonical) setTag(root, canonical, { mediaType: MediaType.manifest, ...written, platform });
+  else addUntagged(root, { mediaType: MediaType.manifest, ...written, platform });
   return { id: config.digest, manifestDigest: written.digest };
 }
 
@@ -142,7 +147,7 @@ export function findImageById(root: string, index: OciIndex, idPrefix: string): 
 }
 
 /** The manifest and config an index entry points at (choosing this platform from a multi-platform index). */
-function readImage(root: string, desc: Descriptor, ref: string) {
+export function readImage(root: string, desc: Descriptor, ref: string) {
   let manifestDesc = desc;
   if (desc.mediaType === MediaType.index || desc.mediaType === MediaType.dockerManifestList) {
     const list = readJsonBlob<OciIndex>(root, desc.digest, 'manifest list', desc.size);

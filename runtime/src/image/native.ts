@@ -10,6 +10,7 @@ interface ImageLibc {
   mknod(path: string, mode: number, dev: bigint): number;
   lsetxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
   lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
+  llistxattr(path: string, list: Buffer | null, size: number): number;
   flock(fd: number, operation: number): number;
 }
 
@@ -23,6 +24,7 @@ function lib(): ImageLibc {
     mknod: c.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     lsetxattr: c.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
     lgetxattr: c.func('long lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+    llistxattr: c.func('long llistxattr(const char *path, _Out_ char *list, size_t size)'),
     flock: c.func('int flock(int fd, int operation)'),
   };
   return cached;
@@ -63,6 +65,20 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
     throw new SysError('lgetxattr', `${q(path)}, ${q(name)}`, errno);
   }
   return buf.subarray(0, n);
+}
+
+/** The names of a path's extended attributes (not following a symlink at the end of it). */
+let listBuf: Buffer | undefined;
+
+export function llistxattr(path: string): string[] {
+  const buf = (listBuf ??= Buffer.alloc(65536)); // XATTR_LIST_MAX: the kernel never returns more
+  const n = Number(lib().llistxattr(path, buf, buf.length));
+  if (n < 0) {
+    const errno = lastErrno();
+    if (errno === 95 /* EOPNOTSUPP */) return [];
+    throw new SysError('llistxattr', q(path), errno);
+  }
+  return buf.toString('latin1', 0, n).split('\0').filter(Boolean);
 }
 
 /** flock(2), retried if a signal interrupts the wait. The lock goes when the fd is closed. */

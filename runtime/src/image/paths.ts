@@ -16,6 +16,9 @@ export interface StorePaths {
   blobs: string;
   /** Unpacked layers, one directory per layer: layers/sha256/<hex of the uncompressed tar>. */
   layers: string;
+  /** Copies of unpacked layers with owners shifted for user namespaces: layers-userns/<base>/<hex>
+   * (made by container/userns-layers.ts; removed with the layer). */
+  usernsLayers: string;
   /** Held (flock) while index.json is rewritten or a built-in image is made. */
   lock: string;
 }
@@ -27,6 +30,7 @@ export function storePaths(root: string = boxRoot()): StorePaths {
     index: path.join(oci, 'index.json'),
     blobs: path.join(oci, 'blobs', 'sha256'),
     layers: path.join(root, 'layers', 'sha256'),
+    usernsLayers: path.join(root, 'layers-userns'),
     lock: path.join(root, 'image.lock'),
   };
 }

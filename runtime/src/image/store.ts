@@ -16,6 +16,7 @@ import { UserError } from '../sys/errors.ts';
 import { digestHex, sha256, shortDigest } from './digest.ts';
 import { flock, LOCK_EX } from './native.ts';
 import { storePaths } from './paths.ts';
+import { normalizeRef } from './ref.ts';
 
 export const MediaType = {
   index: 'application/vnd.oci.image.index.v1+json',
@@ -77,6 +78,7 @@ export interface HistoryEntry {
 
 export interface OciImageConfig {
   created?: string;
+  author?: string;
   architecture: string;
   os: string;
   config?: ImageConfig;
@@ -107,7 +109,7 @@ export function readIndex(root: string): OciIndex {
     text = fs.readFileSync(storePaths(root).index, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: MediaType.index, manifests: [] };
-    throw err;
+    throw notReadable(root, err);
   }
   try {
     const index = JSON.parse(text) as OciIndex;
@@ -135,19 +137,74 @@ export function updateIndex(root: string, change: (index: OciIndex) => void): vo
   });
 }
 
-/** Point a tag (`name:tag`) at a manifest, replacing whatever it pointed at before. */
+/**
+ * Point a tag (`name:tag`) at a manifest. Whatever the tag pointed at before stays in the
+ * store as an untagged ("dangling") image, as Docker leaves one when a tag moves: `box images`
+ * shows it as <none>, and `box image prune` removes it.
+ */
 export function setTag(root: string, canonical: string, manifest: Descriptor): void {
+  setTags(root, [{ canonical, manifest }]);
+}
+
+/** Several tags in one rewrite of index.json: all of them appear at once, or none (`box load`). */
+export function setTags(root: string, tags: { canonical?: string; manifest: Descriptor }[]): void {
   updateIndex(root, (index) => {
-    index.manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== canonical);
-    index.manifests.push({
-      mediaType: manifest.mediaType,
-      digest: manifest.digest,
-      size: manifest.size,
-      ...(manifest.platform ? { platform: manifest.platform } : {}),
-      annotations: { ...manifest.annotations, [REF_NAME]: canonical },
-    });
-    index.manifests.sort((a, b) => (a.annotations?.[REF_NAME] ?? '').localeCompare(b.annotations?.[REF_NAME] ?? ''));
+    for (const { canonical, manifest } of tags) {
+      if (canonical === undefined) {
+        if (!index.manifests.some((d) => d.digest === manifest.digest)) index.manifests.push(untagged(manifest));
+        continue;
+      }
+      const replaced = index.manifests.filter((d) => namesTag(d, canonical));
+      // The new entry replaces the old tag, and an untagged entry for the same manifest.
+      index.manifests = index.manifests.filter((d) => !namesTag(d, canonical) && !(isUntagged(d) && d.digest === manifest.digest));
+      const { [REF_NAME]: _old, ...annotations } = manifest.annotations ?? {};
+      index.manifests.push({
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: manifest.size,
+        ...(manifest.platform ? { platform: manifest.platform } : {}),
+        annotations: { ...annotations, [REF_NAME]: canonical },
+      });
+      for (const old of replaced) {
+        if (!index.manifests.some((d) => d.digest === old.digest)) index.manifests.push(untagged(old));
+      }
+    }
+    sortIndex(index);
   });
+}
+
+/** Keep a manifest in the store without a tag (unless an entry already points at it). */
+export function addUntagged(root: string, manifest: Descriptor): void {
+  setTags(root, [{ manifest }]);
+}
+
+/** An index entry without a name: an image the store keeps, but no tag points at. */
+export function untagged(entry: Descriptor): Descriptor {
+  const { [REF_NAME]: _name, ...annotations } = entry.annotations ?? {};
+  const { annotations: _a, ...rest } = entry;
+  return Object.keys(annotations).length ? { ...rest, annotations } : rest;
+}
+
+export function isUntagged(entry: Descriptor): boolean {
+  return !entry.annotations?.[REF_NAME];
+}
+
+/** Does this entry carry the tag `canonical`, as box writes it or as another tool did ("foo" for foo:latest)? */
+function namesTag(entry: Descriptor, canonical: string): boolean {
+  const name = entry.annotations?.[REF_NAME];
+  if (!name) return false;
+  if (name === canonical) return true;
+  try {
+    return normalizeRef(name).canonical === canonical;
+  } catch {
+    return false;
+  }
+}
+
+/** Tags in name order, untagged images last (by digest): index.json stays easy to read and diff. */
+export function sortIndex(index: OciIndex): void {
+  const key = (d: Descriptor) => (isUntagged(d) ? `1 ${d.digest}` : `0 ${d.annotations![REF_NAME]}`);
+  index.manifests.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** The manifest descriptor a tag points at, if the store has that tag. */
@@ -292,6 +349,15 @@ export function withStoreLock<T>(root: string, fn: () => T): T {
     held.delete(lockPath);
     fs.closeSync(fd); // closing the file releases the lock
   }
+}
+
+/** The store cannot be read (a non-root user and /var/lib/box): say what to do. */
+function notReadable(root: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new UserError(`cannot read the image store in ${root} (${code}): run box as root (sudo), or set BOX_ROOT to a directory you own`);
+  }
+  return err as Error;
 }
 
 /** The store's directory cannot be written: say why and what to do, instead of an fs stack trace. */

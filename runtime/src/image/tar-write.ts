@@ -57,6 +57,21 @@ export function writeTar(entries: TarWriteEntry[], opts: TarWriteOptions = {}): 
   return Buffer.concat(out);
 }
 
+/**
+ * The header block of one entry whose `size` bytes of data the caller writes itself, followed
+ * by tarPadding(size): for archives too big to build in memory (`box save`). Names must fit
+ * the 100-byte field; TAR_END closes the archive.
+ */
+export function tarHeader(e: TarWriteEntry, size: number): Buffer {
+  if (Buffer.byteLength(e.name) > 100) throw new Error(`tar name too long for a plain header: ${e.name}`);
+  return header({ ...e, linkname: e.linkname ?? '', typeflag: e.typeflag ?? FLAGS[e.type] }, size, false);
+}
+
+export const tarPadding = (size: number): Buffer => padding(size);
+
+/** Two zero blocks: the end of an archive. */
+export const TAR_END = Buffer.alloc(2 * BLOCK);
+
 /** A metadata entry (pax or GNU long name) and its data. */
 function record(typeflag: string, name: string, data: Buffer, gnu: boolean): Buffer[] {
   return [header({ name, typeflag, type: 'file', mode: 0o644 }, data.length, gnu), data, padding(data.length)];

@@ -61,11 +61,9 @@ export function unpackTar(tar: Buffer, dir: string, opts: UnpackOptions): Unpack
 
   /** The entry's path as components, refusing absolute paths and `..`. */
   function components(e: TarEntry, name: string, what: string): string[] {
-    if (name.includes('\0')) throw refuse(e, `has a NUL byte in its ${what}`);
-    if (name.startsWith('/')) throw refuse(e, `has an absolute ${what}`);
-    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-    if (parts.includes('..')) throw refuse(e, `has a '..' component in its ${what}`);
-    return parts;
+    const problem = unsafePath(name, what);
+    if (problem) throw refuse(e, problem);
+    return pathParts(name);
   }
 
   /** Make sure every parent of `parts` is a real directory inside `dir`; return the parent's path. */
@@ -224,6 +222,22 @@ export function unpackTar(tar: Buffer, dir: string, opts: UnpackOptions): Unpack
     fs.lutimesSync(full, e.mtime, e.mtime);
   }
   return stats;
+}
+
+/**
+ * Why an archive path may not be used, or undefined if it may: it must be relative, without
+ * `..` and NUL. ("has an absolute path", to follow "entry 'x' " in a message.)
+ */
+export function unsafePath(name: string, what = 'path'): string | undefined {
+  if (name.includes('\0')) return `has a NUL byte in its ${what}`;
+  if (name.startsWith('/')) return `has an absolute ${what}`;
+  if (pathParts(name).includes('..')) return `has a '..' component in its ${what}`;
+  return undefined;
+}
+
+/** `./usr//bin/` -> ['usr', 'bin'] */
+export function pathParts(name: string): string[] {
+  return name.split('/').filter((p) => p !== '' && p !== '.');
 }
 
 /**
