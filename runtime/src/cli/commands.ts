@@ -14,6 +14,7 @@ import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
 import { execCommand, EXEC_OPTIONS, monitorCommand, runCommand, runHelp } from './run-command.ts';
+import { vmCommand, vmHelp } from './vm-command.ts';
 import {
   commitCommandEntry, diffCommandEntry, historyCommandEntry, imageCommand, imagesCommand, inspectImage, loadCommandEntry,
   rmiCommandEntry, saveCommandEntry, tagImageCommand,
@@ -50,6 +51,7 @@ export const COMMANDS: Record<string, Command> = {
   logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
   inspect: simple('inspect [-f FORMAT] CONTAINER...', 'Print what box knows about containers, as JSON',
     [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
+  vm: { summary: 'Run a guest program on KVM, a small virtual machine monitor (list, run, compare)', help: vmHelp, run: vmCommand },
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
   images: imagesCommand,
   image: imageCommand,

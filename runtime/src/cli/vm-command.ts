@@ -1,0 +1,220 @@
+// `box vm`: run the lesson guests on KVM. Parsing and printing only; the monitor is in vmm/.
+//
+//   box vm list                         the guests, one line each
+//   box vm run GUEST [--trace]          run one; its console on stdout, the monitor's report on stderr
+//   box vm compare                      trap-and-emulate against paravirtual, side by side
+//   box vm asm GUEST                    the guest's listing: address, machine code, source
+
+import { formatListing, assemble } from '../vmm/asm.ts';
+import { formatExit } from '../vmm/exits.ts';
+import { findGuest, GUESTS, runGuest, type Guest, type GuestRun } from '../vmm/index.ts';
+import { DEFAULT_TIMEOUT_MS } from '../vmm/monitor.ts';
+import { exitStatus, formatCounts, formatMs, formatStopReport, formatSummary, isFailure } from '../vmm/report.ts';
+import { UserError } from '../sys/errors.ts';
+import type { Trace } from '../sys/trace.ts';
+import { helpText, parseArgs, type OptionSpec } from './args.ts';
+
+const KVM_OPTION: OptionSpec = { name: 'kvm', value: true, help: 'the KVM device (default /dev/kvm)' };
+const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', value: true, help: `stop a guest still running after this many seconds (default ${DEFAULT_TIMEOUT_MS / 1000})` };
+
+const RUN_OPTIONS: OptionSpec[] = [
+  { name: 'trace', help: 'print every VM exit as it happens: reason, port or address, data' },
+  KVM_OPTION,
+  TIMEOUT_OPTION,
+];
+/**
+ * Warm-up runs of `box vm compare` that are not counted: V8 compiles the monitor's loop to
+ * machine code only after it has run a while; before that, its time per exit is several
+ * times higher.
+ */
+const WARMUP_RUNS = 10;
+const COMPARE_OPTIONS: OptionSpec[] = [
+  { name: 'runs', value: true, help: `runs of each guest, after ${WARMUP_RUNS} warm-up runs; the table shows medians (default 5)` },
+  KVM_OPTION,
+  TIMEOUT_OPTION,
+];
+
+export function vmHelp(): string {
+  return `Usage: box vm COMMAND
+
+A small virtual machine monitor on KVM (/dev/kvm), and guest programs that show what a
+hypervisor does: every VM exit, counted and timed.
+
+Commands:
+  list                      the lesson guests
+  run GUEST                 run a guest: its console on stdout, the monitor's report on stderr
+  compare                   the same message through the emulated UART (one exit per byte)
+                            and through a hypercall (one exit), side by side
+  asm GUEST                 the guest's source with its machine code and addresses
+
+${helpText('box vm run [OPTIONS] GUEST', 'Run a guest. Exit status: the guest\'s exit code (port 0xf4), 0 after HLT, 1 if it crashed, 124 if the watchdog stopped it.', RUN_OPTIONS).trimEnd()}
+
+'box --trace vm run GUEST' also shows the ioctls that build the VM.
+`;
+}
+
+export async function vmCommand(argv: string[], trace: Trace): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'list':
+      return list(rest);
+    case 'run':
+      return run(rest, trace);
+    case 'compare':
+      return compare(rest, trace);
+    case 'asm':
+      return listing(rest);
+    case undefined:
+      process.stdout.write(vmHelp());
+      return 1;
+    default:
+      throw new UserError(`'${sub}' is not a box vm command; use list, run, compare or asm`);
+  }
+}
+
+function guestArg(positionals: string[], usage: string): Guest {
+  const [name, extra] = positionals;
+  if (!name) throw new UserError(`${usage} needs a guest; 'box vm list' shows them`);
+  if (extra !== undefined) throw new UserError(`one guest at a time: '${extra}' is extra`);
+  const guest = findGuest(name);
+  if (!guest) throw new UserError(`no guest named '${name}'; the guests are: ${GUESTS.map((g) => g.name).join(', ')}`);
+  return guest;
+}
+
+function timeoutMs(opts: Record<string, unknown>): number {
+  if (opts.timeout === undefined) return DEFAULT_TIMEOUT_MS;
+  const s = Number(opts.timeout);
+  if (!Number.isFinite(s) || s <= 0 || s > 3600) throw new UserError(`--timeout '${opts.timeout}': give seconds above 0 (up to 3600), e.g. --timeout 2.5`);
+  return s * 1000;
+}
+
+function list(argv: string[]): number {
+  parseArgs(argv, [], 'vm list');
+  const width = Math.max(...GUESTS.map((g) => g.name.length));
+  for (const g of GUESTS) process.stdout.write(`${g.name.padEnd(width)}   ${g.summary}\n`);
+  return 0;
+}
+
+function listing(argv: string[]): number {
+  const { positionals } = parseArgs(argv, [], 'vm asm');
+  const guest = guestArg(positionals, "'box vm asm'");
+  process.stdout.write(formatListing(assemble(guest.source)) + '\n');
+  return 0;
+}
+
+/**
+ * The guest's console on stdout. With --trace the exit lines go to stderr between console
+ * bytes, so the console is written a line at a time and a trace line never splits one.
+ */
+function consoleWriter(lineBuffered: boolean): { write(b: Uint8Array): void; flush(): void } {
+  let pending: Buffer[] = [];
+  const flush = () => {
+    if (pending.length) process.stdout.write(Buffer.concat(pending));
+    pending = [];
+  };
+  return {
+    write(b) {
+      if (!lineBuffered) {
+        process.stdout.write(b);
+        return;
+      }
+      pending.push(Buffer.from(b));
+      if (b.includes(10)) flush();
+    },
+    flush,
+  };
+}
+
+async function run(argv: string[], trace: Trace): Promise<number> {
+  const { opts, positionals } = parseArgs(argv, RUN_OPTIONS, 'vm run');
+  const guest = guestArg(positionals, "'box vm run'");
+  const tracing = opts.trace === true;
+  const out = consoleWriter(tracing);
+  let outcome: GuestRun;
+  try {
+    outcome = runGuest(guest, {
+      kvmPath: opts.kvm as string | undefined,
+      trace,
+      timeoutMs: timeoutMs(opts),
+      console: (b) => out.write(b),
+      onExit: tracing ? (e) => {
+        out.flush();
+        process.stderr.write(`[exit] ${formatExit(e)}\n`);
+      } : undefined,
+    });
+  } finally {
+    out.flush();
+  }
+  process.stderr.write(formatSummary(outcome) + '\n');
+  if (isFailure(outcome.result.stop)) process.stderr.write(formatStopReport(outcome) + '\n');
+  return exitStatus(outcome.result.stop);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+interface Measured {
+  output: string;
+  exits: number;
+  messageExits: number;
+  byReason: Map<string, number>;
+  guestNs: number;
+  monitorNs: number;
+}
+
+function measure(guest: Guest, runs: number, opts: { kvmPath?: string; timeoutMs: number; trace: Trace }): Measured {
+  const samples: Measured[] = [];
+  for (let i = -WARMUP_RUNS; i < runs; i++) {
+    const chunks: Buffer[] = [];
+    const r = runGuest(guest, { ...opts, console: (b) => chunks.push(Buffer.from(b)) });
+    if (isFailure(r.result.stop)) {
+      throw new UserError(`${guest.name} did not finish (${r.result.stop.kind}); run 'box vm run ${guest.name}' to see why`);
+    }
+    if (i < 0) continue;
+    const by = r.result.byDevice;
+    samples.push({
+      output: Buffer.concat(chunks).toString(),
+      exits: r.result.exits,
+      messageExits: (by.get('COM1 (8250 UART)') ?? 0) + (by.get('hypercall') ?? 0),
+      byReason: r.result.byReason,
+      guestNs: r.result.guestNs,
+      monitorNs: r.result.monitorNs,
+    });
+  }
+  return {
+    ...samples[0],
+    guestNs: median(samples.map((s) => s.guestNs)),
+    monitorNs: median(samples.map((s) => s.monitorNs)),
+  };
+}
+
+async function compare(argv: string[], trace: Trace): Promise<number> {
+  const { opts, positionals } = parseArgs(argv, COMPARE_OPTIONS, 'vm compare');
+  if (positionals.length) throw new UserError(`'box vm compare' takes no guest: it runs message-trap and message-pv`);
+  const runs = opts.runs === undefined ? 5 : Number(opts.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new UserError(`--runs '${opts.runs}': give a whole number from 1 to 1000`);
+  const o = { kvmPath: opts.kvm as string | undefined, timeoutMs: timeoutMs(opts), trace };
+  const trap = measure(findGuest('message-trap')!, runs, o);
+  const pv = measure(findGuest('message-pv')!, runs, o);
+  if (trap.output !== pv.output) throw new Error('the two guests printed different messages');
+
+  process.stdout.write(`Both guests print the same ${Buffer.byteLength(pv.output)} bytes:\n\n${pv.output}\n`);
+  const rows: [string, string, string][] = [
+    ['', 'trap and emulate', 'paravirtual'],
+    ['', '(8250 UART, OUT per byte)', '(one hypercall)'],
+    ['VM exits for the message', String(trap.messageExits), String(pv.messageExits)],
+    ['VM exits in all', `${trap.exits} (${formatCounts(trap.byReason)})`, `${pv.exits} (${formatCounts(pv.byReason)})`],
+    ['time in the guest (KVM_RUN)', formatMs(trap.guestNs), formatMs(pv.guestNs)],
+    ['time in the monitor', formatMs(trap.monitorNs), formatMs(pv.monitorNs)],
+    ['total', formatMs(trap.guestNs + trap.monitorNs), formatMs(pv.guestNs + pv.monitorNs)],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w0)}   ${b.padEnd(w1)}   ${c}\n`);
+  const speedup = (trap.guestNs + trap.monitorNs) / (pv.guestNs + pv.monitorNs);
+  process.stdout.write(`\n(medians of ${runs} run${runs === 1 ? '' : 's'} each, after ${WARMUP_RUNS} warm-up runs) The paravirtual guest made ${trap.messageExits} exits into ${pv.messageExits} and finished ${speedup.toFixed(1)}x sooner.\n`);
+  return 0;
+}
