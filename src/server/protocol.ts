@@ -12,14 +12,19 @@ const EXERCISE_ID = /^[a-z0-9][a-z0-9-]{0,99}$/;
 export type ClientMessage =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
-  | { type: 'check'; lesson: string; exercise: string };
+  | { type: 'check'; lesson: string; exercise: string }
+  | { type: 'panel'; on: boolean };
 
 export type ServerMessage =
   | { type: 'hello'; session: string; sandbox: string; resumed: boolean }
   | { type: 'exit'; code: number; reason?: string }
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
   | { type: 'error'; message: string }
-  | { type: 'full' };
+  | { type: 'full' }
+  // The kernel panel (panel.ts): sent only while the page says it shows the panel.
+  | { type: 'trace'; reset: boolean; events: unknown[] }
+  | { type: 'stats'; t?: number; version?: 1 | 2; groups?: unknown[]; unavailable?: string }
+  | { type: 'namespaces'; unavailable?: string; [key: string]: unknown };
 
 export type Parsed = { ok: true; message: ClientMessage } | { ok: false; error: string };
 
@@ -55,6 +60,9 @@ export function parseClientMessage(text: string): Parsed {
         return { ok: false, error: 'check needs "exercise" like "pid-one"' };
       }
       return { ok: true, message: { type: 'check', lesson: m.lesson, exercise: m.exercise } };
+    case 'panel':
+      if (typeof m.on !== 'boolean') return { ok: false, error: 'panel needs "on": true or false' };
+      return { ok: true, message: { type: 'panel', on: m.on } };
     default:
       return { ok: false, error: `unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}` };
   }

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import pty from 'node-pty';
 import type { IPty } from 'node-pty';
+import type { KernelView } from './panel.ts';
+import { panelDirBase, makePanelDir, removePanelDir, PANEL_MOUNT, PANEL_TRACE_FILE, sandboxRootUid, chownPanelDir } from './panel-dir.ts';
 
 export interface ExecResult {
   code: number | null;
@@ -30,6 +32,8 @@ export interface Sandbox {
   exec(script: string, timeoutMs: number): Promise<ExecResult>;
   /** Kill everything in it and remove it; safe to call twice. */
   destroy(): Promise<void>;
+  /** What the kernel panel reads about it (absent: no panel for this sandbox). */
+  readonly kernel?: KernelView;
 }
 
 export interface SandboxDriver {
@@ -50,12 +54,20 @@ export const BOX = path.join(REPO, 'runtime', 'bin', 'box');
  * --lab: a user namespace (root inside is an unprivileged uid outside) and new mnt, pid,
  * net, ipc, uts and cgroup namespaces, the host's /usr read-only, box on the PATH.
  */
-export function boxRunCommand(box: string, name: string): { file: string; args: string[] } {
+export function boxRunCommand(box: string, name: string, panelDir?: string): { file: string; args: string[] } {
+  // The kernel panel: a host directory of the sandbox's own, where box inside writes the
+  // system calls it makes (BOX_TRACE_FILE), which the server reads (panel.ts).
+  const panel = panelDir ? ['-v', `${panelDir}:${PANEL_MOUNT}`, '-e', `BOX_TRACE_FILE=${PANEL_TRACE_FILE}`] : [];
   return {
     file: box,
     args: ['run', '-it', '--rm', '--name', name, '--lab', '--hostname', 'lab',
-      '--memory', '512m', '--pids-limit', '512', '--cpus', '1', 'lab'],
+      '--memory', '512m', '--pids-limit', '512', '--cpus', '1', ...panel, 'lab'],
   };
+}
+
+/** The sandbox's first process (as the host numbers it) and its cgroup's name, in one line. */
+export function boxInspectCommand(box: string, name: string): { file: string; args: string[] } {
+  return { file: box, args: ['inspect', '-f', '{{.State.Pid}} {{.Cgroup}}', name] };
 }
 
 export function boxExecCommand(box: string, name: string, script: string): { file: string; args: string[] } {
@@ -98,12 +110,13 @@ function run(file: string, args: string[], timeoutMs: number, opts: { cwd?: stri
 }
 
 /** A node-pty process wrapped as a Sandbox; `cleanup` removes what is left after it. */
-function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>, cleanup: () => Promise<void>): Sandbox {
+function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>, cleanup: () => Promise<void>, kernel?: KernelView): Sandbox {
   let exited = false;
   let destroying: Promise<void> | undefined;
   const exitedPromise = new Promise<void>((resolve) => proc.onExit(() => { exited = true; resolve(); }));
   return {
     name,
+    kernel,
     write(data) { if (!exited) proc.write(data); },
     resize(cols, rows) { if (!exited) { try { proc.resize(cols, rows); } catch { /* the pty just closed */ } } },
     pause() { if (!exited) proc.pause(); },
@@ -133,10 +146,23 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
     kind: 'box',
     start(name, cols, rows) {
       if (!fs.existsSync(box)) throw new Error(`${box} is missing: the lab needs box (runtime/bin/box)`);
-      const cmd = boxRunCommand(box, name);
-      const proc = pty.spawn(cmd.file, cmd.args, {
-        name: 'xterm-256color', cols, rows, cwd: REPO, env: terminalEnv(), encoding: null,
-      });
+      const panelDir = makePanelDir(panelDirBase(), name, sandboxRootUid());
+      const cmd = boxRunCommand(box, name, panelDir);
+      let proc: IPty;
+      try {
+        proc = pty.spawn(cmd.file, cmd.args, {
+          name: 'xterm-256color', cols, rows, cwd: REPO, env: terminalEnv(), encoding: null,
+        });
+      } catch (e) {
+        removePanelDir(panelDir);
+        throw e;
+      }
+      let running = true;
+      proc.onExit(() => { running = false; });
+      let located: Promise<{ pid: number; cgroup: string | null } | null> | undefined;
+      const locate = () => located ??= locateBoxSandbox(box, name, panelDir, () => running);
+      // Early: once the sandbox runs, its directory is given to its root's real uid.
+      setTimeout(() => void locate(), 300).unref();
       return ptySandbox(name, proc,
         (script, timeoutMs) => {
           const c = boxExecCommand(box, name, script);
@@ -150,9 +176,32 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
           if (r.code !== 0 && !/no such|not found|does not exist/i.test(r.output)) {
             log(`isolab: removing sandbox ${name} failed: ${r.output.trim().split('\n').pop() ?? r.code}`);
           }
-        });
+          removePanelDir(panelDir);
+        },
+        { traceFile: path.join(panelDir, path.basename(PANEL_TRACE_FILE)), locate });
     },
   };
+}
+
+/**
+ * Find a started sandbox: `box inspect` until it reports a running first process (box
+ * writes its state once the container runs, a moment after the pty's process starts).
+ * Then make sure its panel directory belongs to the sandbox's root as the host sees it.
+ */
+async function locateBoxSandbox(box: string, name: string, panelDir: string, alive: () => boolean, timeoutMs = 60_000): Promise<{ pid: number; cgroup: string | null } | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 150; alive() && Date.now() < deadline; wait = Math.min(1000, wait * 2)) {
+    const c = boxInspectCommand(box, name);
+    const r = await run(c.file, c.args, 30_000);
+    const m = /^(\d+) (\S+)$/.exec(r.output.trim());
+    if (r.code === 0 && m && Number(m[1]) > 0) {
+      const pid = Number(m[1]);
+      chownPanelDir(panelDir, pid);
+      return { pid, cgroup: m[2] === 'null' ? null : m[2]! };
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  return null;
 }
 
 /** Every process whose session id is `sid` (a pty's shell leads its own session). */
@@ -180,7 +229,11 @@ export function hostShellDriver(shell = '/bin/bash'): SandboxDriver {
     kind: 'host-shell',
     start(name, cols, rows) {
       const home = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-${name}-`));
-      const env = terminalEnv({ HOME: home, PS1: `${name}$ ` });
+      // The kernel panel works here too: box run from this shell writes its trace beside it.
+      const traceDir = path.join(home, '.isolab');
+      fs.mkdirSync(traceDir, { mode: 0o700 });
+      const traceFile = path.join(traceDir, 'trace.jsonl');
+      const env = terminalEnv({ HOME: home, PS1: `${name}$ `, BOX_TRACE_FILE: traceFile });
       const args = shell.endsWith('bash') ? ['--norc', '--noprofile', '-i'] : ['-i'];
       const proc = pty.spawn(shell, args, { name: 'xterm-256color', cols, rows, cwd: home, env, encoding: null });
       const sid = proc.pid;
@@ -189,6 +242,11 @@ export function hostShellDriver(shell = '/bin/bash'): SandboxDriver {
         async () => {
           for (const pid of sessionMembers(sid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
           fs.rmSync(home, { recursive: true, force: true });
+        },
+        {
+          traceFile,
+          locate: async () => ({ pid: sid, cgroup: null }),
+          processes: () => sessionMembers(sid),
         });
     },
   };

@@ -3,6 +3,7 @@
 // lesson in the same tab, finds the same sandbox with the reader's files and processes.
 
 import { Scrollback } from './flow.ts';
+import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
 import type { Sandbox, SandboxDriver } from './sandbox.ts';
 
@@ -31,15 +32,18 @@ export class Session {
   readonly id: string;
   readonly sandbox: Sandbox;
   readonly scrollback = new Scrollback();
+  /** The kernel panel: the trace of box commands run inside, counters and namespaces. */
+  readonly panel: KernelPanel;
   attachment: Attachment | null = null;
   lastInput = Date.now();
   ended = false;
   graceTimer: NodeJS.Timeout | undefined;
   #flowPaused = false;
 
-  constructor(id: string, sandbox: Sandbox) {
+  constructor(id: string, sandbox: Sandbox, log?: (line: string) => void) {
     this.id = id;
     this.sandbox = sandbox;
+    this.panel = new KernelPanel(sandbox.kernel, log);
   }
 
   /** Read the pty only while a page is attached and keeping up with it. */
@@ -119,7 +123,7 @@ export class SessionManager {
       this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
       return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
     }
-    const session = new Session(id, sandbox);
+    const session = new Session(id, sandbox, this.#log);
     session.attachment = attachment;
     this.#sessions.set(id, session);
     sandbox.onData((chunk) => {
@@ -139,6 +143,7 @@ export class SessionManager {
   detach(session: Session, attachment: Attachment): void {
     if (session.attachment !== attachment) return; // already taken over
     session.attachment = null;
+    session.panel.hide();
     session.updateReading();
     if (session.ended) return;
     clearTimeout(session.graceTimer);
@@ -164,6 +169,7 @@ export class SessionManager {
     if (session.ended) return;
     session.ended = true;
     clearTimeout(session.graceTimer);
+    session.panel.close();
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
     const attachment = session.attachment;
     session.attachment = null;

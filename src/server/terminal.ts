@@ -9,6 +9,7 @@ import type { ServerMessage } from './protocol.ts';
 import { runCheck } from './checks.ts';
 import type { ExerciseCatalog } from './checks.ts';
 import type { Attachment, Session, SessionManager } from './sessions.ts';
+import type { PanelSink } from './panel.ts';
 
 /** Close codes a page can act on (1000-1015 are the standard ones). */
 export const CLOSE = {
@@ -29,6 +30,8 @@ const BATCH_BYTES = 64 * 1024;
 const BUSY_MS = 4;
 const BIG_FRAME = 1024;
 const PING_MS = 30_000;
+/** Panel samples are skipped, not queued, while this much is waiting to be sent. */
+const PANEL_CONGESTED = 256 * 1024;
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -139,6 +142,12 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     }
   };
 
+  // The kernel panel's frames go out on this socket while the page shows the panel.
+  const panelSink: PanelSink = {
+    send: (frame) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame)); },
+    congested: () => ws.bufferedAmount > PANEL_CONGESTED,
+  };
+
   ws.on('message', (data, isBinary) => {
     if (own.attachment !== attachment) return; // taken over or ended
     if (isBinary) { own.input(toBuffer(data)); return; }
@@ -149,6 +158,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       case 'resize': own.sandbox.resize(m.cols, m.rows); break;
       case 'ack': flow.acked(m.bytes, ws.bufferedAmount); break;
       case 'check': own.lastInput = Date.now(); void onCheck(m.lesson, m.exercise); break;
+      case 'panel': if (m.on) own.panel.show(panelSink); else own.panel.hide(panelSink); break;
     }
   });
 
@@ -164,6 +174,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
 
   ws.on('close', () => {
     clearInterval(pinger);
+    own.panel.hide(panelSink);
     pending = [];
     pendingBytes = 0;
     ctx.sessions.detach(own, attachment);

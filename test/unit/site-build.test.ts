@@ -113,6 +113,11 @@ function loadsXterm(dist: string, html: string): boolean {
   return reachableScripts(dist, html).some((f) => fs.readFileSync(f, 'utf8').includes(XTERM_JS));
 }
 
+const PANEL_JS = 'kp-ns-procs'; // a class name only the kernel panel's script creates
+function loadsPanel(dist: string, html: string): boolean {
+  return reachableScripts(dist, html).some((f) => fs.readFileSync(f, 'utf8').includes(PANEL_JS));
+}
+
 function page(dist: string, url: string): string {
   const file = path.join(dist, url, url.endsWith('/') ? 'index.html' : '');
   expect(fs.existsSync(file), `${url} was built (${file})`).toBe(true);
@@ -177,6 +182,8 @@ describe('site build: fixture lessons', () => {
     expect(html).not.toContain('data-testid="terminal-pane"');
     expect(loadsXterm(dist, html)).toBe(false);
     expect(html).not.toContain('.xterm .xterm-helpers'); // nor xterm's stylesheet
+    expect(html).not.toContain('data-testid="kernel-panel"');
+    expect(loadsPanel(dist, html)).toBe(false);
   });
 
   it('loads the terminal script on lesson pages with a terminal and nowhere else', () => {
@@ -187,8 +194,15 @@ describe('site build: fixture lessons', () => {
       expect(html, url).toContain('data-testid="terminal-pane"');
       expect(html, url).toContain('data-testid="connection-status"');
       expect(loadsXterm(dist, html), `${url} loads xterm`).toBe(true);
+      // The kernel panel comes with the terminal: its markup, tabs and script.
+      expect(html, url).toContain('data-testid="kernel-panel"');
+      for (const tab of ['trace', 'resources', 'namespaces']) expect(html, url).toContain(`data-testid="panel-tab-${tab}"`);
+      expect(loadsPanel(dist, html), `${url} loads the kernel panel`).toBe(true);
     }
-    for (const url of without) expect(loadsXterm(dist, page(dist, url)), `${url} loads xterm`).toBe(false);
+    for (const url of without) {
+      expect(loadsXterm(dist, page(dist, url)), `${url} loads xterm`).toBe(false);
+      expect(loadsPanel(dist, page(dist, url)), `${url} loads the kernel panel`).toBe(false);
+    }
     expect(loadsXterm(dist, fs.readFileSync(path.join(dist, '404.html'), 'utf8'))).toBe(false);
   });
 

@@ -28,15 +28,17 @@ export type ServerFrame =
   | { type: 'check'; lesson?: string; exercise: string; pass: boolean; hint?: string; detail?: string }
   | { type: 'error'; message: string }
   | { type: 'full' }
-  | { type: 'trace'; events: unknown[] }
-  | { type: 'stats'; [key: string]: unknown };
+  | { type: 'trace'; reset?: boolean; events: unknown[] }
+  | { type: 'stats'; [key: string]: unknown }
+  | { type: 'namespaces'; [key: string]: unknown };
 
 export type ClientFrame =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
-  | { type: 'check'; lesson: string; exercise: string };
+  | { type: 'check'; lesson: string; exercise: string }
+  | { type: 'panel'; on: boolean };
 
-const KNOWN = new Set(['hello', 'exit', 'check', 'error', 'full', 'trace', 'stats']);
+const KNOWN = new Set(['hello', 'exit', 'check', 'error', 'full', 'trace', 'stats', 'namespaces']);
 
 /** A text frame from the server, or undefined if it is not one we understand. */
 export function parseServerFrame(text: string): ServerFrame | undefined {

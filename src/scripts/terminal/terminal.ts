@@ -3,8 +3,9 @@
 // Public surface (for the lesson page and for tests):
 //   window events in:  `isolab:run` {command}            type a command + Enter, focus the terminal
 //                      `isolab:check` {lesson, exercise}  ask the server to check an exercise
+//                      `isolab:panel` {on}                the kernel panel is shown (or not)
 //   window events out: `isolab:check-result` (the server's check frame), `isolab:state` {state},
-//                      `isolab:trace`, `isolab:stats` (for the kernel panel, later)
+//                      `isolab:trace`, `isolab:stats`, `isolab:namespaces` (for the kernel panel)
 //   window.isolab:     { state, session, sandbox, terminalText(), send(cmd), input(data),
 //                        check(lesson, exercise), reconnect(), dropConnection(), focus() }
 import { Terminal, type ITheme } from '@xterm/xterm';
@@ -332,9 +333,11 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     lostAt = 0;
     everConnected = true;
     hideNotice();
-    setState('connected');
     // The server learnt our size from the URL, but the pane may have changed since.
     sock.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows } satisfies ClientFrame));
+    // A new socket starts with the panel off on the server's side.
+    if (panelOn) sock.send(JSON.stringify({ type: 'panel', on: true } satisfies ClientFrame));
+    setState('connected');
     flushQueue();
   }
 
@@ -373,6 +376,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         break;
       case 'trace':
       case 'stats':
+      case 'namespaces':
         window.dispatchEvent(new CustomEvent(`isolab:${frame.type}`, { detail: frame }));
         break;
     }
@@ -435,6 +439,14 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     term.focus();
   }
   window.addEventListener('isolab:run', (e) => runCommand((e as CustomEvent<{ command: string }>).detail.command));
+  // The kernel panel (KernelPanel.astro) says when it is on screen; the server samples only then.
+  let panelOn = false;
+  window.addEventListener('isolab:panel', (e) => {
+    const on = !!(e as CustomEvent<{ on: boolean }>).detail?.on;
+    if (on === panelOn) return;
+    panelOn = on;
+    sendFrame({ type: 'panel', on });
+  });
   window.addEventListener('isolab:check', (e) => {
     const { lesson, exercise } = (e as CustomEvent<{ lesson: string; exercise: string }>).detail;
     sendFrame({ type: 'check', lesson, exercise });

@@ -1,0 +1,71 @@
+// Each box sandbox gets a host directory of its own for the kernel panel, bound into it at
+// /run/isolab: box inside writes its trace there (BOX_TRACE_FILE), the server reads it.
+// The directory belongs to the sandbox's root (an unprivileged uid on the host, through its
+// user namespace) so that root can write to it, and to nobody else: mode 0700, in a parent
+// only the server's user may enter.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { usernsRange } from '../../runtime/src/container/config.ts';
+
+/** Where the directory appears inside the sandbox, and the file box writes there. */
+export const PANEL_MOUNT = '/run/isolab';
+export const PANEL_TRACE_FILE = `${PANEL_MOUNT}/trace.jsonl`;
+
+/** /run/isolab for root (a tmpfs, gone at reboot), else a directory of ours in the temp dir. */
+export function panelDirBase(): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 && fs.existsSync('/run') ? '/run/isolab' : path.join(os.tmpdir(), `isolab-panel-${uid}`);
+}
+
+/** Make `base` (ours, 0700, not a symlink) and in it the sandbox's directory, owned by `uid` when we may. */
+export function makePanelDir(base: string, name: string, uid: number | null): string {
+  fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(base);
+  if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? st.uid)) {
+    throw new Error(`${base} is not a directory of this user's; remove it and start again`);
+  }
+  fs.chmodSync(base, 0o700);
+  const dir = path.join(base, name);
+  fs.rmSync(dir, { recursive: true, force: true }); // a stale one from a server that was killed
+  fs.mkdirSync(dir, { mode: 0o700 });
+  if (uid !== null && process.getuid?.() === 0) fs.chownSync(dir, uid, uid);
+  return dir;
+}
+
+export function removePanelDir(dir: string): void {
+  // rm does not follow the symlinks the sandbox may have left in it.
+  try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* already gone */ }
+}
+
+/**
+ * The host uid box will map the sandbox's root to: it starts from this process's own user
+ * namespace (box's usernsRange), 100000 on an ordinary host. null when we cannot tell.
+ */
+export function sandboxRootUid(): number | null {
+  try {
+    return usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')).base;
+  } catch {
+    return null;
+  }
+}
+
+/** Root's uid outside, from a /proc/PID/uid_map text ("0 100000 65536"), or null. */
+export function rootUidOutside(uidMap: string): number | null {
+  for (const line of uidMap.split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (inside === 0 && Number.isInteger(outside) && count! > 0) return outside!;
+  }
+  return null;
+}
+
+/** Give the directory to the root of the running sandbox whose first process is `pid`, if it is not already. */
+export function chownPanelDir(dir: string, pid: number): void {
+  if (process.getuid?.() !== 0) return;
+  try {
+    const uid = rootUidOutside(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'));
+    if (uid === null || fs.statSync(dir).uid === uid) return;
+    fs.chownSync(dir, uid, uid);
+  } catch { /* the sandbox is gone already */ }
+}

@@ -1,0 +1,263 @@
+// The kernel panel's "Resources" tab, server side: memory and CPU of a sandbox and of every
+// cgroup made inside it (the containers its reader starts), read from the cgroup files a few
+// times a second. Nothing here writes: these are the counters the kernel keeps anyway.
+//
+//   what              cgroup v2                         cgroup v1
+//   memory in use     memory.current                    memory.usage_in_bytes
+//   memory limit      memory.max ("max": none)          memory.limit_in_bytes (~2^63: none)
+//   highest so far    memory.peak                       memory.max_usage_in_bytes
+//   OOM kills         memory.events oom_kill            memory.oom_control oom_kill
+//   CPU time used     cpu.stat usage_usec               cpuacct.usage (ns)
+//   CPU quota         cpu.max "50000 100000"            cpu.cfs_quota_us (-1: none) / cpu.cfs_period_us
+//   throttled         cpu.stat nr_throttled             cpu.stat nr_throttled
+//   processes         pids.current / pids.max           pids.current / pids.max
+//
+// Usage is hierarchical on both versions: the sandbox's numbers include its containers'.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
+import { readKeyed, readNumber, readText, readPids } from '../../runtime/src/cgroups/files.ts';
+import { mountsUnder, parseMountinfo } from '../../runtime/src/cgroups/mounts.ts';
+import { realSys } from '../../runtime/src/sys/sys.ts';
+import { Trace } from '../../runtime/src/sys/trace.ts';
+
+/** The controllers the plots read. */
+export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids';
+const CONTROLLERS: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids'];
+
+/** Where a sandbox's cgroup is: one directory (v2), or one per hierarchy (v1). */
+export interface CgroupLayout {
+  version: 1 | 2;
+  /** The sandbox's directory for each controller (on v2 the same directory for all). */
+  dirs: Partial<Record<Controller, string>>;
+}
+
+/** One cgroup's counters, as the files say (null: the file is not there, or "no limit"). */
+export interface CgroupReading {
+  memory: number | null;
+  memoryMax: number | null;
+  memoryPeak: number | null;
+  oomKills: number | null;
+  cpuUsec: number | null;
+  /** The quota in CPUs (quota / period), null when unlimited. */
+  cpuMax: number | null;
+  nrPeriods: number | null;
+  nrThrottled: number | null;
+  pids: number | null;
+  pidsMax: number | null;
+}
+
+/** What one cgroup looks like on the wire (a `stats` frame's `groups`). */
+export interface GroupStats {
+  /** The cgroup's path below the sandbox's: "" for the sandbox itself, "box/box-1a2b3c4d5e6f" for a container. */
+  id: string;
+  /** The command line of its first process (cut to 80 characters), "" when empty. */
+  cmd: string;
+  mem: number | null;
+  memMax: number | null;
+  memPeak: number | null;
+  oom: number | null;
+  /** CPUs used since the previous sample (1 = one CPU busy all the time). */
+  cpu: number | null;
+  cpuMax: number | null;
+  throttled: number | null;
+  periods: number | null;
+  pids: number | null;
+  pidsMax: number | null;
+}
+
+/** Read a cgroup's counters under `rel` (a path below the sandbox's cgroup, "" for itself). */
+export function readCgroup(layout: CgroupLayout, rel: string): CgroupReading {
+  const at = (c: Controller, file: string): string | null => {
+    const dir = layout.dirs[c];
+    return dir === undefined ? null : path.join(dir, rel, file);
+  };
+  const n = (c: Controller, file: string) => { const p = at(c, file); return p === null ? null : safe(() => readNumber(p)); };
+  const k = (c: Controller, file: string) => { const p = at(c, file); return p === null ? null : safe(() => readKeyed(p)); };
+  if (layout.version === 2) {
+    const cpu = k('cpu', 'cpu.stat');
+    return {
+      memory: n('memory', 'memory.current'),
+      memoryMax: n('memory', 'memory.max'),
+      memoryPeak: n('memory', 'memory.peak'),
+      oomKills: k('memory', 'memory.events')?.get('oom_kill') ?? null,
+      cpuUsec: cpu?.get('usage_usec') ?? null,
+      cpuMax: cpuMaxV2(at('cpu', 'cpu.max')),
+      nrPeriods: cpu?.get('nr_periods') ?? null,
+      nrThrottled: cpu?.get('nr_throttled') ?? null,
+      pids: n('pids', 'pids.current'),
+      pidsMax: n('pids', 'pids.max'),
+    };
+  }
+  const cpu = k('cpu', 'cpu.stat');
+  const usageNs = n('cpuacct', 'cpuacct.usage');
+  const quota = n('cpu', 'cpu.cfs_quota_us');
+  const period = n('cpu', 'cpu.cfs_period_us');
+  return {
+    memory: n('memory', 'memory.usage_in_bytes'),
+    memoryMax: n('memory', 'memory.limit_in_bytes'),
+    memoryPeak: n('memory', 'memory.max_usage_in_bytes'),
+    oomKills: k('memory', 'memory.oom_control')?.get('oom_kill') ?? null,
+    cpuUsec: usageNs === null ? null : Math.round(usageNs / 1000),
+    // v1 says "no quota" with -1.
+    cpuMax: quota !== null && quota > 0 && period ? quota / period : null,
+    nrPeriods: cpu?.get('nr_periods') ?? null,
+    nrThrottled: cpu?.get('nr_throttled') ?? null,
+    pids: n('pids', 'pids.current'),
+    pidsMax: n('pids', 'pids.max'),
+  };
+}
+
+/** cpu.max reads "<quota> <period>" in µs, or "max <period>" for no quota. */
+export function cpuMaxV2(file: string | null): number | null {
+  if (file === null) return null;
+  const text = safe(() => readText(file));
+  const m = text ? /^(\d+)\s+(\d+)/.exec(text.trim()) : null;
+  return m && Number(m[2]) > 0 ? Number(m[1]) / Number(m[2]) : null;
+}
+
+/** A read of a cgroup that vanished meanwhile (ENODEV, ENOENT...) is "not there", not an error. */
+function safe<T>(read: () => T): T | null {
+  try { return read(); } catch { return null; }
+}
+
+const MAX_DEPTH = 6;
+const MAX_GROUPS = 24;
+
+/**
+ * The cgroups made inside the sandbox, as paths below its own: the leaves of its subtree in
+ * any of the plotted hierarchies (a reader may make a cgroup in one v1 hierarchy only).
+ * The levels between (box's own `box` directory) hold no processes and are left out.
+ */
+export function childCgroups(layout: CgroupLayout): string[] {
+  const found = new Set<string>();
+  const dirs = new Set(Object.values(layout.dirs));
+  for (const top of dirs) {
+    const walk = (rel: string, depth: number) => {
+      if (found.size >= MAX_GROUPS) return;
+      let children: string[];
+      try {
+        children = fs.readdirSync(path.join(top, rel), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      } catch {
+        return;
+      }
+      if (children.length === 0 || depth >= MAX_DEPTH) {
+        if (rel !== '') found.add(rel);
+        return;
+      }
+      for (const c of children.sort()) walk(rel ? `${rel}/${c}` : c, depth + 1);
+    };
+    walk('', 0);
+  }
+  return [...found].sort();
+}
+
+/** The processes of the sandbox's cgroup and every cgroup below it (host pids). */
+export function cgroupProcesses(layout: CgroupLayout, limit = 512): number[] {
+  // Every process of the sandbox is in its subtree in every hierarchy: one hierarchy is enough.
+  const top = layout.dirs.pids ?? layout.dirs.memory ?? Object.values(layout.dirs)[0];
+  if (!top) return [];
+  const pids: number[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (pids.length >= limit) return;
+    for (const pid of safe(() => readPids(path.join(dir, 'cgroup.procs'))) ?? []) if (pids.length < limit) pids.push(pid);
+    if (depth >= MAX_DEPTH) return;
+    let children: string[] = [];
+    try {
+      children = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch { /* removed meanwhile */ }
+    for (const c of children) walk(path.join(dir, c), depth + 1);
+  };
+  walk(top, 0);
+  return pids;
+}
+
+/** The command line of `pid`, spaces between arguments, cut to `max` characters. */
+export function commandOf(pid: number, max = 80): string {
+  const raw = safe(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  if (!raw) return '';
+  const text = Buffer.from(raw, 'latin1').toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * Samples a sandbox's cgroups: the counters of each, and CPU use as a rate between two
+ * samples. Limits and commands change rarely; they are read again every `slowEvery` samples.
+ */
+export class CgroupSampler {
+  readonly layout: CgroupLayout;
+  readonly #now: () => number;
+  readonly #prev = new Map<string, { at: number; usec: number }>();
+  readonly #cmd = new Map<string, string>();
+  #count = 0;
+
+  constructor(layout: CgroupLayout, now: () => number = () => performance.now()) {
+    this.layout = layout;
+    this.#now = now;
+  }
+
+  sample(): GroupStats[] {
+    const now = this.#now();
+    const refresh = this.#count++ % 8 === 0;
+    const ids = ['', ...childCgroups(this.layout)];
+    const out: GroupStats[] = [];
+    for (const id of ids) {
+      const r = readCgroup(this.layout, id);
+      if (r.memory === null && r.cpuUsec === null && r.pids === null) continue; // vanished meanwhile
+      const prev = this.#prev.get(id);
+      let cpu: number | null = null;
+      if (r.cpuUsec !== null) {
+        if (prev && now > prev.at && r.cpuUsec >= prev.usec) cpu = Math.round(((r.cpuUsec - prev.usec) / ((now - prev.at) * 1000)) * 1000) / 1000;
+        this.#prev.set(id, { at: now, usec: r.cpuUsec });
+      }
+      let cmd = this.#cmd.get(id);
+      // A container's first process is box-init for a moment, until it execs the command.
+      if (cmd === undefined || (refresh && id !== '') || cmd === '' || cmd.includes('box-init')) {
+        cmd = id === '' ? '' : this.#firstCommand(id);
+        this.#cmd.set(id, cmd);
+      }
+      out.push({
+        id, cmd,
+        mem: r.memory, memMax: r.memoryMax, memPeak: r.memoryPeak, oom: r.oomKills,
+        cpu, cpuMax: r.cpuMax, throttled: r.nrThrottled, periods: r.nrPeriods,
+        pids: r.pids, pidsMax: r.pidsMax,
+      });
+    }
+    // Forget cgroups that are gone.
+    const live = new Set(ids);
+    for (const id of [...this.#prev.keys()]) if (!live.has(id)) this.#prev.delete(id);
+    for (const id of [...this.#cmd.keys()]) if (!live.has(id)) this.#cmd.delete(id);
+    return out;
+  }
+
+  #firstCommand(id: string): string {
+    for (const dir of new Set(Object.values(this.layout.dirs))) {
+      const pids = safe(() => readPids(path.join(dir, id, 'cgroup.procs'))) ?? [];
+      if (pids.length) return commandOf(Math.min(...pids));
+    }
+    return '';
+  }
+}
+
+/**
+ * The layout of the box cgroup named `name` (a sandbox's, from `box inspect`), found the way
+ * box finds it: the same detection, from this process, which box's own cgroup is a child of.
+ */
+export function sandboxCgroupLayout(name: string, mountinfo = '/proc/self/mountinfo'): CgroupLayout | null {
+  const driver = detectCgroups(realSys(new Trace()));
+  const cg = driver.open(name);
+  if (!cg) return null;
+  if (cg.version === 2) {
+    const dir = cg.paths[0]!;
+    return { version: 2, dirs: { memory: dir, cpu: dir, cpuacct: dir, pids: dir } };
+  }
+  // v1: which hierarchy each directory is in, by the mount it lies under.
+  const mounts = mountsUnder(parseMountinfo(fs.readFileSync(mountinfo, 'utf8')), '/sys/fs/cgroup').filter((m) => m.version === 1);
+  const dirs: Partial<Record<Controller, string>> = {};
+  for (const dir of cg.paths) {
+    const mount = mounts.find((m) => dir.startsWith(m.mountpoint + '/'));
+    for (const c of mount?.controllers ?? []) if ((CONTROLLERS as string[]).includes(c)) dirs[c as Controller] = dir;
+  }
+  return { version: 1, dirs };
+}

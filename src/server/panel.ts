@@ -1,0 +1,223 @@
+// The kernel panel of one session: what the kernel was asked to do (the trace box writes in
+// the sandbox), and what it is doing now (cgroup counters, namespaces), sent to the page
+// over the terminal's WebSocket as `trace`, `stats` and `namespaces` frames.
+//
+// The trace is read for the whole life of the sandbox (inotify on its directory; nothing is
+// read while nothing is written), so the record is there when the panel opens. Counters and
+// namespaces are sampled only while a page shows the panel ({"type":"panel","on":true}).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseTraceLine, TraceFileReader, TraceRecord } from './panel-trace.ts';
+import type { PanelTraceEvent } from './panel-trace.ts';
+import { CgroupSampler, cgroupProcesses, sandboxCgroupLayout } from './panel-stats.ts';
+import type { CgroupLayout } from './panel-stats.ts';
+import { namespaceSnapshot } from './panel-ns.ts';
+
+/** What a sandbox driver tells the panel (see sandbox.ts). */
+export interface KernelView {
+  /** The host path of the file box inside the sandbox appends its trace to (BOX_TRACE_FILE). */
+  readonly traceFile: string;
+  /** The sandbox's first process (a host pid) and its box cgroup's name, once it runs; null if it cannot be found. */
+  locate(): Promise<{ pid: number; cgroup: string | null } | null>;
+  /** The sandbox's processes (host pids), for a sandbox without a cgroup of its own (the host shell). */
+  processes?(): number[];
+}
+
+/** Where the panel's frames go: the session's current WebSocket. */
+export interface PanelSink {
+  send(frame: Record<string, unknown> & { type: string }): void;
+  /** True while the socket's send buffer is full: samples are skipped rather than queued. */
+  congested(): boolean;
+}
+
+export const PANEL_TIMING = {
+  /** Counters, four times a second: smooth enough to watch a hog climb. */
+  statsMs: 250,
+  /** Namespaces: twice a second, and a frame only when something changed. */
+  namespacesMs: 500,
+  /** Trace reads are at most this often, however fast the file changes. */
+  traceMs: 50,
+  /** When inotify is not available, look at the trace file this often. */
+  tracePollMs: 1000,
+} as const;
+
+const TRACE_FRAME_EVENTS = 400;
+
+interface Located {
+  pid: number;
+  layout: CgroupLayout | null;
+  /** Why there are no counters, for the page. */
+  why: string;
+}
+
+export class KernelPanel {
+  readonly #view: KernelView | undefined;
+  readonly #log: (line: string) => void;
+  readonly #record = new TraceRecord();
+  readonly #reader: TraceFileReader | undefined;
+  #watcher: fs.FSWatcher | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #readTimer: NodeJS.Timeout | undefined;
+  #lastRead = 0;
+  #sink: PanelSink | null = null;
+  #statsTimer: NodeJS.Timeout | undefined;
+  #nsTimer: NodeJS.Timeout | undefined;
+  #located: Promise<Located> | undefined;
+  #sampler: CgroupSampler | undefined;
+  #lastNs = '';
+  #closed = false;
+
+  constructor(view: KernelView | undefined, log: (line: string) => void = () => {}) {
+    this.#view = view;
+    this.#log = log;
+    if (!view) return;
+    this.#reader = new TraceFileReader(view.traceFile);
+    this.#watch(path.dirname(view.traceFile));
+  }
+
+  /** The page shows the panel: send it the record so far and start sampling. */
+  show(sink: PanelSink): void {
+    if (this.#closed) return;
+    this.#sink = null;
+    this.#readTrace(); // what is new goes into the record, not out on its own
+    this.#sink = sink;
+    this.#sendTrace(this.#record.events(), true);
+    if (!this.#view) {
+      sink.send({ type: 'stats', unavailable: 'this terminal has no kernel panel' });
+      return;
+    }
+    this.#lastNs = '';
+    void this.#locate().then((where) => {
+      if (this.#sink !== sink || this.#closed) return;
+      if (!where.layout) sink.send({ type: 'stats', unavailable: where.why });
+      if (where.pid <= 0) sink.send({ type: 'namespaces', unavailable: where.why });
+      this.#startSampling(sink, where);
+    });
+  }
+
+  /** The page hid the panel, or its socket went away: stop sampling (the trace is still read). */
+  hide(sink?: PanelSink): void {
+    if (sink && this.#sink !== sink) return;
+    this.#sink = null;
+    clearInterval(this.#statsTimer);
+    clearInterval(this.#nsTimer);
+    this.#statsTimer = this.#nsTimer = undefined;
+  }
+
+  get showing(): boolean { return this.#sink !== null; }
+
+  close(): void {
+    this.#closed = true;
+    this.hide();
+    this.#watcher?.close();
+    clearInterval(this.#pollTimer);
+    clearTimeout(this.#readTimer);
+  }
+
+  // ---- the trace ----
+
+  #watch(dir: string): void {
+    try {
+      this.#watcher = fs.watch(dir, { persistent: false }, () => this.#traceChanged());
+      this.#watcher.on('error', () => this.#pollInstead());
+    } catch {
+      this.#pollInstead();
+    }
+  }
+
+  #pollInstead(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#closed || this.#pollTimer) return;
+    this.#pollTimer = setInterval(() => this.#traceChanged(), PANEL_TIMING.tracePollMs);
+    this.#pollTimer.unref();
+  }
+
+  /** Something in the trace directory changed: read, but not more often than every traceMs. */
+  #traceChanged(): void {
+    if (this.#readTimer || this.#closed) return;
+    const wait = Math.max(0, this.#lastRead + PANEL_TIMING.traceMs - performance.now());
+    this.#readTimer = setTimeout(() => {
+      this.#readTimer = undefined;
+      const more = this.#readTrace();
+      if (more) this.#traceChanged(); // the rest of a big append, next turn
+    }, wait);
+    this.#readTimer.unref();
+  }
+
+  /** Read what is new; send it if the panel is showing. True when more is waiting. */
+  #readTrace(): boolean {
+    if (!this.#reader) return false;
+    this.#lastRead = performance.now();
+    const { lines, more } = this.#reader.read();
+    const fresh: PanelTraceEvent[] = [];
+    for (const line of lines) {
+      const e = parseTraceLine(line);
+      if (e && this.#record.add(e)) fresh.push(e);
+    }
+    if (fresh.length) this.#sendTrace(fresh, false);
+    return more;
+  }
+
+  #sendTrace(events: PanelTraceEvent[], reset: boolean): void {
+    const sink = this.#sink;
+    if (!sink) return;
+    if (reset && events.length === 0) sink.send({ type: 'trace', reset: true, events: [] });
+    for (let i = 0; i < events.length; i += TRACE_FRAME_EVENTS) {
+      sink.send({ type: 'trace', reset: reset && i === 0, events: events.slice(i, i + TRACE_FRAME_EVENTS) });
+    }
+  }
+
+  // ---- counters and namespaces ----
+
+  #locate(): Promise<Located> {
+    this.#located ??= (async (): Promise<Located> => {
+      const found = await this.#view!.locate().catch(() => null);
+      if (!found) return { pid: 0, layout: null, why: 'the sandbox could not be found' };
+      if (!found.cgroup) return { pid: found.pid, layout: null, why: 'this terminal has no cgroup of its own (a plain host shell)' };
+      let layout: CgroupLayout | null = null;
+      try {
+        layout = sandboxCgroupLayout(found.cgroup);
+      } catch (e) {
+        this.#log(`isolab: panel: cgroups of ${found.cgroup}: ${(e as Error).message}`);
+      }
+      return { pid: found.pid, layout, why: layout ? '' : `the cgroup ${found.cgroup} was not found` };
+    })();
+    return this.#located;
+  }
+
+  #startSampling(sink: PanelSink, where: Located): void {
+    clearInterval(this.#statsTimer);
+    clearInterval(this.#nsTimer);
+    if (where.layout) {
+      this.#sampler ??= new CgroupSampler(where.layout);
+      const sampler = this.#sampler;
+      const version = where.layout.version;
+      const tick = () => {
+        if (sink.congested()) return;
+        sink.send({ type: 'stats', t: Date.now(), version, groups: sampler.sample() });
+      };
+      tick();
+      this.#statsTimer = setInterval(tick, PANEL_TIMING.statsMs);
+    }
+    if (where.pid > 0) {
+      const tick = () => {
+        if (sink.congested()) return;
+        const snap = namespaceSnapshot(this.#processes(where), where.pid);
+        const key = JSON.stringify(snap);
+        if (key === this.#lastNs) return; // changes only
+        this.#lastNs = key;
+        sink.send({ type: 'namespaces', ...snap });
+      };
+      tick();
+      this.#nsTimer = setInterval(tick, PANEL_TIMING.namespacesMs);
+    }
+  }
+
+  #processes(where: Located): number[] {
+    if (this.#view?.processes) return this.#view.processes();
+    if (where.layout) return cgroupProcesses(where.layout);
+    return [where.pid];
+  }
+}
