@@ -94,10 +94,12 @@ export class Kvm {
 
   /**
    * KVM_GET_SUPPORTED_CPUID: the CPUID leaves this host's KVM can show a guest. The caller
-   * guesses how many entries there are; the kernel answers E2BIG until the guess is enough.
+   * guesses how many entries there are; the kernel answers E2BIG until the guess is enough
+   * (each try costs a few hundred microseconds, so the first guess is generous: x86 CPUs
+   * today have about 60-100 leaves).
    */
   supportedCpuid(): Buffer {
-    for (let n = 64; ; n *= 2) {
+    for (let n = 256; ; n *= 2) {
       const buf = Buffer.alloc(SIZEOF.kvm_cpuid2 + n * SIZEOF.kvm_cpuid_entry2);
       buf.writeUInt32LE(n, 0);
       try {
