@@ -3,6 +3,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+// Not process.stdin/stdout: making those streams puts a pipe in non-blocking mode.
+import { isatty } from 'node:tty';
 import { containerDir, listIds, lookup, readState, type ContainerState } from '../container/state.ts';
 import { readCatalog, findImage, type Catalog, type StoredImage } from '../image/catalog.ts';
 import { containerChanges } from '../image/changes.ts';
@@ -378,7 +380,7 @@ function saveCommand(opts: Opts, args: string[]): number {
     saveImages(root, args, { file: opts.output });
     return 0;
   }
-  if (process.stdout.isTTY) {
+  if (isatty(1)) {
     throw new UserError('box save writes a tar archive, and standard output is a terminal; give -o FILE.tar or redirect: box save IMAGE > FILE.tar');
   }
   saveImages(root, args, { fd: 1 });
@@ -397,7 +399,7 @@ function loadCommand(opts: Opts, args: string[]): number {
     if (st.size > MAX_ARCHIVE_BYTES) throw new UserError(`${opts.input} is over ${MAX_ARCHIVE_BYTES / 1024 ** 3} GiB, more than box loads at once`);
     tar = fs.readFileSync(opts.input);
   } else {
-    if (process.stdin.isTTY) {
+    if (isatty(0)) {
       throw new UserError('box load reads a tar archive from standard input, and that is a terminal; give -i FILE.tar or redirect: box load < FILE.tar');
     }
     label = 'standard input';

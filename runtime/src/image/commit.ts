@@ -15,6 +15,7 @@ import { isOpaque, isWhiteout } from './changes.ts';
 import { readCatalog } from './catalog.ts';
 import { shortDigest } from './digest.ts';
 import { writeImage } from './images.ts';
+import { normalizeRef } from './ref.ts';
 import { importLayerTar, MAX_LAYER_BYTES, type LayerRecord } from './layers.ts';
 import { lgetxattr, llistxattr } from './native.ts';
 import type { HistoryEntry, ImageConfig } from './store.ts';
@@ -43,7 +44,7 @@ export function upperLayerEntries(upperDir: string, opts: UpperLayerOptions = {}
   const firstLink = new Map<string, string>(); // "dev:ino" -> archive name, for hard links
   let bytes = 0;
 
-  const meta = (full: string, st: fs.Stats) => ({
+  const meta = (st: fs.Stats) => ({
     mode: st.mode & 0o7777,
     uid: owner(st.uid),
     gid: owner(st.gid),
@@ -60,7 +61,7 @@ export function upperLayerEntries(upperDir: string, opts: UpperLayerOptions = {}
     }
     for (const name of names) {
       const st = stats.get(name)!;
-      if (isWhiteout(st)) entries.push({ name: inside(`.wh.${name}`), type: 'file', ...meta(full, st), mode: 0o644, data: '' });
+      if (isWhiteout(st)) entries.push({ name: inside(`.wh.${name}`), type: 'file', ...meta(st), mode: 0o644, data: '' });
     }
     for (const name of names) {
       const st = stats.get(name)!;
@@ -69,13 +70,13 @@ export function upperLayerEntries(upperDir: string, opts: UpperLayerOptions = {}
       if (isWhiteout(st)) continue;
       const xattrs = keptXattrs(file);
       if (st.isDirectory()) {
-        entries.push({ name: p, type: 'dir', ...meta(file, st), ...xattrs });
+        entries.push({ name: p, type: 'dir', ...meta(st), ...xattrs });
         walk(p);
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? firstLink.get(key) : undefined;
         if (first) {
-          entries.push({ name: p, type: 'hardlink', linkname: first, ...meta(file, st) });
+          entries.push({ name: p, type: 'hardlink', linkname: first, ...meta(st) });
           continue;
         }
         if (st.nlink > 1) firstLink.set(key, p);
@@ -83,14 +84,14 @@ export function upperLayerEntries(upperDir: string, opts: UpperLayerOptions = {}
         if (bytes > MAX_LAYER_BYTES) {
           throw new UserError(`the container changed more than ${MAX_LAYER_BYTES / 1024 ** 3} GiB of files, more than box puts in one layer`);
         }
-        entries.push({ name: p, type: 'file', data: fs.readFileSync(file), ...meta(file, st), ...xattrs });
+        entries.push({ name: p, type: 'file', data: fs.readFileSync(file), ...meta(st), ...xattrs });
       } else if (st.isSymbolicLink()) {
         const target = fs.readlinkSync(file);
         if (!symlinkStaysInside(p.split('/'), target)) {
           throw new UserError(`cannot commit: /${p} is a symlink to '${target}', which climbs above the root, and box ` +
             `refuses such links in layers; point it at an absolute path instead (ln -sfn /the/target /${p})`);
         }
-        entries.push({ name: p, type: 'symlink', linkname: target, ...meta(file, st), ...xattrs });
+        entries.push({ name: p, type: 'symlink', linkname: target, ...meta(st), ...xattrs });
       } else {
         const what = st.isCharacterDevice() || st.isBlockDevice() ? 'a device node' : st.isFIFO() ? 'a FIFO' : 'a socket';
         opts.warn?.(`left out /${p}: it is ${what}, and image layers carry none (a container's /dev comes from the runtime)`);
@@ -256,6 +257,7 @@ export interface CommitOptions {
 
 /** Make the image; returns its id. The layer is unpacked right away, so the image runs at once. */
 export function commitContainer(root: string, opts: CommitOptions): { id: string; manifestDigest: string; layer: LayerRecord } {
+  if (opts.ref !== undefined && normalizeRef(opts.ref).digest) throw new UserError(`'${opts.ref}' has a digest; name the new image NAME[:TAG]`);
   const base = readCatalog(root).images.find((i) => i.id === opts.baseImageId);
   if (!base) {
     throw new UserError(`the image the container was made from (${shortDigest(opts.baseImageId)}) is no longer in the store, ` +
@@ -268,8 +270,13 @@ export function commitContainer(root: string, opts: CommitOptions): { id: string
   const layer = importLayerTar(root, tar, { unpack: true });
   const created = new Date().toISOString();
   const baseLayers = base.manifest.layers.map((descriptor, i) => ({ descriptor, diffId: base.config.rootfs.diff_ids[i] }));
+  // The history has one entry per layer-making step; a base image made by a tool that wrote
+  // less gets an empty entry per undescribed layer, so that the new entry matches the new layer.
+  const baseHistory = [...(base.config.history ?? [])];
+  const described = baseHistory.filter((h) => !h.empty_layer).length;
+  for (let i = described; i < baseLayers.length; i++) baseHistory.push({ ...(base.config.created ? { created: base.config.created } : {}) });
   const history: HistoryEntry[] = [
-    ...(base.config.history ?? []),
+    ...baseHistory,
     { created, created_by: opts.createdBy, ...(opts.comment ? { comment: opts.comment } : {}) },
   ];
   const written = writeImage(root, {

@@ -289,15 +289,18 @@ function install(root: string, images: Incoming[], label: string): LoadedImage[]
   fs.mkdirSync(path.join(stage, 'layers'), { mode: 0o700 });
   try {
     // 1. Every layer: decompressed, checked against its diff id, unpacked safely. A layer the
-    //    store has unpacked already is not unpacked again.
+    //    store has unpacked already is checked, not unpacked again.
     const unpacked = new Set<string>();
+    const checked = new Set<string>();
     for (const image of images) {
       for (const { descriptor, diffId } of image.layers) {
-        if (unpacked.has(diffId) || fs.existsSync(layerDir(root, diffId))) continue;
+        if (checked.has(descriptor.digest)) continue;
+        checked.add(descriptor.digest);
         const tar = decompress(image.blobs.get(descriptor.digest)!, descriptor);
         if (sha256(tar) !== diffId) {
           throw new UserError(`layer ${descriptor.digest} in ${label} does not match the diff id ${diffId} its config gives; the archive is damaged or was altered`);
         }
+        if (unpacked.has(diffId) || fs.existsSync(layerDir(root, diffId))) continue;
         const dir = path.join(stage, 'layers', digestHex(diffId));
         fs.mkdirSync(dir, { mode: 0o755 });
         unpackTar(tar, dir, { label: `layer ${descriptor.digest} of ${label}` });

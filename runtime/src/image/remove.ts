@@ -56,8 +56,9 @@ export function removeImage(root: string, ref: string, opts: { force?: boolean; 
     const users = othersKeepIt ? [] : opts.usedBy(id);
     if (users.length && !opts.force) {
       const what = byName ? `'${matches[0].tag}'` : `image ${short}`;
-      throw new UserError(`conflict: unable to remove ${what}: container ${users.map((u) => `'${u}'`).join(', ')} ` +
-        `was made from it; remove ${users.length > 1 ? 'them' : 'it'} first (box rm ${users.join(' ')}), or keep the image untagged with box rmi -f`);
+      const [who, were, them] = users.length > 1 ? ['containers', 'were', 'them'] : ['container', 'was', 'it'];
+      throw new UserError(`conflict: unable to remove ${what}: ${who} ${users.map((u) => `'${u}'`).join(', ')} ` +
+        `${were} made from it; remove ${them} first (box rm ${users.join(' ')}), or keep the image untagged with box rmi -f`);
     }
 
     const removal: Removal = { untagged: targets.map((t) => t.tag!), deleted: [], bytes: 0 };
