@@ -35,7 +35,6 @@ export function runGuest(guest: Guest, opts: RunGuestOptions): GuestRun {
   const setupNs = Number(process.hrtime.bigint() - t0);
   try {
     const result = runMachine(machine, opts);
-    opts.trace.record({ kind: 'note', text: `KVM_RUN returned ${result.exits} times: ${[...result.byReason].map(([k, v]) => `${k} ${v}`).join(', ')}` });
     return { guest, program, result, setupNs, codeAtRip: codeAt(machine, result) };
   } finally {
     machine.close();

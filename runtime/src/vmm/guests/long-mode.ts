@@ -15,8 +15,9 @@ export const longMode: Guest = {
 ;   CR0.PE+PG  protection and paging on: the CPU is now in long mode...
 ;   far jmp    ...and loading CS with a 64-bit code segment from the GDT enters 64-bit code
 ;
-; Each write to CR0, CR3 or CR4 is privileged. On this vCPU KVM lets the hardware (or its
-; own emulator) do it without asking the monitor: no VM exit, unlike the OUTs below.
+; Writes to CR0, CR3, CR4 and EFER are privileged, and some of them do trap out of the
+; guest, but into KVM, which handles them inside the kernel: the monitor never hears of
+; them. Only the OUTs below reach it, and only those are in box's exit counts.
 
 bits 16
 org 0x7c00
