@@ -262,6 +262,13 @@ describe.skipIf(!isRoot)('box save and box load', () => {
     expect(ok(['run', '--rm', 'web:v1', 'cat', '/srv/www/index.html'], { root: fresh })).toBe('page\n');
   });
 
+  it('save will not write to a terminal, and load will not read one', { skip: !has('script') }, () => {
+    // script(1) runs the command on a pseudo-terminal, as a user at a shell would.
+    const onTerminal = (cmd: string) => execFileSync('script', ['-qec', `BOX_ROOT=${root} ${boxBin} ${cmd}; echo "exit $?"`, '/dev/null'], { encoding: 'utf8' });
+    expect(onTerminal('save web:v1')).toBe('box: refusing to write a tar archive to the terminal; give -o FILE.tar or redirect: box save IMAGE > FILE.tar\r\nexit 125\r\n');
+    expect(onTerminal('load')).toBe('box: standard input is a terminal, not a tar archive; give -i FILE.tar or redirect: box load < FILE.tar\r\nexit 125\r\n');
+  });
+
   it('refuses an archive entry that would leave the archive, naming it, and leaves the store as it was', () => {
     const before = snapshotStore(root);
     const evil = path.join(scratch, 'evil.tar');

@@ -184,6 +184,22 @@ describe.skipIf(!isRoot)('real upper directories', () => {
     ]);
   });
 
+  it('reads user.overlay.opaque too (overlayfs mounted with userxattr, in a user namespace), and carries user.* xattrs but not overlayfs\'s', () => {
+    const upper = tree(path.join(dir, 'upper'), ['srv/', 'srv/f']);
+    lsetxattr(path.join(upper, 'srv'), 'user.overlay.opaque', Buffer.from('y'));
+    lsetxattr(path.join(upper, 'srv/f'), 'user.overlay.origin', Buffer.from('x'));
+    lsetxattr(path.join(upper, 'srv/f'), 'user.note', Buffer.from('kept'));
+    const entries = upperLayerEntries(upper);
+    expect(entries.map((e) => e.name)).toEqual(['srv', 'srv/.wh..wh..opq', 'srv/f']);
+    expect(entries[2].xattrs).toEqual({ 'user.note': Buffer.from('kept') });
+  });
+
+  it('refuses an upper directory overlayfs wrote with redirect_dir on, saying how to turn it off', () => {
+    const upper = tree(path.join(dir, 'upper'), ['moved/']);
+    lsetxattr(path.join(upper, 'moved'), 'trusted.overlay.redirect', Buffer.from('/orig'));
+    expect(() => containerChanges(upper, [])).toThrow(/\/moved in the container's upper directory has trusted\.overlay\.redirect: overlayfs ran with redirect_dir=on/);
+  });
+
   it('makes the same bytes from the same directory, and hard links stay links', () => {
     const upper = tree(path.join(dir, 'upper'), ['usr/bin/', 'usr/bin/tool']);
     fs.linkSync(path.join(upper, 'usr/bin/tool'), path.join(upper, 'usr/bin/tool2'));

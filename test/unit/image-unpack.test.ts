@@ -122,6 +122,12 @@ describe('unpacking a layer', () => {
     expect(fs.readdirSync(path.join(layer, 'app'))).toEqual(['new']);
   });
 
+  it('does not copy user.overlay.* xattrs either (they steer an overlay mounted with userxattr), and keeps other user.* ones', () => {
+    unpack([{ name: 'd', type: 'dir', xattrs: { 'user.overlay.redirect': '/etc', 'user.comment': 'kept' } }]);
+    expect(lgetxattr(path.join(layer, 'd'), 'user.overlay.redirect')).toBeUndefined();
+    expect(lgetxattr(path.join(layer, 'd'), 'user.comment')?.toString()).toBe('kept');
+  });
+
   it('does not copy trusted.* xattrs from an archive (they steer overlayfs)', () => {
     unpack([{ name: 'd', type: 'dir', xattrs: { 'trusted.overlay.redirect': '/etc' } }]);
     expect(lgetxattr(path.join(layer, 'd'), 'trusted.overlay.redirect')).toBeUndefined();

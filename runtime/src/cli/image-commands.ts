@@ -175,6 +175,7 @@ function listImagesCommand(opts: Opts, args: string[]): number {
 }
 
 const IMAGES_OPTIONS: OptionSpec[] = [
+  { name: 'all', short: 'a', help: 'accepted for docker compatibility: box keeps no intermediate images to hide' },
   { name: 'quiet', short: 'q', help: 'print image ids only' },
   { name: 'no-trunc', help: 'print whole image ids' },
   { name: 'digests', help: 'show manifest digests' },
@@ -381,7 +382,7 @@ function saveCommand(opts: Opts, args: string[]): number {
     return 0;
   }
   if (isatty(1)) {
-    throw new UserError('box save writes a tar archive, and standard output is a terminal; give -o FILE.tar or redirect: box save IMAGE > FILE.tar');
+    throw new UserError('refusing to write a tar archive to the terminal; give -o FILE.tar or redirect: box save IMAGE > FILE.tar');
   }
   saveImages(root, args, { fd: 1 });
   return 0;
@@ -400,7 +401,7 @@ function loadCommand(opts: Opts, args: string[]): number {
     tar = fs.readFileSync(opts.input);
   } else {
     if (isatty(0)) {
-      throw new UserError('box load reads a tar archive from standard input, and that is a terminal; give -i FILE.tar or redirect: box load < FILE.tar');
+      throw new UserError('standard input is a terminal, not a tar archive; give -i FILE.tar or redirect: box load < FILE.tar');
     }
     label = 'standard input';
     tar = readStdin();

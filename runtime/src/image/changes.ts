@@ -13,7 +13,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { lgetxattr } from './native.ts';
-import { OPAQUE_XATTR } from './unpack.ts';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -83,9 +82,15 @@ export function isWhiteout(st: fs.Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
+/**
+ * Is this upper directory opaque? Overlayfs marks it with trusted.overlay.opaque, or with
+ * user.overlay.opaque when mounted with `userxattr` (as it is inside a user namespace).
+ */
 export function isOpaque(dir: string): boolean {
-  return lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
+  return OVERLAY_XATTR_PREFIXES.some((prefix) => lgetxattr(dir, `${prefix}opaque`)?.toString() === 'y');
 }
+
+const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
 
 /**
  * Read an upper directory. Overlayfs features box does not turn on (redirect_dir, metacopy)
@@ -101,11 +106,11 @@ export function readUpper(upperDir: string): UpperEntry[] {
       if (isWhiteout(st)) {
         entries.push({ path: p, kind: 'whiteout' });
       } else if (st.isDirectory()) {
-        refuseOverlayExtras(path.join(upperDir, p), p, 'trusted.overlay.redirect', 'redirect_dir');
+        refuseOverlayExtras(path.join(upperDir, p), p, 'redirect', 'redirect_dir');
         entries.push({ path: p, kind: 'dir', ...(isOpaque(path.join(upperDir, p)) ? { opaque: true } : {}) });
         walk(p);
       } else if (st.isFile()) {
-        refuseOverlayExtras(path.join(upperDir, p), p, 'trusted.overlay.metacopy', 'metacopy');
+        refuseOverlayExtras(path.join(upperDir, p), p, 'metacopy', 'metacopy');
         entries.push({ path: p, kind: 'file' });
       } else {
         entries.push({ path: p, kind: st.isSymbolicLink() ? 'symlink' : 'other' });
@@ -116,8 +121,9 @@ export function readUpper(upperDir: string): UpperEntry[] {
   return entries;
 }
 
-function refuseOverlayExtras(full: string, p: string, xattr: string, feature: string): void {
-  if (lgetxattr(full, xattr) !== undefined) {
+function refuseOverlayExtras(full: string, p: string, name: string, feature: string): void {
+  const xattr = OVERLAY_XATTR_PREFIXES.map((prefix) => `${prefix}${name}`).find((x) => lgetxattr(full, x) !== undefined);
+  if (xattr) {
     throw new UserError(`${p} in the container's upper directory has ${xattr}: overlayfs ran with ${feature}=on, ` +
       `whose upper directories box cannot read as a layer; set it off (/sys/module/overlay/parameters/${feature}) and run the container again`);
   }

@@ -20,10 +20,10 @@ import { importLayerTar, MAX_LAYER_BYTES, type LayerRecord } from './layers.ts';
 import { lgetxattr, llistxattr } from './native.ts';
 import type { HistoryEntry, ImageConfig } from './store.ts';
 import { writeTar, type TarWriteEntry } from './tar-write.ts';
-import { symlinkStaysInside } from './unpack.ts';
+// The xattrs a layer may carry, the same list the unpacker keeps: file capabilities
+// (ping's cap_net_raw) and user.*, never overlayfs's own bookkeeping.
+import { KEPT_XATTRS, symlinkStaysInside } from './unpack.ts';
 
-/** Extended attributes a layer carries: file capabilities (ping's cap_net_raw) and user.*. */
-const KEPT_XATTRS = /^(security\.capability|user\..+)$/;
 
 /** A user namespace's root is `shift` on the host; its files are stored as the ids inside. */
 const NOBODY = 65534;

@@ -44,8 +44,9 @@ const OPAQUE = '.wh..wh..opq';
 /** The overlayfs xattr that makes a directory hide what the layers below have in it. */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 /** Extended attributes copied from the archive. trusted.* is left out on purpose: trusted.overlay.*
- * xattrs steer overlayfs (redirects, metacopy) and must never come from an image. */
-const KEPT_XATTRS = /^(security\.capability|user\..+)$/;
+ * xattrs steer overlayfs (redirects, metacopy) and must never come from an image; so do
+ * user.overlay.* ones, for an overlay mounted with `userxattr` (in a user namespace). */
+export const KEPT_XATTRS = /^(security\.capability|user\.(?!overlay\.).+)$/;
 
 /** Unpack an uncompressed tar into `dir` (which must exist). Throws UserError on an unsafe entry. */
 export function unpackTar(tar: Buffer, dir: string, opts: UnpackOptions): UnpackStats {
