@@ -57,7 +57,7 @@ describe.skipIf(!!noKvm)('box vm run: the lesson guests', () => {
   it('lists the guests with a line each', () => {
     const r = vm(['vm', 'list']);
     expect(r.code).toBe(0);
-    for (const g of ['hello', 'long-mode', 'mmio', 'fib', 'message-trap', 'message-pv', 'triple-fault', 'runaway']) {
+    for (const g of ['hello', 'long-mode', 'mmio', 'fib', 'message-trap', 'message-pv', 'fpu', 'triple-fault', 'runaway']) {
       expect(r.stdout).toMatch(new RegExp(`^${g} +\\S`, 'm'));
     }
   });
@@ -161,6 +161,21 @@ describe.skipIf(!!noKvm)('a guest that goes wrong is stopped with a report', () 
     expect(r.stderr).toMatch(/32-bit protected mode/);
     expect(r.stderr).toMatch(/idt 00000000\/0/);
     expect(r.stderr).toMatch(/last exit:\n +#1 +SHUTDOWN/);
+  });
+
+  it('an instruction KVM cannot emulate is reported with its bytes, or runs where the CPU virtualizes', () => {
+    const r = vm(['vm', 'run', 'fpu'], { timeout: 20_000 });
+    if (r.code === 0) {
+      console.log('fpu: this host runs guest code on the CPU (hardware virtualization)');
+      expect(r.stdout).toMatch(/^The FPU instructions ran on the CPU/);
+      return;
+    }
+    console.log('fpu: this host\'s KVM emulates guest code and cannot emulate x87 (as on the nested kvm-pvm lab host)');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/KVM_EXIT_INTERNAL_ERROR, emulation failure/);
+    expect(r.stderr).toMatch(/the host's KVM is the limit here, not the guest/);
+    expect(r.stderr).toMatch(/stopped at 0000:00007c0\w \(linear 00007c0\w\): (fninit|fldz) +\(fpu, line \d+\)/);
+    expect(r.stderr).toMatch(/instruction bytes KVM fetched: (db e3|d9 ee)/);
   });
 
   it('a guest that never exits is stopped by the watchdog at the deadline, with where it was', () => {

@@ -52,6 +52,8 @@ describe('encodings in 16-bit real mode', () => {
     ['wrmsr', '0f 30'],
     ['rdmsr', '0f 32'],
     ['ud2', '0f 0b'],
+    ['fninit', 'db e3'],
+    ['fldz', 'd9 ee'],
     ['hlt', 'f4'],
     ['lodsb', 'ac'],
     ['rep outsb', 'f3 6e'],

@@ -44,6 +44,9 @@ export function describeStop(stop: StopReason): string {
     case 'fail-entry':
       return `KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x${stop.hardwareReason.toString(16)}): the vCPU state is invalid`;
     case 'internal-error':
+      if (stop.suberror === 1) {
+        return 'KVM could not emulate an instruction (KVM_EXIT_INTERNAL_ERROR, emulation failure). KVM emulates what the CPU cannot run for it: device accesses, or every instruction on a host without hardware virtualization (a nested kvm-pvm host); the host\'s KVM is the limit here, not the guest';
+      }
       return `KVM internal error (KVM_EXIT_INTERNAL_ERROR): ${stop.description}`;
     case 'unhandled':
       return `an exit this monitor does not handle (KVM_EXIT_${stop.reason})`;
@@ -84,7 +87,7 @@ export function formatStopReport(run: GuestRun): string {
   const code = src?.source.replace(/;.*/, '').replace(/^[\w.]+:\s*/, '').trim();
   lines.push(src ? `${at}: ${code}   (${run.guest.name}, line ${src.line})` : at);
   if (r.stop.kind === 'internal-error' && r.stop.instruction) {
-    lines.push(`  instruction KVM could not emulate: ${bytesHex(r.stop.instruction)}`);
+    lines.push(`  instruction bytes KVM fetched: ${bytesHex(r.stop.instruction.subarray(0, 8))}`);
   }
   if (run.codeAtRip) lines.push(`  bytes at rip: ${bytesHex(run.codeAtRip)}`);
   lines.push('registers:', formatRegisters(r.regs, r.sregs));
