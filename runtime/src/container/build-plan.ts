@@ -37,6 +37,7 @@ export interface ProcessSpec {
 
 export const SYNC_IDMAP = 'box writes uid_map and gid_map';
 export const SYNC_CGROUP = 'box has put the container in its cgroup';
+export const SYNC_LEAF = 'box moves the sandbox into a leaf cgroup, so it may hand controllers down';
 
 export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec): Plan {
   const plan = new Plan();
@@ -66,6 +67,10 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (rootfs) buildRootfs(plan, rootfs, { newIpcNs: has('ipc'), volumesBound: cfg.userns });
   plan.sync(SYNC_CGROUP);
   if (has('cgroup')) plan.unshare(CLONE_NEWCGROUP);
+  // A lab sandbox makes cgroups of its own. On cgroup v2 a cgroup that holds processes may not
+  // hand controllers down ("no internal processes"), so now that the namespace's root is the
+  // sandbox's cgroup, box moves the sandbox's processes into a leaf below it.
+  if (cfg.lab) plan.sync(SYNC_LEAF);
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);
   // A new network namespace has only lo, and it is down (as after `unshare --net`). A lab
   // sandbox brings it up, so the reader's own servers on 127.0.0.1 work.

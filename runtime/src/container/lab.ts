@@ -31,6 +31,7 @@ export function applyLab(cfg: RunConfig): RunConfig {
     volumes,
     devices,
     seccomp: false,
-    env: ['BOX_LAB=1', ...cfg.env],
+    // box inside makes its cgroups at <sandbox>/box, beside the leaf the sandbox lives in.
+    env: ['BOX_LAB=1', 'BOX_CGROUP_PARENT=/box', ...cfg.env],
   };
 }

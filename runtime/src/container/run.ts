@@ -13,7 +13,7 @@ import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { usernsRange, type IdRange, type RunConfig } from './config.ts';
-import { containerPlan, processSpec, SYNC_IDMAP } from './build-plan.ts';
+import { containerPlan, processSpec, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
@@ -96,6 +96,7 @@ export async function startContainer(
       // and before it forks, so that the container's PID 1 is born in the cgroup.
       onProcess: ids ? undefined : (pid) => cgroup?.addProcess(pid),
       onSync: (pid, why) => {
+        if (why === SYNC_LEAF && cgroup && ids) moveToLeaf(sys, cgroup, [init.child.pid!, pid], ids);
         if (why !== SYNC_IDMAP || !ids) return;
         cgroup?.addProcess(pid);
         writeIdMaps(sys, pid, ids);
@@ -220,6 +221,26 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
     throw err;
   }
   return cg;
+}
+
+/**
+ * The lab's leaf: on cgroup v2, the sandbox's processes (box-init's reaper and the sandbox's
+ * PID 1, who brings the rest) go to <sandbox>/init, and the sandbox's cgroup hands memory, cpu
+ * and pids down, so that box inside may make cgroups beside it (BOX_CGROUP_PARENT=/box, set by
+ * applyLab). cgroup v1 has no such rule: nothing to do there.
+ */
+function moveToLeaf(sys: Sys, cg: Cgroup, pids: number[], ids: IdRange): void {
+  if (cg.version !== 2) return;
+  const dir = cg.paths[0];
+  const leaf = path.join(dir, 'init');
+  fs.mkdirSync(leaf);
+  for (const pid of pids) sys.writeFile(path.join(leaf, 'cgroup.procs'), String(pid));
+  const available = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean);
+  const wanted = ['memory', 'cpu', 'pids'].filter((c) => available.includes(c));
+  if (wanted.length) sys.writeFile(path.join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+  for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) {
+    fs.chownSync(path.join(leaf, f), ids.base, ids.base);
+  }
 }
 
 /**

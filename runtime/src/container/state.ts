@@ -169,7 +169,9 @@ export function lookup(ref: string): ContainerState {
 export function processStart(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null; // dead, not yet reaped: not alive
+    return fields[19] ?? null;
   } catch {
     return null;
   }
