@@ -22,6 +22,9 @@ import { afterAll, expect, it } from 'vitest';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const GUEST_TEST = 'test/integration/cgroups.test.ts';
+const RUNTIME_TEST = 'test/integration/runtime.test.ts';
+/** The runtime tests that exercise cgroups and the start/stop path (the whole file is slow under emulation). */
+const RUNTIME_IN_GUEST = 'PID 1|OOM-kills|fork bomb|throttles|exec joins|SIGKILLed, and the next|lab sandbox|userns';
 /** Modules the guest kernel needs to mount the host's files, in load order (each after its dependencies). */
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay'];
 
@@ -98,9 +101,9 @@ function initScript(command: string): string {
     `${bb} mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w /host`,
     `${bb} mount -t proc proc /host/proc && ${bb} mount -t sysfs sys /host/sys && ${bb} mount -t devtmpfs dev /host/dev`,
     `${bb} mount -t tmpfs tmp /host/tmp && ${bb} mount -t cgroup2 cgroup2 /host/sys/fs/cgroup`,
-    `${bb} chroot /host /bin/sh -c '${command.replace(/'/g, `'\\''`)}'`,
-    'echo "GUEST-EXIT:$?"',
-    `${bb} poweroff -f`,
+    // switch_root, not chroot: it moves /host onto / so the new root is the mount namespace's
+    // own root. A chrooted process may not create a user namespace (EPERM), and box --userns must.
+    `exec ${bb} switch_root /host /bin/sh -c '${`(${command}); echo "GUEST-EXIT:$?"; /usr/bin/busybox poweroff -f`.replace(/'/g, `'\\''`)}'`,
     '',
   ].join('\n');
 }
@@ -108,49 +111,76 @@ function initScript(command: string): string {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-vm-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
+/** Boot the guest, run `vitest run <tests>` in it, and return what it printed. */
+async function runInGuest(tests: string): Promise<string> {
+  const kernel = findGuestKernel() as GuestKernel;
+  // Output to a file, then printed whole: on the serial console (a tty) vitest would redraw
+  // its lines, and kernel messages (the OOM killer's) would land in the middle of them.
+  const command = `cd ${REPO} && PATH=${REPO}/node_modules/.bin:$PATH NO_COLOR=1 vitest run ${tests} --reporter=verbose > /tmp/guest-vitest.log 2>&1; rc=$?; cat /tmp/guest-vitest.log; exit $rc`;
+  const initrd = path.join(work, 'initrd.cpio');
+  fs.writeFileSync(initrd, cpio([
+    { name: 'bin', mode: 0o40755 },
+    { name: 'modules', mode: 0o40755 },
+    { name: 'init', mode: 0o100755, data: Buffer.from(initScript(command)) },
+    { name: 'bin/busybox', mode: 0o100755, data: fs.readFileSync('/usr/bin/busybox') },
+    ...MODULES.map((m) => ({ name: `modules/${m}.ko`, mode: 0o100644, data: fs.readFileSync(kernel.modules.get(m)!) })),
+  ]));
+  const accel = process.env.BOX_TEST_VM_ACCEL ?? 'tcg,thread=multi';
+  const qemu = spawn('qemu-system-x86_64', [
+    '-accel', accel, '-cpu', 'max', '-m', '2048', '-smp', '2',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', 'stdio',
+    '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1',
+    // The host's files, read-only: the guest cannot change anything on the host.
+    '-fsdev', 'local,id=host,path=/,security_model=none,readonly=on,multidevs=remap',
+    '-device', 'virtio-9p-pci,fsdev=host,mount_tag=hostroot',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Bytes, decoded once at the end: a chunk boundary can split a UTF-8 character (vitest's ✓).
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  qemu.stdout.on('data', (d: Buffer) => stdout.push(d));
+  qemu.stderr.on('data', (d: Buffer) => stderr.push(d));
+  const timer = setTimeout(() => qemu.kill('SIGKILL'), 900_000);
+  await new Promise((resolve) => qemu.on('exit', resolve));
+  clearTimeout(timer);
+  const out = Buffer.concat(stdout).toString('utf8') + Buffer.concat(stderr).toString('utf8');
+  if (process.env.BOX_TEST_GUEST_LOG) fs.writeFileSync(process.env.BOX_TEST_GUEST_LOG, out);
+  return out.replace(/\r/g, '');
+}
+
+/** Every test the guest ran passed, none skipped. */
+function expectAllPassed(guest: string, show: string): string {
+  expect(guest, show).toContain('GUEST-EXIT:0');
+  const summary = /Tests\s+(\d+) passed \((\d+)\)/.exec(guest);
+  expect(summary, show).not.toBeNull();
+  expect(summary![1], show).toBe(summary![2]); // every test passed: none failed, none skipped
+  return summary![0];
+}
+
 it.skipIf(!!skipReason)(
   'the cgroup integration tests pass on a v2-only kernel with memory, cpu and pids (a qemu guest)',
   async () => {
-    const kernel = findGuestKernel() as GuestKernel;
-    // Output to a file, then printed whole: on the serial console (a tty) vitest would redraw
-    // its lines, and kernel messages (the OOM killer's) would land in the middle of them.
-    const command = `cd ${REPO} && PATH=${REPO}/node_modules/.bin:$PATH NO_COLOR=1 vitest run ${GUEST_TEST} --reporter=verbose > /tmp/guest-vitest.log 2>&1; rc=$?; cat /tmp/guest-vitest.log; exit $rc`;
-    const initrd = path.join(work, 'initrd.cpio');
-    fs.writeFileSync(initrd, cpio([
-      { name: 'bin', mode: 0o40755 },
-      { name: 'modules', mode: 0o40755 },
-      { name: 'init', mode: 0o100755, data: Buffer.from(initScript(command)) },
-      { name: 'bin/busybox', mode: 0o100755, data: fs.readFileSync('/usr/bin/busybox') },
-      ...MODULES.map((m) => ({ name: `modules/${m}.ko`, mode: 0o100644, data: fs.readFileSync(kernel.modules.get(m)!) })),
-    ]));
-    const accel = process.env.BOX_TEST_VM_ACCEL ?? 'tcg,thread=multi';
-    const qemu = spawn('qemu-system-x86_64', [
-      '-accel', accel, '-cpu', 'max', '-m', '2048', '-smp', '2',
-      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', 'stdio',
-      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', 'console=ttyS0 quiet loglevel=1 panic=-1',
-      // The host's files, read-only: the guest cannot change anything on the host.
-      '-fsdev', 'local,id=host,path=/,security_model=none,readonly=on,multidevs=remap',
-      '-device', 'virtio-9p-pci,fsdev=host,mount_tag=hostroot',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    qemu.stdout.on('data', (d) => (out += d));
-    qemu.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => qemu.kill('SIGKILL'), 540_000);
-    await new Promise((resolve) => qemu.on('exit', resolve));
-    clearTimeout(timer);
-
-    const guest = out.replace(/\r/g, '');
+    const guest = await runInGuest(GUEST_TEST);
     const show = `guest output:\n${guest.slice(-6000)}`;
-    expect(guest, show).toContain('GUEST-EXIT:0');
     // The guest used the v2 driver with all three controllers, and skipped nothing.
     expect(guest, show).toMatch(/limits on the real kernel \(cgroup v2 at \/sys\/fs\/cgroup \(memory, cpu, pids\)\)/);
     for (const name of ['is OOM-killed and oomKills counts 1', 'stops a fork bomb', 'throttles a busy loop', 'no internal processes']) {
       expect(guest, show).toMatch(new RegExp(`✓ .*${name}`));
     }
-    const summary = /Tests\s+(\d+) passed \((\d+)\)/.exec(guest);
-    expect(summary, show).not.toBeNull();
-    expect(summary![1], show).toBe(summary![2]); // every test passed: none failed, none skipped
-    console.log(`guest (${/Linux version (\S+)/.exec(guest)?.[1] ?? kernel.vmlinuz}): ${summary![0]}`);
+    console.log(`guest (${/Linux version (\S+)/.exec(guest)?.[1] ?? 'kernel'}): ${expectAllPassed(guest, show)}`);
   },
   600_000,
+);
+
+it.skipIf(!!skipReason)(
+  'box run passes its kernel tests on a v2-only kernel: limits, OOM, pids, CPU quota, exec, cleanup (a qemu guest)',
+  async () => {
+    // The user-facing behaviour of box on a cgroup v2 host, where most readers' machines are.
+    const guest = await runInGuest(process.env.BOX_TEST_GUEST_TESTS ?? `${RUNTIME_TEST} -t "${RUNTIME_IN_GUEST}"`);
+    const show = `guest output:\n${guest.slice(-6000)}`;
+    for (const name of ['OOM-kills a memory hog', 'stops a fork bomb', 'throttles a busy loop', 'exec joins its namespaces']) {
+      expect(guest, show).toMatch(new RegExp(`✓ .*${name}`));
+    }
+    console.log(`guest, box run: ${expectAllPassed(guest, show)}`);
+  },
+  960_000,
 );

@@ -164,8 +164,9 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
   });
 
   it('passes a signal to PID 1 and returns its exit code', async () => {
-    const child = boxAsync(root, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; while :; do sleep 0.1; done']);
-    await new Promise((r) => setTimeout(r, 800));
+    const child = boxAsync(root, ['run', '--rm', '--name', 'trapper', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; while :; do sleep 0.1; done']);
+    await until(() => inspect(root, 'trapper')?.State.Status === 'running', 20_000, 'the container to run');
+    await new Promise((r) => setTimeout(r, 200)); // and its shell to set the trap
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(42);
@@ -199,7 +200,9 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
   it('leaves nothing behind when box is SIGKILLed, and the next box cleans up', async () => {
     const child = boxAsync(root, ['run', '--name', 'sleeper', 'busybox', 'sleep', '1000'], { stdio: 'ignore' });
     await until(() => inspect(root, 'sleeper')?.State.Status === 'running', 10_000, 'the container to run');
-    const { Id: id, State: { Pid: pid } } = inspect(root, 'sleeper');
+    const info = inspect(root, 'sleeper');
+    expect(info, box(root, ['inspect', 'sleeper']).stderr).not.toBeNull();
+    const { Id: id, State: { Pid: pid } } = info;
     child.kill('SIGKILL');
     await until(() => !fs.existsSync(`/proc/${pid}`), 5000, 'the container to die with its box');
     expect(box(root, ['ps', '-a']).stdout).toMatch(/sleeper/); // the next box notices...
@@ -252,16 +255,16 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
       'box run --rm --memory 16m busybox dd if=/dev/zero of=/dev/null bs=50M count=1; echo nested-exit=$?',
     ].join('; ')], { timeout: 60_000 });
     const lines = r.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
-    expect(lines[0]).toBe('0'); // root inside the sandbox...
-    expect(lines[1]).toBe('0 100000 65536'); // ...is uid 100000 on the host
-    expect(lines[2]).toBe('<LOOPBACK,UP,LOWER_UP>'); // the sandbox's lo is up (a plain container's is not)
-    expect(lines).toContain('cannot-umount'); // the host binds are locked in the sandbox
-    expect(lines).toContain('cannot-remount');
-    if (fs.existsSync('/dev/kvm')) expect(lines).toContain('kvm-api 12');
+    expect(lines[0], r.stderr).toBe('0'); // root inside the sandbox...
+    expect(lines[1], r.stderr).toBe('0 100000 65536'); // ...is uid 100000 on the host
+    expect(lines[2], r.stderr).toBe('<LOOPBACK,UP,LOWER_UP>'); // the sandbox's lo is up (a plain container's is not)
+    expect(lines, r.stderr).toContain('cannot-umount'); // the host binds are locked in the sandbox
+    expect(lines, r.stderr).toContain('cannot-remount');
+    if (fs.existsSync('/dev/kvm')) expect(lines, r.stderr).toContain('kvm-api 12');
     else console.warn('no /dev/kvm on this host: the sandbox KVM check is not made');
-    expect(lines).toContain('nested-pid=1');
-    expect(lines).toContain('0 32768 32768'); // a nested user namespace, inside the sandbox's ids
-    expect(lines).toContain('nested-exit=137'); // cgroup limits work below the sandbox's own
+    expect(lines, r.stderr).toContain('nested-pid=1');
+    expect(lines, r.stderr).toContain('0 32768 32768'); // a nested user namespace, inside the sandbox's ids
+    expect(lines, r.stderr).toContain('nested-exit=137'); // cgroup limits work below the sandbox's own
     expect(r.code).toBe(0);
   });
 
