@@ -260,6 +260,12 @@ describe.skipIf(!isRoot)('box save and box load', () => {
     const out = execFileSync('sh', ['-c', `BOX_ROOT=${root} ${boxBin} save web:v1 | BOX_ROOT=${fresh} ${boxBin} load`], { encoding: 'utf8' });
     expect(out).toBe('Loaded image: web:v1\n');
     expect(ok(['run', '--rm', 'web:v1', 'cat', '/srv/www/index.html'], { root: fresh })).toBe('page\n');
+    // Loading a tag that names another image moves it, and says so as docker does.
+    ok(['run', '--name', 'edit', 'web:v1', 'touch', '/new'], { root: fresh });
+    const edited = ok(['commit', 'edit', 'web:v1'], { root: fresh }).trim();
+    const again = execFileSync('sh', ['-c', `BOX_ROOT=${root} ${boxBin} save web:v1 | BOX_ROOT=${fresh} ${boxBin} load`], { encoding: 'utf8' });
+    expect(again).toBe(`The image web:v1 already exists, renaming the old one with ID ${edited} to empty string\nLoaded image: web:v1\n`);
+    expect(ok(['images', '-q', '--no-trunc'], { root: fresh }).split('\n')).toContain(edited); // still there, untagged, for its container
   });
 
   it('save will not write to a terminal, and load will not read one', { skip: !has('script') }, () => {

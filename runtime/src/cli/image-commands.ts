@@ -33,14 +33,14 @@ export interface ImageCommand {
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
-function command(usage: string, summary: string, options: OptionSpec[], fn: (opts: Opts, args: string[]) => number): ImageCommand {
+function command(usage: string, summary: string, options: OptionSpec[], fn: (opts: Opts, args: string[], trace: Trace) => number): ImageCommand {
   const name = usage.split(' ')[0];
   return {
     summary,
     help: () => helpText(`box ${usage}`, `${summary}.`, options),
-    run: async (argv) => {
+    run: async (argv, trace) => {
       const { opts, positionals } = parseArgs(argv, options, name);
-      return fn(opts, positionals);
+      return fn(opts, positionals, trace);
     },
   };
 }
@@ -325,9 +325,10 @@ function containerLayers(s: ContainerState): { upper: string; layerDirs: string[
   return { upper, layerDirs };
 }
 
-function diffCommand(_opts: Opts, args: string[]): number {
+function diffCommand(_opts: Opts, args: string[], trace: Trace): number {
   if (args.length !== 1) throw new UserError("'box diff' needs one container; usage: box diff CONTAINER");
   const { upper, layerDirs } = containerLayers(lookup(args[0]));
+  trace.record({ kind: 'note', text: `reading the overlay upper directory ${upper}, against the image's layers ${layerDirs.join(', ')}` });
   out(containerChanges(upper, layerDirs).map((c) => `${c.kind} ${c.path}\n`).join(''));
   return 0;
 }
@@ -337,7 +338,7 @@ export function shellWords(args: string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-function commitCommand(opts: Opts, args: string[]): number {
+function commitCommand(opts: Opts, args: string[], trace: Trace): number {
   if (args.length < 1 || args.length > 2) {
     throw new UserError("'box commit' needs a container and, usually, a name for the image; usage: box commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]");
   }
@@ -355,7 +356,7 @@ function commitCommand(opts: Opts, args: string[]): number {
     ...(typeof c.workdir === 'string' ? { workdir: c.workdir } : {}),
     ...(typeof c.user === 'string' ? { user: c.user } : {}),
   };
-  const { id } = commitContainer(boxRoot(), {
+  const { id, layer } = commitContainer(boxRoot(), {
     upperDir: upper,
     baseImageId: s.imageId,
     ...(target !== undefined ? { ref: target } : {}),
@@ -368,6 +369,7 @@ function commitCommand(opts: Opts, args: string[]): number {
     idShift: c.userns ? fs.statSync(upper).uid : 0,
     warn: (m) => process.stderr.write(`box: warning: ${m}\n`),
   });
+  trace.record({ kind: 'note', text: `${upper} became layer ${layer.diffId} (blob ${layer.descriptor.digest}, ${layer.descriptor.size} bytes gzipped)` });
   out(`${id}\n`);
   return 0;
 }
@@ -406,8 +408,15 @@ function loadCommand(opts: Opts, args: string[]): number {
     label = 'standard input';
     tar = readStdin();
   }
-  const loaded = loadArchive(boxRoot(), tar, label);
-  out(loaded.map((l) => (l.tag ? `Loaded image: ${l.tag}\n` : `Loaded image ID: ${l.id}\n`)).join(''));
+  const root = boxRoot();
+  const before = new Map(readCatalog(root).images.filter((i) => i.tag).map((i) => [i.tag!, i.id]));
+  const loaded = loadArchive(root, tar, label);
+  for (const l of loaded) {
+    const old = l.tag ? before.get(l.tag) : undefined;
+    // As docker says it: the tag moves, and the image it named stays, untagged (box image prune).
+    if (old && old !== l.id) out(`The image ${l.tag} already exists, renaming the old one with ID ${old} to empty string\n`);
+    out(l.tag ? `Loaded image: ${l.tag}\n` : `Loaded image ID: ${l.id}\n`);
+  }
   return 0;
 }
 
