@@ -186,7 +186,7 @@ async function run(argv: string[], trace: Trace): Promise<number> {
   return exitStatus(outcome.result.stop);
 }
 
-export function median(xs: number[]): number {
+function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
