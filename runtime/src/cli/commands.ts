@@ -49,7 +49,7 @@ export const COMMANDS: Record<string, Command> = {
     [{ name: 'signal', short: 's', value: true, help: 'the signal, e.g. TERM or SIGHUP or 15' }], kill),
   rm: simple('rm [-f] CONTAINER...', 'Remove containers', [{ name: 'force', short: 'f', help: 'kill a running container first' }], rm),
   logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
-  inspect: simple('inspect [-f FORMAT] CONTAINER...', 'Print what box knows about containers, as JSON',
+  inspect: simple('inspect [-f FORMAT] CONTAINER|IMAGE...', 'Print what box knows about containers or images, as JSON',
     [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
   vm: { summary: 'Run a guest program on KVM, a small virtual machine monitor (list, run, compare)', help: vmHelp, run: vmCommand },
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),

@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const trace = new Trace({
     echo: traceEcho,
     sinkPath: process.env.BOX_TRACE_FILE,
-    command: monitor ? undefined : ['box', name, ...argv],
+    command: monitor ? undefined : ['box', ...process.argv.slice(2)],
     invocation: monitor,
   });
   process.env.BOX_TRACE_INVOCATION = trace.invocation;

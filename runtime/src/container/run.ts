@@ -18,7 +18,7 @@ import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
-  boxRoot, claimName, containerDir, containersDir, newId, processStart, randomName, releaseName, writeState, updateState,
+  boxRoot, claimName, claimRandomName, containerDir, containersDir, newId, processStart, releaseName, writeState, updateState,
   type ContainerState,
 } from './state.ts';
 import { reapStale } from './cleanup.ts';
@@ -47,8 +47,8 @@ export async function startContainer(
   const proc = processSpec(cfg, image.config);
 
   const id = newId();
-  const name = cfg.name ?? randomName();
-  claimName(name, id);
+  const name = cfg.name ?? claimRandomName(id);
+  if (cfg.name) claimName(name, id);
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
   let pty = null as Pty | null; // set by onConsole, which TypeScript cannot see run

@@ -59,10 +59,29 @@ export function newId(): string {
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'swift', 'tidy', 'witty'];
 const NAMES = ['babbage', 'cerf', 'dijkstra', 'hopper', 'kernighan', 'knuth', 'lamport', 'liskov', 'lovelace', 'ritchie', 'thompson', 'torvalds'];
-export function randomName(): string {
+function randomName(): string {
   const [x, y] = randomBytes(2);
   const pick = (a: string[], r: number) => a[r % a.length];
   return `${pick(ADJECTIVES, x)}_${pick(NAMES, y)}`;
+}
+
+/**
+ * A generated name nobody has: 144 adjective_scientist pairs collide often enough between
+ * containers started together, so try a few, then add a few hex digits of the id.
+ */
+export function claimRandomName(id: string): string {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const name = attempt < 6 ? randomName() : `${randomName()}_${id.slice(0, 6)}`;
+    try {
+      claimName(name, id);
+      return name;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+    }
+  }
+  const name = `box_${id.slice(0, 12)}`;
+  claimName(name, id);
+  return name;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;

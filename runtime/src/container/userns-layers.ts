@@ -6,14 +6,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { boxRoot, copyLayerShifted } from '../image/index.ts';
+import { copyLayerShifted, storePaths } from '../image/index.ts';
 
 export function shiftedLayers(layerDirs: string[], base: number): string[] {
   return layerDirs.map((dir) => shiftedLayer(dir, base));
 }
 
 function shiftedLayer(dir: string, base: number): string {
-  const target = path.join(boxRoot(), 'layers-userns', String(base), path.basename(dir));
+  const target = path.join(storePaths().usernsLayers, String(base), path.basename(dir));
   if (fs.existsSync(target)) return target;
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o711 });
   const tmp = `${target}.${process.pid}.tmp`;

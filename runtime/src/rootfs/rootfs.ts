@@ -59,7 +59,11 @@ const OVERLAY_DATA_MAX = 4000; // mount(2) data is one page; the lowerdir list m
 /** Step 2: overlayfs. lowerdir lists the TOP layer first, so reverse our lowest-first list. */
 export function mountOverlay(plan: Plan, spec: RootfsSpec): void {
   const lower = [...spec.lowerDirs].reverse().join(':');
-  const data = `lowerdir=${lower},upperdir=${spec.upperDir},workdir=${spec.workDir}`;
+  // redirect_dir and metacopy off: the upper directory then holds plain files and whiteouts
+  // only, what `box diff` and `box commit` (and the OCI layer format) understand. Inside a user
+  // namespace (box in a lab sandbox) the kernel refuses these options, and has both off anyway.
+  const plain = inInitialUserns() ? ',redirect_dir=off,metacopy=off' : '';
+  const data = `lowerdir=${lower},upperdir=${spec.upperDir},workdir=${spec.workDir}${plain}`;
   if (data.length > OVERLAY_DATA_MAX) {
     throw new UserError(`the image has too many layers for one overlay mount (${spec.lowerDirs.length}); squash it`);
   }
@@ -74,6 +78,15 @@ export function mountOverlay(plan: Plan, spec: RootfsSpec): void {
  */
 export function bindVolumes(plan: Plan, spec: RootfsSpec): void {
   for (const v of spec.volumes) bindVolume(plan, spec, v);
+}
+
+/** Are we in the machine's first user namespace (uid_map maps every id to itself)? */
+function inInitialUserns(): boolean {
+  try {
+    return fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
+  } catch {
+    return true;
+  }
 }
 
 /** Steps 3 to 5, run by the container's first process (it must be inside the PID namespace for /proc). */
