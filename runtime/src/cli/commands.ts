@@ -14,15 +14,10 @@ import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
 import { execCommand, EXEC_OPTIONS, monitorCommand, runCommand, runHelp } from './run-command.ts';
-import { vmCommand, vmHelp } from './vm-command.ts';
-import {
-  commitCommandEntry, diffCommandEntry, historyCommandEntry, imageCommand, imagesCommand, inspectImage, loadCommandEntry,
-  rmiCommandEntry, saveCommandEntry, tagImageCommand,
-} from './image-commands.ts';
 
 export interface Command {
   summary: string;
-  help(): string;
+  help(): string | Promise<string>;
   run(argv: string[], trace: Trace): Promise<number>;
   /** For commands whose arguments may contain --help meant for the container's command. */
   passHelp?(argv: string[]): boolean;
@@ -51,19 +46,36 @@ export const COMMANDS: Record<string, Command> = {
   logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
   inspect: simple('inspect [-f FORMAT] CONTAINER|IMAGE...', 'Print what box knows about containers or images, as JSON',
     [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
-  vm: { summary: 'Run a guest program on KVM, a small virtual machine monitor (list, run, compare)', help: vmHelp, run: vmCommand },
+  vm: lazy('Run a guest program on KVM, a small virtual machine monitor (list, run, compare)', async () => {
+    const m = await import('./vm-command.ts');
+    return { summary: '', help: m.vmHelp, run: m.vmCommand };
+  }),
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
-  images: imagesCommand,
-  image: imageCommand,
-  tag: tagImageCommand,
-  rmi: rmiCommandEntry,
-  history: historyCommandEntry,
-  diff: diffCommandEntry,
-  commit: commitCommandEntry,
-  save: saveCommandEntry,
-  load: loadCommandEntry,
+  images: lazy('List images', async () => (await import('./image-commands.ts')).imagesCommand),
+  image: lazy('Manage images: ls, rm, prune, inspect, history, tag, save, load', async () => (await import('./image-commands.ts')).imageCommand,
+    (argv) => argv.length > 0 && !argv[0].startsWith('-')), // `box image prune --help` is prune's help
+  tag: lazy('Give an image another name (a tag)', async () => (await import('./image-commands.ts')).tagImageCommand),
+  rmi: lazy('Remove images (and the layers no other image uses)', async () => (await import('./image-commands.ts')).rmiCommandEntry),
+  history: lazy('Show how an image was made, one row per layer or step', async () => (await import('./image-commands.ts')).historyCommandEntry),
+  diff: lazy('List the files a container added (A), changed (C) and deleted (D)', async () => (await import('./image-commands.ts')).diffCommandEntry),
+  commit: lazy("Make a new image from a container's changes", async () => (await import('./image-commands.ts')).commitCommandEntry),
+  save: lazy('Save images to a tar archive (OCI image layout)', async () => (await import('./image-commands.ts')).saveCommandEntry),
+  load: lazy('Load images from a tar archive (box save, docker save, skopeo oci-archive)', async () => (await import('./image-commands.ts')).loadCommandEntry),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
 };
+
+/**
+ * A command whose code is loaded when it is used. Most invocations are `box run`, which needs
+ * neither the image tools nor the VM monitor; loading them at every start cost ~20 ms.
+ */
+function lazy(summary: string, load: () => Promise<Command>, passHelp?: Command['passHelp']): Command {
+  return {
+    summary,
+    help: async () => (await load()).help(),
+    run: async (argv, trace) => (await load()).run(argv, trace),
+    passHelp,
+  };
+}
 
 function simple(usage: string, summary: string, options: OptionSpec[],
   fn: (opts: Record<string, unknown>, args: string[], trace: Trace) => Promise<number> | number): Command {
@@ -309,18 +321,19 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
   };
 }
 
-function inspect(opts: Record<string, unknown>, args: string[]): number {
+async function inspect(opts: Record<string, unknown>, args: string[]): Promise<number> {
   needOne(args, 'inspect CONTAINER');
   // A container by that name or id first, then an image, as `docker inspect` does.
-  const views = args.map((a) => {
+  const views: Record<string, unknown>[] = [];
+  for (const a of args) {
     try {
-      return inspectView(lookup(a));
+      views.push(inspectView(lookup(a)));
     } catch (err) {
-      const image = inspectImage(a);
+      const image = (await import('./image-commands.ts')).inspectImage(a);
       if (!image) throw err;
-      return image;
+      views.push(image);
     }
-  });
+  }
   if (typeof opts.format === 'string') {
     for (const v of views) process.stdout.write(formatTemplate(opts.format, v) + '\n');
   } else {

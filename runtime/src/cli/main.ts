@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) throw new UserError(`'${name}' is not a box command; see 'box --help'`);
   if (argv.includes('--help') && !command.passHelp?.(argv)) {
-    process.stdout.write(command.help());
+    process.stdout.write(await command.help());
     return 0;
   }
   // BOX_TRACE_FILE: where the lab server's panel reads this command's system calls. Each

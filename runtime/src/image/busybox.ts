@@ -12,7 +12,7 @@ import type { Trace } from '../sys/trace.ts';
 import { HOST_MACHINE, readElf } from './elf.ts';
 import { writeImage } from './images.ts';
 import { importLayerTar } from './layers.ts';
-import { BUILT_IN_CREATED, dir, file, reproducibleTar, symlink } from './rootfs-layer.ts';
+import { dir, file, reproducibleTar, symlink } from './rootfs-layer.ts';
 
 export const BUSYBOX_REF = 'busybox:latest';
 
@@ -72,11 +72,14 @@ export function buildBusyboxImage(root: string, opts: { busybox?: string; trace?
   const { tar, version } = busyboxLayer(busybox);
   const layer = importLayerTar(root, tar, { unpack: true, trace: opts.trace });
   opts.trace?.record({ kind: 'note', text: `built ${BUSYBOX_REF} from ${busybox} (${version})` });
+  // Created when the busybox binary was: still the same for the same binary (the image's digest
+  // stays reproducible), and `box images` shows a date that means something, not 1970.
+  const created = new Date(Math.floor(fs.statSync(busybox).mtimeMs / 1000) * 1000).toISOString();
   return writeImage(root, {
     ref: BUSYBOX_REF,
     config: { Env: [PATH], Cmd: ['sh'] },
     layers: [layer],
-    created: BUILT_IN_CREATED,
-    history: [{ created: BUILT_IN_CREATED, created_by: `box: ${version}, statically linked, a symlink per applet` }],
+    created,
+    history: [{ created, created_by: `box: ${version}, statically linked, a symlink per applet` }],
   });
 }
