@@ -45,6 +45,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function run(): void {
+  // `box ps | head`: the reader went away. Stop quietly, as other Unix tools do, not with a
+  // stack trace about EPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
