@@ -119,7 +119,7 @@ describe('the plan box-init executes', () => {
     expect(plan.ops[ops.lastIndexOf('unshare')].text).toBe('CLONE_NEWCGROUP');
     expect(ops.lastIndexOf('unshare')).toBeGreaterThan(at('sync'));
     expect(plan.ops.find((o) => o.args[0] === 'mount' && o.args[3] === 'overlay')!.args[5])
-      .toBe('lowerdir=/l/2:/l/1,upperdir=/r/upper,workdir=/r/work'); // top layer first
+      .toBe('lowerdir=/l/2:/l/1,upperdir=/r/upper,workdir=/r/work,redirect_dir=off,metacopy=off'); // top layer first
     expect(ops.lastIndexOf('mount')).toBeLessThan(at('pivot_root')); // all mounts while the host's paths are visible
     expect(at('bounding')).toBeLessThan(at('capset'));
     expect(at('capset')).toBeLessThan(at('seccomp'));
