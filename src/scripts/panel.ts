@@ -56,13 +56,14 @@ export function mountKernelPanel(root: HTMLElement): void {
   let tab: Tab = TABS.includes(store(KEY.tab) as Tab) ? (store(KEY.tab) as Tab) : 'trace';
 
   const on = () => !hidden && document.visibilityState === 'visible';
-  let announced: boolean | null = null;
-  /** Tell the terminal (and through it the server) whether the panel is on screen. */
+  let announced = '';
+  /** Tell the terminal (and through it the server) whether the panel is on screen, and which view. */
   function announce(force = false): void {
-    const now = on();
-    if (now === announced && !force) return;
-    announced = now;
-    window.dispatchEvent(new CustomEvent('isolab:panel', { detail: { on: now } }));
+    const detail = { on: on(), tab };
+    const key = JSON.stringify(detail);
+    if (key === announced && !force) return;
+    announced = key;
+    window.dispatchEvent(new CustomEvent('isolab:panel', { detail }));
   }
 
   function setHidden(next: boolean): void {
@@ -77,7 +78,8 @@ export function mountKernelPanel(root: HTMLElement): void {
     if (!next) renderTab();
   }
 
-  function selectTab(next: Tab, focus = false): void {
+  /** Show view `next`; a reader who picks a tab of a hidden panel wants to see it (`reveal`). */
+  function selectTab(next: Tab, focus = false, reveal = true): void {
     tab = next;
     root.dataset.tab = next;
     store(KEY.tab, next);
@@ -91,7 +93,8 @@ export function mountKernelPanel(root: HTMLElement): void {
       }
     }
     for (const t of TABS) views[t].hidden = t !== next;
-    if (hidden) setHidden(false);
+    announce();
+    if (hidden && reveal) setHidden(false);
     else renderTab();
   }
 
@@ -401,7 +404,7 @@ export function mountKernelPanel(root: HTMLElement): void {
     if (tab === 'namespaces' && nsDirty) renderNamespaces();
   }
 
-  selectTab(tab);
+  selectTab(tab, false, false);
   setHidden(hidden);
   announce(true);
 }
@@ -507,7 +510,12 @@ function groupCard(x: Series, s: ReturnType<typeof panelStrings>): GroupCard {
       root.dataset.mem = String(last?.mem ?? '');
       root.dataset.memHigh = String(x.memHigh);
       root.dataset.memMax = String(x.memMax ?? '');
-      root.dataset.cpu = String(last?.cpu ?? '');
+      // The rate over one 250 ms sample jumps with the quota's 100 ms periods: show the last second's.
+      const recent = x.samples.slice(-4).map((p) => p.cpu).filter((v): v is number => v !== null);
+      const cpuNow = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : null;
+      const cpuHigh = Math.max(0, ...x.samples.map((p) => p.cpu ?? 0));
+      root.dataset.cpu = cpuNow === null ? '' : cpuNow.toFixed(3);
+      root.dataset.cpuHigh = cpuHigh.toFixed(3);
       root.dataset.cpuMax = String(x.cpuMax ?? '');
       root.dataset.throttled = String(x.throttled ?? '');
       if (x.ended) {
@@ -528,7 +536,7 @@ function groupCard(x: Series, s: ReturnType<typeof panelStrings>): GroupCard {
       mem.value.textContent = x.ended ? '–' : bytes(last?.mem);
       mem.limit.textContent = x.memMax !== null ? `/ ${bytes(x.memMax)}` : `(${s.resNoLimit})`;
       mem.extra.textContent = x.memPeak !== null ? `${s.resPeak} ${bytes(x.memPeak)}` : '';
-      cpu.value.textContent = x.ended || last?.cpu === null || last?.cpu === undefined ? '–' : round(last.cpu);
+      cpu.value.textContent = x.ended || cpuNow === null ? '–' : round(cpuNow);
       cpu.limit.textContent = x.cpuMax !== null ? `/ ${round(x.cpuMax)}` : `(${s.resNoLimit})`;
       cpu.extra.textContent = x.throttled ? `${s.resThrottled} ${x.throttled}×` : '';
       cpu.extra.dataset.hot = String((x.throttled ?? 0) > 0);

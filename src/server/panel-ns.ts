@@ -115,7 +115,7 @@ export function namespaceSnapshot(hostPids: number[], firstPid: number, limit = 
   const sorted = [...new Set(hostPids)].sort((a, b) => a - b);
   // Only what the sandbox can see: a process outside its PID namespace (box's init stage,
   // which stays behind to wait for the sandbox's PID 1) has no number there.
-  const raw = sorted.slice(0, limit).map((pid) => readProcess(pid, root)).filter((p) => p !== null && p.nspid.length > level);
+  const raw = sorted.slice(0, limit).map((pid) => readProcess(pid, root)).filter((p): p is NonNullable<typeof p> => p !== null && p.nspid.length > level);
   const sandboxPid = (nspid: number[], host: number) => nspid[level] ?? nspid[nspid.length - 1] ?? host;
   const byHost = new Map(raw.map((p) => [p.hostPid, sandboxPid(p.nspid, p.hostPid)]));
   const processes: NsProcess[] = raw.map((p) => ({

@@ -67,46 +67,69 @@ export interface GroupStats {
   pidsMax: number | null;
 }
 
-/** Read a cgroup's counters under `rel` (a path below the sandbox's cgroup, "" for itself). */
-export function readCgroup(layout: CgroupLayout, rel: string): CgroupReading {
+/** The limits of a cgroup: they change only when someone writes them, so they are read less often. */
+export type CgroupLimits = Pick<CgroupReading, 'memoryMax' | 'cpuMax' | 'pidsMax'>;
+/** The counters that move all the time. */
+export type CgroupUsage = Omit<CgroupReading, keyof CgroupLimits>;
+
+function reader(layout: CgroupLayout, rel: string) {
   const at = (c: Controller, file: string): string | null => {
     const dir = layout.dirs[c];
     return dir === undefined ? null : path.join(dir, rel, file);
   };
-  const n = (c: Controller, file: string) => { const p = at(c, file); return p === null ? null : safe(() => readNumber(p)); };
-  const k = (c: Controller, file: string) => { const p = at(c, file); return p === null ? null : safe(() => readKeyed(p)); };
+  return {
+    at,
+    n: (c: Controller, file: string) => { const p = at(c, file); return p === null ? null : safe(() => readNumber(p)); },
+    k: (c: Controller, file: string) => { const p = at(c, file); return p === null ? null : safe(() => readKeyed(p)); },
+  };
+}
+
+/** Read a cgroup's moving counters under `rel` (a path below the sandbox's cgroup, "" for itself). */
+export function readUsage(layout: CgroupLayout, rel: string): CgroupUsage {
+  const { n, k } = reader(layout, rel);
+  const cpu = k('cpu', 'cpu.stat');
   if (layout.version === 2) {
-    const cpu = k('cpu', 'cpu.stat');
     return {
       memory: n('memory', 'memory.current'),
-      memoryMax: n('memory', 'memory.max'),
       memoryPeak: n('memory', 'memory.peak'),
       oomKills: k('memory', 'memory.events')?.get('oom_kill') ?? null,
       cpuUsec: cpu?.get('usage_usec') ?? null,
-      cpuMax: cpuMaxV2(at('cpu', 'cpu.max')),
       nrPeriods: cpu?.get('nr_periods') ?? null,
       nrThrottled: cpu?.get('nr_throttled') ?? null,
       pids: n('pids', 'pids.current'),
-      pidsMax: n('pids', 'pids.max'),
     };
   }
-  const cpu = k('cpu', 'cpu.stat');
   const usageNs = n('cpuacct', 'cpuacct.usage');
-  const quota = n('cpu', 'cpu.cfs_quota_us');
-  const period = n('cpu', 'cpu.cfs_period_us');
   return {
     memory: n('memory', 'memory.usage_in_bytes'),
-    memoryMax: n('memory', 'memory.limit_in_bytes'),
     memoryPeak: n('memory', 'memory.max_usage_in_bytes'),
     oomKills: k('memory', 'memory.oom_control')?.get('oom_kill') ?? null,
     cpuUsec: usageNs === null ? null : Math.round(usageNs / 1000),
-    // v1 says "no quota" with -1.
-    cpuMax: quota !== null && quota > 0 && period ? quota / period : null,
     nrPeriods: cpu?.get('nr_periods') ?? null,
     nrThrottled: cpu?.get('nr_throttled') ?? null,
     pids: n('pids', 'pids.current'),
+  };
+}
+
+/** Read a cgroup's limits under `rel`. */
+export function readLimits(layout: CgroupLayout, rel: string): CgroupLimits {
+  const { at, n } = reader(layout, rel);
+  if (layout.version === 2) {
+    return { memoryMax: n('memory', 'memory.max'), cpuMax: cpuMaxV2(at('cpu', 'cpu.max')), pidsMax: n('pids', 'pids.max') };
+  }
+  const quota = n('cpu', 'cpu.cfs_quota_us');
+  const period = n('cpu', 'cpu.cfs_period_us');
+  return {
+    memoryMax: n('memory', 'memory.limit_in_bytes'),
+    // v1 says "no quota" with -1.
+    cpuMax: quota !== null && quota > 0 && period ? quota / period : null,
     pidsMax: n('pids', 'pids.max'),
   };
+}
+
+/** Everything about a cgroup under `rel`. */
+export function readCgroup(layout: CgroupLayout, rel: string): CgroupReading {
+  return { ...readUsage(layout, rel), ...readLimits(layout, rel) };
 }
 
 /** cpu.max reads "<quota> <period>" in µs, or "max <period>" for no quota. */
@@ -183,51 +206,58 @@ export function commandOf(pid: number, max = 80): string {
 
 /**
  * Samples a sandbox's cgroups: the counters of each, and CPU use as a rate between two
- * samples. Limits and commands change rarely; they are read again every `slowEvery` samples.
+ * samples. What changes rarely is looked at less often: which cgroups exist every second
+ * sample, limits and commands every `slowEvery` samples (and at once for a new cgroup).
  */
 export class CgroupSampler {
   readonly layout: CgroupLayout;
+  readonly slowEvery: number;
   readonly #now: () => number;
   readonly #prev = new Map<string, { at: number; usec: number }>();
-  readonly #cmd = new Map<string, string>();
+  readonly #slow = new Map<string, { limits: CgroupLimits; cmd: string }>();
+  #ids: string[] = [];
   #count = 0;
 
-  constructor(layout: CgroupLayout, now: () => number = () => performance.now()) {
+  constructor(layout: CgroupLayout, now: () => number = () => performance.now(), slowEvery = 4) {
     this.layout = layout;
     this.#now = now;
+    this.slowEvery = slowEvery;
   }
 
   sample(): GroupStats[] {
     const now = this.#now();
-    const refresh = this.#count++ % 8 === 0;
-    const ids = ['', ...childCgroups(this.layout)];
+    const n = this.#count++;
+    if (n % 2 === 0) this.#ids = ['', ...childCgroups(this.layout)];
+    const refresh = n % this.slowEvery === 0;
     const out: GroupStats[] = [];
-    for (const id of ids) {
-      const r = readCgroup(this.layout, id);
-      if (r.memory === null && r.cpuUsec === null && r.pids === null) continue; // vanished meanwhile
+    const live = new Set<string>();
+    for (const id of this.#ids) {
+      const r = readUsage(this.layout, id);
+      if (r.memory === null && r.cpuUsec === null && r.pids === null) continue; // gone meanwhile
+      live.add(id);
       const prev = this.#prev.get(id);
       let cpu: number | null = null;
       if (r.cpuUsec !== null) {
         if (prev && now > prev.at && r.cpuUsec >= prev.usec) cpu = Math.round(((r.cpuUsec - prev.usec) / ((now - prev.at) * 1000)) * 1000) / 1000;
         this.#prev.set(id, { at: now, usec: r.cpuUsec });
       }
-      let cmd = this.#cmd.get(id);
+      let slow = this.#slow.get(id);
       // A container's first process is box-init for a moment, until it execs the command.
-      if (cmd === undefined || (refresh && id !== '') || cmd === '' || cmd.includes('box-init')) {
-        cmd = id === '' ? '' : this.#firstCommand(id);
-        this.#cmd.set(id, cmd);
+      if (!slow || refresh || (id !== '' && (slow.cmd === '' || slow.cmd.includes('box-init')))) {
+        slow = { limits: readLimits(this.layout, id), cmd: id === '' ? '' : this.#firstCommand(id) };
+        this.#slow.set(id, slow);
       }
       out.push({
-        id, cmd,
-        mem: r.memory, memMax: r.memoryMax, memPeak: r.memoryPeak, oom: r.oomKills,
-        cpu, cpuMax: r.cpuMax, throttled: r.nrThrottled, periods: r.nrPeriods,
-        pids: r.pids, pidsMax: r.pidsMax,
+        id, cmd: slow.cmd,
+        mem: r.memory, memMax: slow.limits.memoryMax, memPeak: r.memoryPeak, oom: r.oomKills,
+        cpu, cpuMax: slow.limits.cpuMax, throttled: r.nrThrottled, periods: r.nrPeriods,
+        pids: r.pids, pidsMax: slow.limits.pidsMax,
       });
     }
-    // Forget cgroups that are gone.
-    const live = new Set(ids);
+    // Forget cgroups that are gone: one that comes back under the same name starts afresh.
     for (const id of [...this.#prev.keys()]) if (!live.has(id)) this.#prev.delete(id);
-    for (const id of [...this.#cmd.keys()]) if (!live.has(id)) this.#cmd.delete(id);
+    for (const id of [...this.#slow.keys()]) if (!live.has(id)) this.#slow.delete(id);
+    this.#ids = this.#ids.filter((id) => live.has(id));
     return out;
   }
 

@@ -13,6 +13,7 @@ import type { PanelTraceEvent } from './panel-trace.ts';
 import { CgroupSampler, cgroupProcesses, sandboxCgroupLayout } from './panel-stats.ts';
 import type { CgroupLayout } from './panel-stats.ts';
 import { namespaceSnapshot } from './panel-ns.ts';
+import type { PanelTab } from './protocol.ts';
 
 /** What a sandbox driver tells the panel (see sandbox.ts). */
 export interface KernelView {
@@ -66,6 +67,8 @@ export class KernelPanel {
   #located: Promise<Located> | undefined;
   #sampler: CgroupSampler | undefined;
   #lastNs = '';
+  #wantNs = true;
+  #where: Located | undefined;
   #closed = false;
 
   constructor(view: KernelView | undefined, log: (line: string) => void = () => {}) {
@@ -76,10 +79,25 @@ export class KernelPanel {
     this.#watch(path.dirname(view.traceFile));
   }
 
-  /** The page shows the panel: send it the record so far and start sampling. */
-  show(sink: PanelSink): void {
+  /**
+   * The page shows the panel (on view `tab`). A new page, or one that was hidden, gets the
+   * record so far; sampling starts. Counters are sampled on every view (the plots keep
+   * their history for when the reader turns to them), namespaces only on their own.
+   */
+  show(sink: PanelSink, tab?: PanelTab): void {
     if (this.#closed) return;
-    this.#sink = null;
+    const wantNs = tab === undefined || tab === 'namespaces';
+    if (this.#sink === sink) {
+      // The same page changed views: only the namespace sampling may change.
+      if (wantNs !== this.#wantNs) {
+        this.#wantNs = wantNs;
+        this.#lastNs = '';
+        if (this.#where) this.#startSampling(sink, this.#where);
+      }
+      return;
+    }
+    this.hide(); // another page (or this one again after hiding): start afresh
+    this.#wantNs = wantNs;
     this.#readTrace(); // what is new goes into the record, not out on its own
     this.#sink = sink;
     this.#sendTrace(this.#record.events(), true);
@@ -90,6 +108,7 @@ export class KernelPanel {
     this.#lastNs = '';
     void this.#locate().then((where) => {
       if (this.#sink !== sink || this.#closed) return;
+      this.#where = where;
       if (!where.layout) sink.send({ type: 'stats', unavailable: where.why });
       if (where.pid <= 0) sink.send({ type: 'namespaces', unavailable: where.why });
       this.#startSampling(sink, where);
@@ -188,9 +207,9 @@ export class KernelPanel {
   }
 
   #startSampling(sink: PanelSink, where: Located): void {
-    clearInterval(this.#statsTimer);
     clearInterval(this.#nsTimer);
-    if (where.layout) {
+    this.#nsTimer = undefined;
+    if (where.layout && !this.#statsTimer) {
       this.#sampler ??= new CgroupSampler(where.layout);
       const sampler = this.#sampler;
       const version = where.layout.version;
@@ -201,7 +220,7 @@ export class KernelPanel {
       tick();
       this.#statsTimer = setInterval(tick, PANEL_TIMING.statsMs);
     }
-    if (where.pid > 0) {
+    if (where.pid > 0 && this.#wantNs) {
       const tick = () => {
         if (sink.congested()) return;
         const snap = namespaceSnapshot(this.#processes(where), where.pid);

@@ -13,7 +13,11 @@ export type ClientMessage =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
-  | { type: 'panel'; on: boolean };
+  | { type: 'panel'; on: boolean; tab?: PanelTab };
+
+/** The kernel panel's views; the server samples namespaces only while theirs is shown. */
+export const PANEL_TABS = ['trace', 'resources', 'namespaces'] as const;
+export type PanelTab = (typeof PANEL_TABS)[number];
 
 export type ServerMessage =
   | { type: 'hello'; session: string; sandbox: string; resumed: boolean }
@@ -62,7 +66,10 @@ export function parseClientMessage(text: string): Parsed {
       return { ok: true, message: { type: 'check', lesson: m.lesson, exercise: m.exercise } };
     case 'panel':
       if (typeof m.on !== 'boolean') return { ok: false, error: 'panel needs "on": true or false' };
-      return { ok: true, message: { type: 'panel', on: m.on } };
+      if (m.tab !== undefined && !PANEL_TABS.includes(m.tab as PanelTab)) {
+        return { ok: false, error: `panel "tab" must be one of ${PANEL_TABS.join(', ')}` };
+      }
+      return { ok: true, message: { type: 'panel', on: m.on, ...(m.tab !== undefined ? { tab: m.tab as PanelTab } : {}) } };
     default:
       return { ok: false, error: `unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}` };
   }

@@ -158,7 +158,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       case 'resize': own.sandbox.resize(m.cols, m.rows); break;
       case 'ack': flow.acked(m.bytes, ws.bufferedAmount); break;
       case 'check': own.lastInput = Date.now(); void onCheck(m.lesson, m.exercise); break;
-      case 'panel': if (m.on) own.panel.show(panelSink); else own.panel.hide(panelSink); break;
+      case 'panel': if (m.on) own.panel.show(panelSink, m.tab); else own.panel.hide(panelSink); break;
     }
   });
 

@@ -114,4 +114,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const mod = await import(extra);
     if (typeof mod.benchTerminal === 'function') await mod.benchTerminal();
   }
+  // The kernel panel: the lab server's CPU with 20 terminals, panels hidden and shown.
+  const panel = path.join(repo, 'test/bench/panel.ts');
+  if (fs.existsSync(panel) && !process.env.BENCH_ONLY_START) {
+    const mod = await import(panel);
+    console.log(`\n${mod.formatPanelBench(await mod.benchPanel())}`);
+  }
 }

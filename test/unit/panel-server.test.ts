@@ -94,6 +94,22 @@ describe('KernelPanel', () => {
     expect(s.frames.length).toBe(n);
   });
 
+  it('looks at namespaces only while their view is shown; the counters go on under every view', async () => {
+    panel = new KernelPanel(view());
+    const s = sink();
+    panel.show(s, 'trace');
+    await until(() => s.of('stats')[0]);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(s.of('namespaces')).toEqual([]);
+    panel.show(s, 'namespaces'); // the reader turned to the Namespaces tab
+    await until(() => s.of('namespaces')[0]);
+    expect(s.of('trace')).toHaveLength(1); // no second copy of the record for a change of view
+    panel.show(s, 'resources');
+    const n = s.of('namespaces').length;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(s.of('namespaces')).toHaveLength(n);
+  });
+
   it('a hide from a socket that was replaced does not stop the new one', async () => {
     panel = new KernelPanel(view());
     const old = sink();
@@ -111,6 +127,8 @@ describe('the panel message', () => {
     expect(parseClientMessage('{"type":"panel","on":false}')).toEqual({ ok: true, message: { type: 'panel', on: false } });
     expect(parseClientMessage('{"type":"panel","on":"yes"}')).toEqual({ ok: false, error: 'panel needs "on": true or false' });
     expect(parseClientMessage('{"type":"panel"}')).toMatchObject({ ok: false });
+    expect(parseClientMessage('{"type":"panel","on":true,"tab":"namespaces"}')).toEqual({ ok: true, message: { type: 'panel', on: true, tab: 'namespaces' } });
+    expect(parseClientMessage('{"type":"panel","on":true,"tab":"../etc"}')).toMatchObject({ ok: false, error: expect.stringMatching(/trace, resources, namespaces/) });
   });
 });
 

@@ -131,7 +131,7 @@ describe('TraceFileReader', () => {
     const other = path.join(dir, 'new.jsonl');
     fs.writeFileSync(other, line({ ...unshare, call: 'pivot_root' }).repeat(4));
     fs.renameSync(other, file);
-    expect(r.read().lines.map(parseTraceLine).map((e) => e?.call)).toEqual(Array(4).fill('pivot_root'));
+    expect(r.read().lines.map(parseTraceLine).map((e) => (e as { call?: string } | null)?.call)).toEqual(Array(4).fill('pivot_root'));
   });
 
   it('empties a file grown past the limit instead of reading it', () => {

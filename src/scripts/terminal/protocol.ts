@@ -36,7 +36,7 @@ export type ClientFrame =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
-  | { type: 'panel'; on: boolean };
+  | { type: 'panel'; on: boolean; tab?: string };
 
 const KNOWN = new Set(['hello', 'exit', 'check', 'error', 'full', 'trace', 'stats', 'namespaces']);
 

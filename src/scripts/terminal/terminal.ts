@@ -3,7 +3,7 @@
 // Public surface (for the lesson page and for tests):
 //   window events in:  `isolab:run` {command}            type a command + Enter, focus the terminal
 //                      `isolab:check` {lesson, exercise}  ask the server to check an exercise
-//                      `isolab:panel` {on}                the kernel panel is shown (or not)
+//                      `isolab:panel` {on, tab}           the kernel panel is shown (or not), on which view
 //   window events out: `isolab:check-result` (the server's check frame), `isolab:state` {state},
 //                      `isolab:trace`, `isolab:stats`, `isolab:namespaces` (for the kernel panel)
 //   window.isolab:     { state, session, sandbox, terminalText(), send(cmd), input(data),
@@ -336,7 +336,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     // The server learnt our size from the URL, but the pane may have changed since.
     sock.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows } satisfies ClientFrame));
     // A new socket starts with the panel off on the server's side.
-    if (panelOn) sock.send(JSON.stringify({ type: 'panel', on: true } satisfies ClientFrame));
+    if (panel.on) sock.send(JSON.stringify(panel satisfies ClientFrame));
     setState('connected');
     flushQueue();
   }
@@ -439,13 +439,16 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     term.focus();
   }
   window.addEventListener('isolab:run', (e) => runCommand((e as CustomEvent<{ command: string }>).detail.command));
-  // The kernel panel (KernelPanel.astro) says when it is on screen; the server samples only then.
-  let panelOn = false;
+  // The kernel panel (KernelPanel.astro) says when it is on screen, and which view; the
+  // server samples only then.
+  let panel: Extract<ClientFrame, { type: 'panel' }> = { type: 'panel', on: false };
   window.addEventListener('isolab:panel', (e) => {
-    const on = !!(e as CustomEvent<{ on: boolean }>).detail?.on;
-    if (on === panelOn) return;
-    panelOn = on;
-    sendFrame({ type: 'panel', on });
+    const detail = (e as CustomEvent<{ on: boolean; tab?: string }>).detail;
+    const next: typeof panel = { type: 'panel', on: !!detail?.on, ...(typeof detail?.tab === 'string' ? { tab: detail.tab } : {}) };
+    if (JSON.stringify(next) === JSON.stringify(panel)) return;
+    const wasOn = panel.on;
+    panel = next;
+    if (next.on || wasOn) sendFrame(next);
   });
   window.addEventListener('isolab:check', (e) => {
     const { lesson, exercise } = (e as CustomEvent<{ lesson: string; exercise: string }>).detail;
