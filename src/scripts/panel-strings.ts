@@ -17,7 +17,6 @@ const en = {
   traceCommand: 'Command',
   traceNewest: 'newest',
   traceNoCalls: 'made no system calls of its own',
-  traceDropped: 'more events not shown',
   traceBoxTitle: 'made by box, the runtime, outside the new namespaces',
   traceInitTitle: 'made by box-init, the first process of the container, inside its new namespaces',
   resEmpty: 'Waiting for the first numbers from the cgroup files…',
@@ -41,7 +40,6 @@ const en = {
   nsPidInside: 'PID inside its container',
   nsMore: 'more processes not shown',
   unavailable: 'Not available:',
-  offline: 'The panel follows the terminal: it resumes when the terminal is connected.',
 };
 
 export type PanelStrings = typeof en;
@@ -62,7 +60,6 @@ const ko: PanelStrings = {
   traceCommand: '명령',
   traceNewest: '최신',
   traceNoCalls: '스스로 한 시스템 콜이 없습니다',
-  traceDropped: '개의 이벤트는 생략됨',
   traceBoxTitle: '런타임 box가 새 네임스페이스 밖에서 한 호출',
   traceInitTitle: '컨테이너의 첫 프로세스 box-init이 새 네임스페이스 안에서 한 호출',
   resEmpty: 'cgroup 파일에서 첫 값을 기다리는 중…',
@@ -86,7 +83,6 @@ const ko: PanelStrings = {
   nsPidInside: '컨테이너 안의 PID',
   nsMore: '개의 프로세스는 생략됨',
   unavailable: '사용할 수 없음:',
-  offline: '패널은 터미널을 따릅니다. 터미널이 연결되면 다시 이어집니다.',
 };
 
 export function panelStrings(lang: string | undefined): PanelStrings {
