@@ -14,6 +14,7 @@ import { saveImages } from '../../runtime/src/image/save.ts';
 import { readTar } from '../../runtime/src/image/tar-read.ts';
 import { writeTar, type TarWriteEntry } from '../../runtime/src/image/tar-write.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
+import { userError } from './user-error.ts';
 
 let dir: string;
 let src: string;
@@ -25,16 +26,6 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function userError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).not.toContain('\n');
-    return (err as Error).message;
-  }
-  throw new Error('expected a UserError');
-}
 
 /** demo:1 (layers a, b) and base:1 (layer a) in the source store. */
 function images() {

@@ -17,6 +17,7 @@ import { blobPath } from '../../runtime/src/image/store.ts';
 import { tagImage } from '../../runtime/src/image/tag.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
+import { userError } from './user-error.ts';
 
 let root: string;
 beforeEach(() => {
@@ -29,16 +30,6 @@ const layer = (name: string, data = name) => importLayerTar(root, writeTar([{ na
 const tags = () => readIndex(root).manifests.map((d) => d.annotations?.[REF_NAME] ?? `<none> ${d.digest.slice(7, 13)}`);
 const blobs = () => fs.readdirSync(storePaths(root).blobs).sort();
 
-function userError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).not.toContain('\n');
-    return (err as Error).message;
-  }
-  throw new Error('expected a UserError');
-}
 
 /** base:1 (layer a), app:1 = base + layer b, both unpacked. */
 function twoImages() {

@@ -13,6 +13,7 @@ import { blobPath, writeBlob } from '../../runtime/src/image/store.ts';
 import { readTar } from '../../runtime/src/image/tar-read.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
+import { userError } from './user-error.ts';
 
 let root: string;
 beforeEach(() => {
@@ -20,16 +21,6 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-function userError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).not.toContain('\n');
-    return (err as Error).message;
-  }
-  throw new Error('expected a UserError, and nothing was thrown');
-}
 
 /** A two-layer image: the lower layer has a and b, the upper one changes a and adds c. */
 function twoLayerImage(ref = 'demo:1') {
