@@ -13,7 +13,6 @@ import { loadArchive } from '../../runtime/src/image/load.ts';
 import { saveImages } from '../../runtime/src/image/save.ts';
 import { readTar } from '../../runtime/src/image/tar-read.ts';
 import { writeTar, type TarWriteEntry } from '../../runtime/src/image/tar-write.ts';
-import { UserError } from '../../runtime/src/sys/errors.ts';
 import { userError } from './user-error.ts';
 
 let dir: string;

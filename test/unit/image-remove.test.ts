@@ -16,7 +16,6 @@ import { layerSize } from '../../runtime/src/image/sizes.ts';
 import { blobPath } from '../../runtime/src/image/store.ts';
 import { tagImage } from '../../runtime/src/image/tag.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
-import { UserError } from '../../runtime/src/sys/errors.ts';
 import { userError } from './user-error.ts';
 
 let root: string;

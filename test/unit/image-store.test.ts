@@ -12,7 +12,6 @@ import { sha256 } from '../../runtime/src/image/digest.ts';
 import { blobPath, writeBlob } from '../../runtime/src/image/store.ts';
 import { readTar } from '../../runtime/src/image/tar-read.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
-import { UserError } from '../../runtime/src/sys/errors.ts';
 import { userError } from './user-error.ts';
 
 let root: string;
