@@ -26,7 +26,7 @@ const REPO = path.resolve(import.meta.dirname, '../..');
 const GUEST_TEST = 'test/integration/cgroups.test.ts';
 const RUNTIME_TEST = 'test/integration/runtime.test.ts';
 /** The runtime tests that exercise cgroups and the start/stop path (the whole file is slow under emulation). */
-const RUNTIME_IN_GUEST = 'PID 1|OOM-kills|fork bomb|throttles|exec joins|SIGKILLed, and the next|lab sandbox|userns';
+const RUNTIME_IN_GUEST = 'PID 1|OOM-kills|fork bomb|throttles|exec joins|SIGKILLed, and the next|lab sandbox|userns|harmless devices';
 /** Modules the guest kernel needs to mount the host's files, in load order (each after its dependencies). */
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay'];
 

@@ -185,7 +185,13 @@ function killAll(s: ContainerState, trace: Trace): void {
       /* gone */
     }
   }
-  if (s.cgroup) detectCgroups(sys).open(s.cgroup)?.killAll();
+  try {
+    if (s.cgroup) detectCgroups(sys).open(s.cgroup)?.killAll();
+  } catch (err) {
+    // The container's own box may be removing the same cgroup right now (its command died):
+    // a cgroup file gone from under us means the job is done, not failed.
+    if (!/ENOENT|ENODEV/.test(String((err as Error).message ?? err))) throw err;
+  }
 }
 
 async function stop(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {

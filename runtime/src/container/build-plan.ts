@@ -20,6 +20,8 @@
 import { CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
+import fs from 'node:fs';
+import { CAPABILITIES } from '../security/capabilities.ts';
 import { securityPlan } from '../security/plan.ts';
 import { UserError } from '../sys/errors.ts';
 import type { NamespaceName } from '../sys/constants.ts';
@@ -101,14 +103,19 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   const sec = securityPlan({
     capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab, seccomp: cfg.seccomp ? 'default' : 'unconfined',
   });
+  // No process can give a capability its own bounding set lacks (capset: EPERM): `--cap-add
+  // ALL` means all that box itself may have.
+  const ours = ownBoundingSet();
+  const keep = sec.bounding & ours;
+  const names = sec.caps.filter((c) => (keep >> BigInt(CAPABILITIES[c])) & 1n);
   const switchUser = proc.gid !== 0 || proc.uid !== 0;
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
-  plan.boundingSet(sec.bounding, sec.lastCap);
+  plan.boundingSet(keep, sec.lastCap);
   if (switchUser) {
     plan.setgroups([proc.gid]).setresgid(proc.gid).setresuid(proc.uid);
     plan.prctl(PR_SET_KEEPCAPS, 0, 'PR_SET_KEEPCAPS');
   }
-  plan.capset(sec.permitted, sec.caps.map((c) => c.replace(/^CAP_/, '')));
+  plan.capset(keep, names.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
   if (sec.noNewPrivs) plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
   if (sec.seccomp) plan.seccomp(sec.seccomp.bytes, `EPERM for ${sec.seccomp.blocked.length} calls`);
@@ -116,6 +123,16 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);
   plan.exec(proc.args[0], proc.args);
+}
+
+/** CapBnd of this process, from /proc/self/status: what any child of ours may hold at most. */
+function ownBoundingSet(): bigint {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : ~0n;
+  } catch {
+    return ~0n;
+  }
 }
 
 /** The process to run: image config, overridden by the command line, as Docker does. */

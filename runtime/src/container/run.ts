@@ -44,15 +44,16 @@ export async function startContainer(
   warmCgroupMigration(); // first: it waits in the kernel while we do the rest
   reapStale(sys);
   const image = resolveImage(cfg.image);
-  const proc = processSpec(cfg, image.config);
 
   const id = newId();
   const name = cfg.name ?? claimRandomName(id);
   if (cfg.name) claimName(name, id);
+  cfg = { ...cfg, hostname: cfg.hostname ?? name.slice(0, 63) }; // as Docker: the name (its id there)
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
   let pty = null as Pty | null; // set by onConsole, which TypeScript cannot see run
   try {
+    const proc = processSpec(cfg, image.config);
     // 0711: others may pass through (root of a user-namespaced container is uid 100000 here
     // and must reach rootfs/), but not list what is inside.
     fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
@@ -63,9 +64,8 @@ export async function startContainer(
       created: new Date().toISOString(), status: 'created', pid: null,
       monitorPid: process.pid, monitorStart: processStart(process.pid) ?? '',
       exitCode: null, oomKilled: false, finished: null, autoRemove: cfg.autoRemove,
-      cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, hostname: cfg.hostname ?? name.slice(0, 63), workdir: proc.cwd, env: proc.env },
+      cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, workdir: proc.cwd, env: proc.env },
     };
-    cfg = { ...cfg, hostname: state.config.hostname as string };
     writeState(state);
 
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
@@ -80,7 +80,9 @@ export async function startContainer(
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
     }
-    const plan = containerPlan({ ...cfg, hostname: cfg.hostname }, rootfs, proc);
+    // No device controller on cgroup v2 yet (see restrictDevices): no mknod either.
+    const noMknod = cgroup?.version === 2 && !cfg.capAdd.some((c) => /^(CAP_)?(MKNOD|ALL)$/i.test(c));
+    const plan = containerPlan({ ...cfg, capDrop: noMknod ? [...cfg.capDrop, 'MKNOD'] : cfg.capDrop }, rootfs, proc);
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
@@ -215,12 +217,45 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
       cpuPeriodUs: cfg.cpus?.periodUs,
       pidsMax: cfg.pidsLimit,
     });
+    restrictDevices(sys, cg, cfg.devices);
     if (cfg.lab && ids) delegate(cg, ids.base);
   } catch (err) {
     cg.destroy();
     throw err;
   }
   return cg;
+}
+
+// Docker's default device rules: any node may be created (m), only these may be opened.
+const DEVICE_RULES = [
+  'c *:* m', 'b *:* m',
+  'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', // null zero full random urandom
+  'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', // tty console ptmx pts/*
+  'c 10:200 rwm', // net/tun
+];
+
+/**
+ * The device controller: a container may open only the harmless device nodes, whatever nodes
+ * it makes (the default capabilities include MKNOD; without these rules root in a container
+ * could mknod the host's disk and read it). cgroup v1 has devices.allow/deny files; cgroup v2
+ * needs an eBPF program instead, which box does not load yet, so there box drops CAP_MKNOD
+ * (build-plan.ts) and the container can make no node at all. Inside a user namespace (box in
+ * a lab sandbox) the kernel refuses both mknod and these writes; the sandbox's rules apply.
+ */
+function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
+  if (cg.version !== 1) return;
+  const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
+  if (!dir) return;
+  const passed = extra.map((d) => {
+    const rdev = fs.statSync(d).rdev;
+    return `c ${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)} rwm`;
+  });
+  try {
+    sys.writeFile(path.join(dir, 'devices.deny'), 'a');
+    for (const rule of [...DEVICE_RULES, ...passed]) sys.writeFile(path.join(dir, 'devices.allow'), rule);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
 }
 
 /**

@@ -51,7 +51,11 @@ export class Trace {
   record(event: TraceInput, who = 'box'): void {
     const full = { ...event, who, t: Math.round((performance.now() - this.start) * 1000) / 1000 } as TraceEvent;
     this.events.push(full);
-    if (this.echo) process.stderr.write(`\x1b[2m[trace] ${formatEvent(full)}\x1b[0m\n`);
+    if (this.echo) {
+      // Dim on a terminal; plain text into a pipe or file.
+      const line = `[trace] ${formatEvent(full)}`;
+      process.stderr.write(process.stderr.isTTY ? `\x1b[2m${line}\x1b[0m\n` : `${line}\n`);
+    }
     if (this.sinkFd !== undefined) {
       try {
         // One write(2) per line on an O_APPEND file: lines of concurrent writers do not mix.
