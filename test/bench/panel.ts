@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { boxLabAvailable, spawnServer, TEST_TOKEN } from '../e2e/harness.ts';
 import { LabClient } from '../e2e/lab-client.ts';
+import { benchArgs } from './args.ts';
 
 export interface PanelBenchOptions {
   terminals?: number;
@@ -152,13 +153,6 @@ export function formatPanelBench(r: PanelBenchResult): string {
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-  const driver = flag('--driver');
-  if (driver !== undefined && driver !== 'box' && driver !== 'host-shell') {
-    console.error('bench: --driver must be box or host-shell');
-    process.exit(2);
-  }
-  const num = (name: string) => { const v = flag(name); return v === undefined ? undefined : Number(v); };
+  const { driver, num } = benchArgs(process.argv.slice(2));
   console.log(formatPanelBench(await benchPanel({ driver, terminals: num('--terminals'), seconds: num('--seconds') })));
 }

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { boxLabAvailable, freePort, spawnServer, TEST_TOKEN } from '../e2e/harness.ts';
 import { LabClient } from '../e2e/lab-client.ts';
+import { benchArgs } from './args.ts';
 
 export interface TerminalBenchOptions {
   /** 'box' (the real sandbox; the default when it works here) or 'host-shell' (plumbing only). */
@@ -218,17 +219,10 @@ export function formatBrowserBench(r: BrowserBenchResult): string {
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
-  const driver = flag('--driver');
-  if (driver !== undefined && driver !== 'box' && driver !== 'host-shell') {
-    console.error('bench: --driver must be box or host-shell');
-    process.exit(2);
-  }
-  const num = (name: string) => { const v = flag(name); return v === undefined ? undefined : Number(v); };
+  const { driver, num } = benchArgs(process.argv.slice(2));
   const result = await benchTerminal({ driver, keystrokes: num('--keystrokes'), mib: num('--mib'), runs: num('--runs') });
   console.log(formatTerminalBench(result));
-  if (args.includes('--browser')) {
+  if (process.argv.includes('--browser')) {
     console.log(formatBrowserBench(await benchBrowserTerminal({ mib: num('--mib'), runs: num('--runs') })));
   }
 }

@@ -180,3 +180,13 @@ export function rssOf(pid: number): number {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here (no Chromium, no lesson, no box --lab), or ''. */
+export async function browserTestsMissing(): Promise<string> {
+  if (!fs.existsSync(CHROMIUM)) return `${CHROMIUM} is not installed (apt-get install chromium)`;
+  if (!fs.existsSync(path.join(REPO, 'content/lessons/en/pid-namespaces.mdx'))) return 'the PID namespace lesson is not written yet';
+  const box = await boxLabAvailable();
+  return box.ok ? '' : box.reason;
+}

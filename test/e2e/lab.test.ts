@@ -7,22 +7,18 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { BOX, boxLabAvailable, freePort, REPO, spawnServer } from './harness.ts';
+import { BOX, browserTestsMissing, CHROMIUM, freePort, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
 // What the page's Terminal island exposes as window.isolab (src/scripts/terminal/terminal.ts).
 // (Functions given to page.evaluate run in the page, where they read it through a cast.)
 interface IsolabApi { readonly state: string; readonly sandbox: string; terminalText(): string }
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'e2e-token-' + 'ab'.repeat(16);
 const LESSON = '/lessons/en/pid-namespaces/';
 const T = 90_000;
 
-const box = await boxLabAvailable();
-const missing = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !fs.existsSync(path.join(REPO, 'content/lessons/en/pid-namespaces.mdx')) ? 'the PID namespace lesson is not written yet'
-  : !box.ok ? box.reason : '';
+const missing = await browserTestsMissing();
 if (missing) console.warn(`e2e: skipped: ${missing}`);
 
 let server: ServerProcess;

@@ -7,20 +7,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
-import { boxLabAvailable, freePort, REPO, spawnServer } from './harness.ts';
+import { browserTestsMissing, CHROMIUM, freePort, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
 interface IsolabApi { readonly state: string; terminalText(): string }
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'e2e-panel-token-' + 'cd'.repeat(16);
 const LESSON = '/lessons/en/pid-namespaces/';
 const T = 90_000;
 
-const box = await boxLabAvailable();
-const missing = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !fs.existsSync(path.join(REPO, 'content/lessons/en/pid-namespaces.mdx')) ? 'the PID namespace lesson is not written yet'
-  : !box.ok ? box.reason : '';
+const missing = await browserTestsMissing();
 if (missing) console.warn(`e2e panel: skipped: ${missing}`);
 
 let server: ServerProcess;
