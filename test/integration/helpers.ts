@@ -38,6 +38,11 @@ export function boxAsync(root: string, args: string[], opts: SpawnOptions = {}) 
   return spawn(boxBin, args, { env: { ...process.env, BOX_ROOT: root }, ...opts });
 }
 
+/** Is `cmd` on the PATH? (umoci, skopeo, qemu... the tests that need one skip without it.) */
+export function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
 /** Poll until `check` is true, or fail after `ms`. */
 export async function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms;

@@ -13,16 +13,8 @@ import { sha256 } from '../../runtime/src/image/digest.ts';
 import { hostPlatform } from '../../runtime/src/image/images.ts';
 import { storePaths } from '../../runtime/src/image/paths.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
-import { box, boxBin, isRoot, until } from './helpers.ts';
+import { box, boxBin, has, isRoot, until } from './helpers.ts';
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const hasUmoci = has('umoci');
 const hasSkopeo = has('skopeo');
 if (!hasUmoci) console.warn('skipping the umoci round trips: umoci is not installed (apt-get install umoci)');

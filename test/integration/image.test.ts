@@ -16,17 +16,10 @@ import { findStaticBusybox } from '../../runtime/src/image/busybox.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
 import { copyLayerShifted } from '../../runtime/src/image/layer-copy.ts';
 import { lgetxattr } from '../../runtime/src/image/native.ts';
+import { has } from './helpers.ts';
 
 const IMAGE_INDEX = new URL('../../runtime/src/image/index.ts', import.meta.url).pathname;
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 function staticBusybox(): boolean {
   try {
     findStaticBusybox();

@@ -26,7 +26,7 @@ import { normalizeRef } from './ref.ts';
 import { CONTAINERD_NAME } from './save.ts';
 import {
   blobPath, initStore, MediaType, REF_NAME, removeStaleTemps, setTags, tempPath, withStoreLock,
-  type Descriptor, type OciImageConfig, type OciIndex, type OciManifest,
+  type Descriptor, type OciImageConfig, type OciIndex, type OciManifest, writeFileSynced,
 } from './store.ts';
 import { readTar, TarError } from './tar-read.ts';
 import { pathParts, symlinkStaysInside, unpackTar, unsafePath } from './unpack.ts';
@@ -313,13 +313,7 @@ function install(root: string, images: Incoming[], label: string): LoadedImage[]
       for (const [digest, data] of image.blobs) {
         const file = path.join(stage, 'blobs', digestHex(digest));
         if (fs.existsSync(file) || blobIntact(root, digest, data.length)) continue;
-        const fd = fs.openSync(file, 'wx', 0o644);
-        try {
-          fs.writeFileSync(fd, data);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
+        writeFileSynced(file, data);
         staged.push(digest);
       }
     }

@@ -261,16 +261,21 @@ function blobIntact(file: string, digest: string, size: number): boolean {
   return st?.size === size && sha256(fs.readFileSync(file)) === digest;
 }
 
-/** Write a file under a temporary name, flush it to disk, and rename it into place. */
-export function writeFileAtomic(root: string, file: string, data: Buffer | string): void {
-  const tmp = tempPath(root, path.basename(file));
-  const fd = fs.openSync(tmp, 'wx', 0o644);
+/** Create `file` (it must not exist), write it whole and flush it to disk. */
+export function writeFileSynced(file: string, data: Buffer | string): void {
+  const fd = fs.openSync(file, 'wx', 0o644);
   try {
     fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Write a file under a temporary name, flush it to disk, and rename it into place. */
+export function writeFileAtomic(root: string, file: string, data: Buffer | string): void {
+  const tmp = tempPath(root, path.basename(file));
+  writeFileSynced(tmp, data);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {
