@@ -3,6 +3,7 @@
 // belongs to the command. `-it` is `-i -t`; `--name=x` is `--name x`.
 
 import { UserError } from '../sys/errors.ts';
+import { invocation } from '../sys/invocation.ts';
 
 export interface OptionSpec {
   /** Long name without dashes, e.g. "memory". */
@@ -101,7 +102,7 @@ export function parseEnv(spec: string): string | null {
   const eq = spec.indexOf('=');
   if (eq === 0) throw new UserError(`-e '${spec}': the name is missing; use -e NAME=value`);
   if (eq > 0) return spec;
-  const v = process.env[spec];
+  const v = invocation().env[spec];
   return v === undefined ? null : `${spec}=${v}`;
 }
 

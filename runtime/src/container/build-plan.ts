@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import { CAPABILITIES } from '../security/capabilities.ts';
 import { securityPlan } from '../security/plan.ts';
 import { UserError } from '../sys/errors.ts';
+import { invocation } from '../sys/invocation.ts';
 import type { NamespaceName } from '../sys/constants.ts';
 import type { RunConfig } from './config.ts';
 import { Plan } from './plan.ts';
@@ -150,7 +151,10 @@ export function processSpec(cfg: RunConfig, image: { Env?: string[]; Cmd?: strin
   for (const kv of image.Env ?? []) put(kv);
   put(`HOSTNAME=${cfg.hostname ?? ''}`);
   put('HOME=/root');
-  if (cfg.tty) put(`TERM=${process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm'}`);
+  if (cfg.tty) {
+    const term = invocation().env.TERM;
+    put(`TERM=${term && term !== 'dumb' ? term : 'xterm'}`);
+  }
   for (const kv of cfg.env) put(kv);
   const { uid, gid } = parseUser(cfg.user ?? image.User ?? '');
   return {

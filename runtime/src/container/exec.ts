@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
+import { invocation } from '../sys/invocation.ts';
 import type { Sys } from '../sys/sys.ts';
 import type { RunConfig } from './config.ts';
 import { finishProcess, parseUser, type ProcessSpec } from './build-plan.ts';
@@ -52,7 +53,7 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
 
   const { uid, gid } = parseUser(opts.user ?? cfg.user ?? '');
   const env = [...((cfg.env as string[]) ?? []), ...opts.env];
-  if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${process.env.TERM || 'xterm'}`);
+  if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${invocation().env.TERM || 'xterm'}`);
   const proc: ProcessSpec = { args: command, env, cwd: opts.workdir ?? (cfg.workdir as string) ?? '/', uid, gid, tty: opts.tty };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
 

@@ -7,6 +7,7 @@
 import tty from 'node:tty';
 import { libc, lastErrno } from '../sys/libc.ts';
 import { SysError } from '../sys/errors.ts';
+import { invocation } from '../sys/invocation.ts';
 import type { Sys } from '../sys/sys.ts';
 
 const SYS_pidfd_open = 434;
@@ -46,6 +47,7 @@ export function adoptConsole(sys: Sys, pid: number, fd: number): Pty {
     },
   };
   // Size it now, before the command starts and asks (stty size, a shell's line editor).
-  if (process.stdout.isTTY) pty.resize(process.stdout.columns, process.stdout.rows);
+  const size = invocation().terminalSize();
+  if (size) pty.resize(size.cols, size.rows);
   return pty;
 }

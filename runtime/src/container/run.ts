@@ -22,6 +22,7 @@ import {
   type ContainerState,
 } from './state.ts';
 import { reapStale } from './cleanup.ts';
+import { invocation } from '../sys/invocation.ts';
 
 export interface Running {
   state: ContainerState;
@@ -32,11 +33,17 @@ export interface Running {
   exited: Promise<number>;
 }
 
-/** Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty. */
+/**
+ * Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty.
+ * `takeConsole`, for a caller that hands the terminal to someone else (the engine gives it to
+ * its client): called when box-init has opened the terminal's master as `fd`, and box-init
+ * waits until it resolves. Without it, box adopts the master itself (Running.pty).
+ */
 export async function startContainer(
   sys: Sys,
   cfg: RunConfig,
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log',
+  takeConsole?: (pid: number, fd: number) => Promise<void>,
 ): Promise<Running> {
   if (process.getuid?.() !== 0) {
     throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
@@ -71,7 +78,7 @@ export async function startContainer(
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
     const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg, ids) : null;
     if (!rootfs) {
-      process.stderr.write(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
+      invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
     if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids));
@@ -103,9 +110,9 @@ export async function startContainer(
         cgroup?.addProcess(pid);
         writeIdMaps(sys, pid, ids);
       },
-      onConsole: (pid, fd) => {
+      onConsole: takeConsole ?? ((pid, fd) => {
         pty = adoptConsole(sys, pid, fd);
-      },
+      }),
     });
     if (logFd !== null) fs.closeSync(logFd); // the container holds its own copy
     // Listen for the exit now: a quick command (`true`) may be gone before `started` resolves.
@@ -157,7 +164,7 @@ function destroyCgroup(cgroup: Cgroup): void {
     cgroup.killAll();
     cgroup.destroy();
   } catch (err) {
-    process.stderr.write(`box: warning: could not remove cgroup ${cgroup.name}: ${(err as Error).message}\n`);
+    invocation().stderr(`box: warning: could not remove cgroup ${cgroup.name}: ${(err as Error).message}\n`);
   }
 }
 

@@ -3,6 +3,7 @@
 // system calls and cgroup file writes behind each command.
 
 import fs from 'node:fs';
+import { invocation } from './invocation.ts';
 
 export type TraceEvent =
   /** The command line of this box process: the first event of every invocation. */
@@ -54,7 +55,8 @@ export class Trace {
     if (this.echo) {
       // Dim on a terminal; plain text into a pipe or file.
       const line = `[trace] ${formatEvent(full)}`;
-      process.stderr.write(process.stderr.isTTY ? `\x1b[2m${line}\x1b[0m\n` : `${line}\n`);
+      const out = invocation();
+      out.stderr(out.stderrIsTTY ? `\x1b[2m${line}\x1b[0m\n` : `${line}\n`);
     }
     if (this.sinkFd !== undefined) {
       try {
