@@ -14,6 +14,8 @@ import type { Cgroup, CgroupDriver, CgroupStats, Limits } from './types.ts';
 
 /** The controllers box turns on for its cgroups. */
 export const V2_CONTROLLERS = ['memory', 'cpu', 'pids'];
+/** ...and where the host offers it, io: no box option uses it, but a lab sandbox hands it on (the disk lesson). */
+export const V2_OPTIONAL = ['io'];
 
 export interface V2Layout {
   /** Where the cgroup2 filesystem is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host. */
@@ -30,7 +32,7 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
   /** The controllers our cgroup can hand down to box's (what its parent enabled for it). */
   function available(): string[] {
     const offered = readWords(path.join(owner, 'cgroup.controllers'));
-    return V2_CONTROLLERS.filter((c) => offered.includes(c));
+    return [...V2_CONTROLLERS, ...V2_OPTIONAL].filter((c) => offered.includes(c));
   }
 
   /**

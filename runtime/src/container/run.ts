@@ -22,6 +22,7 @@ import {
   type ContainerState,
 } from './state.ts';
 import { reapStale } from './cleanup.ts';
+import { detachLabDisks, withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 
 export interface Running {
@@ -66,6 +67,7 @@ export async function startContainer(
     fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
     fs.chmodSync(containersDir(), 0o711);
     fs.mkdirSync(dir, { mode: 0o711 });
+    if (cfg.lab) cfg = withLabDisk(cfg, dir); // a loop device of its own, for the disk I/O lesson
     const state: ContainerState = {
       id, name, image: cfg.image, imageId: image.id, command: proc.args,
       created: new Date().toISOString(), status: 'created', pid: null,
@@ -169,6 +171,7 @@ function destroyCgroup(cgroup: Cgroup): void {
 }
 
 export function removeContainerFiles(id: string): void {
+  detachLabDisks(containerDir(id)); // a lab sandbox's loop device holds a file in there
   fs.rmSync(containerDir(id), { recursive: true, force: true });
 }
 
@@ -254,8 +257,9 @@ function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
   const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
   if (!dir) return;
   const passed = extra.map((d) => {
-    const rdev = fs.statSync(d).rdev;
-    return `c ${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)} rwm`;
+    const st = fs.statSync(d);
+    const rdev = st.rdev;
+    return `${st.isBlockDevice() ? 'b' : 'c'} ${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)} rwm`;
   });
   try {
     sys.writeFile(path.join(dir, 'devices.deny'), 'a');
@@ -267,8 +271,8 @@ function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
 
 /**
  * The lab's leaf: on cgroup v2, the sandbox's processes (box-init's reaper and the sandbox's
- * PID 1, who brings the rest) go to <sandbox>/init, and the sandbox's cgroup hands memory, cpu
- * and pids down, so that box inside may make cgroups beside it (BOX_CGROUP_PARENT=/box, set by
+ * PID 1, who brings the rest) go to <sandbox>/init, and the sandbox's cgroup hands memory, cpu,
+ * pids and io down, so that box inside may make cgroups beside it (BOX_CGROUP_PARENT=/box, set by
  * applyLab). cgroup v1 has no such rule: nothing to do there.
  */
 function moveToLeaf(sys: Sys, cg: Cgroup, pids: number[], ids: IdRange): void {
@@ -278,7 +282,8 @@ function moveToLeaf(sys: Sys, cg: Cgroup, pids: number[], ids: IdRange): void {
   fs.mkdirSync(leaf);
   for (const pid of pids) sys.writeFile(path.join(leaf, 'cgroup.procs'), String(pid));
   const available = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean);
-  const wanted = ['memory', 'cpu', 'pids'].filter((c) => available.includes(c));
+  // io too where the host has it (v2 only: on v1 blkio is a hierarchy of its own), for the disk lesson.
+  const wanted = ['memory', 'cpu', 'pids', 'io'].filter((c) => available.includes(c));
   if (wanted.length) sys.writeFile(path.join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
   for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) {
     fs.chownSync(path.join(leaf, f), ids.base, ids.base);
@@ -310,16 +315,17 @@ function delegate(cg: Cgroup, uid: number): void {
  */
 function deviceFor(device: string, ids: IdRange): string {
   const st = fs.statSync(device);
-  if (!st.isCharacterDevice()) throw new UserError(`--device ${device}: not a character device`);
+  const type = st.isBlockDevice() ? 'b' : 'c'; // a lab's loop device is a block device
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new UserError(`--device ${device}: not a device node`);
   const dir = path.join(boxRoot(), 'devices', String(ids.base));
   const node = path.join(dir, path.basename(device));
   fs.mkdirSync(dir, { recursive: true, mode: 0o711 }); // the container's root binds it from here
   reachableByUsernsRoot(node);
   const have = fs.statSync(node, { throwIfNoEntry: false });
-  if (!have || have.rdev !== st.rdev) {
+  if (!have || have.rdev !== st.rdev || have.isBlockDevice() !== st.isBlockDevice()) {
     fs.rmSync(node, { force: true });
     const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
-    execFileSync('mknod', ['-m', '600', node, 'c', String(major), String(minor)]);
+    execFileSync('mknod', ['-m', '600', node, type, String(major), String(minor)]);
   }
   fs.chownSync(node, ids.base, ids.base);
   return node;

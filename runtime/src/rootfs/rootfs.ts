@@ -138,6 +138,9 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
       plan.mkdir(path.join(at('/sys/fs/cgroup'), cg.name));
       plan.mount(cg.host, path.join(at('/sys/fs/cgroup'), cg.name), null, MS_BIND);
     }
+    // Read-only, as systemd mounts it on a v1 host: `mkdir /sys/fs/cgroup/demo` (a v2 habit)
+    // must fail, not make a plain directory. The binds below it keep their own flags.
+    plan.mount(null, at('/sys/fs/cgroup'), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   }
   for (const t of spec.tmpfs ?? []) {
     mkdirs(plan, R, resolveInImage(spec, t.path));
