@@ -1,7 +1,8 @@
 // Builds what `box` starts from (`npm install` runs this; so does `npm run build:box`):
 //   runtime/build/box.cjs         the TypeScript sources bundled into one file (esbuild);
 //   runtime/build/compile-cache/  V8's compiled code for it (NODE_COMPILE_CACHE);
-//   runtime/build/box-init        the C init stage.
+//   runtime/build/box-init        the C init stage;
+//   runtime/build/box-client      the engine's client (runtime/src/engine/box-client.c).
 // `box run` is measured against runc, and stripping types from ~60 files and compiling them
 // at every start was a third of its time. (A V8 start-up snapshot of the bundle was no
 // faster than the compile cache here, and Node does not yet vouch for child_process in one.)
@@ -9,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildInit } from '../src/init/build.ts';
+import { buildClient, buildInit } from '../src/init/build.ts';
 import { inHome } from '../src/home.ts';
 
 function build(): void {
@@ -34,8 +35,9 @@ function build(): void {
   execFileSync(process.execPath, [bundle, '--version'], { stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: cache } });
   fs.rmSync(inHome('runtime/build/box.mjs'), { force: true }); // the old ESM bundle
   buildInit();
+  buildClient();
   fs.rmSync(inHome('runtime/build/box.blob'), { force: true }); // from an older build
-  console.log('box: built runtime/build/box.cjs and box-init');
+  console.log('box: built runtime/build/box.cjs, box-init and box-client');
 }
 
 try {

@@ -50,6 +50,10 @@ export const COMMANDS: Record<string, Command> = {
     const m = await import('./vm-command.ts');
     return { summary: '', help: m.vmHelp, run: m.vmCommand };
   }),
+  engine: lazy('Start, stop or check the engine, which makes box run start fast (as dockerd does for docker)', async () => {
+    const m = await import('../engine/control.ts');
+    return { summary: '', help: () => m.ENGINE_HELP, run: m.engineCommand };
+  }),
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
   images: lazy('List images', async () => (await import('./image-commands.ts')).imagesCommand),
   image: lazy('Manage images: ls, rm, prune, inspect, history, tag, save, load', async () => (await import('./image-commands.ts')).imageCommand,
@@ -62,6 +66,7 @@ export const COMMANDS: Record<string, Command> = {
   save: lazy('Save images to a tar archive (OCI image layout)', async () => (await import('./image-commands.ts')).saveCommandEntry),
   load: lazy('Load images from a tar archive (box save, docker save, skopeo oci-archive)', async () => (await import('./image-commands.ts')).loadCommandEntry),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
+  __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };
 
 /**

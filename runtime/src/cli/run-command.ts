@@ -135,11 +135,14 @@ export async function attach(running: Pick<Running, 'pty' | 'state'>, exited: ()
   const code = await exited();
   await stopTerminal();
   for (const s of signals) process.off(s, forward);
-  if (state.oomKilled) {
-    const limit = memoryBytes ? ` of ${formatBytes(memoryBytes)}` : '';
-    process.stderr.write(`box: the container was killed by the kernel's OOM killer: it ran out of memory (limit${limit}); exit code 137\n`);
-  }
+  if (state.oomKilled) process.stderr.write(`${oomNotice(memoryBytes)}\n`);
   return code;
+}
+
+/** What box says when the kernel's OOM killer ended the container. */
+export function oomNotice(memoryBytes?: number): string {
+  const limit = memoryBytes ? ` of ${formatBytes(memoryBytes)}` : '';
+  return `box: the container was killed by the kernel's OOM killer: it ran out of memory (limit${limit}); exit code 137`;
 }
 
 function connectTerminal(pty: Pty): () => Promise<void> {

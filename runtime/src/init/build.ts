@@ -11,6 +11,9 @@ import { inHome } from '../home.ts';
 
 export const initSource = inHome('runtime/src/init/box-init.c');
 export const initBinary = inHome('runtime/build/box-init');
+/** The engine's client (runtime/src/engine/box-client.c): `box run` when the engine runs. */
+export const clientSource = inHome('runtime/src/engine/box-client.c');
+export const clientBinary = inHome('runtime/build/box-client');
 
 export function initPath(): string {
   let fresh = false;
@@ -24,14 +27,22 @@ export function initPath(): string {
 }
 
 export function buildInit(): void {
-  fs.mkdirSync(path.dirname(initBinary), { recursive: true });
-  const tmp = `${initBinary}.${process.pid}.tmp`;
+  compile(initSource, initBinary);
+}
+
+export function buildClient(): void {
+  compile(clientSource, clientBinary);
+}
+
+function compile(source: string, binary: string): void {
+  fs.mkdirSync(path.dirname(binary), { recursive: true });
+  const tmp = `${binary}.${process.pid}.tmp`;
   try {
-    execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-static', '-o', tmp, initSource], { stdio: 'pipe' });
-    fs.renameSync(tmp, initBinary); // atomic: a concurrent box never runs a half-written binary
+    execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-static', '-o', tmp, source], { stdio: 'pipe' });
+    fs.renameSync(tmp, binary); // atomic: a concurrent box never runs a half-written binary
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     const detail = String((err as { stderr?: Buffer }).stderr ?? err).split('\n')[0];
-    throw new UserError(`cannot build box-init (${detail}); install a C compiler and static libc: apt-get install gcc libc6-dev`);
+    throw new UserError(`cannot build ${path.basename(binary)} (${detail}); install a C compiler and static libc: apt-get install gcc libc6-dev`);
   }
 }

@@ -11,6 +11,8 @@ export interface Libc {
   close(fd: number): number;
   /** syscall(2) with integer arguments, for calls glibc has no wrapper for (pidfd_getfd...). */
   syscall(nr: number, ...args: number[]): number;
+  /** getsockopt(2) into a buffer: SO_PEERCRED, who is at the other end of a unix socket. */
+  getsockopt(fd: number, level: number, name: number, value: Buffer, length: Buffer): number;
 }
 
 let cached: Libc | undefined;
@@ -34,6 +36,7 @@ export function libc(): Libc {
     ioctlPtr: (fd: number, req: number, arg: Buffer | null) => ioctl(fd, req, 'void *', arg),
     close: lib.func('int close(int fd)'),
     syscall: (nr: number, ...args: number[]) => Number(syscall(nr, ...args.flatMap((a) => ['long', a]))),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
   };
   return cached;
 }

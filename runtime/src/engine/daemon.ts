@@ -1,0 +1,237 @@
+// The box engine: a long-lived box that starts containers for box-client, as dockerd does
+// for `docker`. Started by `box engine start` (engine/control.ts), it listens on
+// $BOX_ROOT/engine.sock and serves `box run` in the foreground, the command the course runs
+// most; everything else the client hands back to the ordinary CLI ("fallback").
+//
+// Why it is faster: the engine has paid once for what every box process pays at its start
+// (Node itself, loading and compiling box, the first cgroup migration's wait), so a run
+// costs only its own work: the overlay, the cgroup, box-init's plan, the exit. The work is
+// the same code as the CLI's (container/run.ts); only the caller's environment, terminal and
+// messages come from the request (sys/invocation.ts) instead of from this process.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { runConfigFrom, oomNotice } from '../cli/run-command.ts';
+import { startContainer, type Running } from '../container/run.ts';
+import { boxRoot } from '../image/paths.ts';
+import { UserError } from '../sys/errors.ts';
+import { serveInvocation, type Invocation } from '../sys/invocation.ts';
+import { realSys } from '../sys/sys.ts';
+import { Trace } from '../sys/trace.ts';
+import { copyFds, peerOf } from './peer.ts';
+import { MAX_REQUEST, parseRequest, sayLines, type Request } from './protocol.ts';
+
+export const engineSocket = () => path.join(boxRoot(), 'engine.sock');
+export const enginePidFile = () => path.join(boxRoot(), 'engine.pid');
+
+/** Variables that change what box does: a client whose differ is served by the CLI instead. */
+const ENGINE_ENV = ['BOX_ROOT', 'BOX_CGROUP_PARENT', 'BOX_BUSYBOX'];
+
+interface Stats {
+  since: Date;
+  served: number;
+  running: Set<Running>;
+}
+
+/** Serve until SIGTERM or SIGINT. `ready` is called once the socket accepts connections. */
+export async function serveEngine(ready: () => void): Promise<void> {
+  const stats: Stats = { since: new Date(), served: 0, running: new Set() };
+  const sock = engineSocket();
+  fs.mkdirSync(boxRoot(), { recursive: true, mode: 0o711 });
+  fs.rmSync(sock, { force: true }); // a stale socket: control.ts made sure no engine answers it
+
+  const server = net.createServer((conn) => handle(conn, stats));
+  // 0600 from birth (umask, not a chmod afterwards): only root may connect, because whoever
+  // connects gets containers started for them as root.
+  const umask = process.umask(0o177);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sock, resolve);
+  });
+  process.umask(umask);
+  fs.writeFileSync(enginePidFile(), `${process.pid}\n`, { mode: 0o600 });
+  console.error(`${new Date().toISOString()} engine ${process.pid} listening on ${sock}`);
+  ready();
+
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      console.error(`${new Date().toISOString()} ${sig}: stopping ${stats.running.size} container(s)`);
+      server.close();
+      fs.rmSync(sock, { force: true });
+      fs.rmSync(enginePidFile(), { force: true });
+      // The containers' first stage dies with us anyway (PR_SET_PDEATHSIG); kill them first
+      // so that each is cleaned up (cgroup, overlay, state) and its client told why.
+      for (const r of stats.running) kill(r, 'SIGKILL');
+      Promise.allSettled([...stats.running].map((r) => r.exited)).then(() => resolve());
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function kill(r: Running, sig: NodeJS.Signals | number): void {
+  try {
+    if (r.state.pid) process.kill(r.state.pid, sig);
+    else r.child.kill('SIGKILL');
+  } catch {
+    /* gone already */
+  }
+}
+
+/** One connection: read the request, then serve it or send the client back to the CLI. */
+function handle(conn: net.Socket, stats: Stats): void {
+  let buf = Buffer.alloc(0);
+  let session: Session | null = null;
+  conn.on('error', () => {}); // a client that vanished: 'close' follows
+  conn.on('data', (chunk: Buffer) => {
+    if (session) return session.input(chunk);
+    buf = Buffer.concat([buf, chunk]);
+    let parsed;
+    try {
+      if (buf.length > MAX_REQUEST) throw new Error('request too large');
+      parsed = parseRequest(buf);
+    } catch (err) {
+      console.error(`${new Date().toISOString()} bad request: ${(err as Error).message}`);
+      conn.destroy();
+      return;
+    }
+    if (!parsed) return;
+    session = new Session(conn, parsed.request, stats);
+    const rest = buf.subarray(parsed.length);
+    if (rest.length) session.input(rest);
+    session.serve().catch((err) => console.error(`${new Date().toISOString()} ${err?.stack ?? err}`));
+  });
+}
+
+class Session {
+  private lines = '';
+  private pendingSignals: number[] = [];
+  private running: Running | null = null;
+  private gotTerminal: (() => void) | null = null;
+  private closed = false;
+  private readonly closedPromise: Promise<void>;
+  private readonly conn: net.Socket;
+  private readonly req: Request;
+  private readonly stats: Stats;
+
+  constructor(conn: net.Socket, req: Request, stats: Stats) {
+    this.conn = conn;
+    this.req = req;
+    this.stats = stats;
+    this.closedPromise = new Promise((resolve) => conn.once('close', () => {
+      this.closed = true;
+      // The client is gone (killed, or its terminal closed) before the container exited: as
+      // a foreground `box run` would, the container goes with it.
+      if (this.running) kill(this.running, 'SIGKILL');
+      resolve();
+    }));
+  }
+
+  input(chunk: Buffer): void {
+    this.lines += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = this.lines.indexOf('\n')) >= 0) {
+      const line = this.lines.slice(0, nl);
+      this.lines = this.lines.slice(nl + 1);
+      if (line === 'got') this.gotTerminal?.();
+      else if (/^sig \d{1,2}$/.test(line)) this.signal(Number(line.slice(4)));
+    }
+  }
+
+  private signal(n: number): void {
+    if (this.running?.state.pid) kill(this.running, n);
+    else this.pendingSignals.push(n); // not started yet: deliver once it is
+  }
+
+  private send(text: string): void {
+    if (!this.closed) this.conn.write(text);
+  }
+
+  private finish(code: number): void {
+    this.send(`exit ${code}\n`);
+    this.conn.end();
+  }
+
+  async serve(): Promise<void> {
+    const peer = peerOf(this.conn);
+    let argv = [...this.req.argv];
+    let echo = false;
+    if (argv[0] === '--trace') {
+      echo = true;
+      argv = argv.slice(1);
+    }
+    const sameEnv = ENGINE_ENV.every((k) => (this.req.env[k] ?? '') === (process.env[k] ?? ''));
+    // `box engine status` (control.ts) asks this way; its answer goes to the CLI, not to a terminal.
+    if (argv[0] === '__engine' && argv[1] === 'status' && argv.length === 2) return this.status();
+    // Root only (the socket is 0600; this is the second lock). `run -d` stays with the CLI:
+    // its monitor process is what `box logs` and `box stop` know.
+    if (peer.uid !== 0 || !sameEnv || argv[0] !== 'run' || argv.includes('--help') || argv.includes('-h')) {
+      return void this.send('fallback\n');
+    }
+    const inv: Invocation = {
+      env: this.req.env,
+      stderr: (text) => this.send(sayLines(text)),
+      stderrIsTTY: this.req.stderrIsTTY,
+      terminalSize: () => (this.req.stdoutIsTTY && this.req.cols ? { cols: this.req.cols, rows: this.req.rows } : null),
+    };
+    await serveInvocation(inv, () => this.run(argv.slice(1), echo, peer.pid));
+  }
+
+  private async run(args: string[], echo: boolean, client: number): Promise<void> {
+    let fds: number[] = [];
+    try {
+      const cfg = runConfigFrom(args);
+      if (cfg.detach) return void this.send('fallback\n');
+      this.stats.served++;
+      const trace = new Trace({
+        echo,
+        sinkPath: this.req.env.BOX_TRACE_FILE,
+        command: ['box', ...this.req.argv],
+        invocation: `${client}-${Date.now()}`,
+      });
+      // The container's stdio are the client's own: copies of its fds 0, 1, 2.
+      if (!cfg.tty) fds = copyFds(client, cfg.interactive ? [0, 1, 2] : [1, 2]);
+      const stdio = cfg.tty ? [] : cfg.interactive ? fds : ['ignore' as const, ...fds];
+      const running = await startContainer(realSys(trace), cfg, stdio, (pid, fd) => this.handOver(pid, fd));
+      for (const fd of fds) fs.closeSync(fd);
+      fds = [];
+      this.running = running;
+      this.stats.running.add(running);
+      if (this.closed) kill(running, 'SIGKILL');
+      for (const n of this.pendingSignals.splice(0)) kill(running, n);
+      const code = await running.exited;
+      this.stats.running.delete(running);
+      if (running.state.oomKilled) this.send(sayLines(oomNotice(cfg.memoryBytes)));
+      this.finish(code);
+    } catch (err) {
+      for (const fd of fds) fs.closeSync(fd);
+      if (err instanceof UserError) {
+        this.send(sayLines(`box: ${err.message}`));
+        return this.finish(err.exitCode);
+      }
+      console.error(`${new Date().toISOString()} ${(err as Error)?.stack ?? err}`);
+      this.send(sayLines(`box: ${String((err as Error)?.message ?? err).split('\n')[0]}`));
+      this.finish(125);
+    }
+  }
+
+  /** `-it`: the client takes the terminal's master out of box-init, which waits meanwhile. */
+  private handOver(pid: number, fd: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.gotTerminal = resolve;
+      this.closedPromise.then(() => reject(new UserError('the client went away before it took the terminal')));
+      this.send(`pty ${pid} ${fd}\n`);
+    });
+  }
+
+  private status(): void {
+    const up = Math.round((Date.now() - this.stats.since.getTime()) / 1000);
+    this.send(sayLines([
+      `engine: running, pid ${process.pid}, up ${up} s, node ${process.versions.node}`,
+      `socket: ${engineSocket()}`,
+      `containers: ${this.stats.running.size} running, ${this.stats.served} served`,
+    ].join('\n')));
+    this.finish(0);
+  }
+}
