@@ -65,6 +65,8 @@ export const COMMANDS: Record<string, Command> = {
   commit: lazy("Make a new image from a container's changes", async () => (await import('./image-commands.ts')).commitCommandEntry),
   save: lazy('Save images to a tar archive (OCI image layout)', async () => (await import('./image-commands.ts')).saveCommandEntry),
   load: lazy('Load images from a tar archive (box save, docker save, skopeo oci-archive)', async () => (await import('./image-commands.ts')).loadCommandEntry),
+  push: lazy('Send an image to a registry', async () => (await import('./registry-commands.ts')).pushCommandEntry),
+  pull: lazy('Fetch an image from a registry', async () => (await import('./registry-commands.ts')).pullCommandEntry),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
   __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };
