@@ -67,6 +67,8 @@ export const COMMANDS: Record<string, Command> = {
   load: lazy('Load images from a tar archive (box save, docker save, skopeo oci-archive)', async () => (await import('./image-commands.ts')).loadCommandEntry),
   push: lazy('Send an image to a registry', async () => (await import('./registry-commands.ts')).pushCommandEntry),
   pull: lazy('Fetch an image from a registry', async () => (await import('./registry-commands.ts')).pullCommandEntry),
+  build: lazy('Build an image from a Boxfile (a Dockerfile)', async () => (await import('./build-command.ts')).buildCommand),
+  builder: lazy('Manage the build cache: prune', async () => (await import('./build-command.ts')).builderCommand),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
   __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };

@@ -18,7 +18,7 @@ import { writeImage } from './images.ts';
 import { normalizeRef } from './ref.ts';
 import { importLayerTar, MAX_LAYER_BYTES, type LayerRecord } from './layers.ts';
 import { lgetxattr, llistxattr } from './native.ts';
-import type { HistoryEntry, ImageConfig } from './store.ts';
+import type { HistoryEntry, ImageConfig, OciImageConfig } from './store.ts';
 import { writeTar, type TarWriteEntry } from './tar-write.ts';
 // The xattrs a layer may carry, the same list the unpacker keeps: file capabilities
 // (ping's cap_net_raw) and user.*, never overlayfs's own bookkeeping.
@@ -239,6 +239,18 @@ function keyValues(args: string, refuse: (why: string) => UserError): [string, s
   return pairs;
 }
 
+/**
+ * An image's history with one entry per layer-making step: a base image made by a tool that
+ * wrote less gets an empty entry per undescribed layer, so that an entry added next matches
+ * the layer added next (commit, build).
+ */
+export function historyCoveringLayers(config: OciImageConfig): HistoryEntry[] {
+  const history = [...(config.history ?? [])];
+  const described = history.filter((h) => !h.empty_layer).length;
+  for (let i = described; i < config.rootfs.diff_ids.length; i++) history.push({ ...(config.created ? { created: config.created } : {}) });
+  return history;
+}
+
 export interface CommitOptions {
   upperDir: string;
   /** The id (config digest) of the image the container was made from. */
@@ -270,13 +282,8 @@ export function commitContainer(root: string, opts: CommitOptions): { id: string
   const layer = importLayerTar(root, tar, { unpack: true });
   const created = new Date().toISOString();
   const baseLayers = base.manifest.layers.map((descriptor, i) => ({ descriptor, diffId: base.config.rootfs.diff_ids[i] }));
-  // The history has one entry per layer-making step; a base image made by a tool that wrote
-  // less gets an empty entry per undescribed layer, so that the new entry matches the new layer.
-  const baseHistory = [...(base.config.history ?? [])];
-  const described = baseHistory.filter((h) => !h.empty_layer).length;
-  for (let i = described; i < baseLayers.length; i++) baseHistory.push({ ...(base.config.created ? { created: base.config.created } : {}) });
   const history: HistoryEntry[] = [
-    ...baseHistory,
+    ...historyCoveringLayers(base.config),
     { created, created_by: opts.createdBy, ...(opts.comment ? { comment: opts.comment } : {}) },
   ];
   const written = writeImage(root, {

@@ -1,11 +1,12 @@
 // Removing what no image needs any more. Layers are shared between images (that is what makes
 // them layers), so removing an image removes only the blobs and unpacked layer directories
 // that no other entry of index.json still reaches. index.json is the set of roots: every
-// entry, tagged or not, and all that its manifest points at. Callers hold the store lock, so
+// entry, tagged or not, and all that its manifest points at; so is the build cache. Callers hold the store lock, so
 // no entry can appear while they decide.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { cacheRoots } from './build/cache-roots.ts';
 import { digestHex, isDigest } from './digest.ts';
 import { layerDir } from './layers.ts';
 import { storePaths } from './paths.ts';
@@ -55,10 +56,13 @@ export function partsOf(root: string, entry: Descriptor, into: Parts = { blobs: 
   return into;
 }
 
-/** What every entry of the index needs. */
+/**
+ * What every entry of the index needs, and every image the build cache keeps (its entries
+ * are roots too: `box image prune` leaves them, `box builder prune` removes them).
+ */
 export function liveParts(root: string, index: OciIndex): Parts {
   const live: Parts = { blobs: new Set(), diffIds: new Set() };
-  for (const entry of index.manifests) partsOf(root, entry, live);
+  for (const entry of [...index.manifests, ...cacheRoots(root)]) partsOf(root, entry, live);
   return live;
 }
 

@@ -43,15 +43,32 @@ export function hostPlatform(): { architecture: string; os: string } {
   return { architecture: arch[process.arch] ?? process.arch, os: 'linux' };
 }
 
+/** What an image is made of, to write it: its settings, layers (lowest first) and history. */
+export interface ImageParts {
+  config: ImageConfig;
+  layers: LayerRecord[];
+  created?: string;
+  author?: string;
+  history?: HistoryEntry[];
+}
+
 /**
- * Write an image's config and manifest as blobs and point the tag `ref` at it. Without a
+ * Write an image's config and manifest as blobs, and point the tag `ref` at it. Without a
  * ref the image is stored untagged (`box commit CONTAINER` with no name does that).
  */
-export function writeImage(
-  root: string,
-  opts: { ref?: string; config: ImageConfig; layers: LayerRecord[]; created?: string; author?: string; history?: HistoryEntry[] },
-): { id: string; manifestDigest: string } {
+export function writeImage(root: string, opts: ImageParts & { ref?: string }): { id: string; manifestDigest: string } {
   const canonical = opts.ref === undefined ? undefined : normalizeRef(opts.ref).canonical;
+  const { id, manifest } = writeImageBlobs(root, opts);
+  if (canonical) setTag(root, canonical, manifest);
+  else addUntagged(root, manifest);
+  return { id, manifestDigest: manifest.digest };
+}
+
+/**
+ * Write an image's config and manifest as blobs only, without an entry in index.json: the
+ * image exists for whoever holds its manifest descriptor (a build's steps, the build cache).
+ */
+export function writeImageBlobs(root: string, opts: ImageParts): { id: string; manifest: Descriptor } {
   const platform = hostPlatform();
   const imageConfig: OciImageConfig = {
     ...(opts.created ? { created: opts.created } : {}),
@@ -69,9 +86,7 @@ export function writeImage(
     layers: opts.layers.map((l) => l.descriptor),
   };
   const written = writeBlob(root, JSON.stringify(manifest));
-  if (canonical) setTag(root, canonical, { mediaType: MediaType.manifest, ...written, platform });
-  else addUntagged(root, { mediaType: MediaType.manifest, ...written, platform });
-  return { id: config.digest, manifestDigest: written.digest };
+  return { id: config.digest, manifest: { mediaType: MediaType.manifest, ...written, platform } };
 }
 
 /** The images in the store, one per tag, sorted by tag. */
