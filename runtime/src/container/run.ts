@@ -22,6 +22,7 @@ import {
   type ContainerState,
 } from './state.ts';
 import { reapStale } from './cleanup.ts';
+import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
 import { detachLabDisks, withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 
@@ -89,9 +90,7 @@ export async function startContainer(
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
     }
-    // No device controller on cgroup v2 yet (see restrictDevices): no mknod either.
-    const noMknod = cgroup?.version === 2 && !cfg.capAdd.some((c) => /^(CAP_)?(MKNOD|ALL)$/i.test(c));
-    const plan = containerPlan({ ...cfg, capDrop: noMknod ? [...cfg.capDrop, 'MKNOD'] : cfg.capDrop }, rootfs, proc);
+    const plan = containerPlan(cfg, rootfs, proc);
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
@@ -236,34 +235,21 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
   return cg;
 }
 
-// Docker's default device rules: any node may be created (m), only these may be opened.
-const DEVICE_RULES = [
-  'c *:* m', 'b *:* m',
-  'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', // null zero full random urandom
-  'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', // tty console ptmx pts/*
-  'c 10:200 rwm', // net/tun
-];
-
 /**
- * The device controller: a container may open only the harmless device nodes, whatever nodes
- * it makes (the default capabilities include MKNOD; without these rules root in a container
- * could mknod the host's disk and read it). cgroup v1 has devices.allow/deny files; cgroup v2
- * needs an eBPF program instead, which box does not load yet, so there box drops CAP_MKNOD
- * (build-plan.ts) and the container can make no node at all. Inside a user namespace (box in
- * a lab sandbox) the kernel refuses both mknod and these writes; the sandbox's rules apply.
+ * The device rules (cgroups/devices.ts): a container may open only the harmless device nodes,
+ * whatever nodes it makes. Inside a user namespace (box in a lab sandbox) the kernel refuses
+ * both the v1 writes and loading an eBPF program; the sandbox's own rules, which apply to
+ * every cgroup below it, still hold there.
  */
 function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
-  if (cg.version !== 1) return;
-  const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
-  if (!dir) return;
-  const passed = extra.map((d) => {
-    const st = fs.statSync(d);
-    const rdev = st.rdev;
-    return `${st.isBlockDevice() ? 'b' : 'c'} ${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)} rwm`;
-  });
+  const rules = [...DEFAULT_DEVICE_RULES, ...extra.map(ruleForDevice)];
   try {
-    sys.writeFile(path.join(dir, 'devices.deny'), 'a');
-    for (const rule of [...DEVICE_RULES, ...passed]) sys.writeFile(path.join(dir, 'devices.allow'), rule);
+    if (cg.version === 2) {
+      attachDeviceProgram(sys, cg.paths[0], rules.map(parseDeviceRule));
+    } else {
+      const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
+      if (dir) writeDeviceRulesV1(sys, dir, rules);
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
   }

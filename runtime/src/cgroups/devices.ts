@@ -1,0 +1,174 @@
+// Which device nodes a container may use. Docker's default rules: any node may be created
+// (m), only the harmless ones opened (r, w). The default capabilities include CAP_MKNOD, so
+// without these rules root in a container could mknod the host's disk and read it.
+//
+// cgroup v1 has a devices controller with two files, devices.deny and devices.allow.
+// cgroup v2 has no such files: the kernel asks an eBPF program attached to the cgroup
+// (BPF_PROG_TYPE_CGROUP_DEVICE) about every open and mknod of a device node, and the
+// program says yes (1) or no (0). So on v2 box writes the rules as a small eBPF program,
+// loads it with bpf(2) and attaches it to the container's cgroup, as runc and crun do.
+
+import fs from 'node:fs';
+import { koffi } from '../sys/libc.ts';
+import { SysError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
+
+export interface DeviceRule {
+  type: 'c' | 'b' | 'a';
+  /** -1: any */
+  major: number;
+  minor: number;
+  access: string; // some of r, w, m
+}
+
+export const DEFAULT_DEVICE_RULES = [
+  'c *:* m', 'b *:* m',
+  'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', // null zero full random urandom
+  'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', // tty console ptmx pts/*
+  'c 10:200 rwm', // net/tun
+];
+
+export function parseDeviceRule(text: string): DeviceRule {
+  const m = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(text);
+  if (!m) throw new Error(`bad device rule: ${text}`);
+  const num = (s: string) => (s === '*' ? -1 : Number(s));
+  return { type: m[1] as DeviceRule['type'], major: num(m[2]), minor: num(m[3]), access: m[4] };
+}
+
+/** The rule that lets a container use host device `path` (`--device /dev/kvm`). */
+export function ruleForDevice(path: string): string {
+  const st = fs.statSync(path);
+  const rdev = st.rdev;
+  const major = Math.floor(rdev / 256) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+  return `${st.isBlockDevice() ? 'b' : 'c'} ${major}:${minor} rwm`;
+}
+
+// ---- the eBPF program (cgroup v2) --------------------------------------------------------
+//
+// The kernel calls it with r1 pointing at struct bpf_cgroup_dev_ctx:
+//   u32 access_type  (access << 16) | type; type 1 block, 2 char; access 1 mknod, 2 read, 4 write
+//   u32 major, u32 minor
+// It returns 1 to allow, 0 to refuse (the caller sees EPERM).
+
+const DEV_TYPE = { b: 1, c: 2 } as const;
+const DEV_ACCESS = { m: 1, r: 2, w: 4 } as const;
+
+/** One eBPF instruction: opcode, dst and src registers, a 16-bit offset, a 32-bit immediate. */
+function insn(code: number, dst: number, src: number, off: number, imm: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt8(code, 0);
+  b.writeUInt8((src << 4) | dst, 1);
+  b.writeInt16LE(off, 2);
+  b.writeInt32LE(imm, 4);
+  return b;
+}
+// The few instructions the program needs (BPF_CLASS | BPF_OP | BPF_SRC, from linux/bpf.h).
+const LDX_W = (dst: number, src: number, off: number) => insn(0x61, dst, src, off, 0); // dst = *(u32 *)(src + off)
+const MOV_REG = (dst: number, src: number) => insn(0xbf, dst, src, 0, 0);
+const MOV_IMM = (dst: number, imm: number) => insn(0xb7, dst, 0, 0, imm);
+const AND_IMM = (dst: number, imm: number) => insn(0x57, dst, 0, 0, imm);
+const RSH_IMM = (dst: number, imm: number) => insn(0x77, dst, 0, 0, imm);
+const JNE_IMM = (dst: number, imm: number, off: number) => insn(0x55, dst, 0, off, imm); // if dst != imm: skip off
+const EXIT = () => insn(0x95, 0, 0, 0, 0);
+
+/**
+ * The rules as an eBPF program: for each allow rule, "if type, major and minor match and the
+ * access asked for is within the rule's, return 1"; after the last, return 0.
+ */
+export function deviceProgram(rules: DeviceRule[]): Buffer {
+  // r2 = access, r3 = type, r4 = major, r5 = minor
+  const out: Buffer[] = [LDX_W(2, 1, 0), MOV_REG(3, 2), AND_IMM(3, 0xffff), RSH_IMM(2, 16), LDX_W(4, 1, 4), LDX_W(5, 1, 8)];
+  for (const rule of rules) {
+    const mask = [...rule.access].reduce((m, c) => m | DEV_ACCESS[c as keyof typeof DEV_ACCESS], 0);
+    const tests: [number, number][] = [];
+    if (rule.type !== 'a') tests.push([3, DEV_TYPE[rule.type]]);
+    if (rule.major >= 0) tests.push([4, rule.major]);
+    if (rule.minor >= 0) tests.push([5, rule.minor]);
+    // The block: the tests, then r0 = access & ~mask; if r0 != 0 skip; r0 = 1; exit.
+    const blockLength = tests.length + 5;
+    tests.forEach(([reg, value], i) => out.push(JNE_IMM(reg, value, blockLength - i - 1)));
+    out.push(MOV_REG(0, 2), AND_IMM(0, ~mask & 0xffff), JNE_IMM(0, 0, 2), MOV_IMM(0, 1), EXIT());
+  }
+  out.push(MOV_IMM(0, 0), EXIT());
+  return Buffer.concat(out);
+}
+
+// ---- bpf(2) -------------------------------------------------------------------------------
+
+const SYS_bpf = 321;
+const BPF_PROG_LOAD = 5;
+const BPF_PROG_ATTACH = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
+const BPF_CGROUP_DEVICE = 6;
+const BPF_F_ALLOW_MULTI = 2; // other programs (systemd's, a parent's) keep running too
+
+let calls: { bpf(cmd: number, attr: Buffer): number; address(buf: Buffer): bigint } | undefined;
+
+function libcCalls() {
+  if (!calls) {
+    const k = koffi();
+    const lib = k.load('libc.so.6');
+    const syscall = lib.func('long syscall(long number, ...)');
+    // memset(buf, 0, 0) does nothing and returns buf: koffi passes a Buffer's own memory (no
+    // copy), so this is the address the kernel must be given in bpf_attr's pointer fields.
+    const memset = lib.func('void *memset(void *s, int c, size_t n)');
+    calls = {
+      bpf: (cmd, attr) => Number(syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'unsigned int', attr.length)),
+      address: (buf) => BigInt(k.address(memset(buf, 0, 0))),
+    };
+  }
+  return calls;
+}
+
+/**
+ * Load the rules as a program and attach it to the cgroup directory `dir` (cgroup v2). The
+ * attachment holds the program: it lives as long as the cgroup, and goes with it.
+ */
+export function attachDeviceProgram(sys: Sys, dir: string, rules: DeviceRule[]): void {
+  const k = koffi();
+  const { bpf, address: addressOf } = libcCalls();
+  const code = deviceProgram(rules);
+  const license = Buffer.from('Apache-2.0\0');
+  const log = Buffer.alloc(64 * 1024);
+  // union bpf_attr for BPF_PROG_LOAD: prog_type u32, insn_cnt u32, insns u64, license u64,
+  // log_level u32, log_size u32, log_buf u64, kern_version u32, prog_flags u32, prog_name[16]...
+  const load = Buffer.alloc(128);
+  load.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0);
+  load.writeUInt32LE(code.length / 8, 4);
+  load.writeBigUInt64LE(addressOf(code), 8);
+  load.writeBigUInt64LE(addressOf(license), 16);
+  load.writeUInt32LE(1, 24); // log_level: the verifier explains a refusal
+  load.writeUInt32LE(log.length, 28);
+  load.writeBigUInt64LE(addressOf(log), 32);
+  load.write('box_devices', 48, 'latin1');
+  const prog = bpf(BPF_PROG_LOAD, load);
+  const loadErrno = k.errno();
+  sys.trace.record({ kind: 'syscall', call: 'bpf', args: `BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=${code.length / 8}, ...}, 128`, result: prog });
+  if (prog < 0) {
+    const why = log.toString('latin1', 0, log.indexOf(0)).trim().split('\n').pop();
+    throw new SysError('bpf', `BPF_PROG_LOAD${why ? `: ${why}` : ''}`, loadErrno);
+  }
+  const cgroupFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    // BPF_PROG_ATTACH: target_fd u32, attach_bpf_fd u32, attach_type u32, attach_flags u32
+    const attach = Buffer.alloc(32);
+    attach.writeUInt32LE(cgroupFd, 0);
+    attach.writeUInt32LE(prog, 4);
+    attach.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
+    attach.writeUInt32LE(BPF_F_ALLOW_MULTI, 12);
+    const r = bpf(BPF_PROG_ATTACH, attach);
+    const errno = k.errno();
+    sys.trace.record({ kind: 'syscall', call: 'bpf', args: `BPF_PROG_ATTACH, {target_fd=${JSON.stringify(dir)}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}, 32`, result: r });
+    if (r < 0) throw new SysError('bpf', 'BPF_PROG_ATTACH', errno);
+  } finally {
+    fs.closeSync(cgroupFd);
+    fs.closeSync(prog);
+  }
+}
+
+/** The rules on cgroup v1: deny all, then allow each. */
+export function writeDeviceRulesV1(sys: Sys, dir: string, rules: string[]): void {
+  sys.writeFile(`${dir}/devices.deny`, 'a');
+  for (const rule of rules) sys.writeFile(`${dir}/devices.allow`, rule);
+}
