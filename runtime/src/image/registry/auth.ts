@@ -54,11 +54,18 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
       }
       i++;
       skip(/\s/);
-      challenge.params[name.toLowerCase()] = header[i] === '"' ? quoted() : token();
+      challenge.params[name.toLowerCase()] = header[i] === '"' ? quoted() : bare();
     }
     if (i < header.length && header[i] !== ',' && !/\s/.test(header[i])) break; // malformed: keep what was read
   }
   return challenges;
+
+  /** An unquoted value. RFC 7235 allows only a token; servers send unquoted URLs too, so: up to a comma or space. */
+  function bare(): string {
+    const start = i;
+    while (i < header.length && !/[\s,]/.test(header[i])) i++;
+    return header.slice(start, i);
+  }
 
   function quoted(): string {
     let value = '';

@@ -76,7 +76,6 @@ export async function pullImage(root: string, refText: string, opts: PullOptions
     return { tag: ref.canonical, digest: chosen.topDigest, id, upToDate: true, downloaded: 0, existing: chosen.manifest.layers.length };
   }
 
-  initStore(root);
   removeStaleTemps(root);
   const stage = tempPath(root, 'pull');
   fs.mkdirSync(path.join(stage, 'blobs'), { recursive: true, mode: 0o700 });
@@ -122,6 +121,7 @@ export async function pullImage(root: string, refText: string, opts: PullOptions
     const manifestFile = stageFile(chosen.descriptor.digest);
     fs.writeFileSync(manifestFile, chosen.bytes, { flag: 'wx' });
     staged.set(chosen.descriptor.digest, manifestFile);
+    initStore(root);
     withStoreLock(root, () => {
       for (const [digest, file] of staged) fs.renameSync(file, blobPath(root, digest));
       const { architecture, os } = config;
