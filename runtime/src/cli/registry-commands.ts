@@ -8,9 +8,10 @@ import { boxRoot } from '../image/paths.ts';
 import { Progress, type ProgressSink } from '../image/registry/progress.ts';
 import { pullImage } from '../image/registry/pull.ts';
 import { pushImage } from '../image/registry/push.ts';
+import { addTrustedKey, ownPublicKey, removeTrustedKey, signImage, trustedKeys, trustPaths, verifyImage } from '../image/trust.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import { humanSize, type ImageCommand } from './image-commands.ts';
+import { formatTable, humanSize, type ImageCommand } from './image-commands.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
@@ -61,3 +62,75 @@ export const pushCommandEntry = command('push [OPTIONS] IMAGE[:TAG] [[REGISTRY/]
 
 export const pullCommandEntry = command('pull [OPTIONS] [REGISTRY/]NAME[:TAG]', 'Fetch an image from a registry',
   [INSECURE, { name: 'quiet', short: 'q', help: 'print only the image name at the end' }], pullCommand);
+
+// ---- sign, verify, trust ----------------------------------------------------------------
+
+function signCommand(_opts: Opts, args: string[]): number {
+  if (args.length !== 1) throw new UserError("'box sign' needs one image; usage: box sign IMAGE[:TAG]");
+  const root = boxRoot();
+  const r = signImage(root, args[0]);
+  if (r.createdKey) {
+    out(`Made a signing key: ${trustPaths(root).privateKey} (its public key is trusted as 'local'; give it to others with box trust key)\n`);
+  }
+  out(`Signed ${r.image} (${r.digest}) with key ${r.keyId}\n`);
+  return 0;
+}
+
+function verifyCommand(_opts: Opts, args: string[]): number {
+  if (!args.length) throw new UserError("'box verify' needs an image; usage: box verify IMAGE[:TAG]...");
+  for (const ref of args) {
+    const v = verifyImage(boxRoot(), ref);
+    out(`Verified ${v.image} (${v.digest}): signed by '${v.signer}' (${v.keyId})\n`);
+  }
+  return 0;
+}
+
+const TRUST_USAGE = 'box trust ls | box trust add NAME KEY.pub | box trust rm NAME | box trust key';
+
+function trustCommand(_opts: Opts, args: string[]): number {
+  const [sub, ...rest] = args;
+  const root = boxRoot();
+  const arity = (n: number, usage: string) => {
+    if (rest.length !== n) throw new UserError(`'box trust ${sub}' takes ${usage}; usage: ${TRUST_USAGE}`);
+  };
+  switch (sub) {
+    case 'ls':
+    case 'list':
+      arity(0, 'no arguments');
+      out(formatTable(['NAME', 'KEY'], trustedKeys(root).map((k) => [k.own ? `${k.name} (this machine)` : k.name, k.id])));
+      return 0;
+    case 'add':
+      arity(2, 'a name and a public key file');
+      out(`Trusting '${rest[0]}': ${addTrustedKey(root, rest[0], rest[1])}\n`);
+      return 0;
+    case 'rm':
+    case 'remove':
+      arity(1, 'the name of a key');
+      removeTrustedKey(root, rest[0]);
+      out(`No longer trusting '${rest[0]}'\n`);
+      return 0;
+    case 'key':
+      arity(0, 'no arguments');
+      out(ownPublicKey(root));
+      return 0;
+    default:
+      throw new UserError(`${sub === undefined ? "'box trust' needs a subcommand" : `'box trust ${sub}' is not a command`}; usage: ${TRUST_USAGE}`);
+  }
+}
+
+export const signCommandEntry = command('sign IMAGE[:TAG]', "Sign an image's manifest digest with this machine's ed25519 key", [], signCommand);
+export const verifyCommandEntry = command('verify IMAGE[:TAG]...', 'Check that a trusted key signed an image, and that it is unaltered', [], verifyCommand);
+export const trustCommandEntry: ImageCommand = {
+  summary: 'Manage the keys whose signatures box trusts: ls, add, rm, key',
+  help: () => `Usage: ${TRUST_USAGE}
+
+Manage the keys whose signatures box trusts (in $BOX_ROOT/trust/keys).
+
+Commands:
+  ls                  list the trusted keys, this machine's own as 'local'
+  add NAME KEY.pub    trust the ed25519 public key in KEY.pub (PEM), under NAME
+  rm NAME             stop trusting a key
+  key                 print this machine's public key, for others to add
+`,
+  run: async (argv, trace) => command('trust', '', [], trustCommand).run(argv, trace),
+};
