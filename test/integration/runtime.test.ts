@@ -182,6 +182,11 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(status).toMatch(/NoNewPrivs:\s+1/);
     expect(status).toMatch(/Seccomp:\s+2/);
     expect(box(root, ['run', '--rm', 'busybox', 'grep', 'CapInh', '/proc/self/status']).stdout).toMatch(/CapInh:\s+0{16}/);
+    // no_new_privs off: the filter is still there (installed first, while CAP_SYS_ADMIN is held).
+    const nnpOff = box(root, ['run', '--rm', '--security-opt', 'no-new-privileges=false', '-u', '1000', 'busybox', 'sh', '-c',
+      'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status; unshare -U true']);
+    expect(nnpOff.stdout).toMatch(/^NoNewPrivs:\s+0\nSeccomp:\s+2\n$/);
+    expect(nnpOff.stderr).toContain('Operation not permitted');
     const user = box(root, ['run', '--rm', '-u', '1000:1000', 'busybox', 'sh', '-c', 'id -u; id -g; grep CapEff /proc/self/status']);
     expect(user.stdout).toMatch(/^1000\n1000\nCapEff:\s+0{16}\n$/); // a non-root user runs with no capabilities
   });

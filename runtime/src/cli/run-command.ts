@@ -12,6 +12,7 @@ import { execInContainer } from '../container/exec.ts';
 import { applyLab } from '../container/lab.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../ns/namespaces.ts';
 import { UserError } from '../sys/errors.ts';
+import { parseSecurityOpts } from '../security/plan.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, parseDuration, parseEnv, parseVolume, type OptionSpec } from './args.ts';
@@ -39,7 +40,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'pids-limit', value: true, help: 'most processes the container may have' },
   { name: 'cap-add', value: true, repeat: true, help: 'add a capability (e.g. NET_ADMIN, or ALL)' },
   { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
-  { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off' },
+  { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off; no-new-privileges=false lets setuid programs gain privileges' },
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
 ];
@@ -56,12 +57,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
   const { opts, positionals } = parseArgs(argv, RUN_OPTIONS, 'run', 1);
   const [image, ...command] = positionals;
   if (!image) throw new UserError(`'box run' needs an image, e.g. box run busybox echo hello`);
-  const security = list(opts['security-opt']);
-  for (const s of security) {
-    if (s !== 'seccomp=unconfined' && s !== 'no-new-privileges' && s !== 'no-new-privileges:true') {
-      throw new UserError(`--security-opt '${s}': supported is seccomp=unconfined`);
-    }
-  }
+  const security = parseSecurityOpts(list(opts['security-opt']));
   const namespaces = opts.ns ? parseNamespaceList(opts.ns as string) : [...DEFAULT_NAMESPACES];
   if (opts['time-offset'] !== undefined && !namespaces.includes('time')) {
     throw new UserError(`--time-offset needs the time namespace: add --ns ${[...namespaces, 'time'].join(',')}`);
@@ -98,7 +94,8 @@ export function runConfigFrom(argv: string[]): RunConfig {
     pidsLimit: pids !== undefined ? Number(pids) : undefined,
     capAdd: list(opts['cap-add']),
     capDrop: list(opts['cap-drop']),
-    seccomp: !security.includes('seccomp=unconfined'),
+    seccomp: security.seccomp !== 'unconfined',
+    noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {

@@ -103,6 +103,7 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // a non-root user's permitted set, and the capset after it would fail.)
   const sec = securityPlan({
     capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab, seccomp: cfg.seccomp ? 'default' : 'unconfined',
+    noNewPrivs: cfg.noNewPrivs,
   });
   // No process can give a capability its own bounding set lacks (capset: EPERM): `--cap-add
   // ALL` means all that box itself may have.
@@ -110,6 +111,11 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   const keep = sec.bounding & ours;
   const names = sec.caps.filter((c) => (keep >> BigInt(CAPABILITIES[c])) & 1n);
   const switchUser = proc.gid !== 0 || proc.uid !== 0;
+  // Without no_new_privs the kernel lets only a holder of CAP_SYS_ADMIN install a filter, so
+  // then it goes first, while we still have it (runc does the same); the filter allows the
+  // calls that follow (prctl, capset, setresuid, close_range, execve).
+  const filterFirst = !!sec.seccomp && !sec.noNewPrivs;
+  if (filterFirst) plan.seccomp(sec.seccomp!.bytes, `EPERM for ${sec.seccomp!.blocked.length} calls`);
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
   plan.boundingSet(keep, sec.lastCap);
   if (switchUser) {
@@ -119,7 +125,7 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   plan.capset(keep, names.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
   if (sec.noNewPrivs) plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
-  if (sec.seccomp) plan.seccomp(sec.seccomp.bytes, `EPERM for ${sec.seccomp.blocked.length} calls`);
+  if (sec.seccomp && !filterFirst) plan.seccomp(sec.seccomp.bytes, `EPERM for ${sec.seccomp.blocked.length} calls`);
   plan.closeRange(3);
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);

@@ -36,6 +36,8 @@ export interface RunConfig {
   capAdd: string[];
   capDrop: string[];
   seccomp: boolean;
+  /** no_new_privs: on unless --security-opt no-new-privileges=false */
+  noNewPrivs?: boolean;
   devices: string[];
 }
 
