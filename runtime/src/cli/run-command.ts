@@ -42,6 +42,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
   { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off; no-new-privileges=false lets setuid programs gain privileges' },
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
+  { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
 ];
 
@@ -97,6 +98,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     seccomp: security.seccomp !== 'unconfined',
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
+    verify: !!opts.verify,
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);

@@ -39,6 +39,8 @@ export interface RunConfig {
   /** no_new_privs: on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
   devices: string[];
+  /** --verify: run only an image signed by a trusted key (image/trust.ts) */
+  verify?: boolean;
 }
 
 /** Where a user-namespaced container's ids go: root inside is `base` outside, for `size` ids. */

@@ -52,6 +52,8 @@ export async function startContainer(
   }
   warmCgroupMigration(); // first: it waits in the kernel while we do the rest
   reapStale(sys);
+  // Content trust: the signature covers the manifest digest, and every layer is re-hashed.
+  if (cfg.verify) (await import('../image/trust.ts')).verifyImageForRun(cfg.image);
   const image = resolveImage(cfg.image);
 
   const id = newId();
