@@ -4,6 +4,7 @@
 //   box vm run GUEST [--trace]          run one; its console on stdout, the monitor's report on stderr
 //   box vm compare                      trap-and-emulate against paravirtual, side by side
 //   box vm asm GUEST                    the guest's listing: address, machine code, source
+//   box vm linux [--cmd CMDS]           boot a Linux kernel with a busybox initramfs
 
 import fs from 'node:fs';
 import { formatListing, assemble } from '../vmm/asm.ts';
@@ -47,14 +48,32 @@ Commands:
   compare                   the same message through the emulated UART (one exit per byte)
                             and through a hypercall (one exit), side by side
   asm GUEST                 the guest's source with its machine code and addresses
+  linux                     boot a Linux kernel with a busybox initramfs, its console here
 
 ${helpText('box vm run [OPTIONS] GUEST', 'Run a guest. Exit status: the guest\'s exit code (port 0xf4), 0 after HLT, 1 if it crashed, 124 if the watchdog stopped it.', RUN_OPTIONS).trimEnd()}
 
 ${helpText('box vm compare [OPTIONS]', 'Run message-trap and message-pv and print their exits and times side by side.', COMPARE_OPTIONS).trimEnd()}
 
+${linuxHelp()}
 'box --trace vm run GUEST' also shows the ioctls that build the VM.
 `;
 }
+
+function linuxHelp(): string {
+  return helpText('box vm linux [OPTIONS]', `Boot a Linux kernel (a bzImage from /boot or /var/cache/isolab/guest-kernel, or a vmlinux) with a busybox initramfs box writes, the serial console in this terminal (Ctrl-] leaves). Exit status: the --cmd commands' status after power-off, 0 after a shell, 124 if it stalled or timed out, 1 if it crashed.`, LINUX_OPTIONS).trimEnd();
+}
+
+export const LINUX_OPTIONS: OptionSpec[] = [
+  { name: 'kernel', value: true, help: 'the kernel: a bzImage (its payload is unpacked) or an ELF vmlinux with a PVH entry' },
+  { name: 'initrd', value: true, help: 'your own initramfs (cpio) instead of box\'s busybox one' },
+  { name: 'mem', value: true, help: 'guest RAM, e.g. 256m (default), 1g' },
+  { name: 'cmd', value: true, help: 'run these shell commands in the guest, then power off' },
+  { name: 'append', value: true, help: 'more kernel command-line arguments' },
+  { name: 'cpu', value: true, help: 'CPU features: emulable (default: hide XSAVE, AVX, CMPXCHG16B, which an emulating KVM lacks) or host' },
+  { name: 'stall', value: true, help: 'stop a boot that prints nothing for this many seconds of guest time (default 120)' },
+  { name: 'timeout', value: true, help: 'stop after this many seconds in all (default: none)' },
+  KVM_OPTION,
+];
 
 export async function vmCommand(argv: string[], trace: Trace): Promise<number> {
   const [sub, ...rest] = argv;
@@ -67,11 +86,13 @@ export async function vmCommand(argv: string[], trace: Trace): Promise<number> {
       return compare(rest, trace);
     case 'asm':
       return listing(rest);
+    case 'linux':
+      return linux(rest, trace);
     case undefined:
       process.stdout.write(vmHelp());
       return 1;
     default:
-      throw new UserError(`'${sub}' is not a box vm command; use list, run, compare or asm`);
+      throw new UserError(`'${sub}' is not a box vm command; use list, run, compare, asm or linux`);
   }
 }
 
@@ -111,7 +132,7 @@ function listing(argv: string[]): number {
  * that is full (EAGAIN) is waited for; a reader that went away (EPIPE, `box vm run x | head`)
  * makes the console drop the rest, as a program killed by SIGPIPE would print nothing more.
  */
-function writeAll(fd: number, data: Uint8Array): boolean {
+export function writeAll(fd: number, data: Uint8Array): boolean {
   let off = 0;
   while (off < data.length) {
     try {
@@ -133,7 +154,7 @@ function writeAll(fd: number, data: Uint8Array): boolean {
  * The guest's console on stdout, a line at a time: with --trace the exit lines go to stderr
  * between console bytes, and a trace line must never split a line of the guest's.
  */
-function consoleWriter(): { write(b: Uint8Array): void; flush(): void } {
+export function consoleWriter(): { write(b: Uint8Array): void; flush(): void } {
   let pending: Buffer[] = [];
   let open = true;
   const flush = () => {
@@ -253,4 +274,83 @@ async function compare(argv: string[], trace: Trace): Promise<number> {
   const speedup = (trap.guestNs + trap.monitorNs) / (pv.guestNs + pv.monitorNs);
   process.stdout.write(`\n(medians of ${runs} run${runs === 1 ? '' : 's'} each, after ${WARMUP_RUNS} warm-up runs) The paravirtual guest made ${trap.messageExits} exits into ${pv.messageExits} and finished ${speedup.toFixed(1)}x sooner.\n`);
   return 0;
+}
+
+/** "256m", "1g", "512M", "300" (MiB) -> bytes. */
+export function parseMem(text: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(text.trim());
+  const unit = { '': 1024 * 1024, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 }[(m?.[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const bytes = m ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 128 * 1024 * 1024 || bytes > 3 * 1024 * 1024 * 1024) {
+    throw new UserError(`--mem '${text}': give the guest's RAM from 128m to 3g, e.g. --mem 256m`);
+  }
+  return Math.floor(bytes / 4096) * 4096;
+}
+
+function seconds(opts: Record<string, unknown>, name: string): number | undefined {
+  if (opts[name] === undefined) return undefined;
+  const s = Number(opts[name]);
+  if (!Number.isFinite(s) || s <= 0 || s > 86400) throw new UserError(`--${name} '${opts[name]}': give seconds above 0, e.g. --${name} 60`);
+  return s * 1000;
+}
+
+/** Ctrl-]: leave the guest, as telnet and virsh console do. */
+const DETACH = 0x1d;
+
+async function linux(argv: string[], trace: Trace): Promise<number> {
+  const { opts, positionals } = parseArgs(argv, LINUX_OPTIONS, 'vm linux');
+  if (positionals.length) throw new UserError(`'box vm linux' takes no arguments ('${positionals[0]}'); give commands with --cmd '...'`);
+  const cpu = (opts.cpu as string | undefined) ?? 'emulable';
+  if (cpu !== 'emulable' && cpu !== 'host') throw new UserError(`--cpu '${cpu}': give emulable or host`);
+  const cmd = opts.cmd as string | undefined;
+  const { bootLinux, formatLinuxReport, linuxExitStatus } = await import('../vmm/linux/index.ts');
+  const out = consoleWriter();
+  const abort = new AbortController();
+  const stdin = process.stdin;
+  const interactive = cmd === undefined;
+  const raw = interactive && stdin.isTTY;
+  let onData: ((b: Buffer) => void) | undefined;
+  try {
+    const r = await bootLinux({
+      kernelPath: opts.kernel as string | undefined,
+      initrdPath: opts.initrd as string | undefined,
+      memBytes: opts.mem === undefined ? undefined : parseMem(opts.mem as string),
+      cmd,
+      append: opts.append as string | undefined,
+      cpu,
+      kvmPath: opts.kvm as string | undefined,
+      stallMs: seconds(opts, 'stall'),
+      timeoutMs: seconds(opts, 'timeout'),
+      trace,
+      signal: abort.signal,
+      console: (b) => out.write(b),
+      onSlice: () => out.flush(),
+      onReady: (m, info) => {
+        process.stderr.write([
+          `box vm linux: ${info.kernel} (${info.format})`,
+          `  initramfs ${(info.initrdBytes / 1024).toFixed(0)} KiB (busybox and /init, written by box); ${m.e820.at(-1)!.size / 1048576 + 1} MiB of RAM; set up in ${info.setupMs.toFixed(0)} ms`,
+          `  CPU features hidden from the guest: ${m.hiddenCpu}`,
+          `  kernel command line: ${m.cmdline}`,
+          interactive ? '  Ctrl-] leaves the VM' : `  running: ${cmd}`,
+          '',
+        ].join('\n'));
+        if (!interactive) return;
+        // The keyboard goes to the guest's serial port; in raw mode every key, Ctrl-C included.
+        if (raw) stdin.setRawMode(true);
+        onData = (b) => {
+          if (b.includes(DETACH)) abort.abort();
+          else m.uart.receive(b);
+        };
+        stdin.on('data', onData);
+        stdin.resume();
+      },
+    });
+    out.flush();
+    process.stderr.write(formatLinuxReport(r) + '\n');
+    return linuxExitStatus(r);
+  } finally {
+    if (onData) stdin.off('data', onData);
+    if (raw) stdin.setRawMode(false);
+    if (interactive) stdin.pause();
+  }
 }

@@ -29,6 +29,8 @@ export const SIZEOF = {
   kvm_cpuid_entry2: 40,
   kvm_translation: 24,
   kvm_enable_cap: 104,
+  kvm_pit_config: 64,
+  kvm_irq_level: 8,
 } as const;
 
 export const KVM = {
@@ -43,6 +45,9 @@ export const KVM = {
   SET_USER_MEMORY_REGION: ioc(WRITE, 0x46, SIZEOF.kvm_userspace_memory_region),
   SET_TSS_ADDR: ioc(NONE, 0x47, 0),
   ENABLE_CAP: ioc(WRITE, 0xa3, SIZEOF.kvm_enable_cap),
+  CREATE_IRQCHIP: ioc(NONE, 0x60, 0),
+  IRQ_LINE: ioc(WRITE, 0x61, SIZEOF.kvm_irq_level),
+  CREATE_PIT2: ioc(WRITE, 0x77, SIZEOF.kvm_pit_config),
   // on a vCPU
   RUN: ioc(NONE, 0x80, 0),
   GET_REGS: ioc(READ, 0x81, SIZEOF.kvm_regs),
@@ -65,6 +70,8 @@ export const KVM_CAP = {
   USER_MEMORY: 3,
   SET_TSS_ADDR: 4,
   EXT_CPUID: 7,
+  IRQCHIP: 0,
+  PIT2: 33,
   IMMEDIATE_EXIT: 136,
   EXIT_ON_EMULATION_FAILURE: 204,
 } as const;
@@ -99,6 +106,9 @@ export const EXIT = {
   INTERNAL_ERROR: 17,
   SYSTEM_EVENT: 24,
 } as const;
+
+/** kvm_run.system_event.type */
+export const SYSTEM_EVENT: Record<number, string> = { 1: 'shutdown', 2: 'reset', 3: 'crash' };
 
 /** kvm_run.internal.suberror */
 export const INTERNAL_ERROR: Record<number, string> = {
@@ -145,7 +155,7 @@ export const RUN = {
     insn_bytes: 49, // u8[15]
   },
   system_event: {
-    type: 32, // u32
+    type: 32, // u32: 1 = shutdown (power off), 2 = reset, 3 = crash
   },
 } as const;
 

@@ -172,6 +172,37 @@ export class Vm {
     return mem;
   }
 
+  /**
+   * KVM_CREATE_IRQCHIP: emulate the PC's interrupt controllers inside the kernel (two 8259
+   * PICs, an I/O APIC, and a local APIC per vCPU). A guest OS needs them to take interrupts;
+   * with them, a HLT waits inside KVM_RUN for the next interrupt instead of exiting to the
+   * monitor. Must come before the first vCPU.
+   */
+  createIrqchip(): void {
+    ioctl(this.kvm.trace, this.fd, KVM.CREATE_IRQCHIP);
+  }
+
+  /**
+   * KVM_CREATE_PIT2: the 8254 timer chip (ports 0x40-0x43, and 0x61's speaker gate), also in
+   * the kernel: Linux calibrates its clocks against it and uses it as the first timer tick.
+   */
+  createPit(): void {
+    const cfg = Buffer.alloc(SIZEOF.kvm_pit_config);
+    cfg.writeUInt32LE(1, 0); // KVM_PIT_SPEAKER_DUMMY: port 0x61 answers without a speaker
+    ioctl(this.kvm.trace, this.fd, KVM.CREATE_PIT2, cfg, '{flags=KVM_PIT_SPEAKER_DUMMY}');
+  }
+
+  /**
+   * KVM_IRQ_LINE: set an interrupt line of the in-kernel PIC and I/O APIC high or low, as a
+   * device's interrupt pin would. Not traced: the UART moves its line for every few bytes.
+   */
+  irqLine(irq: number, level: boolean): void {
+    const arg = Buffer.alloc(SIZEOF.kvm_irq_level);
+    arg.writeUInt32LE(irq, 0);
+    arg.writeUInt32LE(level ? 1 : 0, 4);
+    ioctl(null, this.fd, KVM.IRQ_LINE, arg);
+  }
+
   /** The region holding guest-physical [gpa, gpa+length), if RAM is there. */
   ram(gpa: number, length = 1): GuestMemory | undefined {
     return this.memory.find((m) => m.contains(gpa, length));

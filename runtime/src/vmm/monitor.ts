@@ -10,7 +10,7 @@
 // JavaScript to fire (see watchdog.ts). A monitor that must also read the user's keyboard
 // (a Linux shell) would run the vCPU in a worker thread instead.
 
-import { EXIT, INTERNAL_ERROR, RUN } from './kvm-abi.ts';
+import { EXIT, INTERNAL_ERROR, RUN, SYSTEM_EVENT } from './kvm-abi.ts';
 import type { DeviceContext, Stop as DeviceStop } from './devices/bus.ts';
 import { exitReasonName, type ExitRecord } from './exits.ts';
 import type { Machine } from './machine.ts';
@@ -24,6 +24,7 @@ export type StopReason =
   | { kind: 'timeout'; ms: number }
   | { kind: 'fail-entry'; hardwareReason: bigint }
   | { kind: 'internal-error'; suberror: number; description: string; instruction?: Uint8Array }
+  | { kind: 'system-event'; event: string }
   | { kind: 'unhandled'; reason: string };
 
 export interface RunOptions {
@@ -55,123 +56,160 @@ export interface RunResult {
 const KEEP_EXITS = 12;
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-export function runMachine(m: Machine, opts: RunOptions): RunResult {
-  const { vcpu, bus } = m;
-  const run = vcpu.run;
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const ctx: DeviceContext = { vm: m.vm, vcpu, console: opts.console };
-  const byReason = new Map<string, number>();
-  const byDevice = new Map<string, number>();
-  const lastExits: ExitRecord[] = [];
-  let exits = 0;
-  let guestNs = 0;
-  let stop: StopReason | undefined;
+/** What the exit loop needs of a machine: the lesson machine and the Linux machine both have it. */
+export type LoopMachine = Pick<Machine, 'vm' | 'vcpu' | 'bus'>;
 
-  const record = (e: ExitRecord) => {
+/**
+ * One KVM_RUN and what the monitor does about its exit, with the counts kept across calls.
+ * `box vm run` calls step() until the guest stops; `box vm linux` does too, a time slice at
+ * a time, returning to Node's event loop in between.
+ */
+export class ExitLoop {
+  readonly byReason = new Map<string, number>();
+  readonly byDevice = new Map<string, number>();
+  readonly lastExits: ExitRecord[] = [];
+  exits = 0;
+  guestNs = 0;
+  private readonly m: LoopMachine;
+  private readonly ctx: DeviceContext;
+  private readonly onExit?: (e: ExitRecord) => void;
+
+  constructor(m: LoopMachine, opts: Pick<RunOptions, 'console' | 'onExit'>) {
+    this.m = m;
+    this.ctx = { vm: m.vm, vcpu: m.vcpu, console: opts.console };
+    this.onExit = opts.onExit;
+  }
+
+  private record(e: ExitRecord): void {
     if ('device' in e) {
       const d = e.device ?? '(no device)';
-      byDevice.set(d, (byDevice.get(d) ?? 0) + 1);
+      this.byDevice.set(d, (this.byDevice.get(d) ?? 0) + 1);
     }
-    lastExits.push(e);
-    if (lastExits.length > KEEP_EXITS) lastExits.shift();
-    opts.onExit?.(e);
-  };
+    this.lastExits.push(e);
+    if (this.lastExits.length > KEEP_EXITS) this.lastExits.shift();
+    this.onExit?.(e);
+  }
 
+  /** Enter the guest once; returns why the run must stop, or undefined to go on. */
+  step(): StopReason | undefined {
+    const { vcpu, bus } = this.m;
+    const run = vcpu.run;
+    const ctx = this.ctx;
+    const before = process.hrtime.bigint();
+    const reason = vcpu.enter();
+    const ran = Number(process.hrtime.bigint() - before);
+    this.guestNs += ran;
+    this.exits++;
+    const name = exitReasonName(reason);
+    this.byReason.set(name, (this.byReason.get(name) ?? 0) + 1);
+    const base = { n: this.exits, guestNs: ran };
+    let stop: StopReason | undefined;
+
+    switch (reason) {
+      case EXIT.IO: {
+        // kvm_run.io: which port, how wide, how many (string I/O), and where in this page
+        // the data is: written by the guest for OUT, to be written by us for IN.
+        const out = run[RUN.io.direction] === 1;
+        const size = run[RUN.io.size];
+        const port = run.readUInt16LE(RUN.io.port);
+        const count = run.readUInt32LE(RUN.io.count);
+        const at = Number(run.readBigUInt64LE(RUN.io.data_offset));
+        const device = bus.port(port);
+        const values: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const off = at + i * size;
+          if (out) {
+            const v = run.readUIntLE(off, size);
+            values.push(v);
+            const s = device?.write(port, size, v, ctx);
+            if (s) stop = s;
+          } else {
+            // No device: the bus floats high and the guest reads all ones.
+            const v = device ? device.read(port, size, ctx) >>> 0 : 0xffffffff;
+            const masked = size === 4 ? v : v & ((1 << (8 * size)) - 1);
+            run.writeUIntLE(masked, off, size);
+            values.push(masked);
+          }
+        }
+        this.record({ ...base, reason: 'IO', direction: out ? 'out' : 'in', port, size, values, device: device?.name, register: device?.register(port, out) });
+        break;
+      }
+      case EXIT.MMIO: {
+        const addr = Number(run.readBigUInt64LE(RUN.mmio.phys_addr));
+        const len = run.readUInt32LE(RUN.mmio.len);
+        const write = run[RUN.mmio.is_write] === 1;
+        const device = bus.mmioAt(addr);
+        let value: bigint;
+        if (write) {
+          value = readLE(run, RUN.mmio.data, len);
+          const s = device?.write(addr, len, value, ctx);
+          if (s) stop = s;
+        } else {
+          value = device ? BigInt.asUintN(len * 8, device.read(addr, len, ctx)) : BigInt.asUintN(len * 8, -1n);
+          writeLE(run, RUN.mmio.data, len, value);
+        }
+        this.record({ ...base, reason: 'MMIO', write, addr, size: len, value, device: device?.name, register: device?.register(addr, write) });
+        break;
+      }
+      case EXIT.HLT:
+        // No interrupt controller, so nothing can wake a halted CPU: HLT ends the run. (With
+        // KVM's in-kernel irqchip, HLT waits inside KVM_RUN and never comes here.)
+        this.record({ ...base, reason: name });
+        stop = { kind: 'halt' };
+        break;
+      case EXIT.SHUTDOWN:
+        // A fault while delivering a fault while delivering a fault: a triple fault. Real
+        // hardware resets; KVM stops the vCPU and tells the monitor.
+        this.record({ ...base, reason: name, detail: 'triple fault' });
+        stop = { kind: 'shutdown' };
+        break;
+      case EXIT.FAIL_ENTRY: {
+        const hw = run.readBigUInt64LE(RUN.fail_entry.hardware_entry_failure_reason);
+        this.record({ ...base, reason: name, detail: `hardware reason 0x${hw.toString(16)}` });
+        stop = { kind: 'fail-entry', hardwareReason: hw };
+        break;
+      }
+      case EXIT.INTERNAL_ERROR: {
+        const sub = run.readUInt32LE(RUN.internal.suberror);
+        const flags = run.readBigUInt64LE(RUN.emulation_failure.flags);
+        const withBytes = sub === 1 && (flags & 1n) === 1n;
+        const size = run[RUN.emulation_failure.insn_size];
+        const instruction = withBytes ? Uint8Array.from(run.subarray(RUN.emulation_failure.insn_bytes, RUN.emulation_failure.insn_bytes + size)) : undefined;
+        const description = INTERNAL_ERROR[sub] ?? `suberror ${sub}`;
+        this.record({ ...base, reason: name, detail: description });
+        stop = { kind: 'internal-error', suberror: sub, description, instruction };
+        break;
+      }
+      case EXIT.SYSTEM_EVENT: {
+        // The guest asked the (emulated) platform to power off or reset, through a device
+        // KVM handles itself (PSCI on Arm; on x86 only with a paravirtual device).
+        const type = SYSTEM_EVENT[run.readUInt32LE(RUN.system_event.type)] ?? 'unknown';
+        this.record({ ...base, reason: name, detail: type });
+        stop = { kind: 'system-event', event: type };
+        break;
+      }
+      case EXIT.INTR:
+        // Our watchdog's signal (or another one: then just go back in).
+        this.record({ ...base, reason: name, detail: 'interrupted by a signal' });
+        break;
+      default:
+        this.record({ ...base, reason: name });
+        stop = { kind: 'unhandled', reason: name };
+    }
+    return stop;
+  }
+}
+
+export function runMachine(m: Machine, opts: RunOptions): RunResult {
+  const { vcpu } = m;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const loop = new ExitLoop(m, opts);
+  let stop: StopReason | undefined;
   const watchdog = new Watchdog(vcpu, timeoutMs);
   const start = process.hrtime.bigint();
   try {
     while (!stop) {
-      const before = process.hrtime.bigint();
-      const reason = vcpu.enter();
-      const ran = Number(process.hrtime.bigint() - before);
-      guestNs += ran;
-      exits++;
-      const name = exitReasonName(reason);
-      byReason.set(name, (byReason.get(name) ?? 0) + 1);
-      const base = { n: exits, guestNs: ran };
-
-      switch (reason) {
-        case EXIT.IO: {
-          // kvm_run.io: which port, how wide, how many (string I/O), and where in this page
-          // the data is: written by the guest for OUT, to be written by us for IN.
-          const out = run[RUN.io.direction] === 1;
-          const size = run[RUN.io.size];
-          const port = run.readUInt16LE(RUN.io.port);
-          const count = run.readUInt32LE(RUN.io.count);
-          const at = Number(run.readBigUInt64LE(RUN.io.data_offset));
-          const device = bus.port(port);
-          const values: number[] = [];
-          for (let i = 0; i < count; i++) {
-            const off = at + i * size;
-            if (out) {
-              const v = run.readUIntLE(off, size);
-              values.push(v);
-              const s = device?.write(port, size, v, ctx);
-              if (s) stop = s;
-            } else {
-              // No device: the bus floats high and the guest reads all ones.
-              const v = device ? device.read(port, size, ctx) >>> 0 : 0xffffffff;
-              const masked = size === 4 ? v : v & ((1 << (8 * size)) - 1);
-              run.writeUIntLE(masked, off, size);
-              values.push(masked);
-            }
-          }
-          record({ ...base, reason: 'IO', direction: out ? 'out' : 'in', port, size, values, device: device?.name, register: device?.register(port, out) });
-          break;
-        }
-        case EXIT.MMIO: {
-          const addr = Number(run.readBigUInt64LE(RUN.mmio.phys_addr));
-          const len = run.readUInt32LE(RUN.mmio.len);
-          const write = run[RUN.mmio.is_write] === 1;
-          const device = bus.mmioAt(addr);
-          let value: bigint;
-          if (write) {
-            value = readLE(run, RUN.mmio.data, len);
-            const s = device?.write(addr, len, value, ctx);
-            if (s) stop = s;
-          } else {
-            value = device ? BigInt.asUintN(len * 8, device.read(addr, len, ctx)) : BigInt.asUintN(len * 8, -1n);
-            writeLE(run, RUN.mmio.data, len, value);
-          }
-          record({ ...base, reason: 'MMIO', write, addr, size: len, value, device: device?.name, register: device?.register(addr, write) });
-          break;
-        }
-        case EXIT.HLT:
-          // No interrupt controller, so nothing can wake a halted CPU: HLT ends the run.
-          record({ ...base, reason: name });
-          stop = { kind: 'halt' };
-          break;
-        case EXIT.SHUTDOWN:
-          // A fault while delivering a fault while delivering a fault: a triple fault. Real
-          // hardware resets; KVM stops the vCPU and tells the monitor.
-          record({ ...base, reason: name, detail: 'triple fault' });
-          stop = { kind: 'shutdown' };
-          break;
-        case EXIT.FAIL_ENTRY: {
-          const hw = run.readBigUInt64LE(RUN.fail_entry.hardware_entry_failure_reason);
-          record({ ...base, reason: name, detail: `hardware reason 0x${hw.toString(16)}` });
-          stop = { kind: 'fail-entry', hardwareReason: hw };
-          break;
-        }
-        case EXIT.INTERNAL_ERROR: {
-          const sub = run.readUInt32LE(RUN.internal.suberror);
-          const flags = run.readBigUInt64LE(RUN.emulation_failure.flags);
-          const withBytes = sub === 1 && (flags & 1n) === 1n;
-          const size = run[RUN.emulation_failure.insn_size];
-          const instruction = withBytes ? Uint8Array.from(run.subarray(RUN.emulation_failure.insn_bytes, RUN.emulation_failure.insn_bytes + size)) : undefined;
-          const description = INTERNAL_ERROR[sub] ?? `suberror ${sub}`;
-          record({ ...base, reason: name, detail: description });
-          stop = { kind: 'internal-error', suberror: sub, description, instruction };
-          break;
-        }
-        case EXIT.INTR:
-          // Our watchdog's signal (or another one: then just go back in).
-          record({ ...base, reason: name, detail: 'interrupted by a signal' });
-          break;
-        default:
-          record({ ...base, reason: name });
-          stop = { kind: 'unhandled', reason: name };
-      }
+      stop = loop.step();
       // A guest that keeps exiting (an endless loop of OUTs) is stopped here; one that never
       // exits, by the watchdog's signal.
       if (!stop && watchdog.expired()) stop = { kind: 'timeout', ms: timeoutMs };
@@ -182,12 +220,12 @@ export function runMachine(m: Machine, opts: RunOptions): RunResult {
   const wallNs = Number(process.hrtime.bigint() - start);
   return {
     stop,
-    exits,
-    byReason,
-    byDevice,
-    guestNs,
-    monitorNs: wallNs - guestNs,
-    lastExits,
+    exits: loop.exits,
+    byReason: loop.byReason,
+    byDevice: loop.byDevice,
+    guestNs: loop.guestNs,
+    monitorNs: wallNs - loop.guestNs,
+    lastExits: loop.lastExits,
     regs: vcpu.getRegs(),
     sregs: vcpu.getSregs(),
   };

@@ -48,6 +48,8 @@ export function describeStop(stop: StopReason): string {
         return 'KVM could not emulate an instruction (KVM_EXIT_INTERNAL_ERROR, emulation failure). KVM emulates what the CPU cannot run for it: device accesses, or every instruction on a host without hardware virtualization (a nested kvm-pvm host); the host\'s KVM is the limit here, not the guest';
       }
       return `KVM internal error (KVM_EXIT_INTERNAL_ERROR): ${stop.description}`;
+    case 'system-event':
+      return `the guest asked the platform to ${stop.event === 'reset' ? 'reset' : stop.event === 'crash' ? 'report a crash' : 'power off'} (KVM_EXIT_SYSTEM_EVENT)`;
     case 'unhandled':
       return `an exit this monitor does not handle (KVM_EXIT_${stop.reason})`;
   }

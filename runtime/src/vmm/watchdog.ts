@@ -26,6 +26,8 @@ import { SysError } from '../sys/errors.ts';
 /** glibc's sigset_t is 128 bytes; the kernel's (what KVM_SET_SIGNAL_MASK wants) is 8. */
 const SIGSET_BYTES = 128;
 const KERNEL_SIGSET_BYTES = 8;
+/** struct timespec {0, 0}: sigtimedwait only takes a signal already pending. */
+const ZERO_TIMEOUT = Buffer.alloc(16);
 
 export class Watchdog {
   readonly deadline: number;
@@ -34,8 +36,12 @@ export class Watchdog {
   private timer: unknown;
   private stopped = false;
 
-  /** Arm a watchdog that interrupts `vcpu` after `ms` milliseconds of this thread's KVM_RUN. */
-  constructor(vcpu: Vcpu, ms: number) {
+  /**
+   * Arm a watchdog that interrupts `vcpu` after `ms` milliseconds of this thread's KVM_RUN,
+   * and then every `everyMs` if given: the Linux monitor uses that as a time slice, coming
+   * back to Node's event loop (the keyboard, output) between slices of guest time.
+   */
+  constructor(vcpu: Vcpu, ms: number, everyMs?: number) {
     const c = kvmLibc();
     this.deadline = performance.now() + ms;
     this.alarmSet.writeBigUInt64LE(1n << BigInt(SIGALRM - 1), 0);
@@ -56,12 +62,24 @@ export class Watchdog {
       c.sigmask(SIG_SETMASK, this.oldMask, null);
       throw new SysError('timer_create', 'CLOCK_MONOTONIC, {SIGALRM, SIGEV_THREAD_ID}', errno);
     }
-    // struct itimerspec: it_interval (no repeat), it_value (the deadline from now).
+    // struct itimerspec: it_interval (the period, 0 = once), it_value (the first deadline from now).
     const spec = Buffer.alloc(32);
     const ns = BigInt(Math.max(1, Math.round(ms * 1e6)));
+    const every = BigInt(Math.round((everyMs ?? 0) * 1e6));
+    spec.writeBigInt64LE(every / 1_000_000_000n, 0);
+    spec.writeBigInt64LE(every % 1_000_000_000n, 8);
     spec.writeBigInt64LE(ns / 1_000_000_000n, 16);
     spec.writeBigInt64LE(ns % 1_000_000_000n, 24);
     c.timerSettime(this.timer, spec);
+  }
+
+  /**
+   * Take the pending signal after an interrupted KVM_RUN. A blocked signal stays pending
+   * until taken, and a pending one makes every KVM_RUN return at once: a periodic watchdog
+   * must take each tick.
+   */
+  take(): void {
+    kvmLibc().sigtimedwait(this.alarmSet, ZERO_TIMEOUT);
   }
 
   expired(): boolean {
@@ -74,8 +92,7 @@ export class Watchdog {
     this.stopped = true;
     const c = kvmLibc();
     if (this.timer) c.timerDelete(this.timer);
-    const zero = Buffer.alloc(16);
-    while (c.sigtimedwait(this.alarmSet, zero) === SIGALRM) { /* taken */ }
+    while (c.sigtimedwait(this.alarmSet, ZERO_TIMEOUT) === SIGALRM) { /* taken */ }
     c.sigmask(SIG_SETMASK, this.oldMask, null);
   }
 }
