@@ -4,6 +4,7 @@ import { boxRoot } from '../image/paths.ts';
 import { Builder } from '../image/build/builder.ts';
 import { pruneBuildCache } from '../image/build/cache.ts';
 import { shortDigest } from '../image/digest.ts';
+import { normalizeRef } from '../image/ref.ts';
 import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
@@ -60,7 +61,7 @@ async function build(argv: string[], trace: Trace): Promise<number> {
       out(`${result.id}\n`);
     } else {
       out(`Successfully built ${shortDigest(result.id)}\n`);
-      for (const t of (opts.tag as string[] | undefined) ?? []) out(`Successfully tagged ${t}\n`);
+      for (const t of (opts.tag as string[] | undefined) ?? []) out(`Successfully tagged ${normalizeRef(t).canonical}\n`);
     }
     return 0;
   } finally {

@@ -314,6 +314,7 @@ export class Builder {
       key: { parent: image.id, instruction: `RUN ${JSON.stringify(command)}`, inputs: argEnv },
       createdBy,
       layer: async () => {
+        this.checkInterrupt();
         const unpin = pinImage(image.id, this.imageManifest(image));
         try {
           const { code, layer } = await runInContainer(this.opts.sys, this.opts.root, {
@@ -325,12 +326,14 @@ export class Builder {
             onStart: (name) => this.opts.progress(` ---> Running in ${name}`),
             onRunning: (running) => {
               this.stopRunning = running ? () => killQuietly(running.state.pid) : undefined;
+              if (this.interrupted) this.stopRunning?.(); // the signal came while it started
             },
             warn: this.opts.warn,
           });
           this.checkInterrupt();
           if (code !== 0) {
-            throw new UserError(`${this.fileLabel} line ${ins.line}: the command '${command.join(' ')}' returned a non-zero code: ${code}`);
+            // Exit 1, as docker build does when a step fails.
+            throw new UserError(`${this.fileLabel} line ${ins.line}: the command '${command.join(' ')}' returned a non-zero code: ${code}`, 1);
           }
           return layer!;
         } finally {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { RunConfig } from '../../container/config.ts';
 import { removeContainerFiles, startContainer, type Running } from '../../container/run.ts';
-import { containerDir, releaseName } from '../../container/state.ts';
+import { containerDir, newId, releaseName } from '../../container/state.ts';
 import { DEFAULT_NAMESPACES } from '../../ns/namespaces.ts';
 import type { Sys } from '../../sys/sys.ts';
 import { upperToLayer } from '../commit.ts';
@@ -19,7 +19,7 @@ export interface RunStep {
   env: string[];
   workdir: string;
   user?: string;
-  /** Told the container's name once it runs. */
+  /** Told the container's name before it starts. */
   onStart?: (name: string) => void;
   /** Told the container, to stop it on an interrupt. */
   onRunning?: (running: Running | null) => void;
@@ -31,8 +31,12 @@ export interface RunStep {
  * The container is removed either way.
  */
 export async function runInContainer(sys: Sys, root: string, step: RunStep): Promise<{ code: number; layer?: LayerRecord }> {
+  // A name that says what the container is, should a killed build leave it behind (box ps -a).
+  const name = `build-${newId().slice(0, 12)}`;
+  step.onStart?.(name);
   const cfg: RunConfig = {
     image: step.image,
+    name,
     command: step.command,
     entrypoint: [], // RUN runs its command itself, never through the image's ENTRYPOINT
     detach: false,
@@ -59,8 +63,7 @@ export async function runInContainer(sys: Sys, root: string, step: RunStep): Pro
   };
   // The command's output goes straight to ours; it reads nothing (stdin is /dev/null).
   const running = await startContainer(sys, cfg, ['ignore', 'inherit', 'inherit']);
-  const { id, name } = running.state;
-  step.onStart?.(name);
+  const { id } = running.state;
   step.onRunning?.(running);
   try {
     const code = await running.exited;
