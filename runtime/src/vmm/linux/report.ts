@@ -2,6 +2,7 @@
 // when, the exits, and for any end but a clean power-off, where the CPU was and why this
 // host may be the reason.
 
+import fs from 'node:fs';
 import { formatExit } from '../exits.ts';
 import { readHostFacts } from '../kvm-errors.ts';
 import { describeStop, formatCounts, formatMs } from '../report.ts';
@@ -79,6 +80,8 @@ export function formatLinuxReport(r: LinuxRunResult, emulating = hostEmulates())
   }
   lines.push(`  exits to the monitor: ${r.exits} (${formatCounts(r.byReason)})${r.byDevice.size ? `; by device: ${formatCounts(r.byDevice)}` : ''}`);
   lines.push(`  time: ${formatMs(r.guestNs)} in the guest (inside KVM_RUN), ${formatMs(r.wallNs)} in all`);
+  const peak = peakResidentMiB();
+  if (peak !== undefined) lines.push(`  memory: box's monitor process peaked at ${peak} MiB resident (the guest RAM it touched, the kernel file it read, and Node)`);
   if (r.stop.kind === 'poweroff' || r.stop.kind === 'detached') return lines.join('\n');
 
   lines.push(`  stopped at rip ${hex(r.regs.rip)}`);
@@ -96,6 +99,16 @@ export function formatLinuxReport(r: LinuxRunResult, emulating = hostEmulates())
   const limit = hostLimitSentence(r.stop, emulating);
   if (limit) lines.push(limit);
   return lines.join('\n');
+}
+
+/** This process's peak resident memory (VmHWM in /proc/self/status), in MiB. */
+export function peakResidentMiB(): number | undefined {
+  try {
+    const kb = /^VmHWM:\s*(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The exit status: the --cmd commands' own status after a power-off, 0 after a shell, 124 for time, 1 otherwise. */
