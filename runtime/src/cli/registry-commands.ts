@@ -1,33 +1,30 @@
 // The commands that ship images: push and pull (a registry, image/registry/), sign, verify
 // and trust (content trust, image/trust.ts). Parsing and printing only.
 
-// Not process.stdout: making that stream puts a pipe in non-blocking mode.
 import { isatty } from 'node:tty';
-import fs from 'node:fs';
 import { boxRoot } from '../image/paths.ts';
 import { Progress, type ProgressSink } from '../image/registry/progress.ts';
 import { pullImage } from '../image/registry/pull.ts';
 import { pushImage } from '../image/registry/push.ts';
 import { addTrustedKey, ownPublicKey, removeTrustedKey, signImage, trustedKeys, trustPaths, verifyImage } from '../image/trust.ts';
 import { UserError } from '../sys/errors.ts';
-import type { Trace } from '../sys/trace.ts';
 import { formatTable, humanSize, type ImageCommand } from './image-commands.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec, type Parsed } from './args.ts';
 
-type Opts = Record<string, string | boolean | string[] | undefined>;
-
-function command(usage: string, summary: string, options: OptionSpec[], fn: (opts: Opts, args: string[], trace: Trace) => Promise<number> | number): ImageCommand {
-  return {
-    summary,
-    help: () => helpText(`box ${usage}`, `${summary}.`, options),
-    run: async (argv, trace) => {
-      const { opts, positionals } = parseArgs(argv, options, usage.split(' ')[0]);
-      return fn(opts, positionals, trace);
-    },
-  };
+/** A command's words: `push [OPTIONS] IMAGE...` (its name first), what it does, its flags. */
+interface Spec {
+  usage: string;
+  summary: string;
+  options: OptionSpec[];
 }
 
-const out = (text: string) => fs.writeSync(1, text);
+/** The table entry (cli/commands.ts) for a command that takes the parsed command line. */
+function entry(spec: Spec, fn: (parsed: Parsed) => Promise<number> | number): ImageCommand {
+  const name = spec.usage.split(' ')[0];
+  return { summary: spec.summary, help: () => helpText(`box ${spec.usage}`, `${spec.summary}.`, spec.options), run: async (argv) => fn(parseArgs(argv, spec.options, name)) };
+}
+
+const out = (text: string) => process.stdout.write(text);
 
 /** Layer lines on standard output: redrawn bars on a terminal, plain lines otherwise; none with -q. */
 function progressFor(quiet: boolean): ProgressSink {
@@ -42,7 +39,7 @@ const INSECURE: OptionSpec = {
 
 // ---- push, pull -------------------------------------------------------------------------
 
-async function pushCommand(opts: Opts, args: string[]): Promise<number> {
+async function pushCommand({ opts, positionals: args }: Parsed): Promise<number> {
   if (args.length < 1 || args.length > 2) {
     throw new UserError("'box push' needs an image, and optionally where to push it; usage: box push IMAGE[:TAG] [REGISTRY/]REPO[:TAG]");
   }
@@ -50,22 +47,26 @@ async function pushCommand(opts: Opts, args: string[]): Promise<number> {
   return 0;
 }
 
-async function pullCommand(opts: Opts, args: string[]): Promise<number> {
+async function pullCommand({ opts, positionals: args }: Parsed): Promise<number> {
   if (args.length !== 1) throw new UserError("'box pull' needs one image; usage: box pull [REGISTRY/]NAME[:TAG]");
   const result = await pullImage(boxRoot(), args[0], { insecure: Boolean(opts.insecure), progress: progressFor(Boolean(opts.quiet)) });
   out(`${result.tag}\n`);
   return 0;
 }
 
-export const pushCommandEntry = command('push [OPTIONS] IMAGE[:TAG] [[REGISTRY/]REPO[:TAG]]', 'Send an image to a registry',
-  [INSECURE, { name: 'quiet', short: 'q', help: 'print no progress' }], pushCommand);
+const quiet = (what: string): OptionSpec => ({ name: 'quiet', short: 'q', help: what });
 
-export const pullCommandEntry = command('pull [OPTIONS] [REGISTRY/]NAME[:TAG]', 'Fetch an image from a registry',
-  [INSECURE, { name: 'quiet', short: 'q', help: 'print only the image name at the end' }], pullCommand);
+export const pushCommandEntry = entry({
+  usage: 'push [OPTIONS] IMAGE[:TAG] [[REGISTRY/]REPO[:TAG]]', summary: 'Send an image to a registry', options: [INSECURE, quiet('print no progress')],
+}, pushCommand);
+
+export const pullCommandEntry = entry({
+  usage: 'pull [OPTIONS] [REGISTRY/]NAME[:TAG]', summary: 'Fetch an image from a registry', options: [INSECURE, quiet('print only the image name at the end')],
+}, pullCommand);
 
 // ---- sign, verify, trust ----------------------------------------------------------------
 
-function signCommand(_opts: Opts, args: string[]): number {
+function signCommand({ positionals: args }: Parsed): number {
   if (args.length !== 1) throw new UserError("'box sign' needs one image; usage: box sign IMAGE[:TAG]");
   const root = boxRoot();
   const r = signImage(root, args[0]);
@@ -76,7 +77,7 @@ function signCommand(_opts: Opts, args: string[]): number {
   return 0;
 }
 
-function verifyCommand(_opts: Opts, args: string[]): number {
+function verifyCommand({ positionals: args }: Parsed): number {
   if (!args.length) throw new UserError("'box verify' needs an image; usage: box verify IMAGE[:TAG]...");
   for (const ref of args) {
     const v = verifyImage(boxRoot(), ref);
@@ -87,7 +88,7 @@ function verifyCommand(_opts: Opts, args: string[]): number {
 
 const TRUST_USAGE = 'box trust ls | box trust add NAME KEY.pub | box trust rm NAME | box trust key';
 
-function trustCommand(_opts: Opts, args: string[]): number {
+function trustCommand({ positionals: args }: Parsed): number {
   const [sub, ...rest] = args;
   const root = boxRoot();
   const arity = (n: number, usage: string) => {
@@ -118,8 +119,8 @@ function trustCommand(_opts: Opts, args: string[]): number {
   }
 }
 
-export const signCommandEntry = command('sign IMAGE[:TAG]', "Sign an image's manifest digest with this machine's ed25519 key", [], signCommand);
-export const verifyCommandEntry = command('verify IMAGE[:TAG]...', 'Check that a trusted key signed an image, and that it is unaltered', [], verifyCommand);
+export const signCommandEntry = entry({ usage: 'sign IMAGE[:TAG]', summary: "Sign an image's manifest digest with this machine's ed25519 key", options: [] }, signCommand);
+export const verifyCommandEntry = entry({ usage: 'verify IMAGE[:TAG]...', summary: 'Check that a trusted key signed an image, and that it is unaltered', options: [] }, verifyCommand);
 export const trustCommandEntry: ImageCommand = {
   summary: 'Manage the keys whose signatures box trusts: ls, add, rm, key',
   help: () => `Usage: ${TRUST_USAGE}
@@ -132,5 +133,5 @@ Commands:
   rm NAME             stop trusting a key
   key                 print this machine's public key, for others to add
 `,
-  run: async (argv, trace) => command('trust', '', [], trustCommand).run(argv, trace),
+  run: async (argv) => trustCommand(parseArgs(argv, [], 'trust')),
 };
