@@ -2,10 +2,11 @@
 // long-lived box must behave exactly as the CLI does (output, exit codes, stdin, terminals,
 // signals, errors, clean-up), and everything the engine does not serve must still work.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { box, boxAsync, boxBin, cgroupDirsFor, inspect, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { box, boxAsync, boxBin, boxInTerminal, cgroupDirsFor, inspect, rootReason, tempBoxRoot, until } from './helpers.ts';
 
 const served = (root: string): number => Number(/(\d+) served/.exec(box(root, ['engine', 'status']).stdout)?.[1] ?? -1);
 
@@ -65,24 +66,16 @@ describe.skipIf(!!rootReason)('box engine', () => {
   });
 
   it('hands -it a real terminal: the client takes the master, sizes it, relays keys, returns the exit code', async () => {
-    const pty = (await import('node-pty')).default;
     const before = served(root);
-    const term = pty.spawn(boxBin, ['run', '--rm', '-it', 'busybox', 'sh'], {
-      cols: 100, rows: 30, env: { ...process.env, BOX_ROOT: root, TERM: 'xterm' } as Record<string, string>,
-    });
-    let screen = '';
-    term.onData((d) => { screen += d; });
-    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
-    const type = async (line: string, expect: RegExp) => {
-      const from = screen.length;
-      term.write(line);
-      await until(() => expect.test(screen.slice(from)), 10_000, `${JSON.stringify(line)} to print ${expect} (got ${JSON.stringify(screen.slice(from))})`);
-    };
-    await until(() => screen.includes('# '), 15_000, 'the prompt');
+    const { term, type, prompt, exited } = await boxInTerminal(root, ['run', '--rm', '-it', 'busybox', 'sh']);
+    await prompt();
     await type('echo pid=$$; tty; stty size\r', /pid=1\s+\/dev\/pts\/0\s+30 100/);
     term.resize(120, 40);
     await type('stty size\r', /40 120/);
-    await type('sleep 100\r', /sleep 100/);
+    await type('sleep 1234\r', /sleep 1234/);
+    // The line's echo comes before the shell runs it: wait for sleep itself, or the ^C may reach
+    // the shell's line editor instead (it reads the terminal raw until it has run the line).
+    await until(() => spawnSync('pgrep', ['-f', '^sleep 1234$']).status === 0, 10_000, 'sleep to run');
     await type('\x03', /\^C[\s\S]*# /); // raw mode: Ctrl-C is a byte for the container's terminal
     term.write('exit 7\r');
     expect(await exited).toBe(7);

@@ -92,3 +92,22 @@ export function processesInCgroupOf(id: string): number[] {
     }
   }).map(Number);
 }
+
+/** `box ARGS` in a real terminal (node-pty): type into it and wait for what it prints. */
+export async function boxInTerminal(root: string, args: string[], size = { cols: 100, rows: 30 }) {
+  const pty = (await import('node-pty')).default;
+  const term = pty.spawn(boxBin, args, {
+    ...size, env: { ...process.env, BOX_ROOT: root, TERM: 'xterm' } as Record<string, string>,
+  });
+  let screen = '';
+  term.onData((d) => { screen += d; });
+  const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+  /** Type `keys` and wait until what follows on the screen matches `expect`. */
+  const type = async (keys: string, expect: RegExp) => {
+    const from = screen.length;
+    term.write(keys);
+    await until(() => expect.test(screen.slice(from)), 10_000, `${JSON.stringify(keys)} to print ${expect} (got ${JSON.stringify(screen.slice(from))})`);
+  };
+  const prompt = () => until(() => screen.includes('# '), 15_000, 'the prompt');
+  return { term, type, prompt, exited };
+}
