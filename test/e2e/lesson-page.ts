@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { CHROMIUM, freePort, spawnServer } from './harness.ts';
@@ -153,6 +154,21 @@ export class LessonPage {
     }
   }
 
+  /** Fail first: on a sandbox where the task is not done, Check fails and shows the hint. */
+  async expectFail(id: string, hintWord: string): Promise<void> {
+    const r = await this.check(id);
+    expect(r.status, `${this.lesson}/${id} before the task`).toBe('fail');
+    expect(r.hintShown, `${this.lesson}/${id}: the hint is shown on fail`).toBe(true);
+    expect(r.hint).toContain(hintWord);
+  }
+
+  /** ...and once it is done, Check passes (the page says so, and hides the hint). */
+  async expectPass(id: string): Promise<void> {
+    await this.checkUntilPass(id);
+    expect(await this.exercise(id).getAttribute('data-status')).toBe('pass');
+    expect(await this.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain('Passed');
+  }
+
   close(): Promise<void> {
     return this.page.close();
   }
@@ -168,6 +184,7 @@ export interface LessonLab {
   server: ServerProcess;
   context: BrowserContext;
   base: string;
+  /** Open a lesson (`en/<slug>`) in a new tab, closing the previous one. */
   open(lesson: string): Promise<LessonPage>;
   stop(): Promise<number | null>;
 }
@@ -187,9 +204,14 @@ export async function startLessonLab(tag: string, maxSandboxes = 14): Promise<Le
   const first = await context.newPage();
   await first.goto(server.url); // the token becomes a cookie
   await first.close();
+  let current: LessonPage | undefined;
   return {
     server, context, base,
-    open: (lesson) => LessonPage.open(context, base, lesson),
+    async open(lesson) {
+      await current?.close().catch(() => {}); // one lesson at a time: its sandbox goes after the grace period
+      current = await LessonPage.open(context, base, lesson);
+      return current;
+    },
     async stop() {
       await context.close();
       return server.stop();

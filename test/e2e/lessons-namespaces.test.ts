@@ -5,28 +5,14 @@
 // commands into the terminal (pass).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
-import { LessonPage, PROMPT, T, pidOf, startLessonLab } from './lesson-page.ts';
+import { PROMPT, T, pidOf, startLessonLab } from './lesson-page.ts';
 import type { LessonLab } from './lesson-page.ts';
 
 const missing = await browserTestsMissing();
 if (missing) console.warn(`e2e lessons: skipped: ${missing}`);
 
 let lab: LessonLab;
-let lesson: LessonPage | undefined;
-
-/** Fail first: the check, on a sandbox where the task is not done, fails and shows the hint. */
-async function expectFail(id: string, hintWord: string): Promise<void> {
-  const r = await lesson!.check(id);
-  expect(r.status, `${id} before the task`).toBe('fail');
-  expect(r.hintShown, `${id}: hint shown on fail`).toBe(true);
-  expect(r.hint).toContain(hintWord);
-}
-
-async function expectPass(id: string): Promise<void> {
-  await lesson!.checkUntilPass(id);
-  expect(await lesson!.exercise(id).getAttribute('data-status')).toBe('pass');
-  expect(await lesson!.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain('Passed');
-}
+const open = (slug: string) => lab.open(`en/${slug}`);
 
 describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
   beforeAll(async () => {
@@ -34,15 +20,8 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
   }, 600_000);
 
   afterAll(async () => {
-    await lesson?.close().catch(() => {});
     if (lab) expect(await lab.stop()).toBe(0);
   }, T);
-
-  async function open(slug: string): Promise<LessonPage> {
-    await lesson?.close().catch(() => {});
-    lesson = await lab.open(`en/${slug}`);
-    return lesson;
-  }
 
   it('PID namespaces: the shell in the container is PID 1; three exercises', async () => {
     const p = await open('pid-namespaces');
@@ -50,17 +29,17 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     expect(await p.run('echo $$', /echo \$\$\n1\n/)).toMatch(/\n1\n/);
     await p.run('exit', PROMPT);
 
-    await expectFail('outside-pid', 'box inspect');
+    await p.expectFail('outside-pid', 'box inspect');
     await p.typeAll('box run -d --name sleeper busybox sleep 1000', `echo ${pidOf('sleeper')} > /root/answer`);
-    await expectPass('outside-pid');
+    await p.expectPass('outside-pid');
 
-    await expectFail('pid-one-by-hand', 'unshare');
+    await p.expectFail('pid-one-by-hand', 'unshare');
     await p.typeAll('unshare --pid --fork sleep 999 &');
-    await expectPass('pid-one-by-hand');
+    await p.expectPass('pid-one-by-hand');
 
-    await expectFail('stop-stubborn', 'SIGKILL');
+    await p.expectFail('stop-stubborn', 'SIGKILL');
     await p.typeAll('box run -d --name stubborn busybox sleep 1000', 'box exec stubborn kill -9 1', 'box kill stubborn');
-    await expectPass('stop-stubborn');
+    await p.expectPass('stop-stubborn');
   }, 6 * T);
 
   it('UTS namespaces: a container named web1; two exercises', async () => {
@@ -69,13 +48,13 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     expect(out).toMatch(/\nweb1\n/);
     expect((await p.type('hostname')).out).toMatch(/\nlab\n/);
 
-    await expectFail('named-cache', '--hostname');
+    await p.expectFail('named-cache', '--hostname');
     await p.typeAll('box run -d --name cache --hostname cache-1 busybox sleep 1000');
-    await expectPass('named-cache');
+    await p.expectPass('named-cache');
 
-    await expectFail('rename-running', 'nsenter');
+    await p.expectFail('rename-running', 'nsenter');
     await p.typeAll('box run -d --name renamer busybox sleep 1000', `nsenter --target ${pidOf('renamer')} --uts hostname renamed`);
-    await expectPass('rename-running');
+    await p.expectPass('rename-running');
     expect((await p.type('hostname')).out).toMatch(/\nlab\n/); // the sandbox kept its name
   }, 6 * T);
 
@@ -91,13 +70,13 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     const outside = await p.type('echo files=$(ls /tmp/demo | wc -l) mounts=$(grep -c " /tmp/demo " /proc/self/mountinfo)');
     expect(outside.out).toMatch(/\nfiles=0 mounts=0\n/);
 
-    await expectFail('secret-mount', 'unshare --mount');
+    await p.expectFail('secret-mount', 'unshare --mount');
     await p.typeAll(`mkdir -p /tmp/secret && unshare --mount sh -c 'mount -t tmpfs none /tmp/secret && echo hi > /tmp/secret/note && sleep 1000' &`);
-    await expectPass('secret-mount');
+    await p.expectPass('secret-mount');
 
-    await expectFail('find-the-cell', 'readlink');
+    await p.expectFail('find-the-cell', 'readlink');
     await p.typeAll('box run -d --name cell --chroot busybox sleep 1000', `readlink /proc/${pidOf('cell')}/root > /root/cell-root`);
-    await expectPass('find-the-cell');
+    await p.expectPass('find-the-cell');
   }, 6 * T);
 
   it('network namespaces: a new one has only lo, down; veth, bridge and NAT exercises', async () => {
@@ -107,7 +86,7 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     const links = [...out.matchAll(/^\d+: ([^:@\s]+)[:@]/gm)].map((m) => m[1]);
     expect(links).toEqual(['lo']);
 
-    await expectFail('neighbor', 'veth');
+    await p.expectFail('neighbor', 'veth');
     await p.typeAll(
       'box run -d --name neighbor busybox sleep 1000',
       `N=${pidOf('neighbor')}`,
@@ -118,9 +97,9 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
       'nsenter -t $N -n ip addr add 10.0.1.2/24 dev veth-d',
       'nsenter -t $N -n ip link set veth-d up',
     );
-    await expectPass('neighbor');
+    await p.expectPass('neighbor');
 
-    await expectFail('left-right', 'bridge');
+    await p.expectFail('left-right', 'bridge');
     await p.typeAll(
       'ip link add br0 type bridge',
       'ip addr add 10.0.2.1/24 dev br0',
@@ -133,9 +112,9 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
       'plug left 10.0.2.11',
       'plug right 10.0.2.12',
     );
-    await expectPass('left-right');
+    await p.expectPass('left-right');
 
-    await expectFail('nat-out', 'MASQUERADE');
+    await p.expectFail('nat-out', 'MASQUERADE');
     await p.typeAll(
       'box run -d --name outside busybox sleep 1000',
       `OUT=${pidOf('outside')}`,
@@ -149,7 +128,7 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     // Wired, but neither forwarding nor NAT yet: still a fail.
     expect((await p.check('nat-out')).status).toBe('fail');
     await p.typeAll('echo 1 > /proc/sys/net/ipv4/ip_forward', 'iptables -t nat -A POSTROUTING -s 10.0.2.0/24 ! -o br0 -j MASQUERADE');
-    await expectPass('nat-out');
+    await p.expectPass('nat-out');
   }, 8 * T);
 
   it('IPC namespaces: a queue made in the sandbox is not in a new IPC namespace; two exercises', async () => {
@@ -162,15 +141,15 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     const other = await p.run('unshare --ipc ipcs -q', /Message Queues[\s\S]*\n[^\n]*[#$] *$/);
     expect(other).not.toContain('0x00001234');
 
-    await expectFail('mailroom', 'nsenter');
+    await p.expectFail('mailroom', 'nsenter');
     await p.typeAll('box run -d --name mailroom busybox sleep 1000', `nsenter --target ${pidOf('mailroom')} --ipc ipcmk -Q`);
-    await expectPass('mailroom');
+    await p.expectPass('mailroom');
 
-    await expectFail('vault-size', 'sysvipc');
+    await p.expectFail('vault-size', 'sysvipc');
     await p.run('box run -d --name vault busybox sleep 1000', /\n[0-9a-f]{64}\n/);
     await p.runStarting('nsenter --target $(box inspect vault', /Shared memory id: \d+/);
     await p.typeAll(`box exec vault cat /proc/sysvipc/shm | awk 'NR == 2 { print $4 }' > /root/vault-size`);
-    await expectPass('vault-size');
+    await p.expectPass('vault-size');
   }, 6 * T);
 
   it('user namespaces: root inside is uid 100000 outside; uid_map by hand', async () => {
@@ -181,14 +160,14 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     const inner = await p.run("unshare --user --map-root-user sh -c 'id; cat /proc/self/uid_map'", /uid=0\(root\)[^\n]*\n\s*0\s+0\s+1\s*\n/);
     expect(inner).toMatch(/\n\s*0\s+0\s+1\s*\n/);
 
-    await expectFail('map-by-hand', 'nsenter');
+    await p.expectFail('map-by-hand', 'nsenter');
     await p.typeAll('unshare --user sleep 1000 &', 'P=$!', "echo '0 4321 1' > /proc/$P/uid_map", "echo '0 4321 1' > /proc/$P/gid_map",
       'nsenter --target $P --user sleep 2000 &');
-    await expectPass('map-by-hand');
+    await p.expectPass('map-by-hand');
 
-    await expectFail('mapped-uid', 'uid_map');
+    await p.expectFail('mapped-uid', 'uid_map');
     await p.typeAll('box run -d --name mapped --userns busybox sleep 1000', `awk '/^Uid:/ { print $2 }' /proc/${pidOf('mapped')}/status > /root/mapped-uid`);
-    await expectPass('mapped-uid');
+    await p.expectPass('mapped-uid');
   }, 6 * T);
 
   it('cgroup and time namespaces: / in /proc/self/cgroup, an uptime two days longer', async () => {
@@ -205,12 +184,12 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
     const there = days(await p.run('box run --rm --ns pid,mnt,time --time-offset 2d busybox uptime', / up [^\n]*load average[^\n]*\n/));
     expect(there - here).toBe(2);
 
-    await expectFail('cgroup-path', '/proc/PID/cgroup');
+    await p.expectFail('cgroup-path', '/proc/PID/cgroup');
     await p.typeAll(`grep -v ':/$' /proc/${pidOf('watched')}/cgroup | head -n 1 | cut -d: -f3 > /root/cgroup-path`);
-    await expectPass('cgroup-path');
+    await p.expectPass('cgroup-path');
 
-    await expectFail('timetraveler', '--time-offset');
+    await p.expectFail('timetraveler', '--time-offset');
     await p.typeAll('box run -d --name timetraveler --ns pid,mnt,time --time-offset 31d busybox sleep 1000');
-    await expectPass('timetraveler');
+    await p.expectPass('timetraveler');
   }, 6 * T);
 });
