@@ -13,7 +13,7 @@ import type { Trace } from '../sys/trace.ts';
 import { assemble } from './asm.ts';
 import type { Guest } from './guests/guest.ts';
 import { createMachine } from './machine.ts';
-import { runMachine, type RunOptions } from './monitor.ts';
+import { bytesAt, runMachine, type RunOptions } from './monitor.ts';
 import type { GuestRun } from './report.ts';
 
 export { GUESTS, findGuest } from './guests/index.ts';
@@ -35,19 +35,8 @@ export function runGuest(guest: Guest, opts: RunGuestOptions): GuestRun {
   const setupNs = Number(process.hrtime.bigint() - t0);
   try {
     const result = runMachine(machine, opts);
-    return { guest, program, result, setupNs, codeAtRip: codeAt(machine, result) };
+    return { guest, program, result, setupNs, codeAtRip: bytesAt(machine, result.sregs.cs.base + result.regs.rip, 8) };
   } finally {
     machine.close();
   }
-}
-
-/** Up to 8 instruction bytes at the guest's rip, through its page tables if paging is on. */
-function codeAt(m: ReturnType<typeof createMachine>, r: GuestRun['result']): Uint8Array | undefined {
-  const linear = r.sregs.cs.base + r.regs.rip;
-  const phys = m.vcpu.translate(linear);
-  if (phys === null) return undefined;
-  const ram = m.vm.ram(Number(phys));
-  if (!ram) return undefined;
-  const n = Math.min(8, ram.guestPhys + ram.size - Number(phys));
-  return Uint8Array.from(ram.slice(Number(phys), n));
 }

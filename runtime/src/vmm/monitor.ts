@@ -231,6 +231,16 @@ export function runMachine(m: Machine, opts: RunOptions): RunResult {
   };
 }
 
+/** Up to `max` instruction bytes at a guest-linear address, through the guest's page tables if paging is on. */
+export function bytesAt(m: LoopMachine, linear: bigint, max: number): Uint8Array | undefined {
+  const phys = m.vcpu.translate(linear);
+  if (phys === null) return undefined;
+  const ram = m.vm.ram(Number(phys));
+  if (!ram) return undefined;
+  const n = Math.min(max, ram.guestPhys + ram.size - Number(phys));
+  return Uint8Array.from(ram.slice(Number(phys), n));
+}
+
 function readLE(buf: Buffer, at: number, len: number): bigint {
   let v = 0n;
   for (let i = len - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[at + i]);

@@ -9,7 +9,7 @@
 // user space), or at `timeoutMs`. Every end comes with the stage the boot reached.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { ExitLoop, type StopReason } from '../monitor.ts';
+import { bytesAt, ExitLoop, type StopReason } from '../monitor.ts';
 import type { ExitRecord } from '../exits.ts';
 import type { Regs, Sregs } from '../regs.ts';
 import { Watchdog } from '../watchdog.ts';
@@ -115,15 +115,6 @@ export async function runLinux(m: LinuxMachine, o: LinuxRunOptions): Promise<Lin
     lastExits: loop.lastExits,
     regs,
     sregs,
-    codeAtRip: codeAt(m, sregs.cs.base + regs.rip),
+    codeAtRip: bytesAt(m, sregs.cs.base + regs.rip, 16),
   };
-}
-
-function codeAt(m: LinuxMachine, linear: bigint): Uint8Array | undefined {
-  const phys = m.vcpu.translate(linear);
-  if (phys === null) return undefined;
-  const ram = m.vm.ram(Number(phys));
-  if (!ram) return undefined;
-  const n = Math.min(16, ram.guestPhys + ram.size - Number(phys));
-  return Uint8Array.from(ram.slice(Number(phys), n));
 }
