@@ -42,9 +42,11 @@ export async function startRegistry(): Promise<RunningRegistry> {
       'storage:', '  filesystem:', `    rootdirectory: ${path.join(dir, 'data')}`, '  delete:', '    enabled: true',
       'http:', `  addr: 127.0.0.1:${port}`, '  secret: box-tests',
     ].join('\n') + '\n');
-    const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => { stderr += d; });
+    // Its log goes to a file, not a pipe: a caller blocked in spawnSync (the bench) reads no
+    // pipe, and a registry whose stderr pipe is full stops answering.
+    const log = fs.openSync(path.join(dir, 'registry.log'), 'w');
+    const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', log] });
+    fs.closeSync(log);
     const up = await waitUp(port, child);
     if (up) {
       return {
@@ -57,6 +59,7 @@ export async function startRegistry(): Promise<RunningRegistry> {
       };
     }
     await stopChild(child);
+    const stderr = fs.readFileSync(path.join(dir, 'registry.log'), 'utf8');
     fs.rmSync(dir, { recursive: true, force: true });
     // Another process may have taken the port between our check and the registry's bind.
     if (attempt === 2) throw new Error(`docker-registry did not start: ${stderr.trim().split('\n').pop()}`);

@@ -63,7 +63,7 @@ function once(url: URL, method: string, headers: Record<string, string>, body: B
     });
     req.on('error', (err) => reject(unreachable(url, err)));
     // A registry that accepts the connection and then says nothing must not hang box forever.
-    req.setTimeout(60_000, () => req.destroy(Object.assign(new Error('no answer for 60 seconds'), { code: 'ETIMEDOUT' })));
+    req.setTimeout(60_000, () => req.destroy(Object.assign(new Error(`no answer to ${method} ${url.pathname} for 60 seconds`), { code: 'ETIMEDOUT' })));
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
     else {
@@ -83,7 +83,7 @@ export function unreachable(url: URL, err: unknown): Error {
     ECONNREFUSED: `cannot reach ${where}: connection refused; is the registry running, and is the address right?`,
     ENOTFOUND: `cannot reach ${where}: no such host; check the registry's name (and the network)`,
     EAI_AGAIN: `cannot reach ${where}: the name does not resolve right now; check the network`,
-    ETIMEDOUT: `${where} did not answer in time; is it running and reachable?`,
+    ETIMEDOUT: `${where} did not answer in time (${(err as Error).message}); is it running and reachable?`,
     ECONNRESET: `${where} closed the connection${url.protocol === 'https:' ? '; if it speaks plain HTTP, use --insecure' : ''}`,
     EPROTO: `${where} does not speak HTTPS; if it is a plain-HTTP registry you trust, use --insecure`,
     ENETUNREACH: `cannot reach ${where}: the network is unreachable`,
