@@ -222,10 +222,18 @@ describe('boot stages, stop reports, options', () => {
     expect(w.reached[0].text).toMatch(/^\[ +0\.000000\] Linux version 6\.1\.0-56-amd64/);
   });
 
+  it('stages are found when the console arrives one byte at a time, as the UART delivers it', () => {
+    const w = new StageWatcher();
+    for (const b of Buffer.from('[    0.000000] Linux version 6.1.0-56-amd64 (x)\r\nnext')) w.feed(Uint8Array.of(b), 1, 2);
+    expect(w.reached.map((r) => r.stage.name)).toEqual(['Linux version']);
+    expect(w.reached[0].text).toBe('[    0.000000] Linux version 6.1.0-56-amd64 (x)');
+  });
+
   it('names the instructions an emulating KVM stops Linux on', () => {
     expect(instructionName(Uint8Array.from([0xf0, 0x48, 0x0f, 0xc7, 0x4d, 0x20]))).toBe('lock cmpxchg16b');
     expect(instructionName(Uint8Array.from([0x48, 0x0f, 0xae, 0x6f, 0x40]))).toBe('xrstor');
     expect(instructionName(Uint8Array.from([0xc5, 0xfc, 0x77]))).toMatch(/AVX/);
+    expect(instructionName(Uint8Array.from([0xcc, 0x90]))).toBe('int3');
     expect(instructionName(Uint8Array.from([0x90]))).toBeUndefined();
   });
 

@@ -24,6 +24,8 @@ export function instructionName(bytes: Uint8Array): string | undefined {
   if (bytes[i] >= 0x40 && bytes[i] <= 0x4f) rexW = (bytes[i++] & 8) !== 0;
   const [a, b, c] = [bytes[i], bytes[i + 1], bytes[i + 2]];
   const reg = c === undefined ? -1 : (c >> 3) & 7;
+  // Linux runs one int3 on purpose at boot (the self-test of its code patching, int3_selftest).
+  if (a === 0xcc) return 'int3';
   if (a === 0xc4 || a === 0xc5) return 'a VEX-encoded instruction (AVX)';
   if (a === 0x62) return 'an EVEX-encoded instruction (AVX-512)';
   if (a === 0x0f && b === 0xc7 && reg === 1) return `${lock ? 'lock ' : ''}${rexW ? 'cmpxchg16b' : 'cmpxchg8b'}`;

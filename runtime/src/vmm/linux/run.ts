@@ -70,7 +70,6 @@ export async function runLinux(m: LinuxMachine, o: LinuxRunOptions): Promise<Lin
       o.console(bytes);
       lastOutputNs = loop.guestNs;
       tail = (tail + Buffer.from(bytes).toString('latin1')).slice(-2048);
-      if (!bytes.includes(10)) return;
       for (const r of watcher.feed(bytes, guestMs(), wallMs())) o.onStage?.(r);
       if (watcher.has('power off')) stop ??= { kind: 'poweroff' };
     },

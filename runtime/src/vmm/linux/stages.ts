@@ -15,6 +15,7 @@ export const STAGES: Stage[] = [
   { name: 'Linux version', meaning: 'the kernel runs and prints its banner', line: /Linux version \S+/ },
   { name: 'e820 map', meaning: 'it has read the memory map the monitor gave it', line: /BIOS-e820: \[mem / },
   { name: 'Memory', meaning: 'its memory allocator is up', line: /Memory: \d+K\/\d+K available/ },
+  { name: 'FPU', meaning: 'the CPU features are set up (FPU state saved with FXSAVE or XSAVE)', line: /x86\/fpu: / },
   { name: 'serial driver', meaning: 'the 8250 driver has taken over COM1 (interrupts from here)', line: /ttyS0 at I\/O 0x3f8/ },
   { name: 'user space', meaning: 'the kernel is done booting and runs init', line: /Freeing unused kernel image|Run \/init as init process/ },
   { name: 'init', meaning: 'the initramfs\'s /init runs (PID 1, busybox)', line: new RegExp(INIT_BANNER) },
@@ -38,6 +39,11 @@ export class StageWatcher {
 
   /** Feed console bytes; returns the stages this chunk reached. */
   feed(bytes: Uint8Array, guestMs: number, wallMs: number): Reached[] {
+    // The UART hands over one byte per exit: most calls only extend the current line.
+    if (!bytes.includes(10)) {
+      this.partial = (this.partial + Buffer.from(bytes).toString('latin1')).slice(-4096);
+      return [];
+    }
     const text = this.partial + Buffer.from(bytes).toString('latin1');
     const lines = text.split('\n');
     this.partial = lines.pop()!.slice(-4096);
