@@ -215,6 +215,9 @@ export class CgroupSampler {
   readonly #now: () => number;
   readonly #prev = new Map<string, { at: number; usec: number }>();
   readonly #slow = new Map<string, { limits: CgroupLimits; cmd: string }>();
+  /** OOM kills box noted in its trace for a cgroup it was about to remove (see noteOomKills). */
+  readonly #oomNotes = new Map<string, number>();
+  #last = new Map<string, GroupStats>();
   #ids: string[] = [];
   #count = 0;
 
@@ -254,11 +257,27 @@ export class CgroupSampler {
         pids: r.pids, pidsMax: slow.limits.pidsMax,
       });
     }
+    // A container killed by the OOM killer is gone within milliseconds (box removes its cgroup),
+    // usually between two samples, with the counter that said why. box notes the kills in its
+    // trace before it removes the cgroup; a cgroup that vanished with such a note is reported
+    // once more, with the count, so the page can say "killed by the OOM killer".
+    const current = new Map(out.map((g) => [g.id, g]));
+    for (const [id, g] of this.#last) {
+      const kills = this.#oomNotes.get(id);
+      if (!live.has(id) && kills) out.push({ ...g, cpu: null, oom: Math.max(g.oom ?? 0, kills) });
+    }
+    for (const id of [...this.#oomNotes.keys()]) if (!live.has(id)) this.#oomNotes.delete(id);
+    this.#last = current;
     // Forget cgroups that are gone: one that comes back under the same name starts afresh.
     for (const id of [...this.#prev.keys()]) if (!live.has(id)) this.#prev.delete(id);
     for (const id of [...this.#slow.keys()]) if (!live.has(id)) this.#slow.delete(id);
     this.#ids = this.#ids.filter((id) => live.has(id));
     return out;
+  }
+
+  /** box noted that the OOM killer killed `kills` processes in cgroup `id` (a path below the sandbox's). */
+  noteOomKills(id: string, kills: number): void {
+    if (this.#last.has(id)) this.#oomNotes.set(id, kills);
   }
 
   #firstCommand(id: string): string {
@@ -268,6 +287,17 @@ export class CgroupSampler {
     }
     return '';
   }
+}
+
+/**
+ * The cgroup an OOM note of box's trace is about, as a path below the sandbox's cgroup, with
+ * the count: `oom_kill 1 in /sys/fs/cgroup/memory/box/box-5d58dc480169` (v1, in the sandbox's
+ * view) or `... in /sys/fs/cgroup/box/box-...` (v2) is ["box/box-5d58dc480169", 1]. The text
+ * comes from the sandbox: anything that is not exactly such a note is null.
+ */
+export function parseOomNote(text: string): [string, number] | null {
+  const m = /^oom_kill (\d{1,9}) in \/sys\/fs\/cgroup\/(?:memory\/)?([A-Za-z0-9_.@:-]+(?:\/[A-Za-z0-9_.@:-]+){0,7})$/.exec(text);
+  return m && !m[2].split('/').includes('..') ? [m[2], Number(m[1])] : null;
 }
 
 /**

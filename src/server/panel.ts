@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseTraceLine, TraceFileReader, TraceRecord } from './panel-trace.ts';
 import type { PanelTraceEvent } from './panel-trace.ts';
-import { CgroupSampler, cgroupProcesses, sandboxCgroupLayout } from './panel-stats.ts';
+import { CgroupSampler, cgroupProcesses, parseOomNote, sandboxCgroupLayout } from './panel-stats.ts';
 import type { CgroupLayout } from './panel-stats.ts';
 import { namespaceSnapshot } from './panel-ns.ts';
 import type { PanelTab } from './protocol.ts';
@@ -174,6 +174,8 @@ export class KernelPanel {
     for (const line of lines) {
       const e = parseTraceLine(line);
       if (e && this.#record.add(e)) fresh.push(e);
+      const oom = e?.kind === 'note' ? parseOomNote(e.text) : null;
+      if (oom) this.#sampler?.noteOomKills(...oom);
     }
     if (fresh.length) this.#sendTrace(fresh, false);
     return more;
@@ -215,6 +217,9 @@ export class KernelPanel {
       const version = where.layout.version;
       const tick = () => {
         if (sink.congested()) return;
+        // Read the trace first: box notes a container's OOM kills there before it removes
+        // the cgroup, so a cgroup found gone now has its note read already.
+        this.#readTrace();
         sink.send({ type: 'stats', t: Date.now(), version, groups: sampler.sample() });
       };
       tick();

@@ -96,6 +96,18 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(r.stderr).toMatch(/out of memory.*32 MiB/);
   });
 
+  it('OOM-kills a hog and notes the kills in --trace before it removes the cgroup (the panel reads it)', () => {
+    const r = box(root, ['--trace', 'run', '--rm', '--memory', '32m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+    expect(r.code).toBe(137);
+    const lines = r.stderr.split('\n');
+    const note = lines.findIndex((l) => /# oom_kill 1 in \/sys\/fs\/cgroup\/\S*box-[0-9a-f]{12}$/.test(l));
+    expect(note, r.stderr).toBeGreaterThan(-1);
+    const rmdir = lines.findIndex((l, i) => i > note && /# rmdir \/sys\/fs\/cgroup\/\S*box-[0-9a-f]{12}$/.test(l));
+    expect(rmdir, r.stderr).toBeGreaterThan(note); // first the note, then the cgroup goes
+    // A container that was not killed leaves no such note.
+    expect(box(root, ['--trace', 'run', '--rm', '--memory', '32m', 'busybox', 'true']).stderr).not.toContain('oom_kill');
+  });
+
   it('stops a fork bomb at its pids limit', () => {
     const r = box(root, ['run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c',
       // The bomb runs in a subshell: a fork failure ends a non-interactive shell.

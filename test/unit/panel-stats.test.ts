@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CgroupSampler, cgroupProcesses, childCgroups, cpuMaxV2, readCgroup } from '../../src/server/panel-stats.ts';
+import { CgroupSampler, cgroupProcesses, childCgroups, cpuMaxV2, parseOomNote, readCgroup } from '../../src/server/panel-stats.ts';
 import type { CgroupLayout } from '../../src/server/panel-stats.ts';
 
 let root = '';
@@ -163,6 +163,35 @@ describe('CgroupSampler', () => {
     files(child, { 'memory.current': '1000\n', 'cpu.stat': 'usage_usec 99999\n', 'cgroup.procs': '' });
     now += 250;
     expect(sampler.sample().find((g) => g.id !== '')).toMatchObject({ cpu: null, memMax: null });
+  });
+
+  it('reports a container that vanished after an OOM note once more, with the kills, then drops it', () => {
+    const layout = v2Layout();
+    const child = path.join(layout.dirs.memory!, 'box', 'box-dddddddddddd');
+    files(child, { 'memory.current': '33000000\n', 'memory.max': '33554432\n', 'memory.events': 'oom_kill 0\n', 'cgroup.procs': '' });
+    let now = 0;
+    const sampler = new CgroupSampler(layout, () => now);
+    expect(sampler.sample().find((g) => g.id === 'box/box-dddddddddddd')).toMatchObject({ oom: 0 });
+    // The OOM killer struck between two samples; box noted it in its trace and removed the cgroup.
+    sampler.noteOomKills('box/box-dddddddddddd', 1);
+    fs.rmSync(child, { recursive: true });
+    now += 250;
+    expect(sampler.sample().find((g) => g.id === 'box/box-dddddddddddd')).toMatchObject({ oom: 1, mem: 33000000, memMax: 33554432, cpu: null });
+    now += 250;
+    expect(sampler.sample().map((g) => g.id)).toEqual(['']);
+    // A note for a cgroup never sampled (or without a kill) shows nothing.
+    sampler.noteOomKills('box/box-eeeeeeeeeeee', 1);
+    now += 250;
+    expect(sampler.sample().map((g) => g.id)).toEqual(['']);
+  });
+
+  it('reads the OOM note box writes in its trace, in the sandbox\'s view, v1 and v2, and nothing else', () => {
+    expect(parseOomNote('oom_kill 1 in /sys/fs/cgroup/memory/box/box-5d58dc480169')).toEqual(['box/box-5d58dc480169', 1]);
+    expect(parseOomNote('oom_kill 3 in /sys/fs/cgroup/box/box-5d58dc480169')).toEqual(['box/box-5d58dc480169', 3]);
+    expect(parseOomNote('oom_kill 1 in /sys/fs/cgroup/memory/oomed')).toEqual(['oomed', 1]);
+    for (const bad of ['oom_kill 1 in /etc/passwd', 'oom_kill x in /sys/fs/cgroup/box/a', 'oom_kill 1 in /sys/fs/cgroup/../../etc', 'rmdir /sys/fs/cgroup/box/a', 'oom_kill 1 in /sys/fs/cgroup/box/a\nmore']) {
+      expect(parseOomNote(bad), bad).toBeNull();
+    }
   });
 
   it("labels a container with its first process's command line", () => {

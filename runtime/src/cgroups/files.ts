@@ -111,6 +111,16 @@ export function removeDir(sys: Sys, dir: string, timeoutMs = 2000): void {
   }
 }
 
+/**
+ * Say in the trace, before a cgroup goes, that the OOM killer killed processes in it: once the
+ * directory is gone its counter is gone too, and a reader of the trace (the lab's kernel panel)
+ * would otherwise never learn why the container ended.
+ */
+export function noteOomKills(sys: Sys, memoryDir: string | null, kills: number | null | undefined): void {
+  // e.g. `oom_kill 1 in /sys/fs/cgroup/memory/box/box-5d58dc480169` (src/server/panel-stats.ts reads it)
+  if (memoryDir && kills) sys.trace.record({ kind: 'note', text: `oom_kill ${kills} in ${memoryDir}` });
+}
+
 /** rmdir that gives up quietly: for box's shared parent directory, which others may be using. */
 export function removeDirIfEmpty(sys: Sys, dir: string): void {
   try {

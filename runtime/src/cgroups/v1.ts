@@ -6,7 +6,7 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import {
-  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readText,
+  asUserError, checkName, exists, isCode, listDirs, makeDir, noteOomKills, readKeyed, readNumber, readText,
   removeDir, removeDirIfEmpty, subtree, subtreePids, waitFor, writeCgroupFile,
 } from './files.ts';
 import { killEach, waitEmpty } from './kill.ts';
@@ -228,6 +228,7 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
       waitEmpty(() => cgroup.pids(), places[0]!.dir);
     },
     destroy() {
+      noteOomKills(sys, dirOf('memory'), keyed('memory', 'memory.oom_control')?.get('oom_kill'));
       for (const p of places) for (const d of subtree(p.dir)) removeDir(sys, d);
       for (const p of places) removeDirIfEmpty(sys, p.parent);
     },

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import {
-  asUserError, checkName, exists, isCode, listDirs, makeDir, readKeyed, readNumber, readWords,
+  asUserError, checkName, exists, isCode, listDirs, makeDir, noteOomKills, readKeyed, readNumber, readWords,
   removeDir, removeDirIfEmpty, subtree, subtreePids, waitFor, writeCgroupFile,
 } from './files.ts';
 import { killEach, waitEmpty } from './kill.ts';
@@ -198,6 +198,7 @@ function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, control
       waitEmpty(() => cgroup.pids(), dir);
     },
     destroy() {
+      noteOomKills(sys, dir, readKeyed(file('memory.events'))?.get('oom_kill'));
       for (const d of subtree(dir)) removeDir(sys, d);
       removeDirIfEmpty(sys, parent);
     },
