@@ -70,6 +70,15 @@ describe.skipIf(!isRoot)('box sign and box verify', () => {
     expect(ok(root, ['verify', 'busybox'])).toBe(`Verified busybox:latest (${digest}): signed by 'local' (${keyId})\n`);
   });
 
+  it('box run --verify runs a signed image, and refuses an unsigned one before making a container', () => {
+    expect(ok(root, ['run', '--rm', '--verify', 'busybox', 'echo', 'signed and running'])).toBe('signed and running\n');
+    const other = freshRoot('run-verify');
+    ok(other, ['history', 'busybox']);
+    expect(fails(other, ['run', '--rm', '--verify', 'busybox', 'true']))
+      .toBe(`image 'busybox:latest' (${digest}) is not signed; sign it with box sign busybox, or run it without --verify`);
+    expect(ok(other, ['ps', '-a']).trim().split('\n')).toHaveLength(1); // the header only: no container
+  });
+
   it('verifyImageForRun (what box run --verify calls): passes a signed image, throws a UserError otherwise', () => {
     const saved = process.env.BOX_ROOT;
     process.env.BOX_ROOT = root;
