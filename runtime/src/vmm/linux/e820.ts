@@ -4,8 +4,9 @@
 //
 // A PC's first megabyte has holes for history's sake: RAM up to 640 KiB (with the last KiB
 // kept for the BIOS's "extended data area"), then VGA memory and ROMs up to 1 MiB. The
-// monitor backs the whole range with RAM but marks the holes reserved, so the kernel leaves
-// them alone as it would on a real PC.
+// monitor backs the whole range with RAM but marks the hole reserved, so the kernel leaves
+// it alone as it would on a real PC. (Linux's PVH entry reserves 640 KiB-1 MiB itself too,
+// and merges it with what it was given: one reserved entry is what it prints either way.)
 
 export const E820_RAM = 1;
 export const E820_RESERVED = 2;
@@ -19,8 +20,6 @@ export interface E820Entry {
 export const MIB = 1024 * 1024;
 /** Where conventional memory ends, less the 1 KiB extended BIOS data area. */
 const EBDA = 0x9fc00;
-/** The BIOS ROM's 64 KiB below 1 MiB. */
-const BIOS_ROM = 0xf0000;
 /**
  * Guest RAM above 1 MiB ends below 3 GiB: the PC puts device memory (the local and I/O
  * APICs at 0xfee00000 and 0xfec00000, PCI) in the last GiB below 4 GiB.
@@ -34,8 +33,7 @@ export function buildE820(ramBytes: number): E820Entry[] {
   }
   return [
     { addr: 0, size: EBDA, type: E820_RAM },
-    { addr: EBDA, size: 0xa0000 - EBDA, type: E820_RESERVED },
-    { addr: BIOS_ROM, size: 0x100000 - BIOS_ROM, type: E820_RESERVED },
+    { addr: EBDA, size: 0x100000 - EBDA, type: E820_RESERVED }, // EBDA, VGA memory, option and BIOS ROMs
     { addr: 0x100000, size: ramBytes - 0x100000, type: E820_RAM },
   ];
 }
