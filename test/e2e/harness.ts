@@ -7,6 +7,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { BrowserContext } from 'playwright-core';
 import { startLabServer } from '../../src/server/app.ts';
 import type { LabServer } from '../../src/server/app.ts';
 import { boxDriver, boxRunCommand, BOX, hostShellDriver, REPO } from '../../src/server/sandbox.ts';
@@ -182,6 +183,19 @@ export function sleep(ms: number): Promise<void> {
 }
 
 export const CHROMIUM = '/usr/bin/chromium';
+
+/** Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty). */
+export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }): Promise<BrowserContext> {
+  const { chromium } = await import('playwright-core');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-chromium-${tag}-`));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport,
+  });
+}
 
 /** Why the browser tests cannot run here (no Chromium, no lesson, no box --lab), or ''. */
 export async function browserTestsMissing(): Promise<string> {

@@ -1,13 +1,9 @@
 // End to end: the real lab server (`node src/server/main.ts`, which builds the site when it
 // is stale), the real site in headless Chromium, and real `box --lab` sandboxes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { BOX, browserTestsMissing, CHROMIUM, freePort, spawnServer } from './harness.ts';
+import { BOX, browserTestsMissing, freePort, launchChromium, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
 // What the page's Terminal island exposes as window.isolab (src/scripts/terminal/terminal.ts).
@@ -27,15 +23,8 @@ let base = '';
 /** Every sandbox a page of these tests was given: all must be gone after the server stops. */
 const sandboxes = new Set<string>();
 
-async function launch(): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-chromium-'));
-  return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 900 },
-  });
+function launch(): Promise<BrowserContext> {
+  return launchChromium('lab');
 }
 
 /** Open a lesson in a new tab and wait for its terminal to be connected. */

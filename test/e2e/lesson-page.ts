@@ -1,14 +1,10 @@
 // A lesson page in headless Chromium, driven as a reader drives it: Run buttons, the
 // keyboard in the xterm.js terminal, and the exercises' Check buttons. What the helpers
 // return and wait for is what the page shows (the terminal's buffer, an exercise's state).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { CHROMIUM, freePort, spawnServer } from './harness.ts';
+import { freePort, launchChromium, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
 // What the page's Terminal island exposes as window.isolab (src/scripts/terminal/terminal.ts).
@@ -18,17 +14,6 @@ type WithIsolab = { isolab?: IsolabApi };
 export const T = 90_000;
 
 const cssString = (s: string) => s.replace(/["\\]/g, '\\$&');
-
-export async function launchBrowser(tag: string): Promise<BrowserContext> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-chromium-${tag}-`));
-  return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 900 },
-  });
-}
 
 export class LessonPage {
   readonly page: Page;
@@ -200,7 +185,7 @@ export async function startLessonLab(tag: string, maxSandboxes = 14): Promise<Le
   const server = await spawnServer('src/server/main.ts', ['--port', String(port), '--token', token,
     '--max-sandboxes', String(maxSandboxes), '--grace-seconds', '5']);
   const base = `http://127.0.0.1:${server.port}`;
-  const context = await launchBrowser(tag);
+  const context = await launchChromium(tag);
   const first = await context.newPage();
   await first.goto(server.url); // the token becomes a cookie
   await first.close();

@@ -2,12 +2,8 @@
 // real lab server (`node src/server/main.ts`) and real `box --lab` sandboxes. What the
 // reader types goes into xterm.js; what is asserted is what the panel shows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
-import { browserTestsMissing, CHROMIUM, freePort, spawnServer } from './harness.ts';
+import { browserTestsMissing, freePort, launchChromium, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
 
 interface IsolabApi { readonly state: string; terminalText(): string }
@@ -56,14 +52,7 @@ describe.skipIf(!!missing)('the kernel panel in a browser', () => {
     const port = await freePort();
     server = await spawnServer('src/server/main.ts', ['--port', String(port), '--token', TOKEN, '--max-sandboxes', '4']);
     base = `http://127.0.0.1:${server.port}`;
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-chromium-panel-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1500, height: 1000 },
-    });
+    context = await launchChromium('panel', { width: 1500, height: 1000 });
     const first = await context.newPage();
     await first.goto(server.url); // the token becomes a cookie
     await first.close();

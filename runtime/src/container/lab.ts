@@ -58,7 +58,7 @@ export function withLabDisk(cfg: RunConfig, dir: string): RunConfig {
     return { ...cfg, devices: [...cfg.devices, loop] };
   } catch (err) {
     const why = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
-    process.stderr.write(`box: note: the sandbox gets no loop device (losetup: ${why})\n`);
+    process.stderr.write(`box: note: the sandbox gets no loop device (${why})\n`);
     fs.rmSync(image, { force: true });
     return cfg;
   }
