@@ -21,6 +21,9 @@ export function applyLab(cfg: RunConfig): RunConfig {
     // Debian's tools reach many commands through /etc/alternatives symlinks (which, editor...).
     ...['/etc/alternatives', '/etc/ld.so.cache'].filter((p) => fs.existsSync(p))
       .map((p) => ({ host: p, container: p, readOnly: true })),
+    // Kernels for `box vm linux`: the course's guest kernel, and the host's own images (only
+    // the vmlinuz files: /boot's initrds may hold keys). A 0600 image stays unreadable inside.
+    ...guestKernels().map((p) => ({ host: p, container: p, readOnly: true })),
     ...cfg.volumes,
   ];
   const devices = [...cfg.devices];
@@ -35,6 +38,16 @@ export function applyLab(cfg: RunConfig): RunConfig {
     // box inside makes its cgroups at <sandbox>/box, beside the leaf the sandbox lives in.
     env: ['BOX_LAB=1', 'BOX_CGROUP_PARENT=/box', ...cfg.env],
   };
+}
+
+function guestKernels(): string[] {
+  const found = ['/var/cache/isolab/guest-kernel'].filter((p) => fs.existsSync(p));
+  try {
+    found.push(...fs.readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).map((f) => `/boot/${f}`));
+  } catch {
+    /* no /boot */
+  }
+  return found;
 }
 
 // ---- The lab's disk: a loop device the sandbox may throttle -------------------------------
