@@ -112,21 +112,38 @@ export async function benchStart(): Promise<void> {
   }
 }
 
+// `npm run bench` runs every section; BENCH_ONLY=start,build (a comma list) runs some of them.
+const SECTIONS: [string, () => Promise<void>][] = [
+  ['start', benchStart],
+  ['terminal', async () => {
+    const m = await import('./terminal.ts');
+    console.log(`\n${m.formatTerminalBench(await m.benchTerminal())}`);
+  }],
+  // The kernel panel: the lab server's CPU with 20 terminals, panels hidden and shown.
+  ['panel', async () => {
+    const m = await import('./panel.ts');
+    console.log(`\n${m.formatPanelBench(await m.benchPanel())}`);
+  }],
+  ['build', async () => {
+    const m = await import('./build.ts');
+    console.log(`\n${m.formatBuildBench(await m.benchBuild())}`);
+  }],
+  ['pull', async () => (await import('./pull.ts')).benchPull()],
+  ['vm', async () => {
+    const m = await import('./vm.ts');
+    console.log(`\n${m.formatVmBench(m.benchVmBoot())}`);
+    // Linux against a container start, as far as this host's KVM lets the kernel boot.
+    console.log(`\n${m.formatRace(m.benchLinuxVsContainer())}`);
+  }],
+];
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.getuid?.() !== 0) {
     console.log('bench: box run needs root; run npm run bench as root');
     process.exit(0);
   }
-  await benchStart();
-  const extra = path.join(repo, 'test/bench/terminal.ts');
-  if (fs.existsSync(extra) && !process.env.BENCH_ONLY_START) {
-    const mod = await import(extra);
-    if (typeof mod.benchTerminal === 'function') await mod.benchTerminal();
-  }
-  // The kernel panel: the lab server's CPU with 20 terminals, panels hidden and shown.
-  const panel = path.join(repo, 'test/bench/panel.ts');
-  if (fs.existsSync(panel) && !process.env.BENCH_ONLY_START) {
-    const mod = await import(panel);
-    console.log(`\n${mod.formatPanelBench(await mod.benchPanel())}`);
+  const only = process.env.BENCH_ONLY_START ? ['start'] : process.env.BENCH_ONLY?.split(',');
+  for (const [name, run] of SECTIONS) {
+    if (!only || only.includes(name)) await run();
   }
 }
