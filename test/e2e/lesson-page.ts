@@ -75,22 +75,22 @@ export class LessonPage {
   }
 
   /**
-   * Type a command on the keyboard, as a reader does, then a marker line, and wait for the
-   * marker: returns what the command printed and its exit status. The marker is typed as two
+   * Type a command on the keyboard, as a reader does, with a marker on the same line, and
+   * wait for the marker: returns what the terminal showed from the command line on, and the
+   * command's exit status. (On the same line: a marker typed ahead while the command runs
+   * would be echoed by the terminal into the middle of its output.) The marker is typed as two
    * quoted pieces, so its echo on the command line never matches it.
    */
   async type(command: string, timeout = T): Promise<{ out: string; status: number }> {
     const id = randomBytes(3).toString('hex');
     const from = (await this.screen()).length;
     await this.page.locator('[data-testid="terminal"]').click();
-    await this.page.keyboard.type(command);
+    const joiner = /&\s*$/.test(command) ? ' ' : '; '; // `cmd &; echo` is a syntax error
+    await this.page.keyboard.type(`${command}${joiner}echo "${id}""-status-$?"`);
     await this.page.keyboard.press('Enter');
-    await this.page.keyboard.type(`echo "${id}""-status-$?"`);
-    await this.page.keyboard.press('Enter');
-    const text = await this.waitScreen(new RegExp(`${id}-status-(\\d+)`), Math.max(0, from - 1), timeout);
+    const text = await this.waitScreen(new RegExp(`\\n[^\\n]*${id}-status-(\\d+)`), Math.max(0, from - 1), timeout);
     const m = new RegExp(`${id}-status-(\\d+)`).exec(text)!;
-    const start = text.indexOf(command.slice(0, 40));
-    return { out: text.slice(start >= 0 ? start : 0, m.index), status: Number(m[1]) };
+    return { out: text.slice(0, m.index), status: Number(m[1]) };
   }
 
   /** Type each command in turn; fail (with what it printed) when one exits non-zero. */
