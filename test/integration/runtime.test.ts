@@ -330,6 +330,20 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(backing).not.toContain(root);
   });
 
+  it.skipIf(!fs.existsSync('/dev/loop-control'))('a lab sandbox whose box was SIGKILLed leaves its loop device only until the next sandbox starts', async () => {
+    const attached = () => fs.readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n))
+      .filter((n) => { try { return fs.readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').startsWith(root); } catch { return false; } });
+    expect(box(root, ['run', '-d', '--rm', '--name', 'labkill', '--lab', 'lab', 'sleep', '100']).code).toBe(0);
+    const monitor = Number(/"MonitorPid": *(\d+)/.exec(box(root, ['inspect', 'labkill']).stdout)?.[1]);
+    expect(attached()).toHaveLength(1);
+    process.kill(monitor, 'SIGKILL'); // no chance to clean up
+    await until(() => { try { process.kill(monitor, 0); return false; } catch { return true; } }, 10_000, 'the monitor to die');
+    box(root, ['ps', '-a']); // the next box reaps the sandbox: its directory, and the loop's file, go
+    expect(attached()).toHaveLength(1); // still attached, to a deleted file
+    expect(box(root, ['run', '--rm', '--lab', 'lab', 'true']).code).toBe(0);
+    expect(attached()).toHaveLength(0); // the next sandbox's start detached it
+  });
+
   it('answers bad input with one line, a non-zero exit, and nothing left behind', () => {
     const before = fs.existsSync(`${root}/containers`) ? fs.readdirSync(`${root}/containers`).length : 0;
     const cases: [string[], RegExp][] = [
