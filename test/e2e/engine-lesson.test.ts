@@ -1,0 +1,116 @@
+// End to end, the engine lesson as a reader meets it: the real lab server, the site in headless
+// Chromium, a real `box --lab` sandbox in which the reader starts box's engine. The main demos
+// from the page's Run buttons, results read from the xterm.js buffer; each exercise checked
+// before the task (fail, with its hint) and after it (pass).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserTestsMissing } from './harness.ts';
+import { LessonPage, PROMPT, T, pidOf, startLessonLab } from './lesson-page.ts';
+import type { LessonLab } from './lesson-page.ts';
+
+const missing = await browserTestsMissing();
+if (missing) console.warn(`e2e engine lesson: skipped: ${missing}`);
+
+let lab: LessonLab;
+let p: LessonPage;
+
+async function expectFail(id: string, hintWord: string): Promise<void> {
+  const r = await p.check(id);
+  expect(r.status, `${id} before the task`).toBe('fail');
+  expect(r.hintShown, `${id}: hint shown on fail`).toBe(true);
+  expect(r.hint).toContain(hintWord);
+}
+
+async function expectPass(id: string): Promise<void> {
+  await p.checkUntilPass(id);
+  expect(await p.exercise(id).getAttribute('data-status')).toBe('pass');
+  expect(await p.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain('Passed');
+}
+
+/** The engine's `served` count, as `box engine status` prints it in the terminal. */
+async function served(): Promise<number> {
+  const { out, status } = await p.type('box engine status');
+  expect(status, out).toBe(0);
+  return Number(/(\d+) served/.exec(out)![1]);
+}
+
+describe.skipIf(!!missing)('the engine lesson in a browser', () => {
+  beforeAll(async () => {
+    lab = await startLessonLab('engine', 2);
+    p = await lab.open('en/engine');
+  }, 600_000);
+
+  afterAll(async () => {
+    await p?.close().catch(() => {});
+    if (lab) expect(await lab.stop()).toBe(0);
+  }, T);
+
+  it('starts the engine on a root-only socket; box run goes through it, BOX_ENGINE=off does not', async () => {
+    await p.run('box engine start', /engine started \(pid \d+\), listening on \/var\/lib\/box\/engine\.sock[\s\S]*[#$] *$/);
+    expect(await p.run('ls -l /var/lib/box/engine.sock', /\n(s\S+) \d+ root root [^\n]*engine\.sock\n/)).toMatch(/\nsrw------- \d+ root root /);
+    expect(await p.run('ss -xl', /\/var\/lib\/box\/engine\.sock[\s\S]*[#$] *$/)).toMatch(/u_str +LISTEN [^\n]*\/var\/lib\/box\/engine\.sock/);
+    expect(await p.run('box run --rm busybox echo hello', /\nhello\n[^\n]*[#$] *$/)).toContain('hello');
+    expect(await p.run('box engine status', /containers: \d+ running, \d+ served\n/)).toMatch(/engine: running, pid \d+[\s\S]*containers: 0 running, 1 served/);
+
+    // One container served so far: not yet three.
+    await expectFail('three-served', 'served');
+    expect(await p.run('time box run --rm busybox true', /\nreal\s+\d+m[\d.]+s\nuser[^\n]*\nsys[^\n]*\n/)).toMatch(/real/);
+    expect(await served()).toBe(2);
+    await p.run('time BOX_ENGINE=off box run --rm busybox true', /\nreal\s+\d+m[\d.]+s\nuser[^\n]*\nsys[^\n]*\n/);
+    expect(await served(), 'BOX_ENGINE=off runs the CLI: the engine does not count it').toBe(2);
+    await expectFail('three-served', 'BOX_ENGINE=off');
+    await p.typeAll('box run --rm busybox true');
+    await expectPass('three-served');
+  }, 6 * T);
+
+  it("makes the engine the parent of the container's box-init; the exercise wants its PID", async () => {
+    await p.run('box run --name napper busybox sleep 1000 &', /\[\d+\] \d+\n/);
+    await p.typeAll('until box ps | grep -q napper; do sleep 0.2; done');
+    // sleep's parent is box-init, whose parent is the engine; the client has no children.
+    const tree = await p.run('pstree -pT', /bash\(1\)[\s\S]*pstree\(\d+\)\n[^\n]*[#$] *$/);
+    expect(tree).toMatch(/MainThread\(\d+\)---box-init\(\d+\)---sleep\(\d+\)/);
+    expect(tree).toMatch(/-box-client\(\d+\)\n/);
+
+    await expectFail('whose-child', 'box-init');
+    await p.typeAll('pgrep -x box-client > /root/parent'); // the client is not the parent
+    expect((await p.check('whose-child')).status).toBe('fail');
+    await p.typeAll(`I=$(ps -o ppid= -p ${pidOf('napper')})`, 'ps -o ppid= -p $I > /root/parent');
+    await expectPass('whose-child');
+  }, 4 * T);
+
+  it('kills the container of a client killed with SIGKILL', async () => {
+    await expectFail('tethered', 'SIGKILL');
+    await p.typeAll('box run --name tethered busybox sleep 1000 &', 'until box ps | grep -q tethered; do sleep 0.2; done', 'kill -9 $!');
+    await expectPass('tethered');
+    expect((await p.type('box ps -a')).out).toMatch(/Exited \(137\)[^\n]*tethered/);
+  }, 3 * T);
+
+  it('shows what crosses the socket: the request, the answer, and SO_PEERCRED in the engine', async () => {
+    const client = await p.runStarting('strace -e trace=connect,write,read', /\+\+\+ exited with 0 \+\+\+\n[^\n]*[#$] *$/);
+    expect(client).toMatch(/connect\(3, \{sa_family=AF_UNIX, sun_path="\/var\/lib\/box\/engine\.sock"\}, \d+\) = 0/);
+    expect(client).toMatch(/write\(3, "box-engine 1\\0/);
+    expect(client).toMatch(/\nhello\n/);
+    expect(client).toMatch(/read\(3, "exit 0\\n"/);
+
+    await p.run('E=$(cat /var/lib/box/engine.pid)', PROMPT);
+    await p.runStarting('strace -q -p $E', /\[\d+\] \d+\n/);
+    await p.typeAll('sleep 1'); // strace attaches
+    await p.run('box run --rm busybox echo hello', /\nhello\n[^\n]*[#$] *$/, 1);
+    await p.run('kill $!', PROMPT);
+    await p.typeAll('sleep 1'); // strace writes its file and exits
+    const engine = await p.run('cat /tmp/engine.trace', /pidfd_getfd\(\d+, 2, 0\)\s+= \d+\n/);
+    expect(engine).toMatch(/getsockopt\(\d+, SOL_SOCKET, SO_PEERCRED, \{pid=\d+, uid=0, gid=0\}/);
+    expect(engine).toMatch(/pidfd_getfd\(\d+, 1, 0\)\s+= \d+/);
+  }, 3 * T);
+
+  it('refuses nobody at the socket, and stops: the container it served goes with it', async () => {
+    const nobody = await p.runStarting('setpriv --reuid=65534', /exited with 125 \+\+\+\n[^\n]*[#$] *$/);
+    expect(nobody).toMatch(/connect\(3, [^\n]*engine\.sock"\}, \d+\) = -1 EACCES \(Permission denied\)/);
+    expect(nobody).toContain('box: box run needs root');
+
+    expect(await p.run('box engine stop', /engine stopped \(pid \d+\)\n[\s\S]*[#$] *$/)).toContain('engine stopped');
+    // napper's client, still a job of the shell, ends with its container (SIGKILL: 128 + 9).
+    expect((await p.type('wait; jobs; box engine status')).out).toContain("the engine is not running; 'box engine start' starts it");
+    expect((await p.type('box inspect napper | grep ExitCode')).out).toMatch(/"ExitCode": 137/);
+    await p.run('box rm -f napper tethered detached', PROMPT);
+  }, 3 * T);
+});
