@@ -84,12 +84,18 @@ describe.skipIf(!!missing)('the engine lesson in a browser', () => {
     expect((await p.type('box ps -a')).out).toMatch(/Exited \(137\)[^\n]*tethered/);
   }, 3 * T);
 
-  it('shows what crosses the socket: the request, the answer, and SO_PEERCRED in the engine', async () => {
+  it('shows what crosses the socket: the request, the answer, the terminal taken by the client, SO_PEERCRED in the engine', async () => {
     const client = await p.runStarting('strace -e trace=connect,write,read', /\+\+\+ exited with 0 \+\+\+\n[^\n]*[#$] *$/);
     expect(client).toMatch(/connect\(3, \{sa_family=AF_UNIX, sun_path="\/var\/lib\/box\/engine\.sock"\}, \d+\) = 0/);
     expect(client).toMatch(/write\(3, "box-engine 1\\0/);
     expect(client).toMatch(/\nhello\n/);
     expect(client).toMatch(/read\(3, "exit 0\\n"/);
+
+    // -it: the client takes the terminal's master out of the container's box-init.
+    await p.runStarting('strace -o /tmp/client.trace', /\n\/ # *$/);
+    expect(await p.run('exit', PROMPT)).toContain('exit');
+    const tty = await p.run('cat /tmp/client.trace', /exited with 0 \+\+\+\n[^\n]*[#$] *$/);
+    expect(tty).toMatch(/connect\(3, [^\n]*engine\.sock"\}, \d+\) = 0\npidfd_open\(\d+, 0\)\s+= (\d+)\npidfd_getfd\(\1, \d+, 0\)\s+= \d+\n/);
 
     await p.run('E=$(cat /var/lib/box/engine.pid)', PROMPT);
     await p.runStarting('strace -q -p $E', /\[\d+\] \d+\n/);
