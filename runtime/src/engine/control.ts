@@ -37,15 +37,19 @@ export async function engineCommand(argv: string[]): Promise<number> {
 export async function engineMain(): Promise<number> {
   const report = fs.createWriteStream('', { fd: 3 });
   await serveEngine(() => report.end(`ok ${process.pid}\n`));
-  return 0;
+  // Done: every container is cleaned up. Leave now rather than wait for a stray handle.
+  process.exit(0);
 }
 
 /** Ask the engine something; null when no engine answers. */
 function ask(argv: string[]): Promise<{ said: string; code: number } | null> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const conn = net.connect(engineSocket());
     let out = '';
-    conn.on('error', () => resolve(null));
+    conn.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EACCES') reject(new UserError(`${engineSocket()} is root's (mode 0600): ask the engine as root, e.g. sudo box engine status`));
+      else resolve(null);
+    });
     conn.on('connect', () => conn.write(encodeRequest({
       cwd: '/', rows: 0, cols: 0, stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false, argv, env: { ...process.env } as Record<string, string>,
     })));
@@ -113,15 +117,23 @@ async function stop(): Promise<number> {
   }
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 300; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
+    if (!alive(pid)) {
       process.stdout.write(`box: engine stopped (pid ${pid})\n`);
       return 0;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new UserError(`the engine (pid ${pid}) did not stop within 15 s; see ${path.join(boxRoot(), 'engine.log')}, or kill -9 ${pid}`);
+}
+
+/** Running, as opposed to gone or a zombie (exited, and its new parent has not reaped it yet). */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 async function status(): Promise<number> {
