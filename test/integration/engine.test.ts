@@ -2,11 +2,10 @@
 // long-lived box must behave exactly as the CLI does (output, exit codes, stdin, terminals,
 // signals, errors, clean-up), and everything the engine does not serve must still work.
 
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { box, boxAsync, boxBin, boxInTerminal, cgroupDirsFor, inspect, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { box, boxAsync, boxInTerminal, checkTerminalBasics, cgroupDirsFor, inspect, rootReason, tempBoxRoot, until } from './helpers.ts';
 
 const served = (root: string): number => Number(/(\d+) served/.exec(box(root, ['engine', 'status']).stdout)?.[1] ?? -1);
 
@@ -67,18 +66,10 @@ describe.skipIf(!!rootReason)('box engine', () => {
 
   it('hands -it a real terminal: the client takes the master, sizes it, relays keys, returns the exit code', async () => {
     const before = served(root);
-    const { term, type, prompt, exited } = await boxInTerminal(root, ['run', '--rm', '-it', 'busybox', 'sh']);
-    await prompt();
-    await type('echo pid=$$; tty; stty size\r', /pid=1\s+\/dev\/pts\/0\s+30 100/);
-    term.resize(120, 40);
-    await type('stty size\r', /40 120/);
-    await type('sleep 1234\r', /sleep 1234/);
-    // The line's echo comes before the shell runs it: wait for sleep itself, or the ^C may reach
-    // the shell's line editor instead (it reads the terminal raw until it has run the line).
-    await until(() => spawnSync('pgrep', ['-f', '^sleep 1234$']).status === 0, 10_000, 'sleep to run');
-    await type('\x03', /\^C[\s\S]*# /); // raw mode: Ctrl-C is a byte for the container's terminal
-    term.write('exit 7\r');
-    expect(await exited).toBe(7);
+    const t = await boxInTerminal(root, ['run', '--rm', '-it', 'busybox', 'sh']);
+    await checkTerminalBasics(t);
+    t.term.write('exit 7\r');
+    expect(await t.exited).toBe(7);
     expect(served(root)).toBe(before + 1);
   });
 

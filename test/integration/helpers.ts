@@ -111,3 +111,19 @@ export async function boxInTerminal(root: string, args: string[], size = { cols:
   const prompt = () => until(() => screen.includes('# '), 15_000, 'the prompt');
   return { term, type, prompt, exited };
 }
+
+/**
+ * What every `box run -it busybox sh` must do, with or without the engine: a prompt, PID 1 on
+ * /dev/pts/0 at the terminal's size, a resize seen inside, and Ctrl-C reaching the foreground job.
+ */
+export async function checkTerminalBasics(t: Awaited<ReturnType<typeof boxInTerminal>>): Promise<void> {
+  await t.prompt();
+  await t.type('echo pid=$$; tty; stty size\r', /pid=1\s+\/dev\/pts\/0\s+30 100/);
+  t.term.resize(120, 40);
+  await t.type('stty size\r', /40 120/);
+  await t.type('sleep 1234\r', /sleep 1234/);
+  // The line's echo comes before the shell runs it: wait for sleep itself, or the ^C may reach
+  // the shell's line editor instead (it reads the terminal raw until it has run the line).
+  await until(() => spawnSync('pgrep', ['-f', '^sleep 1234$']).status === 0, 10_000, 'sleep to run');
+  await t.type('\x03', /\^C[\s\S]*# /);
+}

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { box, boxAsync, boxBin, boxInTerminal, cgroupDirsFor, inspect, processesInCgroupOf, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { box, boxAsync, boxBin, boxInTerminal, checkTerminalBasics, cgroupDirsFor, inspect, processesInCgroupOf, rootReason, tempBoxRoot, until } from './helpers.ts';
 
 const root = rootReason ? '' : tempBoxRoot('runtime');
 
@@ -152,19 +152,11 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
   });
 
   it('gives -it a real terminal: a tty of its own, its size, Ctrl-C, job control, the exit code', async () => {
-    const { term, type, prompt, exited } = await boxInTerminal(root, ['run', '--rm', '-it', 'busybox', 'sh']);
-    await prompt();
-    await type('echo pid=$$; tty; stty size\r', /pid=1\s+\/dev\/pts\/0\s+30 100/);
-    term.resize(120, 40);
-    await type('stty size\r', /40 120/);
-    await type('sleep 1234\r', /sleep 1234/);
-    // The line's echo comes before the shell runs it: wait for sleep itself, or the ^C may reach
-    // the shell's line editor instead (it reads the terminal raw until it has run the line).
-    await until(() => spawnSync('pgrep', ['-f', '^sleep 1234$']).status === 0, 10_000, 'sleep to run');
-    await type('\x03', /\^C[\s\S]*# /); // Ctrl-C reaches the foreground job, not box
-    await type('sleep 50 & jobs\r', /\[1\]\+\s+Running\s+sleep 50/);
-    term.write('exit 7\r');
-    expect(await exited).toBe(7);
+    const t = await boxInTerminal(root, ['run', '--rm', '-it', 'busybox', 'sh']);
+    await checkTerminalBasics(t);
+    await t.type('sleep 50 & jobs\r', /\[1\]\+\s+Running\s+sleep 50/);
+    t.term.write('exit 7\r');
+    expect(await t.exited).toBe(7);
   });
 
   it('passes a signal to PID 1 and returns its exit code', async () => {
