@@ -10,8 +10,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr, lsetxattr, mknodWhiteout } from './native.ts';
-import { OPAQUE_XATTR } from './unpack.ts';
+import { lsetxattr, mknodWhiteout } from './native.ts';
+import { opaqueXattr } from './unpack.ts';
+import { isOpaque } from './changes.ts';
 
 /**
  * Copy the layer at `src` to `dst` (which must not exist), adding `shift` to every uid and
@@ -26,7 +27,7 @@ export function copyLayerShifted(src: string, dst: string, shift: number): void 
     if (st.isDirectory()) {
       fs.mkdirSync(to, { mode: 0o700 });
       for (const name of fs.readdirSync(from)) copy(path.join(from, name), path.join(to, name));
-      if (lgetxattr(from, OPAQUE_XATTR)) lsetxattr(to, OPAQUE_XATTR, Buffer.from('y'));
+      if (isOpaque(from)) lsetxattr(to, opaqueXattr(), Buffer.from('y'));
     } else if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? seen.get(key) : undefined;

@@ -61,7 +61,9 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   const n = Number(lib().lgetxattr(path, name, buf, buf.length));
   if (n < 0) {
     const errno = lastErrno();
-    if (errno === 61 /* ENODATA */) return undefined;
+    // ENODATA: not set. EOPNOTSUPP: this filesystem has no such namespace of xattrs (user.*
+    // on a tmpfs before Linux 6.6), so it cannot be set either.
+    if (errno === 61 /* ENODATA */ || errno === 95 /* EOPNOTSUPP */) return undefined;
     throw new SysError('lgetxattr', `${q(path)}, ${q(name)}`, errno);
   }
   return buf.subarray(0, n);

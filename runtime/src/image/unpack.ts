@@ -18,6 +18,7 @@
 //   `.wh.NAME`      -> NAME as a character device 0/0     (hides NAME in the layers below)
 //   `.wh..wh..opq`  -> xattr trusted.overlay.opaque=y on the directory (hides all below it)
 
+import { inInitialUserns } from '../ns/namespaces.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
@@ -43,6 +44,12 @@ const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 /** The overlayfs xattr that makes a directory hide what the layers below have in it. */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** The same for an overlay mounted with `userxattr`, as box mounts it inside a user namespace. */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
+/** The opaque mark for overlays mounted from this user namespace (rootfs.ts mountOverlay). */
+export function opaqueXattr(): string {
+  return inInitialUserns() ? OPAQUE_XATTR : USER_OPAQUE_XATTR;
+}
 /** Extended attributes copied from the archive. trusted.* is left out on purpose: trusted.overlay.*
  * xattrs steer overlayfs (redirects, metacopy) and must never come from an image; so do
  * user.overlay.* ones, for an overlay mounted with `userxattr` (in a user namespace). */
@@ -273,8 +280,8 @@ function mknodOrExplain(full: string, e: TarEntry, label: string): void {
 
 function lsetxattrOrExplain(dir: string, e: TarEntry, label: string): void {
   try {
-    lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
+    lsetxattr(dir, opaqueXattr(), Buffer.from('y'));
   } catch (err) {
-    throw new UserError(`cannot unpack ${label}: the opaque marker '${e.name}' needs a trusted.* xattr, which needs root: ${(err as Error).message}`);
+    throw new UserError(`cannot unpack ${label}: the opaque marker '${e.name}' needs the xattr ${opaqueXattr()} (root, or user xattrs on this filesystem): ${(err as Error).message}`);
   }
 }

@@ -5,6 +5,7 @@
 // future children). In a multithreaded process like Node, that is allowed for every
 // namespace but the user namespace (EINVAL), and setns(2) back is refused for the time
 // namespace (EUSERS): two reasons a single-threaded box-init makes them instead.
+import fs from 'node:fs';
 import { UserError } from '../sys/errors.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
 
@@ -29,4 +30,13 @@ export function parseNamespaceList(list: string): NamespaceName[] {
 
 export function flagsOf(names: NamespaceName[]): number {
   return names.reduce((flags, n) => flags | NAMESPACES[n], 0);
+}
+
+/** Are we in the machine's first user namespace (uid_map maps every id to itself)? */
+export function inInitialUserns(): boolean {
+  try {
+    return fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
+  } catch {
+    return true;
+  }
 }

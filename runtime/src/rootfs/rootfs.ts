@@ -5,6 +5,7 @@
 //   4. mask what a container must not read, make read-only what it must not write;
 //   5. pivot_root into it and detach the old root (or chroot, for the lesson on why not).
 
+import { inInitialUserns } from '../ns/namespaces.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -61,8 +62,10 @@ export function mountOverlay(plan: Plan, spec: RootfsSpec): void {
   const lower = [...spec.lowerDirs].reverse().join(':');
   // redirect_dir and metacopy off: the upper directory then holds plain files and whiteouts
   // only, what `box diff` and `box commit` (and the OCI layer format) understand. Inside a user
-  // namespace (box in a lab sandbox) the kernel refuses these options, and has both off anyway.
-  const plain = inInitialUserns() ? ',redirect_dir=off,metacopy=off' : '';
+  // namespace (box in a lab sandbox) the kernel refuses these options, and has both off anyway;
+  // there it cannot use trusted.* xattrs either, so `userxattr` makes it keep its marks (an
+  // opaque directory: rmdir of a directory the image has) in user.overlay.* (Linux 5.11).
+  const plain = inInitialUserns() ? ',redirect_dir=off,metacopy=off' : ',userxattr';
   const data = `lowerdir=${lower},upperdir=${spec.upperDir},workdir=${spec.workDir}${plain}`;
   if (data.length > OVERLAY_DATA_MAX) {
     throw new UserError(`the image has too many layers for one overlay mount (${spec.lowerDirs.length}); squash it`);
@@ -78,15 +81,6 @@ export function mountOverlay(plan: Plan, spec: RootfsSpec): void {
  */
 export function bindVolumes(plan: Plan, spec: RootfsSpec): void {
   for (const v of spec.volumes) bindVolume(plan, spec, v);
-}
-
-/** Are we in the machine's first user namespace (uid_map maps every id to itself)? */
-function inInitialUserns(): boolean {
-  try {
-    return fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
-  } catch {
-    return true;
-  }
 }
 
 /** Steps 3 to 5, run by the container's first process (it must be inside the PID namespace for /proc). */
