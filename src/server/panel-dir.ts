@@ -13,8 +13,12 @@ import { usernsRange } from '../../runtime/src/container/config.ts';
 export const PANEL_MOUNT = '/run/isolab';
 export const PANEL_TRACE_FILE = `${PANEL_MOUNT}/trace.jsonl`;
 
-/** /run/isolab for root (a tmpfs, gone at reboot), else a directory of ours in the temp dir. */
+/**
+ * /run/isolab for root (a tmpfs, gone at reboot), else a directory of ours in the temp dir;
+ * $ISOLAB_PANEL_DIR instead, so that a test's server never touches a real server's directories.
+ */
 export function panelDirBase(): string {
+  if (process.env.ISOLAB_PANEL_DIR) return process.env.ISOLAB_PANEL_DIR;
   const uid = process.getuid?.() ?? 0;
   return uid === 0 && fs.existsSync('/run') ? '/run/isolab' : path.join(os.tmpdir(), `isolab-panel-${uid}`);
 }
@@ -32,6 +36,32 @@ export function makePanelDir(base: string, name: string, uid: number | null): st
   fs.mkdirSync(dir, { mode: 0o700 });
   if (uid !== null && process.getuid?.() === 0) fs.chownSync(dir, uid, uid);
   return dir;
+}
+
+/**
+ * Remove the directories of sandboxes that are gone: a server killed with SIGKILL never got to
+ * remove its own. `live(name)` says whether box still has a container of that name (another
+ * server on this machine may be using the directory). Returns the names removed.
+ */
+export function sweepPanelDirs(base: string, live: (name: string) => boolean): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(base).filter((n) => /^lab-[a-z0-9-]+$/.test(n));
+  } catch {
+    return [];
+  }
+  // A directory made in the last minute may be a sandbox that is starting (its directory is
+  // made before box claims its name): leave it.
+  const settled = (n: string) => {
+    try {
+      return Date.now() - fs.statSync(path.join(base, n)).mtimeMs > 60_000;
+    } catch {
+      return false;
+    }
+  };
+  const gone = names.filter((n) => settled(n) && !live(n));
+  for (const n of gone) removePanelDir(path.join(base, n));
+  return gone;
 }
 
 export function removePanelDir(dir: string): void {
