@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { RunConfig } from './config.ts';
+import { invocation } from '../sys/invocation.ts';
 import { BOX_HOME as boxHome } from '../home.ts';
 
 
@@ -71,7 +72,7 @@ export function withLabDisk(cfg: RunConfig, dir: string): RunConfig {
     return { ...cfg, devices: [...cfg.devices, loop] };
   } catch (err) {
     const why = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
-    process.stderr.write(`box: note: the sandbox gets no loop device (${why})\n`);
+    invocation().stderr(`box: note: the sandbox gets no loop device (${why})\n`);
     fs.rmSync(image, { force: true });
     return cfg;
   }
