@@ -73,6 +73,24 @@ describe.skipIf(!!rootReason)('box engine', () => {
     expect(served(root)).toBe(before + 1);
   });
 
+  it('serves box exec: joins the container, the caller\'s stdio or a terminal, the exit code', async () => {
+    expect(box(root, ['run', '-d', '--name', 'ex', 'busybox', 'sleep', '100']).code).toBe(0);
+    const before = served(root);
+    const r = box(root, ['exec', 'ex', 'sh', '-c', 'hostname; cat /proc/1/cmdline | tr "\\0" " "; exit 4']);
+    expect(r).toMatchObject({ code: 4, stdout: 'ex\nsleep 100 ' }); // PID 1 is the container's sleep
+    expect(box(root, ['exec', '-i', 'ex', 'sh'], { input: 'echo in-$((6*7))\n' }).stdout).toBe('in-42\n');
+    const t = await boxInTerminal(root, ['exec', '-it', 'ex', 'sh']);
+    await t.prompt();
+    await t.type('tty; stty size\r', /\/dev\/pts\/\d+\s+30 100/);
+    t.term.write('exit 3\r');
+    expect(await t.exited).toBe(3);
+    expect(served(root)).toBe(before + 3);
+    const gone = box(root, ['exec', 'nosuch', 'true']);
+    expect(gone.code).toBe(125);
+    expect(gone.stderr).toMatch(/^box: no such container: 'nosuch'[^\n]*\n$/);
+    expect(box(root, ['rm', '-f', 'ex']).code).toBe(0);
+  });
+
   it('forwards signals to PID 1, and a killed client takes its container with it', async () => {
     const child = boxAsync(root, ['run', '--rm', '--name', 'trapper', 'busybox', 'sh', '-c', 'trap "exit 42" TERM; while :; do sleep 0.1; done']);
     await until(() => inspect(root, 'trapper')?.State.Status === 'running', 20_000, 'the container to run');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseCpus, parseSize } from '../cgroups/index.ts';
 import type { RunConfig } from '../container/config.ts';
 import { startContainer, type Running } from '../container/run.ts';
-import { execInContainer } from '../container/exec.ts';
+import { execInContainer, type ExecOptions } from '../container/exec.ts';
 import { applyLab } from '../container/lab.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../ns/namespaces.ts';
 import { UserError } from '../sys/errors.ts';
@@ -224,17 +224,26 @@ export const EXEC_OPTIONS: OptionSpec[] = [
   { name: 'user', short: 'u', value: true, help: 'uid[:gid] to run as' },
 ];
 
-export async function execCommand(argv: string[], trace: Trace): Promise<number> {
+/** `box exec` flags as the container, the command and ExecOptions (the CLI's and the engine's). */
+export function execConfigFrom(argv: string[]): { ref: string; command: string[]; opts: ExecOptions } {
   const { opts, positionals } = parseArgs(argv, EXEC_OPTIONS, 'exec', 1);
   const [ref, ...command] = positionals;
   if (!ref || command.length === 0) throw new UserError(`'box exec' needs a container and a command, e.g. box exec web ps`);
-  const sys = realSys(trace);
-  const { running, exited } = await execInContainer(sys, ref, command, {
-    interactive: !!opts.interactive,
-    tty: !!opts.tty,
-    env: list(opts.env).map(parseEnv).filter((e): e is string => e !== null),
-    workdir: opts.workdir as string | undefined,
-    user: opts.user as string | undefined,
-  });
+  return {
+    ref,
+    command,
+    opts: {
+      interactive: !!opts.interactive,
+      tty: !!opts.tty,
+      env: list(opts.env).map(parseEnv).filter((e): e is string => e !== null),
+      workdir: opts.workdir as string | undefined,
+      user: opts.user as string | undefined,
+    },
+  };
+}
+
+export async function execCommand(argv: string[], trace: Trace): Promise<number> {
+  const { ref, command, opts } = execConfigFrom(argv);
+  const { running, exited } = await execInContainer(realSys(trace), ref, command, opts);
   return attach(running, () => exited);
 }

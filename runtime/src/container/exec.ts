@@ -23,6 +23,10 @@ export interface ExecOptions {
   env: string[];
   workdir?: string;
   user?: string;
+  /** Where stdin, stdout, stderr go without a tty (default: box's own). */
+  stdio?: (number | 'inherit' | 'ignore')[];
+  /** As startContainer's: someone else takes the terminal's master (the engine's client). */
+  takeConsole?: (pid: number, fd: number) => Promise<void>;
 }
 
 // The user namespace first: joining it gives the capabilities needed to join the rest.
@@ -62,11 +66,11 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   const init = spawnInit({
     plan,
     trace: sys.trace,
-    stdio: opts.tty ? ['ignore', 'ignore', 'ignore'] : [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+    stdio: opts.tty ? ['ignore', 'ignore', 'ignore'] : opts.stdio ?? [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
     onSync: (pid) => cgroup?.addProcess(pid),
-    onConsole: (pid, fd) => {
+    onConsole: opts.takeConsole ?? ((pid, fd) => {
       pty = adoptConsole(sys, pid, fd);
-    },
+    }),
   });
   const exited = new Promise<number>((resolve) => {
     init.child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));

@@ -15,9 +15,9 @@ import { encodeRequest } from './protocol.ts';
 export const ENGINE_HELP = `Usage: box engine start|stop|status
 
 The engine is a long-lived box that starts containers for the box command, as dockerd does
-for docker. While it runs, 'box run' (in the foreground) is a small C client that hands the
-command line to the engine over ${'$'}BOX_ROOT/engine.sock and starts in about a millisecond
-instead of Node's ~25 ms; everything else runs as without it.
+for docker. While it runs, 'box run' (in the foreground) and 'box exec' are a small C client
+that hands the command line to the engine over ${'$'}BOX_ROOT/engine.sock and starts in about a
+millisecond instead of Node's ~25 ms; everything else runs as without it.
 
   start    start the engine (nothing to do if it is running)
   stop     stop it: containers it started are killed and cleaned up

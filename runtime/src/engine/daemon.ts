@@ -1,7 +1,7 @@
 // The box engine: a long-lived box that starts containers for box-client, as dockerd does
 // for `docker`. Started by `box engine start` (engine/control.ts), it listens on
-// $BOX_ROOT/engine.sock and serves `box run` in the foreground, the command the course runs
-// most; everything else the client hands back to the ordinary CLI ("fallback").
+// $BOX_ROOT/engine.sock and serves `box run` in the foreground and `box exec`, the commands
+// the course runs most; everything else the client hands back to the ordinary CLI ("fallback").
 //
 // Why it is faster: the engine has paid once for what every box process pays at its start
 // (Node itself, loading and compiling box, the first cgroup migration's wait), so a run
@@ -9,11 +9,13 @@
 // the same code as the CLI's (container/run.ts); only the caller's environment, terminal and
 // messages come from the request (sys/invocation.ts) instead of from this process.
 
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { runConfigFrom, oomNotice } from '../cli/run-command.ts';
-import { startContainer, type Running } from '../container/run.ts';
+import { execConfigFrom, runConfigFrom, oomNotice } from '../cli/run-command.ts';
+import { execInContainer } from '../container/exec.ts';
+import { startContainer } from '../container/run.ts';
 import { boxRoot } from '../image/paths.ts';
 import { UserError } from '../sys/errors.ts';
 import { serveInvocation, type Invocation } from '../sys/invocation.ts';
@@ -28,10 +30,16 @@ export const enginePidFile = () => path.join(boxRoot(), 'engine.pid');
 /** Variables that change what box does: a client whose differ is served by the CLI instead. */
 const ENGINE_ENV = ['BOX_ROOT', 'BOX_CGROUP_PARENT', 'BOX_BUSYBOX'];
 
+/** A process the engine started for a client: a container's first process, or an exec'd one. */
+interface Target {
+  kill(signal: NodeJS.Signals | number): void;
+  exited: Promise<number>;
+}
+
 interface Stats {
   since: Date;
   served: number;
-  running: Set<Running>;
+  running: Set<Target>;
 }
 
 /** Serve until SIGTERM or SIGINT. `ready` is called once the socket accepts connections. */
@@ -62,7 +70,7 @@ export async function serveEngine(ready: () => void): Promise<void> {
       fs.rmSync(enginePidFile(), { force: true });
       // The containers' first stage dies with us anyway (PR_SET_PDEATHSIG); kill them first
       // so that each is cleaned up (cgroup, overlay, state) and its client told why.
-      for (const r of stats.running) kill(r, 'SIGKILL');
+      for (const r of stats.running) r.kill('SIGKILL');
       Promise.allSettled([...stats.running].map((r) => r.exited)).then(() => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -70,10 +78,11 @@ export async function serveEngine(ready: () => void): Promise<void> {
   });
 }
 
-function kill(r: Running, sig: NodeJS.Signals | number): void {
+/** Signal `pid`, or kill `child` (box-init) while there is no pid yet. */
+function signalProcess(pid: number | null, child: ChildProcess | null, sig: NodeJS.Signals | number): void {
   try {
-    if (r.state.pid) process.kill(r.state.pid, sig);
-    else r.child.kill('SIGKILL');
+    if (pid) process.kill(pid, sig);
+    else child?.kill('SIGKILL');
   } catch {
     /* gone already */
   }
@@ -107,7 +116,7 @@ function handle(conn: net.Socket, stats: Stats): void {
 class Session {
   private lines = '';
   private pendingSignals: number[] = [];
-  private running: Running | null = null;
+  private target: Target | null = null;
   private gotTerminal: (() => void) | null = null;
   private closed = false;
   private readonly closedPromise: Promise<void>;
@@ -123,7 +132,7 @@ class Session {
       this.closed = true;
       // The client is gone (killed, or its terminal closed) before the container exited: as
       // a foreground `box run` would, the container goes with it.
-      if (this.running) kill(this.running, 'SIGKILL');
+      this.target?.kill('SIGKILL');
       resolve();
     }));
   }
@@ -140,7 +149,7 @@ class Session {
   }
 
   private signal(n: number): void {
-    if (this.running?.state.pid) kill(this.running, n);
+    if (this.target) this.target.kill(n);
     else this.pendingSignals.push(n); // not started yet: deliver once it is
   }
 
@@ -166,7 +175,8 @@ class Session {
     if (argv[0] === '__engine' && argv[1] === 'status' && argv.length === 2) return this.status();
     // Root only (the socket is 0600; this is the second lock). `run -d` stays with the CLI:
     // its monitor process is what `box logs` and `box stop` know.
-    if (peer.uid !== 0 || !sameEnv || argv[0] !== 'run' || argv.includes('--help') || argv.includes('-h')) {
+    const served = argv[0] === 'run' || argv[0] === 'exec';
+    if (peer.uid !== 0 || !sameEnv || !served || argv.includes('--help') || argv.includes('-h')) {
       return void this.send('fallback\n');
     }
     const inv: Invocation = {
@@ -175,45 +185,84 @@ class Session {
       stderrIsTTY: this.req.stderrIsTTY,
       terminalSize: () => (this.req.stdoutIsTTY && this.req.cols ? { cols: this.req.cols, rows: this.req.rows } : null),
     };
-    await serveInvocation(inv, () => this.run(argv.slice(1), echo, peer.pid));
+    const trace = () => new Trace({
+      echo,
+      sinkPath: this.req.env.BOX_TRACE_FILE,
+      command: ['box', ...this.req.argv],
+      invocation: `${peer.pid}-${Date.now()}`,
+    });
+    await serveInvocation(inv, () => (argv[0] === 'run' ? this.run(argv.slice(1), trace, peer.pid) : this.exec(argv.slice(1), trace, peer.pid)));
   }
 
-  private async run(args: string[], echo: boolean, client: number): Promise<void> {
+  private async run(args: string[], trace: () => Trace, client: number): Promise<void> {
     let fds: number[] = [];
     try {
       const cfg = runConfigFrom(args);
       if (cfg.detach) return void this.send('fallback\n');
       this.stats.served++;
-      const trace = new Trace({
-        echo,
-        sinkPath: this.req.env.BOX_TRACE_FILE,
-        command: ['box', ...this.req.argv],
-        invocation: `${client}-${Date.now()}`,
-      });
-      // The container's stdio are the client's own: copies of its fds 0, 1, 2.
-      if (!cfg.tty) fds = copyFds(client, cfg.interactive ? [0, 1, 2] : [1, 2]);
+      fds = this.clientStdio(client, cfg.tty, cfg.interactive);
       const stdio = cfg.tty ? [] : cfg.interactive ? fds : ['ignore' as const, ...fds];
-      const running = await startContainer(realSys(trace), cfg, stdio, (pid, fd) => this.handOver(pid, fd));
-      for (const fd of fds) fs.closeSync(fd);
-      fds = [];
-      this.running = running;
-      this.stats.running.add(running);
-      if (this.closed) kill(running, 'SIGKILL');
-      for (const n of this.pendingSignals.splice(0)) kill(running, n);
-      const code = await running.exited;
-      this.stats.running.delete(running);
+      const running = await startContainer(realSys(trace()), cfg, stdio, (pid, fd) => this.handOver(pid, fd));
+      fds = this.closeAll(fds);
+      const code = await this.follow({ kill: (sig) => signalProcess(running.state.pid, running.child, sig), exited: running.exited });
       if (running.state.oomKilled) this.send(sayLines(oomNotice(cfg.memoryBytes)));
       this.finish(code);
     } catch (err) {
-      for (const fd of fds) fs.closeSync(fd);
-      if (err instanceof UserError) {
-        this.send(sayLines(`box: ${err.message}`));
-        return this.finish(err.exitCode);
-      }
-      console.error(`${new Date().toISOString()} ${(err as Error)?.stack ?? err}`);
-      this.send(sayLines(`box: ${String((err as Error)?.message ?? err).split('\n')[0]}`));
-      this.finish(125);
+      this.closeAll(fds);
+      this.fail(err);
     }
+  }
+
+  /** `box exec`: another process in a running container, the client's stdio or terminal. */
+  private async exec(args: string[], trace: () => Trace, client: number): Promise<void> {
+    let fds: number[] = [];
+    try {
+      const { ref, command, opts } = execConfigFrom(args);
+      this.stats.served++;
+      fds = this.clientStdio(client, opts.tty, opts.interactive);
+      const stdio = opts.interactive ? fds : ['ignore' as const, ...fds];
+      const { running, exited } = await execInContainer(realSys(trace()), ref, command, {
+        ...opts, stdio, takeConsole: (pid, fd) => this.handOver(pid, fd),
+      });
+      fds = this.closeAll(fds);
+      this.finish(await this.follow({ kill: (sig) => signalProcess(running.state.pid, null, sig), exited }));
+    } catch (err) {
+      this.closeAll(fds);
+      this.fail(err);
+    }
+  }
+
+  /** Copies of the client's fds 0, 1, 2 (1 and 2 only without -i): the process's own stdio. */
+  private clientStdio(client: number, tty: boolean, interactive: boolean): number[] {
+    return tty ? [] : copyFds(client, interactive ? [0, 1, 2] : [1, 2]);
+  }
+
+  private closeAll(fds: number[]): number[] {
+    for (const fd of fds) fs.closeSync(fd);
+    return [];
+  }
+
+  /** Wait for the process, forwarding the client's signals; a client that is gone takes it along. */
+  private async follow(target: Target): Promise<number> {
+    this.target = target;
+    this.stats.running.add(target);
+    if (this.closed) target.kill('SIGKILL');
+    for (const n of this.pendingSignals.splice(0)) target.kill(n);
+    try {
+      return await target.exited;
+    } finally {
+      this.stats.running.delete(target);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof UserError) {
+      this.send(sayLines(`box: ${err.message}`));
+      return this.finish(err.exitCode);
+    }
+    console.error(`${new Date().toISOString()} ${(err as Error)?.stack ?? err}`);
+    this.send(sayLines(`box: ${String((err as Error)?.message ?? err).split('\n')[0]}`));
+    this.finish(125);
   }
 
   /** `-it`: the client takes the terminal's master out of box-init, which waits meanwhile. */
