@@ -9,17 +9,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { median } from './run.ts';
+import { median, percentile } from './stats.ts';
 
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const box = path.join(repo, 'runtime/bin/box');
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const WARMUP = 3;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
 
 /** Milliseconds of one run of box with these arguments; throws if it fails. */
 function once(args: string[], env: NodeJS.ProcessEnv): { ms: number; stdout: string } {

@@ -11,18 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeThreeLayerImage, registryReason, startRegistry } from '../integration/registry-server.ts';
-import { median } from './run.ts';
+import { median, percentile } from './stats.ts';
 
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const box = path.join(repo, 'runtime/bin/box');
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const WARMUP = 2;
 const LAYER_BYTES = Number(process.env.BENCH_LAYER_MB ?? 4) * 1024 * 1024;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
 
 /** Milliseconds of `box ARGS` with BOX_ROOT set by `rootFor(i)`, run WARMUP + RUNS times. */
 function time(args: (i: number) => string[], rootFor: (i: number) => string): number[] {

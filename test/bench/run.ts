@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { median, percentile } from './stats.ts';
 
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
@@ -28,17 +29,6 @@ function time(argv: string[], env: NodeJS.ProcessEnv = process.env): number[] {
     if (i >= WARMUP) out.push(ms);
   }
   return out;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
 /** An OCI bundle for runc with the same busybox and `true`, no terminal, default namespaces. */
