@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
+import { detachLabDisks } from './lab.ts';
 import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
 
 const ORPHAN_AGE_MS = 60_000;
@@ -20,6 +21,7 @@ export function reapStale(sys: Sys): void {
       // A directory without state: a box killed before it wrote any. Old enough = abandoned.
       try {
         if (Date.now() - fs.statSync(containerDir(id)).mtimeMs > ORPHAN_AGE_MS) {
+          detachLabDisks(containerDir(id));
           fs.rmSync(containerDir(id), { recursive: true, force: true });
         }
       } catch {
@@ -37,6 +39,7 @@ export function reapStale(sys: Sys): void {
       }
     }
     if (s.autoRemove) {
+      detachLabDisks(containerDir(id)); // a lab sandbox's loop device, over a file in there
       fs.rmSync(containerDir(id), { recursive: true, force: true });
       releaseName(s.name, id);
     } else {
