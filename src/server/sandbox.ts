@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import pty from 'node-pty';
 import type { IPty } from 'node-pty';
 import type { KernelView } from './panel.ts';
+import { nameClaimed } from '../../runtime/src/container/state.ts';
 import { panelDirBase, makePanelDir, removePanelDir, sweepPanelDirs, PANEL_MOUNT, PANEL_TRACE_FILE, sandboxRootUid, chownPanelDir } from './panel-dir.ts';
 
 export interface ExecResult {
@@ -143,15 +144,7 @@ function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs
 /** The real thing: each sandbox is `box run --lab ...` (see boxRunCommand). */
 export function boxDriver(box = BOX, log: (line: string) => void = console.error): SandboxDriver {
   // Panel directories left by a server that was SIGKILLed: box has no container of their name.
-  const names = path.join(process.env.BOX_ROOT || '/var/lib/box', 'names');
-  const swept = sweepPanelDirs(panelDirBase(), (n) => {
-    try {
-      fs.lstatSync(path.join(names, n)); // a symlink to the container's id
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const swept = sweepPanelDirs(panelDirBase(), nameClaimed);
   if (swept.length) log(`removed ${swept.length} panel director${swept.length === 1 ? 'y' : 'ies'} of sandboxes that are gone`);
   return {
     kind: 'box',

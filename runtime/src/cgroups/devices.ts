@@ -9,7 +9,7 @@
 // loads it with bpf(2) and attaches it to the container's cgroup, as runc and crun do.
 
 import fs from 'node:fs';
-import { koffi } from '../sys/libc.ts';
+import { lastErrno, libc } from '../sys/libc.ts';
 import { SysError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 
@@ -96,38 +96,18 @@ export function deviceProgram(rules: DeviceRule[]): Buffer {
 
 // ---- bpf(2) -------------------------------------------------------------------------------
 
-const SYS_bpf = 321;
 const BPF_PROG_LOAD = 5;
 const BPF_PROG_ATTACH = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 const BPF_CGROUP_DEVICE = 6;
 const BPF_F_ALLOW_MULTI = 2; // other programs (systemd's, a parent's) keep running too
 
-let calls: { bpf(cmd: number, attr: Buffer): number; address(buf: Buffer): bigint } | undefined;
-
-function libcCalls() {
-  if (!calls) {
-    const k = koffi();
-    const lib = k.load('libc.so.6');
-    const syscall = lib.func('long syscall(long number, ...)');
-    // memset(buf, 0, 0) does nothing and returns buf: koffi passes a Buffer's own memory (no
-    // copy), so this is the address the kernel must be given in bpf_attr's pointer fields.
-    const memset = lib.func('void *memset(void *s, int c, size_t n)');
-    calls = {
-      bpf: (cmd, attr) => Number(syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'unsigned int', attr.length)),
-      address: (buf) => BigInt(k.address(memset(buf, 0, 0))),
-    };
-  }
-  return calls;
-}
-
 /**
  * Load the rules as a program and attach it to the cgroup directory `dir` (cgroup v2). The
  * attachment holds the program: it lives as long as the cgroup, and goes with it.
  */
 export function attachDeviceProgram(sys: Sys, dir: string, rules: DeviceRule[]): void {
-  const k = koffi();
-  const { bpf, address: addressOf } = libcCalls();
+  const { bpf, address: addressOf } = libc();
   const code = deviceProgram(rules);
   const license = Buffer.from('Apache-2.0\0');
   const log = Buffer.alloc(64 * 1024);
@@ -143,7 +123,7 @@ export function attachDeviceProgram(sys: Sys, dir: string, rules: DeviceRule[]):
   load.writeBigUInt64LE(addressOf(log), 32);
   load.write('box_devices', 48, 'latin1');
   const prog = bpf(BPF_PROG_LOAD, load);
-  const loadErrno = k.errno();
+  const loadErrno = lastErrno();
   sys.trace.record({ kind: 'syscall', call: 'bpf', args: `BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=${code.length / 8}, ...}, 128`, result: prog });
   if (prog < 0) {
     const why = log.toString('latin1', 0, log.indexOf(0)).trim().split('\n').pop();
@@ -158,7 +138,7 @@ export function attachDeviceProgram(sys: Sys, dir: string, rules: DeviceRule[]):
     attach.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
     attach.writeUInt32LE(BPF_F_ALLOW_MULTI, 12);
     const r = bpf(BPF_PROG_ATTACH, attach);
-    const errno = k.errno();
+    const errno = lastErrno();
     sys.trace.record({ kind: 'syscall', call: 'bpf', args: `BPF_PROG_ATTACH, {target_fd=${JSON.stringify(dir)}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}, 32`, result: r });
     if (r < 0) throw new SysError('bpf', 'BPF_PROG_ATTACH', errno);
   } finally {

@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
-import { reapStale } from '../container/cleanup.ts';
-import { removeContainerFiles } from '../container/run.ts';
+import { reapStale, removeContainerFiles } from '../container/cleanup.ts';
 import {
   containerDir, listIds, lookup, readState, releaseName, type ContainerState,
 } from '../container/state.ts';

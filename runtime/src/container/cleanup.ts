@@ -11,6 +11,12 @@ import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName
 
 const ORPHAN_AGE_MS = 60_000;
 
+/** A container's directory, and a lab sandbox's loop device, which holds a file in there. */
+export function removeContainerFiles(id: string): void {
+  detachLabDisks(containerDir(id));
+  fs.rmSync(containerDir(id), { recursive: true, force: true });
+}
+
 export function reapStale(sys: Sys): void {
   const ids = listIds();
   let driver: ReturnType<typeof detectCgroups> | null = null;
@@ -21,8 +27,7 @@ export function reapStale(sys: Sys): void {
       // A directory without state: a box killed before it wrote any. Old enough = abandoned.
       try {
         if (Date.now() - fs.statSync(containerDir(id)).mtimeMs > ORPHAN_AGE_MS) {
-          detachLabDisks(containerDir(id));
-          fs.rmSync(containerDir(id), { recursive: true, force: true });
+          removeContainerFiles(id);
         }
       } catch {
         /* raced with another box */
@@ -39,8 +44,7 @@ export function reapStale(sys: Sys): void {
       }
     }
     if (s.autoRemove) {
-      detachLabDisks(containerDir(id)); // a lab sandbox's loop device, over a file in there
-      fs.rmSync(containerDir(id), { recursive: true, force: true });
+      removeContainerFiles(id);
       releaseName(s.name, id);
     } else {
       updateState(id, { status: 'exited', exitCode: s.exitCode ?? 137, finished: new Date().toISOString() });

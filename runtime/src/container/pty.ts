@@ -5,13 +5,11 @@
 // console socket and SCM_RIGHTS.)
 
 import tty from 'node:tty';
-import { libc, lastErrno } from '../sys/libc.ts';
-import { SysError } from '../sys/errors.ts';
+import { libc } from '../sys/libc.ts';
 import { invocation } from '../sys/invocation.ts';
+import { copyFds } from '../sys/pidfd.ts';
 import type { Sys } from '../sys/sys.ts';
 
-const SYS_pidfd_open = 434;
-const SYS_pidfd_getfd = 438;
 const TIOCSWINSZ = 0x5414;
 
 export interface Pty {
@@ -25,13 +23,15 @@ export interface Pty {
 /** Take a copy of file descriptor `fd` of process `pid`: the container's terminal master. */
 export function adoptConsole(sys: Sys, pid: number, fd: number): Pty {
   const f = libc();
-  const pidfd = f.syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) throw new SysError('pidfd_open', `${pid}, 0`, lastErrno());
-  const masterFd = f.syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-  const errno = lastErrno();
-  f.close(pidfd);
-  sys.trace.record({ kind: 'syscall', call: 'pidfd_getfd', args: `pidfd_open(${pid}), ${fd}, 0`, result: masterFd });
-  if (masterFd < 0) throw new SysError('pidfd_getfd', `${pid}, ${fd}`, errno);
+  const args = `pidfd_open(${pid}), ${fd}, 0`;
+  let masterFd: number;
+  try {
+    [masterFd] = copyFds(pid, [fd]);
+  } catch (err) {
+    sys.trace.record({ kind: 'syscall', call: 'pidfd_getfd', args, result: -1, errno: (err as { code?: string }).code });
+    throw err;
+  }
+  sys.trace.record({ kind: 'syscall', call: 'pidfd_getfd', args, result: masterFd });
   const master = new tty.ReadStream(masterFd);
   const pty: Pty = {
     masterFd,

@@ -21,9 +21,9 @@ import {
   boxRoot, claimName, claimRandomName, containerDir, containersDir, newId, processStart, releaseName, writeState, updateState,
   type ContainerState,
 } from './state.ts';
-import { reapStale } from './cleanup.ts';
+import { reapStale, removeContainerFiles } from './cleanup.ts';
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
-import { detachLabDisks, withLabDisk } from './lab.ts';
+import { withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 
 export interface Running {
@@ -169,11 +169,6 @@ function destroyCgroup(cgroup: Cgroup): void {
   } catch (err) {
     invocation().stderr(`box: warning: could not remove cgroup ${cgroup.name}: ${(err as Error).message}\n`);
   }
-}
-
-export function removeContainerFiles(id: string): void {
-  detachLabDisks(containerDir(id)); // a lab sandbox's loop device holds a file in there
-  fs.rmSync(containerDir(id), { recursive: true, force: true });
 }
 
 /** The overlay's three directories, and the image's layers (shifted for a user namespace). */

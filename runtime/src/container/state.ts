@@ -102,6 +102,16 @@ export function claimName(name: string, id: string): void {
   }
 }
 
+/** Does a container (of any status) have this name? */
+export function nameClaimed(name: string): boolean {
+  try {
+    fs.lstatSync(path.join(namesDir(), name)); // a symlink to the container's id
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function releaseName(name: string, id: string): void {
   const link = path.join(namesDir(), name);
   try {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { processStart } from '../container/state.ts';
 import { boxRoot } from '../image/paths.ts';
 import { UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
@@ -117,23 +118,13 @@ async function stop(): Promise<number> {
   }
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 300; i++) {
-    if (!alive(pid)) {
+    if (processStart(pid) === null) { // gone, or a zombie its new parent has not reaped yet
       process.stdout.write(`box: engine stopped (pid ${pid})\n`);
       return 0;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new UserError(`the engine (pid ${pid}) did not stop within 15 s; see ${path.join(boxRoot(), 'engine.log')}, or kill -9 ${pid}`);
-}
-
-/** Running, as opposed to gone or a zombie (exited, and its new parent has not reaped it yet). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 async function status(): Promise<number> {

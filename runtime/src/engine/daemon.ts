@@ -21,7 +21,8 @@ import { UserError } from '../sys/errors.ts';
 import { serveInvocation, type Invocation } from '../sys/invocation.ts';
 import { realSys } from '../sys/sys.ts';
 import { Trace } from '../sys/trace.ts';
-import { copyFds, peerOf } from './peer.ts';
+import { copyFds } from '../sys/pidfd.ts';
+import { peerOf } from './peer.ts';
 import { MAX_REQUEST, parseRequest, sayLines, type Request } from './protocol.ts';
 
 export const engineSocket = () => path.join(boxRoot(), 'engine.sock');

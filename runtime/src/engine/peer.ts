@@ -1,9 +1,8 @@
-// Who is on the other end of the engine's socket, and a copy of their stdin/stdout/stderr.
+// Who is on the other end of the engine's socket.
 //
 // The kernel tells a unix socket's owner who connected (SO_PEERCRED: the pid, uid and gid at
 // connect time), so the engine does not take the client's word for it. With that pid,
-// pidfd_getfd(2) (Linux 5.6) copies any of the client's file descriptors into the engine, as
-// dup(2) would across processes; it needs ptrace rights over the client, which root has. The
+// sys/pidfd.ts copies the client's stdin, stdout and stderr into the engine, and the
 // container then writes straight into the client's terminal or pipe, with no copying by us.
 
 import type net from 'node:net';
@@ -12,8 +11,6 @@ import { SysError } from '../sys/errors.ts';
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
-const SYS_pidfd_open = 434;
-const SYS_pidfd_getfd = 438;
 
 export interface Peer {
   pid: number;
@@ -32,25 +29,4 @@ export function peerOf(socket: net.Socket): Peer {
     throw new SysError('getsockopt', `${fd}, SOL_SOCKET, SO_PEERCRED`, lastErrno());
   }
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
-}
-
-/** Copies of file descriptors `fds` of process `pid`; close them when done. */
-export function copyFds(pid: number, fds: number[]): number[] {
-  const f = libc();
-  const pidfd = f.syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) throw new SysError('pidfd_open', `${pid}, 0`, lastErrno());
-  const out: number[] = [];
-  try {
-    for (const fd of fds) {
-      const copy = f.syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-      if (copy < 0) throw new SysError('pidfd_getfd', `pidfd_open(${pid}), ${fd}, 0`, lastErrno());
-      out.push(copy);
-    }
-    return out;
-  } catch (err) {
-    for (const fd of out) f.close(fd);
-    throw err;
-  } finally {
-    f.close(pidfd);
-  }
 }

@@ -32,11 +32,19 @@ export function flagsOf(names: NamespaceName[]): number {
   return names.reduce((flags, n) => flags | NAMESPACES[n], 0);
 }
 
-/** Are we in the machine's first user namespace (uid_map maps every id to itself)? */
+let initialUserns: boolean | undefined;
+
+/**
+ * Are we in the machine's first user namespace (uid_map maps every id to itself)? Read once:
+ * box never changes its own user namespace, and unpacking asks for every opaque directory.
+ */
 export function inInitialUserns(): boolean {
-  try {
-    return fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
-  } catch {
-    return true;
+  if (initialUserns === undefined) {
+    try {
+      initialUserns = fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') === '0 0 4294967295';
+    } catch {
+      initialUserns = true;
+    }
   }
+  return initialUserns;
 }

@@ -13,7 +13,13 @@ export interface Libc {
   syscall(nr: number, ...args: number[]): number;
   /** getsockopt(2) into a buffer: SO_PEERCRED, who is at the other end of a unix socket. */
   getsockopt(fd: number, level: number, name: number, value: Buffer, length: Buffer): number;
+  /** bpf(2): `attr` is union bpf_attr, laid out by the caller. */
+  bpf(cmd: number, attr: Buffer): number;
+  /** Where a buffer's memory is, for structures that hold pointers (bpf_attr). */
+  address(buf: Buffer): bigint;
 }
+
+const SYS_bpf = 321;
 
 let cached: Libc | undefined;
 let koffiModule: any;
@@ -29,6 +35,7 @@ export function libc(): Libc {
   const lib = k.load('libc.so.6');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
   const syscall = lib.func('long syscall(long number, ...)');
+  const memset = lib.func('void *memset(void *s, int c, size_t n)');
   cached = {
     // ioctl(2) is variadic in C; these are its two shapes box uses: an integer argument,
     // and a pointer to a buffer the kernel reads or fills in.
@@ -37,6 +44,10 @@ export function libc(): Libc {
     close: lib.func('int close(int fd)'),
     syscall: (nr: number, ...args: number[]) => Number(syscall(nr, ...args.flatMap((a) => ['long', a]))),
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
+    bpf: (cmd: number, attr: Buffer) => Number(syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'unsigned int', attr.length)),
+    // memset(buf, 0, 0) does nothing and returns buf: koffi passes a Buffer's own memory (no
+    // copy), so this is the address the kernel must be given.
+    address: (buf: Buffer) => BigInt(k.address(memset(buf, 0, 0))),
   };
   return cached;
 }

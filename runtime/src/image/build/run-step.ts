@@ -4,7 +4,8 @@
 
 import path from 'node:path';
 import type { RunConfig } from '../../container/config.ts';
-import { removeContainerFiles, startContainer, type Running } from '../../container/run.ts';
+import { removeContainerFiles } from '../../container/cleanup.ts';
+import { startContainer, type Running } from '../../container/run.ts';
 import { containerDir, newId, releaseName } from '../../container/state.ts';
 import { DEFAULT_NAMESPACES } from '../../ns/namespaces.ts';
 import type { Sys } from '../../sys/sys.ts';
