@@ -19,12 +19,13 @@ import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
   boxRoot, claimName, claimRandomName, containerDir, containersDir, newId, processStart, releaseName, writeState, updateState,
-  type ContainerState,
+  type ContainerState, type Status,
 } from './state.ts';
 import { reapStale, removeContainerFiles } from './cleanup.ts';
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
 import { withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
+import { effectiveHealthcheck, startingHealth } from './health.ts';
 
 export interface Running {
   state: ContainerState;
@@ -33,6 +34,14 @@ export interface Running {
   pty: Pty | null;
   /** Resolves with the exit code once the container has exited and been cleaned up. */
   exited: Promise<number>;
+}
+
+/** For the engine's restarts and `box start` (engine/supervisor.ts). */
+export interface StartAgain {
+  /** Start this existing container again: its id, name, directory and upper layer. */
+  again?: ContainerState;
+  /** As it exits: 'restarting' when its policy will start it again, else 'exited'. */
+  nextStatus?: (exitCode: number) => Status;
 }
 
 /**
@@ -46,6 +55,7 @@ export async function startContainer(
   cfg: RunConfig,
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log',
   takeConsole?: (pid: number, fd: number) => Promise<void>,
+  { again, nextStatus }: StartAgain = {},
 ): Promise<Running> {
   if (process.getuid?.() !== 0) {
     throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
@@ -56,9 +66,9 @@ export async function startContainer(
   if (cfg.verify) (await import('../image/trust.ts')).verifyImageForRun(cfg.image);
   const image = resolveImage(cfg.image);
 
-  const id = newId();
-  const name = cfg.name ?? claimRandomName(id);
-  if (cfg.name) claimName(name, id);
+  const id = again?.id ?? newId();
+  const name = again?.name ?? cfg.name ?? claimRandomName(id);
+  if (cfg.name && !again) claimName(name, id);
   cfg = { ...cfg, hostname: cfg.hostname ?? name.slice(0, 63) }; // as Docker: the name (its id there)
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
@@ -69,15 +79,18 @@ export async function startContainer(
     // and must reach rootfs/), but not list what is inside.
     fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
     fs.chmodSync(containersDir(), 0o711);
-    fs.mkdirSync(dir, { mode: 0o711 });
+    if (!again) fs.mkdirSync(dir, { mode: 0o711 });
     if (cfg.lab) cfg = withLabDisk(cfg, dir); // a loop device of its own, for the disk I/O lesson
     const state: ContainerState = {
       id, name, image: cfg.image, imageId: image.id, command: proc.args,
-      created: new Date().toISOString(), status: 'created', pid: null,
+      created: again?.created ?? new Date().toISOString(), status: 'created', pid: null,
       monitorPid: process.pid, monitorStart: processStart(process.pid) ?? '',
       exitCode: null, oomKilled: false, finished: null, autoRemove: cfg.autoRemove,
       cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, workdir: proc.cwd, env: proc.env },
+      restartCount: again?.restartCount ?? 0,
     };
+    const healthcheck = effectiveHealthcheck(cfg.healthcheck, image.config.Healthcheck);
+    if (healthcheck) Object.assign(state, { health: startingHealth(), config: { ...state.config, healthcheck } });
     writeState(state);
 
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
@@ -126,22 +139,27 @@ export async function startContainer(
     const pid = await init.started;
     state.pid = pid;
     state.status = 'running';
+    state.started = new Date().toISOString();
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = exitCode.then((code) => finish(sys, state, cgroup, code));
+    const exited = exitCode.then((code) => finish(sys, state, cgroup, code, nextStatus?.(code) ?? 'exited'));
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
     if (cgroup) destroyCgroup(cgroup);
-    removeContainerFiles(id);
-    releaseName(name, id);
+    if (again) {
+      updateState(id, { status: 'exited', pid: null, exitCode: 125, finished: new Date().toISOString() }); // as it was, not removed
+    } else {
+      removeContainerFiles(id);
+      releaseName(name, id);
+    }
     throw err;
   }
 }
 
 /** After the command exits: record the exit, kill stragglers, remove the cgroup. */
-function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode: number): number {
+function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode: number, status: Status): number {
   let oomKilled = false;
   if (cgroup) {
     try {
@@ -155,7 +173,7 @@ function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode
     removeContainerFiles(state.id);
     releaseName(state.name, state.id);
   } else {
-    updateState(state.id, { status: 'exited', exitCode, oomKilled, finished: new Date().toISOString() });
+    updateState(state.id, { status, exitCode, oomKilled, finished: new Date().toISOString() });
   }
   state.exitCode = exitCode;
   state.oomKilled = oomKilled;
@@ -184,7 +202,7 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
     maskPaths: !cfg.lab,
     devices: cfg.devices,
   };
-  for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { mode: 0o755 });
+  for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { recursive: true, mode: 0o755 }); // there already on a restart
   if (ids) {
     reachableByUsernsRoot(spec.rootfs);
     // Root inside is ids.base outside: it must own the upper layer to write to it.
