@@ -17,6 +17,10 @@ import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, parseDuration, parseEnv, parseVolume, type OptionSpec } from './args.ts';
 import type { Pty } from '../container/pty.ts';
+import { needsEngine, parseRestartPolicy } from '../container/restart.ts';
+import { healthcheckFromFlags } from '../container/health.ts';
+import { resolveImage } from '../image/index.ts';
+import { readState } from '../container/state.ts';
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
@@ -44,6 +48,13 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
   { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
+  { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (with -d; the engine keeps it)' },
+  { name: 'health-cmd', value: true, help: 'a command that exits 0 while the container is healthy (run by the engine)' },
+  { name: 'health-interval', value: true, help: 'time between health checks, e.g. 30s (default 30s)' },
+  { name: 'health-timeout', value: true, help: 'a check that runs longer fails, e.g. 5s (default 30s)' },
+  { name: 'health-retries', value: true, help: 'failures in a row that make it unhealthy (default 3)' },
+  { name: 'health-start-period', value: true, help: 'failures in this time after the start do not count, e.g. 10s' },
+  { name: 'no-healthcheck', help: "turn off the image's HEALTHCHECK" },
 ];
 
 export function runHelp(): string {
@@ -99,6 +110,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
     verify: !!opts.verify,
+    ...keptOptions(opts),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -109,8 +121,29 @@ export function runConfigFrom(argv: string[]): RunConfig {
   return cfg.lab ? applyLab(cfg) : cfg;
 }
 
+/** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */
+function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' | 'healthcheck'> {
+  const restart = opts.restart !== undefined ? parseRestartPolicy(opts.restart as string) : undefined;
+  if (restart && restart.name !== 'no') {
+    if (opts.rm) throw new UserError(`--restart ${opts.restart} and --rm conflict: a container removed when it exits cannot be restarted; give one of them`);
+    if (!opts.detach) throw new UserError(`--restart needs -d: the engine restarts the container in the background (box logs shows its output)`);
+  }
+  const healthcheck = healthcheckFromFlags({
+    cmd: opts['health-cmd'] as string | undefined,
+    interval: opts['health-interval'] as string | undefined,
+    timeout: opts['health-timeout'] as string | undefined,
+    startPeriod: opts['health-start-period'] as string | undefined,
+    retries: opts['health-retries'] as string | undefined,
+    none: !!opts['no-healthcheck'],
+  });
+  return { ...(restart && restart.name !== 'no' ? { restart } : {}), ...(healthcheck ? { healthcheck } : {}) };
+}
+
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {
   const cfg = runConfigFrom(argv);
+  // A restart policy or a health check needs a process that outlives this one: the engine.
+  const why = needsEngine(cfg, cfg.lab ? undefined : resolveImage(cfg.image).config.Healthcheck);
+  if (why) return (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
   if (cfg.detach) return runDetached(cfg);
   const sys = realSys(trace);
   const stdio: ('inherit' | 'ignore')[] = [cfg.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
@@ -180,12 +213,12 @@ function formatBytes(n: number): string {
  * `box run -d`: a detached box process (the monitor) starts the container and stays with it,
  * writing its output to a log; we wait until it says the container runs, then print the id.
  */
-async function runDetached(cfg: RunConfig): Promise<number> {
+export async function runDetached(cfg: RunConfig, again?: string): Promise<number> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg) },
+    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg), ...(again ? { BOX_MONITOR_AGAIN: again } : {}) }, // again: `box start`
   });
   const pipe = child.stdio[3] as Readable;
   let out = '';
@@ -194,7 +227,7 @@ async function runDetached(cfg: RunConfig): Promise<number> {
   child.unref();
   const line = out.trim();
   if (line.startsWith('ok ')) {
-    process.stdout.write(`${line.slice(3)}\n`);
+    if (!again) process.stdout.write(`${line.slice(3)}\n`);
     return 0;
   }
   throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
@@ -203,11 +236,13 @@ async function runDetached(cfg: RunConfig): Promise<number> {
 /** The detached monitor: start, report, wait. Its stdout and stderr go nowhere. */
 export async function monitorCommand(_argv: string[], trace: Trace): Promise<number> {
   const cfg = JSON.parse(process.env.BOX_MONITOR_CONFIG ?? '{}') as RunConfig;
+  const again = process.env.BOX_MONITOR_AGAIN ? readState(process.env.BOX_MONITOR_AGAIN) ?? undefined : undefined;
   delete process.env.BOX_MONITOR_CONFIG;
+  delete process.env.BOX_MONITOR_AGAIN;
   const report = fs.createWriteStream('', { fd: 3 });
   let running: Running;
   try {
-    running = await startContainer(realSys(trace), cfg, 'log');
+    running = await startContainer(realSys(trace), cfg, 'log', undefined, { again });
   } catch (err) {
     report.end(`err ${(err as Error).message}\n`);
     return 1;

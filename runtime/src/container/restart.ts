@@ -14,7 +14,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
-import { containerDir } from './state.ts';
+import type { RunConfig } from './config.ts';
+import { effectiveHealthcheck, type Healthcheck } from './health.ts';
+import { containerDir, type ContainerState } from './state.ts';
 
 export type RestartName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
 
@@ -76,12 +78,31 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number, stoppedBy
   }
 }
 
-/** When the engine starts: which containers it starts again (dockerd does the same at its start). */
-export function startsWithEngine(policy: RestartPolicy, exitCode: number | null, stoppedByHand: boolean): boolean {
-  if (policy.name === 'always') return true;
-  if (policy.name === 'unless-stopped') return !stoppedByHand;
-  if (policy.name === 'on-failure') return !stoppedByHand && exitCode !== 0;
-  return false;
+/**
+ * When the engine starts: does it start this stopped container again? dockerd asks the same
+ * ShouldRestart at its start, with one difference for `always`: a stop by hand holds only
+ * until the daemon restarts.
+ */
+export function startsWithEngine(policy: RestartPolicy, exitCode: number | null, stoppedByHand: boolean, restartCount: number): boolean {
+  return policy.name === 'always' || shouldRestart(policy, exitCode ?? 0, stoppedByHand, restartCount);
+}
+
+/**
+ * Does this container need the engine? A restart policy and a health check both need a
+ * process that outlives `box run`, watching the container: the engine (as dockerd).
+ */
+export function needsEngine(cfg: Pick<RunConfig, 'restart' | 'healthcheck'>, imageHealthcheck: Healthcheck | undefined): string | null {
+  if (cfg.restart && cfg.restart.name !== 'no') return `to keep the restart policy ${formatRestartPolicy(cfg.restart)}`;
+  if (effectiveHealthcheck(cfg.healthcheck, imageHealthcheck)) return 'to run the health check';
+  return null;
+}
+
+/** The configuration to start a stopped container again with: the same command, env, limits. */
+export function configForRestart(s: ContainerState): RunConfig {
+  const cfg = s.config as unknown as RunConfig;
+  if (cfg.lab) throw new UserError(`'${s.name}' is a lab sandbox, which is not started again; start a new one`);
+  // The stored env and command are already the image's merged with the run's: keep them as they are.
+  return { ...cfg, image: s.imageId, entrypoint: [], command: s.command, detach: true, interactive: false, tty: false };
 }
 
 // "Stopped by hand" (Docker's HasBeenManuallyStopped) is a file of its own beside state.json,

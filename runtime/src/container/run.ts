@@ -41,7 +41,7 @@ export interface StartAgain {
   /** Start this existing container again: its id, name, directory and upper layer. */
   again?: ContainerState;
   /** As it exits: 'restarting' when its policy will start it again, else 'exited'. */
-  nextStatus?: (exitCode: number) => Status;
+  nextStatus?: (state: ContainerState, exitCode: number) => Status;
 }
 
 /**
@@ -82,7 +82,7 @@ export async function startContainer(
     if (!again) fs.mkdirSync(dir, { mode: 0o711 });
     if (cfg.lab) cfg = withLabDisk(cfg, dir); // a loop device of its own, for the disk I/O lesson
     const state: ContainerState = {
-      id, name, image: cfg.image, imageId: image.id, command: proc.args,
+      id, name, image: again?.image ?? cfg.image, imageId: image.id, command: proc.args,
       created: again?.created ?? new Date().toISOString(), status: 'created', pid: null,
       monitorPid: process.pid, monitorStart: processStart(process.pid) ?? '',
       exitCode: null, oomKilled: false, finished: null, autoRemove: cfg.autoRemove,
@@ -143,7 +143,7 @@ export async function startContainer(
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = exitCode.then((code) => finish(sys, state, cgroup, code, nextStatus?.(code) ?? 'exited'));
+    const exited = exitCode.then((code) => finish(sys, state, cgroup, code, nextStatus?.(state, code) ?? 'exited'));
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
