@@ -200,4 +200,20 @@ describe.skipIf(!!rootReason)('restart policies and health checks', () => {
     expect(box(root, ['wait', 'nosuch'])).toMatchObject({ code: 125, stderr: "box: no such container: 'nosuch'; `box ps -a` lists them\n" });
     expect(box(root, ['rm', 'again']).code).toBe(0);
   });
+
+  it("gives box compose what depends_on needs: a kept run from code, and waits for 'completed' and its failure", async () => {
+    process.env.BOX_ROOT = root;
+    const { runDetachedInEngine } = await import('../../runtime/src/engine/control.ts');
+    const { waitForContainer } = await import('../../runtime/src/container/wait.ts');
+    const id = await runDetachedInEngine(['--name', 'migrate', '--restart', 'on-failure:1', 'busybox', 'sh', '-c', 'echo migrated']);
+    ids.push(id);
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect((await waitForContainer('migrate', 'completed', { timeoutMs: 20_000 })).exitCode).toBe(0);
+    const bad = await runDetachedInEngine(['--name', 'broken', '--restart', 'on-failure:1', 'busybox', 'sh', '-c', 'exit 5']);
+    ids.push(bad);
+    await expect(waitForContainer('broken', 'completed', { timeoutMs: 20_000 })).rejects.toThrow("container 'broken' did not complete successfully: exit code 5");
+    expect(inspect(root, 'broken').RestartCount).toBe(1); // it waited through the restart, not the first exit
+    await expect(runDetachedInEngine(['--restart', 'always', 'nosuchimage'])).rejects.toThrow("image 'nosuchimage' not found");
+    for (const name of ['migrate', 'broken']) expect(box(root, ['rm', name]).code).toBe(0);
+  });
 });

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { processStart } from '../container/state.ts';
 import { boxRoot } from '../image/paths.ts';
 import { clientBinary } from '../init/build.ts';
+import { inHome } from '../home.ts';
 import { UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
 import { encodeRequest } from './protocol.ts';
@@ -88,15 +89,7 @@ async function start(): Promise<number> {
  * terminal and signals exactly as when the engine was already running.
  */
 export async function runThroughEngine(argv: string[], why: string): Promise<number> {
-  if (process.env.BOX_ENGINE_RELAY) {
-    // We are the CLI the client fell back to: the engine did not take the command.
-    throw new UserError(`the engine did not take 'box ${argv[0]}' (started with another BOX_ROOT or environment?); see ${path.join(boxRoot(), 'engine.log')}`);
-  }
-  needRoot();
-  if (!(await ask(['__engine', 'status']))) {
-    const pid = await spawnEngine();
-    process.stderr.write(`box: started the engine (pid ${pid}) ${why}; 'box engine stop' stops it\n`);
-  }
+  await ensureEngine(why);
   const client = spawn(clientBinary, argv, { stdio: 'inherit', env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
   // The terminal's signals reach the client too (same process group): it forwards them.
   const ignore = () => {};
@@ -113,13 +106,50 @@ export async function runThroughEngine(argv: string[], why: string): Promise<num
   return code;
 }
 
+/** Start the engine if none answers, and say so in one line on stderr. */
+export async function ensureEngine(why: string): Promise<void> {
+  if (process.env.BOX_ENGINE_RELAY) {
+    // We are the CLI the client fell back to: the engine did not take the command.
+    throw new UserError(`the engine did not take the command (started with another BOX_ROOT or environment?); see ${path.join(boxRoot(), 'engine.log')}`);
+  }
+  needRoot();
+  if (!(await ask(['__engine', 'status']))) {
+    const pid = await spawnEngine();
+    process.stderr.write(`box: started the engine (pid ${pid}) ${why}; 'box engine stop' stops it\n`);
+  }
+}
+
+/**
+ * For code that starts containers in-process (`box compose`): `box run -d RUNARGS...` served
+ * by the engine, so that it keeps the container (its restart policy, its health check). The
+ * engine is started on demand. Resolves with the container's id; a failure is a UserError
+ * with the engine's one-line message.
+ */
+export async function runDetachedInEngine(runArgs: string[], why = 'to keep the containers'): Promise<string> {
+  await ensureEngine(why);
+  const args = runArgs[0] === '-d' || runArgs[0] === '--detach' ? runArgs : ['-d', ...runArgs];
+  const client = spawn(clientBinary, ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
+  let out = '';
+  let err = '';
+  client.stdout.on('data', (d) => (out += d));
+  client.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number>((resolve) => {
+    client.once('error', () => resolve(127));
+    client.once('close', (c) => resolve(c ?? 125));
+  });
+  if (code !== 0) throw new UserError(err.trim().split('\n')[0]?.replace(/^box: /, '') || `the engine could not run the container (exit ${code})`, code);
+  return out.trim();
+}
+
 /** Start `box __engine` in a session of its own; its pid once it listens. */
 async function spawnEngine(): Promise<string> {
   fs.mkdirSync(boxRoot(), { recursive: true, mode: 0o711 });
   const log = fs.openSync(path.join(boxRoot(), 'engine.log'), 'a', 0o600);
   const env = { ...process.env };
   for (const k of ['BOX_TRACE_FILE', 'BOX_TRACE_INVOCATION', 'BOX_ENGINE', 'BOX_ENGINE_RELAY']) delete env[k]; // per request, not per engine
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__engine'], {
+  // runtime/bin/box, not process.argv[1]: the caller may be code that uses box, not box itself.
+  env.BOX_ENGINE = 'off';
+  const child = spawn(inHome('runtime/bin/box'), ['__engine'], {
     detached: true, // a session of its own: the terminal that started it may close
     stdio: ['ignore', log, log, 'pipe'],
     env,

@@ -77,7 +77,7 @@ export class Supervisor {
     k.running = running;
     const hc = running.state.config.healthcheck as Healthcheck | undefined;
     k.prober = hc ? new Prober(id, hc) : null;
-    k.prober?.start();
+    serveInvocation(engineItself, () => k.prober?.start()); // probes belong to no client's request
     // Started, and `box stop` came meanwhile (it found no process to signal): stop it now.
     if (stoppedByHand(id) && running.state.pid) this.signal(running, 'SIGTERM');
     running.exited.then(() => serveInvocation(engineItself, () => this.exited(id, running)), (err) => log(`${id.slice(0, 12)}: ${err}`));
