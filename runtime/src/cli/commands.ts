@@ -276,7 +276,7 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
       if (s.status === 'running' || s.status === 'restarting') {
         if (!opts.force) throw new UserError(`container '${s.name}' is ${s.status}; stop it first (box stop ${s.name}) or use box rm -f`);
         markStoppedByHand(s.id); // no restart: it is going away
-        killAll(s, trace);
+        if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
         if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
       }
       // An --rm container's monitor removes it; otherwise it is ours to remove.
