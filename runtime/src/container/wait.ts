@@ -52,6 +52,7 @@ function describe(s: ContainerState): string {
 function met(s: ContainerState, condition: WaitCondition): boolean {
   switch (condition) {
     case 'running':
+      if (s.status === 'exited' && !s.started) throw new UserError(`container '${s.name}' exited before it started`);
       return s.status === 'running' || !!s.started;
     case 'exited':
       return s.status === 'exited';
