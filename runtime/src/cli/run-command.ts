@@ -142,7 +142,8 @@ function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' |
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {
   const cfg = runConfigFrom(argv);
   // A restart policy or a health check needs a process that outlives this one: the engine.
-  const why = needsEngine(cfg, cfg.lab ? undefined : resolveImage(cfg.image).config.Healthcheck);
+  // (Not as a user: startContainer says that root is needed, before any image is read.)
+  const why = needsEngine(cfg, cfg.lab || process.getuid?.() !== 0 ? undefined : resolveImage(cfg.image).config.Healthcheck);
   if (why) return (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
   if (cfg.detach) return runDetached(cfg);
   const sys = realSys(trace);
