@@ -325,7 +325,8 @@ class Session {
     this.send(sayLines([
       `engine: running, pid ${process.pid}, up ${up} s, node ${process.versions.node}`,
       `socket: ${engineSocket()}`,
-      `containers: ${this.stats.running.size} running, ${this.stats.served} served, ${this.stats.supervisor.size} kept (restart policies, health checks)`,
+      `containers: ${this.stats.running.size} running, ${this.stats.served} served`,
+      `kept: ${this.stats.supervisor.size} (restart policies, health checks)`,
     ].join('\n')));
     this.finish(0);
   }
