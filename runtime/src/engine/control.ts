@@ -21,10 +21,13 @@ export const ENGINE_HELP = `Usage: box engine start|stop|status
 The engine is a long-lived box that starts containers for the box command, as dockerd does
 for docker. While it runs, 'box run' (in the foreground) and 'box exec' are a small C client
 that hands the command line to the engine over ${'$'}BOX_ROOT/engine.sock and starts in about a
-millisecond instead of Node's ~25 ms; everything else runs as without it.
+millisecond instead of Node's ~25 ms; everything else runs as without it. It also keeps the
+containers that need a process watching them: 'box run -d --restart ...' and containers with a
+health check start it on demand.
 
   start    start the engine (nothing to do if it is running)
-  stop     stop it: containers it started are killed and cleaned up
+  stop     stop it: containers it started are stopped and cleaned up (the ones with
+           --restart always or unless-stopped run again at the next start)
   status   say whether it runs, since when, and how many containers it served
 `;
 

@@ -8,6 +8,10 @@
 // costs only its own work: the overlay, the cgroup, box-init's plan, the exit. The work is
 // the same code as the CLI's (container/run.ts); only the caller's environment, terminal and
 // messages come from the request (sys/invocation.ts) instead of from this process.
+//
+// It also keeps containers (supervisor.ts): `box run -d` with a restart policy or a health
+// check, and `box start` of one, are served here, because something must watch the container
+// after the client has gone; restarts and health probes then happen in this process.
 
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
