@@ -217,5 +217,15 @@ describe.skipIf(!!rootReason)('restart policies and health checks', () => {
     expect(inspect(root, 'broken').RestartCount).toBe(1); // it waited through the restart, not the first exit
     await expect(runDetachedInEngine(['--restart', 'always', 'nosuchimage'])).rejects.toThrow("image 'nosuchimage' not found");
     for (const name of ['migrate', 'broken']) expect(box(root, ['rm', name]).code).toBe(0);
+
+    // A RunConfig made in code, kept by the engine, waited for until healthy.
+    const { runKeptInEngine } = await import('../../runtime/src/engine/control.ts');
+    const { runConfigFrom } = await import('../../runtime/src/cli/run-command.ts');
+    const cfg = runConfigFrom(['-d', '--name', 'api', '--restart', 'unless-stopped', '--health-cmd', 'echo up', '--health-interval', '100ms', 'busybox', 'sleep', '1000']);
+    const api = await runKeptInEngine(cfg);
+    ids.push(api);
+    expect((await waitForContainer(api, 'healthy', { timeoutMs: 20_000 })).name).toBe('api');
+    expect(inspect(root, 'api').HostConfig.RestartPolicy).toEqual({ Name: 'unless-stopped', MaximumRetryCount: 0 });
+    expect(box(root, ['rm', '-f', 'api']).code).toBe(0);
   });
 });

@@ -12,6 +12,7 @@ import { processStart } from '../container/state.ts';
 import { boxRoot } from '../image/paths.ts';
 import { clientBinary } from '../init/build.ts';
 import { inHome } from '../home.ts';
+import type { RunConfig } from '../container/config.ts';
 import { UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
 import { encodeRequest } from './protocol.ts';
@@ -129,9 +130,23 @@ export async function ensureEngine(why: string): Promise<void> {
  * with the engine's one-line message.
  */
 export async function runDetachedInEngine(runArgs: string[], why = 'to keep the containers'): Promise<string> {
-  await ensureEngine(why);
   const args = runArgs[0] === '-d' || runArgs[0] === '--detach' ? runArgs : ['-d', ...runArgs];
-  const client = spawn(clientBinary, ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
+  return throughClient(['run', ...args], why);
+}
+
+/**
+ * The same with a RunConfig made in code (as cli/run-command.ts runConfigFrom makes one, with
+ * `restart` and `healthcheck` set): the engine starts it detached and keeps it, whatever it
+ * needs. Resolves with the container's id.
+ */
+export async function runKeptInEngine(cfg: RunConfig, why = 'to keep the containers'): Promise<string> {
+  return throughClient(['__run-kept', JSON.stringify(cfg)], why);
+}
+
+/** Run box-client with `argv`, its output captured: what it printed, or its one-line error. */
+async function throughClient(argv: string[], why: string): Promise<string> {
+  await ensureEngine(why);
+  const client = spawn(clientBinary, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
   let out = '';
   let err = '';
   client.stdout.on('data', (d) => (out += d));

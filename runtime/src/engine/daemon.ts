@@ -189,7 +189,7 @@ class Session {
     if (argv[0] === '__engine' && argv[1] === 'status' && argv.length === 2) return this.status();
     // Root only (the socket is 0600; this is the second lock). `run -d` stays with the CLI:
     // its monitor process is what `box logs` and `box stop` know.
-    const served = argv[0] === 'run' || argv[0] === 'exec' || argv[0] === 'start';
+    const served = ['run', 'exec', 'start', '__run-kept'].includes(argv[0]);
     if (peer.uid !== 0 || !sameEnv || !served || argv.includes('--help') || argv.includes('-h')) {
       return void this.send('fallback\n');
     }
@@ -205,7 +205,7 @@ class Session {
       command: ['box', ...this.req.argv],
       invocation: `${peer.pid}-${Date.now()}`,
     });
-    const serve = { run: this.run, exec: this.exec, start: this.start }[argv[0] as 'run' | 'exec' | 'start'].bind(this);
+    const serve = { run: this.run, exec: this.exec, start: this.start, '__run-kept': this.runConfig }[argv[0] as 'run'].bind(this);
     await serveInvocation(inv, () => serve(argv.slice(1), trace, peer.pid));
   }
 
@@ -239,6 +239,16 @@ class Session {
     const running = await this.stats.supervisor.start(cfg, undefined, trace);
     this.toStdout(client, `${running.state.id}\n`);
     this.finish(0);
+  }
+
+  /** A RunConfig as JSON (control.ts runKeptInEngine, for `box compose`): run -d, kept here. */
+  private async runConfig(args: string[], trace: () => Trace, client: number): Promise<void> {
+    try {
+      if (args.length !== 1) throw new UserError('__run-kept takes one RunConfig as JSON');
+      await this.runKept({ ...(JSON.parse(args[0]) as RunConfig), detach: true, interactive: false, tty: false }, trace(), client);
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   /** `box start`: containers the engine keeps start here; any other, with the CLI. */
