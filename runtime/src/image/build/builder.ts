@@ -32,7 +32,7 @@ import { readContext, type BuildContext } from './context.ts';
 import { directoryEntries, planCopy } from './copy.ts';
 import { expand, keyValues, parseBoxfile, words, type Instruction } from './parse.ts';
 import { runInContainer } from './run-step.ts';
-import { parseGoDuration, type Healthcheck } from '../../container/health.ts';
+import { parseGoDuration, type Healthcheck } from '../healthcheck.ts';
 
 /**
  * HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command, or
