@@ -255,6 +255,14 @@ describe.skipIf(!!missing)('box-dns', () => {
     expect(taken.stderr).toBe(`box-dns: cannot listen on ${ip}:53 (UDP): the port is in use by another program\n`);
   });
 
+  it('keeps no capability once it listens, and cannot gain one', async () => {
+    const dns = await startDns(['--listen', freshAddress(), '--hosts', hostsFile('')]);
+    const status = fs.readFileSync(`/proc/${dns.pid}/status`, 'utf8');
+    expect(status).toMatch(/^CapEff:\s+0{16}$/m);
+    expect(status).toMatch(/^CapPrm:\s+0{16}$/m);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+  });
+
   it('exits 0 on SIGTERM', async () => {
     const dns = await startDns(['--listen', freshAddress(), '--hosts', hostsFile('')]);
     const exit = new Promise<number | null>((resolve) => dns.once('exit', (code) => resolve(code)));

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -575,6 +578,20 @@ static int listen_on(const struct addr *a, int type)
 	return fd;
 }
 
+/*
+ * Once its sockets are bound, box-dns needs no privilege: it reads a file box made readable,
+ * and sends and receives on sockets it holds or makes. It parses bytes from containers, so
+ * it keeps no capability (no mount, no ptrace, no network configuration) and can gain none
+ * by exec. It stays uid 0 only to keep reading the hosts file wherever box keeps it.
+ */
+static void drop_privileges(void)
+{
+	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct none[2] = { 0 };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &head, none) < 0)
+		die(1, "cannot drop privileges: %s", strerror(errno));
+}
+
 static void conn_close(int i)
 {
 	close(conns[i].fd);
@@ -807,6 +824,7 @@ int main(int argc, char **argv)
 
 	udp_fd = listen_on(&listen_addr, SOCK_DGRAM);
 	tcp_fd = listen_on(&listen_addr, SOCK_STREAM);
+	drop_privileges();
 	for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
 	for (int i = 0; i < MAX_FORWARDS; i++) forwards[i].fd = -1;
 	if (ready_fd >= 0) {
