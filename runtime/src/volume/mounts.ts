@@ -41,7 +41,7 @@ export function prepareMounts(requests: MountRequest[], image: ImageView, scratc
     }
   }
   const out: PreparedMounts = { binds: [], tmpfs: [], records: [], anonymous: [] };
-  withVolumeLock(() => {
+  const add = () => {
     try {
       addMounts(requests, out, image, scratch, owner);
     } catch (err) {
@@ -49,7 +49,10 @@ export function prepareMounts(requests: MountRequest[], image: ImageView, scratc
       throw err;
     }
     record(out.records);
-  });
+  };
+  // Most runs have no volume: they need neither the lock nor $BOX_ROOT/volumes.
+  if (requests.some((r) => r.type === 'volume')) withVolumeLock(add);
+  else add();
   // /a before /a/b: a mount on a parent would hide one made below it earlier.
   const depth = (p: string) => p.split('/').filter(Boolean).length;
   out.binds.sort((a, b) => depth(a.container) - depth(b.container));
