@@ -348,15 +348,17 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
 
 async function inspect(opts: Record<string, unknown>, args: string[]): Promise<number> {
   needOne(args, 'inspect CONTAINER');
-  // A container by that name or id first, then an image, as `docker inspect` does.
+  // A container by that name or id first, then an image, then a volume, as `docker inspect` does.
   const views: Record<string, unknown>[] = [];
   for (const a of args) {
     try {
       views.push(inspectView(lookup(a)));
     } catch (err) {
       const image = (await import('./image-commands.ts')).inspectImage(a);
-      if (!image) throw err;
-      views.push(image);
+      const { getVolume, volumeView } = await import('../volume/store.ts');
+      const volume = image ? null : getVolume(a);
+      if (!image && !volume) throw err;
+      views.push(image ?? volumeView(volume!));
     }
   }
   if (typeof opts.format === 'string') {

@@ -17,9 +17,14 @@ const SCRIPT = [
   'set -e',
   // An overlay of lower layers only is read-only; it needs two of them (the empty one is ours).
   'mount -t overlay overlay -o "lowerdir=$1" "$2"',
-  // Only a directory is copied (Docker does the same); `cp -a dir/. data` also gives the
-  // volume's root the directory's own owner and mode.
-  'if [ -d "$2$3" ] && [ ! -L "$2$3" ]; then cp -a "$2$3/." "$4"; fi',
+  // Only a directory is copied (Docker does the same), into a directory beside _data, then
+  // moved in: a box killed while copying leaves _data empty, to be filled on the next mount.
+  // `cp -a dir/. tmp` gives tmp the directory's own owner and mode, which _data then takes.
+  'if [ -d "$2$3" ] && [ ! -L "$2$3" ]; then',
+  '  cp -a "$2$3/." "$5"',
+  '  chown --reference="$5" "$4" && chmod --reference="$5" "$4"',
+  '  find "$5" -mindepth 1 -maxdepth 1 -exec mv -t "$4" {} +',
+  'fi',
 ].join('\n');
 
 /**
@@ -29,12 +34,15 @@ const SCRIPT = [
 export function fillFromImage(lowerDirs: string[], inside: string, data: string, scratch: string): void {
   const mnt = path.join(scratch, 'prefill-mnt');
   const empty = path.join(scratch, 'prefill-empty');
+  const staging = path.join(path.dirname(data), '.filling');
+  fs.rmSync(staging, { recursive: true, force: true }); // left by a box killed while copying
+  fs.mkdirSync(staging, { mode: 0o700 });
   fs.mkdirSync(mnt, { recursive: true });
   fs.mkdirSync(empty, { recursive: true });
   // Inside a user namespace (box in a lab sandbox), overlayfs keeps its marks in user.* xattrs.
   const lower = [...lowerDirs].reverse().join(':') + ':' + empty + (inInitialUserns() ? '' : ',userxattr');
   try {
-    execFileSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', SCRIPT, 'prefill', lower, mnt, inside, data],
+    execFileSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', SCRIPT, 'prefill', lower, mnt, inside, data, staging],
       { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     const e = err as { code?: string; stderr?: Buffer };
@@ -44,5 +52,6 @@ export function fillFromImage(lowerDirs: string[], inside: string, data: string,
   } finally {
     // rmdir, never a recursive rm: on the host these are two empty directories.
     for (const d of [mnt, empty]) fs.rmdirSync(d);
+    fs.rmSync(staging, { recursive: true, force: true }); // on our own volume's filesystem, never a mount
   }
 }
