@@ -29,8 +29,8 @@ export interface ImageView {
 /**
  * `owner`: with --userns, the uid that root inside is on the host. A volume mounted for the
  * first time by such a container is given to it, or its root could not write there.
- * `record`: called (under the volumes' lock) with the mounts before the lock is let go, so
- * that the container's state names its volumes before a `box volume rm` can look.
+ * `record`: called with the mounts before the volumes' lock is let go (when there are
+ * volumes), so that the container's state names them before a `box volume rm` can look.
  */
 export function prepareMounts(requests: MountRequest[], image: ImageView, scratch: string, owner: number | null,
   record: (records: MountRecord[]) => void): PreparedMounts {
@@ -48,11 +48,14 @@ export function prepareMounts(requests: MountRequest[], image: ImageView, scratc
       removeUnused(out.anonymous, () => []); // made for this start only
       throw err;
     }
-    record(out.records);
   };
-  // Most runs have no volume: they need neither the lock nor $BOX_ROOT/volumes.
-  if (requests.some((r) => r.type === 'volume')) withVolumeLock(add);
-  else add();
+  // Most runs have no volume: they need neither the lock, nor $BOX_ROOT/volumes, nor a record now.
+  if (requests.some((r) => r.type === 'volume')) {
+    withVolumeLock(() => {
+      add();
+      record(out.records);
+    });
+  } else add();
   // /a before /a/b: a mount on a parent would hide one made below it earlier.
   const depth = (p: string) => p.split('/').filter(Boolean).length;
   out.binds.sort((a, b) => depth(a.container) - depth(b.container));
