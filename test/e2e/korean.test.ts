@@ -4,6 +4,7 @@
 // (Accept-Language / navigator.languages), and a Korean lesson's main demo from its Run
 // button with one exercise failed, then passed, in a real `box --lab` sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browserTestsMissing, launchChromium } from './harness.ts';
 import { T, startLessonLab } from './lesson-page.ts';
@@ -70,6 +71,33 @@ describe.skipIf(skip)('the course in Korean, in a browser', () => {
     expect(await page.evaluate(() => localStorage.getItem('isolab.lang'))).toBe('en');
     await page.close();
   }, 2 * T);
+
+  it('draws Korean text with a Korean font: the web font where the system has none', async () => {
+    let systemKorean = '';
+    try { systemKorean = execFileSync('fc-list', [':lang=ko', 'family'], { encoding: 'utf8' }).trim(); } catch { /* no fontconfig tools */ }
+    const page = await lab.context.newPage();
+    const fonts: string[] = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/fonts/')) fonts.push(new URL(r.url()).pathname); });
+    await page.goto(`${lab.base}/lessons/ko/full-and-paravirtualization/`);
+    await page.evaluate(() => document.fonts.ready);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument');
+    // The header's tagline and the chapter list are small text, where system-ui once drew boxes.
+    for (const selector of ['.tagline', '.chapter-title', 'h1', '.lesson p']) {
+      const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+      const used = (await cdp.send('CSS.getPlatformFontsForNode', { nodeId })).fonts;
+      const korean = used.filter((f) => f.isCustomFont || /KR|Gothic|CJK/.test(f.familyName));
+      expect(korean.length, `${selector}: ${JSON.stringify(used)}`).toBeGreaterThan(0);
+      if (!systemKorean) expect(korean.every((f) => f.isCustomFont), `${selector} uses the web font`).toBe(true);
+    }
+    if (!systemKorean) {
+      expect(fonts[0]).toBe('/fonts/hangul.css');
+      expect(fonts.some((f) => /^\/fonts\/noto-sans-kr-\d+-wght-normal\.woff2$/.test(f))).toBe(true);
+    }
+    await page.close();
+  }, T);
 
   it('opens / in Korean for a browser that asks for Korean first', async () => {
     korean = await launchChromium('ko-accept', undefined, 'ko-KR');
