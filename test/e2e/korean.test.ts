@@ -137,4 +137,35 @@ describe.skipIf(skip)('the course in Korean, in a browser', () => {
     expect(await p.exercise('hello-exits').getAttribute('data-status')).toBe('pass');
     expect(await p.exercise('hello-exits').locator('[data-testid="exercise-status"]').textContent()).toBe('✓ 통과');
   }, 4 * T);
+
+  it('runs 전가상화와 반가상화: the paravirtual guest from its Run button, count-both failed, then passed', async () => {
+    lesson = await lab.open('ko/full-and-paravirtualization');
+    const p = lesson;
+    const out = await p.run('box vm run message-pv', /exits to the monitor: 2 \(IO 2\)[\s\S]*[#$] *$/);
+    expect(out).toContain('by device: hypercall 1, exit 1');
+
+    const fail = await p.check('count-both');
+    expect(fail.status).toBe('fail');
+    expect(fail.hint).toContain('마지막 exit');
+    const total = (guest: string) => `box vm run ${guest} 2>&1 >/dev/null | grep -o 'exits to the monitor: [0-9]*' | grep -o '[0-9]*$'`;
+    expect((await p.type(`${total('message-trap')} > /root/trap-exits && ${total('message-pv')} > /root/pv-exits`)).status).toBe(0);
+    await p.checkUntilPass('count-both');
+    expect(await p.exercise('count-both').locator('[data-testid="exercise-status"]').textContent()).toBe('✓ 통과');
+  }, 4 * T);
+
+  it('runs 가상 머신과 컨테이너: the container\'s kernel from its Run button, container-kernel failed, then passed', async () => {
+    lesson = await lab.open('ko/vms-and-containers');
+    const p = lesson;
+    const release = (await p.type('uname -r')).out.trim().split('\n').pop()!.trim();
+    expect(release).toMatch(/^\d+\.\d+\S*$/);
+    const escaped = release.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await p.run('box run --rm busybox uname -r', new RegExp('\\n' + escaped + '\\r?\\n[\\s\\S]*[#$] *$'));
+
+    const fail = await p.check('container-kernel');
+    expect(fail.status).toBe('fail');
+    expect(fail.hint).toContain('왜 같을까요');
+    expect((await p.type('box run --rm busybox uname -r > /root/container-kernel')).status).toBe(0);
+    await p.checkUntilPass('container-kernel');
+    expect(await p.exercise('container-kernel').locator('[data-testid="exercise-status"]').textContent()).toBe('✓ 통과');
+  }, 4 * T);
 });
