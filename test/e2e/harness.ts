@@ -193,17 +193,29 @@ export function sleep(ms: number): Promise<void> {
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty). */
-export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }): Promise<BrowserContext> {
+/**
+ * Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty).
+ * `locale` sets the browser's language: navigator.languages and the Accept-Language header.
+ */
+export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }, locale?: string): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-chromium-${tag}-`));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport,
+    ...(locale ? { locale } : {}),
   });
+  // The profile goes with the browser (once it has exited: it writes there to the end), so a
+  // test run leaves nothing in /tmp.
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    await close(...args);
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return context;
 }
 
 /** Why the browser tests cannot run here (no Chromium, no lesson, no box --lab), or ''. */
