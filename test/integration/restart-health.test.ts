@@ -84,6 +84,12 @@ describe.skipIf(!!rootReason)('restart policies and health checks', () => {
     expect(box(root, ['wait', 'fine']).stdout).toBe('0\n');
     expect(inspect(root, 'fine').RestartCount).toBe(0);
     expect(box(root, ['logs', 'fine']).stdout).toBe('once\n');
+
+    // A restart keeps the container's volumes, an anonymous one too (as in Docker).
+    run(['--name', 'kept-data', '--restart', 'on-failure:1', '-v', '/data', 'busybox', 'sh', '-c', 'echo x >> /data/f; wc -l < /data/f; exit 1']);
+    expect(box(root, ['wait', 'kept-data']).stdout).toBe('1\n');
+    expect(box(root, ['logs', 'kept-data']).stdout).toBe('1\n2\n');
+    expect(box(root, ['rm', '-v', 'kept-data']).code).toBe(0);
   });
 
   it('a stop by hand holds: unless-stopped stays stopped, also across an engine restart; always comes back', async () => {

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { RunConfig } from './config.ts';
+import { requestsFrom } from '../volume/spec.ts';
 import { effectiveHealthcheck, type Healthcheck } from './health.ts';
 import { containerDir, type ContainerState } from './state.ts';
 
@@ -102,7 +103,16 @@ export function configForRestart(s: ContainerState): RunConfig {
   const cfg = s.config as unknown as RunConfig;
   if (cfg.lab) throw new UserError(`'${s.name}' is a lab sandbox, which is not started again; start a new one`);
   // The stored env and command are already the image's merged with the run's: keep them as they are.
-  return { ...cfg, image: s.imageId, entrypoint: [], command: s.command, detach: true, interactive: false, tty: false };
+  const again: RunConfig = { ...cfg, image: s.imageId, entrypoint: [], command: s.command, detach: true, interactive: false, tty: false };
+  // Its mounts as they were made: the same binds and volumes (an anonymous one by the name it
+  // got, so that a restart keeps its data, as in Docker), and its tmpfs mounts afresh.
+  if (!s.mounts) return again;
+  return {
+    ...again,
+    volumes: [],
+    volumesFrom: [],
+    mounts: [...requestsFrom(s.mounts, ''), ...(cfg.mounts ?? []).filter((m) => m.type === 'tmpfs')],
+  };
 }
 
 // "Stopped by hand" (Docker's HasBeenManuallyStopped) is a file of its own beside state.json,
