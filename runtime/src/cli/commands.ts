@@ -6,7 +6,7 @@ import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
 import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../container/cleanup.ts';
 import {
-  containerDir, listIds, lookup, readState, releaseName, type ContainerState,
+  containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
 import { UserError } from '../sys/errors.ts';
 import { healthSuffix } from '../container/health.ts';
@@ -325,7 +325,11 @@ async function logs(opts: Record<string, unknown>, args: string[]): Promise<numb
   };
   pump();
   if (opts.follow) {
-    while (['running', 'restarting', 'created'].includes(readState(s.id)?.status ?? '')) { // through restarts too
+    const live = () => { // through restarts too, while something watches the container
+      const now = readState(s.id);
+      return !!now && ['running', 'restarting', 'created'].includes(now.status) && monitorAlive(now);
+    };
+    while (live()) {
       await new Promise((r) => setTimeout(r, 200));
       pump();
     }
