@@ -282,6 +282,12 @@ describe('site build: mistakes in a lesson', () => {
     expect(r.log).toContain('<Exercise id="no-such-exercise"> in en/broken: no such exercise in its frontmatter (declared: real-one)');
   });
 
+  it('fails when content/exercises does not define the check of a placed exercise', () => {
+    const r = build('./test/fixtures/site-broken-check/lessons', 'broken-check');
+    expect(r.ok).toBe(false);
+    expect(r.log).toContain('<Exercise id="defined-here-only"> in en/unchecked: no check for it in content/exercises/unchecked.yaml');
+  });
+
   it('fails when a lesson without a terminal places an exercise', () => {
     const r = build('./test/fixtures/site-broken-terminal/lessons', 'broken-terminal');
     expect(r.ok).toBe(false);
