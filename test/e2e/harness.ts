@@ -193,8 +193,11 @@ export function sleep(ms: number): Promise<void> {
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty). */
-export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }): Promise<BrowserContext> {
+/**
+ * Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty).
+ * `locale` sets the browser's language: navigator.languages and the Accept-Language header.
+ */
+export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }, locale?: string): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-chromium-${tag}-`));
   return chromium.launchPersistentContext(profile, {
@@ -203,6 +206,7 @@ export async function launchChromium(tag: string, viewport = { width: 1400, heig
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport,
+    ...(locale ? { locale } : {}),
   });
 }
 
