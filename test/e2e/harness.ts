@@ -200,7 +200,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }, locale?: string): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-chromium-${tag}-`));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -208,6 +208,14 @@ export async function launchChromium(tag: string, viewport = { width: 1400, heig
     viewport,
     ...(locale ? { locale } : {}),
   });
+  // The profile goes with the browser (once it has exited: it writes there to the end), so a
+  // test run leaves nothing in /tmp.
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    await close(...args);
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return context;
 }
 
 /** Why the browser tests cannot run here (no Chromium, no lesson, no box --lab), or ''. */

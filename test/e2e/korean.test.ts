@@ -4,6 +4,7 @@
 // (Accept-Language / navigator.languages), and a Korean lesson's main demo from its Run
 // button with one exercise failed, then passed, in a real `box --lab` sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browserTestsMissing, launchChromium } from './harness.ts';
 import { T, startLessonLab } from './lesson-page.ts';
@@ -71,6 +72,33 @@ describe.skipIf(skip)('the course in Korean, in a browser', () => {
     await page.close();
   }, 2 * T);
 
+  it('draws Korean text with a Korean font: the web font where the system has none', async () => {
+    let systemKorean = '';
+    try { systemKorean = execFileSync('fc-list', [':lang=ko', 'family'], { encoding: 'utf8' }).trim(); } catch { /* no fontconfig tools */ }
+    const page = await lab.context.newPage();
+    const fonts: string[] = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/fonts/')) fonts.push(new URL(r.url()).pathname); });
+    await page.goto(`${lab.base}/lessons/ko/full-and-paravirtualization/`);
+    await page.evaluate(() => document.fonts.ready);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('DOM.enable');
+    await cdp.send('CSS.enable');
+    const { root } = await cdp.send('DOM.getDocument');
+    // The header's tagline and the chapter list are small text, where system-ui once drew boxes.
+    for (const selector of ['.tagline', '.chapter-title', 'h1', '.lesson p']) {
+      const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+      const used = (await cdp.send('CSS.getPlatformFontsForNode', { nodeId })).fonts;
+      const korean = used.filter((f) => f.isCustomFont || /KR|Gothic|CJK/.test(f.familyName));
+      expect(korean.length, `${selector}: ${JSON.stringify(used)}`).toBeGreaterThan(0);
+      if (!systemKorean) expect(korean.every((f) => f.isCustomFont), `${selector} uses the web font`).toBe(true);
+    }
+    if (!systemKorean) {
+      expect(fonts[0]).toBe('/fonts/hangul.css');
+      expect(fonts.some((f) => /^\/fonts\/noto-sans-kr-\d+-wght-normal\.woff2$/.test(f))).toBe(true);
+    }
+    await page.close();
+  }, T);
+
   it('opens / in Korean for a browser that asks for Korean first', async () => {
     korean = await launchChromium('ko-accept', undefined, 'ko-KR');
     const page = await korean.newPage();
@@ -108,5 +136,36 @@ describe.skipIf(skip)('the course in Korean, in a browser', () => {
     await p.checkUntilPass('hello-exits');
     expect(await p.exercise('hello-exits').getAttribute('data-status')).toBe('pass');
     expect(await p.exercise('hello-exits').locator('[data-testid="exercise-status"]').textContent()).toBe('✓ 통과');
+  }, 4 * T);
+
+  it('runs 전가상화와 반가상화: the paravirtual guest from its Run button, count-both failed, then passed', async () => {
+    lesson = await lab.open('ko/full-and-paravirtualization');
+    const p = lesson;
+    const out = await p.run('box vm run message-pv', /exits to the monitor: 2 \(IO 2\)[\s\S]*[#$] *$/);
+    expect(out).toContain('by device: hypercall 1, exit 1');
+
+    const fail = await p.check('count-both');
+    expect(fail.status).toBe('fail');
+    expect(fail.hint).toContain('마지막 exit');
+    const total = (guest: string) => `box vm run ${guest} 2>&1 >/dev/null | grep -o 'exits to the monitor: [0-9]*' | grep -o '[0-9]*$'`;
+    expect((await p.type(`${total('message-trap')} > /root/trap-exits && ${total('message-pv')} > /root/pv-exits`)).status).toBe(0);
+    await p.checkUntilPass('count-both');
+    expect(await p.exercise('count-both').locator('[data-testid="exercise-status"]').textContent()).toBe('✓ 통과');
+  }, 4 * T);
+
+  it('runs 가상 머신과 컨테이너: the container\'s kernel from its Run button, container-kernel failed, then passed', async () => {
+    lesson = await lab.open('ko/vms-and-containers');
+    const p = lesson;
+    const release = (await p.type('uname -r')).out.trim().split('\n').pop()!.trim();
+    expect(release).toMatch(/^\d+\.\d+\S*$/);
+    const escaped = release.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await p.run('box run --rm busybox uname -r', new RegExp('\\n' + escaped + '\\r?\\n[\\s\\S]*[#$] *$'));
+
+    const fail = await p.check('container-kernel');
+    expect(fail.status).toBe('fail');
+    expect(fail.hint).toContain('왜 같을까요');
+    expect((await p.type('box run --rm busybox uname -r > /root/container-kernel')).status).toBe(0);
+    await p.checkUntilPass('container-kernel');
+    expect(await p.exercise('container-kernel').locator('[data-testid="exercise-status"]').textContent()).toBe('✓ 통과');
   }, 4 * T);
 });

@@ -287,8 +287,15 @@ describe('site build: fixture lessons', () => {
     for (const url of ['/', '/ko/', '/lessons/ko/third/']) {
       expect(page(dist, url), url).toContain('<link rel="stylesheet" href="/fonts/hangul.css">');
     }
+    // The Korean fonts come before system-ui (which can claim Hangul and draw empty boxes).
     const global = fs.readFileSync(path.join(ROOT, 'src/styles/global.css'), 'utf8');
-    expect(global).toMatch(/--font-sans:[^;]*'Apple SD Gothic Neo',\s*'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', 'Isolab Hangul', sans-serif;/);
+    const stack = /--font-sans:([^;]*);/.exec(global)![1].split(',').map((f) => f.trim().replace(/'/g, ''));
+    const at = (family: string) => stack.indexOf(family);
+    for (const family of ['Apple SD Gothic Neo', 'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', 'Isolab Hangul']) {
+      expect(at(family), family).toBeGreaterThan(-1);
+      expect(at(family), `${family} before system-ui`).toBeLessThan(at('system-ui'));
+    }
+    expect(at('Isolab Hangul')).toBe(at('system-ui') - 1);
   });
 
   it('serves a self-contained 401 page that points at the URL npm start printed', () => {
