@@ -43,7 +43,7 @@ export interface LabServerOptions {
  * connection goes after KEEP_ALIVE_MS. Connections beyond MAX_CONNECTIONS are refused, so
  * the server keeps file descriptors for the sandboxes' ptys (the hard limit may be 20000).
  */
-export const HTTP_LIMITS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, maxConnections: 4096 } as const;
+export const HTTP_LIMITS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkMs: 2_000, maxConnections: 4096 } as const;
 
 /** How long close() waits for the sandboxes to be removed before it returns anyway. */
 export const CLOSE_DEADLINE_MS = 45_000;
@@ -93,7 +93,8 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
 
-  const server = http.createServer((req, res) => {
+  // Node looks for requests past headersTimeout/requestTimeout every connectionsCheckingInterval.
+  const server = http.createServer({ connectionsCheckingInterval: HTTP_LIMITS.checkMs }, (req, res) => {
     try {
       if (!hostAllowed(req, loopbackOnly)) {
         page(res, 403, 'Forbidden', '<p>This server answers to 127.0.0.1 and localhost only.</p>');
@@ -152,9 +153,14 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   });
 
   // Bad clients must not be able to bring the process down.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  // The answer goes out, then the socket is destroyed: end() alone would leave it half open
+  // for as long as a slow client keeps writing.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
   });
 
   server.headersTimeout = HTTP_LIMITS.headersMs;

@@ -176,6 +176,7 @@ export class WalkBudget {
  */
 export async function subdirectories(dir: string, budget: WalkBudget): Promise<string[]> {
   const names: string[] = [];
+  if (!budget.take()) return names; // opening a directory counts too
   let handle: fs.Dir;
   try {
     handle = await fs.promises.opendir(dir, { bufferSize: 64 });
@@ -224,7 +225,7 @@ export async function cgroupProcesses(layout: CgroupLayout, limit = 512, budget 
   if (!top) return { found: [], capped: false };
   const pids: number[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    if (pids.length >= limit || budget.left <= 0) return;
+    if (pids.length >= limit || !budget.take()) return;
     const text = await fs.promises.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
     for (const line of text.split('\n')) {
       const pid = Number(line);
