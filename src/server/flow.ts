@@ -127,11 +127,15 @@ export class TokenBucket {
     this.#at = now;
   }
 
-  /** Take one token; false (and nothing taken) when the bucket is empty. */
-  take(): boolean {
+  /**
+   * Take `n` tokens; false (and nothing taken) when the bucket is empty. A bucket that holds
+   * at least one token lets a bigger take through and goes into debt: a 64 KiB frame passes a
+   * byte budget at once, and the wait for the next one grows with it.
+   */
+  take(n = 1): boolean {
     this.#refill();
     if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    this.#tokens -= n;
     return true;
   }
 

@@ -44,6 +44,12 @@ const PANEL_CONGESTED = 256 * 1024;
  */
 export const RATE = {
   frames: { burst: 1000, perSecond: 500 },
+  /**
+   * Bytes of frames. Input for a program that does not read it waits in node-pty's queue (in
+   * our memory, retried on every turn of the event loop): 256 KiB/s bounds how fast a client
+   * can grow that queue, and a paste of up to 1 MiB still goes through at once.
+   */
+  bytes: { burst: 1024 * 1024, perSecond: 256 * 1024 },
   /** A check runs a process in the sandbox: a few in a row, then one every 2 s. */
   checks: { burst: 5, perSecond: 0.5 },
   /** Showing the panel (again) sends its whole record: applied at most this often, the latest wins. */
@@ -212,8 +218,11 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   };
 
   const frames = new TokenBucket(RATE.frames.burst, RATE.frames.perSecond);
+  const bytes = new TokenBucket(RATE.bytes.burst, RATE.bytes.perSecond);
   let resumeTimer: NodeJS.Timeout | undefined;
   ws.on('message', (data, isBinary) => {
+    const size = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    const overBudget = !frames.take() || !bytes.take(size);
     try {
       onMessage(data, isBinary);
     } catch (e) {
@@ -222,9 +231,9 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       ws.close(CLOSE.internal, 'server error');
       return;
     }
-    if (!frames.take() && !resumeTimer && ws.readyState === ws.OPEN) {
+    if (overBudget && !resumeTimer && ws.readyState === ws.OPEN) {
       ws.pause();
-      resumeTimer = setTimeout(() => { resumeTimer = undefined; if (ws.readyState === ws.OPEN) ws.resume(); }, frames.waitMs());
+      resumeTimer = setTimeout(() => { resumeTimer = undefined; if (ws.readyState === ws.OPEN) ws.resume(); }, Math.max(frames.waitMs(), bytes.waitMs()));
     }
   });
 
