@@ -21,6 +21,7 @@ import { readKeyed, readNumber, readText, readPids } from '../../runtime/src/cgr
 import { mountsUnder, parseMountinfo } from '../../runtime/src/cgroups/mounts.ts';
 import { realSys } from '../../runtime/src/sys/sys.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
+import { readHead } from './panel-ns.ts';
 
 /** The controllers the plots read. */
 export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids';
@@ -240,9 +241,9 @@ export async function cgroupProcesses(layout: CgroupLayout, limit = 512, budget 
 
 /** The command line of `pid`, spaces between arguments, cut to `max` characters. */
 export function commandOf(pid: number, max = 80): string {
-  const raw = safe(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
-  if (!raw) return '';
-  const text = Buffer.from(raw, 'latin1').toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
+  const raw = safe(() => readHead(`/proc/${pid}/cmdline`));
+  if (!raw || raw.length === 0) return '';
+  const text = raw.toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
