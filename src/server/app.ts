@@ -38,10 +38,10 @@ export interface LabServerOptions {
 }
 
 /**
- * Slow clients (slowloris): a request's headers must arrive within HEADERS_MS and the whole
- * request within REQUEST_MS, or Node answers 408 and closes the socket. An idle keep-alive
- * connection goes after KEEP_ALIVE_MS. Connections beyond MAX_CONNECTIONS are refused, so
- * the server keeps file descriptors for the sandboxes' ptys (the hard limit may be 20000).
+ * Slow clients (slowloris): a request's headers must arrive within `headersMs` and the whole
+ * request within `requestMs` (Node looks every `checkMs`), or it is answered 408 and its
+ * socket closed. An idle keep-alive connection goes after `keepAliveMs`. Connections past
+ * `maxConnections` are refused, so file descriptors are left for the sandboxes' ptys.
  */
 export const HTTP_LIMITS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkMs: 2_000, maxConnections: 4096 } as const;
 
