@@ -49,6 +49,8 @@ export class Session {
   readonly client: Client;
   readonly reattach = new TokenBucket(REATTACH.burst, REATTACH.perSecond);
   attachment: Attachment | null = null;
+  /** When its last page went away (meaningful while `attachment` is null). */
+  detachedAt = 0;
   lastInput = Date.now();
   ended = false;
   graceTimer: NodeJS.Timeout | undefined;
@@ -134,6 +136,9 @@ export class SessionManager {
       existing.setFlowPaused(false);
       return { ok: true, session: existing, resumed: true };
     }
+    // A browser over its limit, or finding the lab full, first gives up the sandbox of a tab
+    // it closed (kept for a reload within the grace period): a new tab replaces a closed one.
+    if (this.#sessions.size >= this.#opts.maxSandboxes || this.#overClientLimit(client)) this.#reclaimClosedTab(client);
     if (this.#sessions.size >= this.#opts.maxSandboxes) {
       return { ok: false, full: true, message: `the lab is full (${this.#opts.maxSandboxes} sandboxes)` };
     }
@@ -186,6 +191,18 @@ export class SessionManager {
     return '';
   }
 
+  /** End the sandbox this browser's tab left longest ago, if it has one without a page. */
+  #reclaimClosedTab(client: Client): void {
+    if (client.id === null) return; // without an id, nothing says the sandbox is this reader's
+    let oldest: Session | undefined;
+    for (const s of this.#sessions.values()) {
+      if (s.client.id === client.id && s.attachment === null && !s.ended && (!oldest || s.detachedAt < oldest.detachedAt)) oldest = s;
+    }
+    if (!oldest) return;
+    this.#log(`isolab: sandbox ${oldest.sandbox.name}: its tab was closed and the same browser opened another; removing it`);
+    this.#end(oldest, HUNG_UP);
+  }
+
   /** Call into a session's page; a bug there is logged, and ends nobody else's session. */
   #tell(session: Session, call: () => void): void {
     try {
@@ -199,6 +216,7 @@ export class SessionManager {
   detach(session: Session, attachment: Attachment): void {
     if (session.attachment !== attachment) return; // already taken over
     session.attachment = null;
+    session.detachedAt = Date.now();
     session.panel.hide();
     session.updateReading();
     if (session.ended) return;

@@ -115,6 +115,26 @@ describe('sandbox limits per client', () => {
     await m.close();
   });
 
+  it("a browser's new tab replaces the sandbox of a tab it closed, never one with a page", async () => {
+    const m = new SessionManager({ driver: fakeDriver(), maxSandboxes: 3, maxPerClient: 2, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
+    const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
+    const tab1 = page();
+    const first = m.attach('session-a1', tab1, 80, 24, a);
+    expect(m.attach('session-a2', page(), 80, 24, a).ok).toBe(true);
+    expect(m.attach('session-a3', page(), 80, 24, a).ok).toBe(false); // both tabs still open
+    if (first.ok) m.detach(first.session, tab1); // the first tab is closed
+    expect(m.attach('session-a3', page(), 80, 24, a).ok).toBe(true);
+    expect(m.get('session-a1')).toBeUndefined();
+    expect(m.size).toBe(2);
+    // The lab full: another browser's closed tab is not this one's to take.
+    const b = { id: 'browser-b-0123456789', address: '10.0.0.2' };
+    const tabB = page();
+    const rb = m.attach('session-b1', tabB, 80, 24, b);
+    if (rb.ok) m.detach(rb.session, tabB);
+    expect(m.attach('session-c1', page(), 80, 24, { id: 'browser-c-0123456789', address: '10.0.0.3' })).toMatchObject({ ok: false, full: true });
+    await m.close();
+  });
+
   it('refuses a loop of re-attaches to one session, and lets it back after a pause', async () => {
     const m = new SessionManager({ driver: fakeDriver(), maxSandboxes: 10, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
     const c = { id: null, address: '127.0.0.1' };
