@@ -109,7 +109,7 @@ describe.skipIf(!box.ok)('attacks on the lab server, against real sandboxes', ()
   afterAll(async () => {
     await server?.close();
     fs.rmSync(lessons, { recursive: true, force: true });
-  });
+  }, 2 * T);
 
   it('1. type-confused frames ({"type":{"toString":1}} took the lab down) get an error each; nothing closes', async () => {
     const base = await served(server.port, b);
@@ -279,12 +279,12 @@ describe.skipIf(!box.ok)('one reader cannot take every sandbox', () => {
 
   beforeAll(async () => {
     server = await startInProcess({ driver: driverByName('box'), maxSandboxes: 8, maxPerClient: 2, maxPerAddress: 4 });
-  });
+  }, T);
 
   afterAll(async () => {
     for (const c of open) c.ws.terminate();
     await server?.close();
-  });
+  }, 2 * T);
 
   /** A terminal the lab refuses: its `full` frame (with the reason) and close code. */
   async function refused(clientId?: string): Promise<{ message: string; code: number }> {

@@ -163,7 +163,7 @@ describe.skipIf(!box.ok)(`fuzzing the terminal WebSocket (seed ${SEED})`, () => 
     await server?.close();
     fs.rmSync(lessons, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
-  });
+  }, 2 * T);
 
   async function roundTrips(n: number): Promise<number[]> {
     const times: number[] = [];
