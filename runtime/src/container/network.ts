@@ -1,0 +1,35 @@
+// The container's side of networking that needs other containers' state: who publishes a
+// port, whose network namespace `--network container:NAME` joins, whether a container still
+// holds its addresses. The network work itself is in net/.
+
+import { UserError } from '../sys/errors.ts';
+import type { PortSpec } from '../net/ports.ts';
+import type { RunConfig } from './config.ts';
+import { listIds, lookup, monitorAlive, readState } from './state.ts';
+
+/** The container of this box root that publishes this host port, if one does. */
+export function portOwner(p: PortSpec): string | null {
+  for (const id of listIds()) {
+    const s = readState(id);
+    if (!s || s.status === 'exited' || !monitorAlive(s)) continue;
+    const hit = s.network?.ports.find((q) => q.proto === p.proto && q.hostPort === p.hostPort);
+    if (hit) return `container '${s.name}' (box rm -f ${s.name} frees it)`;
+  }
+  return null;
+}
+
+/** --network container:NAME: that container's network namespace, as box-init joins it. */
+export function sharedNetns(cfg: RunConfig): string | undefined {
+  if (!cfg.network?.startsWith('container:')) return undefined;
+  const ref = cfg.network.slice('container:'.length);
+  const s = lookup(ref);
+  if (s.status !== 'running' || !s.pid) throw new UserError(`--network container:${ref}: that container is not running`);
+  if (cfg.userns) throw new UserError(`--network container:${ref} with --userns: a namespace owned by the host's root cannot be joined from a user namespace; leave one out`);
+  return `/proc/${s.pid}/ns/net`;
+}
+
+/** Does this container still run (or start), so that its addresses and names stay? */
+export function holdsNetwork(containerId: string): boolean {
+  const s = readState(containerId);
+  return !!s && s.status !== 'exited' && monitorAlive(s);
+}
