@@ -5,7 +5,10 @@
 import { UserError } from '../sys/errors.ts';
 import type { PortSpec } from '../net/ports.ts';
 import type { RunConfig } from './config.ts';
-import { listIds, lookup, monitorAlive, readState } from './state.ts';
+import { listIds, lookup, monitorAlive, readState, updateState } from './state.ts';
+import type { Trace } from '../sys/trace.ts';
+import { connect, disconnect } from '../net/endpoint.ts';
+import { lookupNetwork } from '../net/store.ts';
 
 /** The container of this box root that publishes this host port, if one does. */
 export function portOwner(p: PortSpec): string | null {
@@ -32,4 +35,29 @@ export function sharedNetns(cfg: RunConfig): string | undefined {
 export function holdsNetwork(containerId: string): boolean {
   const s = readState(containerId);
   return !!s && s.status !== 'exited' && monitorAlive(s);
+}
+
+/** The name of a live container holding an address (for `network rm`), or null. */
+export function liveContainerName(containerId: string): string | null {
+  return holdsNetwork(containerId) ? readState(containerId)?.name ?? null : null;
+}
+
+/** `box network connect`: a running container gets one more interface, recorded in its state. */
+export async function connectContainer(trace: Trace, networkRef: string, ref: string, opts: { ip?: string; aliases?: string[] }): Promise<void> {
+  const n = lookupNetwork(networkRef);
+  const s = lookup(ref);
+  if (s.status !== 'running' || !s.pid) throw new UserError(`container '${s.name}' is not running; box connects running containers only`);
+  if (!s.namespaces.net || !s.network) throw new UserError(`container '${s.name}' has no network of its own (--network none, host, container: or --ns); box cannot connect it`);
+  const hostname = (s.config.hostname as string | undefined) ?? s.name;
+  const ep = await connect(trace, n, { id: s.id, name: s.name, hostname }, s.pid, s.network, opts);
+  updateState(s.id, { network: { ...s.network, endpoints: [...s.network.endpoints, ep] } });
+}
+
+export function disconnectContainer(trace: Trace, networkRef: string, ref: string): void {
+  const n = lookupNetwork(networkRef);
+  const s = lookup(ref);
+  if (!s.network?.endpoints.some((e) => e.networkId === n.id)) throw new UserError(`container '${s.name}' is not on network '${n.name}'`);
+  const hostname = (s.config.hostname as string | undefined) ?? s.name;
+  const rest = disconnect(trace, { id: s.id, name: s.name, hostname }, s.network, n.id);
+  updateState(s.id, { network: rest });
 }
