@@ -6,7 +6,7 @@ import { UserError } from '../sys/errors.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
 import { createNetwork, removeNetwork } from '../net/network.ts';
 import { DEFAULT_NETWORK, leases, listNetworks, lookupNetwork, type Network } from '../net/store.ts';
-import { dnsRunning, nameRecords } from '../net/dns.ts';
+import { dnsRunning, nameRecords } from '../net/names.ts';
 import { formatPort } from '../net/ports.ts';
 import { connectContainer, disconnectContainer, liveContainerName } from '../container/network.ts';
 import { reapStale } from '../container/cleanup.ts';

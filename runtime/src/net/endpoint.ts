@@ -18,7 +18,7 @@ import { networkForRun } from './network.ts';
 import { plugOne, plugVeths, unplug, vethName, type VethSpec } from './veth.ts';
 import {
   addNameRecord, dnsAvailable, type NameRecord, dnsRunning, etcHosts, hostResolvers, nameRecords, removeNameRecord, resolvConf, startDns, stopDns, writeHosts,
-} from './dns.ts';
+} from './names.ts';
 
 /** How `box run` was asked to network: undefined `network` means as --ns says (no setup). */
 export interface NetRequest {

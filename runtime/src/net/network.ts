@@ -12,7 +12,7 @@ import {
   DEFAULT_NETWORK, checkNetworkName, deleteNetworkRecord, findNetwork, leases, listNetworks, saveNewNetwork,
   withNetworkLock, type Network,
 } from './store.ts';
-import { stopDns } from './dns.ts';
+import { stopDns } from './names.ts';
 
 export interface CreateOptions {
   name: string;

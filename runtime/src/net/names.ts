@@ -1,5 +1,5 @@
 // Names on a network. A user-defined network gets its own DNS server, box-dns (a small
-// static C responder), listening on the network's gateway address, as podman's aardvark-dns
+// static C responder, dns/box-dns.c), listening on the network's gateway address, as podman's aardvark-dns
 // does: it answers A queries from the network's hosts file (each container's name, its
 // aliases and its short id) and forwards other names to the host's resolvers. box rewrites
 // that file atomically (write, rename) whenever a container joins or leaves; box-dns re-reads
@@ -14,11 +14,17 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Trace } from '../sys/trace.ts';
-import { inHome } from '../home.ts';
+import { dnsPath } from '../init/build.ts';
 import { hostsFile, networkDir, writeNetwork, type Network } from './store.ts';
 
-export const dnsBinary = () => inHome('runtime/build/box-dns');
-export const dnsAvailable = () => fs.existsSync(dnsBinary());
+/** box-dns, built on demand as box-init is; false where no C compiler could build it. */
+export function dnsAvailable(): boolean {
+  try {
+    return fs.existsSync(dnsPath());
+  } catch {
+    return false;
+  }
+}
 
 /** One endpoint's names, kept beside its lease: what the hosts file is made of. */
 export interface NameRecord {
@@ -88,7 +94,7 @@ export async function startDns(trace: Trace | null, n: Network, upstreams: strin
   if (!fs.existsSync(hostsFile(n.id))) writeHosts(n);
   const args = ['--listen', `${n.gateway}:53`, '--hosts', hostsFile(n.id), ...upstreams.flatMap((u) => ['--upstream', u]), '--ready-fd', '3'];
   trace?.record({ kind: 'note', text: `box-dns ${args.join(' ')}` });
-  const child = spawn(dnsBinary(), args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(dnsPath(), args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const ready = await new Promise<boolean>((resolve) => {
