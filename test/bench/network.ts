@@ -66,7 +66,6 @@ export async function benchNetwork(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'box-bench-net-'));
   fs.chmodSync(root, 0o711);
   const env = { ...process.env, BOX_ROOT: root };
-  const forwardBefore = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
   const run = (...args: string[]) => execFileSync(box, args, { env, encoding: 'utf8' }).trim();
   const bridge = [box, 'run', '--rm', 'busybox', 'true'];
   const none = [box, 'run', '--rm', '--network', 'none', 'busybox', 'true'];
@@ -109,7 +108,6 @@ export async function benchNetwork(): Promise<void> {
   } finally {
     spawnSync(box, ['rm', '-f', 'bench-web'], { env, stdio: 'ignore' });
     spawnSync(box, ['network', 'rm', 'bridge'], { env, stdio: 'ignore' });
-    fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', forwardBefore);
     fs.rmSync(root, { recursive: true, force: true });
   }
 }

@@ -7,6 +7,8 @@ import { parseCidr } from './ipam.ts';
 import { BRIDGE_PREFIX, applyTable, deleteTable } from './nat.ts';
 import type { Network } from './store.ts';
 import { runTool, ToolError, writeProc } from './tools.ts';
+import { enableForwarding, forgetNetwork, orphans, recordNetwork } from './host-record.ts';
+import { networkDir } from './store.ts';
 
 /** box-<11 hex of the id>: 15 characters, the most a Linux interface name may have (IFNAMSIZ-1). */
 export const bridgeName = (networkId: string) => `${BRIDGE_PREFIX}${networkId.slice(0, 11)}`;
@@ -19,6 +21,7 @@ export const linkExists = (name: string) => fs.existsSync(`/sys/class/net/${name
  */
 export function ensureBridge(trace: Trace | null, n: Network): void {
   if (linkExists(n.bridge)) return;
+  recordNetwork({ bridge: n.bridge, networkId: n.id, networkDir: networkDir(n.id) }); // first: a box killed next leaves it findable
   applyTable(trace, n);
   const { prefix } = parseCidr(n.subnet);
   try {
@@ -35,14 +38,12 @@ export function ensureBridge(trace: Trace | null, n: Network): void {
   writeProc(trace, `/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
   // Routing between the bridge and the host's other interfaces (a way out, ports published
   // to other machines) needs IPv4 forwarding, which is per network namespace. As Docker does,
-  // box turns it on for a network with a way out, and leaves it on.
-  if (!n.internal && fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== '1') {
-    writeProc(trace, '/proc/sys/net/ipv4/ip_forward', '1');
-  }
+  // box turns it on for a network with a way out (and off after its last network, if it was).
+  if (!n.internal) enableForwarding(trace);
 }
 
 /** The bridge and the table go; the containers' veths went with their namespaces. */
-export function removeBridge(trace: Trace | null, n: Network): void {
+export function removeBridge(trace: Trace | null, n: Pick<Network, 'id' | 'bridge'>): void {
   if (linkExists(n.bridge)) {
     try {
       runTool(trace, 'ip', ['link', 'del', n.bridge]);
@@ -51,4 +52,10 @@ export function removeBridge(trace: Trace | null, n: Network): void {
     }
   }
   deleteTable(trace, n.id);
+  forgetNetwork(trace, n.bridge);
+}
+
+/** Bridges and tables of networks whose box root is gone (see host-record.ts). */
+export function reapOrphanBridges(trace: Trace | null): void {
+  for (const r of orphans()) removeBridge(trace, { id: r.networkId, bridge: r.bridge });
 }

@@ -15,6 +15,7 @@ import { addPorts, deletePorts, type PortRule } from './nat.ts';
 import { exposedPorts, holdPorts, type HeldPort, type PortSpec } from './ports.ts';
 import { claimLease, findNetwork, leases, listNetworks, releaseLease, withNetworkLock, type Network } from './store.ts';
 import { networkForRun } from './network.ts';
+import { reapOrphanBridges } from './bridge.ts';
 import { plugOne, plugVeths, unplug, vethName, type VethSpec } from './veth.ts';
 import {
   addNameRecord, dnsAvailable, type NameRecord, dnsRunning, etcHosts, hostResolvers, nameRecords, removeNameRecord, resolvConf, startDns, stopDns, writeHosts,
@@ -176,6 +177,7 @@ function leaveNames(trace: Trace | null, n: Network, containerId: string): void 
  * networks with no container left. `live` says whether a container id still runs (or starts).
  */
 export function pruneNetworks(trace: Trace | null, live: (containerId: string) => boolean): void {
+  reapOrphanBridges(trace);
   for (const n of listNetworks()) {
     for (const l of leases(n)) if (!live(l.containerId)) releaseLease(n.id, l.ip, l.containerId);
     if (!n.dns) continue;
