@@ -14,7 +14,7 @@ import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { usernsRange, type IdRange, type RunConfig } from './config.ts';
 import { containerPlan, processSpec, SYNC_CGROUP, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
-import { plug, prepare, release, type Prepared } from '../net/endpoint.ts';
+import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
 import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
@@ -86,7 +86,7 @@ export async function startContainer(
     // between leaves nothing the next box cannot trace back to a dead container (cleanup.ts).
     const names = { id, name, hostname: cfg.hostname! };
     const request = { network: cfg.network, ip: cfg.ip, aliases: cfg.networkAliases, publish: cfg.publish, publishAll: cfg.publishAll };
-    net = await prepare(sys.trace, request, names, dir, image.config.ExposedPorts, portOwner);
+    net = await prepare(sys.trace, request, names, image.config.ExposedPorts, portOwner);
     if (net) writeState(Object.assign(state, { network: net.net }));
 
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
@@ -101,7 +101,7 @@ export async function startContainer(
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
     }
-    if (rootfs && net) rootfs.volumes = [...rootfs.volumes, ...net.files.map((f) => ({ ...f, readOnly: false }))];
+    if (rootfs && net) rootfs.lowerDirs = [...rootfs.lowerDirs, initLayer(dir, net.files, rootfs.lowerDirs)];
     const plan = containerPlan(cfg, rootfs, proc, { joinNetns: sharedNetns(cfg), loUp: cfg.network === 'none' });
 
     let logFd: number | null = null;

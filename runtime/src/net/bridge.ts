@@ -57,5 +57,24 @@ export function removeBridge(trace: Trace | null, n: Pick<Network, 'id' | 'bridg
 
 /** Bridges and tables of networks whose box root is gone (see host-record.ts). */
 export function reapOrphanBridges(trace: Trace | null): void {
-  for (const r of orphans()) removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+  for (const r of orphans()) {
+    stopOrphanDns(trace, r.networkDir);
+    removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+  }
+}
+
+/** A box-dns still serving a removed network: found by the hosts file on its command line. */
+function stopOrphanDns(trace: Trace | null, networkDir: string): void {
+  const hosts = `${networkDir}/hosts`;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0].endsWith('box-dns') && argv.includes(hosts)) {
+        trace?.record({ kind: 'note', text: `kill ${pid} (box-dns of a removed network)` });
+        process.kill(Number(pid), 'SIGTERM');
+      }
+    } catch {
+      /* gone */
+    }
+  }
 }

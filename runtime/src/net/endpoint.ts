@@ -56,8 +56,8 @@ export interface NetState {
 export interface Prepared {
   net: NetState;
   held: HeldPort[];
-  /** Files to bind over the image's: /etc/resolv.conf, /etc/hosts, /etc/hostname. */
-  files: { host: string; container: string }[];
+  /** Files over the image's: /etc/resolv.conf, /etc/hosts, /etc/hostname (initLayer). */
+  files: { container: string; text: string }[];
 }
 
 export interface ContainerNames {
@@ -73,7 +73,7 @@ const namesOf = (c: ContainerNames, aliases: string[]) => [...new Set([c.name, .
  * Everything before the container exists. `portOwner` names a container of this box root
  * publishing a port (for the message when one is taken). Undone by release() on failure.
  */
-export async function prepare(trace: Trace | null, req: NetRequest, c: ContainerNames, dir: string,
+export async function prepare(trace: Trace | null, req: NetRequest, c: ContainerNames,
   exposed: Record<string, unknown> | undefined, portOwner: (p: PortSpec) => string | null): Promise<Prepared | null> {
   const mode = req.network;
   if (mode === undefined || mode === 'host' || mode.startsWith('container:')) return null;
@@ -94,21 +94,15 @@ export async function prepare(trace: Trace | null, req: NetRequest, c: Container
     const dns = n.dns && dnsAvailable() ? n.gateway : null;
     if (n.dns) await joinNames(trace, n, { containerId: c.id, ip, names: namesOf(c, ep.aliases) });
     const files = [
-      write(dir, 'resolv.conf', '/etc/resolv.conf', resolvConf(dns)),
-      write(dir, 'hosts', '/etc/hosts', etcHosts(ip, [c.hostname])),
-      write(dir, 'hostname', '/etc/hostname', `${c.hostname}\n`),
+      { container: '/etc/resolv.conf', text: resolvConf(dns) },
+      { container: '/etc/hosts', text: etcHosts(ip, [c.hostname]) },
+      { container: '/etc/hostname', text: `${c.hostname}\n` },
     ];
     return { net, held, files };
   } catch (err) {
     release(trace, c.id, net, held);
     throw err;
   }
-}
-
-function write(dir: string, file: string, container: string, text: string): { host: string; container: string } {
-  const host = path.join(dir, file);
-  fs.writeFileSync(host, text, { mode: 0o644 });
-  return { host, container };
 }
 
 function endpointFor(n: Network, containerId: string, ip: string, aliases: string[], index: number): Endpoint {
@@ -213,4 +207,30 @@ export function disconnect(trace: Trace | null, c: ContainerNames, net: NetState
   const part: NetState = { mode: net.mode, endpoints: [ep], ports: net.ports.filter((p) => p.networkId === networkId) };
   release(trace, c.id, part, [], { unplug: true });
   return { ...net, endpoints: net.endpoints.filter((e) => e !== ep), ports: net.ports.filter((p) => p.networkId !== networkId) };
+}
+
+/**
+ * resolv.conf, hosts and hostname, as Docker's "-init" layer: a small layer of their own
+ * above the image's (lowerDirs is lowest first), so the container reads and may change them
+ * like any file, and `box diff` and `box commit` see only what the container itself changed.
+ * Its /etc and files take the owner of the image's /etc (shifted already for --userns, whose
+ * root must be able to change them) and /etc its mode: an overlay directory shows the
+ * attributes of its topmost layer.
+ */
+export function initLayer(dir: string, files: { container: string; text: string }[], imageLayers: string[]): string {
+  const layer = path.join(dir, 'init');
+  const etc = path.join(layer, 'etc');
+  fs.mkdirSync(etc, { recursive: true });
+  const below = [...imageLayers].reverse().map((l) => path.join(l, 'etc')).find((d) => fs.existsSync(d));
+  const st = below ? fs.statSync(below) : null;
+  for (const f of files) {
+    const file = path.join(layer, f.container);
+    fs.writeFileSync(file, f.text, { mode: 0o644 });
+    if (st) fs.chownSync(file, st.uid, st.gid);
+  }
+  if (st) {
+    fs.chmodSync(etc, st.mode & 0o7777);
+    fs.chownSync(etc, st.uid, st.gid);
+  }
+  return layer;
 }
