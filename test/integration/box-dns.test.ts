@@ -219,10 +219,45 @@ describe.skipIf(!!missing)('box-dns', () => {
     expect((await ask(front, 53, 'web', TYPES.A)).records[0].data).toBe('10.213.0.2'); // its own names first
   });
 
+  it('asks its upstream over TCP what a client asked over TCP, so a long answer comes whole', async () => {
+    const upstream = freshAddress();
+    const many = Array.from({ length: 60 }, (_, i) => `10.213.3.${i + 1} many.far\n`).join('');
+    await startDns(['--listen', `${upstream}:5353`, '--hosts', hostsFile(many)]);
+    const front = freshAddress();
+    await startDns(['--listen', front, '--hosts', hostsFile(''), '--upstream', `${upstream}:5353`]);
+    expect(await ask(front, 53, 'many.far', TYPES.A, { id: 99 })).toMatchObject({ id: 99, tc: true, records: [] });
+    const tcp = parse(await tcpAsk(front, 53, query('many.far', TYPES.A, { id: 100 })));
+    expect(tcp).toMatchObject({ id: 100, tc: false, rcode: 0 });
+    expect(tcp.records).toHaveLength(60);
+    expect(parse(await tcpAsk(front, 53, query('none.far', TYPES.A))).rcode).toBe(3);
+  });
+
+  it('asks the next upstream when one takes the question and never answers, over UDP and TCP', async () => {
+    const silent = freshAddress();
+    const udp = dgram.createSocket('udp4'); // receives and says nothing
+    await new Promise<void>((resolve) => udp.bind(5353, silent, resolve));
+    const sockets: net.Socket[] = [];
+    const tcp = net.createServer((s) => sockets.push(s)); // accepts and says nothing
+    await new Promise<void>((resolve) => tcp.listen(5353, silent, resolve));
+    try {
+      const upstream = freshAddress();
+      await startDns(['--listen', `${upstream}:5353`, '--hosts', hostsFile('10.213.1.7 late.example\n')]);
+      const front = freshAddress();
+      await startDns(['--listen', front, '--hosts', hostsFile(''), '--upstream', `${silent}:5353`, '--upstream', `${upstream}:5353`]);
+      expect((await ask(front, 53, 'late.example', TYPES.A)).records[0].data).toBe('10.213.1.7');
+      expect(parse(await tcpAsk(front, 53, query('late.example', TYPES.A))).records[0].data).toBe('10.213.1.7');
+    } finally {
+      udp.close();
+      for (const s of sockets) s.destroy();
+      tcp.close();
+    }
+  });
+
   it('answers SERVFAIL when no upstream answers', async () => {
     const front = freshAddress();
     await startDns(['--listen', front, '--hosts', hostsFile(''), '--upstream', `${freshAddress()}:5353`]);
     expect((await ask(front, 53, 'x.example', TYPES.A)).rcode).toBe(2);
+    expect(parse(await tcpAsk(front, 53, query('x.example', TYPES.A))).rcode).toBe(2);
   });
 
   it('answers over TCP, and sends a UDP answer over 512 bytes cut short with TC', async () => {
@@ -253,6 +288,14 @@ describe.skipIf(!!missing)('box-dns', () => {
     const taken = run(['--listen', ip, '--hosts', '/etc/hosts']);
     expect(taken.status).toBe(1);
     expect(taken.stderr).toBe(`box-dns: cannot listen on ${ip}:53 (UDP): the port is in use by another program\n`);
+  });
+
+  it('keeps no capability once it listens, and cannot gain one', async () => {
+    const dns = await startDns(['--listen', freshAddress(), '--hosts', hostsFile('')]);
+    const status = fs.readFileSync(`/proc/${dns.pid}/status`, 'utf8');
+    expect(status).toMatch(/^CapEff:\s+0{16}$/m);
+    expect(status).toMatch(/^CapPrm:\s+0{16}$/m);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
   });
 
   it('exits 0 on SIGTERM', async () => {

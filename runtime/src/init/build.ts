@@ -1,6 +1,6 @@
-// Builds box-init from its C source with the system's C compiler. `npm install` runs this
-// (runtime/scripts/postinstall.ts), and box runs it again if the binary is missing or older
-// than its source. Static linking matters: `box exec` runs box-init after it has joined a
+// Builds box-init (and box-client, box-dns) from C source with the system's C compiler.
+// `npm install` runs this (runtime/scripts/build-box.ts), and box runs it again if box-init
+// or box-dns is missing or older than its source. Static linking matters: `box exec` runs box-init after it has joined a
 // container's mount namespace, where the host's dynamic loader and libc are not visible.
 
 import fs from 'node:fs';

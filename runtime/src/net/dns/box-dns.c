@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -517,9 +520,16 @@ struct conn {
 };
 static struct conn conns[MAX_CONNS];
 
+/*
+ * A question asked upstream, in the protocol the client used (as Docker's resolver does): a
+ * client that came over TCP may want an answer longer than UDP carries.
+ */
 struct forward {
-	int fd;             /* a UDP socket connected to the upstream being asked; -1: free */
+	int fd;             /* a socket connected to the upstream being asked; -1: free */
 	int upstream;
+	enum { SENT, CONNECTING } stage; /* TCP: waiting for connect(2) to finish, then SENT */
+	uint8_t *answer;    /* TCP: the answer read so far (its two length bytes first) */
+	size_t have;
 	uint16_t client_id, id;
 	int64_t deadline;
 	struct question q;  /* for the SERVFAIL or the TC answer */
@@ -575,6 +585,20 @@ static int listen_on(const struct addr *a, int type)
 	return fd;
 }
 
+/*
+ * Once its sockets are bound, box-dns needs no privilege: it reads a file box made readable,
+ * and sends and receives on sockets it holds or makes. It parses bytes from containers, so
+ * it keeps no capability (no mount, no ptrace, no network configuration) and can gain none
+ * by exec. It stays uid 0 only to keep reading the hosts file wherever box keeps it.
+ */
+static void drop_privileges(void)
+{
+	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct none[2] = { 0 };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &head, none) < 0)
+		die(1, "cannot drop privileges: %s", strerror(errno));
+}
+
 static void conn_close(int i)
 {
 	close(conns[i].fd);
@@ -597,6 +621,8 @@ static void forward_free(struct forward *f)
 	f->fd = -1;
 	free(f->msg);
 	f->msg = NULL;
+	free(f->answer);
+	f->answer = NULL;
 }
 
 /* Send the answer for forward `f` to the client that asked, if it is still there. */
@@ -634,19 +660,74 @@ static void forward_fail(struct forward *f)
  */
 static void forward_try(struct forward *f, int u)
 {
+	int tcp = f->conn >= 0;
 	for (; u < nupstreams; u++) {
 		if (f->fd >= 0) close(f->fd);
-		f->fd = socket(upstreams[u].sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		f->fd = socket(upstreams[u].sa.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (f->fd < 0) continue;
-		if (connect(f->fd, (struct sockaddr *)&upstreams[u].sa, upstreams[u].len) < 0) continue;
-		if (getrandom(&f->id, sizeof f->id, 0) != sizeof f->id) f->id = (uint16_t)now_ms();
-		f->msg[0] = f->id >> 8, f->msg[1] = f->id & 0xFF;
-		if (send(f->fd, f->msg, f->len, 0) != (ssize_t)f->len) continue;
 		f->upstream = u;
 		f->deadline = now_ms() + UPSTREAM_MS;
+		if (getrandom(&f->id, sizeof f->id, 0) != sizeof f->id) f->id = (uint16_t)now_ms();
+		f->msg[0] = f->id >> 8, f->msg[1] = f->id & 0xFF;
+		if (connect(f->fd, (struct sockaddr *)&upstreams[u].sa, upstreams[u].len) < 0) {
+			if (!tcp || errno != EINPROGRESS) continue;
+			f->stage = CONNECTING; /* a non-blocking connect: writable once it is done */
+			return;
+		}
+		if (tcp) {
+			f->stage = CONNECTING; /* connected at once (loopback): sent when poll says writable */
+			return;
+		}
+		if (send(f->fd, f->msg, f->len, 0) != (ssize_t)f->len) continue;
+		f->stage = SENT;
 		return;
 	}
 	forward_fail(f); /* no upstream left to ask */
+}
+
+/* TCP: the connection is made (or failed); send the question, its length first. */
+static void forward_writable(struct forward *f)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	uint8_t head[2] = { f->len >> 8, f->len & 0xFF };
+	struct iovec iov[2] = { { head, 2 }, { f->msg, f->len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err ||
+	    sendmsg(f->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)(f->len + 2)) {
+		forward_try(f, f->upstream + 1);
+		return;
+	}
+	f->stage = SENT;
+	f->have = 0;
+}
+
+/* The answer is `msg`, if its id is ours and it is an answer; else keep waiting (UDP). */
+static int forward_answered(struct forward *f, uint8_t *msg, size_t len)
+{
+	if (len < 12 || !(msg[2] & 0x80) || get16(msg) != f->id) return 0;
+	forward_reply(f, msg, len);
+	forward_free(f);
+	return 1;
+}
+
+/* TCP: read the answer's two length bytes, then the answer. */
+static void forward_tcp_readable(struct forward *f)
+{
+	if (!f->answer && !(f->answer = malloc(2 + MSG_MAX))) {
+		forward_fail(f);
+		return;
+	}
+	size_t want = f->have < 2 ? 2 : 2 + get16(f->answer);
+	ssize_t n = recv(f->fd, f->answer + f->have, want - f->have, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+	if (n <= 0) { /* closed or failed before the whole answer: ask the next */
+		forward_try(f, f->upstream + 1);
+		return;
+	}
+	f->have += (size_t)n;
+	if (f->have < 2 || f->have < 2 + (size_t)get16(f->answer)) return;
+	if (!forward_answered(f, f->answer + 2, f->have - 2)) forward_try(f, f->upstream + 1);
 }
 
 static void forward_start(const uint8_t *msg, size_t len, const struct question *q, int conn, const struct addr *client)
@@ -678,15 +759,17 @@ static void forward_start(const uint8_t *msg, size_t len, const struct question 
 static void forward_readable(struct forward *f)
 {
 	static uint8_t msg[MSG_MAX];
+	if (f->conn >= 0) {
+		forward_tcp_readable(f);
+		return;
+	}
 	ssize_t n = recv(f->fd, msg, sizeof msg, 0);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) return;
 		forward_try(f, f->upstream + 1); /* ECONNREFUSED: nothing listens there; ask the next */
 		return;
 	}
-	if (n < 12 || !(msg[2] & 0x80) || get16(msg) != f->id) return; /* not the answer: keep waiting */
-	forward_reply(f, msg, (size_t)n);
-	forward_free(f);
+	forward_answered(f, msg, (size_t)n);
 }
 
 /* One message from a client (UDP, or TCP slot `conn`). */
@@ -807,6 +890,7 @@ int main(int argc, char **argv)
 
 	udp_fd = listen_on(&listen_addr, SOCK_DGRAM);
 	tcp_fd = listen_on(&listen_addr, SOCK_STREAM);
+	drop_privileges();
 	for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
 	for (int i = 0; i < MAX_FORWARDS; i++) forwards[i].fd = -1;
 	if (ready_fd >= 0) {
@@ -838,7 +922,7 @@ int main(int argc, char **argv)
 				if (fw->fd < 0) continue;
 			}
 			if (fw->deadline < next) next = fw->deadline;
-			pfd[n] = (struct pollfd){ fw->fd, POLLIN, 0 }, who[n++] = 1000 + i;
+			pfd[n] = (struct pollfd){ fw->fd, fw->stage == CONNECTING ? POLLOUT : POLLIN, 0 }, who[n++] = 1000 + i;
 		}
 		int64_t wait = next - now;
 		struct timespec timeout = { wait / 1000, (wait % 1000) * 1000000 };
@@ -853,7 +937,9 @@ int main(int argc, char **argv)
 			else if (who[k] < 1000) {
 				if (conns[who[k] - 2].fd == pfd[k].fd) tcp_readable(who[k] - 2);
 			} else if (forwards[who[k] - 1000].fd == pfd[k].fd) {
-				forward_readable(&forwards[who[k] - 1000]);
+				struct forward *fw = &forwards[who[k] - 1000];
+				if (fw->stage == CONNECTING) forward_writable(fw);
+				else forward_readable(fw);
 			}
 		}
 	}
