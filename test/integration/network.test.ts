@@ -109,11 +109,11 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
     ok(['rm', '-f', 'dflt']);
   });
 
-  it('resolves names and aliases on a user-defined network (ping and nslookup), and forgets a removed container', () => {
+  it('resolves names and aliases on a user-defined network (ping, nslookup, wget), and forgets a removed container', () => {
     ok(['run', '-d', '--name', 'web', '--network', 'app', '--network-alias', 'www', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
     const ip = JSON.parse(ok(['inspect', 'web']))[0].NetworkSettings.Networks.app.IPAddress;
     const r = box(root, ['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c',
-      `ping -c1 -W2 web | head -1; ping -c1 -W2 ${ip} >/dev/null && echo ping-ip-ok; nslookup www | grep -A1 '^Name:' | tail -1; wget -qO- http://${ip}/hostname`]);
+      `ping -c1 -W2 web | head -1; ping -c1 -W2 ${ip} >/dev/null && echo ping-ip-ok; nslookup www | grep -A1 '^Name:' | tail -1; wget -qO- http://web/hostname`]);
     expect(r.stdout.trim().split('\n')).toEqual([`PING web (${ip}): 56 data bytes`, 'ping-ip-ok', `Address: ${ip}`, 'web']);
     ok(['rm', '-f', 'web']);
     const after = box(root, ['run', '--rm', '--network', 'app', 'busybox', 'nslookup', 'web']);
@@ -252,6 +252,7 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
       'box network create labnet >/dev/null',
       'box run -d --name web --network labnet -p 8080:80 busybox httpd -f -p 80 -h /etc >/dev/null',
       'box run --rm --network labnet busybox ping -c1 -W2 web >/dev/null && echo ping-by-name-ok',
+      'box run --rm --network labnet busybox wget -qO- http://web/hostname',
       `bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080; printf "GET /hostname HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3' | tail -1`,
       `box run --rm busybox ping -c1 -W1 ${OUT_ADDR} >/dev/null 2>&1 || echo no-way-out`,
       `box run --rm busybox ping -c1 -W1 ${HOST_ADDR} >/dev/null 2>&1 || echo not-the-host`,
@@ -259,6 +260,6 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
       'ip -o link | grep -c "box-\\|veth"; nft list ruleset | grep -c "^table"',
     ].join('\n');
     const r = box(root, ['run', '--rm', '--lab', '-e', `S=${script}`, 'lab', 'sh', '-c', 'eval "$S"'], { timeout: 90_000 });
-    expect(r.stdout.trim().split('\n')).toEqual(['ping-by-name-ok', 'web', 'no-way-out', 'not-the-host', '0', '0']);
+    expect(r.stdout.trim().split('\n')).toEqual(['ping-by-name-ok', 'web', 'web', 'no-way-out', 'not-the-host', '0', '0']);
   }, 120_000);
 });
