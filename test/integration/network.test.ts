@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { box, boxAsync, has, rootReason, tempBoxRoot, until } from './helpers.ts';
+import dgram from 'node:dgram';
+import { box, boxAsync, has, repo, rootReason, tempBoxRoot, until } from './helpers.ts';
 
 const missing = rootReason || (!has('nft') ? 'needs nft (apt-get install nftables)' : !has('ip') ? 'needs ip (apt-get install iproute2)' : '');
 if (missing && process.env.CI === 'true') throw new Error(`network tests cannot run: ${missing}`);
@@ -47,6 +48,24 @@ function networkState(): string[] {
 function httpGet(host: string, port: number, prefix = ''): string {
   const r = sh(`${prefix} timeout 5 bash -c 'exec 3<>/dev/tcp/${host}/${port}; printf "GET /hostname HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3' 2>&1`);
   return r.stdout.trim().split('\n').pop() ?? '';
+}
+
+/** One DNS question for NAME's A record over UDP; the answer packet (retried: the server may be starting). */
+async function askA(host: string, port: number, name: string): Promise<Buffer> {
+  const q = Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const sock = dgram.createSocket('udp4');
+    const got = await new Promise<Buffer | null>((resolve) => {
+      const t = setTimeout(() => resolve(null), 250);
+      sock.once('message', (m) => { clearTimeout(t); resolve(m); });
+      sock.once('error', () => { clearTimeout(t); resolve(null); });
+      sock.send(q, port, host);
+    });
+    sock.close();
+    if (got) return got;
+  }
+  throw new Error(`no DNS answer from ${host}:${port}`);
 }
 
 async function freePort(): Promise<number> {
@@ -153,6 +172,27 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
     expect(chosen).toBeGreaterThan(0);
     expect(httpGet('127.0.0.1', chosen)).toBe('srv');
     ok(['rm', '-f', id]);
+  });
+
+  it('-P publishes what the image EXPOSEs; a UDP port too', async () => {
+    const ctx = fs.mkdtempSync(path.join(root, 'ctx-'));
+    fs.writeFileSync(path.join(ctx, 'Boxfile'), 'FROM busybox\nEXPOSE 80\nCMD ["httpd", "-f", "-p", "80", "-h", "/etc"]\n');
+    ok(['build', '-t', 'webimg', ctx]);
+    ok(['run', '-d', '--name', 'srv', '-P', 'webimg']);
+    const m = /^80\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(ok(['port', 'srv']));
+    expect(m).not.toBeNull();
+    expect(httpGet('127.0.0.1', Number(m![1]))).toBe('srv');
+    ok(['rm', '-f', 'srv']);
+    // UDP (busybox has no UDP server): box-dns itself, bound in from the build, answers a
+    // DNS question the host sends to the published port.
+    const hosts = path.join(ctx, 'hosts');
+    fs.writeFileSync(hosts, '192.0.2.77 udpname\n');
+    ok(['run', '-d', '--name', 'srv', '-p', '127.0.0.1::5353/udp', '-v', `${path.join(repo, 'runtime/build/box-dns')}:/box-dns:ro`,
+      '-v', `${hosts}:/hosts:ro`, 'busybox', '/box-dns', '--listen', '0.0.0.0:5353', '--hosts', '/hosts']);
+    const udp = Number(/^5353\/udp -> 127\.0\.0\.1:(\d+)$/.exec(ok(['port', 'srv']))![1]);
+    const answer = await askA('127.0.0.1', udp, 'udpname');
+    expect([...answer.subarray(answer.length - 4)].join('.')).toBe('192.0.2.77');
+    ok(['rm', '-f', 'srv']);
   });
 
   it('refuses a port a host process holds, naming it', async () => {
