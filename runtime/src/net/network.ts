@@ -37,10 +37,14 @@ function usedSubnets(): { what: string; subnet: Subnet }[] {
 
 export function createNetwork(trace: Trace | null, opts: CreateOptions): Network {
   checkNetworkName(opts.name);
-  if (findNetwork(opts.name)) throw new UserError(`network '${opts.name}' already exists; \`box network inspect ${opts.name}\` shows it`);
+  if (opts.name !== DEFAULT_NETWORK && findNetwork(opts.name)) throw new UserError(`network '${opts.name}' already exists; \`box network inspect ${opts.name}\` shows it`);
   const wanted = opts.subnet !== undefined ? parseCidr(opts.subnet) : null;
   if (opts.gateway !== undefined && !wanted) throw new UserError(`--gateway needs --subnet: the gateway is an address of that subnet`);
   return withNetworkLock(() => {
+    // Again under the lock: two `box run` may both have found no default network.
+    const made = findNetwork(opts.name);
+    if (made && opts.name === DEFAULT_NETWORK) return made;
+    if (made) throw new UserError(`network '${opts.name}' already exists`);
     const used = usedSubnets();
     let subnet: Subnet;
     if (wanted) {
