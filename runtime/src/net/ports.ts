@@ -137,8 +137,9 @@ export function holderProcess(spec: PortSpec): string | null {
       try {
         const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
         if (m && inodes.has(m[1])) {
-          const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-          return `process ${pid} (${comm})`;
+          // The command line, not comm: Node names its main thread "MainThread".
+          const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+          return `process ${pid} (${cmd.length > 60 ? `${cmd.slice(0, 59)}…` : cmd})`;
         }
       } catch {
         /* gone */
