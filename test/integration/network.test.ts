@@ -30,6 +30,17 @@ const ok = (args: string[], timeout?: number) => {
 const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: 15_000 });
 const linkNames = () => new Set(execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.split(': ')[1].split('@')[0]));
 const ruleset = () => execFileSync('nft', ['list', 'ruleset'], { encoding: 'utf8' });
+// Other programs (other box roots' tests) may make bridges, veths and tables meanwhile: these
+// look only at this box root's networks and what box made for them.
+const myNetworks = (): { id: string; bridge: string; table: string }[] =>
+  fs.existsSync(path.join(root, 'networks')) ? fs.readdirSync(path.join(root, 'networks')).filter((d) => /^[0-9a-f]{64}$/.test(d))
+    .map((id) => JSON.parse(fs.readFileSync(path.join(root, 'networks', id, 'network.json'), 'utf8'))) : [];
+/** Our bridges, and veths named for one of our networks (veth<container><network id's first 4>). */
+const myLinks = () => {
+  const nets = myNetworks();
+  return new Set([...linkNames()].filter((l) => nets.some((n) => l === n.bridge || (l.startsWith('veth') && l.endsWith(n.id.slice(0, 4))))));
+};
+const myRules = () => myNetworks().map((n) => spawnSync('nft', ['list', 'table', 'ip', n.table], { encoding: 'utf8' }).stdout).join('');
 /** Every file under the box root's networks/ (leases, name records...), with symlink targets. */
 function networkState(): string[] {
   const out: string[] = [];
@@ -86,9 +97,7 @@ async function bindable(port: number): Promise<boolean> {
 }
 
 describe.skipIf(!!missing)('container networks on the real kernel', () => {
-  let linksBefore = new Set<string>();
   beforeAll(() => {
-    linksBefore = linkNames();
     // "Outside": a namespace with an address, cabled to the host, which routes to it.
     execFileSync('ip', ['netns', 'add', OUT_NS]);
     execFileSync('ip', ['link', 'add', OUT_HOST, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', OUT_NS]);
@@ -103,12 +112,14 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
   }, 180_000);
 
   afterAll(() => {
+    const ours = myNetworks();
     for (const c of ['a1', 'a2', 'b1', 'web', 'dflt', 'srv', 'taken']) box(root, ['rm', '-f', c]);
     for (const n of ['front', 'back', 'intl', 'app', 'bridge']) box(root, ['network', 'rm', n]);
     spawnSync('ip', ['netns', 'del', OUT_NS]);
     fs.rmSync(root, { recursive: true, force: true });
     // Nothing of ours left on the machine: no bridge, veth or table.
-    const left = [...linkNames()].filter((l) => !linksBefore.has(l) && (l.startsWith('box-') || l.startsWith('veth')));
+    for (const n of ours) expect(ruleset()).not.toContain(`table ip ${n.table} `);
+    const left = [...linkNames()].filter((l) => ours.some((n) => l === n.bridge || (l.startsWith('veth') && l.endsWith(n.id.slice(0, 4)))));
     expect(left).toEqual([]);
   }, 60_000);
 
@@ -210,32 +221,32 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
 
   it('leaves no veth, rule, lease or name after rm -f', async () => {
     ok(['run', '--rm', '--network', 'app', 'busybox', 'true']); // the network's objects exist before we look
-    const [links, rules, state] = [linkNames(), ruleset(), networkState()];
+    const [links, rules, state] = [myLinks(), myRules(), networkState()];
     const port = await freePort();
     const id = ok(['run', '-d', '--name', 'a1', '--network', 'app', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80']);
     expect(networkState()).not.toEqual(state);
-    expect(ruleset()).toContain(`${port} :`);
+    expect(myRules()).toContain(`${port} :`);
     ok(['rm', '-f', 'a1']);
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    await until(() => [...linkNames()].every((l) => links.has(l)), 5000, 'the veth to go');
-    expect(ruleset()).toBe(rules);
+    await until(() => [...myLinks()].every((l) => links.has(l)), 5000, 'the veth to go');
+    expect(myRules()).toBe(rules);
     expect(networkState()).toEqual(state);
     expect(await bindable(port)).toBe(true);
   });
 
   it('leaves nothing after box is SIGKILLed at any point of the start: the next box reaps it', async () => {
     ok(['run', '--rm', '--network', 'app', 'busybox', 'true']);
-    const [links, state, rules] = [linkNames(), networkState(), ruleset()];
+    const [links, state, rules] = [myLinks(), networkState(), myRules()];
     const port = await freePort();
     const containerId = () => fs.readdirSync(path.join(root, 'containers')).find((d) => /^[0-9a-f]{64}$/.test(d)) ?? '';
-    const veths = () => [...linkNames()].filter((l) => !links.has(l) && l.startsWith('veth'));
+    const veths = () => [...myLinks()].filter((l) => !links.has(l));
     // Each point of the start, seen from outside: at once; its address leased; its veth
     // plugged in; its ports in the ruleset; running.
     const points: [string, () => boolean][] = [
       ['at once', () => true],
       ['address leased', () => networkState().some((p) => p.includes('/leases/'))],
       ['veth plugged in', () => veths().length > 0],
-      ['port in the ruleset', () => ruleset().includes(`${port} :`)],
+      ['port in the ruleset', () => myRules().includes(`${port} :`)],
       ['running', () => { const id = containerId(); return !!id && fs.readFileSync(path.join(root, 'containers', id, 'state.json'), 'utf8').includes('"running"'); }],
     ];
     for (const [point, reached] of points) {
@@ -247,13 +258,13 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
       box(root, ['rm', '-f', 'killed']);
       await until(() => veths().length === 0, 5000, `no veth left after a kill ${point}`);
       expect(networkState(), `state after a kill ${point}`).toEqual(state);
-      expect(ruleset(), `ruleset after a kill ${point}`).toBe(rules);
+      expect(myRules(), `ruleset after a kill ${point}`).toBe(rules);
       expect(await bindable(port), `port after a kill ${point}`).toBe(true);
     }
   }, 90_000);
 
   it('refuses bad input with one line, a non-zero exit, and nothing made', () => {
-    const [links, rules] = [linkNames(), ruleset()];
+    const [links, rules] = [myLinks(), myRules()];
     const networks = ok(['network', 'ls']);
     const fails = (args: string[]) => {
       const r = box(root, args);
@@ -271,8 +282,28 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
     expect(fails(['network', 'rm', 'app'])).toBe(`box: network 'app' is in use by 'a2'; remove it first (box rm -f a2)`);
     ok(['rm', '-f', 'a2']);
     expect(ok(['network', 'ls'])).toBe(networks);
-    expect([...linkNames()].filter((l) => !links.has(l))).toEqual([]);
-    expect(ruleset()).toBe(rules);
+    expect([...myLinks()].filter((l) => !links.has(l))).toEqual([]);
+    expect(myRules()).toBe(rules);
+    expect(myNetworks()).toHaveLength(networks.split('\n').length - 1); // no network record half made
+  });
+
+  it('lists networks with their containers, and prunes the unused ones but the default', () => {
+    ok(['run', '-d', '--name', 'a1', '--network', 'front', 'busybox', 'sleep', '100']);
+    ok(['network', 'create', 'spare']);
+    const rows = ok(['network', 'ls']).split('\n').map((l) => l.split(/\s{2,}/));
+    expect(rows[0]).toEqual(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'SCOPE', 'CONTAINERS']);
+    expect(rows.find((r) => r[1] === 'front')?.at(-1)).toBe('1');
+    expect(rows.find((r) => r[1] === 'intl')?.[4]).toBe('internal');
+    const spare = JSON.parse(ok(['network', 'inspect', 'spare']))[0];
+    expect(linkNames().has(spare.Bridge)).toBe(true);
+    const pruned = ok(['network', 'prune']).split('\n');
+    expect(pruned).toContain('Deleted Network: spare');
+    expect(pruned).not.toContain('Deleted Network: front');
+    expect(pruned).not.toContain('Deleted Network: bridge');
+    expect(linkNames().has(spare.Bridge)).toBe(false);
+    expect(ruleset()).not.toContain(spare.NftablesTable.split(' ')[1]);
+    ok(['rm', '-f', 'a1']);
+    for (const n of ['app', 'front', 'back']) if (!ok(['network', 'ls']).includes(` ${n} `)) ok(['network', 'create', n]);
   });
 
   it('connects and disconnects a running container', () => {

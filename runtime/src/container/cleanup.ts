@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
-import { pruneNetworks, release } from '../net/endpoint.ts';
-import { holdsNetwork } from './network.ts';
+import { pruneNetworks } from '../net/endpoint.ts';
+import { holdsNetwork, releaseDead } from './network.ts';
 import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
 
 const ORPHAN_AGE_MS = 60_000;
@@ -45,7 +45,7 @@ export function reapStale(sys: Sys): void {
         cg.destroy();
       }
     }
-    if (s.network) release(sys.trace, id, s.network, [], { unplug: true }); // ports, veths, addresses, names
+    releaseDead(sys.trace, s); // its ports, veths, addresses, names
     if (s.autoRemove) {
       removeContainerFiles(id);
       releaseName(s.name, id);

@@ -7,7 +7,8 @@ import type { PortSpec } from '../net/ports.ts';
 import type { RunConfig } from './config.ts';
 import { listIds, lookup, monitorAlive, readState, updateState } from './state.ts';
 import type { Trace } from '../sys/trace.ts';
-import { connect, disconnect } from '../net/endpoint.ts';
+import { connect, disconnect, release } from '../net/endpoint.ts';
+import type { ContainerState } from './state.ts';
 import { lookupNetwork } from '../net/store.ts';
 
 /** The container of this box root that publishes this host port, if one does. */
@@ -60,4 +61,15 @@ export function disconnectContainer(trace: Trace, networkRef: string, ref: strin
   const hostname = (s.config.hostname as string | undefined) ?? s.name;
   const rest = disconnect(trace, { id: s.id, name: s.name, hostname }, s.network, n.id);
   updateState(s.id, { network: rest });
+}
+
+/**
+ * Undo the network of a container whose box died (the reaper). A port it published may have
+ * been taken since by a container started in between (its box's socket died with it): that
+ * one's DNAT element has the same key, so it stays.
+ */
+export function releaseDead(trace: Trace, s: ContainerState): void {
+  if (!s.network) return;
+  const ports = s.network.ports.filter((p) => portOwner(p) === null);
+  release(trace, s.id, { ...s.network, ports }, [], { unplug: true });
 }
