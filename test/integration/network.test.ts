@@ -139,6 +139,17 @@ describe.skipIf(!!missing)('container networks on the real kernel', () => {
     ok(['rm', '-f', 'dflt']);
   });
 
+  it('--network none, host and container:NAME: lo only (up), the host\'s interfaces, another container\'s', () => {
+    const none = box(root, ['run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link']).stdout.trim().split('\n');
+    expect(none).toHaveLength(1);
+    expect(none[0]).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    expect(box(root, ['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']).stdout).toContain(`${OUT_HOST}:`);
+    ok(['run', '-d', '--name', 'a1', '--network', 'app', 'busybox', 'sleep', '100']);
+    const ip = JSON.parse(ok(['inspect', 'a1']))[0].NetworkSettings.Networks.app.IPAddress;
+    expect(box(root, ['run', '--rm', '--network', 'container:a1', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']).stdout).toContain(`inet ${ip}/`);
+    ok(['rm', '-f', 'a1']);
+  });
+
   it('resolves names and aliases on a user-defined network (ping, nslookup, wget), and forgets a removed container', () => {
     ok(['run', '-d', '--name', 'web', '--network', 'app', '--network-alias', 'www', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/etc']);
     const ip = JSON.parse(ok(['inspect', 'web']))[0].NetworkSettings.Networks.app.IPAddress;
