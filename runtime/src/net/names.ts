@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Trace } from '../sys/trace.ts';
+import { UserError } from '../sys/errors.ts';
 import { dnsPath } from '../init/build.ts';
 import { hostsFile, networkDir, writeNetwork, type Network } from './store.ts';
 
@@ -104,7 +105,7 @@ export async function startDns(trace: Trace | null, n: Network, upstreams: strin
   });
   child.stdio[3]!.destroy();
   child.stderr!.destroy();
-  if (!ready) throw new Error(`box-dns did not start on ${n.gateway}:53: ${stderr.trim().split('\n').pop() ?? 'it exited'}`);
+  if (!ready) throw new UserError(`network '${n.name}': its DNS server (box-dns) did not start on ${n.gateway}:53: ${stderr.trim().split('\n').pop() || 'it exited'}`);
   child.unref();
   n.dnsPid = child.pid!;
   writeNetwork(n);
