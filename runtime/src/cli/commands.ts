@@ -150,7 +150,7 @@ function ago(iso: string | null): string {
   return `${Math.round(s / 86400)} days`;
 }
 
-function statusText(s: ContainerState): string {
+export function statusText(s: ContainerState): string {
   if (s.status === 'running') return `Up ${ago(s.started ?? s.created)}${healthSuffix(s.health)}`;
   if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished)} ago`;
   if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished)} ago`;
@@ -188,7 +188,7 @@ function parseSignal(s: string): NodeJS.Signals | number {
   return name;
 }
 
-function signalContainer(s: ContainerState, sig: NodeJS.Signals | number): void {
+export function signalContainer(s: ContainerState, sig: NodeJS.Signals | number): void {
   if (s.status !== 'running' || !s.pid) throw new UserError(`container '${s.name}' is not running`);
   try {
     process.kill(s.pid, sig);
@@ -209,7 +209,7 @@ async function waitExited(id: string, ms: number): Promise<boolean> {
 }
 
 /** SIGKILL everything in the container's cgroup: PID 1 and any process it left behind. */
-function killAll(s: ContainerState, trace: Trace): void {
+export function killAll(s: ContainerState, trace: Trace): void {
   const sys = realSys(trace);
   if (s.pid) {
     try {
@@ -238,7 +238,7 @@ async function stop(opts: Record<string, unknown>, args: string[], trace: Trace)
   return 0;
 }
 
-async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
+export async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
   // By hand: its restart policy lets it be (a file the engine reads; container/restart.ts).
   if (s.status === 'running' || s.status === 'restarting') markStoppedByHand(s.id);
   if (s.status === 'running') {

@@ -33,6 +33,7 @@ import { peerOf } from './peer.ts';
 import { Supervisor } from './supervisor.ts';
 import { startCommandIn } from './start.ts';
 import { MAX_REQUEST, parseRequest, sayLines, type Request } from './protocol.ts';
+import { apiServer, looksLikeHttp, serveHttp, useApiSupervisor } from './api/index.ts';
 
 export const engineSocket = () => path.join(boxRoot(), 'engine.sock');
 export const enginePidFile = () => path.join(boxRoot(), 'engine.pid');
@@ -57,6 +58,7 @@ interface Stats {
 /** Serve until SIGTERM or SIGINT. `ready` is called once the socket accepts connections. */
 export async function serveEngine(ready: () => void): Promise<void> {
   const stats: Stats = { since: new Date(), served: 0, running: new Set(), supervisor: new Supervisor() };
+  useApiSupervisor(stats.supervisor);
   const sock = engineSocket();
   fs.mkdirSync(boxRoot(), { recursive: true, mode: 0o711 });
   fs.rmSync(sock, { force: true }); // a stale socket: control.ts made sure no engine answers it
@@ -79,6 +81,7 @@ export async function serveEngine(ready: () => void): Promise<void> {
     const stop = (sig: string) => {
       console.error(`${new Date().toISOString()} ${sig}: stopping ${stats.running.size} container(s)`);
       server.close();
+      apiServer.close();
       fs.rmSync(sock, { force: true });
       fs.rmSync(enginePidFile(), { force: true });
       // The containers' first stage dies with us anyway (PR_SET_PDEATHSIG); kill them first
@@ -107,9 +110,18 @@ function handle(conn: net.Socket, stats: Stats): void {
   let buf = Buffer.alloc(0);
   let session: Session | null = null;
   conn.on('error', () => {}); // a client that vanished: 'close' follows
-  conn.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => {
     if (session) return session.input(chunk);
     buf = Buffer.concat([buf, chunk]);
+    // The same socket speaks the Docker Engine API (api/): an HTTP request line, not "box-engine 1".
+    const http = looksLikeHttp(buf);
+    if (http === null) return;
+    if (http) {
+      conn.off('data', onData); // by reference: removeAllListeners would also cut the stream's flow
+      // Root only, as for box-client: the kernel says who connected (SO_PEERCRED).
+      if (peerOf(conn).uid !== 0) return void conn.end('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"only root may use box\'s engine"}\n');
+      return serveHttp(conn, buf);
+    }
     let parsed;
     try {
       if (buf.length > MAX_REQUEST) throw new Error('request too large');
@@ -124,7 +136,8 @@ function handle(conn: net.Socket, stats: Stats): void {
     const rest = buf.subarray(parsed.length);
     if (rest.length) session.input(rest);
     session.serve().catch((err) => console.error(`${new Date().toISOString()} ${err?.stack ?? err}`));
-  });
+  };
+  conn.on('data', onData);
 }
 
 class Session {
