@@ -288,9 +288,10 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
     if (!m) throw new ApiError(501, `box's engine does not implement ${req.method} ${path} as an upgraded connection`);
     const s = find(decodeURIComponent(m[1]));
     const q = new URL(req.url ?? '/', 'http://box').searchParams;
-    if (q.get('stdin') === '1' || q.get('stdin') === 'true') {
-      // stdin is not connected: box's detached containers read nothing (docker run -i is not served yet)
-    }
+    // Without stdin the client half-closes its side at once (CloseWrite); the output must
+    // still flow the other way, so the socket may stay half open. stdin is not connected:
+    // API containers are detached ones, reading nothing (docker run -i is not served yet).
+    socket.allowHalfOpen = true;
     socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n'
       + `Api-Version: ${commonHeaders()['Api-Version']}\r\n\r\n`);
     const stream = q.get('stream') === '1' || q.get('stream') === 'true';

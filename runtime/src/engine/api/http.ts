@@ -73,6 +73,7 @@ function newer(a: string, b: string): boolean {
 }
 
 async function dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if (process.env.BOX_API_DEBUG) console.error(`${new Date().toISOString()} api: ${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
   const { path, query } = routePath(req.url ?? '/');
   let chunks: Promise<Buffer> | null = null;
   const body = () => (chunks ??= new Promise<Buffer>((resolve, reject) => {
@@ -122,6 +123,7 @@ export const apiServer = http.createServer((req, res) => {
 apiServer.keepAliveTimeout = 0;
 // docker run's attach asks for "Upgrade: tcp": node hands such a request here, not to 'request'.
 apiServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+  if (process.env.BOX_API_DEBUG) console.error(`${new Date().toISOString()} api: upgrade ${req.method} ${req.url}`);
   if (head.length) socket.unshift(head);
   try {
     attachUpgrade(req, socket, routePath(req.url ?? '/').path);
