@@ -14,6 +14,8 @@ import { systemRoutes } from './system.ts';
 import { containerRoutes } from './containers.ts';
 import { imageRoutes } from './images.ts';
 import { attachUpgrade } from './containers.ts';
+import { networkRoutes } from './networks.ts';
+import { volumeRoutes } from './volumes.ts';
 
 /** The API version box implements; a client asking for a newer one is told this one (negotiation). */
 export const API_VERSION = '1.41';
@@ -40,7 +42,7 @@ export interface Call {
 export type Handler = (call: Call) => Promise<void> | void;
 export type Route = [method: string, path: RegExp, handler: Handler];
 
-const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes];
+const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes];
 
 /** Send a JSON answer. */
 export function send(res: http.ServerResponse, status: number, value: unknown): void {

@@ -1,12 +1,42 @@
 // /images/...: the image store (image/) as the Engine API shows it: list and inspect.
 
-import { listImages, resolveImage } from '../../image/index.ts';
-import { ApiError, send, type Route } from './http.ts';
+import { listIds, readState } from '../../container/state.ts';
+import { boxRoot, listImages, resolveImage } from '../../image/index.ts';
+import { removeImage } from '../../image/remove.ts';
+import { tagImage } from '../../image/tag.ts';
+import { ApiError, commonHeaders, send, type Route } from './http.ts';
+import { emitEvent } from './events.ts';
 import { goArch } from './system.ts';
 
 const sha = (id: string) => `sha256:${id.replace(/^sha256:/, '')}`;
 
+/** The containers made from an image id: it stays while they exist (as dockerd's 409). */
+const usedBy = (id: string) => listIds().map(readState).filter((s) => s && s.imageId === id).map((s) => s!.name);
+
 export const imageRoutes: Route[] = [
+  ['POST', /^\/images\/(.+)\/tag$/, ({ res, params, query }) => {
+    const repo = query.get('repo');
+    if (!repo) throw new ApiError(400, 'repository name must have at least one component');
+    const target = `${repo}:${query.get('tag') || 'latest'}`;
+    try {
+      resolveImage(params[0]);
+    } catch {
+      throw new ApiError(404, `No such image: ${params[0]}`);
+    }
+    tagImage(boxRoot(), params[0], target);
+    emitEvent('image', 'tag', params[0], { name: target });
+    res.writeHead(201, commonHeaders()).end();
+  }],
+  ['DELETE', /^\/images\/(.+)$/, ({ res, params, query }) => {
+    try {
+      resolveImage(params[0]);
+    } catch {
+      throw new ApiError(404, `No such image: ${params[0]}`);
+    }
+    const r = removeImage(boxRoot(), params[0], { force: ['1', 'true'].includes(query.get('force') ?? ''), usedBy });
+    for (const t of r.untagged) emitEvent('image', 'untag', t, { name: t });
+    send(res, 200, [...r.untagged.map((t) => ({ Untagged: t })), ...r.deleted.map((d) => ({ Deleted: d }))]);
+  }],
   ['GET', /^\/images\/json$/, ({ res }) => {
     const byId = new Map<string, { Id: string; RepoTags: string[]; Created: number; Size: number }>();
     for (const i of listImages()) {

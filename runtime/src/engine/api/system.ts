@@ -6,7 +6,7 @@ import os from 'node:os';
 import { listIds, readState } from '../../container/state.ts';
 import { listImages } from '../../image/index.ts';
 import { boxRoot } from '../../image/paths.ts';
-import { API_VERSION, MIN_API_VERSION, commonHeaders, send, type Route } from './http.ts';
+import { API_VERSION, ApiError, MIN_API_VERSION, commonHeaders, send, type Route } from './http.ts';
 import { eventsHandler } from './events.ts';
 
 const BOX_VERSION = '0.1.0-box';
@@ -19,6 +19,8 @@ export const systemRoutes: Route[] = [
   ['GET', /^\/version$/, ({ res }) => send(res, 200, version())],
   ['GET', /^\/info$/, ({ res }) => send(res, 200, info())],
   ['GET', /^\/events$/, eventsHandler],
+  // box has no plugins; docker inspect asks here last, and a 404 lets it say "No such object".
+  ['GET', /^\/plugins\/(.+)\/json$/, ({ params }) => { throw new ApiError(404, `plugin "${params[0]}" not found`); }],
 ];
 
 function version() {

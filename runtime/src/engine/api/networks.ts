@@ -1,0 +1,62 @@
+// /networks/...: box's networks (net/) as the Engine API shows them: list, inspect, create,
+// remove, connect, disconnect.
+
+import { connectContainer, disconnectContainer, liveContainerName } from '../../container/network.ts';
+import { createNetwork, removeNetwork } from '../../net/network.ts';
+import { findNetwork, leases, listNetworks, type Network } from '../../net/store.ts';
+import { nullTrace } from '../../sys/trace.ts';
+import { emitEvent } from './events.ts';
+import { ApiError, commonHeaders, send, type Route } from './http.ts';
+
+function find(ref: string): Network {
+  const n = findNetwork(ref);
+  if (!n) throw new ApiError(404, `network ${ref} not found`);
+  return n;
+}
+
+function view(n: Network) {
+  return {
+    Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: n.driver, EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+    Containers: Object.fromEntries(leases(n).map((l) => [l.containerId, { Name: liveContainerName(l.containerId) ?? '', IPv4Address: `${l.ip}/${n.subnet.split('/')[1]}`, EndpointID: '', MacAddress: '', IPv6Address: '' }])),
+    Options: {}, Labels: {},
+  };
+}
+
+const NAME = '([^/]+)';
+export const networkRoutes: Route[] = [
+  ['GET', /^\/networks$/, ({ res }) => send(res, 200, listNetworks().map(view))],
+  ['GET', new RegExp(`^/networks/${NAME}$`), ({ res, params }) => send(res, 200, view(find(params[0])))],
+  ['POST', /^\/networks\/create$/, async ({ res, json }) => {
+    const b = await json<{ Name?: string; Driver?: string; Internal?: boolean; CheckDuplicate?: boolean; IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } }>();
+    if (!b.Name) throw new ApiError(400, 'a network needs a Name');
+    if (b.Driver && b.Driver !== 'bridge') throw new ApiError(400, `box makes bridge networks only, not '${b.Driver}'`);
+    if (findNetwork(b.Name)) throw new ApiError(409, `network with name ${b.Name} already exists`);
+    const cfg = b.IPAM?.Config?.[0];
+    const n = createNetwork(nullTrace, { name: b.Name, subnet: cfg?.Subnet, gateway: cfg?.Gateway, internal: b.Internal });
+    emitEvent('network', 'create', n.id, { name: n.name, type: 'bridge' });
+    send(res, 201, { Id: n.id, Warning: '' });
+  }],
+  ['DELETE', new RegExp(`^/networks/${NAME}$`), ({ res, params }) => {
+    const n = find(params[0]);
+    removeNetwork(nullTrace, n, liveContainerName);
+    emitEvent('network', 'destroy', n.id, { name: n.name, type: 'bridge' });
+    res.writeHead(204, commonHeaders()).end();
+  }],
+  ['POST', new RegExp(`^/networks/${NAME}/connect$`), async ({ res, params, json }) => {
+    const b = await json<{ Container?: string; EndpointConfig?: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } } }>();
+    const n = find(params[0]);
+    if (!b.Container) throw new ApiError(400, 'connect needs a Container');
+    await connectContainer(nullTrace, n.name, b.Container, { ip: b.EndpointConfig?.IPAMConfig?.IPv4Address, aliases: b.EndpointConfig?.Aliases ?? [] });
+    emitEvent('network', 'connect', n.id, { name: n.name, container: b.Container });
+    res.writeHead(200, commonHeaders()).end();
+  }],
+  ['POST', new RegExp(`^/networks/${NAME}/disconnect$`), async ({ res, params, json }) => {
+    const b = await json<{ Container?: string }>();
+    const n = find(params[0]);
+    if (!b.Container) throw new ApiError(400, 'disconnect needs a Container');
+    disconnectContainer(nullTrace, n.name, b.Container);
+    res.writeHead(200, commonHeaders()).end();
+  }],
+];

@@ -1,0 +1,177 @@
+// The real docker CLI (Debian's docker.io, API 1.41; and a newer one at /usr/local/bin/docker
+// if present) driving box's engine through the Docker Engine API on $BOX_ROOT/engine.sock
+// (runtime/src/engine/api). What a user sees: output, exit codes, `docker ps` columns,
+// `docker inspect` fields, logs, and the daemon's errors as one clear line.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { box, rootReason, tempBoxRoot } from './helpers.ts';
+
+const DOCKER = '/usr/bin/docker';
+const NEWER = '/usr/local/bin/docker';
+const missing = !fs.existsSync(DOCKER) ? 'needs the docker CLI (apt-get install docker.io: /usr/bin/docker)' : '';
+const reason = rootReason || missing;
+if (reason && process.env.CI === 'true') throw new Error(`docker-cli test cannot run under CI: ${reason}`);
+if (reason) console.warn(`skipping docker CLI tests: ${reason}`);
+
+describe.skipIf(!!reason)('the docker CLI against box engine', () => {
+  let root: string;
+  const env = () => ({ ...process.env, BOX_ROOT: root, DOCKER_HOST: `unix://${root}/engine.sock`, DOCKER_CONFIG: path.join(root, 'docker-config') });
+  const docker = (args: string[], bin = DOCKER) => {
+    const r = spawnSync(bin, args, { env: env(), encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  beforeAll(() => {
+    root = tempBoxRoot('dockerapi');
+    const start = box(root, ['engine', 'start']);
+    expect(start.code, start.stderr).toBe(0);
+  }, 60_000);
+  afterAll(() => {
+    for (const name of ['dapi-web', 'dapi-sleeper']) docker(['rm', '-f', name]);
+    box(root, ['engine', 'stop']);
+    fs.rmSync(root, { recursive: true, force: true });
+  }, 60_000);
+
+  it('negotiates the API version: docker version names box engine and API 1.41', () => {
+    const v = docker(['version', '--format', '{{.Server.Platform.Name}} {{.Server.APIVersion}} {{.Client.APIVersion}}']);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout.trim()).toBe('box engine 1.41 1.41');
+    expect(fs.statSync(path.join(root, 'engine.sock')).mode & 0o777).toBe(0o600);
+  });
+
+  it.skipIf(!fs.existsSync(NEWER))('a newer CLI negotiates down to 1.41 and runs a container', () => {
+    const v = docker(['version', '--format', '{{.Server.APIVersion}} {{.Client.APIVersion}}'], NEWER);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout.trim()).toBe('1.41 1.41');
+    expect(docker(['run', '--rm', 'busybox', 'echo', 'from a newer CLI'], NEWER)).toMatchObject({ code: 0, stdout: 'from a newer CLI\n' });
+  });
+
+  it('docker run (attached) prints the output and exits with the command\'s code; --rm removes it', () => {
+    const r = docker(['run', '--name', 'dapi-three', 'busybox', 'sh', '-c', 'echo out; exit 3']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toBe('out\n');
+    const ps = docker(['ps', '-a', '--filter', 'name=dapi-three', '--format', '{{.Names}} {{.Status}}']);
+    expect(ps.stdout).toMatch(/^dapi-three Exited \(3\) \d+ seconds? ago\n$/);
+    expect(docker(['rm', 'dapi-three'])).toMatchObject({ code: 0, stdout: 'dapi-three\n' });
+    const gone = docker(['run', '--rm', '--name', 'dapi-gone', '-e', 'GREETING=hi there', 'busybox', 'sh', '-c', 'echo "$GREETING"']);
+    expect(gone).toMatchObject({ code: 0, stdout: 'hi there\n' });
+    expect(docker(['ps', '-a', '--filter', 'name=dapi-gone', '-q']).stdout).toBe('');
+  });
+
+  it('run -d with -p, a memory and pids limit: ps columns, inspect fields, the port answers, logs, stop, rm', async () => {
+    const html = path.join(root, 'www');
+    fs.mkdirSync(html);
+    fs.writeFileSync(path.join(html, 'index.html'), 'served by box\n');
+    const run = docker(['run', '-d', '--name', 'dapi-web', '-p', '127.0.0.1:18089:80', '--memory', '64m', '--pids-limit', '20',
+      '-v', `${html}:/www:ro`, 'busybox', 'sh', '-c', 'echo starting; exec httpd -f -p 80 -h /www']);
+    expect(run.code, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+
+    const ps = docker(['ps']);
+    const [head, ...rows] = ps.stdout.trim().split('\n');
+    expect(head).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    const row = rows.find((r) => r.endsWith('dapi-web'));
+    expect(row).toContain(id.slice(0, 12));
+    expect(row).toMatch(/busybox\s+"sh -c echo starting…"\s+.*Up \d+ seconds?\s+127\.0\.0\.1:18089->80\/tcp\s+dapi-web$/);
+
+    const info = JSON.parse(docker(['inspect', 'dapi-web']).stdout)[0];
+    expect(info).toMatchObject({
+      Id: id, Name: '/dapi-web', State: { Status: 'running', Running: true },
+      HostConfig: { Memory: 64 * 1024 * 1024, PidsLimit: 20 },
+      Config: { Image: 'busybox' },
+    });
+    expect(info.State.Pid).toBeGreaterThan(0);
+    expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '18089' }]);
+    expect(info.Mounts.map((m: { Destination: string }) => m.Destination)).toContain('/www');
+
+    const body = await httpGet(18089);
+    expect(body).toContain('served by box');
+    expect(docker(['logs', 'dapi-web'])).toMatchObject({ code: 0, stdout: 'starting\n' });
+
+    expect(docker(['stop', '-t', '1', 'dapi-web'])).toMatchObject({ code: 0, stdout: 'dapi-web\n' });
+    expect(docker(['inspect', '-f', '{{.State.Status}}', 'dapi-web']).stdout).toBe('exited\n');
+    expect(docker(['rm', 'dapi-web'])).toMatchObject({ code: 0, stdout: 'dapi-web\n' });
+  });
+
+  it('create, start, kill, wait, rm -f', () => {
+    const create = docker(['create', '--name', 'dapi-sleeper', 'busybox', 'sleep', '300']);
+    expect(create.code, create.stderr).toBe(0);
+    expect(docker(['ps', '-a', '--filter', 'name=dapi-sleeper', '--format', '{{.Status}}']).stdout).toBe('Created\n');
+    expect(docker(['start', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
+    expect(docker(['inspect', '-f', '{{.State.Running}}', 'dapi-sleeper']).stdout).toBe('true\n');
+    expect(docker(['kill', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
+    expect(docker(['wait', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: '137\n' });
+    expect(docker(['start', 'dapi-sleeper']).code).toBe(0);
+    const rm = docker(['rm', 'dapi-sleeper']);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toMatch(/^Error response from daemon: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/);
+    expect(docker(['rm', '-f', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
+  });
+
+  it('errors are one line from the daemon, and an endpoint box lacks answers 501 naming it', () => {
+    const none = docker(['inspect', 'no-such-thing']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe('Error: No such object: no-such-thing\n');
+    const kill = docker(['kill', 'no-such-thing']);
+    expect(kill.code).toBe(1);
+    expect(kill.stderr).toBe('Error response from daemon: No such container: no-such-thing\n');
+    const images = docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+    expect(images.stdout.split('\n')).toContain('busybox:latest');
+    const unsupported = docker(['system', 'df']);
+    expect(unsupported.code).toBe(1);
+    expect(unsupported.stderr).toMatch(/Error response from daemon: box's engine does not implement GET \/system\/df/);
+  });
+
+  it('network create|ls|rm, volume create|ls|rm, and a container on both', () => {
+    expect(docker(['network', 'create', 'dapi-net']).code).toBe(0);
+    expect(docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).stdout).toContain('dapi-net bridge\n');
+    expect(docker(['volume', 'create', 'dapi-vol'])).toMatchObject({ code: 0, stdout: 'dapi-vol\n' });
+    expect(docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']).stdout).toContain('local dapi-vol\n');
+    const r = docker(['run', '--rm', '--network', 'dapi-net', '-v', 'dapi-vol:/data', 'busybox', 'sh', '-c', 'echo kept > /data/f; ip -4 -o addr show eth0']);
+    expect(r.code, r.stderr).toBe(0);
+    const subnet = JSON.parse(docker(['network', 'inspect', 'dapi-net']).stdout)[0].IPAM.Config[0].Subnet as string;
+    expect(r.stdout).toContain(`inet ${subnet.split('.').slice(0, 2).join('.')}.`);
+    expect(docker(['run', '--rm', '-v', 'dapi-vol:/data', 'busybox', 'cat', '/data/f'])).toMatchObject({ code: 0, stdout: 'kept\n' });
+    expect(docker(['volume', 'rm', 'dapi-vol'])).toMatchObject({ code: 0, stdout: 'dapi-vol\n' });
+    expect(docker(['network', 'rm', 'dapi-net'])).toMatchObject({ code: 0, stdout: 'dapi-net\n' });
+    const again = docker(['network', 'rm', 'dapi-net']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('dapi-net');
+  });
+
+  it('tag and rmi', () => {
+    expect(docker(['tag', 'busybox', 'dapi-bb:1']).code).toBe(0);
+    expect(docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n')).toContain('dapi-bb:1');
+    expect(docker(['rmi', 'dapi-bb:1'])).toMatchObject({ code: 0, stdout: 'Untagged: dapi-bb:1\n' });
+    const nope = docker(['rmi', 'dapi-bb:1']);
+    expect(nope.code).toBe(1);
+    expect(nope.stderr).toBe('Error: No such image: dapi-bb:1\n');
+  });
+
+  it('a caller that is not root is refused on the socket', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true'], {});
+      if (r.status !== 0) return resolve('setpriv missing');
+      // The socket is 0600: a non-root process cannot even connect.
+      const c = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', DOCKER, 'version'], { env: env(), encoding: 'utf8' });
+      resolve(c.stderr);
+      void reject;
+    });
+    expect(answer).toMatch(/permission denied/);
+  });
+});
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\n\r\n'));
+    let out = '';
+    s.on('data', (d) => { out += d; });
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
+}
