@@ -104,6 +104,8 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     expect(docker(['ps', '-a', '--filter', 'name=dapi-sleeper', '--format', '{{.Status}}']).stdout).toBe('Created\n');
     expect(docker(['start', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
     expect(docker(['inspect', '-f', '{{.State.Running}}', 'dapi-sleeper']).stdout).toBe('true\n');
+    const ex = docker(['exec', '-e', 'WHO=exec', 'dapi-sleeper', 'sh', '-c', 'echo "$WHO out"; echo "$WHO err" >&2; exit 5']);
+    expect(ex).toMatchObject({ code: 5, stdout: 'exec out\n', stderr: 'exec err\n' });
     expect(docker(['kill', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
     expect(docker(['wait', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: '137\n' });
     expect(docker(['start', 'dapi-sleeper']).code).toBe(0);

@@ -16,6 +16,7 @@ import { imageRoutes } from './images.ts';
 import { attachUpgrade } from './containers.ts';
 import { networkRoutes } from './networks.ts';
 import { volumeRoutes } from './volumes.ts';
+import { execRoutes, execStartUpgrade } from './exec.ts';
 
 /** The API version box implements; a client asking for a newer one is told this one (negotiation). */
 export const API_VERSION = '1.41';
@@ -42,7 +43,7 @@ export interface Call {
 export type Handler = (call: Call) => Promise<void> | void;
 export type Route = [method: string, path: RegExp, handler: Handler];
 
-const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes];
+const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...execRoutes];
 
 /** Send a JSON answer. */
 export function send(res: http.ServerResponse, status: number, value: unknown): void {
@@ -128,7 +129,10 @@ apiServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Bu
   if (process.env.BOX_API_DEBUG) console.error(`${new Date().toISOString()} api: upgrade ${req.method} ${req.url}`);
   if (head.length) socket.unshift(head);
   try {
-    attachUpgrade(req, socket, routePath(req.url ?? '/').path);
+    const p = routePath(req.url ?? '/').path;
+    const exec = /^\/exec\/([^/]+)\/start$/.exec(p);
+    if (exec) execStartUpgrade(req, socket, exec[1]);
+    else attachUpgrade(req, socket, p);
   } catch (err) {
     const e = apiError(err);
     socket.end(`HTTP/1.1 ${e.status} Error\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ message: e.message })}`);
