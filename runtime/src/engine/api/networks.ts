@@ -5,6 +5,8 @@ import { connectContainer, disconnectContainer, liveContainerName } from '../../
 import { createNetwork, removeNetwork } from '../../net/network.ts';
 import { findNetwork, leases, listNetworks, type Network } from '../../net/store.ts';
 import { nullTrace } from '../../sys/trace.ts';
+import { writeState } from '../../container/state.ts';
+import { find as findContainer } from './containers.ts';
 import { emitEvent } from './events.ts';
 import { ApiError, commonHeaders, send, type Route } from './http.ts';
 
@@ -48,6 +50,18 @@ export const networkRoutes: Route[] = [
     const b = await json<{ Container?: string; EndpointConfig?: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } } }>();
     const n = find(params[0]);
     if (!b.Container) throw new ApiError(400, 'connect needs a Container');
+    const c = findContainer(b.Container);
+    if (c.status === 'created' || c.status === 'exited') {
+      // docker-compose creates with NetworkMode set to its network, then connects with the
+      // service's aliases before the start: they join the container's own configuration.
+      const cfg = c.config as { network?: string; networkAliases?: string[] };
+      if (cfg.network !== n.name && cfg.network !== n.id) {
+        throw new ApiError(400, `box connects a created container to the network it was created on only ('${cfg.network}'); start it first, then connect it to ${n.name}`);
+      }
+      const aliases = [...new Set([...(cfg.networkAliases ?? []), ...(b.EndpointConfig?.Aliases ?? [])])];
+      writeState({ ...c, config: { ...c.config, networkAliases: aliases } });
+      return void res.writeHead(200, commonHeaders()).end();
+    }
     await connectContainer(nullTrace, n.name, b.Container, { ip: b.EndpointConfig?.IPAMConfig?.IPv4Address, aliases: b.EndpointConfig?.Aliases ?? [] });
     emitEvent('network', 'connect', n.id, { name: n.name, container: b.Container });
     res.writeHead(200, commonHeaders()).end();
