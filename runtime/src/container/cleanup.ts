@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
+import { pruneNetworks } from '../net/endpoint.ts';
+import { holdsNetwork, releaseDead } from './network.ts';
 import { containerDir, containersUsingVolume, listIds, monitorAlive, pruneNames, readState, releaseName, updateState, type ContainerState } from './state.ts';
 import { anonymousVolumes, removeUnused } from '../volume/mounts.ts';
 
@@ -52,6 +54,7 @@ export function reapStale(sys: Sys): void {
         cg.destroy();
       }
     }
+    releaseDead(sys.trace, s); // its ports, veths, addresses, names
     if (s.autoRemove) {
       removeContainerFiles(id);
       releaseName(s.name, id);
@@ -61,6 +64,8 @@ export function reapStale(sys: Sys): void {
     }
   }
   pruneNames();
+  // Addresses and names claimed by a box killed before it recorded them in the state.
+  pruneNetworks(sys.trace, holdsNetwork);
 }
 
 // Only cgroups named in a state file are touched: another box root (a test's, a lab

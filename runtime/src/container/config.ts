@@ -5,6 +5,7 @@ import type { NamespaceName } from '../sys/constants.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
 import type { MountRequest } from '../volume/spec.ts';
 import { UserError } from '../sys/errors.ts';
+import type { PortSpec } from '../net/ports.ts';
 import type { Healthcheck } from './health.ts';
 import type { RestartPolicy } from './restart.ts';
 
@@ -49,6 +50,13 @@ export interface RunConfig {
   devices: string[];
   /** --verify: run only an image signed by a trusted key (image/trust.ts) */
   verify?: boolean;
+  /** --network: a network's name, none, host or container:NAME; unset: as --ns says (net/README.md) */
+  network?: string;
+  /** --ip, --network-alias, -p, -P: the container on its network */
+  ip?: string;
+  networkAliases?: string[];
+  publish?: PortSpec[];
+  publishAll?: boolean;
   /** --restart: kept by the engine (engine/supervisor.ts) */
   restart?: RestartPolicy;
   /** --health-*: over the image's HEALTHCHECK, field by field (container/health.ts) */
