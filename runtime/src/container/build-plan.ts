@@ -102,7 +102,8 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // user, set the final sets, no_new_privs, and the filter last. (setresuid first would empty
   // a non-root user's permitted set, and the capset after it would fail.)
   const sec = securityPlan({
-    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab, seccomp: cfg.seccomp ? 'default' : 'unconfined',
+    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab,
+    seccomp: cfg.lab ? 'lab' : cfg.seccomp ? 'default' : 'unconfined', // lab: only its loop device is guarded
     noNewPrivs: cfg.noNewPrivs,
   });
   // No process can give a capability its own bounding set lacks (capset: EPERM): `--cap-add

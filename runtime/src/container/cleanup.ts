@@ -7,13 +7,19 @@ import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
+import { removeDisk } from './disk.ts';
 import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
 
 const ORPHAN_AGE_MS = 60_000;
 
-/** A container's directory, and a lab sandbox's loop device, which holds a file in there. */
+/**
+ * A container's directory, and what holds files in there: a lab sandbox's loop device and
+ * the filesystem of --storage-opt size (unmounted first, or rm would walk into it). Its user
+ * namespace id range is free again once the directory is gone (id-ranges.ts).
+ */
 export function removeContainerFiles(id: string): void {
   detachLabDisks(containerDir(id));
+  removeDisk(containerDir(id));
   fs.rmSync(containerDir(id), { recursive: true, force: true });
 }
 

@@ -1,0 +1,75 @@
+// Each user-namespaced container gets a host id range of its own, as rootless runtimes
+// allocate subordinate ranges (/etc/subuid). Per-user kernel limits are counted by the uid
+// outside: the inotify instances (fs.inotify.max_user_instances), the keys and their quota
+// (kernel.keys.maxkeys, and /proc/keys lists the keys a uid may view), RLIMIT_NPROC, user
+// namespaces, mqueue bytes. Two sandboxes that shared uid 100000 shared all of these: one
+// could exhaust the other's, and read its key descriptions.
+//
+// Range N is 100000 + N*65536 .. +65535. The table $BOX_ROOT/userns-ranges.json maps a range
+// to the container that holds it; it is read and written under flock(2) on
+// userns-ranges.lock (the kernel drops the lock when a box dies). A range is free again once
+// its container's directory is gone: `box rm`, --rm and the reaper (after a SIGKILLed box)
+// all remove it, only after every process of the container is dead.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { flock, LOCK_EX } from '../image/native.ts';
+import { UserError } from '../sys/errors.ts';
+import { mapsEveryId, usernsRange, type IdRange } from './config.ts';
+import { boxRoot, containerDir } from './state.ts';
+
+export const FIRST_BASE = 100000;
+export const RANGE_SIZE = 65536;
+/** 16384 ranges end at 1,073,841,823: below 2^31, which some tools still take as signed. */
+export const RANGES = 16384;
+
+const table = () => path.join(boxRoot(), 'userns-ranges.json');
+const lockFile = () => path.join(boxRoot(), 'userns-ranges.lock');
+
+/**
+ * The range for container `id`'s user namespace. On a host (our uid_map maps every id) a
+ * range of its own; inside a user namespace (box nested in a lab sandbox) the upper half of
+ * the ids we have (config.ts usernsRange), shared by that sandbox's own containers.
+ */
+export function claimIdRange(id: string, uidMap: string): IdRange {
+  if (!mapsEveryId(uidMap)) return usernsRange(uidMap);
+  return withRangesLocked((held) => {
+    for (let n = 0; n < RANGES; n++) {
+      const base = FIRST_BASE + n * RANGE_SIZE;
+      if (held.has(base)) continue;
+      held.set(base, id);
+      return { base, size: RANGE_SIZE };
+    }
+    throw new UserError(`all ${RANGES} user-namespace id ranges are in use; remove stopped containers (box ps -a, box rm)`);
+  });
+}
+
+/** The ranges held now, by base (for tests and `box inspect`). */
+export function heldIdRanges(): Map<number, string> {
+  return withRangesLocked((held) => new Map(held));
+}
+
+/** Run `fn` on the table of held ranges (base -> container id), under the lock; save what it leaves. */
+function withRangesLocked<T>(fn: (held: Map<number, string>) => T): T {
+  fs.mkdirSync(boxRoot(), { recursive: true });
+  const fd = fs.openSync(lockFile(), 'a', 0o600);
+  try {
+    flock(fd, LOCK_EX);
+    const held = new Map<number, string>();
+    try {
+      for (const [base, id] of Object.entries(JSON.parse(fs.readFileSync(table(), 'utf8')) as Record<string, string>)) {
+        // Free once the container's directory is gone: its processes are all dead by then.
+        if (/^[0-9a-f]{64}$/.test(id) && fs.existsSync(containerDir(id))) held.set(Number(base), id);
+      }
+    } catch {
+      /* no table yet */
+    }
+    const result = fn(held);
+    const tmp = `${table()}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(held), null, 1));
+    fs.renameSync(tmp, table());
+    return result;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
