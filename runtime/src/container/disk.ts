@@ -34,6 +34,7 @@ export function mountDisk(dir: string, bytes: number): string {
   run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'nodiscard,lazy_itable_init=1', image]);
   fs.mkdirSync(mnt, { mode: 0o700 }); // only root passes: the overlay is mounted by real root
   run('mount', ['-o', 'loop,nosuid,nodev', image, mnt]);
+  fs.chmodSync(mnt, 0o700); // the new filesystem's root is 0755: host users could read upper/
   return mnt;
 }
 

@@ -5,26 +5,29 @@
 // namespaces, mqueue bytes. Two sandboxes that shared uid 100000 shared all of these: one
 // could exhaust the other's, and read its key descriptions.
 //
-// Range N is 100000 + N*65536 .. +65535. The table $BOX_ROOT/userns-ranges.json maps a range
-// to the container that holds it; it is read and written under flock(2) on
-// userns-ranges.lock (the kernel drops the lock when a box dies). A range is free again once
-// its container's directory is gone: `box rm`, --rm and the reaper (after a SIGKILLed box)
-// all remove it, only after every process of the container is dead.
+// Range N is 100000 + N*65536 .. +65535. The table /run/box/userns-ranges.json maps a range to
+// the directory of the container that holds it. It is one table for the whole host, whatever
+// BOX_ROOT says, as /etc/subuid is: the kernel's limits are per host uid, so two box roots
+// (a test's, the lab's) must not hand out the same ids. It is read and written under flock(2)
+// on userns-ranges.lock (the kernel drops the lock when a box dies). A range is free again
+// once its container's directory is gone: `box rm`, --rm and the reaper (after a SIGKILLed
+// box) all remove it, and only after every process of the container is dead.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { flock, LOCK_EX } from '../image/native.ts';
 import { UserError } from '../sys/errors.ts';
 import { mapsEveryId, usernsRange, type IdRange } from './config.ts';
-import { boxRoot, containerDir } from './state.ts';
+import { containerDir } from './state.ts';
 
 export const FIRST_BASE = 100000;
 export const RANGE_SIZE = 65536;
 /** 16384 ranges end at 1,073,841,823: below 2^31, which some tools still take as signed. */
 export const RANGES = 16384;
 
-const table = () => path.join(boxRoot(), 'userns-ranges.json');
-const lockFile = () => path.join(boxRoot(), 'userns-ranges.lock');
+const TABLE_DIR = '/run/box';
+const table = () => path.join(TABLE_DIR, 'userns-ranges.json');
+const lockFile = () => path.join(TABLE_DIR, 'userns-ranges.lock');
 
 /**
  * The range for container `id`'s user namespace. On a host (our uid_map maps every id) a
@@ -37,29 +40,29 @@ export function claimIdRange(id: string, uidMap: string): IdRange {
     for (let n = 0; n < RANGES; n++) {
       const base = FIRST_BASE + n * RANGE_SIZE;
       if (held.has(base)) continue;
-      held.set(base, id);
+      held.set(base, path.resolve(containerDir(id)));
       return { base, size: RANGE_SIZE };
     }
     throw new UserError(`all ${RANGES} user-namespace id ranges are in use; remove stopped containers (box ps -a, box rm)`);
   });
 }
 
-/** The ranges held now, by base (for tests and `box inspect`). */
+/** The ranges held now: base -> the holder's container directory. */
 export function heldIdRanges(): Map<number, string> {
   return withRangesLocked((held) => new Map(held));
 }
 
-/** Run `fn` on the table of held ranges (base -> container id), under the lock; save what it leaves. */
+/** Run `fn` on the table of held ranges (base -> container directory), under the lock; save what it leaves. */
 function withRangesLocked<T>(fn: (held: Map<number, string>) => T): T {
-  fs.mkdirSync(boxRoot(), { recursive: true });
+  fs.mkdirSync(TABLE_DIR, { recursive: true, mode: 0o700 });
   const fd = fs.openSync(lockFile(), 'a', 0o600);
   try {
     flock(fd, LOCK_EX);
     const held = new Map<number, string>();
     try {
-      for (const [base, id] of Object.entries(JSON.parse(fs.readFileSync(table(), 'utf8')) as Record<string, string>)) {
+      for (const [base, dir] of Object.entries(JSON.parse(fs.readFileSync(table(), 'utf8')) as Record<string, string>)) {
         // Free once the container's directory is gone: its processes are all dead by then.
-        if (/^[0-9a-f]{64}$/.test(id) && fs.existsSync(containerDir(id))) held.set(Number(base), id);
+        if (typeof dir === 'string' && path.isAbsolute(dir) && fs.existsSync(dir)) held.set(Number(base), dir);
       }
     } catch {
       /* no table yet */

@@ -48,6 +48,17 @@ export function applyLab(cfg: RunConfig): RunConfig {
   };
 }
 
+/**
+ * The size of the tmpfs box inside keeps its images and containers in (/var/lib/box: an
+ * overlay's upper layer cannot be another overlay). tmpfs pages count against the sandbox's
+ * memory limit: at most half of it, so a full store says "No space left on device" instead of
+ * the OOM killer ending the reader's shell.
+ */
+export function labStoreBytes(cfg: RunConfig): number {
+  const most = 2 * 1024 ** 3;
+  return cfg.memoryBytes ? Math.min(most, Math.floor(cfg.memoryBytes / 2)) : most;
+}
+
 function guestKernels(): string[] {
   const found = ['/var/cache/isolab/guest-kernel'].filter((p) => fs.existsSync(p));
   try {

@@ -25,7 +25,7 @@ import {
 } from './state.ts';
 import { reapStale, removeContainerFiles } from './cleanup.ts';
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
-import { withLabDisk } from './lab.ts';
+import { labStoreBytes, withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 
 export interface Running {
@@ -93,7 +93,7 @@ export async function startContainer(
     cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
-      rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
+      rootfs.tmpfs = [{ path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
     }
     const plan = containerPlan(cfg, rootfs, proc);
 
