@@ -1,0 +1,56 @@
+// The knobs of the lab's limits: the disk size (npm start --disk-size / $ISOLAB_DISK_SIZE,
+// passed to box as --storage-opt size=...), and which uid range a container's root gets.
+// test/integration/lab-attacks.test.ts checks that they hold inside real sandboxes.
+
+import { describe, expect, it } from 'vitest';
+import { parseOptions, UsageError } from '../../src/server/options.ts';
+import { boxRunCommand } from '../../src/server/sandbox.ts';
+import { parseStorageOpts } from '../../runtime/src/container/disk.ts';
+import { mapsEveryId, usernsRange } from '../../runtime/src/container/config.ts';
+import { applyLab, labStoreBytes, LAB_DEFAULT_DISK_BYTES } from '../../runtime/src/container/lab.ts';
+import { parseSize } from '../../runtime/src/cgroups/index.ts';
+import { UserError } from '../../runtime/src/sys/errors.ts';
+import type { RunConfig } from '../../runtime/src/container/config.ts';
+
+describe('the disk limit', () => {
+  it('npm start takes --disk-size, or $ISOLAB_DISK_SIZE, and refuses what is not a size', () => {
+    expect(parseOptions([], {}).diskSize).toBeUndefined();
+    expect(parseOptions(['--disk-size', '2G'], {}).diskSize).toBe('2g');
+    expect(parseOptions([], { ISOLAB_DISK_SIZE: '512m' }).diskSize).toBe('512m');
+    expect(parseOptions(['--disk-size=256m'], { ISOLAB_DISK_SIZE: '512m' }).diskSize).toBe('256m');
+    for (const bad of ['lots', '1m', '2p', '-5g', '']) {
+      expect(() => parseOptions(['--disk-size', bad], {}), bad).toThrow(UsageError);
+    }
+    expect(() => parseOptions([], { ISOLAB_DISK_SIZE: 'huge' })).toThrow(/ISOLAB_DISK_SIZE needs a size/);
+  });
+
+  it('the server passes it to box run as --storage-opt size=', () => {
+    const args = boxRunCommand('box', 'lab-x', undefined, { diskSize: '512m' }).args;
+    expect(args.slice(args.indexOf('--storage-opt'), args.indexOf('--storage-opt') + 2)).toEqual(['--storage-opt', 'size=512m']);
+    expect(boxRunCommand('box', 'lab-x').args).not.toContain('--storage-opt');
+  });
+
+  it('box run --storage-opt takes size= only, at least 16m', () => {
+    expect(parseStorageOpts(['size=1g'], parseSize)).toBe(1024 ** 3);
+    expect(parseStorageOpts([], parseSize)).toBeUndefined();
+    expect(() => parseStorageOpts(['size=1m'], parseSize)).toThrow(/at least 16m/);
+    expect(() => parseStorageOpts(['quota=1g'], parseSize)).toThrow(UserError);
+  });
+
+  it('--lab gives every sandbox a disk, and a store tmpfs below its memory limit', () => {
+    const cfg = { volumes: [], devices: [], namespaces: [], env: [] } as unknown as RunConfig;
+    expect(applyLab(cfg).diskBytes).toBe(LAB_DEFAULT_DISK_BYTES);
+    expect(applyLab({ ...cfg, diskBytes: 300 * 1024 ** 2 }).diskBytes).toBe(300 * 1024 ** 2);
+    expect(labStoreBytes({ ...cfg, memoryBytes: 512 * 1024 ** 2 })).toBe(256 * 1024 ** 2);
+    expect(labStoreBytes(cfg)).toBe(2 * 1024 ** 3);
+  });
+});
+
+describe('uid ranges', () => {
+  it('on a host every id is mapped; inside a sandbox, nested containers take the upper half of its range', () => {
+    expect(mapsEveryId('         0          0 4294967295\n')).toBe(true);
+    expect(mapsEveryId('         0     165536      65536\n')).toBe(false);
+    expect(usernsRange('0 165536 65536')).toEqual({ base: 32768, size: 32768 });
+    expect(() => usernsRange('0 1000 1')).toThrow(/maps only 1 ids/);
+  });
+});
