@@ -2,11 +2,16 @@
 // passed to box as --storage-opt size=...), and which uid range a container's root gets.
 // test/integration/lab-attacks.test.ts checks that they hold inside real sandboxes.
 
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseOptions, UsageError } from '../../src/server/options.ts';
 import { boxRunCommand } from '../../src/server/sandbox.ts';
 import { parseStorageOpts } from '../../runtime/src/container/disk.ts';
 import { mapsEveryId, usernsRange } from '../../runtime/src/container/config.ts';
+import { claimIdRange, heldIdRanges } from '../../runtime/src/container/id-ranges.ts';
+import { containerDir } from '../../runtime/src/container/state.ts';
 import { applyLab, labStoreBytes, LAB_DEFAULT_DISK_BYTES } from '../../runtime/src/container/lab.ts';
 import { parseSize } from '../../runtime/src/cgroups/index.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
@@ -52,5 +57,43 @@ describe('uid ranges', () => {
     expect(mapsEveryId('         0     165536      65536\n')).toBe(false);
     expect(usernsRange('0 165536 65536')).toEqual({ base: 32768, size: 32768 });
     expect(() => usernsRange('0 1000 1')).toThrow(/maps only 1 ids/);
+  });
+});
+
+describe('claimIdRange', () => {
+  const HOST_MAP = '0 0 4294967295\n';
+  let saved: string | undefined;
+  let root: string;
+  let table: string;
+  beforeEach(() => {
+    saved = process.env.BOX_ROOT;
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-ranges-'));
+    table = path.join(root, 'table');
+    process.env.BOX_ROOT = root;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.BOX_ROOT;
+    else process.env.BOX_ROOT = saved;
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const container = (n: number) => {
+    const id = n.toString(16).padStart(64, '0');
+    fs.mkdirSync(containerDir(id), { recursive: true });
+    return id;
+  };
+
+  it('gives each container its own range, the lowest free, and reuses one only once its container is gone', () => {
+    const [a, b, c] = [container(1), container(2), container(3)];
+    expect(claimIdRange(a, HOST_MAP, table)).toEqual({ base: 100000, size: 65536 });
+    expect(claimIdRange(b, HOST_MAP, table)).toEqual({ base: 165536, size: 65536 });
+    expect([...heldIdRanges(table).keys()]).toEqual([100000, 165536]);
+    fs.rmSync(containerDir(a), { recursive: true }); // box rm, --rm, or the reaper after a SIGKILL
+    expect(claimIdRange(c, HOST_MAP, table).base).toBe(100000);
+    expect(heldIdRanges(table).get(165536)).toBe(containerDir(b));
+  });
+
+  it('inside a sandbox, leaves the table alone and takes the upper half of its ids', () => {
+    expect(claimIdRange(container(4), '0 165536 65536\n', table)).toEqual({ base: 32768, size: 32768 });
+    expect(fs.existsSync(table)).toBe(false);
   });
 });

@@ -25,18 +25,17 @@ export const RANGE_SIZE = 65536;
 /** 16384 ranges end at 1,073,841,823: below 2^31, which some tools still take as signed. */
 export const RANGES = 16384;
 
-const TABLE_DIR = '/run/box';
-const table = () => path.join(TABLE_DIR, 'userns-ranges.json');
-const lockFile = () => path.join(TABLE_DIR, 'userns-ranges.lock');
+/** Where the table lives: one place for the whole host (a test may pass another). */
+export const ID_TABLE_DIR = '/run/box';
 
 /**
  * The range for container `id`'s user namespace. On a host (our uid_map maps every id) a
  * range of its own; inside a user namespace (box nested in a lab sandbox) the upper half of
  * the ids we have (config.ts usernsRange), shared by that sandbox's own containers.
  */
-export function claimIdRange(id: string, uidMap: string): IdRange {
+export function claimIdRange(id: string, uidMap: string, tableDir = ID_TABLE_DIR): IdRange {
   if (!mapsEveryId(uidMap)) return usernsRange(uidMap);
-  return withRangesLocked((held) => {
+  return withRangesLocked(tableDir, (held) => {
     for (let n = 0; n < RANGES; n++) {
       const base = FIRST_BASE + n * RANGE_SIZE;
       if (held.has(base)) continue;
@@ -48,19 +47,20 @@ export function claimIdRange(id: string, uidMap: string): IdRange {
 }
 
 /** The ranges held now: base -> the holder's container directory. */
-export function heldIdRanges(): Map<number, string> {
-  return withRangesLocked((held) => new Map(held));
+export function heldIdRanges(tableDir = ID_TABLE_DIR): Map<number, string> {
+  return withRangesLocked(tableDir, (held) => new Map(held));
 }
 
 /** Run `fn` on the table of held ranges (base -> container directory), under the lock; save what it leaves. */
-function withRangesLocked<T>(fn: (held: Map<number, string>) => T): T {
-  fs.mkdirSync(TABLE_DIR, { recursive: true, mode: 0o700 });
-  const fd = fs.openSync(lockFile(), 'a', 0o600);
+function withRangesLocked<T>(dir: string, fn: (held: Map<number, string>) => T): T {
+  const table = path.join(dir, 'userns-ranges.json');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const fd = fs.openSync(path.join(dir, 'userns-ranges.lock'), 'a', 0o600);
   try {
     flock(fd, LOCK_EX);
     const held = new Map<number, string>();
     try {
-      for (const [base, dir] of Object.entries(JSON.parse(fs.readFileSync(table(), 'utf8')) as Record<string, string>)) {
+      for (const [base, dir] of Object.entries(JSON.parse(fs.readFileSync(table, 'utf8')) as Record<string, string>)) {
         // Free once the container's directory is gone: its processes are all dead by then.
         if (typeof dir === 'string' && path.isAbsolute(dir) && fs.existsSync(dir)) held.set(Number(base), dir);
       }
@@ -68,9 +68,9 @@ function withRangesLocked<T>(fn: (held: Map<number, string>) => T): T {
       /* no table yet */
     }
     const result = fn(held);
-    const tmp = `${table()}.${process.pid}.tmp`;
+    const tmp = `${table}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(held), null, 1));
-    fs.renameSync(tmp, table());
+    fs.renameSync(tmp, table);
     return result;
   } finally {
     fs.closeSync(fd);

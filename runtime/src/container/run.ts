@@ -95,7 +95,7 @@ export async function startContainer(
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
     }
-    const plan = containerPlan(cfg, rootfs, proc);
+    const plan = containerPlan(cfg, rootfs, proc, ids?.base); // its user namespace is owned by its own uid
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
