@@ -35,6 +35,8 @@ export function mountDisk(dir: string, bytes: number): string {
   fs.mkdirSync(mnt, { mode: 0o700 }); // only root passes: the overlay is mounted by real root
   run('mount', ['-o', 'loop,nosuid,nodev', image, mnt]);
   fs.chmodSync(mnt, 0o700); // the new filesystem's root is 0755: host users could read upper/
+  // box diff and commit (and box build's steps) read <container>/upper: point it at this one.
+  fs.symlinkSync(path.join(DISK_MOUNT, 'upper'), path.join(dir, 'upper'));
   return mnt;
 }
 

@@ -12,7 +12,7 @@ import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
-import type { IdRange, RunConfig } from './config.ts';
+import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
 import { claimIdRange } from './id-ranges.ts';
 import { mountDisk } from './disk.ts';
 import { containerPlan, processSpec, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
@@ -82,7 +82,8 @@ export async function startContainer(
     };
     writeState(state);
 
-    const ids = cfg.userns ? claimIdRange(id, fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
+    const uidMap = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    const ids = cfg.userns ? claimIdRange(id, uidMap) : null;
     if (ids) state.idRange = ids;
     const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg, ids) : null;
     if (!rootfs) {
@@ -95,7 +96,9 @@ export async function startContainer(
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
     }
-    const plan = containerPlan(cfg, rootfs, proc, ids?.base); // its user namespace is owned by its own uid
+    // Its user namespace is owned by its own uid. Not when nested in a sandbox: there box may
+    // move into a cgroup (v1) only processes of its own uid, and all of them are the sandbox's.
+    const plan = containerPlan(cfg, rootfs, proc, ids && mapsEveryId(uidMap) ? ids.base : undefined);
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
