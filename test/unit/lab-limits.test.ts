@@ -12,6 +12,8 @@ import { parseStorageOpts } from '../../runtime/src/container/disk.ts';
 import { mapsEveryId, usernsRange } from '../../runtime/src/container/config.ts';
 import { claimIdRange, heldIdRanges } from '../../runtime/src/container/id-ranges.ts';
 import { containerDir } from '../../runtime/src/container/state.ts';
+import { containerPlan, processSpec } from '../../runtime/src/container/build-plan.ts';
+import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
 import { applyLab, labStoreBytes, LAB_DEFAULT_DISK_BYTES } from '../../runtime/src/container/lab.ts';
 import { parseSize } from '../../runtime/src/cgroups/index.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
@@ -95,5 +97,22 @@ describe('claimIdRange', () => {
   it('inside a sandbox, leaves the table alone and takes the upper half of its ids', () => {
     expect(claimIdRange(container(4), '0 165536 65536\n', table)).toEqual({ base: 32768, size: 32768 });
     expect(fs.existsSync(table)).toBe(false);
+  });
+});
+
+describe('the user namespace owner', () => {
+  it('is the container\'s own uid: box-init takes it (keeping CAP_SYS_ADMIN) just before unshare(CLONE_NEWUSER)', () => {
+    const cfg = runConfigFrom(['--userns', 'busybox']);
+    const rootfs = { rootfs: '/r/rootfs', upperDir: '/r/upper', workDir: '/r/work', lowerDirs: ['/l/1'], readOnly: false, volumes: [], chroot: false, maskPaths: true, devices: [] };
+    const proc = processSpec(cfg, { Cmd: ['sh'] });
+    const lines = containerPlan(cfg, rootfs, proc, 165536).ops.map((o) => `${o.args[0]} ${o.text}`);
+    const userns = lines.indexOf('unshare CLONE_NEWUSER');
+    expect(lines.slice(userns - 5, userns + 2)).toEqual([
+      'prctl PR_SET_KEEPCAPS, 1', 'setgroups 0, []', 'setresgid 165536, 165536, 165536', 'setresuid 165536, 165536, 165536',
+      'capset SYS_ADMIN', 'unshare CLONE_NEWUSER', 'prctl PR_SET_PDEATHSIG, 9',
+    ]);
+    // Nested in a sandbox (no owner given), box-init creates it as it is.
+    const nested = containerPlan(cfg, rootfs, proc).ops.map((o) => o.args[0]);
+    expect(nested[nested.indexOf('unshare', nested.indexOf('unshare') + 1) - 1]).not.toBe('capset');
   });
 });
