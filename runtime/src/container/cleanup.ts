@@ -4,11 +4,12 @@
 // is on disk and in the cgroup tree; the next box finds it here and removes it.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
 import { removeDisk } from './disk.ts';
-import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
+import { boxRoot, containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
 
 const ORPHAN_AGE_MS = 60_000;
 
@@ -57,6 +58,11 @@ export function reapStale(sys: Sys): void {
     }
   }
   pruneNames();
+  // Device nodes of a box before 2026-12 lived in one shared $BOX_ROOT/devices/<uid>/ that
+  // host users could traverse: a sandbox's `chmod 666 /dev/kvm` there reached the host. Each
+  // container now has its own (<container>/devices); remove the old ones. (A running sandbox
+  // that binds one keeps its mount.)
+  fs.rmSync(path.join(boxRoot(), 'devices'), { recursive: true, force: true });
 }
 
 // Only cgroups named in a state file are touched: another box root (a test's, a lab
