@@ -30,10 +30,15 @@ export function makeTestDist(): string {
   return dist;
 }
 
-/** Lessons with exercises whose checks the tests can make pass or fail. */
+/**
+ * Lessons with exercises whose checks the tests can make pass or fail: <tmp>/lessons/en/ and
+ * the shared definitions beside it, <tmp>/exercises/ (as content/lessons and content/exercises).
+ */
 export function makeTestLessons(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-lessons-'));
-  fs.mkdirSync(path.join(dir, 'en'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-lessons-'));
+  const dir = path.join(root, 'lessons');
+  fs.mkdirSync(path.join(dir, 'en'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'exercises'));
   fs.writeFileSync(path.join(dir, 'en', 'test-lesson.mdx'), `---
 title: Test lesson
 chapter: 1
@@ -42,18 +47,22 @@ summary: Exercises for the server tests.
 exercises:
   - id: make-flag
     task: Create isolab-flag in your home directory
-    check: test -f "\${HOME:-/root}/isolab-flag"
     hint: Run touch ~/isolab-flag
   - id: slow
     task: Never finishes
-    check: sleep 30
     hint: It is slow on purpose
   - id: noisy-fail
     task: Fails with output
-    check: echo "expected 1, found 0" >&2; exit 3
     hint: Look closer
 ---
 Body.
+`);
+  fs.writeFileSync(path.join(root, 'exercises', 'test-lesson.yaml'), `- id: make-flag
+  check: test -f "\${HOME:-/root}/isolab-flag"
+- id: slow
+  check: sleep 30
+- id: noisy-fail
+  check: echo "expected 1, found 0" >&2; exit 3
 `);
   return dir;
 }
@@ -184,17 +193,29 @@ export function sleep(ms: number): Promise<void> {
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty). */
-export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }): Promise<BrowserContext> {
+/**
+ * Headless Chromium with a fresh profile of its own (cookies and sessionStorage start empty).
+ * `locale` sets the browser's language: navigator.languages and the Accept-Language header.
+ */
+export async function launchChromium(tag: string, viewport = { width: 1400, height: 900 }, locale?: string): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `isolab-chromium-${tag}-`));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport,
+    ...(locale ? { locale } : {}),
   });
+  // The profile goes with the browser (once it has exited: it writes there to the end), so a
+  // test run leaves nothing in /tmp.
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    await close(...args);
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return context;
 }
 
 /** Why the browser tests cannot run here (no Chromium, no lesson, no box --lab), or ''. */
