@@ -10,6 +10,7 @@ import type { RunConfig } from '../container/config.ts';
 import { startContainer, type Running } from '../container/run.ts';
 import { execInContainer, type ExecOptions } from '../container/exec.ts';
 import { applyLab } from '../container/lab.ts';
+import { parseStorageOpts } from '../container/disk.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../ns/namespaces.ts';
 import { UserError } from '../sys/errors.ts';
 import { parseSecurityOpts } from '../security/plan.ts';
@@ -43,7 +44,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'read-only', help: 'mount the root filesystem read-only' },
   { name: 'chroot', help: 'enter the root with chroot(2) instead of pivot_root(2) (see the lesson: not isolation)' },
   { name: 'ns', value: true, help: 'create exactly these namespaces: pid,mnt,uts,ipc,net,cgroup,time (default all but time)' },
-  { name: 'userns', help: 'add a user namespace: root inside is uid 100000 outside' },
+  { name: 'userns', help: 'add a user namespace: root inside is an unprivileged uid outside (100000 + 65536*N, its own)' },
   { name: 'time-offset', value: true, help: 'with --ns time: shift boot and monotonic clocks, e.g. 2d' },
   { name: 'memory', short: 'm', value: true, help: 'memory limit, e.g. 64m' },
   { name: 'cpus', value: true, help: 'CPU limit in CPUs, e.g. 0.5' },
@@ -52,6 +53,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
   { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off; no-new-privileges=false lets setuid programs gain privileges' },
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
+  { name: 'storage-opt', value: true, repeat: true, help: 'size=1g: what the container writes goes to a filesystem of this size (--lab: 1g unless given)' },
   { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
   { name: 'network', value: true, help: 'connect to a network: bridge (the default), a name (box network create), none, host or container:NAME' },
   { name: 'ip', value: true, help: "the container's address on its network, e.g. --ip 172.18.0.10" },
@@ -120,6 +122,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     seccomp: security.seccomp !== 'unconfined',
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
+    diskBytes: parseStorageOpts(list(opts['storage-opt']), parseSize),
     verify: !!opts.verify,
     ...networkOptions(opts, namespaces, !!opts.ns),
     ...keptOptions(opts),

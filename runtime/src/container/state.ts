@@ -32,6 +32,8 @@ export interface ContainerState {
   finished: string | null;
   autoRemove: boolean;
   cgroup: string | null;
+  /** A user-namespaced container's host ids: root inside is `base` outside (container/id-ranges.ts). */
+  idRange?: { base: number; size: number };
   /** /proc/PID/ns links of the container, e.g. { pid: "pid:[4026532283]" }. */
   namespaces: Record<string, string>;
   /** When its command last started (a restart or `box start` starts it again). */
