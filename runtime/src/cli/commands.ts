@@ -71,6 +71,7 @@ export const COMMANDS: Record<string, Command> = {
   trust: lazy('Manage the keys whose signatures box trusts: ls, add, rm, key', async () => (await import('./registry-commands.ts')).trustCommandEntry),
   build: lazy('Build an image from a Boxfile (a Dockerfile)', async () => (await import('./build-command.ts')).buildCommand),
   builder: lazy('Manage the build cache: prune', async () => (await import('./build-command.ts')).builderCommand),
+  compose: lazy('Run an application of several containers from a Compose file (up, down, ps, logs, config...)', async () => ({ summary: '', help: (await import('./compose-command.ts')).composeHelp, run: (await import('./compose-command.ts')).composeCommand }), () => true),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
   __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };

@@ -18,7 +18,8 @@ const SERVICE: Level = {
   entrypoint: true,
   environment: true,
   env_file: { '*': { path: true, required: true } },
-  ports: { '*': { target: true, published: true, host_ip: true, protocol: true } },
+  // mode: ingress and host mean the same on one machine: published on this host.
+  ports: { '*': { target: true, published: true, host_ip: true, protocol: true, mode: true } },
   expose: true,
   volumes: { '*': { type: true, source: true, target: true, read_only: true, volume: { nocopy: true }, bind: { create_host_path: true }, tmpfs: { size: true } } },
   networks: { '*': { aliases: true } },
