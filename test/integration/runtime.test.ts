@@ -55,7 +55,7 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
   });
 
   it('has only lo, down, in a new network namespace', () => {
-    const r = box(root, ['run', '--rm', 'busybox', 'ip', '-o', 'link']);
+    const r = box(root, ['run', '--rm', '--ns', 'pid,mnt,net', 'busybox', 'ip', '-o', 'link']); // --ns: no network set up
     const links = r.stdout.trim().split('\n');
     expect(links).toHaveLength(1);
     expect(links[0]).toMatch(/^1: lo: <LOOPBACK>/);

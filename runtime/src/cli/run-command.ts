@@ -17,6 +17,7 @@ import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, parseDuration, parseEnv, parseVolume, type OptionSpec } from './args.ts';
 import type { Pty } from '../container/pty.ts';
+import { parsePublish } from '../net/ports.ts';
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
@@ -43,6 +44,11 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off; no-new-privileges=false lets setuid programs gain privileges' },
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
   { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
+  { name: 'network', value: true, help: 'connect to a network: bridge (the default), a name (box network create), none, host or container:NAME' },
+  { name: 'ip', value: true, help: "the container's address on its network, e.g. --ip 172.18.0.10" },
+  { name: 'network-alias', value: true, repeat: true, help: 'another name the container answers to on its network' },
+  { name: 'publish', short: 'p', value: true, repeat: true, help: 'publish a port: -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], or -p CONTAINER_PORT for a free host port' },
+  { name: 'publish-all', short: 'P', help: "publish every port the image EXPOSEs, each on a free host port" },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
 ];
 
@@ -99,6 +105,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
     verify: !!opts.verify,
+    ...networkOptions(opts, namespaces, !!opts.ns),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -107,6 +114,38 @@ export function runConfigFrom(argv: string[]): RunConfig {
     throw new UserError(`--workdir '${cfg.workdir}': give an absolute path, e.g. -w /tmp`);
   }
   return cfg.lab ? applyLab(cfg) : cfg;
+}
+
+/**
+ * --network and its friends. Without --network, a container joins the default `bridge`, as
+ * with Docker; but `--ns LIST` (the lessons' one-namespace-at-a-time mode) keeps what it says:
+ * a new network namespace with only lo, down, or the host's network without `net`.
+ */
+function networkOptions(opts: Record<string, unknown>, namespaces: RunConfig['namespaces'], explicitNs: boolean): Partial<RunConfig> {
+  const given = opts.network as string | undefined;
+  const publish = list(opts.publish).map(parsePublish);
+  const net: Partial<RunConfig> = {
+    network: given ?? (explicitNs || opts.lab ? undefined : 'bridge'),
+    ip: opts.ip as string | undefined,
+    networkAliases: list(opts['network-alias']),
+    publish,
+    publishAll: !!opts['publish-all'],
+  };
+  const mode = net.network;
+  const shared = mode === 'host' || mode?.startsWith('container:');
+  if (opts.lab && given) throw new UserError(`--lab with --network: a lab sandbox has a network namespace of its own and no way out`);
+  if ((publish.length || net.publishAll || net.ip || net.networkAliases!.length) && (mode === undefined || mode === 'none' || shared)) {
+    const flag = publish.length ? '-p' : net.publishAll ? '-P' : net.ip ? '--ip' : '--network-alias';
+    throw new UserError(`${flag} needs a bridge network, and this container has ${mode ?? 'no network (--ns)'}; use --network bridge or a network of yours`);
+  }
+  if (mode !== undefined && !shared && !namespaces.includes('net')) {
+    throw new UserError(`--network ${mode} needs a network namespace: add net to --ns`);
+  }
+  if (shared) {
+    const i = namespaces.indexOf('net');
+    if (i >= 0) namespaces.splice(i, 1); // the host's, or another container's
+  }
+  return net;
 }
 
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {

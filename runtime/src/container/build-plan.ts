@@ -17,7 +17,7 @@
 //      cgroup we are in at that moment;
 //   5. hostname, and the last steps shared with box exec (finishProcess).
 
-import { CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import fs from 'node:fs';
@@ -42,10 +42,21 @@ export const SYNC_IDMAP = 'box writes uid_map and gid_map';
 export const SYNC_CGROUP = 'box has put the container in its cgroup';
 export const SYNC_LEAF = 'box moves the sandbox into a leaf cgroup, so it may hand controllers down';
 
-export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec): Plan {
+/** The network, as far as box-init is concerned (the rest is net/: veths, addresses, routes). */
+export interface PlanNet {
+  /** --network container:NAME: join that container's network namespace (/proc/PID/ns/net). */
+  joinNetns?: string;
+  /** Bring lo up (--network none, as Docker; a bridge network's lo comes up with eth0). */
+  loUp?: boolean;
+}
+
+export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec, net: PlanNet = {}): Plan {
   const plan = new Plan();
   const has = (n: NamespaceName) => cfg.namespaces.includes(n);
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // if box dies mid-start, so do we
+  // First, while we are still the host's root: joining a namespace needs CAP_SYS_ADMIN over
+  // the user namespace that owns it.
+  if (net.joinNetns) plan.setns(net.joinNetns, CLONE_NEWNET);
   // cgroup: made after we join the container's cgroup (step 4); time: just before execve.
   const now = cfg.namespaces.filter((n) => n !== 'cgroup' && n !== 'time');
 
@@ -77,7 +88,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);
   // A new network namespace has only lo, and it is down (as after `unshare --net`). A lab
   // sandbox brings it up, so the reader's own servers on 127.0.0.1 work.
-  if (cfg.lab && has('net')) plan.linkUp('lo');
+  if ((cfg.lab || net.loUp) && has('net')) plan.linkUp('lo');
 
   finishProcess(plan, cfg, proc, { newTimeNs: has('time') });
   return plan;

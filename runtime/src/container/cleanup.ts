@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
+import { pruneNetworks, release } from '../net/endpoint.ts';
+import { holdsNetwork } from './network.ts';
 import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
 
 const ORPHAN_AGE_MS = 60_000;
@@ -43,6 +45,7 @@ export function reapStale(sys: Sys): void {
         cg.destroy();
       }
     }
+    if (s.network) release(sys.trace, id, s.network, [], { unplug: true }); // ports, veths, addresses, names
     if (s.autoRemove) {
       removeContainerFiles(id);
       releaseName(s.name, id);
@@ -51,6 +54,8 @@ export function reapStale(sys: Sys): void {
     }
   }
   pruneNames();
+  // Addresses and names claimed by a box killed before it recorded them in the state.
+  pruneNetworks(sys.trace, holdsNetwork);
 }
 
 // Only cgroups named in a state file are touched: another box root (a test's, a lab

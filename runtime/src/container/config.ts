@@ -4,6 +4,7 @@
 import type { NamespaceName } from '../sys/constants.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
+import type { PortSpec } from '../net/ports.ts';
 
 export interface RunConfig {
   image: string;
@@ -41,6 +42,13 @@ export interface RunConfig {
   devices: string[];
   /** --verify: run only an image signed by a trusted key (image/trust.ts) */
   verify?: boolean;
+  /** --network: a network's name, none, host or container:NAME; unset: as --ns says (net/README.md) */
+  network?: string;
+  /** --ip, --network-alias, -p, -P: the container on its network */
+  ip?: string;
+  networkAliases?: string[];
+  publish?: PortSpec[];
+  publishAll?: boolean;
 }
 
 /** Where a user-namespaced container's ids go: root inside is `base` outside, for `size` ids. */

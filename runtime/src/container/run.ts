@@ -13,7 +13,9 @@ import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { usernsRange, type IdRange, type RunConfig } from './config.ts';
-import { containerPlan, processSpec, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
+import { containerPlan, processSpec, SYNC_CGROUP, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
+import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
+import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
@@ -63,6 +65,7 @@ export async function startContainer(
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
   let pty = null as Pty | null; // set by onConsole, which TypeScript cannot see run
+  let net: Prepared | null = null;
   try {
     const proc = processSpec(cfg, image.config);
     // 0711: others may pass through (root of a user-namespaced container is uid 100000 here
@@ -79,6 +82,12 @@ export async function startContainer(
       cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, workdir: proc.cwd, env: proc.env },
     };
     writeState(state);
+    // Its address and host ports are claimed after the state is written: a box killed in
+    // between leaves nothing the next box cannot trace back to a dead container (cleanup.ts).
+    const names = { id, name, hostname: cfg.hostname! };
+    const request = { network: cfg.network, ip: cfg.ip, aliases: cfg.networkAliases, publish: cfg.publish, publishAll: cfg.publishAll };
+    net = await prepare(sys.trace, request, names, image.config.ExposedPorts, portOwner);
+    if (net) writeState(Object.assign(state, { network: net.net }));
 
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
     const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg, ids) : null;
@@ -92,7 +101,8 @@ export async function startContainer(
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
       rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
     }
-    const plan = containerPlan(cfg, rootfs, proc);
+    if (rootfs && net) rootfs.lowerDirs = [...rootfs.lowerDirs, initLayer(dir, net.files, rootfs.lowerDirs)];
+    const plan = containerPlan(cfg, rootfs, proc, { joinNetns: sharedNetns(cfg), loUp: cfg.network === 'none' });
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
@@ -108,6 +118,8 @@ export async function startContainer(
       // and before it forks, so that the container's PID 1 is born in the cgroup.
       onProcess: ids ? undefined : (pid) => cgroup?.addProcess(pid),
       onSync: (pid, why) => {
+        // The container's network namespace exists now: plug its veths in.
+        if (why === SYNC_CGROUP && net) plug(sys.trace, pid, net.net);
         if (why === SYNC_LEAF && cgroup && ids) moveToLeaf(sys, cgroup, [init.child.pid!, pid], ids);
         if (why !== SYNC_IDMAP || !ids) return;
         cgroup?.addProcess(pid);
@@ -129,10 +141,14 @@ export async function startContainer(
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = exitCode.then((code) => finish(sys, state, cgroup, code));
+    const exited = exitCode.then((code) => {
+      if (net) release(sys.trace, id, net.net, net.held);
+      return finish(sys, state, cgroup, code);
+    });
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
+    if (net) release(sys.trace, id, net.net, net.held, { unplug: true });
     if (cgroup) destroyCgroup(cgroup);
     removeContainerFiles(id);
     releaseName(name, id);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
+import type { NetState } from '../net/endpoint.ts';
 
 export type Status = 'created' | 'running' | 'exited';
 
@@ -32,6 +33,8 @@ export interface ContainerState {
   namespaces: Record<string, string>;
   /** Everything `box exec` and `box inspect` need to know about how it was run. */
   config: Record<string, unknown>;
+  /** Its networks, addresses, veths and published ports (net/endpoint.ts), to undo them. */
+  network?: NetState;
 }
 
 export { boxRoot };
