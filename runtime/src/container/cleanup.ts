@@ -9,7 +9,8 @@ import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
 import { pruneNetworks, release } from '../net/endpoint.ts';
 import { holdsNetwork } from './network.ts';
-import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
+import { containerDir, containersUsingVolume, listIds, monitorAlive, pruneNames, readState, releaseName, updateState, type ContainerState } from './state.ts';
+import { anonymousVolumes, removeUnused } from '../volume/mounts.ts';
 
 const ORPHAN_AGE_MS = 60_000;
 
@@ -17,6 +18,14 @@ const ORPHAN_AGE_MS = 60_000;
 export function removeContainerFiles(id: string): void {
   detachLabDisks(containerDir(id));
   fs.rmSync(containerDir(id), { recursive: true, force: true });
+}
+
+/**
+ * After its container is gone (--rm, rm -v): the anonymous volumes made for it, unless
+ * another container (--volumes-from) still uses one. Named volumes stay, as Docker's do.
+ */
+export function removeAnonymousVolumes(s: Pick<ContainerState, 'mounts'>): void {
+  if (s.mounts?.length) removeUnused(anonymousVolumes(s.mounts), containersUsingVolume);
 }
 
 export function reapStale(sys: Sys): void {
@@ -49,6 +58,7 @@ export function reapStale(sys: Sys): void {
     if (s.autoRemove) {
       removeContainerFiles(id);
       releaseName(s.name, id);
+      removeAnonymousVolumes(s);
     } else {
       updateState(id, { status: 'exited', exitCode: s.exitCode ?? 137, finished: new Date().toISOString() });
     }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
 import type { NetState } from '../net/endpoint.ts';
+import type { MountRecord } from '../volume/spec.ts';
 
 export type Status = 'created' | 'running' | 'exited';
 
@@ -35,6 +36,8 @@ export interface ContainerState {
   config: Record<string, unknown>;
   /** Its networks, addresses, veths and published ports (net/endpoint.ts), to undo them. */
   network?: NetState;
+  /** Its binds, volumes and tmpfs mounts, as `box inspect` shows them (Docker's Mounts). */
+  mounts?: MountRecord[];
 }
 
 export { boxRoot };
@@ -195,6 +198,12 @@ export function lookup(ref: string): ContainerState {
     if (hits.length > 1) throw new UserError(`'${ref}' matches ${hits.length} containers; give more of the id`);
   }
   throw new UserError(`no such container: '${ref}'; \`box ps -a\` lists them`);
+}
+
+/** The containers (running or stopped) whose mounts include this volume: it may not be removed. */
+export function containersUsingVolume(volume: string): string[] {
+  return listIds().map(readState).filter((s) => s?.mounts?.some((m) => m.Type === 'volume' && m.Name === volume))
+    .map((s) => s!.name);
 }
 
 /** /proc/PID/stat field 22: when the process started, in clock ticks since boot. */
