@@ -220,17 +220,34 @@ async function stop(opts: Record<string, unknown>, args: string[], trace: Trace)
   const grace = opts.time !== undefined ? Number(opts.time) : 10;
   if (!Number.isFinite(grace) || grace < 0) throw new UserError(`-t '${opts.time}': give the seconds to wait, e.g. -t 5`);
   for (const ref of args) {
-    const s = lookup(ref);
-    if (s.status === 'running') {
-      signalContainer(s, 'SIGTERM');
-      if (!(await waitExited(s.id, grace * 1000))) {
-        killAll(s, trace);
-        await waitExited(s.id, 5000);
-      }
-    }
+    await stopContainer(lookup(ref), grace * 1000, trace);
     process.stdout.write(`${ref}\n`);
   }
   return 0;
+}
+
+/** Stop one container: `signal` (SIGTERM, or its stop signal), then SIGKILL after `graceMs`. */
+export async function stopContainer(s: ContainerState, graceMs: number, trace: Trace, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (s.status !== 'running') return;
+  signalContainer(s, signal);
+  if (!(await waitExited(s.id, graceMs))) {
+    killAll(s, trace);
+    await waitExited(s.id, 5000);
+  }
+}
+
+/** Remove one container, killing it first if it runs (`box rm -f`); with `volumes`, its anonymous volumes too. */
+export async function removeContainer(s: ContainerState, trace: Trace, volumes = false): Promise<void> {
+  if (s.status === 'running') {
+    killAll(s, trace);
+    if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
+  }
+  // An --rm container's monitor removes it; otherwise it is ours to remove.
+  if (fs.existsSync(containerDir(s.id))) {
+    removeContainerFiles(s.id);
+    releaseName(s.name, s.id);
+  }
+  if (volumes) removeAnonymousVolumes(s);
 }
 
 async function kill(opts: Record<string, unknown>, args: string[]): Promise<number> {
@@ -250,17 +267,8 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
   for (const ref of args) {
     try {
       const s = lookup(ref);
-      if (s.status === 'running') {
-        if (!opts.force) throw new UserError(`container '${s.name}' is running; stop it first (box stop ${s.name}) or use box rm -f`);
-        killAll(s, trace);
-        if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
-      }
-      // An --rm container's monitor removes it; otherwise it is ours to remove.
-      if (fs.existsSync(containerDir(s.id))) {
-        removeContainerFiles(s.id);
-        releaseName(s.name, s.id);
-      }
-      if (opts.volumes) removeAnonymousVolumes(s);
+      if (s.status === 'running' && !opts.force) throw new UserError(`container '${s.name}' is running; stop it first (box stop ${s.name}) or use box rm -f`);
+      await removeContainer(s, trace, !!opts.volumes);
       process.stdout.write(`${ref}\n`);
     } catch (err) {
       if (!(err instanceof UserError)) throw err;

@@ -237,6 +237,12 @@ function formatBytes(n: number): string {
  * writing its output to a log; we wait until it says the container runs, then print the id.
  */
 async function runDetached(cfg: RunConfig): Promise<number> {
+  process.stdout.write(`${await startDetached(cfg)}\n`);
+  return 0;
+}
+
+/** Start a detached container through its monitor; its id once it runs. */
+export async function startDetached(cfg: RunConfig): Promise<string> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
@@ -249,10 +255,7 @@ async function runDetached(cfg: RunConfig): Promise<number> {
   for await (const chunk of pipe) out += chunk;
   child.unref();
   const line = out.trim();
-  if (line.startsWith('ok ')) {
-    process.stdout.write(`${line.slice(3)}\n`);
-    return 0;
-  }
+  if (line.startsWith('ok ')) return line.slice(3);
   throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
 }
 
