@@ -20,6 +20,10 @@ import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom, type
 import type { Volume } from '../rootfs/rootfs.ts';
 import type { Pty } from '../container/pty.ts';
 import { parsePublish } from '../net/ports.ts';
+import { needsEngine, parseRestartPolicy } from '../container/restart.ts';
+import { healthcheckFromFlags } from '../container/health.ts';
+import { resolveImage } from '../image/index.ts';
+import { readState } from '../container/state.ts';
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
@@ -55,6 +59,13 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'publish', short: 'p', value: true, repeat: true, help: 'publish a port: -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], or -p CONTAINER_PORT for a free host port' },
   { name: 'publish-all', short: 'P', help: "publish every port the image EXPOSEs, each on a free host port" },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
+  { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (with -d; the engine keeps it)' },
+  { name: 'health-cmd', value: true, help: 'a command that exits 0 while the container is healthy (run by the engine)' },
+  { name: 'health-interval', value: true, help: 'time between health checks, e.g. 30s (default 30s)' },
+  { name: 'health-timeout', value: true, help: 'a check that runs longer fails, e.g. 5s (default 30s)' },
+  { name: 'health-retries', value: true, help: 'failures in a row that make it unhealthy (default 3)' },
+  { name: 'health-start-period', value: true, help: 'failures in this time after the start do not count, e.g. 10s' },
+  { name: 'no-healthcheck', help: "turn off the image's HEALTHCHECK" },
 ];
 
 export function runHelp(): string {
@@ -111,6 +122,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     devices: list(opts.device),
     verify: !!opts.verify,
     ...networkOptions(opts, namespaces, !!opts.ns),
+    ...keptOptions(opts),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -165,8 +177,29 @@ function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts:
   };
 }
 
+/** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */
+function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' | 'healthcheck'> {
+  const restart = opts.restart !== undefined ? parseRestartPolicy(opts.restart as string) : undefined;
+  if (restart && restart.name !== 'no') {
+    if (opts.rm) throw new UserError(`--restart ${opts.restart} and --rm conflict: a container removed when it exits cannot be restarted; give one of them`);
+    if (!opts.detach) throw new UserError(`--restart needs -d: the engine restarts the container in the background (box logs shows its output)`);
+  }
+  const healthcheck = healthcheckFromFlags({
+    cmd: opts['health-cmd'] as string | undefined,
+    interval: opts['health-interval'] as string | undefined,
+    timeout: opts['health-timeout'] as string | undefined,
+    startPeriod: opts['health-start-period'] as string | undefined,
+    retries: opts['health-retries'] as string | undefined,
+    none: !!opts['no-healthcheck'],
+  });
+  return { ...(restart && restart.name !== 'no' ? { restart } : {}), ...(healthcheck ? { healthcheck } : {}) };
+}
+
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {
   const cfg = runConfigFrom(argv);
+  // A restart policy or a health check needs a process that outlives this one: the engine.
+  const why = needsEngine(cfg, cfg.lab ? undefined : resolveImage(cfg.image).config.Healthcheck);
+  if (why) return (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
   if (cfg.detach) return runDetached(cfg);
   const sys = realSys(trace);
   const stdio: ('inherit' | 'ignore')[] = [cfg.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
@@ -241,13 +274,13 @@ async function runDetached(cfg: RunConfig): Promise<number> {
   return 0;
 }
 
-/** Start a detached container through its monitor; its id once it runs. */
-export async function startDetached(cfg: RunConfig): Promise<string> {
+/** Start a detached container through its monitor (`again`: the id of a stopped one, `box start`); its id once it runs. */
+export async function startDetached(cfg: RunConfig, again?: string): Promise<string> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg) },
+    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg), ...(again ? { BOX_MONITOR_AGAIN: again } : {}) }, // again: `box start`
   });
   const pipe = child.stdio[3] as Readable;
   let out = '';
@@ -262,11 +295,13 @@ export async function startDetached(cfg: RunConfig): Promise<string> {
 /** The detached monitor: start, report, wait. Its stdout and stderr go nowhere. */
 export async function monitorCommand(_argv: string[], trace: Trace): Promise<number> {
   const cfg = JSON.parse(process.env.BOX_MONITOR_CONFIG ?? '{}') as RunConfig;
+  const again = process.env.BOX_MONITOR_AGAIN ? readState(process.env.BOX_MONITOR_AGAIN) ?? undefined : undefined;
   delete process.env.BOX_MONITOR_CONFIG;
+  delete process.env.BOX_MONITOR_AGAIN;
   const report = fs.createWriteStream('', { fd: 3 });
   let running: Running;
   try {
-    running = await startContainer(realSys(trace), cfg, 'log');
+    running = await startContainer(realSys(trace), cfg, 'log', undefined, { again });
   } catch (err) {
     report.end(`err ${(err as Error).message}\n`);
     return 1;

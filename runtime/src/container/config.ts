@@ -6,6 +6,8 @@ import type { Volume } from '../rootfs/rootfs.ts';
 import type { MountRequest } from '../volume/spec.ts';
 import { UserError } from '../sys/errors.ts';
 import type { PortSpec } from '../net/ports.ts';
+import type { Healthcheck } from './health.ts';
+import type { RestartPolicy } from './restart.ts';
 
 export interface RunConfig {
   image: string;
@@ -55,6 +57,10 @@ export interface RunConfig {
   networkAliases?: string[];
   publish?: PortSpec[];
   publishAll?: boolean;
+  /** --restart: kept by the engine (engine/supervisor.ts) */
+  restart?: RestartPolicy;
+  /** --health-*: over the image's HEALTHCHECK, field by field (container/health.ts) */
+  healthcheck?: Healthcheck;
 }
 
 /** Where a user-namespaced container's ids go: root inside is `base` outside, for `size` ids. */

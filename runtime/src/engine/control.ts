@@ -5,10 +5,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { processStart } from '../container/state.ts';
 import { boxRoot } from '../image/paths.ts';
+import { clientBinary } from '../init/build.ts';
 import { UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
 import { encodeRequest } from './protocol.ts';
@@ -74,10 +76,49 @@ async function start(): Promise<number> {
     process.stdout.write(`box: the engine is already running\n${running.said}\n`);
     return 0;
   }
+  const pid = await spawnEngine();
+  process.stdout.write(`box: engine started (pid ${pid}), listening on ${engineSocket()}; 'box engine stop' stops it\n`);
+  return 0;
+}
+
+/**
+ * A command that needs the engine (a restart policy, a health check: something must watch the
+ * container after box exits, as dockerd does): start the engine if none runs, saying so in
+ * one line, then hand the command to it through its C client, which relays stdio, the
+ * terminal and signals exactly as when the engine was already running.
+ */
+export async function runThroughEngine(argv: string[], why: string): Promise<number> {
+  if (process.env.BOX_ENGINE_RELAY) {
+    // We are the CLI the client fell back to: the engine did not take the command.
+    throw new UserError(`the engine did not take 'box ${argv[0]}' (started with another BOX_ROOT or environment?); see ${path.join(boxRoot(), 'engine.log')}`);
+  }
+  needRoot();
+  if (!(await ask(['__engine', 'status']))) {
+    const pid = await spawnEngine();
+    process.stderr.write(`box: started the engine (pid ${pid}) ${why}; 'box engine stop' stops it\n`);
+  }
+  const client = spawn(clientBinary, argv, { stdio: 'inherit', env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
+  // The terminal's signals reach the client too (same process group): it forwards them.
+  const ignore = () => {};
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  for (const sig of signals) process.on(sig, ignore);
+  const code = await new Promise<number>((resolve) => {
+    client.once('error', (err) => {
+      process.stderr.write(`box: cannot run ${clientBinary} (npm run build:box builds it): ${err.message}\n`);
+      resolve(127);
+    });
+    client.once('exit', (c, sig) => resolve(c ?? 128 + (sig ? os.constants.signals[sig] : 0)));
+  });
+  for (const sig of signals) process.off(sig, ignore);
+  return code;
+}
+
+/** Start `box __engine` in a session of its own; its pid once it listens. */
+async function spawnEngine(): Promise<string> {
   fs.mkdirSync(boxRoot(), { recursive: true, mode: 0o711 });
   const log = fs.openSync(path.join(boxRoot(), 'engine.log'), 'a', 0o600);
   const env = { ...process.env };
-  for (const k of ['BOX_TRACE_FILE', 'BOX_TRACE_INVOCATION', 'BOX_ENGINE']) delete env[k]; // per request, not per engine
+  for (const k of ['BOX_TRACE_FILE', 'BOX_TRACE_INVOCATION', 'BOX_ENGINE', 'BOX_ENGINE_RELAY']) delete env[k]; // per request, not per engine
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__engine'], {
     detached: true, // a session of its own: the terminal that started it may close
     stdio: ['ignore', log, log, 'pipe'],
@@ -93,8 +134,7 @@ async function start(): Promise<number> {
   if (!out.startsWith('ok ')) {
     throw new UserError(`the engine did not start; see ${path.join(boxRoot(), 'engine.log')}`);
   }
-  process.stdout.write(`box: engine started (pid ${out.slice(3).trim()}), listening on ${engineSocket()}; 'box engine stop' stops it\n`);
-  return 0;
+  return out.slice(3).trim();
 }
 
 function enginePid(): number | null {

@@ -67,6 +67,8 @@ export interface ImageConfig {
   ExposedPorts?: Record<string, object>;
   StopSignal?: string;
   Hostname?: string;
+  /** HEALTHCHECK: { Test, Interval, Timeout, StartPeriod, Retries }, durations in ns (container/health.ts). */
+  Healthcheck?: import('../container/health.ts').Healthcheck;
 }
 
 export interface HistoryEntry {
