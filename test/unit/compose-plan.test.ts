@@ -37,7 +37,9 @@ describe('planUp', () => {
 
   it('gives each container the box run a user would type', () => {
     const [kv, api, web] = planUp(webapp(), []).services.map((s) => s.containers[0]);
-    expect(kv.run).toEqual(['-d', '--name', 'webapp-kv-1', '--network', 'webapp_back', '--network-alias', 'kv', '-v', 'webapp_data:/data', 'busybox', 'sh', '-c', 'while true; do sleep 1; done']);
+    const labels = kv.run.flatMap((a, i) => (kv.run[i - 1] === '--label' ? [a] : []));
+    expect(labels).toEqual(Object.entries(kv.labels).map(([k, v]) => `${k}=${v}`));
+    expect(kv.run.filter((a, i) => a !== '--label' && kv.run[i - 1] !== '--label')).toEqual(['-d', '--name', 'webapp-kv-1', '--network', 'webapp_back', '--network-alias', 'kv', '-v', 'webapp_data:/data', 'busybox', 'sh', '-c', 'while true; do sleep 1; done']);
     expect(api.run).toEqual(expect.arrayContaining(['--network', 'webapp_front', '--network-alias', 'backend', '-e', 'MODE=dev', '--memory', String(64 * 2 ** 20), '--cpus', '0.5', '--restart', 'on-failure:3', '--health-cmd', 'wget -q -O - http://localhost:8000/', '--health-retries', '30']));
     expect(api.connect).toEqual([{ network: 'webapp_back', aliases: ['api'] }]);
     expect(web.run).toEqual(expect.arrayContaining(['-p', '8080:80', '-v', `${path.join(FIX, 'webapp/site')}:/www:ro`]));

@@ -378,6 +378,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       Env: c.env,
       WorkingDir: c.workdir,
       User: c.user ?? '',
+      Labels: c.labels ?? {},
       Tty: c.tty,
       ...(c.healthcheck ? { Healthcheck: c.healthcheck } : {}),
     },

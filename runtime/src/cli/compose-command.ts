@@ -213,8 +213,8 @@ const SUBS: Record<string, Sub> = {
       const argv = [...step.run];
       argv.splice(argv.indexOf('--name') + 1, 1, name);
       argv.splice(argv.indexOf('-d'), 1);
-      // The ports of the file are not published for a one-off container, as with Compose.
-      for (let i = argv.indexOf('-p'); i >= 0; i = argv.indexOf('-p')) argv.splice(i, 2);
+      // Neither the ports nor the restart policy of the file apply to a one-off container, as with Compose.
+      for (const flag of ['-p', '--restart']) for (let i = argv.indexOf(flag); i >= 0; i = argv.indexOf(flag)) argv.splice(i, 2);
       const imageAt = argv.indexOf(project.services[service].image, argv.indexOf('--name'));
       const head = argv.slice(0, imageAt);
       for (const e of list(opts.env)) head.push('-e', e);
@@ -223,8 +223,8 @@ const SUBS: Record<string, Sub> = {
       if (opts.interactive) head.push('-i');
       if (opts.tty) head.push('-t');
       const cmd = command.length ? command : argv.slice(imageAt + 1);
+      for (let i = head.indexOf(`${LABEL.oneoff}=False`); i >= 0; i = -1) head[i] = `${LABEL.oneoff}=True`;
       const cfg = runConfigFrom([...head, argv[imageAt], ...cmd]);
-      Object.assign(cfg, { labels: { ...step.labels, [LABEL.oneoff]: 'True', [LABEL.number]: '1' } }, step.entrypoint ? { entrypoint: step.entrypoint } : {});
       if (cfg.detach) {
         process.stdout.write(`${name}\n`);
         await startDetached(cfg);

@@ -31,6 +31,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'tty', short: 't', help: 'give the container a terminal (with -i: an interactive shell)' },
   { name: 'rm', help: 'remove the container when it exits' },
   { name: 'name', value: true, help: 'a name for the container' },
+  { name: 'label', short: 'l', value: true, repeat: true, help: 'metadata on the container: --label KEY=VALUE (box compose finds its containers by theirs)' },
   { name: 'hostname', value: true, help: 'the hostname inside (default: the name)' },
   { name: 'env', short: 'e', value: true, repeat: true, help: 'set an environment variable: -e K=V' },
   { name: 'volume', short: 'v', value: true, repeat: true, help: 'a volume or host path: -v NAME:/path[:ro], -v /host:/path[:ro], -v /path (anonymous)' },
@@ -123,6 +124,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     verify: !!opts.verify,
     ...networkOptions(opts, namespaces, !!opts.ns),
     ...keptOptions(opts),
+    labels: labelsFrom(list(opts.label)),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -175,6 +177,16 @@ function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts:
     mounts: requests.filter((r) => r.type !== 'bind'),
     volumesFrom,
   };
+}
+
+/** --label KEY=VALUE (KEY alone: an empty value, as Docker). */
+function labelsFrom(specs: string[]): Record<string, string> | undefined {
+  if (!specs.length) return undefined;
+  return Object.fromEntries(specs.map((l) => {
+    const eq = l.indexOf('=');
+    if (eq === 0) throw new UserError(`--label '${l}': the key is missing; use --label KEY=VALUE`);
+    return eq < 0 ? [l, ''] : [l.slice(0, eq), l.slice(eq + 1)];
+  }));
 }
 
 /** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */

@@ -71,7 +71,7 @@ export async function up(rt: Runtime, project: Project, opts: UpOptions = {}): P
         await rt.remove(c.name, false);
         if (c.action === 'recreate') rt.say(` Container ${c.name}  Recreate`);
       }
-      await rt.run(c.run, { labels: c.labels, entrypoint: c.entrypoint });
+      await rt.run(c.run);
       for (const extra of c.connect) await rt.connect(extra.network, c.name, extra.aliases);
       rt.say(` Container ${c.name}  Started`);
     }

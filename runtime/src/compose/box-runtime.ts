@@ -8,7 +8,9 @@ import type { RunConfig } from '../container/config.ts';
 import { reapStale } from '../container/cleanup.ts';
 import { connectContainer, liveContainerName } from '../container/network.ts';
 import { containersUsingVolume, listIds, lookup, readState, type ContainerState } from '../container/state.ts';
+import { needsEngine } from '../container/restart.ts';
 import { Builder } from '../image/build/builder.ts';
+import { resolveImage } from '../image/index.ts';
 import { findImage } from '../image/catalog.ts';
 import { boxRoot } from '../image/paths.ts';
 import { createNetwork, removeNetwork } from '../net/network.ts';
@@ -61,12 +63,16 @@ export function boxRuntime(trace: Trace, cli: CliHooks): Runtime {
     createVolume: (name, labels) => void createVolume(name, { labels }),
     removeVolume: (name) => removeVolume(name, containersUsingVolume),
     checkRun: (argv) => void cli.runConfigFrom(argv),
-    async run(argv, { labels, entrypoint }) {
+    async run(argv) {
       const cfg = cli.runConfigFrom(argv);
-      // Compose's entrypoint is a list; box run's --entrypoint one word. The labels ride in
-      // the container's config (its state.json), where `box compose ps` and `down` find them.
-      Object.assign(cfg, { labels }, entrypoint ? { entrypoint } : {});
-      await cli.startDetached(cfg);
+      // A restart policy or a health check is kept by the engine, as with `box run -d`.
+      const why = needsEngine(cfg, resolveImage(cfg.image).config.Healthcheck);
+      if (!why) {
+        await cli.startDetached(cfg);
+        return;
+      }
+      const code = await (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
+      if (code !== 0) throw new UserError(`container ${cfg.name} did not start (exit ${code})`, code);
     },
     connect: (network, container, aliases) => connectContainer(trace, network, container, { aliases }),
     async stop(name, signal, graceMs) {

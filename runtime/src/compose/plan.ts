@@ -39,8 +39,6 @@ export interface ContainerStep {
   labels: Record<string, string>;
   /** The `box run` arguments that make it (after `run`): what the user could type by hand. */
   run: string[];
-  /** The entrypoint as a list (box run's --entrypoint takes one word, Compose's a list). */
-  entrypoint?: string[];
   /** Networks it joins after the first (box network connect), with their aliases. */
   connect: { network: string; aliases: string[] }[];
 }
@@ -126,7 +124,7 @@ function serviceStep(project: Project, s: Service, existing: Existing[], opts: P
   };
 }
 
-function runOf(project: Project, s: Service, n: number, name: string, hash: string): Pick<ContainerStep, 'labels' | 'run' | 'entrypoint' | 'connect'> {
+function runOf(project: Project, s: Service, n: number, name: string, hash: string): Pick<ContainerStep, 'labels' | 'run' | 'connect'> {
   const labels: Record<string, string> = {
     ...s.labels,
     [LABEL.project]: project.name,
@@ -138,6 +136,8 @@ function runOf(project: Project, s: Service, n: number, name: string, hash: stri
     [LABEL.files]: project.files.join(','),
   };
   const run: string[] = ['-d', '--name', name];
+  // The labels are how `box compose` finds its containers again (ps, down, up once more).
+  for (const [k, v] of Object.entries(labels)) run.push('--label', `${k}=${v}`);
   if (s.hostname) run.push('--hostname', s.hostname);
   const [first, ...others] = Object.entries(s.networks);
   // On a project network a container answers to its service name (and its own name), so
@@ -164,12 +164,13 @@ function runOf(project: Project, s: Service, n: number, name: string, hash: stri
   if (s.user) run.push('-u', s.user);
   if (s.restart && s.restart !== 'no') run.push('--restart', s.restart);
   run.push(...healthFlags(s));
+  // Compose's entrypoint is a list, box run's --entrypoint one word: the rest of the list goes
+  // before the command (exact when the service gives a command; else the image's Cmd is not used).
   if (s.entrypoint) run.push('--entrypoint', s.entrypoint[0] ?? '');
-  run.push(s.image, ...(s.command ?? []));
+  run.push(s.image, ...(s.entrypoint?.slice(1) ?? []), ...(s.command ?? []));
   return {
     labels,
     run,
-    entrypoint: s.entrypoint,
     connect: others.map(([net, v]) => ({ network: project.networks[net].name, aliases: aliasesOf(v.aliases) })),
   };
 }

@@ -26,8 +26,8 @@ export interface Runtime {
   volumeExists(name: string): boolean;
   createVolume(name: string, labels: Record<string, string>): void;
   removeVolume(name: string): void;
-  /** `box run -d` with these arguments; the labels and entrypoint set on its config. */
-  run(argv: string[], extra: { labels: Record<string, string>; entrypoint?: string[] }): Promise<void>;
+  /** `box run` with these arguments (they include -d and the labels). */
+  run(argv: string[]): Promise<void>;
   /** Check `box run` arguments without starting anything (so a bad one stops `up` before it makes anything). */
   checkRun(argv: string[]): void;
   connect(network: string, container: string, aliases: string[]): Promise<void>;
