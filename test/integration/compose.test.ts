@@ -16,6 +16,7 @@ if (missing) console.warn(`skipping compose tests: ${missing}`);
 const root = missing ? '' : tempBoxRoot('compose');
 const FIX = path.join(repo, 'test/fixtures/compose');
 const NAMES = path.join(FIX, 'names/compose.yaml');
+const HEALTH = path.join(FIX, 'health/compose.yaml');
 let port = 0;
 
 const compose = (file: string, args: string[], env: Record<string, string> = {}) => box(root, ['compose', '-f', file, ...args], { env: { SERVER_PORT: String(port), ...env }, timeout: 120_000 });
@@ -50,6 +51,8 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
   }, 120_000);
   afterAll(() => {
     compose(NAMES, ['down', '-v']);
+    compose(HEALTH, ['down', '-v']);
+    box(root, ['engine', 'stop']); // started on demand for the health checks
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
     fs.rmSync(root, { recursive: true, force: true });
   });
@@ -105,6 +108,24 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(box(root, ['network', 'ls']).stdout).not.toContain('names_default');
     expect(links()).not.toContain(`box-${netId.slice(0, 12)}`);
     expect(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })).not.toContain(`box_${netId.slice(0, 12)}`);
+  });
+
+  it('waits for depends_on conditions: service_healthy, then service_completed_successfully', () => {
+    const r = ok(HEALTH, ['up', '-d']);
+    const at = (line: string) => {
+      const i = r.stderr.indexOf(line);
+      expect(i, `${line} in:\n${r.stderr}`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    expect(at('health-db-1  Started')).toBeLessThan(at('Container db  Healthy'));
+    expect(at('Container db  Healthy')).toBeLessThan(at('health-migrate-1  Started'));
+    expect(at('Container migrate  Exited')).toBeLessThan(at('health-app-1  Started'));
+    const ps = ok(HEALTH, ['ps', '-a']).stdout;
+    expect(ps).toMatch(/health-db-1 .* Up \(healthy\)/);
+    expect(ps).toMatch(/health-migrate-1 .* Exited \(0\)/);
+    expect(ok(HEALTH, ['logs', 'migrate']).stdout).toBe('health-migrate-1  | migrated\n');
+    ok(HEALTH, ['down']);
+    expect(box(root, ['ps', '-a', '-q']).stdout.trim()).toBe('');
   });
 
   it('refuses a bad file with one line naming the file, line and key, and makes nothing', () => {
