@@ -2,8 +2,11 @@
 // as shipped in the npm package dclint at schemas/compose.schema.json), checked with ajv.
 // A file the schema refuses is refused with the line and key of the first problem.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import standaloneCode from 'ajv/dist/standalone/index.js';
 import { inHome } from '../home.ts';
 import { UserError } from '../sys/errors.ts';
 import { keyPath, nearest } from './errors.ts';
@@ -12,19 +15,42 @@ const SCHEMA_FILE = 'node_modules/dclint/schemas/compose.schema.json';
 
 let compiled: ValidateFunction | undefined;
 
+/**
+ * Compiling the schema takes ajv ~0.5 s, longer than the rest of `box compose config`. The
+ * compiled validator (ajv's standalone code) is kept in runtime/build, beside box's own
+ * bundle and as trusted as it, and used while the schema's hash is the same; where
+ * runtime/build is read-only (a lab sandbox) the schema is compiled in memory instead.
+ */
+const CACHE_FILE = 'runtime/build/compose-schema.cjs';
+
 function validator(): ValidateFunction {
   if (compiled) return compiled;
-  let schema: object;
+  let text: string;
   try {
-    schema = JSON.parse(fs.readFileSync(inHome(SCHEMA_FILE), 'utf8'));
+    text = fs.readFileSync(inHome(SCHEMA_FILE), 'utf8');
   } catch {
     throw new UserError(`the Compose Specification's schema is missing (${SCHEMA_FILE}); run npm install in ${inHome()}`);
+  }
+  const hash = createHash('sha256').update(text).digest('hex');
+  const require = createRequire(import.meta.url);
+  try {
+    const cached = require(inHome(CACHE_FILE)) as ValidateFunction & { schemaHash?: string };
+    if (cached.schemaHash === hash) return (compiled = cached);
+  } catch {
+    /* not built yet, or from another schema: compile below */
   }
   // strict: false, validateFormats: false: the schema names formats ("duration", "ports")
   // that only Compose's Go code defines; box checks those values itself when it reads them.
   // validateSchema: false: the file names draft-07 by an https URL that ajv does not know by that name.
-  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, verbose: true, validateSchema: false });
-  compiled = ajv.compile(schema);
+  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, verbose: true, validateSchema: false, code: { source: true } });
+  compiled = ajv.compile(JSON.parse(text));
+  try {
+    const tmp = inHome(`${CACHE_FILE}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, `${standaloneCode.default(ajv, compiled)}\nmodule.exports.schemaHash = ${JSON.stringify(hash)};\n`);
+    fs.renameSync(tmp, inHome(CACHE_FILE));
+  } catch {
+    /* read-only: compile again next time */
+  }
   return compiled;
 }
 
