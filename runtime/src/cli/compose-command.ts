@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildImages, down, stop, up } from '../compose/apply.ts';
+import { buildImages, down, ensureResources, stop, up } from '../compose/apply.ts';
 import { boxRuntime } from '../compose/box-runtime.ts';
 import { LABEL, planUp } from '../compose/plan.ts';
 import { loadProject, type Loaded } from '../compose/project.ts';
@@ -19,6 +19,7 @@ import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, parseEnv, type OptionSpec } from './args.ts';
 import { printTable, removeContainer, stopContainer } from './commands.ts';
 import { attach, runConfigFrom, startDetached } from './run-command.ts';
+import { startOne } from './start-command.ts';
 
 const GLOBAL: OptionSpec[] = [
   { name: 'file', short: 'f', value: true, repeat: true, help: 'the Compose file (default compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml); several -f are merged' },
@@ -208,7 +209,9 @@ const SUBS: Record<string, Sub> = {
       if (deps.length && !opts['no-deps']) await up(rt, project, { only: deps });
       await buildImages(rt, project, [service], false);
       // A one-off container: PROJECT-SERVICE-run-XXXX, oneoff=True, not a replica.
-      const step = planUp(project, [], { only: [service], scale: { [service]: 1 } }).services.find((s) => s.service === service)!.containers[0];
+      const plan = planUp(project, [], { only: [service], scale: { [service]: 1 } });
+      ensureResources(rt, plan); // its networks and volumes, as for up
+      const step = plan.services.find((s) => s.service === service)!.containers[0];
       const name = `${project.name}-${service}-run-${Math.random().toString(16).slice(2, 14)}`;
       const argv = [...step.run];
       argv.splice(argv.indexOf('--name') + 1, 1, name);
@@ -378,7 +381,7 @@ export async function composeCommand(argv: string[], trace: Trace): Promise<numb
       }
       return loaded;
     },
-    runtime: (trace) => boxRuntime(trace, { runConfigFrom, startDetached, stopContainer, removeContainer }),
+    runtime: (trace) => boxRuntime(trace, { runConfigFrom, startDetached, stopContainer, removeContainer, startOne }),
   };
   return sub.run(ctx, parsed.opts, parsed.positionals, trace);
 }

@@ -38,19 +38,7 @@ export async function up(rt: Runtime, project: Project, opts: UpOptions = {}): P
   // Every box run is checked before anything is made: a bad flag leaves nothing half-up.
   for (const s of plan.services) for (const c of s.containers) rt.checkRun(c.run);
 
-  const labels = { [LABEL.project]: project.name };
-  for (const n of plan.networks) {
-    if (rt.networkExists(n.name)) continue;
-    if (n.external) throw new UserError(`network ${n.name} declared as external, but could not be found; create it with box network create ${n.name}`);
-    rt.createNetwork(n.name, n.internal, { ...labels, [LABEL.network]: n.key });
-    rt.say(` Network ${n.name}  Created`);
-  }
-  for (const v of plan.volumes) {
-    if (rt.volumeExists(v.name)) continue;
-    if (v.external) throw new UserError(`external volume "${v.name}" not found; create it with box volume create ${v.name}`);
-    rt.createVolume(v.name, { ...labels, [LABEL.volume]: v.key });
-    rt.say(` Volume ${v.name}  Created`);
-  }
+  ensureResources(rt, plan);
   for (const step of plan.services) {
     for (const w of step.waitFor) await waitFor(rt, project, w.service, w.condition);
     const svc = project.services[step.service];
@@ -64,12 +52,16 @@ export async function up(rt: Runtime, project: Project, opts: UpOptions = {}): P
         rt.say(` Container ${c.name}  Running`);
         continue;
       }
-      if (c.action === 'recreate' || c.action === 'start') {
-        // box keeps no stopped container to start again: a stopped one is made anew from
-        // the same definition (its volumes, which hold its data, are the same ones).
+      if (c.action === 'start') {
+        // Stopped, and still what the file says: started again as it was (box start).
+        await rt.start(c.name);
+        rt.say(` Container ${c.name}  Started`);
+        continue;
+      }
+      if (c.action === 'recreate') {
         await rt.stop(c.name, svc.stopSignal, svc.stopGracePeriodMs ?? 10_000);
         await rt.remove(c.name, false);
-        if (c.action === 'recreate') rt.say(` Container ${c.name}  Recreate`);
+        rt.say(` Container ${c.name}  Recreate`);
       }
       await rt.run(c.run);
       for (const extra of c.connect) await rt.connect(extra.network, c.name, extra.aliases);
@@ -77,6 +69,23 @@ export async function up(rt: Runtime, project: Project, opts: UpOptions = {}): P
     }
   }
   return plan;
+}
+
+/** The plan's networks and volumes, made if they are missing (an external one must exist). */
+export function ensureResources(rt: Runtime, plan: Plan): void {
+  const labels = { [LABEL.project]: plan.project };
+  for (const n of plan.networks) {
+    if (rt.networkExists(n.name)) continue;
+    if (n.external) throw new UserError(`network ${n.name} declared as external, but could not be found; create it with box network create ${n.name}`);
+    rt.createNetwork(n.name, n.internal, { ...labels, [LABEL.network]: n.key });
+    rt.say(` Network ${n.name}  Created`);
+  }
+  for (const v of plan.volumes) {
+    if (rt.volumeExists(v.name)) continue;
+    if (v.external) throw new UserError(`external volume "${v.name}" not found; create it with box volume create ${v.name}`);
+    rt.createVolume(v.name, { ...labels, [LABEL.volume]: v.key });
+    rt.say(` Volume ${v.name}  Created`);
+  }
 }
 
 /** Wait until `service`'s containers meet `condition`; fail as Compose does when they cannot. */

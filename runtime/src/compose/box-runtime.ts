@@ -28,6 +28,7 @@ export interface CliHooks {
   startDetached(cfg: RunConfig): Promise<string>;
   stopContainer(s: ContainerState, graceMs: number, trace: Trace, signal?: NodeJS.Signals): Promise<void>;
   removeContainer(s: ContainerState, trace: Trace, volumes?: boolean): Promise<void>;
+  startOne(ref: string): Promise<boolean>;
 }
 
 export function labelsOf(s: ContainerState): Record<string, string> {
@@ -74,6 +75,7 @@ export function boxRuntime(trace: Trace, cli: CliHooks): Runtime {
       const code = await (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
       if (code !== 0) throw new UserError(`container ${cfg.name} did not start (exit ${code})`, code);
     },
+    start: async (name) => void (await cli.startOne(name)),
     connect: (network, container, aliases) => connectContainer(trace, network, container, { aliases }),
     async stop(name, signal, graceMs) {
       const sig = signal ? ((signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`) as NodeJS.Signals) : 'SIGTERM';

@@ -28,6 +28,8 @@ export interface Runtime {
   removeVolume(name: string): void;
   /** `box run` with these arguments (they include -d and the labels). */
   run(argv: string[]): Promise<void>;
+  /** Start a stopped container again, as it was (`box start`). */
+  start(name: string): Promise<void>;
   /** Check `box run` arguments without starting anything (so a bad one stops `up` before it makes anything). */
   checkRun(argv: string[]): void;
   connect(network: string, container: string, aliases: string[]): Promise<void>;
