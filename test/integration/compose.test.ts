@@ -17,6 +17,7 @@ const root = missing ? '' : tempBoxRoot('compose');
 const FIX = path.join(repo, 'test/fixtures/compose');
 const NAMES = path.join(FIX, 'names/compose.yaml');
 const HEALTH = path.join(FIX, 'health/compose.yaml');
+const BUILD = path.join(FIX, 'build/compose.yaml');
 let port = 0;
 
 const compose = (file: string, args: string[], env: Record<string, string> = {}) => box(root, ['compose', '-f', file, ...args], { env: { SERVER_PORT: String(port), ...env }, timeout: 120_000 });
@@ -52,6 +53,7 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
   afterAll(() => {
     compose(NAMES, ['down', '-v']);
     compose(HEALTH, ['down', '-v']);
+    compose(BUILD, ['down', '-v']);
     box(root, ['engine', 'stop']); // started on demand for the health checks
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
     fs.rmSync(root, { recursive: true, force: true });
@@ -93,6 +95,18 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(psNames(NAMES)).toEqual(['names-client-1', 'names-server-1']);
   });
 
+  it('stop keeps the containers, start runs the same ones again', () => {
+    const page = names(['exec', 'client', 'wget', '-q', '-O', '-', 'http://server/']).stdout;
+    const server = idOf('names-server-1');
+    names(['stop']);
+    expect(psNames(NAMES)).toEqual([]);
+    expect(ok(NAMES, ['ps', '-a']).stdout).toMatch(/names-server-1 .* Exited/);
+    names(['start']);
+    expect(psNames(NAMES)).toEqual(['names-client-1', 'names-server-1']);
+    expect(idOf('names-server-1')).toBe(server);
+    expect(names(['exec', 'client', 'wget', '-q', '-O', '-', 'http://server/']).stdout).toBe(page);
+  });
+
   it('keeps the named volume over down and up, and down -v leaves nothing', async () => {
     const before = await httpGet(port);
     const down = names(['down']);
@@ -126,6 +140,19 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(ok(HEALTH, ['logs', 'migrate']).stdout).toBe('health-migrate-1  | migrated\n');
     ok(HEALTH, ['down']);
     expect(box(root, ['ps', '-a', '-q']).stdout.trim()).toBe('');
+  });
+
+  it('builds a service with build:, as PROJECT-SERVICE, and runs one-off containers of it', () => {
+    const b = ok(BUILD, ['build'], { GREETING: 'hej' });
+    expect(b.stderr).toContain(' Image build-api  Built');
+    expect(box(root, ['images']).stdout).toMatch(/^build-api\s+latest/m);
+    const r = ok(BUILD, ['run', '--rm', 'api']);
+    expect(r.stdout).toBe('hej from the build\n');
+    expect(r.stderr).toContain(' Network build_default  Created');
+    expect(compose(BUILD, ['run', '--rm', 'api', 'sh', '-c', 'exit 3']).code).toBe(3);
+    expect(box(root, ['ps', '-a', '-q']).stdout.trim()).toBe(''); // --rm
+    ok(BUILD, ['down']);
+    expect(box(root, ['rmi', 'build-api']).code).toBe(0);
   });
 
   it('refuses a bad file with one line naming the file, line and key, and makes nothing', () => {
