@@ -164,6 +164,19 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(typo.stderr).toMatch(/typo\.yaml:4: services\.web\.imgae: 'imgae' is not a Compose key here; did you mean 'image'\?\n$/);
   });
 
+  it('works inside a lab sandbox: the reader writes a file, up, reaches a service by name, down leaves nothing', () => {
+    const file = 'services:\n  server:\n    image: busybox\n    command: httpd -f -p 80 -h /etc\n    stop_grace_period: 1s\n  client:\n    image: busybox\n    command: sleep 1d\n    stop_signal: SIGKILL\n    depends_on: [server]\n';
+    const script = [
+      'mkdir -p /tmp/shop && cd /tmp/shop && printf "$F" > compose.yaml',
+      'box compose up -d 2>/dev/null',
+      'box compose exec client wget -qO- http://server/hostname',
+      'box compose down -v 2>/dev/null; box network rm bridge >/dev/null 2>&1',
+      'box ps -aq | wc -l; ip -o link | grep -c "box-\\|veth"; true',
+    ].join('\n');
+    const r = box(root, ['run', '--rm', '--lab', '-e', `F=${file}`, '-e', `S=${script}`, 'lab', 'sh', '-c', 'eval "$S"'], { timeout: 180_000 });
+    expect(r.stdout.trim().split('\n')).toEqual(['shop-server-1', '0', '0']);
+  }, 200_000);
+
   it('prints the resolved file with config, variables substituted', () => {
     const r = names(['config'], { SERVER_PORT: '9999' });
     expect(r.stdout).toContain('published: "9999"');
