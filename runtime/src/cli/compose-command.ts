@@ -116,9 +116,10 @@ const SUBS: Record<string, Sub> = {
     summary: "Stop and remove the project's containers and networks (and its volumes with -v)",
     options: [
       { name: 'volumes', short: 'v', help: 'remove the named volumes of the file and the anonymous volumes of the containers' },
+      { name: 'timeout', short: 't', value: true, help: 'seconds to wait before SIGKILL (default: stop_grace_period, else 10)' },
     ],
     run: async (ctx, opts, _args, trace) => {
-      await down(ctx.runtime(trace), ctx.load().project, { volumes: !!opts.volumes });
+      await down(ctx.runtime(trace), ctx.load().project, { volumes: !!opts.volumes, timeoutMs: timeoutMs(opts.timeout) });
       return 0;
     },
   },
@@ -253,23 +254,23 @@ const SUBS: Record<string, Sub> = {
     },
   },
   stop: {
-    usage: 'stop [SERVICE...]',
+    usage: 'stop [-t SECONDS] [SERVICE...]',
     summary: "Stop the services' containers (dependents first), keeping them",
-    options: [],
-    run: async (ctx, _opts, args, trace) => {
-      await stop(ctx.runtime(trace), ctx.load().project, args);
+    options: [{ name: 'timeout', short: 't', value: true, help: 'seconds to wait before SIGKILL (default: stop_grace_period, else 10)' }],
+    run: async (ctx, opts, args, trace) => {
+      await stop(ctx.runtime(trace), ctx.load().project, args, timeoutMs(opts.timeout));
       return 0;
     },
   },
   restart: {
-    usage: 'restart [SERVICE...]',
+    usage: 'restart [-t SECONDS] [SERVICE...]',
     summary: "Stop the services' containers, then start them again",
-    options: [],
-    run: async (ctx, _opts, args, trace) => {
+    options: [{ name: 'timeout', short: 't', value: true, help: 'seconds to wait before SIGKILL (default: stop_grace_period, else 10)' }],
+    run: async (ctx, opts, args, trace) => {
       const { project } = ctx.load();
       const rt = ctx.runtime(trace);
       const scale = currentScale(rt, project.name);
-      await stop(rt, project, args);
+      await stop(rt, project, args, timeoutMs(opts.timeout));
       await up(rt, project, { only: args.length ? args : Object.keys(scale), noBuild: true, scale });
       return 0;
     },

@@ -115,17 +115,17 @@ async function waitFor(rt: Runtime, project: Project, service: string, condition
 }
 
 /** The project's containers, stopped (dependents first); with `only`, those services'. */
-export async function stop(rt: Runtime, project: Project, only: string[] = []): Promise<void> {
+export async function stop(rt: Runtime, project: Project, only: string[] = [], timeoutMs?: number): Promise<void> {
   for (const c of ordered(rt, project, only)) {
     if (c.status !== 'running') continue;
     const svc = project.services[c.service];
     rt.say(` Container ${c.name}  Stopping`);
-    await rt.stop(c.name, svc?.stopSignal, svc?.stopGracePeriodMs ?? 10_000);
+    await rt.stop(c.name, svc?.stopSignal, timeoutMs ?? svc?.stopGracePeriodMs ?? 10_000);
     rt.say(` Container ${c.name}  Stopped`);
   }
 }
 
-export async function down(rt: Runtime, project: Project, opts: { volumes?: boolean } = {}): Promise<void> {
+export async function down(rt: Runtime, project: Project, opts: { volumes?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const existing = rt.containers(project.name);
   const d = planDown(project, existing, !!opts.volumes);
   for (const name of d.containers) {
@@ -133,7 +133,7 @@ export async function down(rt: Runtime, project: Project, opts: { volumes?: bool
     const svc = project.services[c.service];
     if (c.status === 'running') {
       rt.say(` Container ${name}  Stopping`);
-      await rt.stop(name, svc?.stopSignal, svc?.stopGracePeriodMs ?? 10_000);
+      await rt.stop(name, svc?.stopSignal, opts.timeoutMs ?? svc?.stopGracePeriodMs ?? 10_000);
     }
     await rt.remove(name, !!opts.volumes);
     rt.say(` Container ${name}  Removed`);
