@@ -30,6 +30,7 @@ function fake(opts: { health?: (name: string, polls: number) => string; exit?: R
     volumeExists: (v) => volumes.has(v),
     createVolume: (v) => void (volumes.add(v), calls.push(`volume create ${v}`)),
     removeVolume: (v) => void (volumes.delete(v), calls.push(`volume rm ${v}`)),
+    makeHostDir: (dir) => void calls.push(`mkdir ${path.relative(FIX, dir)}`),
     checkRun: (argv) => {
       if (opts.badFlag && argv.includes(opts.badFlag)) throw new UserError(`unknown flag: ${opts.badFlag}`);
     },
@@ -60,6 +61,7 @@ describe('apply', () => {
     const { rt, calls } = fake({ health: (name, polls) => (name === 'webapp-api-1' || name === 'webapp-api-2') && polls > 6 ? 'healthy' : 'starting' });
     await up(rt, project('webapp'));
     expect(calls).toEqual([
+      'mkdir webapp/site',
       'network create webapp_front', 'network create webapp_back', 'volume create webapp_data',
       'run webapp-kv-1', 'run webapp-api-1', 'connect webapp_back webapp-api-1', 'run webapp-api-2', 'connect webapp_back webapp-api-2',
       'run webapp-web-1',
@@ -71,7 +73,7 @@ describe('apply', () => {
     await up(rt, project('webapp'));
     calls.length = 0;
     await up(rt, project('webapp'));
-    expect(calls).toEqual([]);
+    expect(calls).toEqual(['mkdir webapp/site']); // mkdir -p: nothing if it is there
   });
 
   it('stops at an unhealthy dependency, before starting what depends on it', async () => {

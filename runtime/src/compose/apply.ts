@@ -37,6 +37,11 @@ export async function up(rt: Runtime, project: Project, opts: UpOptions = {}): P
   const plan = planUp(project, rt.containers(project.name), { ...opts, imageIds });
   // Every box run is checked before anything is made: a bad flag leaves nothing half-up.
   for (const s of plan.services) for (const c of s.containers) rt.checkRun(c.run);
+  // A bind's missing host directory is made (create_host_path, true unless the file says
+  // otherwise, as with Compose); box run itself refuses a host path that does not exist.
+  for (const s of plan.services) {
+    for (const m of project.services[s.service].volumes) if (m.type === 'bind' && m.createHostPath) rt.makeHostDir(m.source);
+  }
 
   ensureResources(rt, plan);
   for (const step of plan.services) {

@@ -3,6 +3,7 @@
 // the CLI (parsing `box run` flags, the detached monitor, stop and rm) are handed in by it,
 // so dependencies still point from cli/ to here and not back.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import type { RunConfig } from '../container/config.ts';
 import { reapStale } from '../container/cleanup.ts';
@@ -63,6 +64,7 @@ export function boxRuntime(trace: Trace, cli: CliHooks): Runtime {
     volumeExists: (name) => getVolume(name) !== null,
     createVolume: (name, labels) => void createVolume(name, { labels }),
     removeVolume: (name) => removeVolume(name, containersUsingVolume),
+    makeHostDir: (dir) => void fs.mkdirSync(dir, { recursive: true }),
     checkRun: (argv) => void cli.runConfigFrom(argv),
     async run(argv) {
       const cfg = cli.runConfigFrom(argv);

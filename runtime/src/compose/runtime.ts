@@ -30,6 +30,8 @@ export interface Runtime {
   run(argv: string[]): Promise<void>;
   /** Start a stopped container again, as it was (`box start`). */
   start(name: string): Promise<void>;
+  /** Make a bind mount's host directory if it is missing (mkdir -p), as Compose does by default. */
+  makeHostDir(path: string): void;
   /** Check `box run` arguments without starting anything (so a bad one stops `up` before it makes anything). */
   checkRun(argv: string[]): void;
   connect(network: string, container: string, aliases: string[]): Promise<void>;
