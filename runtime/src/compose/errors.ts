@@ -5,9 +5,15 @@ import { UserError } from '../sys/errors.ts';
 
 export class ComposeError extends UserError {
   constructor(file: string | undefined, line: number | undefined, message: string) {
-    const where = file ? `${path.relative(process.cwd(), file) || file}${line ? `:${line}` : ''}: ` : '';
+    const where = file ? `${shownPath(file)}${line ? `:${line}` : ''}: ` : '';
     super(`${where}${message}`, 15); // docker compose exits 15 on an invalid file
   }
+}
+
+/** A file as the user named it, more or less: relative below the working directory, else absolute. */
+export function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
 }
 
 /** `services.web.ports[0]`, the way Compose names a place in the file. */

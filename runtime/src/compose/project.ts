@@ -2,7 +2,7 @@
 // checked, merged, named and normalized.
 
 import path from 'node:path';
-import { ComposeError } from './errors.ts';
+import { ComposeError, shownPath } from './errors.ts';
 import { findFiles, projectEnv, projectName } from './files.ts';
 import { loadFile, type LoadedFile } from './load.ts';
 import { mergeFiles } from './merge.ts';
@@ -56,4 +56,4 @@ function locate(loaded: LoadedFile[], at: (string | number)[]): [string, number 
   return [loaded[0].file, undefined];
 }
 
-const rel = (f: string) => path.relative(process.cwd(), f) || f;
+const rel = shownPath;
