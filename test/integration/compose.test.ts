@@ -104,7 +104,13 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     names(['start']);
     expect(psNames(NAMES)).toEqual(['names-client-1', 'names-server-1']);
     expect(idOf('names-server-1')).toBe(server);
-    expect(names(['exec', 'client', 'wget', '-q', '-O', '-', 'http://server/']).stdout).toBe(page);
+    const got = compose(NAMES, ['exec', 'client', 'wget', '-q', '-O', '-', 'http://server/']);
+    if (got.code !== 0) {
+      // What the network's DNS knew, for the report.
+      const dns = compose(NAMES, ['exec', 'client', 'nslookup', 'server']);
+      throw new Error(`after start: ${got.stderr.trim()}; nslookup: ${dns.stdout.trim()} ${dns.stderr.trim()}; hosts: ${box(root, ['network', 'inspect', 'names_default']).stdout.replace(/\s+/g, ' ').slice(0, 600)}`);
+    }
+    expect(got.stdout).toBe(page);
   });
 
   it('keeps the named volume over down and up, and down -v leaves nothing', async () => {
