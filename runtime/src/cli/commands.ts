@@ -91,6 +91,7 @@ export const COMMANDS: Record<string, Command> = {
   trust: lazy('Manage the keys whose signatures box trusts: ls, add, rm, key', async () => (await import('./registry-commands.ts')).trustCommandEntry),
   build: lazy('Build an image from a Boxfile (a Dockerfile)', async () => (await import('./build-command.ts')).buildCommand),
   builder: lazy('Manage the build cache: prune', async () => (await import('./build-command.ts')).builderCommand),
+  compose: lazy('Run an application of several containers from a Compose file (up, down, ps, logs, config...)', async () => ({ summary: '', help: (await import('./compose-command.ts')).composeHelp, run: (await import('./compose-command.ts')).composeCommand }), () => true),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
   __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };
@@ -238,17 +239,37 @@ async function stop(opts: Record<string, unknown>, args: string[], trace: Trace)
   return 0;
 }
 
-async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
+/** Stop one container: `signal` (SIGTERM, or its stop signal), then SIGKILL after `graceMs`. */
+export async function stopContainer(s: ContainerState, graceMs: number, trace: Trace, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   // By hand: its restart policy lets it be (a file the engine reads; container/restart.ts).
   if (s.status === 'running' || s.status === 'restarting') markStoppedByHand(s.id);
   if (s.status === 'running') {
-    signalContainer(s, 'SIGTERM');
-    if (!(await waitExited(s.id, grace * 1000))) {
+    signalContainer(s, signal);
+    if (!(await waitExited(s.id, graceMs))) {
       killAll(s, trace);
       await waitExited(s.id, 5000);
     }
   }
   if (readState(s.id)?.status === 'restarting') await waitExited(s.id, 5000); // the engine sees the mark within 0.1 s
+}
+
+async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
+  await stopContainer(s, grace * 1000, trace);
+}
+
+/** Remove one container, killing it first if it runs (`box rm -f`); with `volumes`, its anonymous volumes too. */
+export async function removeContainer(s: ContainerState, trace: Trace, volumes = false): Promise<void> {
+  if (s.status === 'running' || s.status === 'restarting') {
+    markStoppedByHand(s.id); // no restart: it is going away
+    if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
+    if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
+  }
+  // An --rm container's monitor removes it; otherwise it is ours to remove.
+  if (fs.existsSync(containerDir(s.id))) {
+    removeContainerFiles(s.id);
+    releaseName(s.name, s.id);
+  }
+  if (volumes) removeAnonymousVolumes(s);
 }
 
 async function restart(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
@@ -282,18 +303,10 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
   for (const ref of args) {
     try {
       const s = lookup(ref);
-      if (s.status === 'running' || s.status === 'restarting') {
-        if (!opts.force) throw new UserError(`container '${s.name}' is ${s.status}; stop it first (box stop ${s.name}) or use box rm -f`);
-        markStoppedByHand(s.id); // no restart: it is going away
-        if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
-        if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
+      if ((s.status === 'running' || s.status === 'restarting') && !opts.force) {
+        throw new UserError(`container '${s.name}' is ${s.status}; stop it first (box stop ${s.name}) or use box rm -f`);
       }
-      // An --rm container's monitor removes it; otherwise it is ours to remove.
-      if (fs.existsSync(containerDir(s.id))) {
-        removeContainerFiles(s.id);
-        releaseName(s.name, s.id);
-      }
-      if (opts.volumes) removeAnonymousVolumes(s);
+      await removeContainer(s, trace, !!opts.volumes);
       process.stdout.write(`${ref}\n`);
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
@@ -369,6 +382,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       Env: c.env,
       WorkingDir: c.workdir,
       User: c.user ?? '',
+      Labels: c.labels ?? {},
       Tty: c.tty,
       ...(c.healthcheck ? { Healthcheck: c.healthcheck } : {}),
     },

@@ -32,6 +32,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'tty', short: 't', help: 'give the container a terminal (with -i: an interactive shell)' },
   { name: 'rm', help: 'remove the container when it exits' },
   { name: 'name', value: true, help: 'a name for the container' },
+  { name: 'label', short: 'l', value: true, repeat: true, help: 'metadata on the container: --label KEY=VALUE (box compose finds its containers by theirs)' },
   { name: 'hostname', value: true, help: 'the hostname inside (default: the name)' },
   { name: 'env', short: 'e', value: true, repeat: true, help: 'set an environment variable: -e K=V' },
   { name: 'volume', short: 'v', value: true, repeat: true, help: 'a volume or host path: -v NAME:/path[:ro], -v /host:/path[:ro], -v /path (anonymous)' },
@@ -126,6 +127,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     verify: !!opts.verify,
     ...networkOptions(opts, namespaces, !!opts.ns),
     ...keptOptions(opts),
+    labels: labelsFrom(list(opts.label)),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -168,6 +170,28 @@ function networkOptions(opts: Record<string, unknown>, namespaces: RunConfig['na
   return net;
 }
 
+/** -v, --mount and --tmpfs: host binds go to `volumes` (as before volumes existed), the rest to `mounts`. */
+function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts: MountRequest[]; volumesFrom: string[] } {
+  const requests = [...list(opts.volume).map(parseVolumeFlag), ...list(opts.mount).map(parseMountFlag), ...list(opts.tmpfs).map(parseTmpfsFlag)];
+  const volumesFrom = list(opts['volumes-from']);
+  volumesFrom.forEach(parseVolumesFrom); // checked now, looked up at start
+  return {
+    volumes: requests.flatMap((r) => (r.type === 'bind' ? [{ host: r.source, container: r.target, readOnly: r.readOnly }] : [])),
+    mounts: requests.filter((r) => r.type !== 'bind'),
+    volumesFrom,
+  };
+}
+
+/** --label KEY=VALUE (KEY alone: an empty value, as Docker). */
+function labelsFrom(specs: string[]): Record<string, string> | undefined {
+  if (!specs.length) return undefined;
+  return Object.fromEntries(specs.map((l) => {
+    const eq = l.indexOf('=');
+    if (eq === 0) throw new UserError(`--label '${l}': the key is missing; use --label KEY=VALUE`);
+    return eq < 0 ? [l, ''] : [l.slice(0, eq), l.slice(eq + 1)];
+  }));
+}
+
 /** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */
 function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' | 'healthcheck'> {
   const restart = opts.restart !== undefined ? parseRestartPolicy(opts.restart as string) : undefined;
@@ -184,18 +208,6 @@ function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' |
     none: !!opts['no-healthcheck'],
   });
   return { ...(restart && restart.name !== 'no' ? { restart } : {}), ...(healthcheck ? { healthcheck } : {}) };
-}
-
-/** -v, --mount and --tmpfs: host binds go to `volumes` (as before volumes existed), the rest to `mounts`. */
-function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts: MountRequest[]; volumesFrom: string[] } {
-  const requests = [...list(opts.volume).map(parseVolumeFlag), ...list(opts.mount).map(parseMountFlag), ...list(opts.tmpfs).map(parseTmpfsFlag)];
-  const volumesFrom = list(opts['volumes-from']);
-  volumesFrom.forEach(parseVolumesFrom); // checked now, looked up at start
-  return {
-    volumes: requests.flatMap((r) => (r.type === 'bind' ? [{ host: r.source, container: r.target, readOnly: r.readOnly }] : [])),
-    mounts: requests.filter((r) => r.type !== 'bind'),
-    volumesFrom,
-  };
 }
 
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {
@@ -273,7 +285,13 @@ function formatBytes(n: number): string {
  * `box run -d`: a detached box process (the monitor) starts the container and stays with it,
  * writing its output to a log; we wait until it says the container runs, then print the id.
  */
-export async function runDetached(cfg: RunConfig, again?: string): Promise<number> {
+async function runDetached(cfg: RunConfig): Promise<number> {
+  process.stdout.write(`${await startDetached(cfg)}\n`);
+  return 0;
+}
+
+/** Start a detached container through its monitor (`again`: the id of a stopped one, `box start`); its id once it runs. */
+export async function startDetached(cfg: RunConfig, again?: string): Promise<string> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
@@ -286,10 +304,7 @@ export async function runDetached(cfg: RunConfig, again?: string): Promise<numbe
   for await (const chunk of pipe) out += chunk;
   child.unref();
   const line = out.trim();
-  if (line.startsWith('ok ')) {
-    if (!again) process.stdout.write(`${line.slice(3)}\n`);
-    return 0;
-  }
+  if (line.startsWith('ok ')) return line.slice(3);
   throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
 }
 

@@ -8,7 +8,7 @@ import { clearStoppedByHand, configForRestart, needsEngine } from '../container/
 import { lookup } from '../container/state.ts';
 import { waitForContainer } from '../container/wait.ts';
 import { UserError } from '../sys/errors.ts';
-import { runDetached } from './run-command.ts';
+import { startDetached } from './run-command.ts';
 
 /** Start one stopped container. False when the engine did, and printed its name already. */
 export async function startOne(ref: string): Promise<boolean> {
@@ -23,7 +23,7 @@ export async function startOne(ref: string): Promise<boolean> {
     return false;
   }
   clearStoppedByHand(s.id);
-  await runDetached(cfg, s.id);
+  await startDetached(cfg, s.id);
   return true;
 }
 

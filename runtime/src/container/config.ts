@@ -59,6 +59,8 @@ export interface RunConfig {
   networkAliases?: string[];
   publish?: PortSpec[];
   publishAll?: boolean;
+  /** --label KEY=VALUE: metadata, e.g. com.docker.compose.project (box compose) */
+  labels?: Record<string, string>;
   /** --restart: kept by the engine (engine/supervisor.ts) */
   restart?: RestartPolicy;
   /** --health-*: over the image's HEALTHCHECK, field by field (container/health.ts) */

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
 import type { NetState } from '../net/endpoint.ts';
-import type { Health } from './health.ts';
 import type { MountRecord } from '../volume/spec.ts';
+import type { Health } from './health.ts';
 
 /** 'restarting': exited, and the engine starts it again after the back-off (container/restart.ts). */
 export type Status = 'created' | 'running' | 'restarting' | 'exited';
