@@ -7,6 +7,7 @@ import type { MountRequest } from '../volume/spec.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Healthcheck } from './health.ts';
 import type { RestartPolicy } from './restart.ts';
+import type { SeccompProfile } from '../security/seccomp_profile.ts';
 
 export interface RunConfig {
   image: string;
@@ -44,6 +45,8 @@ export interface RunConfig {
   capAdd: string[];
   capDrop: string[];
   seccomp: boolean;
+  /** --security-opt seccomp=FILE: the profile read from it (else box's default) */
+  seccompProfile?: SeccompProfile;
   /** no_new_privs: on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
   devices: string[];
