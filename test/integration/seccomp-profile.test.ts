@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { box, rootReason, tempBoxRoot } from './helpers.ts';
+import { box, boxBin, rootReason, tempBoxRoot } from './helpers.ts';
 
 const hasCc = spawnSync('sh', ['-c', 'command -v cc'], { stdio: 'ignore' }).status === 0;
 const reason = rootReason || (process.arch !== 'x64' ? 'the default filter is for x86_64' : '') || (hasCc ? '' : 'needs a C compiler (apt-get install gcc libc6-dev)');
@@ -73,6 +73,22 @@ describe.skipIf(!!reason)('seccomp profiles in real containers', () => {
     expect(r.stderr).toContain("mkdir: can't create directory '/tmp/d': Permission denied");
     // The profile replaces the default one: 400 is no longer refused by a filter.
     expect(probe(['--security-opt', `seccomp=${file}`], 400).stdout).toBe('errno ENOSYS\n');
+  });
+
+  it('through the engine, a relative profile path is read from the caller\'s directory', () => {
+    fs.writeFileSync(path.join(dir, 'rel.json'), JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+    }));
+    expect(box(root, ['engine', 'start']).code).toBe(0);
+    try {
+      const r = spawnSync(boxBin, ['run', '--rm', '--security-opt', 'seccomp=rel.json', 'busybox', 'mkdir', '/x'], {
+        cwd: dir, env: { ...process.env, BOX_ROOT: root }, encoding: 'utf8', timeout: 30_000,
+      });
+      expect(r.stderr).toContain("mkdir: can't create directory '/x': Permission denied");
+      expect(box(root, ['engine', 'status']).stdout).toMatch(/containers: 0 running, 1 served/);
+    } finally {
+      box(root, ['engine', 'stop']);
+    }
   });
 
   it('argument rules in a profile file: socket allowed only for AF_UNIX', () => {

@@ -8,6 +8,8 @@
 // and excludes {caps, arches, minKernel}. Others (comment, listenerPath, flags) are ignored.
 
 import fs from 'node:fs';
+import path from 'node:path';
+import { invocation } from '../sys/invocation.ts';
 import { UserError } from '../sys/errors.ts';
 import type { SeccompArg, SeccompProfile, SeccompRule } from './seccomp_profile.ts';
 
@@ -18,7 +20,8 @@ const OPS = ['SCMP_CMP_EQ', 'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_C
 export function readSeccompProfile(file: string): SeccompProfile {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Relative to the caller: the engine serves clients in other directories.
+    text = fs.readFileSync(path.resolve(invocation().cwd ?? process.cwd(), file), 'utf8');
   } catch (err) {
     throw new UserError(`--security-opt seccomp=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err}); give the path of a JSON profile`);
   }
