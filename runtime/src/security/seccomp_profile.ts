@@ -217,9 +217,9 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     ...PERSONALITIES.map((p): SeccompRule => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: p, op: 'SCMP_CMP_EQ' }] })),
     {
       names: ['socket'], action: 'SCMP_ACT_ALLOW', comment: 'any family but AF_ALG and AF_VSOCK',
-      // The family is an int: the kernel reads only the low 32 bits of the register, so a
-      // family of 40 with junk in the high half would pass a 64-bit "!= 40". The first test
-      // (arg <= 0xffffffff) closes that; Docker's profile has only the second and third.
+      // The family is an int: the kernel reads only the low 32 bits of the register, so
+      // 0x1_00000028 is AF_VSOCK to it, yet passes Docker's 64-bit "family > 40". The first
+      // test (arg <= 0xffffffff) closes that gap.
       args: [
         { index: 0, value: 0xffffffff, op: 'SCMP_CMP_LE' },
         { index: 0, value: AF_ALG, op: 'SCMP_CMP_NE' },
