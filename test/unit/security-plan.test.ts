@@ -55,7 +55,7 @@ describe('securityPlan', () => {
     expect(lines[0]).toBe('capabilities: CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_SYS_CHROOT CAP_MKNOD CAP_AUDIT_WRITE CAP_SETFCAP');
     expect(lines[1]).toBe('  CapBnd/CapPrm/CapEff 00000000a80425fb, CapInh 0000000000000000, CapAmb 0000000000000000');
     expect(lines).toContain('no_new_privs: 1');
-    expect(lines.find((l) => l.startsWith('seccomp:'))).toMatch(/^seccomp: \d+ BPF instructions; EPERM for \d+ system calls$/);
+    expect(lines.find((l) => l.startsWith('seccomp:'))).toMatch(/^seccomp: \d+ BPF instructions; \d+ system calls allowed, ERRNO\(EPERM\) for the rest$/);
     expect(describePlan(securityPlan({ seccomp: 'unconfined', noNewPrivs: false }, kernel40))).toContain('seccomp: unconfined');
   });
 });
@@ -70,12 +70,12 @@ describe('parseSecurityOpts (--security-opt)', () => {
   });
 
   it('refuses what box cannot do, saying what it can', () => {
-    expect(() => parseSecurityOpts(['seccomp=/etc/profile.json'])).toThrow(UserError);
-    expect(() => parseSecurityOpts(['seccomp=/etc/profile.json'])).toThrow(
-      '--security-opt seccomp=/etc/profile.json: box has only its default filter; use seccomp=unconfined to turn it off',
+    expect(() => parseSecurityOpts(['seccomp=/no/such/profile.json'])).toThrow(UserError);
+    expect(() => parseSecurityOpts(['seccomp=/no/such/profile.json'])).toThrow(
+      '--security-opt seccomp=/no/such/profile.json: cannot read it (ENOENT); give the path of a JSON profile',
     );
     expect(() => parseSecurityOpts(['apparmor=unconfined'])).toThrow(
-      "--security-opt: unknown option 'apparmor=unconfined'; box knows seccomp=unconfined and no-new-privileges[=true|false]",
+      "--security-opt: unknown option 'apparmor=unconfined'; box knows seccomp=unconfined|FILE and no-new-privileges[=true|false]",
     );
     expect(() => parseSecurityOpts(['no-new-privileges=maybe'])).toThrow(UserError);
   });

@@ -398,7 +398,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       AutoRemove: s.autoRemove,
       Tmpfs: Object.fromEntries((s.mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => [m.Destination, m.Mode])),
       UsernsMode: c.userns ? 'private' : '',
-      SeccompProfile: c.seccomp ? 'default' : 'unconfined',
+      SeccompProfile: !c.seccomp ? 'unconfined' : c.seccompProfile ? 'custom' : 'default',
       RestartPolicy: { Name: c.restart?.name ?? 'no', MaximumRetryCount: c.restart?.maximumRetryCount ?? 0 },
     },
     NetworkSettings: {

@@ -125,7 +125,8 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // a non-root user's permitted set, and the capset after it would fail.)
   const sec = securityPlan({
     capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab,
-    seccomp: cfg.lab ? 'lab' : cfg.seccomp ? 'default' : 'unconfined', // lab: only its loop device is guarded
+    // lab: only its loop device is guarded (lab-seccomp.ts)
+    seccomp: cfg.lab ? 'lab' : cfg.seccomp ? (cfg.seccompProfile ?? 'default') : 'unconfined',
     noNewPrivs: cfg.noNewPrivs,
   });
   // No process can give a capability its own bounding set lacks (capset: EPERM): `--cap-add
@@ -138,7 +139,8 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // then it goes first, while we still have it (runc does the same); the filter allows the
   // calls that follow (prctl, capset, setresuid, close_range, execve).
   const filterFirst = !!sec.seccomp && !sec.noNewPrivs;
-  if (filterFirst) plan.seccomp(sec.seccomp!.bytes, `EPERM for ${sec.seccomp!.blocked.length} calls`);
+  const filterNote = sec.seccomp && (sec.seccomp.summary ?? `${sec.seccomp.allowed.length} calls allowed, ${sec.seccomp.defaultAction} for the rest`);
+  if (filterFirst) plan.seccomp(sec.seccomp!.bytes, filterNote!);
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
   plan.boundingSet(keep, sec.lastCap);
   if (switchUser) {
@@ -148,7 +150,7 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   plan.capset(keep, names.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
   if (sec.noNewPrivs) plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
-  if (sec.seccomp && !filterFirst) plan.seccomp(sec.seccomp.bytes, `EPERM for ${sec.seccomp.blocked.length} calls`);
+  if (sec.seccomp && !filterFirst) plan.seccomp(sec.seccomp.bytes, filterNote!);
   plan.closeRange(3);
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);

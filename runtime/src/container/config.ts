@@ -8,6 +8,7 @@ import { UserError } from '../sys/errors.ts';
 import type { PortSpec } from '../net/ports.ts';
 import type { Healthcheck } from './health.ts';
 import type { RestartPolicy } from './restart.ts';
+import type { SeccompProfile } from '../security/seccomp_profile.ts';
 
 export interface RunConfig {
   image: string;
@@ -45,6 +46,8 @@ export interface RunConfig {
   capAdd: string[];
   capDrop: string[];
   seccomp: boolean;
+  /** --security-opt seccomp=FILE: the profile read from it (else box's default) */
+  seccompProfile?: SeccompProfile;
   /** no_new_privs: on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
   devices: string[];

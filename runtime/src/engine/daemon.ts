@@ -195,6 +195,7 @@ class Session {
     }
     const inv: Invocation = {
       env: this.req.env,
+      cwd: this.req.cwd,
       stderr: (text) => this.send(sayLines(text)),
       stderrIsTTY: this.req.stderrIsTTY,
       terminalSize: () => (this.req.stdoutIsTTY && this.req.cols ? { cols: this.req.cols, rows: this.req.rows } : null),

@@ -70,7 +70,10 @@ export function labSeccompProgram(): SeccompProgram {
   return {
     bytes: encode(insns),
     insns,
+    allowed: [],
     blocked: [],
+    defaultAction: 'ALLOW',
+    summary: 'every call allowed but the ioctls that re-point a loop device (EPERM)',
     argumentRules: [`ioctl: EPERM for ${Object.values(LOOP_IOCTLS_REFUSED).join(', ')} (a lab sandbox may not re-point its loop device)`],
     get text() { return (text ??= disassemble(insns, seccompAnnotator(insns))); },
   };
