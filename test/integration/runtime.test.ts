@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initPath } from '../../runtime/src/init/build.ts';
 import { box, boxAsync, boxBin, boxInTerminal, checkTerminalBasics, cgroupDirsFor, inspect, processesInCgroupOf, rootReason, tempBoxRoot, until } from './helpers.ts';
 
 const root = rootReason ? '' : tempBoxRoot('runtime');
@@ -33,6 +34,27 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(pid).toBe('1');
     expect(Number(count)).toBeGreaterThan(5);
     expect(r.stderr).toContain('no mount namespace');
+  });
+
+  it('hands the command every argument and every environment variable, however many', () => {
+    // box-init once kept 64 arguments and 256 variables and dropped the rest without a word.
+    const words = Array.from({ length: 100 }, (_, i) => String(i + 1));
+    const echo = box(root, ['run', '--rm', 'busybox', 'echo', ...words]);
+    expect(echo.code).toBe(0);
+    expect(echo.stdout.trim().split(' ')).toEqual(words);
+    const env = Array.from({ length: 300 }, (_, i) => `V${i}=value-${i}`);
+    const r = box(root, ['run', '--rm', ...env.flatMap((e) => ['-e', e]), 'busybox', 'env']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('V'))).toEqual(expect.arrayContaining(env));
+    expect(r.stdout.split('\n').filter((l) => /^V\d+=/.test(l))).toHaveLength(300);
+  });
+
+  it('box-init refuses a plan over its size limit in one line, before doing anything', () => {
+    // The header says 17 MiB: box-init must say E2BIG (errno 7) on its report fd and stop.
+    // fd 3 is the plan (here the shell's stdin), fd 4 the reports (here its stdout).
+    const r = spawnSync('sh', ['-c', `printf '%s\\n' ${17 << 20} | "$0" 3<&0 4>&1`, initPath()], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.stdout).toBe('ERR -1 7\n');
+    expect(r.status).toBe(125);
   });
 
   it('gives the container its own hostname and leaves the host\'s alone', () => {
