@@ -387,6 +387,22 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(after).toBe(before);
   });
 
+  it('derives exit statuses from what went wrong: rm -f of a container already gone is no failure', () => {
+    // 125: box failed; 127: the command is not in the container (Docker's statuses).
+    expect(box(root, ['run', '--rm', 'no-such-image', 'true']).code).toBe(125);
+    expect(box(root, ['run', '--rm', 'busybox', 'no-such-command']).code).toBe(127);
+    expect(box(root, ['run', '--rm', 'busybox', '/etc/passwd']).code).toBe(126);
+    const rm = box(root, ['rm', 'never-was']);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toBe("box: no such container: 'never-was'; `box ps -a` lists them\n");
+    // As docker rm -f: what is already gone is said, not counted (the lab server relies on it).
+    const force = box(root, ['rm', '-f', 'never-was']);
+    expect(force.code).toBe(0);
+    expect(force.stderr).toBe("box: no such container: 'never-was'; `box ps -a` lists them\n");
+    // inspect tries an image after a container that is not there, and only then gives up.
+    expect(box(root, ['inspect', '--format', '{{.Id}}', 'busybox']).stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  });
+
   it('says what to do when not run as root', () => {
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', boxBin, 'run', 'busybox', 'true'], {
       encoding: 'utf8', env: { ...process.env, BOX_ROOT: root },

@@ -8,7 +8,7 @@ import { reapStale, removeContainerFiles } from '../container/cleanup.ts';
 import {
   containerDir, listIds, lookup, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
-import { UserError } from '../sys/errors.ts';
+import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
@@ -201,7 +201,8 @@ function killAll(s: ContainerState, trace: Trace): void {
   } catch (err) {
     // The container's own box may be removing the same cgroup right now (its command died):
     // a cgroup file gone from under us means the job is done, not failed.
-    if (!/ENOENT|ENODEV/.test(String((err as Error).message ?? err))) throw err;
+    const code = errnoCode(err);
+    if (code !== 'ENOENT' && code !== 'ENODEV') throw err;
   }
 }
 
@@ -254,7 +255,9 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       process.stderr.write(`box: ${err.message}\n`);
-      failed++;
+      // With -f, a container that is already gone is what was asked for (docker rm -f does
+      // the same): said, but not a failure.
+      if (!(opts.force && isNotFound(err))) failed++;
     }
   }
   return failed ? 1 : 0;
@@ -346,6 +349,7 @@ async function inspect(opts: Record<string, unknown>, args: string[]): Promise<n
     try {
       views.push(inspectView(lookup(a)));
     } catch (err) {
+      if (!isNotFound(err)) throw err;
       const image = (await import('./image-commands.ts')).inspectImage(a);
       if (!image) throw err;
       views.push(image);

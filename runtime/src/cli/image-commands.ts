@@ -19,7 +19,7 @@ import { pruneImages, removeImage, type Removal } from '../image/remove.ts';
 import { saveImages } from '../image/save.ts';
 import { layerSize } from '../image/sizes.ts';
 import { tagImage } from '../image/tag.ts';
-import { UserError } from '../sys/errors.ts';
+import { isNotFound, NotFoundError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
 
@@ -210,7 +210,7 @@ function rmiCommand(opts: Opts, args: string[]): number {
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       process.stderr.write(`box: ${err.message}\n`);
-      failed++;
+      if (!(opts.force && isNotFound(err))) failed++; // as docker rmi -f: gone is not a failure
     }
   }
   return failed ? 1 : 0;
@@ -282,7 +282,7 @@ export function inspectImage(ref: string): Record<string, unknown> | undefined {
   try {
     found = findImage(root, ref, { builtIn: true });
   } catch (err) {
-    if (err instanceof UserError && err.message.startsWith('no such image')) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   return inspectView(root, found.catalog, found.image);
@@ -292,7 +292,7 @@ async function imageInspectCommand(opts: Opts, args: string[]): Promise<number> 
   if (!args.length) throw new UserError("'box image inspect' needs an image; usage: box image inspect [-f FORMAT] IMAGE...");
   const views = args.map((ref) => {
     const view = inspectImage(ref);
-    if (!view) throw new UserError(`no such image: '${ref}'; \`box images\` lists the images you have`);
+    if (!view) throw new NotFoundError(`no such image: '${ref}'; \`box images\` lists the images you have`);
     return view;
   });
   if (typeof opts.format === 'string') {
@@ -397,7 +397,7 @@ function loadCommand(opts: Opts, args: string[]): number {
   if (typeof opts.input === 'string') {
     label = opts.input;
     const st = fs.statSync(opts.input, { throwIfNoEntry: false });
-    if (!st) throw new UserError(`${opts.input}: no such file; give the archive box save or docker save wrote`);
+    if (!st) throw new NotFoundError(`${opts.input}: no such file; give the archive box save or docker save wrote`);
     if (!st.isFile()) throw new UserError(`${opts.input} is not a file; give the archive box save or docker save wrote`);
     if (st.size > MAX_ARCHIVE_BYTES) throw new UserError(`${opts.input} is over ${MAX_ARCHIVE_BYTES / 1024 ** 3} GiB, more than box loads at once`);
     tar = fs.readFileSync(opts.input);

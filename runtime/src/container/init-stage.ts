@@ -115,7 +115,7 @@ export function spawnInit(opts: InitOptions): InitStage {
           const file = op.args[1];
           reject(new UserError(n === 2 /* ENOENT */
             ? `${file}: executable file not found in the container (check the image and PATH)`
-            : `cannot run ${file} in the container: ${err.code}`, n === 2 ? 127 : 126));
+            : `cannot run ${file} in the container: ${err.code}`, n === 2 ? 'command-not-found' : 'command-cannot-run'));
         } else {
           reject(new UserError(`container setup failed: ${err.message}`));
         }

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
 
 export type Status = 'created' | 'running' | 'exited';
@@ -191,7 +191,7 @@ export function lookup(ref: string): ContainerState {
     }
     if (hits.length > 1) throw new UserError(`'${ref}' matches ${hits.length} containers; give more of the id`);
   }
-  throw new UserError(`no such container: '${ref}'; \`box ps -a\` lists them`);
+  throw new NotFoundError(`no such container: '${ref}'; \`box ps -a\` lists them`);
 }
 
 /** /proc/PID/stat field 22: when the process started, in clock ticks since boot. */

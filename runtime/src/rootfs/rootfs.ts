@@ -11,7 +11,7 @@ import path from 'node:path';
 import {
   MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
 } from '../sys/constants.ts';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import type { Plan } from '../container/plan.ts';
 
 export interface Volume {
@@ -102,7 +102,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   plan.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=65536k');
   for (const name of SAFE_DEVICES) bindFile(plan, `/dev/${name}`, `${dev}/${name}`, 0);
   for (const device of spec.devices) {
-    if (!fs.existsSync(device)) throw new UserError(`--device ${device}: no such device on this host`);
+    if (!fs.existsSync(device)) throw new NotFoundError(`--device ${device}: no such device on this host`);
     bindFile(plan, device, path.join(dev, path.basename(device)), 0);
   }
   plan.mkdir(`${dev}/pts`);
