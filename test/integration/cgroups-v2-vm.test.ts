@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const GUEST_TEST = 'test/integration/cgroups.test.ts';
@@ -71,7 +72,6 @@ function why(): string | null {
   return typeof k === 'string' ? k : null;
 }
 const skipReason = why();
-if (skipReason) console.warn(`cgroup v2 guest test skipped: ${skipReason}`);
 
 /** A "newc" cpio archive, the format the kernel unpacks an initramfs from. */
 function cpio(entries: { name: string; mode: number; data?: Buffer }[]): Buffer {
@@ -173,7 +173,7 @@ function expectAllPassed(guest: string, show: string, filtered = 0): string {
   return summary![0];
 }
 
-it.skipIf(!!skipReason)(
+needs(skipReason).it(
   'the cgroup integration tests pass on a v2-only kernel with memory, cpu and pids (a qemu guest)',
   async () => {
     const guest = await runInGuest(GUEST_TEST);
@@ -188,7 +188,7 @@ it.skipIf(!!skipReason)(
   600_000,
 );
 
-it.skipIf(!!skipReason)(
+needs(skipReason).it(
   'box run passes its kernel tests on a v2-only kernel: limits, OOM, pids, CPU quota, exec, cleanup (a qemu guest)',
   async () => {
     // The user-facing behaviour of box on a cgroup v2 host, where most readers' machines are.

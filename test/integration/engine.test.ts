@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { box, boxAsync, boxInTerminal, checkTerminalBasics, cgroupDirsFor, inspect, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
 const served = (root: string): number => Number(/(\d+) served/.exec(box(root, ['engine', 'status']).stdout)?.[1] ?? -1);
 
-describe.skipIf(!!rootReason)('box engine', () => {
+needs(rootReason).describe('box engine', () => {
   let root: string;
   beforeAll(() => {
     root = tempBoxRoot('engine');

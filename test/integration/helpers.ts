@@ -11,7 +11,6 @@ export const boxBin = path.join(repo, 'runtime/bin/box');
 export const isRoot = process.getuid?.() === 0;
 /** Why tests that need root cannot run here, or '' when they can. */
 export const rootReason = isRoot ? '' : 'needs root (box makes namespaces, mounts and cgroups); CI runs as root';
-if (rootReason) console.warn(`skipping kernel tests: ${rootReason}`);
 
 /** A box root of its own for a test file, removed afterwards. */
 export function tempBoxRoot(tag: string): string {

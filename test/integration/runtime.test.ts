@@ -6,10 +6,11 @@ import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPath } from '../../runtime/src/init/build.ts';
 import { box, boxAsync, boxBin, boxInTerminal, checkTerminalBasics, cgroupDirsFor, inspect, processesInCgroupOf, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
 const root = rootReason ? '' : tempBoxRoot('runtime');
 
-describe.skipIf(!!rootReason)('box run on the real kernel', () => {
+needs(rootReason).describe('box run on the real kernel', () => {
   beforeAll(() => {
     const r = box(root, ['run', '--rm', 'busybox', 'true']); // builds the busybox image once
     expect(r.stderr).toBe('');
@@ -350,7 +351,7 @@ describe.skipIf(!!rootReason)('box run on the real kernel', () => {
     expect(backing).not.toContain(root);
   });
 
-  it.skipIf(!fs.existsSync('/dev/loop-control'))('a lab sandbox whose box was SIGKILLed leaves its loop device only until the next box runs', async () => {
+  needs(!fs.existsSync('/dev/loop-control') && 'no /dev/loop-control (the loop module)').it('a lab sandbox whose box was SIGKILLed leaves its loop device only until the next box runs', async () => {
     const attached = () => fs.readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n))
       .filter((n) => { try { return fs.readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').startsWith(root); } catch { return false; } });
     expect(box(root, ['run', '-d', '--rm', '--name', 'labkill', '--lab', 'lab', 'sleep', '100']).code).toBe(0);
