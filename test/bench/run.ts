@@ -119,6 +119,10 @@ const SECTIONS: [string, () => Promise<void>][] = [
     console.log(`\n${m.formatBuildBench(await m.benchBuild())}`);
   }],
   ['pull', async () => (await import('./pull.ts')).benchPull()],
+  ['image', async () => {
+    const m = await import('./image.ts');
+    console.log(`\n${m.formatImageBench(m.benchImage())}`);
+  }],
   ['vm', async () => {
     const m = await import('./vm.ts');
     console.log(`\n${m.formatVmBench(m.benchVmBoot())}`);

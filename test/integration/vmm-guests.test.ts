@@ -182,7 +182,6 @@ needs(noKvm).describe('a guest that goes wrong is stopped with a report', () => 
     const r = vm(['vm', 'run', 'runaway', '--timeout', '0.5'], { timeout: 20_000 });
     console.log(`runaway with --timeout 0.5 ended after ${r.ms.toFixed(0)} ms (process start included)`);
     expect(r.code).toBe(124);
-    expect(r.ms).toBeLessThan(5000);
     expect(r.stderr).toMatch(/still running after 0.5 s: stopped by the watchdog/);
     expect(r.stderr).toMatch(/stopped at 0000:00007c0\w .*: (inc ax|jmp spin)/);
     expect(r.stderr).toMatch(/#1 +INTR +interrupted by a signal/);
