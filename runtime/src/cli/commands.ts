@@ -9,6 +9,7 @@ import {
   containerDir, listIds, lookup, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
 import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
+import { ago, formatTable, humanDuration } from './format.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
@@ -121,18 +122,9 @@ function needOne(args: string[], usage: string): void {
 
 // ---- ps ---------------------------------------------------------------------------------
 
-function ago(iso: string | null): string {
-  if (!iso) return '';
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  if (s < 3600) return `${Math.round(s / 60)} minute${Math.round(s / 60) === 1 ? '' : 's'}`;
-  if (s < 86400) return `${Math.round(s / 3600)} hour${Math.round(s / 3600) === 1 ? '' : 's'}`;
-  return `${Math.round(s / 86400)} days`;
-}
-
 function statusText(s: ContainerState): string {
-  if (s.status === 'running') return `Up ${ago(s.created)}`;
-  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished)} ago`;
+  if (s.status === 'running') return `Up ${humanDuration((Date.now() - Date.parse(s.created)) / 1000)}`;
+  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished ?? undefined)}`;
   return 'Created';
 }
 
@@ -145,16 +137,10 @@ function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): numbe
   reapStale(realSys(trace));
   const rows = allStates().filter((s) => opts.all || s.status === 'running').map((s) => {
     const cmd = JSON.stringify(s.command.join(' '));
-    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), s.name];
+    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, ago(s.created), statusText(s), s.name];
   });
-  printTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows);
+  process.stdout.write(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows));
   return 0;
-}
-
-export function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
-  process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n');
 }
 
 // ---- stop, kill, rm ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
 } from '../sys/constants.ts';
 import { NotFoundError, UserError } from '../sys/errors.ts';
 import type { Plan } from '../container/plan.ts';
+import { mountHolding, readMountinfo } from '../sys/mountinfo.ts';
 
 export interface Volume {
   host: string;
@@ -211,22 +212,9 @@ function hostKind(p: string): 'file' | 'dir' | null {
 
 /** nosuid/nodev/noexec of the host mount that holds `p` (from /proc/self/mountinfo). */
 export function lockedFlags(p: string): number {
-  let best = '';
-  let flags = 0;
-  const real = fs.realpathSync(p);
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 6) continue;
-    const mountPoint = f[4].replace(/\\040/g, ' ');
-    const inside = real === mountPoint || real.startsWith(mountPoint === '/' ? '/' : mountPoint + '/');
-    if (inside && mountPoint.length >= best.length) {
-      best = mountPoint;
-      const opts = f[5].split(',');
-      flags = (opts.includes('nosuid') ? MS_NOSUID : 0) | (opts.includes('nodev') ? MS_NODEV : 0) |
-        (opts.includes('noexec') ? MS_NOEXEC : 0);
-    }
-  }
-  return flags;
+  const opts = mountHolding(readMountinfo(), fs.realpathSync(p))?.options ?? [];
+  return (opts.includes('nosuid') ? MS_NOSUID : 0) | (opts.includes('nodev') ? MS_NODEV : 0) |
+    (opts.includes('noexec') ? MS_NOEXEC : 0);
 }
 
 /**
