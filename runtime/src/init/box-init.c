@@ -10,9 +10,10 @@
  *   - a Node process costs ~30 ms to start; this one costs ~1 ms, which keeps `box run`
  *     close to runc.
  *
- * It makes no decisions. TypeScript (runtime/src/container/build-plan.ts, written down by
- * plan.ts) computes a *plan*, a list of system calls, and writes it to fd 3; box-init executes them in order and
- * reports each result on fd 4, so box can trace them and name the one that failed.
+ * It makes no decisions. TypeScript computes a *plan*, a list of system calls
+ * (runtime/src/container/build-plan.ts decides them, plan.ts writes them down), and writes
+ * it to fd 3; box-init executes them in order and reports each result on fd 4, so box can
+ * trace them and name the one that failed.
  *
  * Plan: a header line "<bytes>\n" with the size of what follows, then one op per line,
  * fields separated by 0x1f (ASCII unit separator), ending with a line "end". Nothing about
