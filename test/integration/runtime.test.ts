@@ -290,7 +290,7 @@ needs(rootReason).describe('box run on the real kernel', () => {
       // Removing a directory the image has makes the overlay mark an opaque directory: with
       // userxattr, in user.overlay.* (the sandbox's store is a tmpfs: user xattrs from Linux 6.6).
       'box run --rm busybox sh -c "rm -rf /etc && mkdir /etc && ls -A /etc | wc -l" 2>&1 | sed "s/^/nested-rmdir: /"',
-    ].join('; ')], { timeout: 60_000 });
+    ].join('; ')], { timeout: 180_000 }); // a safety net only: five containers, and under qemu's TCG (cgroups-v2-vm) each is slow
     const lines = r.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
     expect(lines[0], r.stderr).toBe('0'); // root inside the sandbox...
     expect(lines[1], r.stderr).toBe('0 100000 65536'); // ...is uid 100000 on the host
@@ -306,7 +306,7 @@ needs(rootReason).describe('box run on the real kernel', () => {
     if (major > 6 || (major === 6 && minor >= 6)) expect(lines, r.stderr).toContain('nested-rmdir: 0');
     else console.warn(`kernel ${os.release()}: tmpfs has no user xattrs before 6.6, so a nested container cannot remove an image's directory; not checked`);
     expect(r.code).toBe(0);
-  });
+  }, 240_000);
 
   it('gives a lab sandbox a loop device of its own that its cgroups can throttle, detached when it ends', () => {
     const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
