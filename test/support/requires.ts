@@ -68,6 +68,17 @@ export function skipUnless(ctx: TestContext, reason: string | false | null | und
 }
 
 /**
+ * Inside a test, for one part of it that needs what is missing: true (skip that part) with a
+ * warning outside CI; under CI, fails naming it. '' or false: false (check that part).
+ */
+export function lacks(reason: string | false | null | undefined): boolean {
+  if (!reason) return false;
+  if (inCI) throw failure(reason);
+  warn('a part of a test', reason);
+  return true;
+}
+
+/**
  * A measured fact of this host that puts the test's subject out of reach (not a missing
  * package): skipped in CI too, and the fact is printed with its measurement.
  */
