@@ -2,7 +2,8 @@
 //   runtime/build/box.cjs         the TypeScript sources bundled into one file (esbuild);
 //   runtime/build/compile-cache/  V8's compiled code for it (NODE_COMPILE_CACHE);
 //   runtime/build/box-init        the C init stage;
-//   runtime/build/box-client      the engine's client (runtime/src/engine/box-client.c).
+//   runtime/build/box-client      the engine's client (runtime/src/engine/box-client.c);
+//   runtime/build/box-dns         a user-defined network's name server (runtime/src/net/dns/box-dns.c).
 // `box run` is measured against runc, and stripping types from ~60 files and compiling them
 // at every start was a third of its time. (A V8 start-up snapshot of the bundle was no
 // faster than the compile cache here, and Node does not yet vouch for child_process in one.)
@@ -10,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildClient, buildInit } from '../src/init/build.ts';
+import { buildClient, buildDns, buildInit } from '../src/init/build.ts';
 import { inHome } from '../src/home.ts';
 
 function build(): void {
@@ -36,8 +37,9 @@ function build(): void {
   fs.rmSync(inHome('runtime/build/box.mjs'), { force: true }); // the old ESM bundle
   buildInit();
   buildClient();
+  buildDns();
   fs.rmSync(inHome('runtime/build/box.blob'), { force: true }); // from an older build
-  console.log('box: built runtime/build/box.cjs, box-init and box-client');
+  console.log('box: built runtime/build/box.cjs, box-init, box-client and box-dns');
 }
 
 try {

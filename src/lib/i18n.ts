@@ -5,6 +5,26 @@ export const LANGUAGES = ['en', 'ko'] as const;
 export type Lang = (typeof LANGUAGES)[number];
 export const DEFAULT_LANG: Lang = 'en';
 
+/**
+ * The sentences the lab server (src/server) sends in English in error frames, exit reasons and
+ * check details. A page in another language maps each one it recognises to its own string of
+ * the same key (src/scripts/server-messages.ts): {n} stands for a number, {s} for the rest.
+ * test/unit/server-messages.test.ts checks that the server still says them.
+ */
+export const SERVER_SENTENCES = {
+  srvCheckTimeout: 'the check did not finish within {n} s',
+  srvCheckStatus: 'the check exited with status {n}',
+  srvTakenOver: 'this terminal was opened in another tab or window; it continues there',
+  srvShuttingDown: 'the lab server is shutting down; your sandbox is being removed',
+  srvShutDown: 'the lab server is shutting down',
+  srvCheckRunning: 'a check is already running; wait for its answer',
+  srvSandboxEnded: 'the sandbox has ended; restart it to check exercises',
+  srvIdleRemoved: 'this sandbox was removed after {s} without input; start a new one to go on',
+  srvNoSandbox: 'could not start a sandbox: {s}',
+  srvCheckFailed: 'the check could not run: {s}',
+};
+export type ServerSentence = keyof typeof SERVER_SENTENCES;
+
 const en = {
   courseName: 'Isolab',
   courseTagline: 'Virtualization and containers, by running them',
@@ -12,9 +32,14 @@ const en = {
     'Every chapter is a page with a real Linux terminal beside it. Read a little, press Run, and watch the kernel do what the text says: a shell that is PID 1, a hostname that only one process sees, a root directory that is not the host’s.',
   homeHow:
     'The terminal is a sandbox made for you by box, the small container runtime this course is built on. Nothing you do in it reaches your machine: break things freely.',
-  start: 'Start with chapter',
+  /** "Chapter 2" / "제2장": Korean puts the number inside the word. */
+  chapterLabel: (n: number): string => `Chapter ${n}`,
+  startAt: (n: number, title: string): string => `Start with chapter ${n}: ${title}`,
   chapters: 'Chapters',
-  chapter: 'Chapter',
+  // The language switcher: the other language's name in that language, and where it goes.
+  langName: 'English',
+  readIn: 'Read this page in English',
+  languages: 'Language',
   previous: 'Previous',
   next: 'Next',
   youWillRun: 'You will run',
@@ -64,6 +89,9 @@ const en = {
   hint: 'Hint',
   needsTerminal: 'The terminal is not connected yet; the check runs inside it.',
   checkTimeout: 'No answer from the lab server. Try again.',
+  ...SERVER_SENTENCES,
+  srvSeconds: '{n} seconds',
+  srvMinutes: '{n} minutes',
   // Asides
   note: 'Note',
   tip: 'Tip',
@@ -89,9 +117,12 @@ const ko: UiStrings = {
     '각 장은 실제 리눅스 터미널이 옆에 있는 페이지입니다. 조금 읽고 실행을 누르면, 본문이 말하는 대로 커널이 움직이는 것을 볼 수 있습니다: PID 1인 셸, 한 프로세스에만 보이는 호스트 이름, 호스트의 것이 아닌 루트 디렉터리.',
   homeHow:
     '터미널은 이 과정의 바탕인 작은 컨테이너 런타임 box가 만들어 준 샌드박스입니다. 그 안에서 무엇을 하든 여러분의 컴퓨터에는 닿지 않으니 마음껏 망가뜨려 보세요.',
-  start: '시작하기: 제',
+  chapterLabel: (n: number): string => `제${n}장`,
+  startAt: (n: number, title: string): string => `제${n}장부터 시작하기: ${title}`,
   chapters: '목차',
-  chapter: '장',
+  langName: '한국어',
+  readIn: '이 페이지를 한국어로 보기',
+  languages: '언어',
   previous: '이전',
   next: '다음',
   youWillRun: '실행해 볼 명령',
@@ -139,6 +170,18 @@ const ko: UiStrings = {
   hint: '힌트',
   needsTerminal: '터미널이 아직 연결되지 않았습니다. 확인은 터미널 안에서 실행됩니다.',
   checkTimeout: '실습 서버의 응답이 없습니다. 다시 시도하세요.',
+  srvCheckTimeout: '확인이 {n}초 안에 끝나지 않았습니다',
+  srvCheckStatus: '확인 명령이 종료 코드 {n}으로 끝났습니다',
+  srvTakenOver: '이 터미널을 다른 탭이나 창에서 열었습니다. 그곳에서 이어집니다',
+  srvShuttingDown: '실습 서버가 종료되고 있습니다. 샌드박스를 지우는 중입니다',
+  srvShutDown: '실습 서버가 종료되고 있습니다',
+  srvCheckRunning: '확인이 이미 실행 중입니다. 결과를 기다리세요',
+  srvSandboxEnded: '샌드박스가 끝났습니다. 연습 문제를 확인하려면 다시 시작하세요',
+  srvIdleRemoved: '입력이 {s} 동안 없어서 이 샌드박스를 지웠습니다. 새로 시작해서 이어 가세요',
+  srvNoSandbox: '샌드박스를 시작하지 못했습니다: {s}',
+  srvCheckFailed: '확인을 실행하지 못했습니다: {s}',
+  srvSeconds: '{n}초',
+  srvMinutes: '{n}분',
   note: '참고',
   tip: '팁',
   warning: '주의',
@@ -161,6 +204,11 @@ export function isLang(value: string): value is Lang {
 
 export function uiStrings(lang: string): UiStrings {
   return isLang(lang) ? dictionaries[lang] : dictionaries[DEFAULT_LANG];
+}
+
+/** The other languages' names, each in its own language ("한국어" on an English page). */
+export function languageName(lang: Lang): string {
+  return dictionaries[lang].langName;
 }
 
 /** "en/pid-namespaces" -> "en". */
@@ -203,6 +251,18 @@ export function clientStrings(lang: string) {
     checkTimeout: s.checkTimeout,
     copied: s.copied,
     copy: s.copy,
+    srvCheckTimeout: s.srvCheckTimeout,
+    srvCheckStatus: s.srvCheckStatus,
+    srvTakenOver: s.srvTakenOver,
+    srvShuttingDown: s.srvShuttingDown,
+    srvShutDown: s.srvShutDown,
+    srvCheckRunning: s.srvCheckRunning,
+    srvSandboxEnded: s.srvSandboxEnded,
+    srvIdleRemoved: s.srvIdleRemoved,
+    srvNoSandbox: s.srvNoSandbox,
+    srvCheckFailed: s.srvCheckFailed,
+    srvSeconds: s.srvSeconds,
+    srvMinutes: s.srvMinutes,
   };
 }
 export type ClientStrings = ReturnType<typeof clientStrings>;

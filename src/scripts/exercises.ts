@@ -3,6 +3,7 @@
 // `isolab:check-result` event. Passed exercises are remembered in localStorage.
 import { hasPassed, markPassed } from './progress.ts';
 import { clientStrings } from './strings.ts';
+import { localizeServerMessage } from './server-messages.ts';
 
 export interface CheckRequest {
   lesson: string;
@@ -72,15 +73,11 @@ export function mountExercises(): void {
     const r = (event as CustomEvent<CheckResult>).detail;
     for (const box of boxes.filter((b) => b.dataset.exercise === r.exercise)) {
       window.clearTimeout(timers.get(r.exercise));
-      const p = parts(box);
       if (r.pass) {
         markPassed(box.dataset.lesson!, r.exercise);
         show(box, 'pass', r.detail ?? '');
       } else {
-        // The page already shows the lesson's hint rendered from Markdown; the server's copy
-        // only fills in when the page has none.
-        if (r.hint && !p.hintText.textContent?.trim()) p.hintText.textContent = r.hint;
-        show(box, 'fail', (r.detail ?? '').slice(0, 400));
+        show(box, 'fail', localizeServerMessage(r.detail ?? '', clientStrings()).slice(0, 400));
       }
     }
   });

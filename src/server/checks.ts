@@ -1,6 +1,8 @@
-// Exercise checks. A lesson declares its exercises in its frontmatter, each with a shell
-// command that passes when it exits 0. The browser only names a lesson and an exercise;
-// the command always comes from the lesson file on the server, never from the browser.
+// Exercise checks. Each exercise is defined once, in content/exercises/<slug>.yaml (a list of
+// {id, check}), shared by every language; a lesson's frontmatter only says, in its own
+// language, what to do (task) and what to try (hint). The browser names a lesson and an
+// exercise; the command always comes from content/exercises on the server, never from the
+// browser and never from a lesson file.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,23 +13,22 @@ export const CHECK_TIMEOUT_MS = 10_000;
 
 export interface Exercise {
   id: string;
-  task: string;
   check: string;
-  hint: string;
 }
 
 export type Lookup = { ok: true; exercise: Exercise } | { ok: false; error: string };
 
 export interface CheckResult {
   pass: boolean;
+  /** Always "": the page shows the hint of its own language (kept for the protocol). */
   hint: string;
   detail: string;
 }
 
 interface YamlModule { load(text: string): unknown }
 
-// Parse frontmatter with the very YAML parser Astro uses (js-yaml, resolved from astro's own
-// dependencies), so the server reads exactly the exercises that the site renders.
+// Parse YAML with the very parser Astro uses (js-yaml, resolved from astro's own
+// dependencies), so the server reads exactly the definitions that the site builds against.
 let yaml: YamlModule | undefined;
 function yamlParser(repo: string): YamlModule {
   yaml ??= createRequire(path.join(repo, 'node_modules', 'astro', 'package.json'))('js-yaml') as YamlModule;
@@ -44,16 +45,12 @@ export function readFrontmatter(repo: string, text: string): Record<string, unkn
   return data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
 }
 
-/** Astro's glob loader id for a file: "<lang>/<slug>", lower case, spaces as dashes. */
-function slugify(name: string): string {
-  return name.trim().toLowerCase().replace(/\s+/g, '-').replace(/[^\p{L}\p{N}_-]/gu, '');
-}
-
-/** The exercises of one lesson's frontmatter; throws a one-line Error on a malformed list. */
-export function exercisesOf(data: Record<string, unknown>): Exercise[] {
-  const list = data.exercises;
+/** The exercises of content/exercises/<slug>.yaml; throws a one-line Error when malformed. */
+export function parseExercises(repo: string, text: string): Exercise[] {
+  const list = yamlParser(repo).load(text);
   if (list === undefined || list === null) return [];
-  if (!Array.isArray(list)) throw new Error('"exercises" must be a list');
+  if (!Array.isArray(list)) throw new Error('the file must be a YAML list of {id, check}');
+  const seen = new Set<string>();
   return list.map((item, i) => {
     const e = (item ?? {}) as Record<string, unknown>;
     for (const field of ['id', 'check'] as const) {
@@ -61,58 +58,39 @@ export function exercisesOf(data: Record<string, unknown>): Exercise[] {
         throw new Error(`exercise ${i + 1} needs a "${field}" string`);
       }
     }
-    return {
-      id: e.id as string,
-      task: typeof e.task === 'string' ? e.task : '',
-      check: e.check as string,
-      hint: typeof e.hint === 'string' ? e.hint : '',
-    };
+    const id = e.id as string;
+    if (seen.has(id)) throw new Error(`exercise "${id}" is defined twice`);
+    seen.add(id);
+    return { id, check: e.check as string };
   });
 }
 
-/** Finds exercises by lesson id in content/lessons/<lang>/<slug>.md(x). */
+const LESSON_ID = /^([a-z]{2})\/([a-z0-9][a-z0-9-]*)$/;
+
+/** Finds an exercise's check by lesson id ("<lang>/<slug>") and exercise id. */
 export class ExerciseCatalog {
   readonly #repo: string;
   readonly #lessonsDir: string;
-  #files = new Map<string, string>(); // lesson id -> file
+  readonly #exercisesDir: string;
 
-  constructor(repo: string, lessonsDir = path.join(repo, 'content', 'lessons')) {
+  /** exercisesDir defaults to the "exercises" folder beside the lessons folder. */
+  constructor(repo: string, lessonsDir = path.join(repo, 'content', 'lessons'), exercisesDir = path.join(lessonsDir, '..', 'exercises')) {
     this.#repo = repo;
     this.#lessonsDir = lessonsDir;
-  }
-
-  /** Rebuild the id -> file index (cheap: a couple of directory listings). */
-  #index(): void {
-    const files = new Map<string, string>();
-    let langs: string[] = [];
-    try { langs = fs.readdirSync(this.#lessonsDir); } catch { /* no lessons yet */ }
-    for (const lang of langs) {
-      const dir = path.join(this.#lessonsDir, lang);
-      let entries: string[] = [];
-      try { entries = fs.readdirSync(dir); } catch { continue; }
-      for (const entry of entries) {
-        const ext = path.extname(entry);
-        if (ext !== '.md' && ext !== '.mdx') continue;
-        const file = path.join(dir, entry);
-        let id = `${lang}/${slugify(path.basename(entry, ext))}`;
-        try {
-          const slug = readFrontmatter(this.#repo, fs.readFileSync(file, 'utf8')).slug;
-          if (typeof slug === 'string' && slug) id = `${lang}/${slug}`;
-        } catch { /* a broken file is reported when it is asked for */ }
-        files.set(id, file);
-      }
-    }
-    this.#files = files;
+    this.#exercisesDir = exercisesDir;
   }
 
   lookup(lesson: string, exercise: string): Lookup {
-    if (!this.#files.has(lesson)) this.#index(); // a lesson added since we last looked
-    const file = this.#files.get(lesson);
-    if (!file) return { ok: false, error: `there is no lesson "${lesson}"` };
+    const m = LESSON_ID.exec(lesson);
+    // The lesson must exist in that language (the page the reader is on); its file is only
+    // looked at, never read: the check comes from the shared definition.
+    const exists = m && ['.mdx', '.md'].some((ext) => fs.existsSync(path.join(this.#lessonsDir, m[1], m[2] + ext)));
+    if (!m || !exists) return { ok: false, error: `there is no lesson "${lesson}"` };
+    const file = path.join(this.#exercisesDir, `${m[2]}.yaml`);
     let exercises: Exercise[];
     try {
       // Read the file every time: it is small, and an author editing a check sees it at once.
-      exercises = exercisesOf(readFrontmatter(this.#repo, fs.readFileSync(file, 'utf8')));
+      exercises = fs.existsSync(file) ? parseExercises(this.#repo, fs.readFileSync(file, 'utf8')) : [];
     } catch (e) {
       return { ok: false, error: `lesson "${lesson}" has broken exercises: ${(e as Error).message.split('\n')[0]}` };
     }
@@ -131,8 +109,8 @@ function lastLines(text: string, lines = 6, chars = 600): string {
 export async function runCheck(sandbox: Sandbox, exercise: Exercise, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckResult> {
   const r = await sandbox.exec(exercise.check, timeoutMs);
   if (r.timedOut) {
-    return { pass: false, hint: exercise.hint, detail: `the check did not finish within ${Math.round(timeoutMs / 1000)} s` };
+    return { pass: false, hint: '', detail: `the check did not finish within ${Math.round(timeoutMs / 1000)} s` };
   }
   if (r.code === 0) return { pass: true, hint: '', detail: lastLines(r.output) };
-  return { pass: false, hint: exercise.hint, detail: lastLines(r.output) || `the check exited with status ${r.code}` };
+  return { pass: false, hint: '', detail: lastLines(r.output) || `the check exited with status ${r.code}` };
 }

@@ -30,10 +30,15 @@ export function makeTestDist(): string {
   return dist;
 }
 
-/** Lessons with exercises whose checks the tests can make pass or fail. */
+/**
+ * Lessons with exercises whose checks the tests can make pass or fail: <tmp>/lessons/en/ and
+ * the shared definitions beside it, <tmp>/exercises/ (as content/lessons and content/exercises).
+ */
 export function makeTestLessons(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-lessons-'));
-  fs.mkdirSync(path.join(dir, 'en'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-lessons-'));
+  const dir = path.join(root, 'lessons');
+  fs.mkdirSync(path.join(dir, 'en'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'exercises'));
   fs.writeFileSync(path.join(dir, 'en', 'test-lesson.mdx'), `---
 title: Test lesson
 chapter: 1
@@ -42,18 +47,22 @@ summary: Exercises for the server tests.
 exercises:
   - id: make-flag
     task: Create isolab-flag in your home directory
-    check: test -f "\${HOME:-/root}/isolab-flag"
     hint: Run touch ~/isolab-flag
   - id: slow
     task: Never finishes
-    check: sleep 30
     hint: It is slow on purpose
   - id: noisy-fail
     task: Fails with output
-    check: echo "expected 1, found 0" >&2; exit 3
     hint: Look closer
 ---
 Body.
+`);
+  fs.writeFileSync(path.join(root, 'exercises', 'test-lesson.yaml'), `- id: make-flag
+  check: test -f "\${HOME:-/root}/isolab-flag"
+- id: slow
+  check: sleep 30
+- id: noisy-fail
+  check: echo "expected 1, found 0" >&2; exit 3
 `);
   return dir;
 }

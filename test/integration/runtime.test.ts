@@ -371,7 +371,7 @@ needs(rootReason).describe('box run on the real kernel', () => {
       [['run', '--bogus', 'busybox'], /unknown flag: --bogus/],
       [['run', '--ns', 'pid,bogus', 'busybox', 'true'], /unknown namespace 'bogus'/],
       [['run', '--rm', 'busybox', 'no-such-command'], /executable file not found/],
-      [['run', '-v', 'relative:/x', 'busybox', 'true'], /must be absolute/],
+      [['run', '-v', './relative:/x', 'busybox', 'true'], /must be absolute/],
       [['exec', 'nobody-by-this-name', 'true'], /no such container/],
       [['frobnicate'], /not a box command/],
     ];

@@ -118,6 +118,11 @@ function loadsPanel(dist: string, html: string): boolean {
   return reachableScripts(dist, html).some((f) => fs.readFileSync(f, 'utf8').includes(PANEL_JS));
 }
 
+/** A page without its language switcher and alternate links (which name the other language's pages). */
+function withoutSwitcher(html: string): string {
+  return html.replace(/<nav class="lang-switch"[\s\S]*?<\/nav>/g, '').replace(/<link rel="alternate"[^>]*>/g, '');
+}
+
 function page(dist: string, url: string): string {
   const file = path.join(dist, url, url.endsWith('/') ? 'index.html' : '');
   expect(fs.existsSync(file), `${url} was built (${file})`).toBe(true);
@@ -224,21 +229,73 @@ describe('site build: fixture lessons', () => {
     const home = page(dist, '/ko/');
     expect(home).toMatch(/<html lang="ko"/);
     expect(home).toContain('/lessons/ko/third/');
-    expect(home).not.toContain('/lessons/en/');
+    expect(withoutSwitcher(home)).not.toContain('/lessons/en/');
     const html = page(dist, '/lessons/ko/third/');
     expect(html).toMatch(/<html lang="ko"/);
     expect(tagsWithClass(html, 'button', 'run-btn')[0]).toMatchObject({ 'data-label': '실행', 'data-command': 'hostname' });
     expect(html).toContain('"stateConnected":"연결됨"');
-    expect(html).not.toContain('/lessons/en/');
+    expect(withoutSwitcher(html)).not.toContain('/lessons/en/');
     // and the English course does not list it
-    expect(page(dist, '/')).not.toContain('/lessons/ko/');
+    expect(withoutSwitcher(page(dist, '/'))).not.toContain('/lessons/ko/');
+  });
+
+  it('writes chapters in each language\'s order: "Chapter 3", "제3장"', () => {
+    expect(page(dist, '/lessons/en/third/')).toContain('<p class="eyebrow">Chapter 3 · Fixture part B</p>');
+    expect(page(dist, '/lessons/ko/third/')).toContain('<p class="eyebrow">제3장 · 부록</p>');
+    expect(page(dist, '/ko/')).toContain('<span class="num">제3장</span>');
+    expect(page(dist, '/ko/')).toMatch(/data-testid="start-link">제3장부터 시작하기: 세 번째 →/);
+    expect(page(dist, '/')).toMatch(/data-testid="start-link">Start with chapter 1: Reading only →/);
+    expect(page(dist, '/lessons/ko/third/')).toContain('<title>세 번째 · Isolab</title>');
+  });
+
+  it('switches every page to the same page in the other language, or its home without a twin', () => {
+    const expected: [string, string, string][] = [
+      ['/lessons/en/third/', 'ko', '/lessons/ko/third/'],
+      ['/lessons/ko/third/', 'en', '/lessons/en/third/'],
+      ['/lessons/en/runnable/', 'ko', '/ko/'], // no Korean twin in the fixtures
+      ['/', 'ko', '/ko/'],
+      ['/ko/', 'en', '/'],
+    ];
+    for (const [url, lang, href] of expected) {
+      const html = page(dist, url);
+      const links = tagsWithClass(html, 'a', 'lang-link');
+      expect(links.map((a) => [a.hreflang, a.href, a.lang]), url).toEqual([[lang, href, lang]]);
+      expect(html, url).toContain(`<link rel="alternate" hreflang="${lang}" href="${href}">`);
+    }
+    const notFound = fs.readFileSync(path.join(dist, '404.html'), 'utf8');
+    expect(tagsWithClass(notFound, 'a', 'lang-link').map((a) => a.href)).toEqual(['/ko/']);
+    expect(page(dist, '/401/')).not.toContain('data-testid="language-switch"');
+    // Only `/` chooses the reader's language; every page remembers a choice made with the switcher.
+    expect(page(dist, '/')).toContain('location.replace(homes[want]');
+    expect(page(dist, '/ko/')).not.toContain('location.replace(');
+    expect(page(dist, '/lessons/en/third/')).toContain("localStorage.setItem('isolab.lang'");
+  });
+
+  it('serves the Hangul web font from the site, Korean subsets only, each with its unicode-range', () => {
+    const css = fs.readFileSync(path.join(dist, 'fonts', 'hangul.css'), 'utf8');
+    const faces = css.match(/@font-face \{[^}]*\}/g) ?? [];
+    expect(faces.length).toBeGreaterThan(50);
+    for (const face of faces) {
+      expect(face).toContain("font-family: 'Isolab Hangul';");
+      expect(face).toMatch(/unicode-range: U\+/);
+      const file = /url\(\/fonts\/([^)]+)\)/.exec(face)![1];
+      expect(fs.readFileSync(path.join(dist, 'fonts', file)).subarray(0, 4).toString('latin1'), file).toBe('wOF2');
+    }
+    expect(css).not.toMatch(/latin|cyrillic|vietnamese/);
+    // Hangul syllables (U+AC00..U+D7A3) are covered
+    expect(css).toMatch(/U\+ac[0-9a-f]{2}/);
+    for (const url of ['/', '/ko/', '/lessons/ko/third/']) {
+      expect(page(dist, url), url).toContain('<link rel="stylesheet" href="/fonts/hangul.css">');
+    }
+    const global = fs.readFileSync(path.join(ROOT, 'src/styles/global.css'), 'utf8');
+    expect(global).toMatch(/--font-sans:[^;]*'Apple SD Gothic Neo',\s*'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', 'Isolab Hangul', sans-serif;/);
   });
 
   it('serves a self-contained 401 page that points at the URL npm start printed', () => {
     const html = page(dist, '/401/');
     expect(html).toContain('?token=');
     expect(html).not.toMatch(/<script\b[^>]*\bsrc=/);
-    expect(html).not.toMatch(/<link\b[^>]*rel="stylesheet"/);
+    expect(html).not.toMatch(/<link\b[^>]*rel="stylesheet"/); // not even the Hangul font's
     expect(html).toMatch(/<style>/);
   });
 });
@@ -278,6 +335,12 @@ describe('site build: mistakes in a lesson', () => {
     const r = build('./test/fixtures/site-broken/lessons', 'broken');
     expect(r.ok).toBe(false);
     expect(r.log).toContain('<Exercise id="no-such-exercise"> in en/broken: no such exercise in its frontmatter (declared: real-one)');
+  });
+
+  it('fails when content/exercises does not define the check of a placed exercise', () => {
+    const r = build('./test/fixtures/site-broken-check/lessons', 'broken-check');
+    expect(r.ok).toBe(false);
+    expect(r.log).toContain('<Exercise id="defined-here-only"> in en/unchecked: no check for it in content/exercises/unchecked.yaml');
   });
 
   it('fails when a lesson without a terminal places an exercise', () => {

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseDuration, parseEnv, parseVolume } from '../../runtime/src/cli/args.ts';
+import { parseArgs, parseDuration, parseEnv } from '../../runtime/src/cli/args.ts';
+import { parseVolumeFlag } from '../../runtime/src/volume/spec.ts';
 import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
 import { formatTemplate } from '../../runtime/src/cli/commands.ts';
 import { containerPlan, processSpec, parseUser } from '../../runtime/src/container/build-plan.ts';
@@ -58,9 +59,8 @@ describe('box run arguments', () => {
   });
 
   it('parses -v, -e, durations and users', () => {
-    expect(parseVolume('/h:/c')).toEqual({ host: '/h', container: '/c', readOnly: false });
-    expect(() => parseVolume('/h')).toThrow(/HOST:CONTAINER/);
-    expect(() => parseVolume('/h:/c:rx')).toThrow(/HOST:CONTAINER/);
+    expect(parseVolumeFlag('/h:/c')).toEqual({ type: 'bind', source: '/h', target: '/c', readOnly: false });
+    expect(() => parseVolumeFlag('/h:/c:rx')).toThrow(/unknown option 'rx'/); // more in volume-spec.test.ts
     expect(parseEnv('K=V=W')).toBe('K=V=W');
     process.env.BOXTEST_PASSED = 'yes';
     expect(parseEnv('BOXTEST_PASSED')).toBe('BOXTEST_PASSED=yes');

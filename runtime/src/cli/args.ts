@@ -84,19 +84,6 @@ export function helpText(usage: string, summary: string, specs: OptionSpec[]): s
   return `Usage: ${usage}\n\n${summary}\n${lines.length ? `\nOptions:\n${lines.join('\n')}\n` : ''}`;
 }
 
-/** `-v HOST:CONTAINER[:ro]` */
-export function parseVolume(spec: string): { host: string; container: string; readOnly: boolean } {
-  const parts = spec.split(':');
-  const mode = parts.length === 3 ? parts[2] : 'rw';
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1] || !['ro', 'rw'].includes(mode)) {
-    throw new UserError(`-v '${spec}': use HOST:CONTAINER or HOST:CONTAINER:ro`);
-  }
-  if (!parts[0].startsWith('/') || !parts[1].startsWith('/')) {
-    throw new UserError(`-v '${spec}': both paths must be absolute (start with /)`);
-  }
-  return { host: parts[0], container: parts[1], readOnly: mode === 'ro' };
-}
-
 /** `-e K=V`, or `-e K` to pass K from box's own environment, as Docker does. */
 export function parseEnv(spec: string): string | null {
   const eq = spec.indexOf('=');

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
-import { reapStale, removeContainerFiles } from '../container/cleanup.ts';
+import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../container/cleanup.ts';
 import {
   containerDir, listIds, lookup, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
@@ -42,7 +42,10 @@ export const COMMANDS: Record<string, Command> = {
     [{ name: 'time', short: 't', value: true, help: 'seconds to wait before SIGKILL (default 10)' }], stop),
   kill: simple('kill [-s SIGNAL] CONTAINER...', 'Send a signal to the first process of containers (default SIGKILL)',
     [{ name: 'signal', short: 's', value: true, help: 'the signal, e.g. TERM or SIGHUP or 15' }], kill),
-  rm: simple('rm [-f] CONTAINER...', 'Remove containers', [{ name: 'force', short: 'f', help: 'kill a running container first' }], rm),
+  rm: simple('rm [-f] [-v] CONTAINER...', 'Remove containers', [
+    { name: 'force', short: 'f', help: 'kill a running container first' },
+    { name: 'volumes', short: 'v', help: 'remove its anonymous volumes too (named volumes stay)' },
+  ], rm),
   logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
   inspect: simple('inspect [-f FORMAT] CONTAINER|IMAGE...', 'Print what box knows about containers or images, as JSON',
     [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
@@ -54,6 +57,8 @@ export const COMMANDS: Record<string, Command> = {
     const m = await import('../engine/control.ts');
     return { summary: '', help: () => m.ENGINE_HELP, run: m.engineCommand };
   }),
+  volume: lazy('Manage volumes: create, ls, inspect, rm, prune', async () => (await import('./volume-commands.ts')).volumeCommand,
+    (argv) => argv.length > 0 && !argv[0].startsWith('-')),
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
   images: lazy('List images', async () => (await import('./image-commands.ts')).imagesCommand),
   image: lazy('Manage images: ls, rm, prune, inspect, history, tag, save, load', async () => (await import('./image-commands.ts')).imageCommand,
@@ -237,6 +242,7 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
         removeContainerFiles(s.id);
         releaseName(s.name, s.id);
       }
+      if (opts.volumes) removeAnonymousVolumes(s);
       process.stdout.write(`${ref}\n`);
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
@@ -318,9 +324,11 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       ReadonlyRootfs: c.readOnly,
       Binds: (c.volumes ?? []).map((v: any) => `${v.host}:${v.container}${v.readOnly ? ':ro' : ''}`),
       AutoRemove: s.autoRemove,
+      Tmpfs: Object.fromEntries((s.mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => [m.Destination, m.Mode])),
       UsernsMode: c.userns ? 'private' : '',
       SeccompProfile: c.seccomp ? 'default' : 'unconfined',
     },
+    Mounts: s.mounts ?? [],
     Namespaces: s.namespaces,
     Cgroup: s.cgroup,
     MonitorPid: s.monitorPid,
@@ -329,7 +337,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
 
 async function inspect(opts: Record<string, unknown>, args: string[]): Promise<number> {
   needOne(args, 'inspect CONTAINER');
-  // A container by that name or id first, then an image, as `docker inspect` does.
+  // A container by that name or id first, then an image, then a volume, as `docker inspect` does.
   const views: Record<string, unknown>[] = [];
   for (const a of args) {
     try {
@@ -337,8 +345,10 @@ async function inspect(opts: Record<string, unknown>, args: string[]): Promise<n
     } catch (err) {
       if (!isNotFound(err)) throw err;
       const image = (await import('./image-commands.ts')).inspectImage(a);
-      if (!image) throw err;
-      views.push(image);
+      const { getVolume, volumeView } = await import('../volume/store.ts');
+      const volume = image ? null : getVolume(a);
+      if (!image && !volume) throw err;
+      views.push(image ?? volumeView(volume!));
     }
   }
   if (typeof opts.format === 'string') {

@@ -183,7 +183,7 @@ function pruneCommand(opts: Opts, args: string[]): number {
 }
 
 /** Ask on the terminal; anything but y/yes (or no input at all) is no. */
-function confirm(question: string): boolean {
+export function confirm(question: string): boolean {
   process.stderr.write(question);
   const buf = Buffer.alloc(256);
   let answer = '';

@@ -15,7 +15,9 @@ import { UserError } from '../sys/errors.ts';
 import { parseSecurityOpts } from '../security/plan.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, parseDuration, parseEnv, parseVolume, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, parseDuration, parseEnv, type OptionSpec } from './args.ts';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom, type MountRequest } from '../volume/spec.ts';
+import type { Volume } from '../rootfs/rootfs.ts';
 import type { Pty } from '../container/pty.ts';
 
 export const RUN_OPTIONS: OptionSpec[] = [
@@ -26,7 +28,10 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'name', value: true, help: 'a name for the container' },
   { name: 'hostname', value: true, help: 'the hostname inside (default: the name)' },
   { name: 'env', short: 'e', value: true, repeat: true, help: 'set an environment variable: -e K=V' },
-  { name: 'volume', short: 'v', value: true, repeat: true, help: 'bind a host path: -v HOST:CONTAINER[:ro]' },
+  { name: 'volume', short: 'v', value: true, repeat: true, help: 'a volume or host path: -v NAME:/path[:ro], -v /host:/path[:ro], -v /path (anonymous)' },
+  { name: 'mount', value: true, repeat: true, help: 'Docker\'s long form: --mount type=volume|bind|tmpfs,source=…,target=…[,readonly]' },
+  { name: 'tmpfs', value: true, repeat: true, help: 'a tmpfs (memory) mount: --tmpfs /path[:size=64m,mode=1777]' },
+  { name: 'volumes-from', value: true, repeat: true, help: "another container's volumes and binds: --volumes-from NAME[:ro|rw]" },
   { name: 'workdir', short: 'w', value: true, help: 'working directory inside' },
   { name: 'user', short: 'u', value: true, help: 'uid[:gid] to run as' },
   { name: 'entrypoint', value: true, help: "override the image's entrypoint" },
@@ -85,7 +90,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     timeOffset: opts['time-offset'] !== undefined ? parseDuration(opts['time-offset'] as string, '--time-offset') : 0,
     chroot: !!opts.chroot,
     readOnly: !!opts['read-only'],
-    volumes: list(opts.volume).map(parseVolume),
+    ...mountsFrom(opts),
     env: list(opts.env).map(parseEnv).filter((e): e is string => e !== null),
     workdir: opts.workdir as string | undefined,
     hostname: opts.hostname as string | undefined,
@@ -107,6 +112,18 @@ export function runConfigFrom(argv: string[]): RunConfig {
     throw new UserError(`--workdir '${cfg.workdir}': give an absolute path, e.g. -w /tmp`);
   }
   return cfg.lab ? applyLab(cfg) : cfg;
+}
+
+/** -v, --mount and --tmpfs: host binds go to `volumes` (as before volumes existed), the rest to `mounts`. */
+function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts: MountRequest[]; volumesFrom: string[] } {
+  const requests = [...list(opts.volume).map(parseVolumeFlag), ...list(opts.mount).map(parseMountFlag), ...list(opts.tmpfs).map(parseTmpfsFlag)];
+  const volumesFrom = list(opts['volumes-from']);
+  volumesFrom.forEach(parseVolumesFrom); // checked now, looked up at start
+  return {
+    volumes: requests.flatMap((r) => (r.type === 'bind' ? [{ host: r.source, container: r.target, readOnly: r.readOnly }] : [])),
+    mounts: requests.filter((r) => r.type !== 'bind'),
+    volumesFrom,
+  };
 }
 
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {

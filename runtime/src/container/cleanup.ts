@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
-import { containerDir, listIds, monitorAlive, pruneNames, readState, releaseName, updateState } from './state.ts';
+import { containerDir, containersUsingVolume, listIds, monitorAlive, pruneNames, readState, releaseName, updateState, type ContainerState } from './state.ts';
+import { anonymousVolumes, removeUnused } from '../volume/mounts.ts';
 
 const ORPHAN_AGE_MS = 60_000;
 
@@ -15,6 +16,14 @@ const ORPHAN_AGE_MS = 60_000;
 export function removeContainerFiles(id: string): void {
   detachLabDisks(containerDir(id));
   fs.rmSync(containerDir(id), { recursive: true, force: true });
+}
+
+/**
+ * After its container is gone (--rm, rm -v): the anonymous volumes made for it, unless
+ * another container (--volumes-from) still uses one. Named volumes stay, as Docker's do.
+ */
+export function removeAnonymousVolumes(s: Pick<ContainerState, 'mounts'>): void {
+  if (s.mounts?.length) removeUnused(anonymousVolumes(s.mounts), containersUsingVolume);
 }
 
 export function reapStale(sys: Sys): void {
@@ -46,6 +55,7 @@ export function reapStale(sys: Sys): void {
     if (s.autoRemove) {
       removeContainerFiles(id);
       releaseName(s.name, id);
+      removeAnonymousVolumes(s);
     } else {
       updateState(id, { status: 'exited', exitCode: s.exitCode ?? 137, finished: new Date().toISOString() });
     }

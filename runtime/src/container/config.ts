@@ -3,6 +3,7 @@
 
 import type { NamespaceName } from '../sys/constants.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
+import type { MountRequest } from '../volume/spec.ts';
 import { UserError } from '../sys/errors.ts';
 
 export interface RunConfig {
@@ -25,7 +26,12 @@ export interface RunConfig {
   timeOffset: number;
   chroot: boolean;
   readOnly: boolean;
+  /** Host paths bound in (-v /host:/ctr, --mount type=bind, the lab's). */
   volumes: Volume[];
+  /** Volumes and tmpfs mounts (-v NAME:/ctr, -v /ctr, --mount, --tmpfs): volume/spec.ts. */
+  mounts?: MountRequest[];
+  /** --volumes-from CONTAINER[:ro|rw]: that container's binds and volumes, at the same paths. */
+  volumesFrom?: string[];
   env: string[];
   workdir?: string;
   hostname?: string;

@@ -55,6 +55,19 @@ export class Plan {
     return this.push(['mount', source ?? '', target, fstype ?? '', flags, data ?? ''], 'mount',
       `${q(source)}, ${q(target)}, ${q(fstype)}, ${mountFlagNames(flags)}, ${q(data)}`);
   }
+  /**
+   * Make `inside` (and its missing parents, a directory or at the end a file) under `root`, each
+   * step looked up with openat2(RESOLVE_IN_ROOT): a symlink cannot lead out of the root.
+   */
+  mkdirIn(root: string, inside: string, kind: 'dir' | 'file') {
+    return this.push(['mkdirin', root, inside, kind], kind === 'file' ? 'open' : 'mkdir',
+      `${q(inside)} /* in ${root}, resolved with RESOLVE_IN_ROOT${kind === 'file' ? ', O_CREAT' : ''} */`);
+  }
+  /** mount(2) onto `inside` as resolved under `root` (openat2 RESOLVE_IN_ROOT, then /proc/self/fd/N). */
+  mountIn(source: string | null, root: string, inside: string, fstype: string | null, flags: number, data: string | null = null) {
+    return this.push(['mountin', source ?? '', root, inside, fstype ?? '', flags, data ?? ''], 'mount',
+      `${q(source)}, ${q(inside)} /* in ${root}, RESOLVE_IN_ROOT */, ${q(fstype)}, ${mountFlagNames(flags)}, ${q(data)}`);
+  }
   umount2(target: string, flags: number) {
     return this.push(['umount2', target, flags], 'umount2', `${q(target)}, ${flags === 2 ? 'MNT_DETACH' : flags}`);
   }

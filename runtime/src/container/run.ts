@@ -19,10 +19,12 @@ import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
-  boxRoot, claimName, claimRandomName, containerDir, containersDir, newId, processStart, releaseName, writeState, updateState,
+  boxRoot, claimName, claimRandomName, containerDir, containersDir, lookup, newId, processStart, releaseName, writeState, updateState,
   type ContainerState,
 } from './state.ts';
-import { reapStale, removeContainerFiles } from './cleanup.ts';
+import { reapStale, removeAnonymousVolumes, removeContainerFiles } from './cleanup.ts';
+import { prepareMounts, removeUnused, type PreparedMounts } from '../volume/mounts.ts';
+import { parseVolumesFrom, requestsFrom, type MountRequest } from '../volume/spec.ts';
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
 import { withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
@@ -64,6 +66,7 @@ export async function startContainer(
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
   let pty = null as Pty | null; // set by onConsole, which TypeScript cannot see run
+  let mounts: PreparedMounts | null = null;
   try {
     const proc = processSpec(cfg, image.config);
     // 0711: others may pass through (root of a user-namespaced container is uid 100000 here
@@ -82,7 +85,13 @@ export async function startContainer(
     writeState(state);
 
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
-    const rootfs = cfg.namespaces.includes('mnt') ? prepareRootfs(dir, image.layerDirs, cfg, ids) : null;
+    if (cfg.namespaces.includes('mnt')) {
+      // Volumes named for the first time are made (and filled) here; the state names them at once.
+      const view = { lowerDirs: ids ? shiftedLayers(image.layerDirs, ids.base) : image.layerDirs, upperDir: path.join(dir, 'upper') };
+      mounts = prepareMounts(mountRequests(cfg), view, dir, ids?.base ?? null, (records) => writeState({ ...state, mounts: records }));
+      state.mounts = mounts.records;
+    }
+    const rootfs = mounts ? prepareRootfs(dir, image.layerDirs, cfg, ids, mounts) : null;
     if (!rootfs) {
       invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
@@ -91,7 +100,7 @@ export async function startContainer(
     cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
-      rootfs.tmpfs = [{ path: '/var/lib/box', options: "mode=755,size=2g" }];
+      rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: "mode=755,size=2g" }];
     }
     const plan = containerPlan(cfg, rootfs, proc);
 
@@ -137,6 +146,8 @@ export async function startContainer(
     if (cgroup) destroyCgroup(cgroup);
     removeContainerFiles(id);
     releaseName(name, id);
+    // Anonymous volumes made for this start go with it; named ones stay (Docker keeps them too).
+    if (mounts) removeUnused(mounts.anonymous, () => []);
     throw err;
   }
 }
@@ -155,6 +166,7 @@ function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode
   if (state.autoRemove) {
     removeContainerFiles(state.id);
     releaseName(state.name, state.id);
+    removeAnonymousVolumes(state);
   } else {
     updateState(state.id, { status: 'exited', exitCode, oomKilled, finished: new Date().toISOString() });
   }
@@ -172,15 +184,32 @@ function destroyCgroup(cgroup: Cgroup): void {
   }
 }
 
+/**
+ * What to mount, in the order asked: host binds (-v /host:/ctr, the lab's), the mounts of
+ * --volumes-from (unless this run mounts something else at that path), volumes and tmpfs.
+ */
+function mountRequests(cfg: RunConfig): MountRequest[] {
+  const own: MountRequest[] = [
+    ...cfg.volumes.map((v): MountRequest => ({ type: 'bind', source: v.host, target: v.container, readOnly: v.readOnly })),
+    ...cfg.mounts ?? [],
+  ];
+  const from = (cfg.volumesFrom ?? []).flatMap((spec) => {
+    const { container, mode } = parseVolumesFrom(spec);
+    return requestsFrom(lookup(container).mounts ?? [], mode);
+  }).filter((r) => !own.some((o) => o.target === r.target));
+  return [...own, ...from];
+}
+
 /** The overlay's three directories, and the image's layers (shifted for a user namespace). */
-function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null): RootfsSpec {
+function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
   const spec: RootfsSpec = {
     rootfs: path.join(dir, 'rootfs'),
     upperDir: path.join(dir, 'upper'),
     workDir: path.join(dir, 'work'),
     lowerDirs: ids ? shiftedLayers(layerDirs, ids.base) : layerDirs,
     readOnly: cfg.readOnly,
-    volumes: cfg.volumes,
+    volumes: mounts.binds,
+    tmpfs: mounts.tmpfs,
     chroot: cfg.chroot,
     maskPaths: !cfg.lab,
     devices: cfg.devices,

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
+import type { MountRecord } from '../volume/spec.ts';
 
 export type Status = 'created' | 'running' | 'exited';
 
@@ -32,6 +33,8 @@ export interface ContainerState {
   namespaces: Record<string, string>;
   /** Everything `box exec` and `box inspect` need to know about how it was run. */
   config: Record<string, unknown>;
+  /** Its binds, volumes and tmpfs mounts, as `box inspect` shows them (Docker's Mounts). */
+  mounts?: MountRecord[];
 }
 
 export { boxRoot };
@@ -192,6 +195,12 @@ export function lookup(ref: string): ContainerState {
     if (hits.length > 1) throw new UserError(`'${ref}' matches ${hits.length} containers; give more of the id`);
   }
   throw new NotFoundError(`no such container: '${ref}'; \`box ps -a\` lists them`);
+}
+
+/** The containers (running or stopped) whose mounts include this volume: it may not be removed. */
+export function containersUsingVolume(volume: string): string[] {
+  return listIds().map(readState).filter((s) => s?.mounts?.some((m) => m.Type === 'volume' && m.Name === volume))
+    .map((s) => s!.name);
 }
 
 /** /proc/PID/stat field 22: when the process started, in clock ticks since boot. */

@@ -2,6 +2,13 @@
 // busybox: one executable that is ~300 programs, chosen by the name it is run as
 // (argv[0]). The image is that file, a symlink for each program, and a skeleton of
 // directories, so `box run busybox sh` works right after install, with no registry.
+//
+// Names: its wget, nc and ping resolve them through /etc/resolv.conf (a network's box-dns)
+// with no NSS module to load. Since glibc 2.34 the `files` and `dns` lookups are part of libc
+// itself, so a static glibc program needs nothing dlopen()ed for them; only other modules
+// (mdns, myhostname, systemd...) would be, and no nsswitch.conf here names one. (Debian's
+// busybox 1.35 wget has no -T and dies of SIGSEGV when given one, a name or an address
+// alike, in the dynamic build too: an option-parsing bug, not DNS. Use `timeout 5 wget`.)
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -45,6 +45,11 @@
 #include <grp.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <linux/openat2.h>
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 
 #define PLAN_FD 3
 #define REPORT_FD 4
@@ -351,6 +356,90 @@ static char *unescape(char *s)
 	return s;
 }
 
+/* ---- mounts on paths that come from images and users ---------------------------------
+ * A volume's target is a path inside the container's root, and the image (or a volume that
+ * another container wrote) may hold symlinks along it. Resolved by path from outside, an
+ * absolute link would lead to the host's own tree (runc's CVE-2021-30465 class). So, as crun
+ * does, each path is opened with openat2(RESOLVE_IN_ROOT) under an fd of the root, where "/"
+ * and ".." stop at that root, and the mount goes onto /proc/self/fd/N: the directory we
+ * opened, wherever a symlink pointed. */
+
+static int open_in(const char *root, const char *path, int flags)
+{
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) return -1;
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = syscall(SYS_openat2, rfd, path[0] ? path : ".", &how, sizeof how);
+	int err = errno;
+	close(rfd);
+	errno = err;
+	return fd;
+}
+
+static int make_in_buf(const char *root, char *buf, int file);
+
+/* mkdirin ROOT PATH dir|file: make each missing component of PATH, every one looked up in ROOT. */
+static int make_in(const char *root, const char *path, int file)
+{
+	char *buf = strdup(path); /* a copy we cut at each '/': as long as the path (the kernel
+	                            * says ENAMETOOLONG past PATH_MAX when it is looked up) */
+	if (!buf) return -1;
+	int rc = make_in_buf(root, buf, file);
+	int err = errno;
+	free(buf);
+	errno = err;
+	return rc;
+}
+
+static int make_in_buf(const char *root, char *buf, int file)
+{
+	size_t len = strlen(buf);
+	for (size_t end = 1; end <= len; end++) {
+		if (end < len && buf[end] != '/') continue;
+		if (buf[end - 1] == '/') continue;
+		char saved = buf[end];
+		buf[end] = 0;
+		int fd = open_in(root, buf, O_PATH);
+		if (fd >= 0) { close(fd); buf[end] = saved; continue; }
+		if (errno != ENOENT) return -1;
+		char *slash = strrchr(buf, '/');
+		*slash = 0;
+		int parent = open_in(root, buf, O_PATH | O_DIRECTORY);
+		*slash = '/';
+		if (parent < 0) return -1;
+		int rc;
+		if (file && end == len) {
+			/* O_EXCL|O_NOFOLLOW: never create through a symlink */
+			rc = openat(parent, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (rc >= 0) rc = close(rc);
+		} else {
+			rc = mkdirat(parent, slash + 1, 0755);
+		}
+		int err = errno;
+		close(parent);
+		/* EEXIST after ENOENT: a symlink whose target is missing. Not followed: refused. */
+		errno = err;
+		if (rc < 0) return -1;
+		buf[end] = saved;
+	}
+	return 0;
+}
+
+/* mountin SOURCE ROOT PATH FSTYPE FLAGS DATA: mount(2) onto PATH as resolved inside ROOT. A
+ * remount opens PATH again, so it reaches the mount now on top of it. */
+static int mount_in(char **a)
+{
+	int fd = open_in(a[2], a[3], O_PATH);
+	if (fd < 0) return -1;
+	char target[64];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	int rc = mount(nul(a[1]), target, nul(a[4]), num(a[5]), nul(a[6]));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}
+
 /* ---- the interpreter ------------------------------------------------------------------ */
 
 static long run_op(int i, struct op *o)
@@ -371,6 +460,8 @@ static long run_op(int i, struct op *o)
 	if (IS("sync")) { wait_for_go(i, getpid()); return 0; }
 	if (IS("fork")) { do_fork(i); return 0; }
 	if (IS("mount")) return mount(nul(a[1]), a[2], nul(a[3]), num(a[4]), nul(a[5]));
+	if (IS("mkdirin")) return make_in(a[1], a[2], strcmp(a[3], "file") == 0);
+	if (IS("mountin")) return mount_in(a);
 	if (IS("umount2")) return umount2(a[1], num(a[2]));
 	if (IS("mkdir")) return exists_ok(mkdir(a[1], num(a[2])));
 	if (IS("touch")) {

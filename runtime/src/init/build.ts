@@ -1,6 +1,6 @@
-// Builds box-init from its C source with the system's C compiler. `npm install` runs this
-// (runtime/scripts/postinstall.ts), and box runs it again if the binary is missing or older
-// than its source. Static linking matters: `box exec` runs box-init after it has joined a
+// Builds box-init (and box-client, box-dns) from C source with the system's C compiler.
+// `npm install` runs this (runtime/scripts/build-box.ts), and box runs it again if box-init
+// or box-dns is missing or older than its source. Static linking matters: `box exec` runs box-init after it has joined a
 // container's mount namespace, where the host's dynamic loader and libc are not visible.
 
 import fs from 'node:fs';
@@ -14,16 +14,27 @@ export const initBinary = inHome('runtime/build/box-init');
 /** The engine's client (runtime/src/engine/box-client.c): `box run` when the engine runs. */
 export const clientSource = inHome('runtime/src/engine/box-client.c');
 export const clientBinary = inHome('runtime/build/box-client');
+/** A user-defined network's name server (runtime/src/net/dns/box-dns.c). */
+export const dnsSource = inHome('runtime/src/net/dns/box-dns.c');
+export const dnsBinary = inHome('runtime/build/box-dns');
 
 export function initPath(): string {
-  let fresh = false;
-  try {
-    fresh = fs.statSync(initBinary).mtimeMs >= fs.statSync(initSource).mtimeMs;
-  } catch {
-    fresh = false;
-  }
-  if (!fresh) buildInit();
+  if (!isFresh(initBinary, initSource)) buildInit();
   return initBinary;
+}
+
+/** box-dns, built first if it is missing or older than its source. */
+export function dnsPath(): string {
+  if (!isFresh(dnsBinary, dnsSource)) buildDns();
+  return dnsBinary;
+}
+
+function isFresh(binary: string, source: string): boolean {
+  try {
+    return fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs;
+  } catch {
+    return false;
+  }
 }
 
 export function buildInit(): void {
@@ -32,6 +43,10 @@ export function buildInit(): void {
 
 export function buildClient(): void {
   compile(clientSource, clientBinary);
+}
+
+export function buildDns(): void {
+  compile(dnsSource, dnsBinary);
 }
 
 function compile(source: string, binary: string): void {

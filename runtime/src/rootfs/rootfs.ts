@@ -36,7 +36,7 @@ export interface RootfsSpec {
   /** Extra device nodes to pass through, e.g. /dev/kvm. */
   devices: string[];
   /** tmpfs mounts, e.g. the lab's /var/lib/box (overlayfs cannot be the upper layer of another overlay). */
-  tmpfs?: { path: string; options: string }[];
+  tmpfs?: { path: string; options: string; flags?: number }[];
   /**
    * The container's own cgroup directories, bound at /sys/fs/cgroup/<name> (v1) or at
    * /sys/fs/cgroup (v2, name ''): a lab sandbox manages cgroups below its own.
@@ -138,8 +138,9 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     plan.mount(null, at('/sys/fs/cgroup'), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   }
   for (const t of spec.tmpfs ?? []) {
-    mkdirs(plan, R, resolveInImage(spec, t.path));
-    plan.mount('tmpfs', at(t.path), 'tmpfs', MS_NOSUID | MS_NODEV, t.options);
+    const inside = resolveInImage(spec, t.path);
+    plan.mkdirIn(R, inside, 'dir');
+    plan.mountIn('tmpfs', R, inside, 'tmpfs', t.flags ?? MS_NOSUID | MS_NODEV, t.options);
   }
 
   if (spec.maskPaths) {
@@ -175,31 +176,24 @@ function bindVolume(plan: Plan, spec: RootfsSpec, v: Volume): void {
   } catch {
     throw new UserError(`-v ${v.host}:${v.container}: ${v.host} does not exist on the host; create it first`);
   }
-  const target = path.join(spec.rootfs, resolveInImage(spec, v.container));
-  if (st.isDirectory()) mkdirs(plan, spec.rootfs, resolveInImage(spec, v.container));
-  else {
-    mkdirs(plan, spec.rootfs, path.dirname(resolveInImage(spec, v.container)));
-    plan.touch(target);
-  }
-  plan.mount(v.host, target, null, MS_BIND | MS_REC);
+  // The image's own symlinks are followed here (a dangling one gets its target made, as the
+  // container would see it); then box-init resolves the path again under the root's fd
+  // (openat2 RESOLVE_IN_ROOT), so that a symlink a container left in a volume, or one that
+  // changed meanwhile, still cannot lead out of the root.
+  const R = spec.rootfs;
+  const inside = resolveInImage(spec, v.container);
+  plan.mkdirIn(R, inside, st.isDirectory() ? 'dir' : 'file');
+  plan.mountIn(v.host, R, inside, null, MS_BIND | MS_REC);
   if (v.readOnly) {
     // A read-only bind is a remount of the bind; flags the source mount has locked
     // (nosuid, nodev, noexec) must be repeated or the kernel refuses (EPERM).
-    plan.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags(v.host));
+    plan.mountIn(null, R, inside, null, MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags(v.host));
   }
 }
 
 function bindFile(plan: Plan, host: string, target: string, extra: number): void {
   plan.touch(target);
   plan.mount(host, target, null, MS_BIND | extra);
-}
-
-function mkdirs(plan: Plan, root: string, inside: string): void {
-  let p = root;
-  for (const part of inside.split('/').filter(Boolean)) {
-    p = path.join(p, part);
-    plan.mkdir(p);
-  }
 }
 
 function hostKind(p: string): 'file' | 'dir' | null {
@@ -220,8 +214,9 @@ export function lockedFlags(p: string): number {
 /**
  * Resolve a path inside the container's root, following the image's own symlinks as the
  * container would see them (an absolute link points into the container, never the host).
- * Mounts are made before pivot_root, so without this a symlink in an image could aim a
- * volume at a host path.
+ * Mounts are made before pivot_root, so without this a symlink in an image could aim /proc
+ * or /dev at a host path. (Volumes and tmpfs mounts, whose targets users give and whose
+ * contents other containers write, are resolved by box-init itself: Plan.mountIn.)
  */
 export function resolveInImage(spec: Pick<RootfsSpec, 'lowerDirs' | 'upperDir'>, p: string): string {
   const layers = [spec.upperDir, ...[...spec.lowerDirs].reverse()];

@@ -29,6 +29,7 @@ import {
 } from './protocol.ts';
 import { keystrokesFor } from '../../lib/shell-commands.ts';
 import { clientStrings } from '../strings.ts';
+import { localizeServerMessage } from '../server-messages.ts';
 import { setupSplitter } from './splitter.ts';
 
 export interface IsolabApi {
@@ -366,8 +367,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         sock.close(1000, 'lab full');
         break;
       case 'error':
-        lastError = frame.message;
-        showNotice('error', frame.message);
+        lastError = localizeServerMessage(frame.message, s);
+        showNotice('error', lastError);
         errorTimer = setTimeout(hideNotice, 8000);
         break;
       case 'check':
