@@ -167,8 +167,7 @@ export class Plan {
   encode(): Buffer {
     const body = Buffer.from(this.serialize());
     if (body.length > PLAN_MAX_BYTES) {
-      const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
-      throw new UserError(`the container's command line and environment make a start plan of ${mib(body.length)}, over box-init's ${mib(PLAN_MAX_BYTES)}; pass large data in a file or volume instead`);
+      throw new UserError(`the container's command line and environment make a start plan of ${body.length} bytes, over box-init's limit of ${PLAN_MAX_BYTES} (16 MiB); pass large data in a file or a volume instead`);
     }
     return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
   }
