@@ -26,6 +26,12 @@ import { needs } from '../support/requires.ts';
 const REPO = path.resolve(import.meta.dirname, '../..');
 /** Where the guest sees the checkout, whatever its path on the host (initScript binds it). */
 const GUEST_REPO = '/repo';
+/**
+ * The guest's safety nets (test/integration/helpers.ts: TIME_SCALE) are this many times the
+ * usual: under TCG on a busy 2-CPU host a start that takes 0.1 s here took 10 s and more there,
+ * and the tests were killed mid-way. No assertion is about time.
+ */
+const TIME_SCALE = 6;
 const GUEST_TEST = 'test/integration/cgroups.test.ts';
 const RUNTIME_TEST = 'test/integration/runtime.test.ts';
 /** The runtime tests that exercise cgroups and the start/stop path (the whole file is slow under emulation). */
@@ -133,7 +139,7 @@ async function runInGuest(tests: string): Promise<string> {
   const kernel = findGuestKernel() as GuestKernel;
   // Output to a file, then printed whole: on the serial console (a tty) vitest would redraw
   // its lines, and kernel messages (the OOM killer's) would land in the middle of them.
-  const command = `cd ${GUEST_REPO} && PATH=${GUEST_REPO}/node_modules/.bin:$PATH NO_COLOR=1 vitest run ${tests} --reporter=verbose > /tmp/guest-vitest.log 2>&1; rc=$?; cat /tmp/guest-vitest.log; exit $rc`;
+  const command = `cd ${GUEST_REPO} && PATH=${GUEST_REPO}/node_modules/.bin:$PATH NO_COLOR=1 BOX_TEST_TIME_SCALE=${TIME_SCALE} vitest run ${tests} --reporter=verbose --testTimeout=${60_000 * TIME_SCALE} --hookTimeout=${120_000 * TIME_SCALE} > /tmp/guest-vitest.log 2>&1; rc=$?; cat /tmp/guest-vitest.log; exit $rc`;
   const initrd = path.join(work, 'initrd.cpio');
   fs.writeFileSync(initrd, cpio([
     { name: 'bin', mode: 0o40755 },
