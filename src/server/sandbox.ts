@@ -179,10 +179,11 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
         },
         async () => {
           // `run --rm` removes the container when its shell ends; `rm -f` makes sure, even if
-          // box itself was killed. "No such container" afterwards is the good outcome.
+          // box itself was killed. A container already gone is the good outcome: `box rm -f`
+          // exits 0 for it (runtime/src/sys/errors.ts: not-found), so only a real failure is logged.
           const c = boxRemoveCommand(box, name);
           const r = await run(c.file, c.args, 30_000);
-          if (r.code !== 0 && !/no such|not found|does not exist/i.test(r.output)) {
+          if (r.code !== 0) {
             log(`isolab: removing sandbox ${name} failed: ${r.output.trim().split('\n').pop() ?? r.code}`);
           }
           removePanelDir(panelDir);

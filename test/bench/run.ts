@@ -123,6 +123,10 @@ const SECTIONS: [string, () => Promise<void>][] = [
   ['network', async () => (await import('./network.ts')).benchNetwork()],
   // box compose up -d / down of three services beside the same three by hand.
   ['compose', async () => (await import('./compose.ts')).benchCompose()],
+  ['image', async () => {
+    const m = await import('./image.ts');
+    console.log(`\n${m.formatImageBench(m.benchImage())}`);
+  }],
   ['vm', async () => {
     const m = await import('./vm.ts');
     console.log(`\n${m.formatVmBench(m.benchVmBoot())}`);

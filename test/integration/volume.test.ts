@@ -7,12 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { box, inspect, rootReason, tempBoxRoot } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
 const root = rootReason ? '' : tempBoxRoot('volume');
 const volumes = () => box(root, ['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean);
 const data = (name: string) => path.join(root, 'volumes', name, '_data');
 
-describe.skipIf(!!rootReason)('volumes on the real kernel', () => {
+needs(rootReason).describe('volumes on the real kernel', () => {
   beforeAll(() => {
     const r = box(root, ['run', '--rm', 'busybox', 'true']); // builds the busybox image once
     expect(r.stderr).toBe('');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
-import { fakeSys } from '../../runtime/src/sys/fake.ts';
+import { fakeSys } from '../support/fake-sys.ts';
 
 const temps: string[] = [];
 afterAll(() => { for (const t of temps) fs.rmSync(t, { recursive: true, force: true }); });

@@ -4,7 +4,7 @@
 // makes the same calls on the real kernel, inside a real sandbox.
 
 import { describe, expect, it } from 'vitest';
-import { runFilter } from '../../runtime/src/security/bpf_run.ts';
+import { runFilter } from '../support/bpf-run.ts';
 import { AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, describeAction } from '../../runtime/src/security/seccomp.ts';
 import { LOOP_IOCTLS_REFUSED, labSeccompProgram } from '../../runtime/src/security/lab-seccomp.ts';
 import { securityPlan } from '../../runtime/src/security/plan.ts';

@@ -2,7 +2,7 @@
 // through the BPF interpreter. test/integration/seccomp-profile.test.ts runs them for real.
 
 import { describe, expect, it } from 'vitest';
-import { runFilter } from '../../runtime/src/security/bpf_run.ts';
+import { runFilter } from '../support/bpf-run.ts';
 import { DOCKER_DEFAULT_CAPS } from '../../runtime/src/security/capabilities.ts';
 import { AUDIT_ARCH_X86_64, compileProfile, describeAction } from '../../runtime/src/security/seccomp.ts';
 import { parseSeccompProfile } from '../../runtime/src/security/seccomp_file.ts';

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CAPABILITIES, DOCKER_DEFAULT_CAPS, resolveCaps } from '../../runtime/src/security/capabilities.ts';
-import { runFilter } from '../../runtime/src/security/bpf_run.ts';
+import { runFilter } from '../support/bpf-run.ts';
 import {
   AUDIT_ARCH_I386,
   AUDIT_ARCH_X86_64,

@@ -8,7 +8,8 @@ import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../cont
 import {
   containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
-import { UserError } from '../sys/errors.ts';
+import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
+import { ago, formatTable, humanDuration } from './format.ts';
 import { healthSuffix } from '../container/health.ts';
 import { markStoppedByHand } from '../container/restart.ts';
 import { realSys } from '../sys/sys.ts';
@@ -142,19 +143,10 @@ function needOne(args: string[], usage: string): void {
 
 // ---- ps ---------------------------------------------------------------------------------
 
-function ago(iso: string | null): string {
-  if (!iso) return '';
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  if (s < 3600) return `${Math.round(s / 60)} minute${Math.round(s / 60) === 1 ? '' : 's'}`;
-  if (s < 86400) return `${Math.round(s / 3600)} hour${Math.round(s / 3600) === 1 ? '' : 's'}`;
-  return `${Math.round(s / 86400)} days`;
-}
-
 function statusText(s: ContainerState): string {
-  if (s.status === 'running') return `Up ${ago(s.started ?? s.created)}${healthSuffix(s.health)}`;
-  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished)} ago`;
-  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished)} ago`;
+  if (s.status === 'running') return `Up ${humanDuration((Date.now() - Date.parse(s.started ?? s.created)) / 1000)}${healthSuffix(s.health)}`;
+  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished ?? undefined)}`;
+  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished ?? undefined)}`;
   return 'Created';
 }
 
@@ -168,16 +160,10 @@ function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): numbe
   const rows = allStates().filter((s) => opts.all || s.status === 'running' || s.status === 'restarting').map((s) => {
     const cmd = JSON.stringify(s.command.join(' '));
     const ports = s.status === 'running' ? (s.network?.ports ?? []).map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.proto}`).join(', ') : '';
-    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), ports, s.name];
+    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, ago(s.created), statusText(s), ports, s.name];
   });
-  printTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows);
+  process.stdout.write(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
   return 0;
-}
-
-export function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
-  process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n');
 }
 
 // ---- stop, kill, rm ---------------------------------------------------------------------
@@ -224,7 +210,8 @@ function killAll(s: ContainerState, trace: Trace): void {
   } catch (err) {
     // The container's own box may be removing the same cgroup right now (its command died):
     // a cgroup file gone from under us means the job is done, not failed.
-    if (!/ENOENT|ENODEV/.test(String((err as Error).message ?? err))) throw err;
+    const code = errnoCode(err);
+    if (code !== 'ENOENT' && code !== 'ENODEV') throw err;
   }
 }
 
@@ -311,7 +298,9 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       process.stderr.write(`box: ${err.message}\n`);
-      failed++;
+      // With -f, a container that is already gone is what was asked for (docker rm -f does
+      // the same): said, but not a failure.
+      if (!(opts.force && isNotFound(err))) failed++;
     }
   }
   return failed ? 1 : 0;
@@ -422,6 +411,7 @@ async function inspect(opts: Record<string, unknown>, args: string[]): Promise<n
     try {
       views.push(inspectView(lookup(a)));
     } catch (err) {
+      if (!isNotFound(err)) throw err;
       const image = (await import('./image-commands.ts')).inspectImage(a);
       const { getVolume, volumeView } = await import('../volume/store.ts');
       const volume = image ? null : getVolume(a);

@@ -17,7 +17,8 @@ import { invocation } from '../sys/invocation.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, parseEnv, type OptionSpec } from './args.ts';
-import { printTable, removeContainer, stopContainer } from './commands.ts';
+import { removeContainer, stopContainer } from './commands.ts';
+import { formatTable } from './format.ts';
 import { attach, runConfigFrom, startDetached } from './run-command.ts';
 import { startOne } from './start-command.ts';
 
@@ -137,11 +138,11 @@ const SUBS: Record<string, Sub> = {
       const shown = all.filter((c) => opts.all || c.status === 'running');
       if (opts.quiet) return printLines(shown.map((c) => c.id)), 0;
       if (opts.services) return printLines([...new Set(shown.map((c) => c.service))]), 0;
-      printTable(['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'STATUS', 'PORTS'], shown.map((c) => {
+      process.stdout.write(formatTable(['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'STATUS', 'PORTS'], shown.map((c) => {
         const cmd = JSON.stringify(c.command.join(' '));
         const status = c.status === 'running' ? `Up${c.health ? ` (${c.health})` : ''}` : c.status === 'exited' ? `Exited (${c.exitCode})` : 'Created';
         return [c.name, c.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, c.service, status, c.ports.join(', ')];
-      }));
+      })));
       return 0;
     },
   },

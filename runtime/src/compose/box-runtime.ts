@@ -16,7 +16,7 @@ import { findImage } from '../image/catalog.ts';
 import { boxRoot } from '../image/paths.ts';
 import { createNetwork, removeNetwork } from '../net/network.ts';
 import { findNetwork, lookupNetwork } from '../net/store.ts';
-import { UserError } from '../sys/errors.ts';
+import { ExitStatusError, UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
@@ -75,7 +75,7 @@ export function boxRuntime(trace: Trace, cli: CliHooks): Runtime {
         return;
       }
       const code = await (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
-      if (code !== 0) throw new UserError(`container ${cfg.name} did not start (exit ${code})`, code);
+      if (code !== 0) throw new ExitStatusError(`container ${cfg.name} did not start (exit ${code})`, code);
     },
     start: async (name) => void (await cli.startOne(name)),
     connect: (network, container, aliases) => connectContainer(trace, network, container, { aliases }),

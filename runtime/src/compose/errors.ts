@@ -6,7 +6,7 @@ import { UserError } from '../sys/errors.ts';
 export class ComposeError extends UserError {
   constructor(file: string | undefined, line: number | undefined, message: string) {
     const where = file ? `${shownPath(file)}${line ? `:${line}` : ''}: ` : '';
-    super(`${where}${message}`, 15); // docker compose exits 15 on an invalid file
+    super(`${where}${message}`, 'invalid-compose-file'); // docker compose exits 15 on an invalid file
   }
 }
 

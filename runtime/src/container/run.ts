@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { detectCgroups, warmCgroupMigration } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
+import { parseMountinfo } from '../cgroups/mounts.ts';
 import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
@@ -396,8 +397,7 @@ function deviceFor(device: string, ids: IdRange, containerDir: string): string {
 /** Where each of the cgroup's directories appears in a lab sandbox: by its hierarchy's mount point name. */
 function labCgroupMounts(cg: Cgroup): { name: string; host: string }[] {
   if (cg.version === 2) return [{ name: '', host: cg.paths[0] }];
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => l.split(' ')).filter((f) => f.length > 8 && f[f.indexOf('-') + 1] === 'cgroup').map((f) => f[4]);
+  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.version === 1).map((m) => m.mountpoint);
   return cg.paths.map((p) => {
     const mountPoint = mounts.filter((m) => p.startsWith(m + '/')).sort((a, b) => b.length - a.length)[0];
     return { name: path.basename(mountPoint ?? p), host: p };

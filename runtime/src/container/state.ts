@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
 import type { NetState } from '../net/endpoint.ts';
 import type { MountRecord } from '../volume/spec.ts';
@@ -207,7 +207,7 @@ export function lookup(ref: string): ContainerState {
     }
     if (hits.length > 1) throw new UserError(`'${ref}' matches ${hits.length} containers; give more of the id`);
   }
-  throw new UserError(`no such container: '${ref}'; \`box ps -a\` lists them`);
+  throw new NotFoundError(`no such container: '${ref}'; \`box ps -a\` lists them`);
 }
 
 /** The containers (running or stopped) whose mounts include this volume: it may not be removed. */

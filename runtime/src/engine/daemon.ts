@@ -106,13 +106,22 @@ function signalProcess(pid: number | null, child: ChildProcess | null, sig: Node
 function handle(conn: net.Socket, stats: Stats): void {
   let buf = Buffer.alloc(0);
   let session: Session | null = null;
+  let refused = false;
   conn.on('error', () => {}); // a client that vanished: 'close' follows
   conn.on('data', (chunk: Buffer) => {
+    if (refused) return; // the rest of an oversized request: read and dropped
     if (session) return session.input(chunk);
     buf = Buffer.concat([buf, chunk]);
+    if (buf.length > MAX_REQUEST) {
+      // A command line or environment this large is the CLI's to judge (it says what is too
+      // big in one line): send the client back to it rather than drop the connection.
+      console.error(`${new Date().toISOString()} request over ${MAX_REQUEST} bytes: fallback`);
+      conn.end('fallback\n');
+      refused = true;
+      return;
+    }
     let parsed;
     try {
-      if (buf.length > MAX_REQUEST) throw new Error('request too large');
       parsed = parseRequest(buf);
     } catch (err) {
       console.error(`${new Date().toISOString()} bad request: ${(err as Error).message}`);

@@ -1,7 +1,7 @@
 // The security plan: everything the container's init needs to lock the container down, worked
 // out before any process starts, as plain data: capability masks, the no_new_privs bit, and
 // the seccomp filter's bytes. The init (runtime/src/init, in C) applies it just before it
-// execs the user's command; thread.ts applies the same plan from TypeScript for the tests.
+// execs the user's command (container/build-plan.ts turns it into the plan's system calls).
 
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
