@@ -1,6 +1,6 @@
 // Where box is installed (the repository root). This file sits two levels below it, and so
-// does the bundle runtime/build/box.mjs that `npm install` makes from these sources, so the
-// same relative URL is right in both.
+// does the bundle runtime/build/box.cjs that `npm install` makes from these sources
+// (runtime/scripts/build-box.ts), so the same relative URL is right in both.
 
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';

@@ -6,7 +6,7 @@
 //
 // For every code block we add a toolbar with a Copy button. For shell blocks we also put a Run
 // button at the start of each command line and mark the lines a command continues onto; the
-// client script (src/scripts/code-blocks.ts) turns a Run click into an `isolab:run` event.
+// client script (src/scripts/lesson.ts) turns a Run click into an `isolab:run` event.
 // Lessons with `terminal: false` in their frontmatter get no Run buttons.
 
 import type { Element, ElementContent, Text } from 'hast';

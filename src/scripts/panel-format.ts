@@ -2,11 +2,10 @@
 // that explain a system call, numbers in human units, and the time series the plots draw.
 // Unit-tested in Node (test/unit/panel-client.test.ts).
 
-export type TraceEvent =
-  | { inv: string; kind: 'command'; who: string; t: number; argv: string[] }
-  | { inv: string; kind: 'syscall'; who: string; t: number; call: string; args: string; result: number; errno?: string }
-  | { inv: string; kind: 'write'; who: string; t: number; path: string; value: string; errno?: string }
-  | { inv: string; kind: 'note'; who: string; t: number; text: string };
+import type { RelayedTraceEvent } from '../../runtime/src/sys/trace-event.ts';
+
+/** One event of box's trace as the lab server relays it (the runtime's type, with its invocation). */
+export type TraceEvent = RelayedTraceEvent;
 
 /** One box command and what it asked of the kernel. */
 export interface Command {

@@ -121,6 +121,12 @@ const SECTIONS: [string, () => Promise<void>][] = [
   ['pull', async () => (await import('./pull.ts')).benchPull()],
   // Networks: a container start on the default bridge beside --network none; a published port's requests/s.
   ['network', async () => (await import('./network.ts')).benchNetwork()],
+  // box compose up -d / down of three services beside the same three by hand.
+  ['compose', async () => (await import('./compose.ts')).benchCompose()],
+  ['image', async () => {
+    const m = await import('./image.ts');
+    console.log(`\n${m.formatImageBench(m.benchImage())}`);
+  }],
   ['vm', async () => {
     const m = await import('./vm.ts');
     console.log(`\n${m.formatVmBench(m.benchVmBoot())}`);

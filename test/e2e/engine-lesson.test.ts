@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { LessonPage, PROMPT, T, pidOf, startLessonLab } from './lesson-page.ts';
 import type { LessonLab } from './lesson-page.ts';
+import { needs } from '../support/requires.ts';
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e engine lesson: skipped: ${missing}`);
 
 let lab: LessonLab;
 let p: LessonPage;
@@ -33,7 +33,7 @@ async function served(): Promise<number> {
   return Number(/(\d+) served/.exec(out)![1]);
 }
 
-describe.skipIf(!!missing)('the engine lesson in a browser', () => {
+needs(missing).describe('the engine lesson in a browser', () => {
   beforeAll(async () => {
     lab = await startLessonLab('engine', 2);
     p = await lab.open('en/engine');

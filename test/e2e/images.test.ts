@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { LessonPage, PROMPT, T, startLessonLab } from './lesson-page.ts';
 import type { LessonLab } from './lesson-page.ts';
+import { needs } from '../support/requires.ts';
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e image lessons: skipped: ${missing}`);
 
 let lab: LessonLab;
 let lesson: LessonPage | undefined;
@@ -25,7 +25,7 @@ async function expectPass(id: string): Promise<void> {
   expect(await lesson!.exercise(id).getAttribute('data-status')).toBe('pass');
 }
 
-describe.skipIf(!!missing)('the image lessons in a browser', () => {
+needs(missing).describe('the image lessons in a browser', () => {
   beforeAll(async () => {
     lab = await startLessonLab('images', 4);
   }, 600_000);

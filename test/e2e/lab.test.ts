@@ -5,6 +5,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { BOX, browserTestsMissing, freePort, launchChromium, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
+import { needs } from '../support/requires.ts';
 
 // What the page's Terminal island exposes as window.isolab (src/scripts/terminal/terminal.ts).
 // (Functions given to page.evaluate run in the page, where they read it through a cast.)
@@ -15,7 +16,6 @@ const LESSON = '/lessons/en/pid-namespaces/';
 const T = 90_000;
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e: skipped: ${missing}`);
 
 let server: ServerProcess;
 let context: BrowserContext;
@@ -76,7 +76,7 @@ function runButton(page: Page, command: string) {
   return page.locator(`[data-testid="run-button"][data-command="${command.replace(/["\\]/g, '\\$&')}"]`);
 }
 
-describe.skipIf(!!missing)('the lab in a browser', () => {
+needs(missing).describe('the lab in a browser', () => {
   beforeAll(async () => {
     const port = await freePort();
     server = await spawnServer('src/server/main.ts', ['--port', String(port), '--token', TOKEN, '--max-sandboxes', '6']);

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { PROMPT, T, startLessonLab } from './lesson-page.ts';
 import type { LessonLab, LessonPage } from './lesson-page.ts';
+import { needs } from '../support/requires.ts';
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e cgroup lessons: skipped: ${missing}`);
 
 /** The sandbox sees the host's cgroup version. */
 const V2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
@@ -32,7 +32,7 @@ async function untilAboveZero(p: LessonPage, show: () => Promise<string>, read: 
   }
 }
 
-describe.skipIf(!!missing)('the cgroup and security lessons in a browser', () => {
+needs(missing).describe('the cgroup and security lessons in a browser', () => {
   beforeAll(async () => {
     lab = await startLessonLab('cg');
   }, 600_000);

@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { PROMPT, T, pidOf, startLessonLab } from './lesson-page.ts';
 import type { LessonLab } from './lesson-page.ts';
+import { needs } from '../support/requires.ts';
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e lessons: skipped: ${missing}`);
 
 let lab: LessonLab;
 const open = (slug: string) => lab.open(`en/${slug}`);
 
-describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
+needs(missing).describe('the namespace lessons in a browser', () => {
   beforeAll(async () => {
     lab = await startLessonLab('ns');
   }, 600_000);

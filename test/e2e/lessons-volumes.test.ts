@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { PROMPT, T, startLessonLab } from './lesson-page.ts';
 import type { LessonLab } from './lesson-page.ts';
+import { needs } from '../support/requires.ts';
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e volumes lesson: skipped: ${missing}`);
 
 let lab: LessonLab;
 
-describe.skipIf(!!missing)('the volumes lesson in a browser', () => {
+needs(missing).describe('the volumes lesson in a browser', () => {
   beforeAll(async () => {
     lab = await startLessonLab('volumes', 2);
   }, 600_000);

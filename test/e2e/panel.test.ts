@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browserTestsMissing, freePort, launchChromium, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
+import { needs } from '../support/requires.ts';
 
 interface IsolabApi { readonly state: string; terminalText(): string }
 
@@ -13,7 +14,6 @@ const LESSON = '/lessons/en/pid-namespaces/';
 const T = 90_000;
 
 const missing = await browserTestsMissing();
-if (missing) console.warn(`e2e panel: skipped: ${missing}`);
 
 let server: ServerProcess;
 let context: BrowserContext;
@@ -47,7 +47,7 @@ function sandboxGroup(p: Page) {
   return p.locator('[data-testid="stats-group"][data-group=""]');
 }
 
-describe.skipIf(!!missing)('the kernel panel in a browser', () => {
+needs(missing).describe('the kernel panel in a browser', () => {
   beforeAll(async () => {
     const port = await freePort();
     server = await spawnServer('src/server/main.ts', ['--port', String(port), '--token', TOKEN, '--max-sandboxes', '4']);

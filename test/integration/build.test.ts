@@ -8,6 +8,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
 import { box, boxAsync, isRoot, rootReason, tempBoxRoot, until, type Result } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
 let root: string;
 let work: string;
@@ -59,7 +60,7 @@ function imageId(ref: string): string {
 
 const index = () => fs.readFileSync(path.join(root, 'oci/index.json'), 'utf8');
 
-describe.skipIf(!isRoot)(`box build${rootReason ? ` (${rootReason})` : ''}`, () => {
+needs(rootReason).describe('box build', () => {
   const twoLayer = () => context('two', {
     'Boxfile': 'FROM busybox\nCOPY greeting.txt /app/\nRUN cat /app/greeting.txt > /app/made.txt && echo built >> /app/made.txt\nCMD ["cat", "/app/made.txt"]\n',
     'greeting.txt': 'hello\n',

@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { box, boxAsync, boxInTerminal, checkTerminalBasics, cgroupDirsFor, inspect, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
 const served = (root: string): number => Number(/(\d+) served/.exec(box(root, ['engine', 'status']).stdout)?.[1] ?? -1);
 
-describe.skipIf(!!rootReason)('box engine', () => {
+needs(rootReason).describe('box engine', () => {
   let root: string;
   beforeAll(() => {
     root = tempBoxRoot('engine');
@@ -45,6 +46,20 @@ describe.skipIf(!!rootReason)('box engine', () => {
     expect(traced.stderr).toMatch(/memory\.(max|limit_in_bytes) <- "33554432"/);
     // The engine ran all four: the client only relayed.
     expect(served(root)).toBe(before + 4);
+  });
+
+  it('hands 100 arguments whole to the container, and sends an oversized request back to the CLI', () => {
+    const before = served(root);
+    const words = Array.from({ length: 100 }, (_, i) => String(i + 1));
+    expect(box(root, ['run', '--rm', 'busybox', 'echo', ...words]).stdout).toBe(`${words.join(' ')}\n`);
+    expect(served(root)).toBe(before + 1);
+    // Over the engine's 1 MiB request limit (ten 120 KiB variables in the client's environment):
+    // the engine answers "fallback" and the ordinary CLI runs the container, not a lost connection.
+    const big = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`BIG${i}`, 'x'.repeat(120 * 1024)]));
+    const r = box(root, ['run', '--rm', 'busybox', 'echo', 'via-the-cli'], { env: big });
+    expect(r).toMatchObject({ code: 0, stdout: 'via-the-cli\n', stderr: '' });
+    expect(served(root)).toBe(before + 1);
+    expect(fs.readFileSync(path.join(root, 'engine.log'), 'utf8')).toMatch(/request over 1048576 bytes: fallback/);
   });
 
   it('gives a one-line error for bad input, with the CLI exit codes, and leaves nothing', () => {

@@ -11,7 +11,13 @@ export const boxBin = path.join(repo, 'runtime/bin/box');
 export const isRoot = process.getuid?.() === 0;
 /** Why tests that need root cannot run here, or '' when they can. */
 export const rootReason = isRoot ? '' : 'needs root (box makes namespaces, mounts and cgroups); CI runs as root';
-if (rootReason) console.warn(`skipping kernel tests: ${rootReason}`);
+
+/**
+ * How much longer than usual the safety nets (box()'s timeout, until()'s wait) may let a step
+ * take. 1 on a machine; more in cgroups-v2-vm.test.ts's guest, where qemu emulates every
+ * instruction (TCG). A safety net only: no test asserts how fast anything is.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.BOX_TEST_TIME_SCALE) || 1);
 
 /** A box root of its own for a test file, removed afterwards. */
 export function tempBoxRoot(tag: string): string {
@@ -29,7 +35,7 @@ export function box(root: string, args: string[], opts: { input?: string; timeou
     env: { ...process.env, BOX_ROOT: root, ...opts.env },
     input: opts.input,
     encoding: 'utf8',
-    timeout: opts.timeout ?? 30_000,
+    timeout: (opts.timeout ?? 30_000) * TIME_SCALE,
   });
   return { code: r.status ?? 128 + (r.signal ? os.constants.signals[r.signal] : 0), stdout: r.stdout, stderr: r.stderr };
 }
@@ -45,6 +51,7 @@ export function has(cmd: string): boolean {
 
 /** Poll until `check` is true, or fail after `ms`. */
 export async function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  ms *= TIME_SCALE;
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

@@ -15,10 +15,10 @@ import { storePaths } from '../../runtime/src/image/paths.ts';
 import { pushImage } from '../../runtime/src/image/registry/push.ts';
 import { boxAsync, isRoot, tempBoxRoot, type Result } from './helpers.ts';
 import { makeThreeLayerImage, registryBlobFile, registryReason, startRegistry, type RunningRegistry } from './registry-server.ts';
+import { need, needs } from '../support/requires.ts';
 
-if (registryReason) console.warn(`skipping the registry tests: ${registryReason}`);
-if (!isRoot) console.warn('skipping the registry tests: box run and the busybox image need root');
-const skip = Boolean(registryReason) || !isRoot;
+const missing = need(registryReason, !isRoot && 'needs root: box run and the busybox image');
+const skip = !!missing;
 
 let registry: RunningRegistry;
 const roots: string[] = [];
@@ -82,7 +82,7 @@ function snapshot(root: string) {
   return { index: fs.existsSync(p.index) ? fs.readFileSync(p.index, 'utf8') : null, blobs: list(p.blobs), layers: list(p.layers) };
 }
 
-describe.skipIf(skip)('box push and box pull with the real registry', () => {
+needs(missing).describe('box push and box pull with the real registry', () => {
   let source: string;
   let busyboxLayer: string;
   let manifestDigest: string;
@@ -268,7 +268,7 @@ describe.skipIf(skip)('box push and box pull with the real registry', () => {
   });
 });
 
-describe.skipIf(skip)('the anonymous bearer-token flow', () => {
+needs(missing).describe('the anonymous bearer-token flow', () => {
   it('401 with a Bearer challenge -> GET the token -> the same request again, for push and for pull', async () => {
     const proxy = await startProxy(registry.host, { requireToken: true });
     try {

@@ -12,9 +12,9 @@ import type { ChildProcess } from 'node:child_process';
 import type { LabServer } from '../../src/server/app.ts';
 import { BOX, boxLabAvailable, driverByName, REPO, startInProcess, TEST_TOKEN } from '../e2e/harness.ts';
 import { LabClient } from '../e2e/lab-client.ts';
+import { needs } from '../support/requires.ts';
 
 const box = await boxLabAvailable();
-if (!box.ok) console.warn(`server-escape: skipped: ${box.reason}`);
 const T = 60_000;
 
 const tag = randomBytes(6).toString('hex');
@@ -42,7 +42,7 @@ async function terminal(): Promise<LabClient> {
 
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-describe.skipIf(!box.ok)('a lab sandbox cannot reach the host or another sandbox', () => {
+needs(box.ok ? '' : box.reason).describe('a lab sandbox cannot reach the host or another sandbox', () => {
   beforeAll(async () => {
     for (const f of hostSecrets) fs.writeFileSync(f, `host secret ${tag}\n`);
     hostSleeper = spawn('sleep', ['7654321'], { stdio: 'ignore' });

@@ -5,9 +5,9 @@ import type { Socket } from 'node:net';
 import { boxLabAvailable, rssOf, sleep, spawnServer, TEST_TOKEN } from '../e2e/harness.ts';
 import type { ServerProcess } from '../e2e/harness.ts';
 import { LabClient } from '../e2e/lab-client.ts';
+import { needs } from '../support/requires.ts';
 
 const box = await boxLabAvailable();
-if (!box.ok) console.warn(`server-flow: the box-driver half is skipped: ${box.reason}`);
 
 const MiB = 1024 * 1024;
 const FLOOD_MS = 8000;
@@ -15,12 +15,12 @@ const FLOOD_MS = 8000;
 const ALLOWED_GROWTH = 48 * MiB;
 
 describe.each([
-  { driver: 'host-shell' as const, skip: false },
-  { driver: 'box' as const, skip: !box.ok },
-])('server memory under a flood ($driver)', ({ driver, skip }) => {
+  { driver: 'host-shell' as const, missing: '' },
+  { driver: 'box' as const, missing: box.ok ? '' : box.reason },
+])('server memory under a flood ($driver)', ({ driver, missing }) => {
   let server: ServerProcess;
   beforeAll(async () => {
-    if (skip) return;
+    if (missing) return;
     server = await spawnServer('test/e2e/serve.ts', [JSON.stringify({ driver })]);
   });
   afterAll(async () => { await server?.stop(); });
@@ -48,7 +48,7 @@ describe.each([
     return { start, peak };
   }
 
-  it.skipIf(skip)('a page that stops reading altogether', async () => {
+  needs(missing).it('a page that stops reading altogether', async () => {
     const c = await flooded('manual');
     await c.waitFor('isolab-flood', 30_000);
     ((c.ws as unknown as { _socket: Socket })._socket).pause(); // TCP backs up to the server
@@ -58,7 +58,7 @@ describe.each([
     c.ws.terminate();
   }, 120_000);
 
-  it.skipIf(skip)('a slow page that acks what it has written, late', async () => {
+  needs(missing).it('a slow page that acks what it has written, late', async () => {
     const slow = await flooded('manual');
     // Ack each frame 30 ms after it arrives, like a busy browser tab.
     slow.ws.on('message', (data, isBinary) => {
@@ -73,7 +73,7 @@ describe.each([
     slow.ws.terminate();
   }, 120_000);
 
-  it.skipIf(skip)('a page that acks bytes it never read', async () => {
+  needs(missing).it('a page that acks bytes it never read', async () => {
     const c = await flooded('manual');
     await c.waitFor('isolab-flood', 30_000);
     ((c.ws as unknown as { _socket: Socket })._socket).pause();

@@ -8,8 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { panelDirBase } from '../../src/server/panel-dir.ts';
 import { boxDriver } from '../../src/server/sandbox.ts';
 import { box, boxBin, rootReason, tempBoxRoot } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
-describe.skipIf(!!rootReason)('panel directories of sandboxes that are gone', () => {
+needs(rootReason).describe('panel directories of sandboxes that are gone', () => {
   const root = tempBoxRoot('sweep');
   // A base of its own: a real server's sandboxes on this machine are not this test's to sweep.
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-panel-sweep-'));

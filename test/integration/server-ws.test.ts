@@ -10,9 +10,9 @@ import { BOX, boxLabAvailable, driverByName, makeTestLessons, sleep, startInProc
 import type { InProcessOptions } from '../e2e/harness.ts';
 import { LabClient, newSessionId } from '../e2e/lab-client.ts';
 import type { ClientOptions } from '../e2e/lab-client.ts';
+import { needs } from '../support/requires.ts';
 
 const box = await boxLabAvailable();
-if (!box.ok) console.warn(`server-ws: the box-driver half is skipped: ${box.reason}`);
 
 const open: LabServer[] = [];
 const clients: LabClient[] = [];
@@ -22,9 +22,9 @@ afterEach(async () => {
 });
 
 describe.each([
-  { driver: 'host-shell' as const, skip: false },
-  { driver: 'box' as const, skip: !box.ok },
-])('terminal over WebSocket ($driver)', ({ driver, skip }) => {
+  { driver: 'host-shell' as const, missing: '' },
+  { driver: 'box' as const, missing: box.ok ? '' : box.reason },
+])('terminal over WebSocket ($driver)', ({ driver, missing }) => {
   const T = driver === 'box' ? 60_000 : 20_000;
 
   async function server(o: InProcessOptions = {}): Promise<LabServer> {
@@ -53,7 +53,7 @@ describe.each([
     return new Promise((resolve) => execFile(BOX, ['exec', name, 'true'], { timeout: 30_000 }, (e) => resolve(e !== null)));
   }
 
-  it.skipIf(skip)('greets, runs what is typed and echoes it back', async () => {
+  needs(missing).it('greets, runs what is typed and echoes it back', async () => {
     const s = await server();
     const c = await connect(s);
     const hello = await c.message('hello', T);
@@ -62,7 +62,7 @@ describe.each([
     expect(await c.run('echo $((6 * 7))', T)).toBe('42');
   }, 2 * T);
 
-  it.skipIf(skip)('resizes the pty, and refuses 0x0 and 100000x100000 without dropping the connection', async () => {
+  needs(missing).it('resizes the pty, and refuses 0x0 and 100000x100000 without dropping the connection', async () => {
     const s = await server();
     const c = await ready(s, { cols: 100, rows: 30 });
     expect(await c.run('stty size')).toBe('30 100');
@@ -77,7 +77,7 @@ describe.each([
     expect(await c.run('stty size')).toBe('43 132');
   }, 2 * T);
 
-  it.skipIf(skip)('answers malformed and unknown messages with an error frame and goes on', async () => {
+  needs(missing).it('answers malformed and unknown messages with an error frame and goes on', async () => {
     const s = await server();
     const c = await ready(s);
     const before = c.messages.length;
@@ -89,7 +89,7 @@ describe.each([
     expect(await c.run('echo still-here')).toBe('still-here');
   }, 2 * T);
 
-  it.skipIf(skip)('closes a socket that sends over 64 KiB at once (1009) and keeps serving the others', async () => {
+  needs(missing).it('closes a socket that sends over 64 KiB at once (1009) and keeps serving the others', async () => {
     const s = await server();
     const a = await ready(s);
     const b = await ready(s);
@@ -102,7 +102,7 @@ describe.each([
     expect((await again.message('hello', T)).resumed).toBe(true);
   }, 2 * T);
 
-  it.skipIf(skip)('stops sending at the high watermark until the page acks (flow control)', async () => {
+  needs(missing).it('stops sending at the high watermark until the page acks (flow control)', async () => {
     const s = await server();
     const c = await ready(s, { ack: 'manual' });
     // Ack the greeting and prompt so the count starts near zero.
@@ -127,7 +127,7 @@ describe.each([
     }
   }, 3 * T);
 
-  it.skipIf(skip)('reload: the same session id resumes the same sandbox, replays the screen and keeps files', async () => {
+  needs(missing).it('reload: the same session id resumes the same sandbox, replays the screen and keeps files', async () => {
     const s = await server();
     const a = await ready(s);
     const name = (await a.message('hello')).sandbox;
@@ -140,7 +140,7 @@ describe.each([
     expect(await b.run('cat ~/reload-marker')).toBe('made-before-reload');
   }, 2 * T);
 
-  it.skipIf(skip)('a second socket with the same session takes it over; the first is told and closed (4001)', async () => {
+  needs(missing).it('a second socket with the same session takes it over; the first is told and closed (4001)', async () => {
     const s = await server();
     const a = await ready(s);
     const b = await connect(s, { session: a.session });
@@ -151,7 +151,7 @@ describe.each([
     expect(await b.run('echo b-has-it')).toBe('b-has-it');
   }, 2 * T);
 
-  it.skipIf(skip)('removes a sandbox whose page does not come back within the grace period', async () => {
+  needs(missing).it('removes a sandbox whose page does not come back within the grace period', async () => {
     const s = await server({ graceMs: 1000 });
     const a = await ready(s);
     const name = String((await a.message('hello')).sandbox);
@@ -166,7 +166,7 @@ describe.each([
     expect(hello.sandbox).not.toBe(name);
   }, 3 * T);
 
-  it.skipIf(skip)('says the lab is full past --max-sandboxes (1013), and has room again when one ends', async () => {
+  needs(missing).it('says the lab is full past --max-sandboxes (1013), and has room again when one ends', async () => {
     const s = await server({ maxSandboxes: 2, graceMs: 500 });
     const a = await ready(s);
     await ready(s);
@@ -180,7 +180,7 @@ describe.each([
     await ready(s);
   }, 3 * T);
 
-  it.skipIf(skip)('removes an idle sandbox and tells the page why', async () => {
+  needs(missing).it('removes an idle sandbox and tells the page why', async () => {
     const s = await server({ idleMs: 1500 });
     const c = await ready(s);
     const exit = await c.message('exit', T);
@@ -192,7 +192,7 @@ describe.each([
     expect(s.sessions.size).toBe(0);
   }, 2 * T);
 
-  it.skipIf(skip)('reports the shell exit status; the same session id then gets a fresh sandbox', async () => {
+  needs(missing).it('reports the shell exit status; the same session id then gets a fresh sandbox', async () => {
     const s = await server();
     const a = await ready(s);
     const name = (await a.message('hello')).sandbox;
@@ -206,7 +206,7 @@ describe.each([
     expect(hello.sandbox).not.toBe(name);
   }, 2 * T);
 
-  it.skipIf(skip)('runs exercise checks from content/exercises: fail, then pass (the hint is the page\'s own)', async () => {
+  needs(missing).it('runs exercise checks from content/exercises: fail, then pass (the hint is the page\'s own)', async () => {
     const s = await server();
     const c = await ready(s);
     c.send({ type: 'check', lesson: 'en/test-lesson', exercise: 'make-flag' });
@@ -223,7 +223,7 @@ describe.each([
     expect(noisy.detail).toContain('expected 1, found 0');
   }, 2 * T);
 
-  it.skipIf(skip)('refuses unknown lessons and exercises, and a second check while one runs', async () => {
+  needs(missing).it('refuses unknown lessons and exercises, and a second check while one runs', async () => {
     const s = await server();
     const c = await ready(s);
     const from = c.messages.length;
@@ -244,7 +244,7 @@ describe.each([
     expect(slow.detail).toBe('the check did not finish within 10 s');
   }, 3 * T);
 
-  it.skipIf(skip)('on shutdown tells every page (1001) and removes every sandbox', async () => {
+  needs(missing).it('on shutdown tells every page (1001) and removes every sandbox', async () => {
     const s = await server();
     const a = await ready(s);
     const b = await ready(s);
@@ -258,7 +258,7 @@ describe.each([
     for (let i = 0; i < 2; i++) expect(await gone(names[i], homes[i])).toBe(true);
   }, 2 * T);
 
-  it.skipIf(skip)('two sessions are two different sandboxes', async () => {
+  needs(missing).it('two sessions are two different sandboxes', async () => {
     const s = await server();
     const a = await ready(s);
     const b = await ready(s);

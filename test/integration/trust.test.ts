@@ -9,8 +9,8 @@ import { storePaths } from '../../runtime/src/image/paths.ts';
 import { verifyImageForRun } from '../../runtime/src/image/trust.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
 import { box, isRoot, tempBoxRoot } from './helpers.ts';
+import { needs } from '../support/requires.ts';
 
-if (!isRoot) console.warn('skipping the content-trust tests: the busybox image is built as root');
 
 const roots: string[] = [];
 function freshRoot(tag: string): string {
@@ -38,7 +38,7 @@ function fails(root: string, args: string[]): string {
 
 const KEY_ID = /ed25519:[0-9a-f]{16}/;
 
-describe.skipIf(!isRoot)('box sign and box verify', () => {
+needs(!isRoot && 'needs root: the busybox image is built as root').describe('box sign and box verify', () => {
   let root: string;
   let digest: string;
   let keyId: string;
@@ -145,7 +145,7 @@ describe.skipIf(!isRoot)('box sign and box verify', () => {
   });
 });
 
-describe.skipIf(!isRoot)('box trust: signatures from another machine', () => {
+needs(!isRoot && 'needs root: the busybox image is built as root').describe('box trust: signatures from another machine', () => {
   it('count only once their key is trusted, and no longer once it is removed', () => {
     const alice = freshRoot('alice');
     const bob = freshRoot('bob');

@@ -11,7 +11,7 @@ import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { killEach } from '../../runtime/src/cgroups/kill.ts';
 import { parseMountinfo, parseProcCgroup } from '../../runtime/src/cgroups/mounts.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
-import { fakeSys, type FakeSys } from '../../runtime/src/sys/fake.ts';
+import { fakeSys, type FakeSys } from '../support/fake-sys.ts';
 
 const temps: string[] = [];
 afterAll(() => {

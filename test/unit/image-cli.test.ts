@@ -2,7 +2,8 @@
 // and the arithmetic of the shared-layers footer of `box images`.
 
 import { describe, expect, it } from 'vitest';
-import { ago, formatTable, humanDuration, humanSize, layerTotals, shellWords, truncate } from '../../runtime/src/cli/image-commands.ts';
+import { ago, formatTable, humanDuration, humanSize, truncate } from '../../runtime/src/cli/format.ts';
+import { layerTotals, shellWords } from '../../runtime/src/cli/image-commands.ts';
 
 describe('humanSize', () => {
   it('uses decimal units and three significant digits, as docker images does', () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readTar, TarError, type TarEntry } from '../../runtime/src/image/tar-read.ts';
 import { writeTar } from '../../runtime/src/image/tar-write.ts';
+import { needs } from '../support/requires.ts';
 
 const hasGnuTar = (() => {
   try {
@@ -13,7 +14,6 @@ const hasGnuTar = (() => {
     return false;
   }
 })();
-if (!hasGnuTar) console.warn('skipping the GNU tar cross-checks: GNU tar is not installed (apt-get install tar)');
 
 const entries = (tar: Buffer): TarEntry[] => [...readTar(tar)];
 
@@ -92,7 +92,7 @@ describe('tar reader and writer', () => {
   });
 });
 
-describe.skipIf(!hasGnuTar)('tar reader against archives GNU tar writes', () => {
+needs(!hasGnuTar && 'GNU tar is not installed (apt-get install tar)').describe('tar reader against archives GNU tar writes', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'box-tar-'));

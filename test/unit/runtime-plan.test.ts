@@ -11,7 +11,7 @@ import { parseVolumeFlag } from '../../runtime/src/volume/spec.ts';
 import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
 import { formatTemplate } from '../../runtime/src/cli/commands.ts';
 import { containerPlan, processSpec, parseUser } from '../../runtime/src/container/build-plan.ts';
-import { Plan } from '../../runtime/src/container/plan.ts';
+import { Plan, PLAN_MAX_BYTES } from '../../runtime/src/container/plan.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../../runtime/src/ns/namespaces.ts';
 import { resolveInImage, type RootfsSpec } from '../../runtime/src/rootfs/rootfs.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
@@ -153,6 +153,21 @@ describe('the plan box-init executes', () => {
     const line = plan.serialize().split('\n')[0];
     expect(line.split('\x1f')).toEqual(['exec', 'sh', 'sh', '-c', 'echo a\\nb\\\\n\\u']);
     expect(() => new Plan().chdir('/a\0b')).toThrow(/NUL/);
+  });
+
+  it('writes a size header box-init reads first, and refuses a plan over PLAN_MAX_BYTES in one line', () => {
+    const plan = new Plan().env('A=1').exec('true', ['true']);
+    const body = plan.serialize();
+    expect(plan.encode().toString()).toBe(`${Buffer.byteLength(body)}\n${body}`);
+    const huge = new Plan().env(`BIG=${'x'.repeat(PLAN_MAX_BYTES)}`).exec('true', ['true']);
+    let err: unknown;
+    try {
+      huge.encode();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(`the container's command line and environment make a start plan of ${Buffer.byteLength(huge.serialize())} bytes, over box-init's limit of 16777216 (16 MiB); pass large data in a file or a volume instead`);
   });
 });
 

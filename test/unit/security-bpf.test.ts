@@ -18,7 +18,7 @@ import {
   ret,
 } from '../../runtime/src/security/bpf.ts';
 import type { Insn } from '../../runtime/src/security/bpf.ts';
-import { runFilter, seccompDataBytes, traceFilter } from '../../runtime/src/security/bpf_run.ts';
+import { runFilter, seccompDataBytes, traceFilter } from '../support/bpf-run.ts';
 
 const ALLOW = 0x7fff0000;
 const EPERM = 0x00050001;

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { capHex } from '../../runtime/src/security/capabilities.ts';
 import { describePlan, parseSecurityOpts, securityPlan } from '../../runtime/src/security/plan.ts';
-import { applySecurity, parseSecurityStatus } from '../../runtime/src/security/thread.ts';
-import type { CapSets, ThreadSecurityCalls } from '../../runtime/src/security/thread.ts';
+import { parseSecurityStatus } from '../support/proc-status.ts';
+import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
+import { containerPlan, processSpec } from '../../runtime/src/container/build-plan.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
-import { fakeSys } from '../../runtime/src/sys/fake.ts';
+import { fakeSys } from '../support/fake-sys.ts';
 
 const kernel40 = fakeSys({ '/proc/sys/kernel/cap_last_cap': '40\n' });
 
@@ -55,7 +56,7 @@ describe('securityPlan', () => {
     expect(lines[0]).toBe('capabilities: CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_SYS_CHROOT CAP_MKNOD CAP_AUDIT_WRITE CAP_SETFCAP');
     expect(lines[1]).toBe('  CapBnd/CapPrm/CapEff 00000000a80425fb, CapInh 0000000000000000, CapAmb 0000000000000000');
     expect(lines).toContain('no_new_privs: 1');
-    expect(lines.find((l) => l.startsWith('seccomp:'))).toMatch(/^seccomp: \d+ BPF instructions; EPERM for \d+ system calls$/);
+    expect(lines.find((l) => l.startsWith('seccomp:'))).toMatch(/^seccomp: \d+ BPF instructions; \d+ system calls allowed, ERRNO\(EPERM\) for the rest$/);
     expect(describePlan(securityPlan({ seccomp: 'unconfined', noNewPrivs: false }, kernel40))).toContain('seccomp: unconfined');
   });
 });
@@ -70,71 +71,49 @@ describe('parseSecurityOpts (--security-opt)', () => {
   });
 
   it('refuses what box cannot do, saying what it can', () => {
-    expect(() => parseSecurityOpts(['seccomp=/etc/profile.json'])).toThrow(UserError);
-    expect(() => parseSecurityOpts(['seccomp=/etc/profile.json'])).toThrow(
-      '--security-opt seccomp=/etc/profile.json: box has only its default filter; use seccomp=unconfined to turn it off',
+    expect(() => parseSecurityOpts(['seccomp=/no/such/profile.json'])).toThrow(UserError);
+    expect(() => parseSecurityOpts(['seccomp=/no/such/profile.json'])).toThrow(
+      '--security-opt seccomp=/no/such/profile.json: cannot read it (ENOENT); give the path of a JSON profile',
     );
     expect(() => parseSecurityOpts(['apparmor=unconfined'])).toThrow(
-      "--security-opt: unknown option 'apparmor=unconfined'; box knows seccomp=unconfined and no-new-privileges[=true|false]",
+      "--security-opt: unknown option 'apparmor=unconfined'; box knows seccomp=unconfined|FILE and no-new-privileges[=true|false]",
     );
     expect(() => parseSecurityOpts(['no-new-privileges=maybe'])).toThrow(UserError);
   });
 });
 
-/** Records the calls applySecurity makes, in order. */
-function recordingCalls(): ThreadSecurityCalls & { log: string[] } {
-  const log: string[] = [];
-  return {
-    log,
-    dropBounding: (cap) => void log.push(`drop ${cap}`),
-    setKeepCaps: (on) => void log.push(`keepcaps ${on ? 1 : 0}`),
-    clearAmbient: () => void log.push('clear ambient'),
-    capget: (): CapSets => ({ effective: 0n, permitted: 0n, inheritable: 0n }),
-    capset: (s) => void log.push(`capset ${capHex(s.effective)} ${capHex(s.permitted)} ${capHex(s.inheritable)}`),
-    setNoNewPrivs: () => void log.push('no_new_privs'),
-    installFilter: (f) => void log.push(`filter ${f.length / 8}`),
-  };
+/** The lock-down ops of box-init's plan for `box run ARGS`, as "op arg..." strings in order. */
+function lockDown(args: string[]): string[] {
+  const cfg = runConfigFrom([...args, 'busybox', 'true']);
+  const plan = containerPlan(cfg, null, processSpec(cfg, { Cmd: ['true'] }));
+  const keep = new Set(['bounding', 'setresuid', 'capset', 'seccomp']);
+  return plan.ops.filter((o) => keep.has(o.args[0]) || (o.args[0] === 'prctl' && o.text.startsWith('PR_SET_KEEPCAPS')) || (o.args[0] === 'prctl' && o.text.startsWith('PR_SET_NO_NEW_PRIVS')))
+    .map((o) => (o.args[0] === 'prctl' ? o.text : o.args[0] === 'seccomp' ? 'seccomp' : o.args.join(' ')));
 }
 
-describe('applySecurity', () => {
+// The order box-init locks a container down in (container/build-plan.ts), as runc does. The
+// same plan runs for real in test/integration/security.test.ts.
+describe("box-init's plan: the order of the lock-down", () => {
   it('drops the bounding set, then sets capabilities, then no_new_privs, then installs the filter', () => {
-    const plan = securityPlan({}, kernel40);
-    const calls = recordingCalls();
-    applySecurity(plan, calls);
-    const drops = calls.log.filter((l) => l.startsWith('drop'));
-    expect(drops).toHaveLength(41 - 14);
-    expect(drops).toContain('drop 21'); // CAP_SYS_ADMIN
-    expect(drops).not.toContain('drop 0'); // CAP_CHOWN stays
-    expect(calls.log.slice(drops.length)).toEqual([
-      'clear ambient',
-      'capset 00000000a80425fb 00000000a80425fb 0000000000000000',
-      'no_new_privs',
-      `filter ${plan.seccomp!.insns.length}`,
-    ]);
+    const ops = lockDown([]);
+    expect(ops.map((o) => o.split(' ')[0])).toEqual(['bounding', 'capset', 'PR_SET_NO_NEW_PRIVS,', 'seccomp']);
+    expect(ops[1]).toBe('capset 0xa80425fb');
   });
 
   it('without no_new_privs, installs the filter first, while CAP_SYS_ADMIN is still held', () => {
-    const calls = recordingCalls();
-    applySecurity(securityPlan({ noNewPrivs: false }, kernel40), calls);
-    expect(calls.log[0]).toMatch(/^filter /);
-    expect(calls.log).not.toContain('no_new_privs');
+    const ops = lockDown(['--security-opt', 'no-new-privileges=false']);
+    expect(ops[0]).toBe('seccomp');
+    expect(ops.some((o) => o.startsWith('PR_SET_NO_NEW_PRIVS'))).toBe(false);
   });
 
   it('for a non-root user, switches user between KEEPCAPS on and off, after the bounding set and before capset', () => {
-    const calls = recordingCalls();
-    applySecurity(securityPlan({}, kernel40), calls, () => void calls.log.push('setresuid 1000'));
-    const at = (entry: string) => calls.log.indexOf(entry);
-    expect(at('keepcaps 1')).toBe(0);
-    expect(at('setresuid 1000')).toBeGreaterThan(at('drop 40'));
-    expect(at('keepcaps 0')).toBe(at('setresuid 1000') + 1);
-    expect(at('capset 00000000a80425fb 00000000a80425fb 0000000000000000')).toBeGreaterThan(at('keepcaps 0'));
-    expect(calls.log.at(-1)).toMatch(/^filter /);
+    const ops = lockDown(['-u', '1000']);
+    expect(ops).toEqual(['PR_SET_KEEPCAPS, 1', expect.stringMatching(/^bounding /), 'setresuid 1000', 'PR_SET_KEEPCAPS, 0',
+      'capset 0xa80425fb', 'PR_SET_NO_NEW_PRIVS, 1', 'seccomp']);
   });
 
   it('installs no filter for seccomp=unconfined', () => {
-    const calls = recordingCalls();
-    applySecurity(securityPlan({ seccomp: 'unconfined' }, kernel40), calls);
-    expect(calls.log.some((l) => l.startsWith('filter'))).toBe(false);
+    expect(lockDown(['--security-opt', 'seccomp=unconfined'])).not.toContain('seccomp');
   });
 });
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assemble, AsmError, formatListing, lineAt } from '../../runtime/src/vmm/asm.ts';
 import { GUESTS } from '../../runtime/src/vmm/guests/index.ts';
+import { needs } from '../support/requires.ts';
 
 /** The bytes of one instruction in a given mode, as hex. */
 function enc(bits: 16 | 32 | 64, insn: string): string {
@@ -197,7 +198,6 @@ describe('the lesson guests', () => {
   }
 
   const objdump = spawnSync('objdump', ['--version']).status === 0;
-  if (!objdump) console.warn('skipping the objdump cross-check: binutils is not installed (apt-get install binutils)');
 
   // objdump's Intel syntax for what the guests write; enough to tell one instruction from another.
   const normalize = (s: string) => s.toLowerCase()
@@ -206,7 +206,7 @@ describe('the lesson guests', () => {
 
   const registersIn = (s: string) => s.toLowerCase().match(/\b(r\d+[dwb]?|e?[abcd]x|[abcd][lh]|[er]?[sd]i|[er]?[sb]p|cr\d|[cdefgs]s)\b/g) ?? [];
 
-  it.skipIf(!objdump)('every guest instruction disassembles (objdump) to what its source says', () => {
+  needs(!objdump && 'objdump is not installed (apt-get install binutils)').it('every guest instruction disassembles (objdump) to what its source says', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmm-asm-'));
     try {
       for (const g of GUESTS) {

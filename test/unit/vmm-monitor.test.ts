@@ -133,10 +133,9 @@ describe('the exit loop', () => {
     expect(s.go().stop).toEqual({ kind: 'halt' });
 
     const busy = scripted(Array.from({ length: 100_000 }, () => io(true, 0x80, 1, [0])));
-    const t0 = performance.now();
     const r = busy.go(50);
     expect(r.stop).toEqual({ kind: 'timeout', ms: 50 });
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(r.exits).toBeLessThan(100_000); // stopped at the deadline, not when the script ran out
     expect(r.lastExits.length).toBe(12); // the report keeps the last few, not all
   });
 });

@@ -3,6 +3,7 @@
 // type (a directory named "memory" proves nothing), /proc/self/cgroup says our cgroup.
 
 import path from 'node:path';
+import { parseMountinfo as parseMountTable, type MountEntry } from '../sys/mountinfo.ts';
 
 /** The controllers a cgroup v1 mount can carry (anything else in its options is a flag). */
 const V1_CONTROLLERS = new Set([
@@ -21,34 +22,28 @@ export interface CgroupMount {
   controllers: string[];
 }
 
-/** mountinfo escapes space, tab, newline and backslash as \040, \011, \012, \134. */
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 /**
- * The cgroup mounts listed in a /proc/self/mountinfo text. A line reads
- * `35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory`:
- * id, parent, dev, root, mountpoint, options, optional fields, "-", fstype, source, super options.
+ * The cgroup mounts among a mount table (sys/mountinfo.ts). A v1 line reads
+ * `35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory`: its super
+ * options name the controllers bound to the hierarchy.
  */
-export function parseMountinfo(text: string): CgroupMount[] {
+export function cgroupMounts(table: MountEntry[]): CgroupMount[] {
   const mounts: CgroupMount[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(' ');
-    const dash = fields.indexOf('-');
-    if (dash < 6) continue;
-    const [fstype, , superOptions = ''] = fields.slice(dash + 1);
-    const root = unescape(fields[3]!);
-    const mountpoint = unescape(fields[4]!);
+  for (const { fstype, root, mountpoint, superOptions } of table) {
     if (fstype === 'cgroup2') {
       mounts.push({ version: 2, mountpoint, root, controllers: [] });
     } else if (fstype === 'cgroup') {
-      const controllers = superOptions.split(',').filter((o) => V1_CONTROLLERS.has(o));
+      const controllers = superOptions.filter((o) => V1_CONTROLLERS.has(o));
       // A named hierarchy with no controller (name=systemd) is systemd's bookkeeping, not a limit.
       if (controllers.length > 0) mounts.push({ version: 1, mountpoint, root, controllers });
     }
   }
   return mounts;
+}
+
+/** The cgroup mounts listed in a /proc/self/mountinfo text. */
+export function parseMountinfo(text: string): CgroupMount[] {
+  return cgroupMounts(parseMountTable(text));
 }
 
 /**

@@ -46,7 +46,7 @@ export function parseArgs(argv: string[], specs: OptionSpec[], command: string, 
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq > 0 ? eq : undefined);
       const spec = byLong.get(name);
-      if (!spec) throw new UserError(`unknown flag: --${name}; see 'box ${command} --help'`, 125);
+      if (!spec) throw new UserError(`unknown flag: --${name}; see 'box ${command} --help'`, 'usage');
       if (spec.value) {
         const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
         if (value === undefined) throw new UserError(`flag needs a value: --${name}; see 'box ${command} --help'`);

@@ -9,7 +9,8 @@ import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
-import { humanSize, type ImageCommand } from './image-commands.ts';
+import { humanSize } from './format.ts';
+import type { ImageCommand } from './image-commands.ts';
 
 const BUILD_OPTIONS: OptionSpec[] = [
   { name: 'tag', short: 't', value: true, repeat: true, help: 'name the image NAME[:TAG] (may be given more than once)' },

@@ -8,7 +8,8 @@ import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../cont
 import {
   containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
-import { UserError } from '../sys/errors.ts';
+import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
+import { ago, formatTable, humanDuration } from './format.ts';
 import { healthSuffix } from '../container/health.ts';
 import { markStoppedByHand } from '../container/restart.ts';
 import { realSys } from '../sys/sys.ts';
@@ -91,6 +92,7 @@ export const COMMANDS: Record<string, Command> = {
   trust: lazy('Manage the keys whose signatures box trusts: ls, add, rm, key', async () => (await import('./registry-commands.ts')).trustCommandEntry),
   build: lazy('Build an image from a Boxfile (a Dockerfile)', async () => (await import('./build-command.ts')).buildCommand),
   builder: lazy('Manage the build cache: prune', async () => (await import('./build-command.ts')).builderCommand),
+  compose: lazy('Run an application of several containers from a Compose file (up, down, ps, logs, config...)', async () => ({ summary: '', help: (await import('./compose-command.ts')).composeHelp, run: (await import('./compose-command.ts')).composeCommand }), () => true),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
   __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };
@@ -141,19 +143,10 @@ function needOne(args: string[], usage: string): void {
 
 // ---- ps ---------------------------------------------------------------------------------
 
-function ago(iso: string | null): string {
-  if (!iso) return '';
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  if (s < 3600) return `${Math.round(s / 60)} minute${Math.round(s / 60) === 1 ? '' : 's'}`;
-  if (s < 86400) return `${Math.round(s / 3600)} hour${Math.round(s / 3600) === 1 ? '' : 's'}`;
-  return `${Math.round(s / 86400)} days`;
-}
-
 export function statusText(s: ContainerState): string {
-  if (s.status === 'running') return `Up ${ago(s.started ?? s.created)}${healthSuffix(s.health)}`;
-  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished)} ago`;
-  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished)} ago`;
+  if (s.status === 'running') return `Up ${humanDuration((Date.now() - Date.parse(s.started ?? s.created)) / 1000)}${healthSuffix(s.health)}`;
+  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished ?? undefined)}`;
+  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished ?? undefined)}`;
   return 'Created';
 }
 
@@ -167,16 +160,10 @@ function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): numbe
   const rows = allStates().filter((s) => opts.all || s.status === 'running' || s.status === 'restarting').map((s) => {
     const cmd = JSON.stringify(s.command.join(' '));
     const ports = s.status === 'running' ? (s.network?.ports ?? []).map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.proto}`).join(', ') : '';
-    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), ports, s.name];
+    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, ago(s.created), statusText(s), ports, s.name];
   });
-  printTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows);
+  process.stdout.write(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
   return 0;
-}
-
-export function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
-  process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n');
 }
 
 // ---- stop, kill, rm ---------------------------------------------------------------------
@@ -223,7 +210,8 @@ export function killAll(s: ContainerState, trace: Trace): void {
   } catch (err) {
     // The container's own box may be removing the same cgroup right now (its command died):
     // a cgroup file gone from under us means the job is done, not failed.
-    if (!/ENOENT|ENODEV/.test(String((err as Error).message ?? err))) throw err;
+    const code = errnoCode(err);
+    if (code !== 'ENOENT' && code !== 'ENODEV') throw err;
   }
 }
 
@@ -238,17 +226,37 @@ async function stop(opts: Record<string, unknown>, args: string[], trace: Trace)
   return 0;
 }
 
-export async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
+/** Stop one container: `signal` (SIGTERM, or its stop signal), then SIGKILL after `graceMs`. */
+export async function stopContainer(s: ContainerState, graceMs: number, trace: Trace, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   // By hand: its restart policy lets it be (a file the engine reads; container/restart.ts).
   if (s.status === 'running' || s.status === 'restarting') markStoppedByHand(s.id);
   if (s.status === 'running') {
-    signalContainer(s, 'SIGTERM');
-    if (!(await waitExited(s.id, grace * 1000))) {
+    signalContainer(s, signal);
+    if (!(await waitExited(s.id, graceMs))) {
       killAll(s, trace);
       await waitExited(s.id, 5000);
     }
   }
   if (readState(s.id)?.status === 'restarting') await waitExited(s.id, 5000); // the engine sees the mark within 0.1 s
+}
+
+async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
+  await stopContainer(s, grace * 1000, trace);
+}
+
+/** Remove one container, killing it first if it runs (`box rm -f`); with `volumes`, its anonymous volumes too. */
+export async function removeContainer(s: ContainerState, trace: Trace, volumes = false): Promise<void> {
+  if (s.status === 'running' || s.status === 'restarting') {
+    markStoppedByHand(s.id); // no restart: it is going away
+    if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
+    if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
+  }
+  // An --rm container's monitor removes it; otherwise it is ours to remove.
+  if (fs.existsSync(containerDir(s.id))) {
+    removeContainerFiles(s.id);
+    releaseName(s.name, s.id);
+  }
+  if (volumes) removeAnonymousVolumes(s);
 }
 
 async function restart(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
@@ -282,23 +290,17 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
   for (const ref of args) {
     try {
       const s = lookup(ref);
-      if (s.status === 'running' || s.status === 'restarting') {
-        if (!opts.force) throw new UserError(`container '${s.name}' is ${s.status}; stop it first (box stop ${s.name}) or use box rm -f`);
-        markStoppedByHand(s.id); // no restart: it is going away
-        if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
-        if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
+      if ((s.status === 'running' || s.status === 'restarting') && !opts.force) {
+        throw new UserError(`container '${s.name}' is ${s.status}; stop it first (box stop ${s.name}) or use box rm -f`);
       }
-      // An --rm container's monitor removes it; otherwise it is ours to remove.
-      if (fs.existsSync(containerDir(s.id))) {
-        removeContainerFiles(s.id);
-        releaseName(s.name, s.id);
-      }
-      if (opts.volumes) removeAnonymousVolumes(s);
+      await removeContainer(s, trace, !!opts.volumes);
       process.stdout.write(`${ref}\n`);
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       process.stderr.write(`box: ${err.message}\n`);
-      failed++;
+      // With -f, a container that is already gone is what was asked for (docker rm -f does
+      // the same): said, but not a failure.
+      if (!(opts.force && isNotFound(err))) failed++;
     }
   }
   return failed ? 1 : 0;
@@ -369,6 +371,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       Env: c.env,
       WorkingDir: c.workdir,
       User: c.user ?? '',
+      Labels: c.labels ?? {},
       Tty: c.tty,
       ...(c.healthcheck ? { Healthcheck: c.healthcheck } : {}),
     },
@@ -384,7 +387,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       AutoRemove: s.autoRemove,
       Tmpfs: Object.fromEntries((s.mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => [m.Destination, m.Mode])),
       UsernsMode: c.userns ? 'private' : '',
-      SeccompProfile: c.seccomp ? 'default' : 'unconfined',
+      SeccompProfile: !c.seccomp ? 'unconfined' : c.seccompProfile ? 'custom' : 'default',
       RestartPolicy: { Name: c.restart?.name ?? 'no', MaximumRetryCount: c.restart?.maximumRetryCount ?? 0 },
     },
     NetworkSettings: {
@@ -408,6 +411,7 @@ async function inspect(opts: Record<string, unknown>, args: string[]): Promise<n
     try {
       views.push(inspectView(lookup(a)));
     } catch (err) {
+      if (!isNotFound(err)) throw err;
       const image = (await import('./image-commands.ts')).inspectImage(a);
       const { getVolume, volumeView } = await import('../volume/store.ts');
       const volume = image ? null : getVolume(a);

@@ -19,9 +19,10 @@ import { pruneImages, removeImage, type Removal } from '../image/remove.ts';
 import { saveImages } from '../image/save.ts';
 import { layerSize } from '../image/sizes.ts';
 import { tagImage } from '../image/tag.ts';
-import { UserError } from '../sys/errors.ts';
+import { isNotFound, NotFoundError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { ago, formatTable, humanSize, truncate } from './format.ts';
 
 /** The shape of an entry of the COMMANDS table (cli/commands.ts). */
 export interface ImageCommand {
@@ -46,55 +47,6 @@ function command(usage: string, summary: string, options: OptionSpec[], fn: (opt
 }
 
 const out = (text: string) => process.stdout.write(text);
-
-// ---- formatting -------------------------------------------------------------------------
-
-/** Bytes as Docker prints them: decimal units, three significant digits ("4.26MB", "772kB", "0B"). */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let u = 0;
-  while (u < units.length - 1 && Number(v.toPrecision(3)) >= 1000) {
-    v /= 1000;
-    u++;
-  }
-  return `${Number(v.toPrecision(3))}${units[u]}`;
-}
-
-/** How long ago, as Docker says it: "5 seconds", "About a minute", "3 hours", "2 weeks", "55 years". */
-export function humanDuration(seconds: number): string {
-  const s = Math.floor(seconds);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
-}
-
-export function ago(iso: string | undefined, now = Date.now()): string {
-  if (!iso || Number.isNaN(Date.parse(iso))) return 'N/A';
-  return `${humanDuration((now - Date.parse(iso)) / 1000)} ago`;
-}
-
-/** Columns padded to the widest cell plus three spaces, as `docker` and `box ps` print them. */
-export function formatTable(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n') + '\n';
-}
-
-/** Shorten to `max` characters with an ellipsis, as docker does without --no-trunc. */
-export function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 function imageId(id: string, full: boolean): string {
   return full ? id : shortDigest(id);
@@ -210,7 +162,7 @@ function rmiCommand(opts: Opts, args: string[]): number {
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       process.stderr.write(`box: ${err.message}\n`);
-      failed++;
+      if (!(opts.force && isNotFound(err))) failed++; // as docker rmi -f: gone is not a failure
     }
   }
   return failed ? 1 : 0;
@@ -282,7 +234,7 @@ export function inspectImage(ref: string): Record<string, unknown> | undefined {
   try {
     found = findImage(root, ref, { builtIn: true });
   } catch (err) {
-    if (err instanceof UserError && err.message.startsWith('no such image')) return undefined;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   return inspectView(root, found.catalog, found.image);
@@ -292,7 +244,7 @@ async function imageInspectCommand(opts: Opts, args: string[]): Promise<number> 
   if (!args.length) throw new UserError("'box image inspect' needs an image; usage: box image inspect [-f FORMAT] IMAGE...");
   const views = args.map((ref) => {
     const view = inspectImage(ref);
-    if (!view) throw new UserError(`no such image: '${ref}'; \`box images\` lists the images you have`);
+    if (!view) throw new NotFoundError(`no such image: '${ref}'; \`box images\` lists the images you have`);
     return view;
   });
   if (typeof opts.format === 'string') {
@@ -397,7 +349,7 @@ function loadCommand(opts: Opts, args: string[]): number {
   if (typeof opts.input === 'string') {
     label = opts.input;
     const st = fs.statSync(opts.input, { throwIfNoEntry: false });
-    if (!st) throw new UserError(`${opts.input}: no such file; give the archive box save or docker save wrote`);
+    if (!st) throw new NotFoundError(`${opts.input}: no such file; give the archive box save or docker save wrote`);
     if (!st.isFile()) throw new UserError(`${opts.input} is not a file; give the archive box save or docker save wrote`);
     if (st.size > MAX_ARCHIVE_BYTES) throw new UserError(`${opts.input} is over ${MAX_ARCHIVE_BYTES / 1024 ** 3} GiB, more than box loads at once`);
     tar = fs.readFileSync(opts.input);

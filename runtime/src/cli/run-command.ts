@@ -10,6 +10,7 @@ import type { RunConfig } from '../container/config.ts';
 import { startContainer, type Running } from '../container/run.ts';
 import { execInContainer, type ExecOptions } from '../container/exec.ts';
 import { applyLab } from '../container/lab.ts';
+import { parseStorageOpts } from '../container/disk.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../ns/namespaces.ts';
 import { UserError } from '../sys/errors.ts';
 import { parseSecurityOpts } from '../security/plan.ts';
@@ -31,6 +32,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'tty', short: 't', help: 'give the container a terminal (with -i: an interactive shell)' },
   { name: 'rm', help: 'remove the container when it exits' },
   { name: 'name', value: true, help: 'a name for the container' },
+  { name: 'label', short: 'l', value: true, repeat: true, help: 'metadata on the container: --label KEY=VALUE (box compose finds its containers by theirs)' },
   { name: 'hostname', value: true, help: 'the hostname inside (default: the name)' },
   { name: 'env', short: 'e', value: true, repeat: true, help: 'set an environment variable: -e K=V' },
   { name: 'volume', short: 'v', value: true, repeat: true, help: 'a volume or host path: -v NAME:/path[:ro], -v /host:/path[:ro], -v /path (anonymous)' },
@@ -43,15 +45,16 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'read-only', help: 'mount the root filesystem read-only' },
   { name: 'chroot', help: 'enter the root with chroot(2) instead of pivot_root(2) (see the lesson: not isolation)' },
   { name: 'ns', value: true, help: 'create exactly these namespaces: pid,mnt,uts,ipc,net,cgroup,time (default all but time)' },
-  { name: 'userns', help: 'add a user namespace: root inside is uid 100000 outside' },
+  { name: 'userns', help: 'add a user namespace: root inside is an unprivileged uid outside (100000 + 65536*N, its own)' },
   { name: 'time-offset', value: true, help: 'with --ns time: shift boot and monotonic clocks, e.g. 2d' },
   { name: 'memory', short: 'm', value: true, help: 'memory limit, e.g. 64m' },
   { name: 'cpus', value: true, help: 'CPU limit in CPUs, e.g. 0.5' },
   { name: 'pids-limit', value: true, help: 'most processes the container may have' },
   { name: 'cap-add', value: true, repeat: true, help: 'add a capability (e.g. NET_ADMIN, or ALL)' },
   { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
-  { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off; no-new-privileges=false lets setuid programs gain privileges' },
+  { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off, seccomp=FILE uses a Docker-format JSON profile; no-new-privileges=false lets setuid programs gain privileges' },
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
+  { name: 'storage-opt', value: true, repeat: true, help: 'size=1g: what the container writes goes to a filesystem of this size (--lab: 1g unless given)' },
   { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
   { name: 'network', value: true, help: 'connect to a network: bridge (the default), a name (box network create), none, host or container:NAME' },
   { name: 'ip', value: true, help: "the container's address on its network, e.g. --ip 172.18.0.10" },
@@ -118,11 +121,14 @@ export function runConfigFrom(argv: string[]): RunConfig {
     capAdd: list(opts['cap-add']),
     capDrop: list(opts['cap-drop']),
     seccomp: security.seccomp !== 'unconfined',
+    seccompProfile: typeof security.seccomp === 'object' ? security.seccomp : undefined,
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
+    diskBytes: parseStorageOpts(list(opts['storage-opt']), parseSize),
     verify: !!opts.verify,
     ...networkOptions(opts, namespaces, !!opts.ns),
     ...keptOptions(opts),
+    labels: labelsFrom(list(opts.label)),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -165,6 +171,28 @@ function networkOptions(opts: Record<string, unknown>, namespaces: RunConfig['na
   return net;
 }
 
+/** -v, --mount and --tmpfs: host binds go to `volumes` (as before volumes existed), the rest to `mounts`. */
+function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts: MountRequest[]; volumesFrom: string[] } {
+  const requests = [...list(opts.volume).map(parseVolumeFlag), ...list(opts.mount).map(parseMountFlag), ...list(opts.tmpfs).map(parseTmpfsFlag)];
+  const volumesFrom = list(opts['volumes-from']);
+  volumesFrom.forEach(parseVolumesFrom); // checked now, looked up at start
+  return {
+    volumes: requests.flatMap((r) => (r.type === 'bind' ? [{ host: r.source, container: r.target, readOnly: r.readOnly }] : [])),
+    mounts: requests.filter((r) => r.type !== 'bind'),
+    volumesFrom,
+  };
+}
+
+/** --label KEY=VALUE (KEY alone: an empty value, as Docker). */
+function labelsFrom(specs: string[]): Record<string, string> | undefined {
+  if (!specs.length) return undefined;
+  return Object.fromEntries(specs.map((l) => {
+    const eq = l.indexOf('=');
+    if (eq === 0) throw new UserError(`--label '${l}': the key is missing; use --label KEY=VALUE`);
+    return eq < 0 ? [l, ''] : [l.slice(0, eq), l.slice(eq + 1)];
+  }));
+}
+
 /** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */
 function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' | 'healthcheck'> {
   const restart = opts.restart !== undefined ? parseRestartPolicy(opts.restart as string) : undefined;
@@ -181,18 +209,6 @@ function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' |
     none: !!opts['no-healthcheck'],
   });
   return { ...(restart && restart.name !== 'no' ? { restart } : {}), ...(healthcheck ? { healthcheck } : {}) };
-}
-
-/** -v, --mount and --tmpfs: host binds go to `volumes` (as before volumes existed), the rest to `mounts`. */
-function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts: MountRequest[]; volumesFrom: string[] } {
-  const requests = [...list(opts.volume).map(parseVolumeFlag), ...list(opts.mount).map(parseMountFlag), ...list(opts.tmpfs).map(parseTmpfsFlag)];
-  const volumesFrom = list(opts['volumes-from']);
-  volumesFrom.forEach(parseVolumesFrom); // checked now, looked up at start
-  return {
-    volumes: requests.flatMap((r) => (r.type === 'bind' ? [{ host: r.source, container: r.target, readOnly: r.readOnly }] : [])),
-    mounts: requests.filter((r) => r.type !== 'bind'),
-    volumesFrom,
-  };
 }
 
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {
@@ -270,7 +286,13 @@ function formatBytes(n: number): string {
  * `box run -d`: a detached box process (the monitor) starts the container and stays with it,
  * writing its output to a log; we wait until it says the container runs, then print the id.
  */
-export async function runDetached(cfg: RunConfig, again?: string): Promise<number> {
+async function runDetached(cfg: RunConfig): Promise<number> {
+  process.stdout.write(`${await startDetached(cfg)}\n`);
+  return 0;
+}
+
+/** Start a detached container through its monitor (`again`: the id of a stopped one, `box start`); its id once it runs. */
+export async function startDetached(cfg: RunConfig, again?: string): Promise<string> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
@@ -283,10 +305,7 @@ export async function runDetached(cfg: RunConfig, again?: string): Promise<numbe
   for await (const chunk of pipe) out += chunk;
   child.unref();
   const line = out.trim();
-  if (line.startsWith('ok ')) {
-    if (!again) process.stdout.write(`${line.slice(3)}\n`);
-    return 0;
-  }
+  if (line.startsWith('ok ')) return line.slice(3);
   throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
 }
 

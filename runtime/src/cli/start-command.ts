@@ -7,8 +7,8 @@ import type { RunConfig } from '../container/config.ts';
 import { clearStoppedByHand, configForRestart, needsEngine } from '../container/restart.ts';
 import { lookup } from '../container/state.ts';
 import { waitForContainer } from '../container/wait.ts';
-import { UserError } from '../sys/errors.ts';
-import { runDetached } from './run-command.ts';
+import { ExitStatusError, UserError } from '../sys/errors.ts';
+import { startDetached } from './run-command.ts';
 
 /** Start one stopped container. False when the engine did, and printed its name already. */
 export async function startOne(ref: string): Promise<boolean> {
@@ -19,11 +19,11 @@ export async function startOne(ref: string): Promise<boolean> {
   const why = needsEngine(s.config as unknown as RunConfig, undefined);
   if (why) {
     const code = await (await import('../engine/control.ts')).runThroughEngine(['start', ref], why);
-    if (code !== 0) throw new UserError(`container '${s.name}' did not start`, code);
+    if (code !== 0) throw new ExitStatusError(`container '${s.name}' did not start`, code);
     return false;
   }
   clearStoppedByHand(s.id);
-  await runDetached(cfg, s.id);
+  await startDetached(cfg, s.id);
   return true;
 }
 

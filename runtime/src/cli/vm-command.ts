@@ -15,6 +15,7 @@ import { exitStatus, formatCounts, formatMs, formatStopReport, formatSummary, is
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { formatTable } from './format.ts';
 
 const KVM_OPTION: OptionSpec = { name: 'kvm', value: true, help: 'the KVM device (default /dev/kvm)' };
 const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', value: true, help: `stop a guest still running after this many seconds (default ${DEFAULT_TIMEOUT_MS / 1000})` };
@@ -268,9 +269,7 @@ async function compare(argv: string[], trace: Trace): Promise<number> {
     ['time in the monitor', formatMs(trap.monitorNs), formatMs(pv.monitorNs)],
     ['total', formatMs(trap.guestNs + trap.monitorNs), formatMs(pv.guestNs + pv.monitorNs)],
   ];
-  const w0 = Math.max(...rows.map((r) => r[0].length));
-  const w1 = Math.max(...rows.map((r) => r[1].length));
-  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w0)}   ${b.padEnd(w1)}   ${c}\n`);
+  process.stdout.write(formatTable(rows[0], rows.slice(1)));
   const speedup = (trap.guestNs + trap.monitorNs) / (pv.guestNs + pv.monitorNs);
   process.stdout.write(`\n(medians of ${runs} run${runs === 1 ? '' : 's'} each, after ${WARMUP_RUNS} warm-up runs) The paravirtual guest made ${trap.messageExits} exits into ${pv.messageExits} and finished ${speedup.toFixed(1)}x sooner.\n`);
   return 0;

@@ -10,8 +10,9 @@ import {
   type VolumeRecord,
 } from '../volume/store.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
-import { printTable, formatTemplate } from './commands.ts';
-import { confirm, humanSize, type ImageCommand } from './image-commands.ts';
+import { formatTemplate } from './commands.ts';
+import { formatTable, humanSize } from './format.ts';
+import { confirm, type ImageCommand } from './image-commands.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 const out = (text: string) => process.stdout.write(text);
@@ -72,7 +73,7 @@ function ls(opts: Opts, args: string[]): number {
   if (args.length) throw new UserError("'box volume ls' takes no arguments; usage: box volume ls [-q] [--filter KEY=VALUE]");
   const volumes = listVolumes().filter(matcher(list(opts.filter)));
   if (opts.quiet) out(volumes.map((v) => `${v.Name}\n`).join(''));
-  else printTable(['DRIVER', 'VOLUME NAME'], volumes.map((v) => [v.Driver, v.Name]));
+  else out(formatTable(['DRIVER', 'VOLUME NAME'], volumes.map((v) => [v.Driver, v.Name])));
   return 0;
 }
 

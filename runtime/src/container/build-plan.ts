@@ -50,7 +50,7 @@ export interface PlanNet {
   loUp?: boolean;
 }
 
-export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec, net: PlanNet = {}): Plan {
+export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec, net: PlanNet = {}, owner?: number): Plan {
   const plan = new Plan();
   const has = (n: NamespaceName) => cfg.namespaces.includes(n);
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // if box dies mid-start, so do we
@@ -66,7 +66,18 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
       mountOverlay(plan, rootfs);
       bindVolumes(plan, rootfs); // as real root: locked once the user namespace owns the copy
     }
+    // The namespace's owner is whoever creates it, and per-user counts (inotify instances,
+    // user namespaces) are charged up the chain to the owner's uid: made by root, every
+    // container would share (and could exhaust) root's. So create it as the container's own
+    // uid `owner`, keeping CAP_SYS_ADMIN for hosts that allow only it to (Debian's
+    // unprivileged_userns_clone=0, Ubuntu's AppArmor rule).
+    if (owner !== undefined) {
+      plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
+      plan.setgroups([]).setresgid(owner).setresuid(owner);
+      plan.capset(1n << BigInt(CAPABILITIES.CAP_SYS_ADMIN), ['SYS_ADMIN']);
+    }
     plan.unshare(CLONE_NEWUSER);
+    if (owner !== undefined) plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // the uid change cleared it
     plan.sync(SYNC_IDMAP);
     // We are in the new user namespace with every capability, but our uid 0 outside is not
     // mapped inside: become the namespace's root (uid `base` of the range box maps).
@@ -113,7 +124,9 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // user, set the final sets, no_new_privs, and the filter last. (setresuid first would empty
   // a non-root user's permitted set, and the capset after it would fail.)
   const sec = securityPlan({
-    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab, seccomp: cfg.seccomp ? 'default' : 'unconfined',
+    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab,
+    // lab: only its loop device is guarded (lab-seccomp.ts)
+    seccomp: cfg.lab ? 'lab' : cfg.seccomp ? (cfg.seccompProfile ?? 'default') : 'unconfined',
     noNewPrivs: cfg.noNewPrivs,
   });
   // No process can give a capability its own bounding set lacks (capset: EPERM): `--cap-add
@@ -126,7 +139,8 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // then it goes first, while we still have it (runc does the same); the filter allows the
   // calls that follow (prctl, capset, setresuid, close_range, execve).
   const filterFirst = !!sec.seccomp && !sec.noNewPrivs;
-  if (filterFirst) plan.seccomp(sec.seccomp!.bytes, `EPERM for ${sec.seccomp!.blocked.length} calls`);
+  const filterNote = sec.seccomp && (sec.seccomp.summary ?? `${sec.seccomp.allowed.length} calls allowed, ${sec.seccomp.defaultAction} for the rest`);
+  if (filterFirst) plan.seccomp(sec.seccomp!.bytes, filterNote!);
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
   plan.boundingSet(keep, sec.lastCap);
   if (switchUser) {
@@ -136,7 +150,7 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   plan.capset(keep, names.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
   if (sec.noNewPrivs) plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
-  if (sec.seccomp && !filterFirst) plan.seccomp(sec.seccomp.bytes, `EPERM for ${sec.seccomp.blocked.length} calls`);
+  if (sec.seccomp && !filterFirst) plan.seccomp(sec.seccomp.bytes, filterNote!);
   plan.closeRange(3);
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);

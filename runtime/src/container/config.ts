@@ -8,6 +8,7 @@ import { UserError } from '../sys/errors.ts';
 import type { PortSpec } from '../net/ports.ts';
 import type { Healthcheck } from './health.ts';
 import type { RestartPolicy } from './restart.ts';
+import type { SeccompProfile } from '../security/seccomp_profile.ts';
 
 export interface RunConfig {
   image: string;
@@ -45,9 +46,13 @@ export interface RunConfig {
   capAdd: string[];
   capDrop: string[];
   seccomp: boolean;
+  /** --security-opt seccomp=FILE: the profile read from it (else box's default) */
+  seccompProfile?: SeccompProfile;
   /** no_new_privs: on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
   devices: string[];
+  /** --storage-opt size: the container's writable layer on a filesystem of this many bytes (disk.ts). */
+  diskBytes?: number;
   /** --verify: run only an image signed by a trusted key (image/trust.ts) */
   verify?: boolean;
   /** --network: a network's name, none, host or container:NAME; unset: as --ns says (net/README.md) */
@@ -57,6 +62,8 @@ export interface RunConfig {
   networkAliases?: string[];
   publish?: PortSpec[];
   publishAll?: boolean;
+  /** --label KEY=VALUE: metadata, e.g. com.docker.compose.project (box compose) */
+  labels?: Record<string, string>;
   /** --restart: kept by the engine (engine/supervisor.ts) */
   restart?: RestartPolicy;
   /** --health-*: over the image's HEALTHCHECK, field by field (container/health.ts) */
@@ -69,15 +76,21 @@ export interface IdRange {
   size: number;
 }
 
+/** Does this uid_map map every id (the initial user namespace: "0 0 4294967295")? */
+export function mapsEveryId(uidMap: string): boolean {
+  const lines = uidMap.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  return lines.length === 1 && lines[0][0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295;
+}
+
 /**
- * On a host, 100000..165535, as Docker's userns-remap and /etc/subuid usually do. Inside a
- * user namespace (box in a lab sandbox), only the ids our own uid_map maps exist: take the
- * upper half of the range we have, so nested containers never share ids with us.
+ * On a host, the first range, 100000..165535, as Docker's userns-remap and /etc/subuid
+ * usually do (box run takes a range of its own per container: id-ranges.ts). Inside a user
+ * namespace (box in a lab sandbox), only the ids our own uid_map maps exist: take the upper
+ * half of the range we have, so nested containers never share ids with us.
  */
 export function usernsRange(uidMap: string): IdRange {
+  if (mapsEveryId(uidMap)) return { base: 100000, size: 65536 };
   const lines = uidMap.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const whole = lines.length === 1 && lines[0][0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295;
-  if (whole) return { base: 100000, size: 65536 };
   const ours = lines.find(([inside]) => inside === 0);
   const count = ours ? ours[2] : 0;
   if (count < 2048) {

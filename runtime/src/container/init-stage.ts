@@ -35,6 +35,7 @@ export interface InitOptions {
  * command has been exec'd.
  */
 export function spawnInit(opts: InitOptions): InitStage {
+  const encoded = opts.plan.encode(); // refuses an oversized plan before box-init starts
   const child = spawn(initPath(), [], {
     stdio: [...opts.stdio, 'pipe', 'pipe'] as StdioOptions,
     env: {},
@@ -42,7 +43,7 @@ export function spawnInit(opts: InitOptions): InitStage {
   const planPipe = child.stdio[3] as Writable;
   const reports = child.stdio[4] as Readable;
   planPipe.on('error', () => {}); // box-init may exit before reading everything: reports say why
-  planPipe.write(opts.plan.serialize());
+  planPipe.write(encoded);
   const forks = opts.plan.ops.some((op) => op.args[0] === 'fork');
   if (!forks && child.pid) opts.onProcess?.(child.pid);
   const started = new Promise<number>((resolve, reject) => {
@@ -101,6 +102,10 @@ export function spawnInit(opts: InitOptions): InitStage {
           pid = n;
           opts.onProcess?.(pid);
         }
+      } else if (kind === 'ERR' && idx === '-1') {
+        // box-init could not take the plan at all (box-init.c: refuse); nothing was done.
+        failed = true;
+        reject(new UserError(`box-init refused the start plan: ${new SysError('read', 'plan', n).code}${n === 7 /* E2BIG */ ? ' (over its size limit)' : ''}`));
       } else if (kind === 'ERR') {
         failed = true;
         const call = op?.call ?? 'execve';
@@ -110,7 +115,7 @@ export function spawnInit(opts: InitOptions): InitStage {
           const file = op.args[1];
           reject(new UserError(n === 2 /* ENOENT */
             ? `${file}: executable file not found in the container (check the image and PATH)`
-            : `cannot run ${file} in the container: ${err.code}`, n === 2 ? 127 : 126));
+            : `cannot run ${file} in the container: ${err.code}`, n === 2 ? 'command-not-found' : 'command-cannot-run'));
         } else {
           reject(new UserError(`container setup failed: ${err.message}`));
         }

@@ -16,6 +16,14 @@ export interface PlanOp {
 
 const SEP = '\x1f';
 
+/**
+ * The largest plan box-init reads (PLAN_MAX_BYTES in box-init.c, the same number). Nothing
+ * else about a plan is bounded: box-init allocates its ops, arguments and environment to fit.
+ * The kernel's limits are far lower (execve takes at most a quarter of the stack limit for
+ * argv and environment, 2 MiB with the usual 8 MiB stack), so only a mistake reaches this.
+ */
+export const PLAN_MAX_BYTES = 16 << 20;
+
 export class Plan {
   readonly ops: PlanOp[] = [];
 
@@ -146,8 +154,21 @@ export class Plan {
     return this.push(['exec', file, ...argv], 'execve', `${q(file)}, [${argv.map(q).join(', ')}]`);
   }
 
+  /** The ops as box-init reads them: one per line, fields separated by 0x1f, then "end". */
   serialize(): string {
     const escape = (s: string) => s.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll(SEP, '\\u');
     return this.ops.map((op) => op.args.map(escape).join(SEP)).join('\n') + '\nend\n';
+  }
+
+  /**
+   * What box writes to box-init's fd 3: a header line with the plan's size in bytes, then the
+   * plan. A plan over PLAN_MAX_BYTES is refused here, before anything has started.
+   */
+  encode(): Buffer {
+    const body = Buffer.from(this.serialize());
+    if (body.length > PLAN_MAX_BYTES) {
+      throw new UserError(`the container's command line and environment make a start plan of ${body.length} bytes, over box-init's limit of ${PLAN_MAX_BYTES} (16 MiB); pass large data in a file or a volume instead`);
+    }
+    return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
   }
 }

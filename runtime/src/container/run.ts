@@ -8,11 +8,14 @@ import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { detectCgroups, warmCgroupMigration } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
+import { parseMountinfo } from '../cgroups/mounts.ts';
 import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
-import { usernsRange, type IdRange, type RunConfig } from './config.ts';
+import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
+import { claimIdRange } from './id-ranges.ts';
+import { mountDisk } from './disk.ts';
 import { containerPlan, processSpec, SYNC_CGROUP, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
 import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
 import { portOwner, sharedNetns } from './network.ts';
@@ -27,7 +30,7 @@ import { reapStale, removeAnonymousVolumes, removeContainerFiles } from './clean
 import { prepareMounts, removeUnused, type PreparedMounts } from '../volume/mounts.ts';
 import { parseVolumesFrom, requestsFrom, type MountRequest } from '../volume/spec.ts';
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
-import { withLabDisk } from './lab.ts';
+import { labStoreBytes, withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 import { effectiveHealthcheck, startingHealth } from './health.ts';
 
@@ -105,7 +108,9 @@ export async function startContainer(
     net = await prepare(sys.trace, request, names, image.config.ExposedPorts, portOwner);
     if (net) writeState(Object.assign(state, { network: net.net }));
 
-    const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
+    const uidMap = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    const ids = cfg.userns ? claimIdRange(id, uidMap) : null;
+    if (ids) state.idRange = ids;
     if (cfg.namespaces.includes('mnt')) {
       // Volumes named for the first time are made (and filled) here; the state names them at once.
       const view = { lowerDirs: ids ? shiftedLayers(image.layerDirs, ids.base) : image.layerDirs, upperDir: path.join(dir, 'upper') };
@@ -117,14 +122,17 @@ export async function startContainer(
       invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
-    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids));
+    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids, dir));
     cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
-      rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: "mode=755,size=2g" }];
+      rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
     }
     if (rootfs && net) rootfs.lowerDirs = [...rootfs.lowerDirs, initLayer(dir, net.files, rootfs.lowerDirs)];
-    const plan = containerPlan(cfg, rootfs, proc, { joinNetns: sharedNetns(cfg), loUp: cfg.network === 'none' });
+    // Its user namespace is owned by its own uid. Not when nested in a sandbox: there box may
+    // move into a cgroup (v1) only processes of its own uid, and all of them are the sandbox's.
+    const plan = containerPlan(cfg, rootfs, proc, { joinNetns: sharedNetns(cfg), loUp: cfg.network === 'none' },
+      ids && mapsEveryId(uidMap) ? ids.base : undefined);
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
@@ -235,10 +243,13 @@ function mountRequests(cfg: RunConfig): MountRequest[] {
 
 /** The overlay's three directories, and the image's layers (shifted for a user namespace). */
 function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
+  // With --storage-opt size (every lab sandbox), everything the container writes lands on a
+  // filesystem of that size (disk.ts).
+  const writable = cfg.diskBytes ? mountDisk(dir, cfg.diskBytes) : dir;
   const spec: RootfsSpec = {
     rootfs: path.join(dir, 'rootfs'),
-    upperDir: path.join(dir, 'upper'),
-    workDir: path.join(dir, 'work'),
+    upperDir: path.join(writable, 'upper'),
+    workDir: path.join(writable, 'work'),
     lowerDirs: ids ? shiftedLayers(layerDirs, ids.base) : layerDirs,
     readOnly: cfg.readOnly,
     volumes: mounts.binds,
@@ -255,6 +266,10 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
   }
   return spec;
 }
+
+/** What a lab sandbox may make below its delegated cgroup (v2): ample for nested box and the lessons. */
+const LAB_MAX_CGROUPS = 256;
+const LAB_MAX_CGROUP_DEPTH = 8;
 
 /** Recorded in state.json before the cgroup exists, so a box killed in between leaves no unknown cgroup. */
 const cgroupName = (id: string) => `box-${id.slice(0, 12)}`;
@@ -287,7 +302,10 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
       pidsMax: cfg.pidsLimit,
     });
     restrictDevices(sys, cg, cfg.devices);
-    if (cfg.lab && ids) delegate(cg, ids.base);
+    if (cfg.lab && ids) {
+      delegate(cg, ids.base);
+      cg.limitNesting(LAB_MAX_CGROUPS, LAB_MAX_CGROUP_DEPTH); // v2 only: see cgroups/v1.ts limitNesting
+    }
   } catch (err) {
     cg.destroy();
     throw err;
@@ -357,22 +375,21 @@ function delegate(cg: Cgroup, uid: number): void {
  * A device for a user-namespaced container. Its root is an ordinary uid on the host, and the
  * host's node (/dev/kvm: crw------- root) would refuse it; box makes a node of its own with
  * the same major:minor, owned by the container's root, and binds that instead. The host's
- * node keeps its mode; only this container gets the device.
+ * node keeps its mode; only this container gets the device. The node is the container's
+ * alone, in <container>/devices (0700, its root's: no host user can reach it), and goes with
+ * the container: `chmod 666 /dev/kvm` inside changes this node, nobody else's.
  */
-function deviceFor(device: string, ids: IdRange): string {
+function deviceFor(device: string, ids: IdRange, containerDir: string): string {
   const st = fs.statSync(device);
   const type = st.isBlockDevice() ? 'b' : 'c'; // a lab's loop device is a block device
   if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new UserError(`--device ${device}: not a device node`);
-  const dir = path.join(boxRoot(), 'devices', String(ids.base));
+  const dir = path.join(containerDir, 'devices');
   const node = path.join(dir, path.basename(device));
-  fs.mkdirSync(dir, { recursive: true, mode: 0o711 }); // the container's root binds it from here
-  reachableByUsernsRoot(node);
-  const have = fs.statSync(node, { throwIfNoEntry: false });
-  if (!have || have.rdev !== st.rdev || have.isBlockDevice() !== st.isBlockDevice()) {
-    fs.rmSync(node, { force: true });
-    const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
-    execFileSync('mknod', ['-m', '600', node, type, String(major), String(minor)]);
-  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chownSync(dir, ids.base, ids.base); // the container's root binds it from here
+  fs.rmSync(node, { force: true });
+  const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
+  execFileSync('mknod', ['-m', '600', node, type, String(major), String(minor)]);
   fs.chownSync(node, ids.base, ids.base);
   return node;
 }
@@ -380,8 +397,7 @@ function deviceFor(device: string, ids: IdRange): string {
 /** Where each of the cgroup's directories appears in a lab sandbox: by its hierarchy's mount point name. */
 function labCgroupMounts(cg: Cgroup): { name: string; host: string }[] {
   if (cg.version === 2) return [{ name: '', host: cg.paths[0] }];
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => l.split(' ')).filter((f) => f.length > 8 && f[f.indexOf('-') + 1] === 'cgroup').map((f) => f[4]);
+  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.version === 1).map((m) => m.mountpoint);
   return cg.paths.map((p) => {
     const mountPoint = mounts.filter((m) => p.startsWith(m + '/')).sort((a, b) => b.length - a.length)[0];
     return { name: path.basename(mountPoint ?? p), host: p };

@@ -5,11 +5,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
 import type { NetState } from '../net/endpoint.ts';
-import type { Health } from './health.ts';
 import type { MountRecord } from '../volume/spec.ts';
+import type { Health } from './health.ts';
 
 /** 'restarting': exited, and the engine starts it again after the back-off (container/restart.ts). */
 export type Status = 'created' | 'running' | 'restarting' | 'exited';
@@ -32,6 +32,8 @@ export interface ContainerState {
   finished: string | null;
   autoRemove: boolean;
   cgroup: string | null;
+  /** A user-namespaced container's host ids: root inside is `base` outside (container/id-ranges.ts). */
+  idRange?: { base: number; size: number };
   /** /proc/PID/ns links of the container, e.g. { pid: "pid:[4026532283]" }. */
   namespaces: Record<string, string>;
   /** When its command last started (a restart or `box start` starts it again). */
@@ -205,7 +207,7 @@ export function lookup(ref: string): ContainerState {
     }
     if (hits.length > 1) throw new UserError(`'${ref}' matches ${hits.length} containers; give more of the id`);
   }
-  throw new UserError(`no such container: '${ref}'; \`box ps -a\` lists them`);
+  throw new NotFoundError(`no such container: '${ref}'; \`box ps -a\` lists them`);
 }
 
 /** The containers (running or stopped) whose mounts include this volume: it may not be removed. */

@@ -44,8 +44,8 @@ static void fallback(void)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0) {
-		fprintf(stderr, "box: cannot find box: readlink /proc/self/exe: %s\n", strerror(errno));
+	if (n <= 0 || n >= (ssize_t)sizeof self - 1) { /* a full buffer may be a cut path */
+		fprintf(stderr, "box: cannot find box: readlink /proc/self/exe: %s\n", n <= 0 ? strerror(errno) : "path too long");
 		exit(125);
 	}
 	self[n] = 0;
@@ -103,28 +103,47 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* ---- lines from the engine ---------------------------------------------------------- */
 
-static char inbuf[65536];
-static size_t inlen;
+/* The engine's lines are short (a message, an exit code), but none is cut: the buffer grows
+ * to hold a whole line, up to LINE_MAX_BYTES, and a longer one is an error, not a spin. */
+#define LINE_MAX_BYTES (1u << 20)
+static char *inbuf;
+static size_t inlen, incap;
 
 /* Read what has arrived; returns 0 on EOF. */
 static int fill(int sock)
 {
-	if (inlen == sizeof inbuf) return 1; /* a line that long: handled as is by next_line */
-	ssize_t n = read(sock, inbuf + inlen, sizeof inbuf - inlen);
+	if (inlen == incap) {
+		if (incap >= LINE_MAX_BYTES) {
+			fprintf(stderr, "box: the engine sent a line over %u bytes (see engine.log under BOX_ROOT)\n", LINE_MAX_BYTES);
+			exit(125);
+		}
+		incap = incap ? incap * 2 : 65536;
+		inbuf = realloc(inbuf, incap);
+		if (!inbuf) {
+			fprintf(stderr, "box: out of memory reading from the engine\n");
+			exit(125);
+		}
+	}
+	ssize_t n = read(sock, inbuf + inlen, incap - inlen);
 	if (n < 0) return errno == EINTR || errno == EAGAIN ? 1 : 0;
 	inlen += (size_t)n;
 	return n > 0;
 }
 
-/* Take the next complete line (without its newline) into out; 0 if none is complete. */
-static int next_line(char *out, size_t cap)
+/* Take the next complete line (without its newline) into *out, a copy with two spare bytes
+ * (for "\r\n"); 0 if none is complete. The caller frees it. */
+static int next_line(char **out)
 {
-	char *nl = memchr(inbuf, '\n', inlen);
+	char *nl = inbuf ? memchr(inbuf, '\n', inlen) : NULL;
 	if (!nl) return 0;
 	size_t n = (size_t)(nl - inbuf);
-	size_t k = n < cap - 1 ? n : cap - 1;
-	memcpy(out, inbuf, k);
-	out[k] = 0;
+	*out = malloc(n + 3);
+	if (!*out) {
+		fprintf(stderr, "box: out of memory reading from the engine\n");
+		exit(125);
+	}
+	memcpy(*out, inbuf, n);
+	(*out)[n] = 0;
 	memmove(inbuf, nl + 1, inlen - n - 1);
 	inlen -= n + 1;
 	return 1;
@@ -202,8 +221,10 @@ int main(int argc, char **argv)
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "/");
+	/* getcwd(NULL, 0) allocates to fit: a directory deeper than PATH_MAX is still sent whole.
+	 * No working directory at all (it was removed): the Node CLI says so in its own words. */
+	char *cwd = getcwd(NULL, 0);
+	if (!cwd) fallback();
 	struct winsize ws = { 0 };
 	if (!isatty(1) || ioctl(1, TIOCGWINSZ, &ws) != 0) memset(&ws, 0, sizeof ws);
 	extern char **environ;
@@ -221,9 +242,9 @@ int main(int argc, char **argv)
 	if (write_all(sock, req, req_len) < 0) fallback();
 
 	int code = -1, stdin_open = 1, master_open = 1;
-	char line[65536];
+	char *line;
 	for (;;) {
-		while (next_line(line, sizeof line - 2)) {
+		while (next_line(&line)) {
 			if (!strcmp(line, "fallback")) {
 				close(sock);
 				fallback();
@@ -247,6 +268,7 @@ int main(int argc, char **argv)
 			} else if (!strncmp(line, "exit ", 5)) {
 				code = atoi(line + 5);
 			}
+			free(line);
 		}
 		if (code >= 0) break;
 
@@ -295,7 +317,9 @@ int main(int argc, char **argv)
 	if (master >= 0) drain_master();
 	restore_terminal();
 	/* Messages that came with the exit (the OOM killer's note) are printed last. */
-	while (next_line(line, sizeof line))
+	while (next_line(&line)) {
 		if (!strncmp(line, "say ", 4)) fprintf(stderr, "%s\n", line + 4);
+		free(line);
+	}
 	return code;
 }

@@ -13,7 +13,7 @@ import { boxRoot } from '../image/paths.ts';
 import { clientBinary } from '../init/build.ts';
 import { inHome } from '../home.ts';
 import type { RunConfig } from '../container/config.ts';
-import { UserError } from '../sys/errors.ts';
+import { ExitStatusError, UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
 import { encodeRequest } from './protocol.ts';
 
@@ -155,7 +155,7 @@ async function throughClient(argv: string[], why: string): Promise<string> {
     client.once('error', () => resolve(127));
     client.once('close', (c) => resolve(c ?? 125));
   });
-  if (code !== 0) throw new UserError(err.trim().split('\n')[0]?.replace(/^box: /, '') || `the engine could not run the container (exit ${code})`, code);
+  if (code !== 0) throw new ExitStatusError(err.trim().split('\n')[0]?.replace(/^box: /, '') || `the engine could not run the container (exit ${code})`, code);
   return out.trim();
 }
 

@@ -109,8 +109,10 @@ function signalProcess(pid: number | null, child: ChildProcess | null, sig: Node
 function handle(conn: net.Socket, stats: Stats): void {
   let buf = Buffer.alloc(0);
   let session: Session | null = null;
+  let refused = false;
   conn.on('error', () => {}); // a client that vanished: 'close' follows
   const onData = (chunk: Buffer) => {
+    if (refused) return; // the rest of an oversized request: read and dropped
     if (session) return session.input(chunk);
     buf = Buffer.concat([buf, chunk]);
     // The same socket speaks the Docker Engine API (api/): an HTTP request line, not "box-engine 1".
@@ -122,9 +124,16 @@ function handle(conn: net.Socket, stats: Stats): void {
       if (peerOf(conn).uid !== 0) return void conn.end('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"only root may use box\'s engine"}\n');
       return serveHttp(conn, buf);
     }
+    if (buf.length > MAX_REQUEST) {
+      // A command line or environment this large is the CLI's to judge (it says what is too
+      // big in one line): send the client back to it rather than drop the connection.
+      console.error(`${new Date().toISOString()} request over ${MAX_REQUEST} bytes: fallback`);
+      conn.end('fallback\n');
+      refused = true;
+      return;
+    }
     let parsed;
     try {
-      if (buf.length > MAX_REQUEST) throw new Error('request too large');
       parsed = parseRequest(buf);
     } catch (err) {
       console.error(`${new Date().toISOString()} bad request: ${(err as Error).message}`);
@@ -208,6 +217,7 @@ class Session {
     }
     const inv: Invocation = {
       env: this.req.env,
+      cwd: this.req.cwd,
       stderr: (text) => this.send(sayLines(text)),
       stderrIsTTY: this.req.stderrIsTTY,
       terminalSize: () => (this.req.stdoutIsTTY && this.req.cols ? { cols: this.req.cols, rows: this.req.rows } : null),

@@ -5,7 +5,7 @@
 //   `3f57d9401f8d`, `sha256:3f57…`  an image id, or its first digits: every tag of that image.
 // A tag is tried first, so an image tagged `cafe` is found by that name before any id.
 
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import { BUILT_IN_IMAGES, ensureBuiltIn } from './base-images.ts';
 import { entryRef, readImage } from './images.ts';
 import { normalizeRef } from './ref.ts';
@@ -78,7 +78,7 @@ export function findImages(root: string, ref: string, opts: { builtIn?: boolean 
   if (!matches.length) {
     const broken = catalog.damaged.find((d) => d.tag === tryCanonical(ref));
     if (broken) throw new UserError(broken.problem);
-    throw new UserError(`no such image: '${ref}'; \`box images\` lists the images you have`);
+    throw new NotFoundError(`no such image: '${ref}'; \`box images\` lists the images you have`);
   }
   return { catalog, matches };
 }

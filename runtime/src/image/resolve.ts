@@ -2,7 +2,7 @@
 // This is on the critical path of `box run`: for an image already unpacked it reads
 // index.json, the manifest and the config, and stats each layer directory. Nothing more.
 
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { BUILT_IN_IMAGES, ensureBuiltIn } from './base-images.ts';
 import { entryRef, findImage, findImageById, loadImage, type ResolvedImage } from './images.ts';
@@ -28,7 +28,7 @@ export function resolveImage(ref: string, opts: { root?: string; trace?: Trace }
     desc = findImage(index, ref);
   }
   desc ??= findImageById(root, index, ref);
-  if (!desc) throw new UserError(`image '${ref}' not found; \`box images\` lists what you have (busybox is built in)`);
+  if (!desc) throw new NotFoundError(`image '${ref}' not found; \`box images\` lists what you have (busybox is built in)`);
   return loadImage(root, desc, entryRef(desc) ?? canonical, opts.trace);
 }
 

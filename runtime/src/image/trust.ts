@@ -16,7 +16,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import { findImage, type StoredImage } from './catalog.ts';
 import { digestHex } from './digest.ts';
 import { boxRoot } from './paths.ts';
@@ -92,7 +92,7 @@ function readPublicKey(file: string, label: string): import('node:crypto').KeyOb
   try {
     key = crypto().createPublicKey(fs.readFileSync(file));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${label}: no such file`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`${label}: no such file`);
     throw new UserError(`${label} is not a public key in PEM form (what \`box trust key\` prints)`);
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new UserError(`${label} is a ${key.asymmetricKeyType} key; box trusts ed25519 keys only`);
@@ -129,7 +129,7 @@ export function addTrustedKey(root: string, name: string, file: string): string 
 export function removeTrustedKey(root: string, name: string): void {
   if (name === OWN_KEY) throw new UserError(`'${OWN_KEY}' is this machine's own signing key; to stop using it, remove ${trustPaths(root).dir}`);
   const file = path.join(trustPaths(root).keys, `${name}.pub`);
-  if (!KEY_NAME.test(name) || !fs.existsSync(file)) throw new UserError(`no trusted key named '${name}'; \`box trust ls\` lists them`);
+  if (!KEY_NAME.test(name) || !fs.existsSync(file)) throw new NotFoundError(`no trusted key named '${name}'; \`box trust ls\` lists them`);
   fs.rmSync(file);
 }
 

@@ -10,12 +10,17 @@
  *   - a Node process costs ~30 ms to start; this one costs ~1 ms, which keeps `box run`
  *     close to runc.
  *
- * It makes no decisions. TypeScript (runtime/src/container/plan.ts) computes a *plan*, a
- * list of system calls, and writes it to fd 3; box-init executes them in order and
- * reports each result on fd 4, so box can trace them and name the one that failed.
+ * It makes no decisions. TypeScript computes a *plan*, a list of system calls
+ * (runtime/src/container/build-plan.ts decides them, plan.ts writes them down), and writes
+ * it to fd 3; box-init executes them in order and reports each result on fd 4, so box can
+ * trace them and name the one that failed.
  *
- * Plan: one op per line, fields separated by 0x1f (ASCII unit separator), ending with a
- * line "end". Report lines: "OK <i> <result>", "ERR <i> <errno>", "SYNC <i> <pid>".
+ * Plan: a header line "<bytes>\n" with the size of what follows, then one op per line,
+ * fields separated by 0x1f (ASCII unit separator), ending with a line "end". Nothing about
+ * a plan has a fixed size here: the ops, their arguments and the environment are allocated
+ * to fit, and a plan over PLAN_MAX_BYTES is refused whole (box refuses it first, with the
+ * same bound, in container/plan.ts). Report lines: "OK <i> <result>", "ERR <i> <errno>"
+ * (i = -1: the plan itself was refused), "SYNC <i> <pid>", "PTY <i> <fd>".
  * fd 4 is close-on-exec: when the final execve succeeds box sees EOF, and knows the
  * user's command is running.
  */
@@ -48,51 +53,95 @@
 
 #define PLAN_FD 3
 #define REPORT_FD 4
-#define MAX_OPS 512
-#define MAX_ARGS 64
+/* The same bound as PLAN_MAX_BYTES in container/plan.ts. The kernel's own limits are far
+ * below it (execve takes at most a quarter of the stack limit for argv and environment,
+ * 2 MiB with the usual 8 MiB stack; a seccomp filter at most 4096 instructions). */
+#define PLAN_MAX_BYTES (16u << 20)
 
 struct op {
-	char *argv[MAX_ARGS + 1]; /* argv[0] is the op name */
+	char **argv; /* argv[0] is the op name; NULL-terminated */
 	int argc;
 };
 
-static struct op ops[MAX_OPS];
+static struct op *ops;
 static int root_fd = -1; /* a container's root, held across setns (box exec) */
 static int nops;
-static char *envp[MAX_ARGS * 4 + 1];
+static char **envp; /* allocated for every "env" op of the plan, plus the NULL */
 static int nenv;
+
+static void report(const char *what, int i, long value);
+
+/* The plan cannot be read whole: say why on the report fd (box turns it into one line) and
+ * stop before anything has been done. */
+static void refuse(int err)
+{
+	report("ERR", -1, err);
+	_exit(125);
+}
+
+static void *must_alloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+	if (!p) refuse(ENOMEM);
+	return p;
+}
 
 /* ---- reading the plan ---------------------------------------------------------------- */
 
 static char *unescape(char *s);
 
-static char *read_all(int fd, size_t *len)
+static int read_byte(int fd, char *c)
 {
-	size_t cap = 8192, n = 0;
-	char *buf = malloc(cap);
 	for (;;) {
-		if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
-		ssize_t r = read(fd, buf + n, 1);	/* byte by byte: stop exactly at "end\n" */
+		ssize_t r = read(fd, c, 1);
 		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) break;
-		n += r;
-		if (n >= 4 && memcmp(buf + n - 4, "end\n", 4) == 0 && (n == 4 || buf[n - 5] == '\n')) break;
+		return r == 1;
 	}
-	buf[n] = 0;
-	*len = n;
+}
+
+/* The header, byte by byte (it is short), then exactly that many bytes: the plan fd stays
+ * open after the plan, and the newlines that answer our sync points come on it. */
+static char *read_plan(int fd)
+{
+	size_t len = 0;
+	char c;
+	for (int digits = 0;; digits++) {
+		if (!read_byte(fd, &c)) refuse(EIO);
+		if (c == '\n' && digits > 0) break;
+		if (c < '0' || c > '9' || digits > 9) refuse(EINVAL);
+		len = len * 10 + (size_t)(c - '0');
+	}
+	if (len > PLAN_MAX_BYTES) refuse(E2BIG);
+	char *buf = must_alloc(len + 1);
+	for (size_t n = 0; n < len;) {
+		ssize_t r = read(fd, buf + n, len - n);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) refuse(EIO);
+		n += (size_t)r;
+	}
+	buf[len] = 0;
 	return buf;
+}
+
+static size_t count(const char *s, char c)
+{
+	size_t n = 0;
+	for (; *s; s++) n += *s == c;
+	return n;
 }
 
 static void parse_plan(char *buf)
 {
-	for (char *line = strtok(buf, "\n"); line && nops < MAX_OPS; line = strtok(NULL, "\n")) {
+	ops = must_alloc((count(buf, '\n') + 1) * sizeof *ops);
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		if (strcmp(line, "end") == 0) break;
 		struct op *o = &ops[nops++];
+		o->argv = must_alloc((count(line, 0x1f) + 2) * sizeof *o->argv);
 		char *p = line;
 		o->argc = 0;
 		for (;;) {
 			char *sep = strchr(p, 0x1f);
-			if (o->argc < MAX_ARGS) o->argv[o->argc++] = p;
+			o->argv[o->argc++] = p;
 			if (!sep) break;
 			*sep = 0;
 			p = sep + 1;
@@ -100,6 +149,9 @@ static void parse_plan(char *buf)
 		o->argv[o->argc] = NULL;
 		for (int k = 0; k < o->argc; k++) unescape(o->argv[k]);
 	}
+	int env_ops = 0;
+	for (int i = 0; i < nops; i++) env_ops += strcmp(ops[i].argv[0], "env") == 0;
+	envp = must_alloc((env_ops + 1) * sizeof *envp);
 }
 
 /* ---- reporting ------------------------------------------------------------------------ */
@@ -207,10 +259,10 @@ static void do_exec(int i, struct op *o)
 	for (int k = 0; k < nenv; k++)
 		if (strncmp(envp[k], "PATH=", 5) == 0) path = envp[k] + 5;
 	int saw_eacces = 0;
-	char full[4096];
+	char *full = must_alloc(strlen(path) + strlen(file) + 2); /* a PATH entry, '/', file */
 	for (const char *p = path; *p;) {
 		const char *end = strchrnul(p, ':');
-		snprintf(full, sizeof full, "%.*s/%s", (int)(end - p), p, file);
+		sprintf(full, "%.*s/%s", (int)(end - p), p, file);
 		execve(full, argv, envp);
 		if (errno == EACCES) saw_eacces = 1;
 		p = *end ? end + 1 : end;
@@ -248,7 +300,8 @@ static int hexval(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 static int set_seccomp(const char *hex)
 {
 	size_t n = strlen(hex) / 2;
-	unsigned char *bytes = malloc(n);
+	unsigned char *bytes = malloc(n ? n : 1);
+	if (!bytes) return -1; /* errno is ENOMEM */
 	for (size_t k = 0; k < n; k++) bytes[k] = hexval(hex[2 * k]) << 4 | hexval(hex[2 * k + 1]);
 	struct sock_fprog prog = { .len = n / sizeof(struct sock_filter), .filter = (struct sock_filter *)bytes };
 	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
@@ -323,11 +376,23 @@ static int open_in(const char *root, const char *path, int flags)
 	return fd;
 }
 
+static int make_in_buf(const char *root, char *buf, int file);
+
 /* mkdirin ROOT PATH dir|file: make each missing component of PATH, every one looked up in ROOT. */
 static int make_in(const char *root, const char *path, int file)
 {
-	char buf[4096];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) { errno = ENAMETOOLONG; return -1; }
+	char *buf = strdup(path); /* a copy we cut at each '/': as long as the path (the kernel
+	                            * says ENAMETOOLONG past PATH_MAX when it is looked up) */
+	if (!buf) return -1;
+	int rc = make_in_buf(root, buf, file);
+	int err = errno;
+	free(buf);
+	errno = err;
+	return rc;
+}
+
+static int make_in_buf(const char *root, char *buf, int file)
+{
 	size_t len = strlen(buf);
 	for (size_t end = 1; end <= len; end++) {
 		if (end < len && buf[end] != '/') continue;
@@ -416,9 +481,11 @@ static long run_op(int i, struct op *o)
 	if (IS("setsid")) return setsid();
 	if (IS("tiocsctty")) return ioctl(0, TIOCSCTTY, 0);
 	if (IS("setgroups")) {
-		gid_t g[MAX_ARGS];
+		gid_t *g = must_alloc(o->argc * sizeof *g);
 		for (int k = 1; k < o->argc; k++) g[k - 1] = num(a[k]);
-		return setgroups(o->argc - 1, g);
+		int rc = setgroups(o->argc - 1, g);
+		free(g);
+		return rc;
 	}
 	if (IS("setresgid")) return setresgid(num(a[1]), num(a[1]), num(a[1]));
 	if (IS("setresuid")) return setresuid(num(a[1]), num(a[1]), num(a[1]));
@@ -427,7 +494,7 @@ static long run_op(int i, struct op *o)
 	if (IS("prctl")) return prctl(num(a[1]), num(a[2]), 0, 0, 0);
 	if (IS("seccomp")) return set_seccomp(a[1]);
 	if (IS("close_range")) return syscall(SYS_close_range, num(a[1]), ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
-	if (IS("env")) { if (nenv < MAX_ARGS * 4) envp[nenv++] = a[1]; return 0; }
+	if (IS("env")) { envp[nenv++] = a[1]; return 0; }
 	if (IS("exec")) { do_exec(i, o); return -1; }
 	errno = ENOSYS;
 	return -1;
@@ -438,9 +505,7 @@ int main(void)
 {
 	/* The report fd closes itself on exec: EOF there means "the user's command runs". */
 	fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
-	size_t len;
-	char *plan = read_all(PLAN_FD, &len);
-	parse_plan(plan);
+	parse_plan(read_plan(PLAN_FD));
 	for (int i = 0; i < nops; i++) {
 		errno = 0;
 		long rc = run_op(i, &ops[i]);

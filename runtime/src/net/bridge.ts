@@ -26,7 +26,10 @@ export function ensureBridge(trace: Trace | null, n: Network): void {
   const { prefix } = parseCidr(n.subnet);
   try {
     runTool(trace, 'ip', ['-batch', '-'], [
-      `link add ${n.bridge} type bridge`,
+      // An address of its own: a bridge without one takes the lowest MAC of its ports, so it
+      // changes when that container goes, and the others' ARP entry for the gateway (their
+      // DNS, their way out) goes stale until it expires. Docker fixes it too: 02:42 + the IP.
+      `link add ${n.bridge} address ${gatewayMac(n.gateway)} type bridge`,
       `addr add ${n.gateway}/${prefix} dev ${n.bridge}`,
       `link set ${n.bridge} up`,
     ].join('\n') + '\n');
@@ -59,7 +62,12 @@ export function removeBridge(trace: Trace | null, n: Pick<Network, 'id' | 'bridg
 export function reapOrphanBridges(trace: Trace | null): void {
   for (const r of orphans()) {
     stopOrphanDns(trace, r.networkDir);
-    removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+    try {
+      removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+    } catch (err) {
+      // Another box's leftovers must not fail this box's command: the next reaper tries again.
+      trace?.record({ kind: 'note', text: `could not remove the orphaned bridge ${r.bridge}: ${(err as Error).message}` });
+    }
   }
 }
 
@@ -77,4 +85,9 @@ function stopOrphanDns(trace: Trace | null, networkDir: string): void {
       /* gone */
     }
   }
+}
+
+/** A locally administered unicast MAC from the gateway's IPv4 address, as Docker makes them: 02:42:ac:11:00:01. */
+export function gatewayMac(gateway: string): string {
+  return ['02', '42', ...gateway.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
 }

@@ -11,8 +11,9 @@ import path from 'node:path';
 import {
   MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
 } from '../sys/constants.ts';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 import type { Plan } from '../container/plan.ts';
+import { mountHolding, readMountinfo } from '../sys/mountinfo.ts';
 
 export interface Volume {
   host: string;
@@ -102,7 +103,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   plan.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=65536k');
   for (const name of SAFE_DEVICES) bindFile(plan, `/dev/${name}`, `${dev}/${name}`, 0);
   for (const device of spec.devices) {
-    if (!fs.existsSync(device)) throw new UserError(`--device ${device}: no such device on this host`);
+    if (!fs.existsSync(device)) throw new NotFoundError(`--device ${device}: no such device on this host`);
     bindFile(plan, device, path.join(dev, path.basename(device)), 0);
   }
   plan.mkdir(`${dev}/pts`);
@@ -205,22 +206,9 @@ function hostKind(p: string): 'file' | 'dir' | null {
 
 /** nosuid/nodev/noexec of the host mount that holds `p` (from /proc/self/mountinfo). */
 export function lockedFlags(p: string): number {
-  let best = '';
-  let flags = 0;
-  const real = fs.realpathSync(p);
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 6) continue;
-    const mountPoint = f[4].replace(/\\040/g, ' ');
-    const inside = real === mountPoint || real.startsWith(mountPoint === '/' ? '/' : mountPoint + '/');
-    if (inside && mountPoint.length >= best.length) {
-      best = mountPoint;
-      const opts = f[5].split(',');
-      flags = (opts.includes('nosuid') ? MS_NOSUID : 0) | (opts.includes('nodev') ? MS_NODEV : 0) |
-        (opts.includes('noexec') ? MS_NOEXEC : 0);
-    }
-  }
-  return flags;
+  const opts = mountHolding(readMountinfo(), fs.realpathSync(p))?.options ?? [];
+  return (opts.includes('nosuid') ? MS_NOSUID : 0) | (opts.includes('nodev') ? MS_NODEV : 0) |
+    (opts.includes('noexec') ? MS_NOEXEC : 0);
 }
 
 /**

@@ -1,12 +1,15 @@
 // The security plan: everything the container's init needs to lock the container down, worked
 // out before any process starts, as plain data: capability masks, the no_new_privs bit, and
 // the seccomp filter's bytes. The init (runtime/src/init, in C) applies it just before it
-// execs the user's command; thread.ts applies the same plan from TypeScript for the tests.
+// execs the user's command (container/build-plan.ts turns it into the plan's system calls).
 
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { CAPABILITIES, capHex, capMask, lastCap, resolveCaps } from './capabilities.ts';
-import { defaultSeccompProgram, seccompUnconfined } from './seccomp.ts';
+import { compileProfile, defaultSeccompProgram, seccompUnconfined } from './seccomp.ts';
+import { labSeccompProgram } from './lab-seccomp.ts';
+import { readSeccompProfile } from './seccomp_file.ts';
+import type { SeccompProfile } from './seccomp_profile.ts';
 import type { SeccompProgram } from './seccomp.ts';
 
 export interface SecurityOptions {
@@ -15,8 +18,8 @@ export interface SecurityOptions {
   capDrop?: string[];
   /** --privileged: every capability and no seccomp filter, as in Docker */
   privileged?: boolean;
-  /** --security-opt seccomp=unconfined gives 'unconfined' */
-  seccomp?: 'default' | 'unconfined';
+  /** --security-opt seccomp=unconfined gives 'unconfined', seccomp=FILE the profile in it; 'lab' is a lab sandbox's own filter (lab-seccomp.ts) */
+  seccomp?: 'default' | 'unconfined' | 'lab' | SeccompProfile;
   /** on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
 }
@@ -53,7 +56,11 @@ export function securityPlan(opts: SecurityOptions = {}, sys?: Pick<Sys, 'readFi
   const mask = capMask(caps);
 
   let seccomp: SeccompProgram | null = null;
-  if (!opts.privileged && opts.seccomp !== 'unconfined') {
+  if (opts.seccomp === 'lab') {
+    // Privileged or not: the lab's loop device must stay put. x86_64 numbers, as below.
+    if (process.arch !== 'x64') throw new UserError(`the lab's seccomp filter is for x86_64 and this machine is ${process.arch}`);
+    seccomp = labSeccompProgram();
+  } else if (!opts.privileged && opts.seccomp !== 'unconfined') {
     // The filter compares x86_64 system call numbers: on another architecture it would
     // refuse the wrong calls (the arch check would kill every process).
     if (process.arch !== 'x64') {
@@ -61,7 +68,7 @@ export function securityPlan(opts: SecurityOptions = {}, sys?: Pick<Sys, 'readFi
         `the default seccomp filter is for x86_64 and this machine is ${process.arch}; run with --security-opt seccomp=unconfined`,
       );
     }
-    seccomp = defaultSeccompProgram(caps);
+    seccomp = typeof opts.seccomp === 'object' ? compileProfile(opts.seccomp, caps) : defaultSeccompProgram(caps);
   } else {
     seccomp = seccompUnconfined();
   }
@@ -81,8 +88,9 @@ export function securityPlan(opts: SecurityOptions = {}, sys?: Pick<Sys, 'readFi
 }
 
 /**
- * Parse `--security-opt` values, Docker's spelling: `seccomp=unconfined`,
- * `no-new-privileges`, `no-new-privileges=true|false`. Throws UserError for anything else.
+ * Parse `--security-opt` values, Docker's spelling: `seccomp=unconfined`, `seccomp=FILE` (a
+ * profile in Docker's JSON shape, read now), `no-new-privileges`,
+ * `no-new-privileges=true|false`. Throws UserError for anything else.
  */
 export function parseSecurityOpts(values: string[]): Pick<SecurityOptions, 'seccomp' | 'noNewPrivs'> {
   const out: Pick<SecurityOptions, 'seccomp' | 'noNewPrivs'> = {};
@@ -92,12 +100,13 @@ export function parseSecurityOpts(values: string[]): Pick<SecurityOptions, 'secc
     const arg = eq < 0 ? undefined : value.slice(eq + 1);
     if (key === 'seccomp' && arg === 'unconfined') out.seccomp = 'unconfined';
     else if (key === 'seccomp' && arg === 'default') out.seccomp = 'default';
+    else if (key === 'seccomp' && arg) out.seccomp = readSeccompProfile(arg);
     else if (key === 'seccomp') {
-      throw new UserError(`--security-opt seccomp=${arg ?? ''}: box has only its default filter; use seccomp=unconfined to turn it off`);
+      throw new UserError('--security-opt seccomp: give unconfined, default or the path of a JSON profile');
     } else if (key === 'no-new-privileges' && (arg === undefined || arg === 'true')) out.noNewPrivs = true;
     else if (key === 'no-new-privileges' && arg === 'false') out.noNewPrivs = false;
     else {
-      throw new UserError(`--security-opt: unknown option '${value}'; box knows seccomp=unconfined and no-new-privileges[=true|false]`);
+      throw new UserError(`--security-opt: unknown option '${value}'; box knows seccomp=unconfined|FILE and no-new-privileges[=true|false]`);
     }
   }
   return out;
@@ -113,8 +122,8 @@ export function describePlan(plan: SecurityPlan): string[] {
   lines.push(`no_new_privs: ${plan.noNewPrivs ? 1 : 0}`);
   if (plan.seccomp) {
     lines.push(
-      `seccomp: ${plan.seccomp.insns.length} BPF instructions; EPERM for ${plan.seccomp.blocked.length} system calls`,
-      `  blocked: ${plan.seccomp.blocked.join(' ')}`,
+      `seccomp: ${plan.seccomp.insns.length} BPF instructions; ${plan.seccomp.summary ?? `${plan.seccomp.allowed.length} system calls allowed, ${plan.seccomp.defaultAction} for the rest`}`,
+      `  refused in the x86_64 table: ${plan.seccomp.blocked.join(' ')}`,
       ...plan.seccomp.argumentRules.map((r) => `  ${r}`),
     );
   } else {

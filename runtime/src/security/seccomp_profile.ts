@@ -1,11 +1,12 @@
-// Docker's default seccomp profile, as data: which system calls a container may not make, and
-// which capability gives each one back.
+// Docker's default seccomp profile, as data: an ALLOWLIST in Docker's own JSON shape (the shape
+// `--security-opt seccomp=FILE` reads, see seccomp_file.ts). Only the calls listed are allowed;
+// every other call fails with EPERM, so a system call a new kernel adds is refused until
+// someone reads what it does and lists it. seccomp.ts compiles a profile into the filter.
 //
-// Docker's profile (moby/profiles/seccomp/default.json) is an allowlist: about 370 calls are
-// allowed and everything else returns EPERM. Over the x86_64 table that is the same as the
-// denylist below, checked call by call against the profile of 2026 (profiles/seccomp v0.2.3,
-// Linux 6.13 syscalls). Where Docker's rule looks at an argument (socket, personality,
-// clone, clone3), seccomp.ts builds the same test.
+// The list below is moby/profiles/seccomp/default.json for x86_64 (profiles/seccomp v0.2.3,
+// 2026), checked call by call against the kernel's table; where Docker's rule looks at an
+// argument (socket, personality, clone, clone3) the rule is the same. ALWAYS_BLOCKED and
+// BLOCKED_UNLESS_CAP below say why the calls left out are left out.
 //
 // Worth knowing, because older lists (and many blog posts) say otherwise:
 // - ptrace, process_vm_readv and process_vm_writev are ALLOWED on kernels >= 4.8, where
@@ -19,7 +20,7 @@
 //   (kernel/seccomp.c, "our single exception to filtering"), since they work only when called
 //   from the kernel's own uprobe trampoline. So neither is listed here.
 
-/** Refused to every container, whatever its capabilities. */
+/** Not in the list for any container, whatever its capabilities, and why. */
 export const ALWAYS_BLOCKED: Record<string, string> = {
   // Calls that reach the whole machine, not just the container.
   kexec_load: 'boots another kernel',
@@ -63,7 +64,8 @@ export const ALWAYS_BLOCKED: Record<string, string> = {
 };
 
 /**
- * Refused unless the container holds one of the capabilities listed. The capability check in
+ * Not in the list unless the container holds one of the capabilities listed (the profile's
+ * `includes.caps` rules, made from this table). The capability check in
  * the kernel would refuse most of these anyway; seccomp is a second wall, and a smaller
  * kernel surface: a call that is never entered cannot have a bug that matters.
  */
@@ -125,11 +127,119 @@ export const ARGUMENT_RULES: Record<string, string> = {
   personality: 'only PER_LINUX (0), PER_LINUX32 (8), UNAME26 (0x20000), PER_LINUX32|UNAME26 and the query 0xffffffff; EPERM for the rest',
 };
 
-/** The system calls refused outright (EPERM whatever the arguments) to a container with these capabilities. */
-export function blockedSyscalls(caps: string[]): string[] {
-  const held = new Set(caps);
-  const gated = Object.entries(BLOCKED_UNLESS_CAP)
-    .filter(([, unlocks]) => !unlocks.some((c) => held.has(c)))
-    .map(([name]) => name);
-  return [...Object.keys(ALWAYS_BLOCKED), ...gated];
+/** One rule of a Docker-format profile (the JSON keys of moby's profile). */
+export interface SeccompArg {
+  index: number;
+  value: number | bigint;
+  valueTwo?: number | bigint;
+  op: string; // SCMP_CMP_EQ, _NE, _LT, _LE, _GT, _GE, _MASKED_EQ (value is the mask, valueTwo the result)
 }
+export interface SeccompRule {
+  names: string[];
+  action: string; // SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_THREAD, _KILL_PROCESS, _TRAP, _LOG
+  errnoRet?: number;
+  args?: SeccompArg[];
+  comment?: string;
+  /** the rule applies only if the container holds all these capabilities / runs on these arches */
+  includes?: { caps?: string[]; arches?: string[]; minKernel?: string };
+  /** the rule does not apply if the container holds any of these capabilities */
+  excludes?: { caps?: string[]; arches?: string[] };
+}
+export interface SeccompProfile {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  syscalls: SeccompRule[];
+}
+
+/** Allowed to every container, whatever its capabilities (sorted by number). */
+export const ALLOWED: string[] = [
+  'read', 'write', 'open', 'close', 'stat', 'fstat', 'lstat', 'poll', 'lseek', 'mmap', 'mprotect',
+  'munmap', 'brk', 'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'ioctl', 'pread64',
+  'pwrite64', 'readv', 'writev', 'access', 'pipe', 'select', 'sched_yield', 'mremap', 'msync',
+  'mincore', 'madvise', 'shmget', 'shmat', 'shmctl', 'dup', 'dup2', 'pause', 'nanosleep',
+  'getitimer', 'alarm', 'setitimer', 'getpid', 'sendfile', 'connect', 'accept', 'sendto',
+  'recvfrom', 'sendmsg', 'recvmsg', 'shutdown', 'bind', 'listen', 'getsockname', 'getpeername',
+  'socketpair', 'setsockopt', 'getsockopt', 'fork', 'vfork', 'execve', 'exit', 'wait4', 'kill',
+  'uname', 'semget', 'semop', 'semctl', 'shmdt', 'msgget', 'msgsnd', 'msgrcv', 'msgctl', 'fcntl',
+  'flock', 'fsync', 'fdatasync', 'truncate', 'ftruncate', 'getdents', 'getcwd', 'chdir', 'fchdir',
+  'rename', 'mkdir', 'rmdir', 'creat', 'link', 'unlink', 'symlink', 'readlink', 'chmod', 'fchmod',
+  'chown', 'fchown', 'lchown', 'umask', 'gettimeofday', 'getrlimit', 'getrusage', 'sysinfo',
+  'times', 'ptrace', 'getuid', 'getgid', 'setuid', 'setgid', 'geteuid', 'getegid', 'setpgid',
+  'getppid', 'getpgrp', 'setsid', 'setreuid', 'setregid', 'getgroups', 'setgroups', 'setresuid',
+  'getresuid', 'setresgid', 'getresgid', 'getpgid', 'setfsuid', 'setfsgid', 'getsid', 'capget',
+  'capset', 'rt_sigpending', 'rt_sigtimedwait', 'rt_sigqueueinfo', 'rt_sigsuspend', 'sigaltstack',
+  'utime', 'mknod', 'statfs', 'fstatfs', 'getpriority', 'setpriority', 'sched_setparam',
+  'sched_getparam', 'sched_setscheduler', 'sched_getscheduler', 'sched_get_priority_max',
+  'sched_get_priority_min', 'sched_rr_get_interval', 'mlock', 'munlock', 'mlockall', 'munlockall',
+  'modify_ldt', 'prctl', 'arch_prctl', 'adjtimex', 'setrlimit', 'sync', 'gettid', 'readahead',
+  'setxattr', 'lsetxattr', 'fsetxattr', 'getxattr', 'lgetxattr', 'fgetxattr', 'listxattr',
+  'llistxattr', 'flistxattr', 'removexattr', 'lremovexattr', 'fremovexattr', 'tkill', 'time',
+  'futex', 'sched_setaffinity', 'sched_getaffinity', 'set_thread_area', 'io_setup', 'io_destroy',
+  'io_getevents', 'io_submit', 'io_cancel', 'get_thread_area', 'epoll_create', 'epoll_ctl_old',
+  'epoll_wait_old', 'remap_file_pages', 'getdents64', 'set_tid_address', 'restart_syscall',
+  'semtimedop', 'fadvise64', 'timer_create', 'timer_settime', 'timer_gettime', 'timer_getoverrun',
+  'timer_delete', 'clock_gettime', 'clock_getres', 'clock_nanosleep', 'exit_group', 'epoll_wait',
+  'epoll_ctl', 'tgkill', 'utimes', 'mq_open', 'mq_unlink', 'mq_timedsend', 'mq_timedreceive',
+  'mq_notify', 'mq_getsetattr', 'waitid', 'ioprio_set', 'ioprio_get', 'inotify_init',
+  'inotify_add_watch', 'inotify_rm_watch', 'openat', 'mkdirat', 'mknodat', 'fchownat', 'futimesat',
+  'newfstatat', 'unlinkat', 'renameat', 'linkat', 'symlinkat', 'readlinkat', 'fchmodat',
+  'faccessat', 'pselect6', 'ppoll', 'set_robust_list', 'get_robust_list', 'splice', 'tee',
+  'sync_file_range', 'vmsplice', 'utimensat', 'epoll_pwait', 'signalfd', 'timerfd_create',
+  'eventfd', 'fallocate', 'timerfd_settime', 'timerfd_gettime', 'accept4', 'signalfd4', 'eventfd2',
+  'epoll_create1', 'dup3', 'pipe2', 'inotify_init1', 'preadv', 'pwritev', 'rt_tgsigqueueinfo',
+  'recvmmsg', 'fanotify_mark', 'prlimit64', 'name_to_handle_at', 'clock_adjtime', 'syncfs',
+  'sendmmsg', 'getcpu', 'process_vm_readv', 'process_vm_writev', 'sched_setattr', 'sched_getattr',
+  'renameat2', 'seccomp', 'getrandom', 'memfd_create', 'execveat', 'membarrier', 'mlock2',
+  'copy_file_range', 'preadv2', 'pwritev2', 'pkey_mprotect', 'pkey_alloc', 'pkey_free', 'statx',
+  'io_pgetevents', 'rseq', 'uretprobe', 'uprobe', 'pidfd_send_signal', 'pidfd_open', 'close_range',
+  'openat2', 'faccessat2', 'epoll_pwait2', 'landlock_create_ruleset', 'landlock_add_rule',
+  'landlock_restrict_self', 'memfd_secret', 'process_mrelease', 'futex_waitv', 'cachestat',
+  'fchmodat2', 'map_shadow_stack', 'futex_wake', 'futex_wait', 'futex_requeue', 'statmount',
+  'listmount', 'mseal', 'setxattrat', 'getxattrat', 'listxattrat', 'removexattrat',
+];
+
+// <linux/personality.h>: the execution domains a program may pick.
+const PERSONALITIES = [0x0 /* PER_LINUX */, 0x8 /* PER_LINUX32 */, 0x20000 /* UNAME26 */, 0x20008, 0xffffffff /* query */];
+// The namespace flags refused in clone()'s flags: NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET.
+const CLONE_NAMESPACE_MASK = 0x7e020000;
+const AF_ALG = 38; // the kernel's crypto API as sockets (CVE-2026-31431, "Copy Fail")
+const AF_VSOCK = 40; // sockets to the hypervisor and to other VMs on the host
+const ENOSYS = 38;
+
+/** The default profile, in Docker's JSON shape. */
+export const DEFAULT_PROFILE: SeccompProfile = {
+  defaultAction: 'SCMP_ACT_ERRNO',
+  defaultErrnoRet: 1, // EPERM
+  architectures: ['SCMP_ARCH_X86_64'],
+  syscalls: [
+    { names: ALLOWED, action: 'SCMP_ACT_ALLOW' },
+    ...PERSONALITIES.map((p): SeccompRule => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: p, op: 'SCMP_CMP_EQ' }] })),
+    {
+      names: ['socket'], action: 'SCMP_ACT_ALLOW', comment: 'any family but AF_ALG and AF_VSOCK',
+      // The family is an int: the kernel reads only the low 32 bits of the register, so
+      // 0x1_00000028 is AF_VSOCK to it, yet passes Docker's 64-bit "family > 40". The first
+      // test (arg <= 0xffffffff) closes that gap.
+      args: [
+        { index: 0, value: 0xffffffff, op: 'SCMP_CMP_LE' },
+        { index: 0, value: AF_ALG, op: 'SCMP_CMP_NE' },
+        { index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' },
+      ],
+    },
+    {
+      names: ['clone'], action: 'SCMP_ACT_ALLOW', comment: 'no namespace flags', excludes: { caps: ['CAP_SYS_ADMIN'] },
+      args: [{ index: 0, value: CLONE_NAMESPACE_MASK, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+    },
+    {
+      // clone3's flags are in memory seccomp cannot read: ENOSYS makes glibc fall back to clone.
+      names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, excludes: { caps: ['CAP_SYS_ADMIN'] },
+    },
+    { names: ['clone', 'clone3'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } },
+    // One rule a capability: the calls it gives back.
+    ...[...new Set(Object.values(BLOCKED_UNLESS_CAP).flat())].map((cap): SeccompRule => ({
+      names: Object.keys(BLOCKED_UNLESS_CAP).filter((name) => BLOCKED_UNLESS_CAP[name].includes(cap)),
+      action: 'SCMP_ACT_ALLOW',
+      includes: { caps: [cap] },
+    })),
+  ],
+};

@@ -44,13 +44,74 @@ export class SysError extends Error {
 }
 
 /**
+ * What kind of failure a UserError is. Code decides by it (the CLI's exit status, `rm -f`
+ * passing over what is already gone, `inspect` trying an image after a container), never by
+ * the words of the message, which are for people and may change.
+ */
+export type ErrorCode =
+  | 'failed' // box could not do what was asked (the default)
+  | 'usage' // a flag or argument is wrong
+  | 'not-found' // no container, image or file by that name
+  | 'command-not-found' // the container's command does not exist in it
+  | 'command-cannot-run' // ... exists but cannot be executed
+  | 'build-step-failed' // a RUN step of box build exited non-zero
+  | 'invalid-compose-file'; // a Compose file box cannot run
+
+/**
+ * The exit status of each code: Docker's (125: the runtime failed; 126: the command cannot be
+ * run; 127: the command was not found), so a script cannot mistake box's failure for the
+ * exit status of the command in the container.
+ */
+export const EXIT_STATUS: Record<ErrorCode, number> = {
+  failed: 125,
+  usage: 125,
+  'not-found': 125,
+  'command-not-found': 127,
+  'command-cannot-run': 126,
+  'build-step-failed': 1, // as docker build
+  'invalid-compose-file': 15, // as docker compose
+};
+
+/**
  * An error meant for the user: one line, naming the problem and the fix. The CLI prints
- * `box: <message>` and exits with `exitCode`, never a stack trace.
+ * `box: <message>` and exits with the status of its code, never a stack trace.
  */
 export class UserError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 125) {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = 'failed') {
     super(message);
-    this.exitCode = exitCode;
+    this.code = code;
   }
+  get exitCode(): number {
+    return EXIT_STATUS[this.code];
+  }
+}
+
+/** A failure whose exit status is another program's (a child box, the engine's client), passed on as it was. */
+export class ExitStatusError extends UserError {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message, 'failed');
+    this.status = status;
+  }
+  override get exitCode(): number {
+    return this.status;
+  }
+}
+
+/** No container, image or file by that name (Docker's errdefs.IsNotFound). */
+export class NotFoundError extends UserError {
+  constructor(message: string) {
+    super(message, 'not-found');
+  }
+}
+
+export function isNotFound(err: unknown): err is NotFoundError {
+  return err instanceof UserError && err.code === 'not-found';
+}
+
+/** A Node or SysError errno name (ENOENT...) carried by `err`, if any. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
 }

@@ -8,6 +8,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface Invocation {
   env: NodeJS.ProcessEnv;
+  /** The caller's working directory, against which its relative paths are read. */
+  cwd?: string;
   /** Write a message for the user (box's own lines, never the container's output). */
   stderr(text: string): void;
   /** Whether that stderr is a terminal (dim trace lines there, plain text into pipes). */

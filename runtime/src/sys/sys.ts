@@ -1,9 +1,10 @@
 // The system-call layer. Code above sys/ takes a `Sys` as a parameter: the real one makes
-// the calls, a fake one (fake.ts) lets unit tests run the same logic without root. Both
-// record every call in the trace.
+// the calls, a fake one (test/support/fake-sys.ts) lets unit tests run the same logic without
+// root. Both record every call in the trace.
 //
 // Most of a container's kernel work (unshare, mount, pivot_root, capset, seccomp) is made by
-// box-init, the single-threaded C stage, from a plan (container/plan.ts); what box itself
+// box-init, the single-threaded C stage, from a plan (container/build-plan.ts computes it,
+// container/plan.ts writes it down); what box itself
 // asks of the kernel is mostly file writes to cgroupfs and /proc, and signals.
 
 import fs from 'node:fs';

@@ -4,16 +4,9 @@
 
 import fs from 'node:fs';
 import { invocation } from './invocation.ts';
+import type { TraceEvent } from './trace-event.ts';
 
-export type TraceEvent =
-  /** The command line of this box process: the first event of every invocation. */
-  | { kind: 'command'; who: string; argv: string[]; t: number }
-  /** A system call: its name, its arguments as C would show them, its result or errno. */
-  | { kind: 'syscall'; who: string; call: string; args: string; result: number; errno?: string; t: number }
-  /** A write to a kernel file: a cgroup limit, a uid_map, a sysctl. */
-  | { kind: 'write'; who: string; path: string; value: string; errno?: string; t: number }
-  /** A step in words, for what is neither (e.g. "spawn box-init"). */
-  | { kind: 'note'; who: string; text: string; t: number };
+export type { TraceEvent };
 
 type Dist<T> = T extends unknown ? Omit<T, 't' | 'who'> : never;
 export type TraceInput = Dist<TraceEvent>;

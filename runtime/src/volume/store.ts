@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { boxRoot } from '../image/paths.ts';
 import { flock, LOCK_EX } from '../image/native.ts';
-import { UserError } from '../sys/errors.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
 
 export interface VolumeRecord {
   Name: string;
@@ -70,7 +70,7 @@ export function getVolume(name: string): VolumeRecord | null {
 
 export function requireVolume(name: string): VolumeRecord {
   const v = getVolume(name);
-  if (!v) throw new UserError(`no such volume: '${name}'; \`box volume ls\` lists them`);
+  if (!v) throw new NotFoundError(`no such volume: '${name}'; \`box volume ls\` lists them`);
   return v;
 }
 

@@ -13,14 +13,8 @@ export type ConnectionState =
   | 'failed' // the server could not start a sandbox (close 1011); its error says why
   | 'elsewhere'; // another tab with the same session took the terminal over (close 4001)
 
-/** WebSocket close codes the lab server uses (src/server/PROTOCOL.md). */
-export const CLOSE = {
-  normal: 1000, // after `exit`
-  goingAway: 1001, // the server is stopping
-  sandboxFailed: 1011,
-  tryLater: 1013, // after `full`
-  takenOver: 4001, // the same session was attached by another socket
-} as const;
+/** WebSocket close codes the lab server uses: the table both sides share. */
+export { CLOSE } from '../../shared/close-codes.ts';
 
 export type ServerFrame =
   | { type: 'hello'; session: string; sandbox: string; resumed: boolean }

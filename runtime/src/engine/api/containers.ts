@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import type http from 'node:http';
 import { runConfigFrom } from '../../cli/run-command.ts';
-import { killAll, signalContainer, statusText, stopOne } from '../../cli/commands.ts';
+import { killAll, signalContainer, statusText, stopContainer } from '../../cli/commands.ts';
 import { removeAnonymousVolumes, removeContainerFiles, reapStale } from '../../container/cleanup.ts';
 import type { RunConfig } from '../../container/config.ts';
 import { markStoppedByHand, clearStoppedByHand, configForRestart } from '../../container/restart.ts';
@@ -206,7 +206,7 @@ async function stop({ res, params, query }: Call, quiet = false): Promise<void> 
     if (!quiet) res.writeHead(304, commonHeaders()).end();
     return;
   }
-  await stopOne(s, t !== null ? Number(t) : 10, nullTrace);
+  await stopContainer(s, (t !== null ? Number(t) : 10) * 1000, nullTrace);
   emitEvent('container', 'stop', s.id, { name: s.name, image: s.image });
   if (!quiet) res.writeHead(204, commonHeaders()).end();
 }

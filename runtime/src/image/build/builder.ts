@@ -16,7 +16,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../sys/errors.ts';
+import { NotFoundError, UserError } from '../../sys/errors.ts';
 import type { Sys } from '../../sys/sys.ts';
 import { findImage } from '../catalog.ts';
 import { historyCoveringLayers } from '../commit.ts';
@@ -117,7 +117,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /** Where the Boxfile is: -f, else Boxfile, else Dockerfile in the context. */
 export function findBoxfile(contextDir: string, file?: string): string {
   if (file !== undefined) {
-    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new UserError(`-f ${file}: no such file; give the path of the Boxfile to build`);
+    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) throw new NotFoundError(`-f ${file}: no such file; give the path of the Boxfile to build`);
     return file;
   }
   for (const name of ['Boxfile', 'Dockerfile']) {
@@ -368,8 +368,7 @@ export class Builder {
           });
           this.checkInterrupt();
           if (code !== 0) {
-            // Exit 1, as docker build does when a step fails.
-            throw new UserError(`${this.fileLabel} line ${ins.line}: the command '${command.join(' ')}' returned a non-zero code: ${code}`, 1);
+            throw new UserError(`${this.fileLabel} line ${ins.line}: the command '${command.join(' ')}' returned a non-zero code: ${code}`, 'build-step-failed');
           }
           return layer!;
         } finally {

@@ -3,7 +3,7 @@
 // GET, the path of a repository's API).
 
 import fs from 'node:fs';
-import { UserError } from '../../sys/errors.ts';
+import { NotFoundError, UserError } from '../../sys/errors.ts';
 import { shortDigest } from '../digest.ts';
 import { blobPath, type Descriptor } from '../store.ts';
 import { registryError, type RegistryClient } from './client.ts';
@@ -63,7 +63,7 @@ export async function storeHas(root: string, d: Descriptor): Promise<boolean> {
 /** A manifest, by tag or digest, as the registry sends it. */
 export async function getManifest(client: RegistryClient, repo: string, reference: string, scope: string, what: string) {
   const res = await client.send('GET', client.url(apiPath(repo, `manifests/${reference}`)), { scope, headers: { accept: MANIFEST_ACCEPT } });
-  if (res.status === 404) throw new UserError(`${what} not found in registry ${client.domain} (${await registryError(res)}); check the name and tag`);
+  if (res.status === 404) throw new NotFoundError(`${what} not found in registry ${client.domain} (${await registryError(res)}); check the name and tag`);
   if (res.status !== 200) throw new UserError(`registry ${client.domain} would not send the manifest of ${what} (${await registryError(res)})`);
   const bytes = await readBody(res, MAX_MANIFEST_BYTES);
   const header = res.headers['docker-content-digest'];

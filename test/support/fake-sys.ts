@@ -2,9 +2,9 @@
 // kernel and keeps written files in memory, so logic above sys/ runs without root.
 // Every behaviour tested against it is also tested on the real kernel (test/integration).
 
-import { SysError } from './errors.ts';
-import { Trace } from './trace.ts';
-import type { Sys } from './sys.ts';
+import { SysError } from '../../runtime/src/sys/errors.ts';
+import { Trace } from '../../runtime/src/sys/trace.ts';
+import type { Sys } from '../../runtime/src/sys/sys.ts';
 
 export interface FakeSys extends Sys {
   /** Files "written" so far, by path: the last value wins, as in a cgroup file. */

@@ -309,18 +309,16 @@ describe('site build: fixture lessons', () => {
 
 describe('site build: the course lessons', () => {
   const lessonsDir = path.join(ROOT, 'content/lessons');
-  const sources = fs.existsSync(lessonsDir)
-    ? fs.readdirSync(lessonsDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mdx'))
-    : [];
+  const sources = fs.readdirSync(lessonsDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mdx'));
   let dist = '';
   beforeAll(() => {
-    if (sources.length === 0) return;
     const r = build('./content/lessons', 'course');
     if (!r.ok) throw new Error(`astro build failed:\n${r.log}`);
     dist = r.out;
   });
 
-  it.skipIf(sources.length === 0)('has a page for every lesson, following the code block rules', () => {
+  it('has a page for every lesson, following the code block rules', () => {
+    expect(sources.length).toBeGreaterThan(0); // the course's lessons are part of the repository
     for (const file of sources) {
       const id = file.replace(/\.mdx$/, '');
       const src = fs.readFileSync(path.join(lessonsDir, file), 'utf8');

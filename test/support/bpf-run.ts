@@ -6,8 +6,8 @@
 // It accepts what the kernel's seccomp_check_filter() accepts and nothing more: 32-bit loads
 // from seccomp_data at aligned offsets, no packet-style byte or half-word loads.
 
-import { BPF_A, BPF_ABS, BPF_ALU, BPF_IMM, BPF_JMP, BPF_LD, BPF_LDX, BPF_LEN, BPF_MEM, BPF_MISC, BPF_RET, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_X, decode, formatInsn } from './bpf.ts';
-import type { Insn } from './bpf.ts';
+import { BPF_A, BPF_ABS, BPF_ALU, BPF_IMM, BPF_JMP, BPF_LD, BPF_LDX, BPF_LEN, BPF_MEM, BPF_MISC, BPF_RET, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_X, decode, formatInsn } from '../../runtime/src/security/bpf.ts';
+import type { Insn } from '../../runtime/src/security/bpf.ts';
 
 /** What the kernel tells a filter about a system call (<linux/seccomp.h>). */
 export interface SeccompData {

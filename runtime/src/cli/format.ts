@@ -1,0 +1,50 @@
+// How box prints for people: sizes, durations and tables the way docker prints them, so a
+// reader who knows `docker ps` and `docker images` reads box's output the same way. One copy,
+// used by every command that prints a table (ps, images, history, trust ls...).
+
+/** Bytes as Docker prints them: decimal units, three significant digits ("4.26MB", "772kB", "0B"). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let u = 0;
+  while (u < units.length - 1 && Number(v.toPrecision(3)) >= 1000) {
+    v /= 1000;
+    u++;
+  }
+  return `${Number(v.toPrecision(3))}${units[u]}`;
+}
+
+/** How long ago, as Docker says it: "5 seconds", "About a minute", "3 hours", "2 weeks", "55 years". */
+export function humanDuration(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+export function ago(iso: string | undefined, now = Date.now()): string {
+  if (!iso || Number.isNaN(Date.parse(iso))) return 'N/A';
+  return `${humanDuration((now - Date.parse(iso)) / 1000)} ago`;
+}
+
+/** Columns padded to the widest cell plus three spaces, as `docker` and `box ps` print them. */
+export function formatTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** Shorten to `max` characters with an ellipsis, as docker does without --no-trunc. */
+export function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
