@@ -104,6 +104,10 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     expect(docker(['ps', '-a', '--filter', 'name=dapi-sleeper', '--format', '{{.Status}}']).stdout).toBe('Created\n');
     expect(docker(['start', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
     expect(docker(['inspect', '-f', '{{.State.Running}}', 'dapi-sleeper']).stdout).toBe('true\n');
+    const pid = docker(['inspect', '-f', '{{.State.Pid}}', 'dapi-sleeper']).stdout.trim();
+    const top = docker(['top', 'dapi-sleeper']);
+    expect(top.code, top.stderr).toBe(0);
+    expect(top.stdout).toMatch(new RegExp(`^UID\\s+PID\\s+PPID\\s+CMD\\n0\\s+${pid}\\s+\\d+\\s+sleep 300\\n$`));
     const ex = docker(['exec', '-e', 'WHO=exec', 'dapi-sleeper', 'sh', '-c', 'echo "$WHO out"; echo "$WHO err" >&2; exit 5']);
     expect(ex).toMatchObject({ code: 5, stdout: 'exec out\n', stderr: 'exec err\n' });
     expect(docker(['kill', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });

@@ -65,7 +65,28 @@ export const containerRoutes: Route[] = [
   ['DELETE', new RegExp(`^/containers/${ID}$`), remove],
   ['POST', new RegExp(`^/containers/${ID}/wait$`), wait],
   ['GET', new RegExp(`^/containers/${ID}/logs$`), logs],
+  ['GET', new RegExp(`^/containers/${ID}/top$`), top],
 ];
+
+/** docker top: the host's processes in the container's PID namespace (the kernel's /proc/PID/ns/pid link names it). */
+function top({ res, params }: Call): void {
+  const s = find(params[0]);
+  if (s.status !== 'running' || !s.namespaces.pid) throw new ApiError(409, `Container ${s.id} is not running`);
+  const rows: string[][] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/ns/pid`) !== s.namespaces.pid) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      rows.push([uid, pid, ppid, cmd]);
+    } catch {
+      /* it exited meanwhile */
+    }
+  }
+  send(res, 200, { Titles: ['UID', 'PID', 'PPID', 'CMD'], Processes: rows });
+}
 
 // ---- create -----------------------------------------------------------------------------
 
