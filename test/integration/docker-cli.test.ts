@@ -92,6 +92,11 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     const body = await httpGet(18089);
     expect(body).toContain('served by box');
     expect(docker(['logs', 'dapi-web'])).toMatchObject({ code: 0, stdout: 'starting\n' });
+    const stats = docker(['stats', '--no-stream', 'dapi-web']);
+    expect(stats.code, stats.stderr).toBe(0);
+    const [statsHead, statsRow] = stats.stdout.trim().split('\n');
+    expect(statsHead).toMatch(/^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
+    expect(statsRow).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+dapi-web\\s+\\d+\\.\\d+%\\s+[\\d.]+[KMG]?i?B \\/ 64MiB\\s+[\\d.]+%\\s+.*\\s1$`));
 
     expect(docker(['stop', '-t', '1', 'dapi-web'])).toMatchObject({ code: 0, stdout: 'dapi-web\n' });
     expect(docker(['inspect', '-f', '{{.State.Status}}', 'dapi-web']).stdout).toBe('exited\n');

@@ -21,6 +21,7 @@ import { realSys } from '../../sys/sys.ts';
 import { nullTrace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
 import { pumpLog } from './attach.ts';
+import { statsHandler } from './stats.ts';
 import { emitEvent } from './events.ts';
 import { ApiError, apiError, commonHeaders, send, type Call, type Route } from './http.ts';
 
@@ -66,6 +67,7 @@ export const containerRoutes: Route[] = [
   ['POST', new RegExp(`^/containers/${ID}/wait$`), wait],
   ['GET', new RegExp(`^/containers/${ID}/logs$`), logs],
   ['GET', new RegExp(`^/containers/${ID}/top$`), top],
+  ['GET', new RegExp(`^/containers/${ID}/stats$`), (call) => statsHandler(call)],
 ];
 
 /** docker top: the host's processes in the container's PID namespace (the kernel's /proc/PID/ns/pid link names it). */
