@@ -3,7 +3,7 @@
 // (runtime/src/engine/api). What a user sees: output, exit codes, `docker ps` columns,
 // `docker inspect` fields, logs, and the daemon's errors as one clear line.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -162,6 +162,25 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     const nope = docker(['rmi', 'dapi-bb:1']);
     expect(nope.code).toBe(1);
     expect(nope.stderr).toBe('Error: No such image: dapi-bb:1\n');
+  });
+
+  it('docker events shows the states a container passes through', async () => {
+    const events = spawn(DOCKER, ['events', '--filter', 'type=container', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], { env: env() });
+    let seen = '';
+    events.stdout.on('data', (d) => { seen += d; });
+    try {
+      // Listening once a container's events come through (box keeps no history to replay).
+      for (let i = 0; i < 20 && !seen.includes('destroy dapi-warm'); i++) {
+        docker(['run', '--rm', '--name', 'dapi-warm', 'busybox', 'true']);
+        for (let j = 0; j < 10 && !seen.includes('destroy dapi-warm'); j++) await new Promise((r) => setTimeout(r, 100));
+      }
+      seen = '';
+      expect(docker(['run', '--rm', '--name', 'dapi-events', 'busybox', 'true']).code).toBe(0);
+      for (let i = 0; i < 50 && !seen.includes('destroy'); i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      events.kill();
+    }
+    expect(seen).toBe('create dapi-events\nstart dapi-events\ndie dapi-events\ndestroy dapi-events\n');
   });
 
   it('a caller that is not root is refused on the socket', async () => {
