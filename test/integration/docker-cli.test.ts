@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { box, rootReason, tempBoxRoot } from './helpers.ts';
+import { registryReason, startRegistry } from './registry-server.ts';
 
 const DOCKER = '/usr/bin/docker';
 const NEWER = '/usr/local/bin/docker';
@@ -182,6 +183,23 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     }
     expect(seen).toBe('create dapi-events\nstart dapi-events\ndie dapi-events\ndestroy dapi-events\n');
   });
+
+  it.skipIf(!!registryReason)('docker pull from a registry on loopback', async () => {
+    const registry = await startRegistry();
+    try {
+      expect(box(root, ['push', 'busybox', `${registry.host}/dapi/bb:v1`]).code).toBe(0);
+      const pull = docker(['pull', `${registry.host}/dapi/bb:v1`]);
+      expect(pull.code, pull.stderr).toBe(0);
+      expect(pull.stdout).toContain(`Status: Downloaded newer image for ${registry.host}/dapi/bb:v1`);
+      expect(docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n')).toContain(`${registry.host}/dapi/bb:v1`);
+      expect(docker(['run', '--rm', `${registry.host}/dapi/bb:v1`, 'echo', 'pulled']).stdout).toBe('pulled\n');
+      const missing = docker(['pull', `${registry.host}/dapi/nothing:v1`]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/^Error response from daemon: .*nothing/);
+    } finally {
+      await registry.stop();
+    }
+  }, 120_000);
 
   it('a caller that is not root is refused on the socket', async () => {
     const answer = await new Promise<string>((resolve, reject) => {

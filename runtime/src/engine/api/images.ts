@@ -4,6 +4,7 @@ import { listIds, readState } from '../../container/state.ts';
 import { boxRoot, listImages, resolveImage } from '../../image/index.ts';
 import { removeImage } from '../../image/remove.ts';
 import { tagImage } from '../../image/tag.ts';
+import { pullImage } from '../../image/registry/pull.ts';
 import { ApiError, commonHeaders, send, type Route } from './http.ts';
 import { emitEvent } from './events.ts';
 import { goArch } from './system.ts';
@@ -14,6 +15,48 @@ const sha = (id: string) => `sha256:${id.replace(/^sha256:/, '')}`;
 const usedBy = (id: string) => listIds().map(readState).filter((s) => s && s.imageId === id).map((s) => s!.name);
 
 export const imageRoutes: Route[] = [
+  // docker pull: box's registry client (image/registry/pull.ts), its progress as the API's JSON
+  // messages; an error after the first message is an {"error"} message, as dockerd sends it.
+  ['POST', /^\/images\/create$/, async ({ res, query }) => {
+    const from = query.get('fromImage');
+    if (!from) throw new ApiError(501, "box's engine pulls images only (POST /images/create?fromImage=...), not imports (fromSrc)");
+    const ref = `${from}${query.get('tag') && !from.includes('@') ? `:${query.get('tag')}` : ''}`;
+    // The first line ("Pulling from") is held back until the manifest is found, so that a
+    // name the registry lacks is an HTTP error (the CLI's "Error response from daemon").
+    let held: Record<string, unknown> | null = null;
+    let first = true;
+    const say = (msg: Record<string, unknown>) => {
+      if (first) {
+        first = false;
+        held = msg;
+        return;
+      }
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json', ...commonHeaders() });
+      if (held) res.write(JSON.stringify(held) + '\n');
+      held = null;
+      res.write(JSON.stringify(msg) + '\n');
+    };
+    try {
+      await pullImage(boxRoot(), ref, {
+        progress: {
+          layer: (id, status, bytes) => say({ status, id, ...(bytes ? { progressDetail: { current: bytes.done, total: bytes.total } } : { progressDetail: {} }) }),
+          line: (text) => say({ status: text }),
+        },
+      });
+      emitEvent('image', 'pull', ref, { name: ref });
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json', ...commonHeaders() });
+      if (held) res.write(JSON.stringify(held) + '\n');
+      res.end();
+    } catch (err) {
+      if (!res.headersSent) {
+        const message = String((err as Error)?.message ?? err).split('\n')[0];
+        throw /not found|unknown/i.test(message) ? new ApiError(404, message) : err;
+      }
+      const message = String((err as Error)?.message ?? err).split('\n')[0];
+      say({ errorDetail: { message }, error: message });
+      res.end();
+    }
+  }],
   ['POST', /^\/images\/(.+)\/tag$/, ({ res, params, query }) => {
     const repo = query.get('repo');
     if (!repo) throw new ApiError(400, 'repository name must have at least one component');
