@@ -125,6 +125,18 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     expect(docker(['rm', '-f', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
   });
 
+  it('--health-* and --restart: the engine keeps them (healthy; two restarts, then exited)', async () => {
+    expect(docker(['run', '-d', '--name', 'dapi-health', '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '300']).code).toBe(0);
+    expect(docker(['run', '-d', '--name', 'dapi-restart', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']).code).toBe(0);
+    const health = () => docker(['inspect', '-f', '{{.State.Health.Status}}', 'dapi-health']).stdout;
+    const restarts = () => docker(['inspect', '-f', '{{.RestartCount}} {{.State.Status}} {{.HostConfig.RestartPolicy.Name}}', 'dapi-restart']).stdout;
+    for (let i = 0; i < 100 && (health() !== 'healthy\n' || restarts() !== '2 exited on-failure\n'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(health()).toBe('healthy\n');
+    expect(docker(['ps', '--filter', 'name=dapi-health', '--format', '{{.Status}}']).stdout).toMatch(/^Up .* \(healthy\)\n$/);
+    expect(restarts()).toBe('2 exited on-failure\n');
+    expect(docker(['rm', '-f', 'dapi-health', 'dapi-restart']).code).toBe(0);
+  }, 60_000);
+
   it('errors are one line from the daemon, and an endpoint box lacks answers 501 naming it', () => {
     const none = docker(['inspect', 'no-such-thing']);
     expect(none.code).toBe(1);
