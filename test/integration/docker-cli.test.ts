@@ -168,10 +168,15 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     expect(again.stderr).toContain('dapi-net');
   });
 
-  it('tag and rmi', () => {
+  it('tag, save, load and rmi', () => {
     expect(docker(['tag', 'busybox', 'dapi-bb:1']).code).toBe(0);
     expect(docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n')).toContain('dapi-bb:1');
+    const archive = path.join(root, 'saved.tar');
+    expect(docker(['save', '-o', archive, 'dapi-bb:1']).code).toBe(0);
     expect(docker(['rmi', 'dapi-bb:1'])).toMatchObject({ code: 0, stdout: 'Untagged: dapi-bb:1\n' });
+    expect(docker(['load', '-i', archive])).toMatchObject({ code: 0, stdout: 'Loaded image: dapi-bb:1\n' });
+    expect(docker(['run', '--rm', 'dapi-bb:1', 'echo', 'loaded'])).toMatchObject({ code: 0, stdout: 'loaded\n' });
+    expect(docker(['rmi', 'dapi-bb:1']).code).toBe(0);
     const nope = docker(['rmi', 'dapi-bb:1']);
     expect(nope.code).toBe(1);
     expect(nope.stderr).toBe('Error: No such image: dapi-bb:1\n');

@@ -5,6 +5,11 @@ import { boxRoot, listImages, resolveImage } from '../../image/index.ts';
 import { removeImage } from '../../image/remove.ts';
 import { tagImage } from '../../image/tag.ts';
 import { pullImage } from '../../image/registry/pull.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { saveImages } from '../../image/save.ts';
+import { loadArchive, MAX_ARCHIVE_BYTES } from '../../image/load.ts';
 import { ApiError, commonHeaders, send, type Route } from './http.ts';
 import { emitEvent } from './events.ts';
 import { goArch } from './system.ts';
@@ -14,7 +19,40 @@ const sha = (id: string) => `sha256:${id.replace(/^sha256:/, '')}`;
 /** The containers made from an image id: it stays while they exist (as dockerd's 409). */
 const usedBy = (id: string) => listIds().map(readState).filter((s) => s && s.imageId === id).map((s) => s!.name);
 
+/** docker save: box's OCI archive (which docker load, umoci and skopeo read), written to a temporary file, then sent. */
+function save(res: import('node:http').ServerResponse, refs: string[]): void {
+  for (const r of refs) {
+    try {
+      resolveImage(r);
+    } catch {
+      throw new ApiError(404, `No such image: ${r}`);
+    }
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'box-save-'));
+  const file = path.join(dir, 'images.tar');
+  try {
+    saveImages(boxRoot(), refs, { file });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  res.writeHead(200, { 'Content-Type': 'application/x-tar', 'Content-Length': fs.statSync(file).size, ...commonHeaders() });
+  const stream = fs.createReadStream(file);
+  stream.pipe(res);
+  stream.on('close', () => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
 export const imageRoutes: Route[] = [
+  ['GET', /^\/images\/get$/, ({ res, query }) => save(res, query.getAll('names'))],
+  ['GET', /^\/images\/(.+)\/get$/, ({ res, params }) => save(res, [params[0]])],
+  ['POST', /^\/images\/load$/, async ({ res, req, body }) => {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > MAX_ARCHIVE_BYTES) throw new ApiError(413, `the archive is over ${MAX_ARCHIVE_BYTES} bytes`);
+    const loaded = loadArchive(boxRoot(), await body(), 'the request body');
+    res.writeHead(200, { 'Content-Type': 'application/json', ...commonHeaders() });
+    for (const l of loaded) res.write(JSON.stringify({ stream: `${l.tag ? `Loaded image: ${l.tag}` : `Loaded image ID: ${l.id}`}\n` }) + '\n');
+    res.end();
+  }],
   // docker pull: box's registry client (image/registry/pull.ts), its progress as the API's JSON
   // messages; an error after the first message is an {"error"} message, as dockerd sends it.
   ['POST', /^\/images\/create$/, async ({ res, query }) => {
