@@ -146,6 +146,9 @@ describe.skipIf(!!reason)('the docker CLI against box engine', () => {
     expect(kill.stderr).toBe('Error response from daemon: No such container: no-such-thing\n');
     const images = docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
     expect(images.stdout.split('\n')).toContain('busybox:latest');
+    const tty = docker(['run', '-t', 'busybox', 'true']);
+    expect(tty.code).toBe(125);
+    expect(tty.stderr).toContain("docker: Error response from daemon: box's engine API does not give containers a terminal yet (docker run -t)");
     const unsupported = docker(['system', 'df']);
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toMatch(/Error response from daemon: box's engine does not implement GET \/system\/df/);
