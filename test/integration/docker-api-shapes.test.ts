@@ -9,7 +9,8 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import { box, rootReason, tempBoxRoot } from './helpers.ts';
 
 type Shape = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'null|string[]' | { [k: string]: Shape } | [Shape];
@@ -51,7 +52,7 @@ const Network: Shape = { Name: 'string', Id: 'string', Created: 'string', Scope:
 const Volume: Shape = { Name: 'string', Driver: 'string', Mountpoint: 'string', Labels: 'object', Scope: 'string', Options: 'object' };
 const ErrorResponse: Shape = { message: 'string' };
 
-describe.skipIf(!!rootReason)('Engine API answers have the shapes of swagger.yaml v1.41', () => {
+needs(rootReason).describe('Engine API answers have the shapes of swagger.yaml v1.41', () => {
   let root: string;
   const call = (method: string, url: string, body?: unknown) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; json: any }>((resolve, reject) => {
     const req = http.request({ socketPath: path.join(root, 'engine.sock'), method, path: url, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
