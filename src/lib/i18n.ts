@@ -35,6 +35,9 @@ const en = {
   /** "Chapter 2" / "제2장": Korean puts the number inside the word. */
   chapterLabel: (n: number): string => `Chapter ${n}`,
   startAt: (n: number, title: string): string => `Start with chapter ${n}: ${title}`,
+  continueLabel: 'Continue where you left off',
+  progressDone: 'Done',
+  progressStarted: 'In progress',
   chapters: 'Chapters',
   // The language switcher: the other language's name in that language, and where it goes.
   langName: 'English',
@@ -119,6 +122,9 @@ const ko: UiStrings = {
     '터미널은 이 과정의 바탕인 작은 컨테이너 런타임 box가 만들어 준 샌드박스입니다. 그 안에서 무엇을 하든 여러분의 컴퓨터에는 닿지 않으니 마음껏 망가뜨려 보세요.',
   chapterLabel: (n: number): string => `제${n}장`,
   startAt: (n: number, title: string): string => `제${n}장부터 시작하기: ${title}`,
+  continueLabel: '읽던 곳에서 계속하기',
+  progressDone: '완료',
+  progressStarted: '진행 중',
   chapters: '목차',
   langName: '한국어',
   readIn: '이 페이지를 한국어로 보기',

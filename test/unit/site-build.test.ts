@@ -239,13 +239,21 @@ describe('site build: fixture lessons', () => {
     expect(withoutSwitcher(page(dist, '/'))).not.toContain('/lessons/ko/');
   });
 
-  it('writes chapters in each language\'s order: "Chapter 3", "제3장"', () => {
+  it('numbers chapters as readers count them in each language, without the content keys\' gaps', () => {
+    // en: chapter keys 1, 2, 30 -> 1, 2, 3; ko: its only lesson (key 3) is its chapter 1.
     expect(page(dist, '/lessons/en/third/')).toContain('<p class="eyebrow">Chapter 3 · Fixture part B</p>');
-    expect(page(dist, '/lessons/ko/third/')).toContain('<p class="eyebrow">제3장 · 부록</p>');
-    expect(page(dist, '/ko/')).toContain('<span class="num">제3장</span>');
-    expect(page(dist, '/ko/')).toMatch(/data-testid="start-link">제3장부터 시작하기: 세 번째 →/);
+    expect(page(dist, '/lessons/ko/third/')).toContain('<p class="eyebrow">제1장 · 부록</p>');
+    expect(page(dist, '/ko/')).toContain('<span class="num">제1장</span>');
+    expect(page(dist, '/ko/')).toMatch(/data-testid="start-link">제1장부터 시작하기: 세 번째 →/);
     expect(page(dist, '/')).toMatch(/data-testid="start-link">Start with chapter 1: Reading only →/);
     expect(page(dist, '/lessons/ko/third/')).toContain('<title>세 번째 · Isolab</title>');
+  });
+
+  it('renders `code` in a summary as code, on the home page and the lesson, and as text in <meta>', () => {
+    expect(page(dist, '/')).toContain('exercises every kind of <code>code</code> block');
+    expect(page(dist, '/lessons/en/runnable/')).toContain('<p class="summary">A lesson that exercises every kind of <code>code</code> block.</p>');
+    expect(page(dist, '/lessons/en/runnable/')).toContain('<meta name="description" content="A lesson that exercises every kind of code block.">');
+    expect(page(dist, '/')).not.toContain('`code`');
   });
 
   it('switches every page to the same page in the other language, or its home without a twin', () => {
