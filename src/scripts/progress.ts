@@ -117,6 +117,6 @@ export function drawContinueLink(): void {
   link.hidden = !target;
   document.querySelector('[data-testid="start-link"]')?.classList.toggle('secondary', !!target);
   if (!target) return;
-  link.href = target.href;
+  link.href = target.getAttribute('href')!;
   link.querySelector('.continue-title')!.textContent = target.dataset.label ?? '';
 }

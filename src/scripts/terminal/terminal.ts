@@ -31,6 +31,7 @@ import { keystrokesFor } from '../../lib/shell-commands.ts';
 import { clientStrings } from '../strings.ts';
 import { localizeServerMessage } from '../server-messages.ts';
 import { setupSplitter } from './splitter.ts';
+import { setupRoom } from './room.ts';
 
 export interface IsolabApi {
   readonly state: ConnectionState;
@@ -47,6 +48,9 @@ export interface IsolabApi {
   /** Drop the socket as a network blip would (tests use it to see the reconnection). */
   dropConnection(): void;
   focus(): void;
+  /** The terminal's size in character cells, as the shell sees it. */
+  readonly cols: number;
+  readonly rows: number;
 }
 
 declare global {
@@ -103,7 +107,9 @@ const LIGHT: ITheme = {
   brightWhite: '#8c959f',
 };
 
-const FONT_SIZE = { normal: 14, presenter: 21 };
+// Presenter mode: larger type that still leaves ~95 columns across a 1024-pixel projector (the
+// pane spans the page there, styles/terminal.css).
+const FONT_SIZE = { normal: 14, presenter: 17 };
 /** States the page does not leave by itself: the reader decides (a button in the notice). */
 const END_STATES: ReadonlySet<ConnectionState> = new Set(['exited', 'full', 'unauthorized', 'failed', 'elsewhere']);
 const FULL_RETRY_MS = 60_000;
@@ -164,6 +170,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   }).observe(html, { attributes: true, attributeFilter: ['data-theme', 'data-presenter'] });
 
   setupSplitter(pane, refit);
+  setupRoom(pane, refit, () => term.focus());
 
   // ---- copy and paste ----
   const encoder = new TextEncoder();
@@ -488,6 +495,12 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     reconnect: restart,
     dropConnection: () => ws?.close(4000, 'dropped by the page'),
     focus: () => term.focus(),
+    get cols() {
+      return term.cols;
+    },
+    get rows() {
+      return term.rows;
+    },
   };
   window.isolab = api;
   setState('connecting');
