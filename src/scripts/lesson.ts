@@ -40,6 +40,11 @@ document.addEventListener('click', async (event) => {
     flash(run, 'sent', 600);
     return;
   }
+  const watch = target?.closest<HTMLButtonElement>('.watch-plot');
+  if (watch) {
+    window.dispatchEvent(new CustomEvent('isolab:open-panel', { detail: { tab: watch.dataset.tab } }));
+    return;
+  }
   const copy = target?.closest<HTMLButtonElement>('.copy-btn');
   if (copy && copy.dataset.code !== undefined) {
     if (await copyText(copy.dataset.code)) {
