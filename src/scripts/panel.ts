@@ -597,6 +597,7 @@ function setupResizer(root: HTMLElement): void {
   const clamp = (f: number) => Math.min(0.85, Math.max(0.15, f));
   const apply = (f: number) => {
     root.style.setProperty('--kp-size', `${(clamp(f) * 100).toFixed(1)}%`);
+    handle.setAttribute('aria-valuenow', String(Math.round(clamp(f) * 100)));
     store(KEY.size, clamp(f).toFixed(3));
   };
   const current = () => root.getBoundingClientRect().height / frame.getBoundingClientRect().height;

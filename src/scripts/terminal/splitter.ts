@@ -40,6 +40,12 @@ export function setupSplitter(pane: HTMLElement, onResize: () => void): void {
     if (split.height) pane.style.setProperty('--term-h', `${clampHeight(split.height)}px`);
     bar!.setAttribute('aria-orientation', stacked.matches ? 'horizontal' : 'vertical');
     onResize();
+    // The separator's value: the terminal's share of the window, in percent.
+    requestAnimationFrame(() => {
+      const r = pane.getBoundingClientRect();
+      const share = stacked.matches ? r.height / window.innerHeight : r.width / window.innerWidth;
+      bar!.setAttribute('aria-valuenow', String(Math.round(Math.min(1, share) * 100)));
+    });
   }
   function save(): void {
     try {

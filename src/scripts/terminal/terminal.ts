@@ -32,6 +32,7 @@ import { clientStrings } from '../strings.ts';
 import { localizeServerMessage } from '../server-messages.ts';
 import { setupSplitter } from './splitter.ts';
 import { setupRoom } from './room.ts';
+import { isLeaveKey, setupAccess } from './access.ts';
 
 export interface IsolabApi {
   readonly state: ConnectionState;
@@ -171,6 +172,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
 
   setupSplitter(pane, refit);
   setupRoom(pane, refit, () => term.focus());
+  const access = setupAccess(pane, term);
 
   // ---- copy and paste ----
   const encoder = new TextEncoder();
@@ -193,6 +195,12 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   }
   term.attachCustomKeyEventHandler((e) => {
     if (e.type !== 'keydown') return true;
+    // Ctrl+Shift+L leaves the terminal (Tab stays the shell's completion).
+    if (isLeaveKey(e)) {
+      e.preventDefault();
+      access.leave();
+      return false;
+    }
     // Ctrl+Shift+C copies (plain Ctrl+C must stay SIGINT). Ctrl+Shift+V is left to the
     // browser, whose paste event xterm already handles.
     if (e.ctrlKey && e.shiftKey && e.code === 'KeyC') {
