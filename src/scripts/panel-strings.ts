@@ -45,6 +45,7 @@ const en = {
   nsExplain: 'Each box is one namespace (its inode in /proc/PID/ns); the processes in a box share it.',
   nsPidInside: 'PID inside its container',
   nsMore: 'more processes not shown',
+  treeCapped: 'your cgroup tree is large: the panel reads only its first {n} entries, so some cgroups are not shown',
   unavailable: 'Not available:',
 };
 
@@ -94,6 +95,7 @@ const ko: PanelStrings = {
   nsExplain: '상자 하나가 네임스페이스 하나입니다(/proc/PID/ns의 inode). 같은 상자의 프로세스는 그것을 공유합니다.',
   nsPidInside: '컨테이너 안의 PID',
   nsMore: '개의 프로세스는 생략됨',
+  treeCapped: 'cgroup 트리가 커서 패널은 처음 {n}개 항목만 읽습니다. 일부 cgroup은 표시되지 않습니다',
   unavailable: '사용할 수 없음:',
 };
 

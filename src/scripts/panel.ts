@@ -25,6 +25,8 @@ interface NsFrame {
   sandbox?: Record<string, number>;
   groups?: Record<string, { inode: number; pids: number[] }[]>;
   more?: number;
+  /** The server read only this many entries of a big cgroup tree: some processes are not shown. */
+  capped?: number;
   unavailable?: string;
 }
 
@@ -268,7 +270,7 @@ export function mountKernelPanel(root: HTMLElement): void {
   let statsQueued = false;
 
   window.addEventListener('isolab:stats', (ev) => {
-    const f = (ev as CustomEvent<{ t?: number; version?: number; groups?: GroupFrame[]; unavailable?: string }>).detail ?? {};
+    const f = (ev as CustomEvent<{ t?: number; version?: number; groups?: GroupFrame[]; capped?: number; unavailable?: string }>).detail ?? {};
     if (typeof f.unavailable === 'string') {
       statsEmpty.hidden = false;
       statsEmpty.textContent = `${s.unavailable} ${f.unavailable}`;
@@ -276,7 +278,8 @@ export function mountKernelPanel(root: HTMLElement): void {
     }
     if (typeof f.t !== 'number' || !Array.isArray(f.groups)) return;
     series.add(f.t, f.groups);
-    statsSource.textContent = f.version === 2 ? s.resCgroupV2 : f.version === 1 ? s.resCgroupV1 : '';
+    statsSource.textContent = (f.version === 2 ? s.resCgroupV2 : f.version === 1 ? s.resCgroupV1 : '')
+      + (typeof f.capped === 'number' ? ` · ${s.treeCapped.replace('{n}', String(f.capped))}` : '');
     if (tab === 'resources' && !hidden && !statsQueued) {
       statsQueued = true;
       requestAnimationFrame(() => {
@@ -400,6 +403,7 @@ export function mountKernelPanel(root: HTMLElement): void {
       rows.push(head, cell);
     }
     if (f.more) rows.push(el('div'), el('div', 'kp-source', `${f.more} ${s.nsMore}`));
+    if (typeof f.capped === 'number') rows.push(el('div'), el('div', 'kp-source', s.treeCapped.replace('{n}', String(f.capped))));
     nsBox.replaceChildren(...rows);
     nsSeen = seen;
   }

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { authenticate, cookieHeader, hostAllowed, originAllowed } from './auth.ts';
+import { authenticate, clientCookieHeader, clientId, cookieHeader, hostAllowed, originAllowed, requestUrl } from './auth.ts';
 import { isLoopback } from './options.ts';
 import { serveStatic } from './static.ts';
 import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize } from './protocol.ts';
@@ -29,10 +29,26 @@ export interface LabServerOptions {
   lessonsDir?: string;
   driver: SandboxDriver;
   maxSandboxes: number;
+  /** Most sandboxes of one browser (its client id cookie) / of one remote address; default: no limit. */
+  maxPerClient?: number;
+  maxPerAddress?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
 }
+
+/**
+ * Slow clients (slowloris): a request's headers must arrive within `headersMs` and the whole
+ * request within `requestMs` (Node looks every `checkMs`), or it is answered 408 and its
+ * socket closed. An idle keep-alive connection goes after `keepAliveMs`. Connections past
+ * `maxConnections` are refused, so file descriptors are left for the sandboxes' ptys.
+ */
+export const HTTP_LIMITS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkMs: 2_000, maxConnections: 4096 } as const;
+
+/** How long close() waits for the sandboxes to be removed before it returns anyway. */
+export const CLOSE_DEADLINE_MS = 45_000;
+/** How long the pages get to receive the goodbye (error frame and close 1001) before their sockets are cut. */
+const SOCKET_GOODBYE_MS = 1000;
 
 export interface LabServer {
   readonly port: number;
@@ -71,12 +87,14 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const log = opts.log ?? ((line: string) => console.error(line));
   const loopbackOnly = isLoopback(opts.host);
   const sessions = new SessionManager({
-    driver: opts.driver, maxSandboxes: opts.maxSandboxes, graceMs: opts.graceMs, idleMs: opts.idleMs, log,
+    driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress,
+    graceMs: opts.graceMs, idleMs: opts.idleMs, log,
   });
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
 
-  const server = http.createServer((req, res) => {
+  // Node looks for requests past headersTimeout/requestTimeout every connectionsCheckingInterval.
+  const server = http.createServer({ connectionsCheckingInterval: HTTP_LIMITS.checkMs }, (req, res) => {
     try {
       if (!hostAllowed(req, loopbackOnly)) {
         page(res, 403, 'Forbidden', '<p>This server answers to 127.0.0.1 and localhost only.</p>');
@@ -84,12 +102,16 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       }
       const auth = authenticate(req, opts.token);
       if (!auth.ok) { page(res, 401, 'Access token needed', NEED_TOKEN); return; }
+      // A browser without a client id gets one (sandboxes are counted by it, see sessions.ts).
+      const cookies = clientId(req) === null ? [clientCookieHeader()] : [];
       if (auth.fromQuery) {
-        // Trade the token in the URL for a cookie, and drop it from the address bar.
-        res.writeHead(303, { 'Set-Cookie': cookieHeader(opts.token), Location: auth.cleanUrl, 'Cache-Control': 'no-store', ...SECURITY_HEADERS });
+        // Trade the token in the URL for a cookie, and drop it from the address bar. The
+        // Location is a path on this server whatever the request said (auth.ts localLocation).
+        res.writeHead(303, { 'Set-Cookie': [cookieHeader(opts.token), ...cookies], Location: auth.cleanUrl, 'Cache-Control': 'no-store', ...SECURITY_HEADERS });
         res.end();
         return;
       }
+      if (cookies.length) res.setHeader('Set-Cookie', cookies);
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
       serveStatic(req, res, opts.dist);
     } catch (e) {
@@ -99,11 +121,15 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     }
   });
 
+  // Upgraded sockets leave the HTTP server's books: closeAllConnections() no longer sees them.
+  const upgrading = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    upgrading.add(socket);
+    socket.once('close', () => upgrading.delete(socket));
     try {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname !== WS_PATH) { refuse(socket, 404, `no WebSocket here; the terminal is at ${WS_PATH}`); return; }
+      const url = requestUrl(req.url);
+      if (!url || url.pathname !== WS_PATH) { refuse(socket, 404, `no WebSocket here; the terminal is at ${WS_PATH}`); return; }
       if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
       if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
       if (!authenticate(req, opts.token).ok) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
@@ -111,9 +137,10 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       if (!SESSION_ID.test(sid)) { refuse(socket, 400, 'session must be 8-64 letters, digits, - or _'); return; }
       const size = initialSize(url.searchParams.get('cols'), url.searchParams.get('rows'));
       if (!size) { refuse(socket, 400, 'cols must be 1..500 and rows 1..200'); return; }
+      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '' };
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
-          handleTerminal(ws, sid, size.cols, size.rows, { sessions, catalog, log });
+          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log });
         } catch (e) {
           log(`isolab: terminal: ${(e as Error).message}`);
           ws.close(1011, 'server error');
@@ -126,10 +153,20 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   });
 
   // Bad clients must not be able to bring the process down.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  // The answer goes out, then the socket is destroyed: end() alone would leave it half open
+  // for as long as a slow client keeps writing.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
   });
+
+  server.headersTimeout = HTTP_LIMITS.headersMs;
+  server.requestTimeout = HTTP_LIMITS.requestMs;
+  server.keepAliveTimeout = HTTP_LIMITS.keepAliveMs;
+  server.maxConnections = HTTP_LIMITS.maxConnections;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -146,12 +183,25 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     url,
     sessions,
     close() {
+      // Bounded whatever the clients do: sockets are destroyed, not waited for (a socket whose
+      // frames once threw inside ws may never report its close, and ws's close would wait
+      // for it forever), and the sandboxes get CLOSE_DEADLINE_MS to be removed.
       closing ??= (async () => {
         server.close();
-        await sessions.close();      // tells every page, removes every sandbox
+        const removed = sessions.close();      // tells every page, removes every sandbox
+        wss.close();
+        // The pages were told (an error frame, close 1001): a moment for that to go out.
+        await Promise.race([
+          Promise.all([...wss.clients].map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+          new Promise((resolve) => setTimeout(resolve, SOCKET_GOODBYE_MS)),
+        ]);
         for (const ws of wss.clients) ws.terminate();
         server.closeAllConnections();
-        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        for (const socket of upgrading) socket.destroy();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), CLOSE_DEADLINE_MS); });
+        if (await Promise.race([removed, late]) === 'late') log(`isolab: sandboxes were still being removed after ${CLOSE_DEADLINE_MS / 1000} s; stopping anyway`);
+        clearTimeout(timer);
       })();
       return closing;
     },

@@ -101,3 +101,47 @@ export class Scrollback {
     this.#size = 0;
   }
 }
+
+/**
+ * A token bucket: up to `burst` at once, refilled at `perSecond`. It bounds what one client
+ * may make the server do (frames parsed, checks run, sandboxes attached), whatever it sends.
+ */
+export class TokenBucket {
+  readonly burst: number;
+  readonly perSecond: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #at: number;
+
+  constructor(burst: number, perSecond: number, now: () => number = () => performance.now()) {
+    this.burst = burst;
+    this.perSecond = perSecond;
+    this.#now = now;
+    this.#tokens = burst;
+    this.#at = now();
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    this.#at = now;
+  }
+
+  /**
+   * Take `n` tokens; false (and nothing taken) when the bucket is empty. A bucket that holds
+   * at least one token lets a bigger take through and goes into debt: a 64 KiB frame passes a
+   * byte budget at once, and the wait for the next one grows with it.
+   */
+  take(n = 1): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= n;
+    return true;
+  }
+
+  /** Milliseconds until a token is there again (0: there is one now). */
+  waitMs(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.perSecond) * 1000);
+  }
+}

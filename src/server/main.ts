@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseOptions, UsageError } from './options.ts';
 import { buildSite, siteStaleness } from './build.ts';
-import { startLabServer } from './app.ts';
+import { CLOSE_DEADLINE_MS, startLabServer } from './app.ts';
 import { boxDriver, hostShellDriver, REPO } from './sandbox.ts';
 import type { LabServer } from './app.ts';
 
@@ -50,6 +50,8 @@ async function main(): Promise<void> {
       repo: REPO,
       driver,
       maxSandboxes: options.maxSandboxes,
+      maxPerClient: options.maxPerClient,
+      maxPerAddress: options.maxPerAddress,
       graceMs: options.graceSeconds * 1000,
       idleMs: options.idleMinutes * 60_000,
       log: (line) => console.error(line),
@@ -70,17 +72,21 @@ async function main(): Promise<void> {
     if (stopping) { fail(`${signal} again: exiting without waiting for sandboxes to be removed`, 130); }
     stopping = true;
     console.log(`isolab: ${signal}: removing ${server.sessions.size} sandbox(es) and stopping…`);
+    // close() is bounded; this is the last word should anything in it still hang.
+    setTimeout(() => fail('stopping took too long; exiting (run `box ps` to see what is left)', 1), CLOSE_DEADLINE_MS + 15_000).unref();
     server.close().then(
       () => process.exit(0),
       (e) => fail(`stopping: ${(e as Error).message}`, 1),
     );
   };
-  // A bug of ours must not leave sandboxes running: log it, remove them, exit non-zero.
+  // A bug of ours that escaped every handler: log it and keep serving. Stopping here would
+  // end every reader's session, and a reader who found the bug could do it again and again
+  // (issue 12: one frame did). The handlers of one socket close that socket on their own.
   process.on('uncaughtException', (e) => {
-    process.stderr.write(`isolab: internal error: ${e.stack ?? e}\n`);
-    if (stopping) process.exit(1);
-    stopping = true;
-    server.close().finally(() => process.exit(1));
+    process.stderr.write(`isolab: internal error (the lab goes on): ${e.stack ?? e}\n`);
+  });
+  process.on('unhandledRejection', (e) => {
+    process.stderr.write(`isolab: internal error (the lab goes on): ${(e as Error)?.stack ?? e}\n`);
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

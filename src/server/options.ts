@@ -9,6 +9,10 @@ export interface ServerOptions {
   host: string;
   port: number;
   maxSandboxes: number;
+  /** Most sandboxes one browser may have (counted by its client id cookie). */
+  maxPerClient: number;
+  /** Most sandboxes one remote address may have: higher, since a class may share one NAT address. */
+  maxPerAddress: number;
   /** A sandbox whose reader has typed nothing for this long is removed. */
   idleMinutes: number;
   /** A sandbox whose tab went away (reload, blip) is kept this long for it to come back. */
@@ -28,6 +32,9 @@ export const USAGE = `usage: npm start -- [options]
   --port <n>             port (default 4321; 0 picks a free one)
   --token <secret>       access token (default: 32 random bytes, printed in the URL)
   --max-sandboxes <n>    most terminals at once; past it a page is told the lab is full (default 8)
+  --max-per-client <n>   most terminals one browser may have open (default 3)
+  --max-per-address <n>  most terminals one network address may have; a class behind one NAT
+                         shares an address, so keep it above the class size (default 40)
   --idle-minutes <n>     remove a sandbox after this long without input (default 60)
   --grace-seconds <n>    keep a closed tab's sandbox this long so a reload resumes it (default 60)
   --no-build             serve dist/ as it is, even when the site sources are newer
@@ -56,6 +63,8 @@ export function parseOptions(argv: readonly string[]): ServerOptions {
     host: '127.0.0.1',
     port: 4321,
     maxSandboxes: 8,
+    maxPerClient: 3,
+    maxPerAddress: 40,
     idleMinutes: 60,
     graceSeconds: 60,
     token: '',
@@ -82,6 +91,8 @@ export function parseOptions(argv: readonly string[]): ServerOptions {
       }
       case '--port': o.port = integer('--port', next(), 0, 65535); break;
       case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); break;
+      case '--max-per-client': o.maxPerClient = integer('--max-per-client', next(), 1, 1000); break;
+      case '--max-per-address': o.maxPerAddress = integer('--max-per-address', next(), 1, 1000); break;
       case '--idle-minutes': o.idleMinutes = integer('--idle-minutes', next(), 1, 7 * 24 * 60); break;
       case '--grace-seconds': o.graceSeconds = integer('--grace-seconds', next(), 0, 24 * 3600); break;
       case '--token': {

@@ -72,10 +72,24 @@ export function readProcess(hostPid: number, root = '/proc'): { hostPid: number;
   return { hostPid, ...info, ns };
 }
 
+/**
+ * The first `max` bytes of a file, read through one bounded read. A process's command line
+ * is whatever its owner made it (up to ARG_MAX, megabytes): the panel needs its start only.
+ */
+export function readHead(file: string, max = 4096): Buffer {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(max);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, max, null));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** `node /opt/box/runtime/build/box.cjs run ...` -> "box". */
 function scriptName(pid: number, root: string): string | null {
   try {
-    const args = fs.readFileSync(`${root}/${pid}/cmdline`, 'utf8').split('\0');
+    const args = readHead(`${root}/${pid}/cmdline`).toString('utf8').split('\0');
     const script = args.slice(1).find((a) => !a.startsWith('-'));
     if (!script) return null;
     if (script.endsWith('/runtime/src/cli/main.ts')) return 'box'; // box run from its sources

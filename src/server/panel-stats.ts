@@ -21,6 +21,7 @@ import { readKeyed, readNumber, readText, readPids } from '../../runtime/src/cgr
 import { mountsUnder, parseMountinfo } from '../../runtime/src/cgroups/mounts.ts';
 import { realSys } from '../../runtime/src/sys/sys.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
+import { readHead } from './panel-ns.ts';
 
 /** The controllers the plots read. */
 export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids';
@@ -149,58 +150,100 @@ const MAX_DEPTH = 6;
 const MAX_GROUPS = 24;
 
 /**
+ * How much of a sandbox's cgroup tree one sample may look at. A reader can make tens of
+ * thousands of empty cgroups (mkdir is all it takes); reading them all, synchronously, every
+ * sample froze the server for everyone (issue 12). So each walk reads at most `entries`
+ * directory entries, asynchronously (the event loop serves others meanwhile), and says
+ * when it stopped short: the panel then tells the reader it shows only part of the tree.
+ */
+export const WALK_LIMITS = { entries: 512 } as const;
+
+/** A walk's budget: entries it may still read, and whether it ran out. */
+export class WalkBudget {
+  left: number;
+  capped = false;
+  constructor(entries: number = WALK_LIMITS.entries) { this.left = entries; }
+  /** Take one entry; false (and capped) when none is left. */
+  take(): boolean {
+    if (this.left <= 0) { this.capped = true; return false; }
+    this.left--;
+    return true;
+  }
+}
+
+/**
+ * The subdirectories of `dir`, reading at most what `budget` allows (opendir hands entries
+ * over in small batches; we stop when the budget does, however many there are). Sorted.
+ */
+export async function subdirectories(dir: string, budget: WalkBudget): Promise<string[]> {
+  const names: string[] = [];
+  if (!budget.take()) return names; // opening a directory counts too
+  let handle: fs.Dir;
+  try {
+    handle = await fs.promises.opendir(dir, { bufferSize: 64 });
+  } catch {
+    return names; // removed meanwhile
+  }
+  try {
+    for await (const e of handle) { // breaking out closes the handle
+      if (!budget.take()) break;
+      if (e.isDirectory()) names.push(e.name);
+    }
+  } catch { /* removed while we read it */ }
+  return names.sort();
+}
+
+/** The result of a walk: what was found, and whether the budget stopped it before the end. */
+export interface Walked<T> { found: T; capped: boolean }
+
+/**
  * The cgroups made inside the sandbox, as paths below its own: the leaves of its subtree in
  * any of the plotted hierarchies (a reader may make a cgroup in one v1 hierarchy only).
  * The levels between (box's own `box` directory) hold no processes and are left out.
  */
-export function childCgroups(layout: CgroupLayout): string[] {
+export async function childCgroups(layout: CgroupLayout, budget = new WalkBudget()): Promise<Walked<string[]>> {
   const found = new Set<string>();
   const dirs = new Set(Object.values(layout.dirs));
   for (const top of dirs) {
-    const walk = (rel: string, depth: number) => {
-      if (found.size >= MAX_GROUPS) return;
-      let children: string[];
-      try {
-        children = fs.readdirSync(path.join(top, rel), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-      } catch {
-        return;
-      }
-      if (children.length === 0 || depth >= MAX_DEPTH) {
+    const walk = async (rel: string, depth: number): Promise<void> => {
+      if (found.size >= MAX_GROUPS || budget.left <= 0) return;
+      const children = depth >= MAX_DEPTH ? [] : await subdirectories(path.join(top, rel), budget);
+      if (children.length === 0) {
         if (rel !== '') found.add(rel);
         return;
       }
-      for (const c of children.sort()) walk(rel ? `${rel}/${c}` : c, depth + 1);
+      for (const c of children) await walk(rel ? `${rel}/${c}` : c, depth + 1);
     };
-    walk('', 0);
+    await walk('', 0);
   }
-  return [...found].sort();
+  return { found: [...found].sort(), capped: budget.capped };
 }
 
-/** The processes of the sandbox's cgroup and every cgroup below it (host pids). */
-export function cgroupProcesses(layout: CgroupLayout, limit = 512): number[] {
+/** The processes of the sandbox's cgroup and every cgroup below it (host pids), within `budget`. */
+export async function cgroupProcesses(layout: CgroupLayout, limit = 512, budget = new WalkBudget()): Promise<Walked<number[]>> {
   // Every process of the sandbox is in its subtree in every hierarchy: one hierarchy is enough.
   const top = layout.dirs.pids ?? layout.dirs.memory ?? Object.values(layout.dirs)[0];
-  if (!top) return [];
+  if (!top) return { found: [], capped: false };
   const pids: number[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (pids.length >= limit) return;
-    for (const pid of safe(() => readPids(path.join(dir, 'cgroup.procs'))) ?? []) if (pids.length < limit) pids.push(pid);
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (pids.length >= limit || !budget.take()) return;
+    const text = await fs.promises.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const pid = Number(line);
+      if (line !== '' && Number.isInteger(pid) && pid > 0 && pids.length < limit) pids.push(pid);
+    }
     if (depth >= MAX_DEPTH) return;
-    let children: string[] = [];
-    try {
-      children = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch { /* removed meanwhile */ }
-    for (const c of children) walk(path.join(dir, c), depth + 1);
+    for (const c of await subdirectories(dir, budget)) await walk(path.join(dir, c), depth + 1);
   };
-  walk(top, 0);
-  return pids;
+  await walk(top, 0);
+  return { found: pids, capped: budget.capped };
 }
 
 /** The command line of `pid`, spaces between arguments, cut to `max` characters. */
 export function commandOf(pid: number, max = 80): string {
-  const raw = safe(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
-  if (!raw) return '';
-  const text = Buffer.from(raw, 'latin1').toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
+  const raw = safe(() => readHead(`/proc/${pid}/cmdline`));
+  if (!raw || raw.length === 0) return '';
+  const text = raw.toString('utf8').replace(/\0+$/, '').replace(/\0/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
@@ -220,6 +263,8 @@ export class CgroupSampler {
   #last = new Map<string, GroupStats>();
   #ids: string[] = [];
   #count = 0;
+  /** The last look at the tree stopped at WALK_LIMITS: there are cgroups the panel does not show. */
+  capped = false;
 
   constructor(layout: CgroupLayout, now: () => number = () => performance.now(), slowEvery = 4) {
     this.layout = layout;
@@ -227,10 +272,15 @@ export class CgroupSampler {
     this.slowEvery = slowEvery;
   }
 
-  sample(): GroupStats[] {
-    const now = this.#now();
+  async sample(): Promise<GroupStats[]> {
     const n = this.#count++;
-    if (n % 2 === 0) this.#ids = ['', ...childCgroups(this.layout)];
+    if (n % 2 === 0) {
+      const walked = await childCgroups(this.layout);
+      this.#ids = ['', ...walked.found];
+      this.capped = walked.capped;
+    }
+    // Below, at most MAX_GROUPS + 1 cgroups, a few small files each: read at once.
+    const now = this.#now();
     const refresh = n % this.slowEvery === 0;
     const out: GroupStats[] = [];
     const live = new Set<string>();

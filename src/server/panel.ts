@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseTraceLine, TraceFileReader, TraceRecord } from './panel-trace.ts';
 import type { PanelTraceEvent } from './panel-trace.ts';
-import { CgroupSampler, cgroupProcesses, parseOomNote, sandboxCgroupLayout } from './panel-stats.ts';
+import { CgroupSampler, cgroupProcesses, parseOomNote, sandboxCgroupLayout, WALK_LIMITS } from './panel-stats.ts';
 import type { CgroupLayout } from './panel-stats.ts';
 import { namespaceSnapshot } from './panel-ns.ts';
 import type { PanelTab } from './protocol.ts';
@@ -70,6 +70,9 @@ export class KernelPanel {
   #wantNs = true;
   #where: Located | undefined;
   #closed = false;
+  /** The page must get the whole trace record (it is new, or missed events while congested). */
+  #needReset = false;
+  #resetTimer: NodeJS.Timeout | undefined;
 
   constructor(view: KernelView | undefined, log: (line: string) => void = () => {}) {
     this.#view = view;
@@ -112,13 +115,16 @@ export class KernelPanel {
       if (!where.layout) sink.send({ type: 'stats', unavailable: where.why });
       if (where.pid <= 0) sink.send({ type: 'namespaces', unavailable: where.why });
       this.#startSampling(sink, where);
-    });
+    }).catch((e) => this.#log(`isolab: panel: ${(e as Error).stack ?? e}`));
   }
 
   /** The page hid the panel, or its socket went away: stop sampling (the trace is still read). */
   hide(sink?: PanelSink): void {
     if (sink && this.#sink !== sink) return;
     this.#sink = null;
+    this.#needReset = false;
+    clearTimeout(this.#resetTimer);
+    this.#resetTimer = undefined;
     clearInterval(this.#statsTimer);
     clearInterval(this.#nsTimer);
     this.#statsTimer = this.#nsTimer = undefined;
@@ -159,8 +165,11 @@ export class KernelPanel {
     const wait = Math.max(0, this.#lastRead + PANEL_TIMING.traceMs - performance.now());
     this.#readTimer = setTimeout(() => {
       this.#readTimer = undefined;
-      const more = this.#readTrace();
-      if (more) this.#traceChanged(); // the rest of a big append, next turn
+      try {
+        if (this.#readTrace()) this.#traceChanged(); // the rest of a big append, next turn
+      } catch (e) {
+        this.#log(`isolab: panel: trace: ${(e as Error).stack ?? e}`);
+      }
     }, wait);
     this.#readTimer.unref();
   }
@@ -181,12 +190,37 @@ export class KernelPanel {
     return more;
   }
 
+  /**
+   * Send trace events, or the whole record (`reset`). Nothing is queued for a socket that is
+   * not reading (a page that never reads, or one that turns the panel on and off in a loop,
+   * would make us buffer without end): while it is congested the page gets the whole record
+   * once it reads again.
+   */
   #sendTrace(events: PanelTraceEvent[], reset: boolean): void {
     const sink = this.#sink;
     if (!sink) return;
-    if (reset && events.length === 0) sink.send({ type: 'trace', reset: true, events: [] });
+    if (reset || this.#needReset || sink.congested()) {
+      this.#needReset = true;
+      this.#flushReset();
+      return;
+    }
     for (let i = 0; i < events.length; i += TRACE_FRAME_EVENTS) {
-      sink.send({ type: 'trace', reset: reset && i === 0, events: events.slice(i, i + TRACE_FRAME_EVENTS) });
+      sink.send({ type: 'trace', reset: false, events: events.slice(i, i + TRACE_FRAME_EVENTS) });
+    }
+  }
+
+  #flushReset(): void {
+    const sink = this.#sink;
+    if (!sink || !this.#needReset || this.#resetTimer) return;
+    if (sink.congested()) {
+      this.#resetTimer = setTimeout(() => { this.#resetTimer = undefined; this.#flushReset(); }, PANEL_TIMING.statsMs);
+      return;
+    }
+    this.#needReset = false;
+    const events = this.#record.events();
+    if (events.length === 0) sink.send({ type: 'trace', reset: true, events: [] });
+    for (let i = 0; i < events.length; i += TRACE_FRAME_EVENTS) {
+      sink.send({ type: 'trace', reset: i === 0, events: events.slice(i, i + TRACE_FRAME_EVENTS) });
     }
   }
 
@@ -215,33 +249,49 @@ export class KernelPanel {
       this.#sampler ??= new CgroupSampler(where.layout);
       const sampler = this.#sampler;
       const version = where.layout.version;
-      const tick = () => {
-        if (sink.congested()) return;
+      // One sample at a time: a slow one (a big tree) makes the next tick skip, never pile up.
+      const tick = this.#oneAtATime(async () => {
         // Read the trace first: box notes a container's OOM kills there before it removes
         // the cgroup, so a cgroup found gone now has its note read already.
         this.#readTrace();
-        sink.send({ type: 'stats', t: Date.now(), version, groups: sampler.sample() });
-      };
+        const groups = await sampler.sample();
+        if (this.#sink !== sink || sink.congested()) return;
+        sink.send({ type: 'stats', t: Date.now(), version, groups, ...(sampler.capped ? { capped: WALK_LIMITS.entries } : {}) });
+      }, sink);
       tick();
       this.#statsTimer = setInterval(tick, PANEL_TIMING.statsMs);
     }
     if (where.pid > 0 && this.#wantNs) {
-      const tick = () => {
-        if (sink.congested()) return;
-        const snap = namespaceSnapshot(this.#processes(where), where.pid);
+      const tick = this.#oneAtATime(async () => {
+        const { found, capped } = await this.#processes(where);
+        if (this.#sink !== sink || !this.#wantNs) return;
+        const snap = { ...namespaceSnapshot(found, where.pid), ...(capped ? { capped: WALK_LIMITS.entries } : {}) };
         const key = JSON.stringify(snap);
         if (key === this.#lastNs) return; // changes only
         this.#lastNs = key;
         sink.send({ type: 'namespaces', ...snap });
-      };
+      }, sink);
       tick();
       this.#nsTimer = setInterval(tick, PANEL_TIMING.namespacesMs);
     }
   }
 
-  #processes(where: Located): number[] {
-    if (this.#view?.processes) return this.#view.processes();
+  /**
+   * A sampling tick: skipped while the previous one still runs or the socket is congested;
+   * a failure is logged and ends only this tick (a reader's data must not end the server).
+   */
+  #oneAtATime(run: () => Promise<void>, sink: PanelSink): () => void {
+    let busy = false;
+    return () => {
+      if (busy || this.#sink !== sink || sink.congested()) return;
+      busy = true;
+      run().catch((e) => this.#log(`isolab: panel: ${(e as Error).stack ?? e}`)).finally(() => { busy = false; });
+    };
+  }
+
+  async #processes(where: Located): Promise<{ found: number[]; capped: boolean }> {
+    if (this.#view?.processes) return { found: this.#view.processes(), capped: false };
     if (where.layout) return cgroupProcesses(where.layout);
-    return [where.pid];
+    return { found: [where.pid], capped: false };
   }
 }

@@ -1,5 +1,7 @@
 // The JSON control frames of the terminal WebSocket (see PROTOCOL.md). Parsing never
-// throws: anything a client sends becomes either a message or a one-line reason.
+// throws: anything a client sends becomes either a message or a one-line reason. Every field
+// is read as an own property and checked for its type before it is used: a frame is a
+// stranger's data, and `String(x)` of {"toString":1} throws (issue 12: it took the lab down).
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const COLS = { min: 1, max: 500 } as const;
@@ -24,7 +26,7 @@ export type ServerMessage =
   | { type: 'exit'; code: number; reason?: string }
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
   | { type: 'error'; message: string }
-  | { type: 'full' }
+  | { type: 'full'; message?: string }
   // The kernel panel (panel.ts): sent only while the page says it shows the panel.
   | { type: 'trace'; reset: boolean; events: unknown[] }
   | { type: 'stats'; t?: number; version?: 1 | 2; groups?: unknown[]; unavailable?: string }
@@ -40,6 +42,19 @@ export function validSize(cols: unknown, rows: unknown): cols is number {
 
 const SIZE_ERROR = `resize needs whole numbers: cols ${COLS.min}..${COLS.max}, rows ${ROWS.min}..${ROWS.max}`;
 
+/** An own property of a parsed JSON object: "__proto__", "constructor"... are only data here. */
+function field(o: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(o, name) ? o[name] : undefined;
+}
+
+/** A client's value, shown back to it in an error: strings cut short, anything else by its kind. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 32));
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
+
 export function parseClientMessage(text: string): Parsed {
   let value: unknown;
   try { value = JSON.parse(text); } catch { return { ok: false, error: 'malformed JSON in a text frame' }; }
@@ -47,31 +62,43 @@ export function parseClientMessage(text: string): Parsed {
     return { ok: false, error: 'a text frame must be a JSON object with a "type"' };
   }
   const m = value as Record<string, unknown>;
-  switch (m.type) {
-    case 'resize':
-      if (!validSize(m.cols, m.rows)) return { ok: false, error: SIZE_ERROR };
-      return { ok: true, message: { type: 'resize', cols: m.cols as number, rows: m.rows as number } };
-    case 'ack':
-      if (!Number.isSafeInteger(m.bytes) || (m.bytes as number) < 0) {
+  const type = field(m, 'type');
+  switch (type) {
+    case 'resize': {
+      const cols = field(m, 'cols');
+      const rows = field(m, 'rows');
+      if (!validSize(cols, rows)) return { ok: false, error: SIZE_ERROR };
+      return { ok: true, message: { type: 'resize', cols, rows: rows as number } };
+    }
+    case 'ack': {
+      const bytes = field(m, 'bytes');
+      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
         return { ok: false, error: 'ack needs "bytes": a whole number >= 0' };
       }
-      return { ok: true, message: { type: 'ack', bytes: m.bytes as number } };
-    case 'check':
-      if (typeof m.lesson !== 'string' || !LESSON_ID.test(m.lesson)) {
+      return { ok: true, message: { type: 'ack', bytes } };
+    }
+    case 'check': {
+      const lesson = field(m, 'lesson');
+      const exercise = field(m, 'exercise');
+      if (typeof lesson !== 'string' || !LESSON_ID.test(lesson)) {
         return { ok: false, error: 'check needs "lesson" like "en/pid-namespaces"' };
       }
-      if (typeof m.exercise !== 'string' || !EXERCISE_ID.test(m.exercise)) {
+      if (typeof exercise !== 'string' || !EXERCISE_ID.test(exercise)) {
         return { ok: false, error: 'check needs "exercise" like "pid-one"' };
       }
-      return { ok: true, message: { type: 'check', lesson: m.lesson, exercise: m.exercise } };
-    case 'panel':
-      if (typeof m.on !== 'boolean') return { ok: false, error: 'panel needs "on": true or false' };
-      if (m.tab !== undefined && !PANEL_TABS.includes(m.tab as PanelTab)) {
+      return { ok: true, message: { type: 'check', lesson, exercise } };
+    }
+    case 'panel': {
+      const on = field(m, 'on');
+      const tab = field(m, 'tab');
+      if (typeof on !== 'boolean') return { ok: false, error: 'panel needs "on": true or false' };
+      if (tab !== undefined && !(typeof tab === 'string' && (PANEL_TABS as readonly string[]).includes(tab))) {
         return { ok: false, error: `panel "tab" must be one of ${PANEL_TABS.join(', ')}` };
       }
-      return { ok: true, message: { type: 'panel', on: m.on, ...(m.tab !== undefined ? { tab: m.tab as PanelTab } : {}) } };
+      return { ok: true, message: { type: 'panel', on, ...(tab !== undefined ? { tab: tab as PanelTab } : {}) } };
+    }
     default:
-      return { ok: false, error: `unknown message type ${JSON.stringify(String(m.type)).slice(0, 40)}` };
+      return { ok: false, error: `unknown message type ${describeValue(type)}` };
   }
 }
 

@@ -2,7 +2,7 @@
 // A session outlives its WebSocket for a grace period so that a reload, or the next
 // lesson in the same tab, finds the same sandbox with the reader's files and processes.
 
-import { Scrollback } from './flow.ts';
+import { Scrollback, TokenBucket } from './flow.ts';
 import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
 import type { Sandbox, SandboxDriver } from './sandbox.ts';
@@ -19,6 +19,18 @@ export interface Attachment {
   shutdown(): void;
 }
 
+/**
+ * Who opened a session: the browser's client id (a cookie of its own, see auth.ts; null when
+ * the client sent none) and the address it came from. Sandboxes are counted against both.
+ */
+export interface Client {
+  id: string | null;
+  address: string;
+}
+
+/** A session may be re-attached (reloads, blips) this often; a loop of sockets is refused. */
+export const REATTACH = { burst: 10, perSecond: 0.5 } as const;
+
 /** The status a shell reports when its terminal is hung up (128 + SIGHUP), as ours is. */
 export const HUNG_UP = 129;
 
@@ -34,15 +46,20 @@ export class Session {
   readonly scrollback = new Scrollback();
   /** The kernel panel: the trace of box commands run inside, counters and namespaces. */
   readonly panel: KernelPanel;
+  readonly client: Client;
+  readonly reattach = new TokenBucket(REATTACH.burst, REATTACH.perSecond);
   attachment: Attachment | null = null;
+  /** When its last page went away (meaningful while `attachment` is null). */
+  detachedAt = 0;
   lastInput = Date.now();
   ended = false;
   graceTimer: NodeJS.Timeout | undefined;
   #flowPaused = false;
 
-  constructor(id: string, sandbox: Sandbox, log?: (line: string) => void) {
+  constructor(id: string, sandbox: Sandbox, client: Client, log?: (line: string) => void) {
     this.id = id;
     this.sandbox = sandbox;
+    this.client = client;
     this.panel = new KernelPanel(sandbox.kernel, log);
   }
 
@@ -67,6 +84,9 @@ export class Session {
 export interface SessionOptions {
   driver: SandboxDriver;
   maxSandboxes: number;
+  /** Most sandboxes of one browser (client id cookie) and of one remote address; default: no limit. */
+  maxPerClient?: number;
+  maxPerAddress?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
@@ -74,7 +94,7 @@ export interface SessionOptions {
 
 export type AttachResult =
   | { ok: true; session: Session; resumed: boolean }
-  | { ok: false; full: boolean; message: string };
+  | { ok: false; full: boolean; message: string; retry?: boolean };
 
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
@@ -99,23 +119,31 @@ export class SessionManager {
    * Attach a WebSocket to session `id`: resume its sandbox if it has one (taking it over
    * from another socket), or start a sandbox if there is room.
    */
-  attach(id: string, attachment: Attachment, cols: number, rows: number): AttachResult {
+  attach(id: string, attachment: Attachment, cols: number, rows: number, client: Client = { id: null, address: '' }): AttachResult {
     if (this.#closed) return { ok: false, full: false, message: 'the lab server is shutting down' };
     const existing = this.#sessions.get(id);
     if (existing && !existing.ended) {
+      if (!existing.reattach.take()) {
+        return { ok: false, full: false, retry: true, message: 'this terminal was reconnected too often; trying again shortly' };
+      }
       clearTimeout(existing.graceTimer);
       existing.graceTimer = undefined;
       const previous = existing.attachment;
       existing.attachment = attachment;
       // One socket per session: the newest wins and the older one is told why it was closed.
-      if (previous) previous.takenOver();
+      if (previous) this.#tell(existing, () => previous.takenOver());
       existing.sandbox.resize(cols, rows);
       existing.setFlowPaused(false);
       return { ok: true, session: existing, resumed: true };
     }
+    // A browser over its limit, or finding the lab full, first gives up the sandbox of a tab
+    // it closed (kept for a reload within the grace period): a new tab replaces a closed one.
+    if (this.#sessions.size >= this.#opts.maxSandboxes || this.#overClientLimit(client)) this.#reclaimClosedTab(client);
     if (this.#sessions.size >= this.#opts.maxSandboxes) {
       return { ok: false, full: true, message: `the lab is full (${this.#opts.maxSandboxes} sandboxes)` };
     }
+    const over = this.#overClientLimit(client);
+    if (over) return { ok: false, full: true, message: over };
     let sandbox: Sandbox;
     try {
       sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
@@ -123,12 +151,13 @@ export class SessionManager {
       this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
       return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
     }
-    const session = new Session(id, sandbox, this.#log);
+    const session = new Session(id, sandbox, client, this.#log);
     session.attachment = attachment;
     this.#sessions.set(id, session);
     sandbox.onData((chunk) => {
       session.scrollback.push(chunk);
-      session.attachment?.output(chunk);
+      const a = session.attachment;
+      if (a) this.#tell(session, () => a.output(chunk));
     });
     sandbox.onExit((code) => {
       // Read what the shell wrote last (node-pty can report the exit before the last data).
@@ -139,10 +168,55 @@ export class SessionManager {
     return { ok: true, session, resumed: false };
   }
 
+  /**
+   * Why `client` may not have another sandbox, or ''. One browser tab must not fill the lab:
+   * a browser has its client id cookie, and every client its address (a class behind one NAT
+   * shares an address, so that limit is the higher one). A client that sends no client id is
+   * held to its address's limit only.
+   */
+  #overClientLimit(client: Client): string {
+    const { maxPerClient = Infinity, maxPerAddress = Infinity } = this.#opts;
+    let byClient = 0;
+    let byAddress = 0;
+    for (const s of this.#sessions.values()) {
+      if (client.id !== null && s.client.id === client.id) byClient++;
+      if (s.client.address === client.address) byAddress++;
+    }
+    if (client.id !== null && byClient >= maxPerClient) {
+      return `this browser already has ${byClient} lab terminals open, the most one reader may have; close another lab tab (its sandbox goes a minute later) and try again`;
+    }
+    if (byAddress >= maxPerAddress) {
+      return `your network address already has ${byAddress} lab terminals open, the most one address may have; close a lab tab and try again`;
+    }
+    return '';
+  }
+
+  /** End the sandbox this browser's tab left longest ago, if it has one without a page. */
+  #reclaimClosedTab(client: Client): void {
+    if (client.id === null) return; // without an id, nothing says the sandbox is this reader's
+    let oldest: Session | undefined;
+    for (const s of this.#sessions.values()) {
+      if (s.client.id === client.id && s.attachment === null && !s.ended && (!oldest || s.detachedAt < oldest.detachedAt)) oldest = s;
+    }
+    if (!oldest) return;
+    this.#log(`isolab: sandbox ${oldest.sandbox.name}: its tab was closed and the same browser opened another; removing it`);
+    this.#end(oldest, HUNG_UP);
+  }
+
+  /** Call into a session's page; a bug there is logged, and ends nobody else's session. */
+  #tell(session: Session, call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.#log(`isolab: sandbox ${session.sandbox.name}: ${(e as Error).stack ?? e}`);
+    }
+  }
+
   /** The socket went away: keep the sandbox for the grace period, reading nothing. */
   detach(session: Session, attachment: Attachment): void {
     if (session.attachment !== attachment) return; // already taken over
     session.attachment = null;
+    session.detachedAt = Date.now();
     session.panel.hide();
     session.updateReading();
     if (session.ended) return;
@@ -154,6 +228,10 @@ export class SessionManager {
   }
 
   #sweepIdle(): void {
+    try { this.#sweep(); } catch (e) { this.#log(`isolab: idle sweep: ${(e as Error).stack ?? e}`); }
+  }
+
+  #sweep(): void {
     const now = Date.now();
     for (const session of this.#sessions.values()) {
       if (!session.ended && now - session.lastInput > this.#opts.idleMs) {
@@ -173,7 +251,7 @@ export class SessionManager {
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
     const attachment = session.attachment;
     session.attachment = null;
-    attachment?.ended(code, why);
+    if (attachment) this.#tell(session, () => attachment.ended(code, why));
     const p = session.sandbox.destroy()
       .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
       .finally(() => this.#destroying.delete(p));
@@ -187,7 +265,7 @@ export class SessionManager {
     for (const session of [...this.#sessions.values()]) {
       const attachment = session.attachment;
       session.attachment = null;
-      attachment?.shutdown();
+      if (attachment) this.#tell(session, () => attachment.shutdown());
       this.#end(session, HUNG_UP);
     }
     await Promise.all([...this.#destroying]);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { localLocation, requestUrl } from './auth.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -72,8 +73,8 @@ export function resolveStatic(root: string, urlPath: string): Resolved {
   }
   if (isFile(target)) return { kind: 'file', file: target };
   if (isDir(target) && isFile(path.join(target, 'index.html'))) {
-    // Collapse leading slashes: "//evil.example/" in a Location is another site.
-    return { kind: 'redirect', location: '/' + urlPath.replace(/^\/+/, '') + '/' };
+    // "//evil.example/" in a Location is another site: localLocation keeps it a path here.
+    return { kind: 'redirect', location: localLocation(urlPath + '/') };
   }
   if (isFile(target + '.html')) return { kind: 'file', file: target + '.html' };
   return { kind: 'missing' };
@@ -116,11 +117,12 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, root: str
     res.end('Method not allowed\n');
     return;
   }
-  const url = new URL(req.url ?? '/', 'http://x');
+  const url = requestUrl(req.url);
+  if (!url) { sendNotFound(req, res, root); return; }
   const found = resolveStatic(root, url.pathname);
   if (found.kind === 'file') sendFile(req, res, found.file);
   else if (found.kind === 'redirect') {
-    res.writeHead(301, { Location: found.location + url.search });
+    res.writeHead(301, { Location: localLocation(found.location + url.search) });
     res.end();
   } else sendNotFound(req, res, root);
 }

@@ -1,22 +1,26 @@
 // One terminal WebSocket: binary frames carry terminal bytes both ways, text frames carry
 // the JSON control messages of PROTOCOL.md. Nothing a client sends can throw out of here:
-// bad frames get an error frame and the connection (and everyone else's) goes on.
+// bad frames get an error frame and the connection (and everyone else's) goes on; a bug of
+// ours that a frame still finds closes that one socket (1011), never the server.
+// What one socket can make the server do is bounded: frames are read at a budgeted rate
+// (past it the socket is paused, so TCP slows the sender), checks and panel changes too.
 
 import type { WebSocket, RawData } from 'ws';
-import { FlowControl } from './flow.ts';
+import { FlowControl, TokenBucket } from './flow.ts';
 import { parseClientMessage } from './protocol.ts';
 import type { ServerMessage } from './protocol.ts';
 import { runCheck } from './checks.ts';
 import type { ExerciseCatalog } from './checks.ts';
-import type { Attachment, Session, SessionManager } from './sessions.ts';
+import type { Attachment, Client, Session, SessionManager } from './sessions.ts';
 import type { PanelSink } from './panel.ts';
+import type { PanelTab } from './protocol.ts';
 
 /** Close codes a page can act on (1000-1015 are the standard ones). */
 export const CLOSE = {
   normal: 1000,       // the sandbox ended: offer "restart" (a new WebSocket, same session id)
   goingAway: 1001,    // the server is stopping
   tryAgainLater: 1013, // the lab is full
-  internal: 1011,     // could not start a sandbox
+  internal: 1011,     // could not start a sandbox, or a bug of ours met this socket's frames
   takenOver: 4001,    // the same session was opened by another socket: do not reconnect by itself
 } as const;
 
@@ -33,6 +37,25 @@ const PING_MS = 30_000;
 /** Panel samples are skipped, not queued, while this much is waiting to be sent. */
 const PANEL_CONGESTED = 256 * 1024;
 
+/**
+ * What one socket may ask of the server. A page sends a few frames a second (keystrokes, an
+ * ack per ~32 KiB drawn, resizes while a window is dragged): far below FRAMES. Past it the
+ * socket is paused until the bucket refills, so a flood costs its sender, not the others.
+ */
+export const RATE = {
+  frames: { burst: 1000, perSecond: 500 },
+  /**
+   * Bytes of frames. Input for a program that does not read it waits in node-pty's queue (in
+   * our memory, retried on every turn of the event loop): 256 KiB/s bounds how fast a client
+   * can grow that queue, and a paste of up to 1 MiB still goes through at once.
+   */
+  bytes: { burst: 1024 * 1024, perSecond: 256 * 1024 },
+  /** A check runs a process in the sandbox: a few in a row, then one every 2 s. */
+  checks: { burst: 5, perSecond: 0.5 },
+  /** Showing the panel (again) sends its whole record: applied at most this often, the latest wins. */
+  panelMs: 1000,
+} as const;
+
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -45,7 +68,7 @@ export interface TerminalContext {
   log: (line: string) => void;
 }
 
-export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, ctx: TerminalContext): void {
+export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, client: Client, ctx: TerminalContext): void {
   const send = (m: ServerMessage & Record<string, unknown>) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
   };
@@ -106,11 +129,15 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     },
   };
 
-  const result = ctx.sessions.attach(sid, attachment, cols, rows);
+  const result = ctx.sessions.attach(sid, attachment, cols, rows, client);
   if (!result.ok) {
     if (result.full) {
-      send({ type: 'full' });
+      // The lab is full, or this reader has all the sandboxes one reader may have.
+      send(result.message ? { type: 'full', message: result.message } : { type: 'full' });
       ws.close(CLOSE.tryAgainLater, 'lab is full');
+    } else if (result.retry) {
+      send({ type: 'error', message: result.message });
+      ws.close(CLOSE.tryAgainLater, 'too many reconnects');
     } else {
       send({ type: 'error', message: result.message });
       ws.close(CLOSE.internal, 'no sandbox');
@@ -148,17 +175,65 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     congested: () => ws.bufferedAmount > PANEL_CONGESTED,
   };
 
-  ws.on('message', (data, isBinary) => {
+  // Error frames are answers to a client's own mistakes: none while it is not reading them.
+  const complain = (message: string) => { if (ws.bufferedAmount <= PANEL_CONGESTED) send({ type: 'error', message }); };
+
+  const checks = new TokenBucket(RATE.checks.burst, RATE.checks.perSecond);
+  // The panel's state as the page last asked for it, applied at most every RATE.panelMs.
+  let panelWanted: { on: boolean; tab?: PanelTab } | null = null;
+  let panelApplied = -Infinity;
+  let panelTimer: NodeJS.Timeout | undefined;
+  const applyPanel = () => {
+    panelTimer = undefined;
+    const want = panelWanted;
+    if (!want || own.attachment !== attachment) return;
+    panelWanted = null;
+    panelApplied = performance.now();
+    if (want.on) own.panel.show(panelSink, want.tab); else own.panel.hide(panelSink);
+  };
+  const onPanel = (want: { on: boolean; tab?: PanelTab }) => {
+    panelWanted = want;
+    if (panelTimer) return;
+    const wait = panelApplied + RATE.panelMs - performance.now();
+    if (wait <= 0) applyPanel();
+    else panelTimer = setTimeout(applyPanel, wait);
+  };
+
+  const onMessage = (data: RawData, isBinary: boolean) => {
     if (own.attachment !== attachment) return; // taken over or ended
     if (isBinary) { own.input(toBuffer(data)); return; }
     const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
-    if (!parsed.ok) { send({ type: 'error', message: parsed.error }); return; }
+    if (!parsed.ok) { complain(parsed.error); return; }
     const m = parsed.message;
     switch (m.type) {
       case 'resize': own.sandbox.resize(m.cols, m.rows); break;
       case 'ack': flow.acked(m.bytes, ws.bufferedAmount); break;
-      case 'check': own.lastInput = Date.now(); void onCheck(m.lesson, m.exercise); break;
-      case 'panel': if (m.on) own.panel.show(panelSink, m.tab); else own.panel.hide(panelSink); break;
+      case 'check':
+        own.lastInput = Date.now();
+        if (!checks.take()) { complain(`too many checks at once; wait ${Math.ceil(checks.waitMs() / 1000)} s`); break; }
+        void onCheck(m.lesson, m.exercise);
+        break;
+      case 'panel': onPanel(m.tab !== undefined ? { on: m.on, tab: m.tab } : { on: m.on }); break;
+    }
+  };
+
+  const frames = new TokenBucket(RATE.frames.burst, RATE.frames.perSecond);
+  const bytes = new TokenBucket(RATE.bytes.burst, RATE.bytes.perSecond);
+  let resumeTimer: NodeJS.Timeout | undefined;
+  ws.on('message', (data, isBinary) => {
+    const size = Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    const overBudget = !frames.take() || !bytes.take(size);
+    try {
+      onMessage(data, isBinary);
+    } catch (e) {
+      // Our bug, found by this client's frame: end this socket only (its session is kept for a reload).
+      ctx.log(`isolab: websocket of ${own.sandbox.name}: closed after an internal error: ${(e as Error).stack ?? e}`);
+      ws.close(CLOSE.internal, 'server error');
+      return;
+    }
+    if (overBudget && !resumeTimer && ws.readyState === ws.OPEN) {
+      ws.pause();
+      resumeTimer = setTimeout(() => { resumeTimer = undefined; if (ws.readyState === ws.OPEN) ws.resume(); }, Math.max(frames.waitMs(), bytes.waitMs()));
     }
   });
 
@@ -174,10 +249,16 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
 
   ws.on('close', () => {
     clearInterval(pinger);
-    own.panel.hide(panelSink);
+    clearTimeout(panelTimer);
+    clearTimeout(resumeTimer);
     pending = [];
     pendingBytes = 0;
-    ctx.sessions.detach(own, attachment);
+    try {
+      own.panel.hide(panelSink);
+      ctx.sessions.detach(own, attachment);
+    } catch (e) {
+      ctx.log(`isolab: websocket of ${own.sandbox.name}: on close: ${(e as Error).stack ?? e}`);
+    }
   });
   ws.on('error', (e) => ctx.log(`isolab: websocket of ${own.sandbox.name}: ${e.message}`));
 }

@@ -70,6 +70,8 @@ Body.
 export interface InProcessOptions {
   driver?: SandboxDriver;
   maxSandboxes?: number;
+  maxPerClient?: number;
+  maxPerAddress?: number;
   graceMs?: number;
   idleMs?: number;
   dist?: string;
@@ -90,6 +92,8 @@ export async function startInProcess(o: InProcessOptions = {}): Promise<LabServe
     lessonsDir: o.lessonsDir,
     driver: o.driver ?? hostShellDriver(),
     maxSandboxes: o.maxSandboxes ?? 8,
+    maxPerClient: o.maxPerClient,
+    maxPerAddress: o.maxPerAddress,
     graceMs: o.graceMs ?? 60_000,
     idleMs: o.idleMs ?? 3_600_000,
     log: o.log ?? (() => {}),

@@ -15,6 +15,8 @@ export interface ClientOptions {
   token?: string | null;
   tokenIn?: 'cookie' | 'query';
   origin?: string | null;
+  /** The browser's client id cookie (isolab_client), which the lab counts sandboxes by. */
+  clientId?: string;
   /** 'auto' acks every binary frame at once; 'manual' leaves it to the test. */
   ack?: 'auto' | 'manual';
 }
@@ -39,6 +41,7 @@ export class LabClient {
     if (opts.token && opts.tokenIn === 'query') q.set('token', opts.token);
     const headers: Record<string, string> = {};
     if (opts.token && opts.tokenIn !== 'query') headers.Cookie = `isolab_token=${opts.token}`;
+    if (opts.clientId) headers.Cookie = [headers.Cookie, `isolab_client=${opts.clientId}`].filter(Boolean).join('; ');
     const origin = opts.origin === undefined ? `http://127.0.0.1:${port}` : opts.origin;
     this.ws = new WebSocket(`ws://127.0.0.1:${port}/ws/terminal?${q}`, { headers, ...(origin ? { origin } : {}) });
     const ack = opts.ack ?? 'auto';

@@ -126,12 +126,12 @@ describe.skipIf(!isRoot)(`box build${rootReason ? ` (${rootReason})` : ''}`, () 
 
   it('names the line and the instruction it does not support, and changes nothing', () => {
     const before = index();
-    const dir = context('unsupported', { 'Dockerfile': 'FROM busybox\nRUN echo hi > /x\n\n# health\nHEALTHCHECK CMD true\n' });
+    const dir = context('unsupported', { 'Dockerfile': 'FROM busybox\nRUN echo hi > /x\n\n# triggers\nONBUILD RUN true\n' });
     const r = build(dir, '-t', 'unsupported');
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe(''); // refused before the first step
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^box: Dockerfile line 5: HEALTHCHECK is not supported: /);
+    expect(r.stderr).toMatch(/^box: Dockerfile line 5: ONBUILD is not supported: /);
     expect(index()).toBe(before);
   });
 

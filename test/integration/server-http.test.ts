@@ -53,7 +53,11 @@ describe('lab server over HTTP', () => {
     const r = await get(`/lessons/en/pid-namespaces/?x=1&token=${TEST_TOKEN}`);
     expect(r.status).toBe(303);
     expect(r.headers.location).toBe('/lessons/en/pid-namespaces/?x=1');
-    expect(r.headers['set-cookie']).toEqual([`isolab_token=${TEST_TOKEN}; HttpOnly; SameSite=Strict; Path=/`]);
+    // With it, a browser of its own gets its client id (the lab counts sandboxes by it).
+    expect(r.headers['set-cookie']).toEqual([
+      `isolab_token=${TEST_TOKEN}; HttpOnly; SameSite=Strict; Path=/`,
+      expect.stringMatching(/^isolab_client=[A-Za-z0-9_-]{22}; HttpOnly; SameSite=Strict; Path=\/$/),
+    ]);
     expect((await get('/?token=not-the-token')).status).toBe(401);
   });
 

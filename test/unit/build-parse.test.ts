@@ -41,7 +41,7 @@ describe('parseBoxfile', () => {
   });
 
   it('names the line and the instruction of what it does not support', () => {
-    expect(userError(() => parseBoxfile('FROM busybox\nRUN true\n\nHEALTHCHECK CMD true\n'))).toMatch(/^Boxfile line 4: HEALTHCHECK is not supported: /);
+    expect(userError(() => parseBoxfile('FROM busybox\nRUN true\n\nONBUILD RUN true\n'))).toMatch(/^Boxfile line 4: ONBUILD is not supported: /);
     expect(userError(() => parseBoxfile('FROM busybox\nONBUILD RUN x\n', 'Dockerfile'))).toMatch(/^Dockerfile line 2: ONBUILD is not supported/);
     expect(userError(() => parseBoxfile('FROM busybox\nCOPY --from=build /a /b\n'))).toMatch(/^Boxfile line 2: COPY --from: .*multi-stage/);
     expect(userError(() => parseBoxfile('FROM busybox\nRUN <<EOF\necho\nEOF\n'))).toMatch(/^Boxfile line 2: RUN with a here-document/);

@@ -113,76 +113,76 @@ describe('readCgroup', () => {
   });
 });
 
-describe('childCgroups and cgroupProcesses', () => {
-  it("lists the containers' cgroups below the sandbox, leaves only, in any hierarchy", () => {
+describe('childCgroups and cgroupProcesses', async () => {
+  it("lists the containers' cgroups below the sandbox, leaves only, in any hierarchy", async () => {
     const layout = v1Layout();
     v1Container(layout, 'box-aaaaaaaaaaaa', 1e9);
     // A cgroup the reader made by hand in the cpu hierarchy only (the CPU lesson does this).
     fs.mkdirSync(path.join(layout.dirs.cpu!, 'demo'));
-    expect(childCgroups(layout)).toEqual(['box/box-aaaaaaaaaaaa', 'demo']);
-    expect(childCgroups(v2Layout())).toEqual([]);
+    expect(await childCgroups(layout)).toEqual({ found: ['box/box-aaaaaaaaaaaa', 'demo'], capped: false });
+    expect(await childCgroups(v2Layout())).toEqual({ found: [], capped: false });
   });
 
-  it("collects the processes of the sandbox's whole subtree from one hierarchy", () => {
+  it("collects the processes of the sandbox's whole subtree from one hierarchy", async () => {
     const layout = v1Layout();
     v1Container(layout, 'box-aaaaaaaaaaaa', 1e9);
     fs.writeFileSync(path.join(layout.dirs.pids!, 'box', 'box-aaaaaaaaaaaa', 'cgroup.procs'), '300\n301\n');
-    expect(cgroupProcesses(layout).sort()).toEqual([101, 102, 300, 301]);
-    expect(cgroupProcesses(layout, 3)).toHaveLength(3);
+    expect((await cgroupProcesses(layout)).found.sort()).toEqual([101, 102, 300, 301]);
+    expect((await cgroupProcesses(layout, 3)).found).toHaveLength(3);
   });
 });
 
-describe('CgroupSampler', () => {
-  it('samples the sandbox and each container, with CPU use as a rate between samples', () => {
+describe('CgroupSampler', async () => {
+  it('samples the sandbox and each container, with CPU use as a rate between samples', async () => {
     const layout = v1Layout();
     v1Container(layout, 'box-aaaaaaaaaaaa', 1_000_000_000);
     let now = 1000;
     const sampler = new CgroupSampler(layout, () => now);
-    const first = sampler.sample();
+    const first = (await sampler.sample());
     expect(first.map((g) => g.id)).toEqual(['', 'box/box-aaaaaaaaaaaa']);
     expect(first[1]).toMatchObject({ mem: 33030144, memMax: 33554432, memPeak: 33550336, oom: 1, cpu: null, cpuMax: 0.5, throttled: 37, pids: 1, pidsMax: null });
 
     // 250 ms later the container has used 125 ms of CPU: half a CPU, its quota.
     now += 250;
     fs.writeFileSync(path.join(layout.dirs.cpuacct!, 'box', 'box-aaaaaaaaaaaa', 'cpuacct.usage'), String(1_000_000_000 + 125_000_000));
-    const second = sampler.sample();
+    const second = (await sampler.sample());
     expect(second[1]!.cpu).toBeCloseTo(0.5, 5);
     expect(second[0]!.cpu).toBe(0); // the sandbox's own counter did not move in this fake
   });
 
-  it('drops a container whose cgroup went away, and starts its rate afresh if it comes back', () => {
+  it('drops a container whose cgroup went away, and starts its rate afresh if it comes back', async () => {
     const layout = v2Layout();
     const child = path.join(layout.dirs.memory!, 'box', 'box-bbbbbbbbbbbb');
     files(child, { 'memory.current': '1000\n', 'memory.max': '33554432\n', 'cpu.stat': 'usage_usec 10\n', 'pids.current': '1\n', 'cgroup.procs': '' });
     let now = 0;
     const sampler = new CgroupSampler(layout, () => now);
-    expect(sampler.sample().map((g) => g.id)).toEqual(['', 'box/box-bbbbbbbbbbbb']);
+    expect((await sampler.sample()).map((g) => g.id)).toEqual(['', 'box/box-bbbbbbbbbbbb']);
     fs.rmSync(child, { recursive: true });
     now += 250;
-    expect(sampler.sample().map((g) => g.id)).toEqual(['']);
+    expect((await sampler.sample()).map((g) => g.id)).toEqual(['']);
     files(child, { 'memory.current': '1000\n', 'cpu.stat': 'usage_usec 99999\n', 'cgroup.procs': '' });
     now += 250;
-    expect(sampler.sample().find((g) => g.id !== '')).toMatchObject({ cpu: null, memMax: null });
+    expect((await sampler.sample()).find((g) => g.id !== '')).toMatchObject({ cpu: null, memMax: null });
   });
 
-  it('reports a container that vanished after an OOM note once more, with the kills, then drops it', () => {
+  it('reports a container that vanished after an OOM note once more, with the kills, then drops it', async () => {
     const layout = v2Layout();
     const child = path.join(layout.dirs.memory!, 'box', 'box-dddddddddddd');
     files(child, { 'memory.current': '33000000\n', 'memory.max': '33554432\n', 'memory.events': 'oom_kill 0\n', 'cgroup.procs': '' });
     let now = 0;
     const sampler = new CgroupSampler(layout, () => now);
-    expect(sampler.sample().find((g) => g.id === 'box/box-dddddddddddd')).toMatchObject({ oom: 0 });
+    expect((await sampler.sample()).find((g) => g.id === 'box/box-dddddddddddd')).toMatchObject({ oom: 0 });
     // The OOM killer struck between two samples; box noted it in its trace and removed the cgroup.
     sampler.noteOomKills('box/box-dddddddddddd', 1);
     fs.rmSync(child, { recursive: true });
     now += 250;
-    expect(sampler.sample().find((g) => g.id === 'box/box-dddddddddddd')).toMatchObject({ oom: 1, mem: 33000000, memMax: 33554432, cpu: null });
+    expect((await sampler.sample()).find((g) => g.id === 'box/box-dddddddddddd')).toMatchObject({ oom: 1, mem: 33000000, memMax: 33554432, cpu: null });
     now += 250;
-    expect(sampler.sample().map((g) => g.id)).toEqual(['']);
+    expect((await sampler.sample()).map((g) => g.id)).toEqual(['']);
     // A note for a cgroup never sampled (or without a kill) shows nothing.
     sampler.noteOomKills('box/box-eeeeeeeeeeee', 1);
     now += 250;
-    expect(sampler.sample().map((g) => g.id)).toEqual(['']);
+    expect((await sampler.sample()).map((g) => g.id)).toEqual(['']);
   });
 
   it('reads the OOM note box writes in its trace, in the sandbox\'s view, v1 and v2, and nothing else', () => {
@@ -194,11 +194,11 @@ describe('CgroupSampler', () => {
     }
   });
 
-  it("labels a container with its first process's command line", () => {
+  it("labels a container with its first process's command line", async () => {
     const layout = v2Layout();
     const child = path.join(layout.dirs.memory!, 'box', 'box-cccccccccccc');
     files(child, { 'memory.current': '1\n', 'cgroup.procs': `${process.pid}\n` });
-    const [, g] = new CgroupSampler(layout).sample();
+    const [, g] = await new CgroupSampler(layout).sample();
     expect(g!.cmd).toContain(path.basename(process.execPath));
     expect(g!.cmd.length).toBeLessThanOrEqual(80);
   });

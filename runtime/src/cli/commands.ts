@@ -6,9 +6,11 @@ import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
 import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../container/cleanup.ts';
 import {
-  containerDir, listIds, lookup, readState, releaseName, type ContainerState,
+  containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
 import { UserError } from '../sys/errors.ts';
+import { healthSuffix } from '../container/health.ts';
+import { markStoppedByHand } from '../container/restart.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
@@ -48,6 +50,16 @@ export const COMMANDS: Record<string, Command> = {
   logs: simple('logs [-f] CONTAINER', "Print a detached container's output", [{ name: 'follow', short: 'f', help: 'keep printing new output until the container exits' }], logs),
   inspect: simple('inspect [-f FORMAT] CONTAINER|IMAGE...', 'Print what box knows about containers or images, as JSON',
     [{ name: 'format', short: 'f', value: true, help: "print fields only, e.g. -f '{{.State.Pid}}' or '{{json .Namespaces}}'" }], inspect),
+  start: lazy('Start stopped containers again, with the same configuration', async () => {
+    const m = await import('./start-command.ts');
+    return simple('start CONTAINER...', 'Start stopped containers again, with the same configuration', [], m.startCommand);
+  }),
+  restart: simple('restart [-t SECONDS] CONTAINER...', 'Stop containers, then start them again',
+    [{ name: 'time', short: 't', value: true, help: 'seconds to wait before SIGKILL (default 10)' }], restart),
+  wait: lazy('Wait until containers stop, and print their exit codes', async () => {
+    const m = await import('./start-command.ts');
+    return simple('wait CONTAINER...', 'Wait until containers stop, and print their exit codes', [], m.waitCommand);
+  }),
   vm: lazy('Run a guest program on KVM, a small virtual machine monitor (list, run, compare)', async () => {
     const m = await import('./vm-command.ts');
     return { summary: '', help: m.vmHelp, run: m.vmCommand };
@@ -136,7 +148,8 @@ function ago(iso: string | null): string {
 }
 
 function statusText(s: ContainerState): string {
-  if (s.status === 'running') return `Up ${ago(s.created)}`;
+  if (s.status === 'running') return `Up ${ago(s.started ?? s.created)}${healthSuffix(s.health)}`;
+  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished)} ago`;
   if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished)} ago`;
   return 'Created';
 }
@@ -148,7 +161,7 @@ function allStates(): ContainerState[] {
 
 function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): number {
   reapStale(realSys(trace));
-  const rows = allStates().filter((s) => opts.all || s.status === 'running').map((s) => {
+  const rows = allStates().filter((s) => opts.all || s.status === 'running' || s.status === 'restarting').map((s) => {
     const cmd = JSON.stringify(s.command.join(' '));
     return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), s.name];
   });
@@ -215,15 +228,33 @@ async function stop(opts: Record<string, unknown>, args: string[], trace: Trace)
   const grace = opts.time !== undefined ? Number(opts.time) : 10;
   if (!Number.isFinite(grace) || grace < 0) throw new UserError(`-t '${opts.time}': give the seconds to wait, e.g. -t 5`);
   for (const ref of args) {
-    const s = lookup(ref);
-    if (s.status === 'running') {
-      signalContainer(s, 'SIGTERM');
-      if (!(await waitExited(s.id, grace * 1000))) {
-        killAll(s, trace);
-        await waitExited(s.id, 5000);
-      }
-    }
+    await stopOne(lookup(ref), grace, trace);
     process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+}
+
+async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
+  // By hand: its restart policy lets it be (a file the engine reads; container/restart.ts).
+  if (s.status === 'running' || s.status === 'restarting') markStoppedByHand(s.id);
+  if (s.status === 'running') {
+    signalContainer(s, 'SIGTERM');
+    if (!(await waitExited(s.id, grace * 1000))) {
+      killAll(s, trace);
+      await waitExited(s.id, 5000);
+    }
+  }
+  if (readState(s.id)?.status === 'restarting') await waitExited(s.id, 5000); // the engine sees the mark within 0.1 s
+}
+
+async function restart(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
+  needOne(args, 'restart CONTAINER');
+  const grace = opts.time !== undefined ? Number(opts.time) : 10;
+  if (!Number.isFinite(grace) || grace < 0) throw new UserError(`-t '${opts.time}': give the seconds to wait, e.g. -t 5`);
+  const { startOne } = await import('./start-command.ts');
+  for (const ref of args) {
+    await stopOne(lookup(ref), grace, trace);
+    if (await startOne(ref)) process.stdout.write(`${ref}\n`);
   }
   return 0;
 }
@@ -232,7 +263,9 @@ async function kill(opts: Record<string, unknown>, args: string[]): Promise<numb
   needOne(args, 'kill CONTAINER');
   const sig = parseSignal((opts.signal as string) ?? 'KILL');
   for (const ref of args) {
-    signalContainer(lookup(ref), sig);
+    const s = lookup(ref);
+    if (s.status === 'running') markStoppedByHand(s.id); // as docker kill: no restart after it
+    signalContainer(s, sig);
     process.stdout.write(`${ref}\n`);
   }
   return 0;
@@ -245,9 +278,10 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
   for (const ref of args) {
     try {
       const s = lookup(ref);
-      if (s.status === 'running') {
-        if (!opts.force) throw new UserError(`container '${s.name}' is running; stop it first (box stop ${s.name}) or use box rm -f`);
-        killAll(s, trace);
+      if (s.status === 'running' || s.status === 'restarting') {
+        if (!opts.force) throw new UserError(`container '${s.name}' is ${s.status}; stop it first (box stop ${s.name}) or use box rm -f`);
+        markStoppedByHand(s.id); // no restart: it is going away
+        if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
         if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
       }
       // An --rm container's monitor removes it; otherwise it is ours to remove.
@@ -291,7 +325,11 @@ async function logs(opts: Record<string, unknown>, args: string[]): Promise<numb
   };
   pump();
   if (opts.follow) {
-    while (readState(s.id)?.status === 'running') {
+    const live = () => { // through restarts too, while something watches the container
+      const now = readState(s.id);
+      return !!now && ['running', 'restarting', 'created'].includes(now.status) && monitorAlive(now);
+    };
+    while (live()) {
       await new Promise((r) => setTimeout(r, 200));
       pump();
     }
@@ -311,11 +349,15 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
     State: {
       Status: s.status,
       Running: s.status === 'running',
+      Restarting: s.status === 'restarting',
       Pid: s.pid ?? 0,
       ExitCode: s.exitCode,
       OOMKilled: s.oomKilled,
+      StartedAt: s.started ?? null,
       FinishedAt: s.finished,
+      ...(s.health ? { Health: s.health } : {}),
     },
+    RestartCount: s.restartCount ?? 0,
     Config: {
       Hostname: c.hostname,
       Image: s.image,
@@ -324,6 +366,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       WorkingDir: c.workdir,
       User: c.user ?? '',
       Tty: c.tty,
+      ...(c.healthcheck ? { Healthcheck: c.healthcheck } : {}),
     },
     HostConfig: {
       Memory: c.memoryBytes ?? 0,
@@ -338,6 +381,7 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       Tmpfs: Object.fromEntries((s.mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => [m.Destination, m.Mode])),
       UsernsMode: c.userns ? 'private' : '',
       SeccompProfile: c.seccomp ? 'default' : 'unconfined',
+      RestartPolicy: { Name: c.restart?.name ?? 'no', MaximumRetryCount: c.restart?.maximumRetryCount ?? 0 },
     },
     Mounts: s.mounts ?? [],
     Namespaces: s.namespaces,

@@ -19,6 +19,10 @@ import { helpText, parseArgs, parseDuration, parseEnv, type OptionSpec } from '.
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom, type MountRequest } from '../volume/spec.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
 import type { Pty } from '../container/pty.ts';
+import { needsEngine, parseRestartPolicy } from '../container/restart.ts';
+import { healthcheckFromFlags } from '../container/health.ts';
+import { resolveImage } from '../image/index.ts';
+import { readState } from '../container/state.ts';
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
@@ -49,6 +53,13 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
   { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
+  { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (with -d; the engine keeps it)' },
+  { name: 'health-cmd', value: true, help: 'a command that exits 0 while the container is healthy (run by the engine)' },
+  { name: 'health-interval', value: true, help: 'time between health checks, e.g. 30s (default 30s)' },
+  { name: 'health-timeout', value: true, help: 'a check that runs longer fails, e.g. 5s (default 30s)' },
+  { name: 'health-retries', value: true, help: 'failures in a row that make it unhealthy (default 3)' },
+  { name: 'health-start-period', value: true, help: 'failures in this time after the start do not count, e.g. 10s' },
+  { name: 'no-healthcheck', help: "turn off the image's HEALTHCHECK" },
 ];
 
 export function runHelp(): string {
@@ -104,6 +115,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
     verify: !!opts.verify,
+    ...keptOptions(opts),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
@@ -112,6 +124,24 @@ export function runConfigFrom(argv: string[]): RunConfig {
     throw new UserError(`--workdir '${cfg.workdir}': give an absolute path, e.g. -w /tmp`);
   }
   return cfg.lab ? applyLab(cfg) : cfg;
+}
+
+/** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */
+function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' | 'healthcheck'> {
+  const restart = opts.restart !== undefined ? parseRestartPolicy(opts.restart as string) : undefined;
+  if (restart && restart.name !== 'no') {
+    if (opts.rm) throw new UserError(`--restart ${opts.restart} and --rm conflict: a container removed when it exits cannot be restarted; give one of them`);
+    if (!opts.detach) throw new UserError(`--restart needs -d: the engine restarts the container in the background (box logs shows its output)`);
+  }
+  const healthcheck = healthcheckFromFlags({
+    cmd: opts['health-cmd'] as string | undefined,
+    interval: opts['health-interval'] as string | undefined,
+    timeout: opts['health-timeout'] as string | undefined,
+    startPeriod: opts['health-start-period'] as string | undefined,
+    retries: opts['health-retries'] as string | undefined,
+    none: !!opts['no-healthcheck'],
+  });
+  return { ...(restart && restart.name !== 'no' ? { restart } : {}), ...(healthcheck ? { healthcheck } : {}) };
 }
 
 /** -v, --mount and --tmpfs: host binds go to `volumes` (as before volumes existed), the rest to `mounts`. */
@@ -128,6 +158,10 @@ function mountsFrom(opts: Record<string, unknown>): { volumes: Volume[]; mounts:
 
 export async function runCommand(argv: string[], trace: Trace): Promise<number> {
   const cfg = runConfigFrom(argv);
+  // A restart policy or a health check needs a process that outlives this one: the engine.
+  // (Not as a user: startContainer says that root is needed, before any image is read.)
+  const why = needsEngine(cfg, cfg.lab || process.getuid?.() !== 0 ? undefined : resolveImage(cfg.image).config.Healthcheck);
+  if (why) return (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
   if (cfg.detach) return runDetached(cfg);
   const sys = realSys(trace);
   const stdio: ('inherit' | 'ignore')[] = [cfg.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'];
@@ -197,12 +231,12 @@ function formatBytes(n: number): string {
  * `box run -d`: a detached box process (the monitor) starts the container and stays with it,
  * writing its output to a log; we wait until it says the container runs, then print the id.
  */
-async function runDetached(cfg: RunConfig): Promise<number> {
+export async function runDetached(cfg: RunConfig, again?: string): Promise<number> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg) },
+    env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg), ...(again ? { BOX_MONITOR_AGAIN: again } : {}) }, // again: `box start`
   });
   const pipe = child.stdio[3] as Readable;
   let out = '';
@@ -211,7 +245,7 @@ async function runDetached(cfg: RunConfig): Promise<number> {
   child.unref();
   const line = out.trim();
   if (line.startsWith('ok ')) {
-    process.stdout.write(`${line.slice(3)}\n`);
+    if (!again) process.stdout.write(`${line.slice(3)}\n`);
     return 0;
   }
   throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
@@ -220,11 +254,13 @@ async function runDetached(cfg: RunConfig): Promise<number> {
 /** The detached monitor: start, report, wait. Its stdout and stderr go nowhere. */
 export async function monitorCommand(_argv: string[], trace: Trace): Promise<number> {
   const cfg = JSON.parse(process.env.BOX_MONITOR_CONFIG ?? '{}') as RunConfig;
+  const again = process.env.BOX_MONITOR_AGAIN ? readState(process.env.BOX_MONITOR_AGAIN) ?? undefined : undefined;
   delete process.env.BOX_MONITOR_CONFIG;
+  delete process.env.BOX_MONITOR_AGAIN;
   const report = fs.createWriteStream('', { fd: 3 });
   let running: Running;
   try {
-    running = await startContainer(realSys(trace), cfg, 'log');
+    running = await startContainer(realSys(trace), cfg, 'log', undefined, { again });
   } catch (err) {
     report.end(`err ${(err as Error).message}\n`);
     return 1;

@@ -5,6 +5,8 @@ import type { NamespaceName } from '../sys/constants.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
 import type { MountRequest } from '../volume/spec.ts';
 import { UserError } from '../sys/errors.ts';
+import type { Healthcheck } from './health.ts';
+import type { RestartPolicy } from './restart.ts';
 
 export interface RunConfig {
   image: string;
@@ -47,6 +49,10 @@ export interface RunConfig {
   devices: string[];
   /** --verify: run only an image signed by a trusted key (image/trust.ts) */
   verify?: boolean;
+  /** --restart: kept by the engine (engine/supervisor.ts) */
+  restart?: RestartPolicy;
+  /** --health-*: over the image's HEALTHCHECK, field by field (container/health.ts) */
+  healthcheck?: Healthcheck;
 }
 
 /** Where a user-namespaced container's ids go: root inside is `base` outside, for `size` ids. */

@@ -3,6 +3,7 @@
 // namespace too, which Node cannot), box puts it in the container's cgroup, and it forks
 // so that its child is inside the container's PID namespace.
 
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { detectCgroups } from '../cgroups/index.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
@@ -24,7 +25,7 @@ export interface ExecOptions {
   workdir?: string;
   user?: string;
   /** Where stdin, stdout, stderr go without a tty (default: box's own). */
-  stdio?: (number | 'inherit' | 'ignore')[];
+  stdio?: (number | 'inherit' | 'ignore' | 'pipe')[];
   /** As startContainer's: someone else takes the terminal's master (the engine's client). */
   takeConsole?: (pid: number, fd: number) => Promise<void>;
 }
@@ -34,7 +35,7 @@ export interface ExecOptions {
 const JOIN_ORDER: NamespaceName[] = ['user', 'ipc', 'uts', 'net', 'cgroup', 'time', 'pid', 'mnt'];
 
 export async function execInContainer(sys: Sys, ref: string, command: string[], opts: ExecOptions):
-  Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number> }> {
+  Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number>; child: ChildProcess }> {
   const state = lookup(ref);
   if (state.status !== 'running' || !state.pid || !fs.existsSync(`/proc/${state.pid}`)) {
     throw new UserError(`container '${state.name}' is not running; start a new one with box run`);
@@ -76,5 +77,5 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
     init.child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));
   });
   const pid = await init.started;
-  return { running: { pty, state: { ...state, pid } }, exited };
+  return { running: { pty, state: { ...state, pid } }, exited, child: init.child }; // child: its pipes, with stdio 'pipe'
 }

@@ -19,7 +19,7 @@ import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
   boxRoot, claimName, claimRandomName, containerDir, containersDir, lookup, newId, processStart, releaseName, writeState, updateState,
-  type ContainerState,
+  type ContainerState, type Status,
 } from './state.ts';
 import { reapStale, removeAnonymousVolumes, removeContainerFiles } from './cleanup.ts';
 import { prepareMounts, removeUnused, type PreparedMounts } from '../volume/mounts.ts';
@@ -27,6 +27,7 @@ import { parseVolumesFrom, requestsFrom, type MountRequest } from '../volume/spe
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
 import { withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
+import { effectiveHealthcheck, startingHealth } from './health.ts';
 
 export interface Running {
   state: ContainerState;
@@ -35,6 +36,14 @@ export interface Running {
   pty: Pty | null;
   /** Resolves with the exit code once the container has exited and been cleaned up. */
   exited: Promise<number>;
+}
+
+/** For the engine's restarts and `box start` (engine/supervisor.ts). */
+export interface StartAgain {
+  /** Start this existing container again: its id, name, directory and upper layer. */
+  again?: ContainerState;
+  /** As it exits: 'restarting' when its policy will start it again, else 'exited'. */
+  nextStatus?: (state: ContainerState, exitCode: number) => Status;
 }
 
 /**
@@ -48,6 +57,7 @@ export async function startContainer(
   cfg: RunConfig,
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log',
   takeConsole?: (pid: number, fd: number) => Promise<void>,
+  { again, nextStatus }: StartAgain = {},
 ): Promise<Running> {
   if (process.getuid?.() !== 0) {
     throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
@@ -58,9 +68,9 @@ export async function startContainer(
   if (cfg.verify) (await import('../image/trust.ts')).verifyImageForRun(cfg.image);
   const image = resolveImage(cfg.image);
 
-  const id = newId();
-  const name = cfg.name ?? claimRandomName(id);
-  if (cfg.name) claimName(name, id);
+  const id = again?.id ?? newId();
+  const name = again?.name ?? cfg.name ?? claimRandomName(id);
+  if (cfg.name && !again) claimName(name, id);
   cfg = { ...cfg, hostname: cfg.hostname ?? name.slice(0, 63) }; // as Docker: the name (its id there)
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
@@ -72,15 +82,18 @@ export async function startContainer(
     // and must reach rootfs/), but not list what is inside.
     fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
     fs.chmodSync(containersDir(), 0o711);
-    fs.mkdirSync(dir, { mode: 0o711 });
+    if (!again) fs.mkdirSync(dir, { mode: 0o711 });
     if (cfg.lab) cfg = withLabDisk(cfg, dir); // a loop device of its own, for the disk I/O lesson
     const state: ContainerState = {
-      id, name, image: cfg.image, imageId: image.id, command: proc.args,
-      created: new Date().toISOString(), status: 'created', pid: null,
+      id, name, image: again?.image ?? cfg.image, imageId: image.id, command: proc.args,
+      created: again?.created ?? new Date().toISOString(), status: 'created', pid: null,
       monitorPid: process.pid, monitorStart: processStart(process.pid) ?? '',
       exitCode: null, oomKilled: false, finished: null, autoRemove: cfg.autoRemove,
       cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, workdir: proc.cwd, env: proc.env },
+      restartCount: again?.restartCount ?? 0,
     };
+    const healthcheck = effectiveHealthcheck(cfg.healthcheck, image.config.Healthcheck);
+    if (healthcheck) Object.assign(state, { health: startingHealth(), config: { ...state.config, healthcheck } });
     writeState(state);
 
     const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
@@ -135,24 +148,29 @@ export async function startContainer(
     const pid = await init.started;
     state.pid = pid;
     state.status = 'running';
+    state.started = new Date().toISOString();
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = exitCode.then((code) => finish(sys, state, cgroup, code));
+    const exited = exitCode.then((code) => finish(sys, state, cgroup, code, nextStatus?.(state, code) ?? 'exited'));
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
     if (cgroup) destroyCgroup(cgroup);
-    removeContainerFiles(id);
-    releaseName(name, id);
-    // Anonymous volumes made for this start go with it; named ones stay (Docker keeps them too).
-    if (mounts) removeUnused(mounts.anonymous, () => []);
+    if (again) {
+      updateState(id, { status: 'exited', pid: null, exitCode: 125, finished: new Date().toISOString() }); // as it was, not removed
+    } else {
+      removeContainerFiles(id);
+      releaseName(name, id);
+      // Anonymous volumes made for this start go with it; named ones stay (Docker keeps them too).
+      if (mounts) removeUnused(mounts.anonymous, () => []);
+    }
     throw err;
   }
 }
 
 /** After the command exits: record the exit, kill stragglers, remove the cgroup. */
-function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode: number): number {
+function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode: number, status: Status): number {
   let oomKilled = false;
   if (cgroup) {
     try {
@@ -167,7 +185,7 @@ function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode
     releaseName(state.name, state.id);
     removeAnonymousVolumes(state);
   } else {
-    updateState(state.id, { status: 'exited', exitCode, oomKilled, finished: new Date().toISOString() });
+    updateState(state.id, { status, exitCode, oomKilled, finished: new Date().toISOString() });
   }
   state.exitCode = exitCode;
   state.oomKilled = oomKilled;
@@ -213,7 +231,7 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
     maskPaths: !cfg.lab,
     devices: cfg.devices,
   };
-  for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { mode: 0o755 });
+  for (const d of [spec.rootfs, spec.upperDir, spec.workDir]) fs.mkdirSync(d, { recursive: true, mode: 0o755 }); // there already on a restart
   if (ids) {
     reachableByUsernsRoot(spec.rootfs);
     // Root inside is ids.base outside: it must own the upper layer to write to it.

@@ -7,9 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
+import type { Health } from './health.ts';
 import type { MountRecord } from '../volume/spec.ts';
 
-export type Status = 'created' | 'running' | 'exited';
+/** 'restarting': exited, and the engine starts it again after the back-off (container/restart.ts). */
+export type Status = 'created' | 'running' | 'restarting' | 'exited';
 
 export interface ContainerState {
   id: string;
@@ -31,6 +33,12 @@ export interface ContainerState {
   cgroup: string | null;
   /** /proc/PID/ns links of the container, e.g. { pid: "pid:[4026532283]" }. */
   namespaces: Record<string, string>;
+  /** When its command last started (a restart or `box start` starts it again). */
+  started?: string;
+  /** Restarts by its policy since `box run` or the last `box start`. */
+  restartCount?: number;
+  /** With a health check: the engine's last probes (container/health.ts). */
+  health?: Health;
   /** Everything `box exec` and `box inspect` need to know about how it was run. */
   config: Record<string, unknown>;
   /** Its binds, volumes and tmpfs mounts, as `box inspect` shows them (Docker's Mounts). */

@@ -5,10 +5,14 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { processStart } from '../container/state.ts';
 import { boxRoot } from '../image/paths.ts';
+import { clientBinary } from '../init/build.ts';
+import { inHome } from '../home.ts';
+import type { RunConfig } from '../container/config.ts';
 import { UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
 import { encodeRequest } from './protocol.ts';
@@ -18,10 +22,13 @@ export const ENGINE_HELP = `Usage: box engine start|stop|status
 The engine is a long-lived box that starts containers for the box command, as dockerd does
 for docker. While it runs, 'box run' (in the foreground) and 'box exec' are a small C client
 that hands the command line to the engine over ${'$'}BOX_ROOT/engine.sock and starts in about a
-millisecond instead of Node's ~25 ms; everything else runs as without it.
+millisecond instead of Node's ~25 ms; everything else runs as without it. It also keeps the
+containers that need a process watching them: 'box run -d --restart ...' and containers with a
+health check start it on demand.
 
   start    start the engine (nothing to do if it is running)
-  stop     stop it: containers it started are killed and cleaned up
+  stop     stop it: containers it started are stopped and cleaned up (the ones with
+           --restart always or unless-stopped run again at the next start)
   status   say whether it runs, since when, and how many containers it served
 `;
 
@@ -74,11 +81,93 @@ async function start(): Promise<number> {
     process.stdout.write(`box: the engine is already running\n${running.said}\n`);
     return 0;
   }
+  const pid = await spawnEngine();
+  process.stdout.write(`box: engine started (pid ${pid}), listening on ${engineSocket()}; 'box engine stop' stops it\n`);
+  return 0;
+}
+
+/**
+ * A command that needs the engine (a restart policy, a health check: something must watch the
+ * container after box exits, as dockerd does): start the engine if none runs, saying so in
+ * one line, then hand the command to it through its C client, which relays stdio, the
+ * terminal and signals exactly as when the engine was already running.
+ */
+export async function runThroughEngine(argv: string[], why: string): Promise<number> {
+  await ensureEngine(why);
+  const client = spawn(clientBinary, argv, { stdio: 'inherit', env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
+  // The terminal's signals reach the client too (same process group): it forwards them.
+  const ignore = () => {};
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  for (const sig of signals) process.on(sig, ignore);
+  const code = await new Promise<number>((resolve) => {
+    client.once('error', (err) => {
+      process.stderr.write(`box: cannot run ${clientBinary} (npm run build:box builds it): ${err.message}\n`);
+      resolve(127);
+    });
+    client.once('exit', (c, sig) => resolve(c ?? 128 + (sig ? os.constants.signals[sig] : 0)));
+  });
+  for (const sig of signals) process.off(sig, ignore);
+  return code;
+}
+
+/** Start the engine if none answers, and say so in one line on stderr. */
+export async function ensureEngine(why: string): Promise<void> {
+  if (process.env.BOX_ENGINE_RELAY) {
+    // We are the CLI the client fell back to: the engine did not take the command.
+    throw new UserError(`the engine did not take the command (started with another BOX_ROOT or environment?); see ${path.join(boxRoot(), 'engine.log')}`);
+  }
+  needRoot();
+  if (!(await ask(['__engine', 'status']))) {
+    const pid = await spawnEngine();
+    process.stderr.write(`box: started the engine (pid ${pid}) ${why}; 'box engine stop' stops it\n`);
+  }
+}
+
+/**
+ * For code that starts containers in-process (`box compose`): `box run -d RUNARGS...` served
+ * by the engine, so that it keeps the container (its restart policy, its health check). The
+ * engine is started on demand. Resolves with the container's id; a failure is a UserError
+ * with the engine's one-line message.
+ */
+export async function runDetachedInEngine(runArgs: string[], why = 'to keep the containers'): Promise<string> {
+  const args = runArgs[0] === '-d' || runArgs[0] === '--detach' ? runArgs : ['-d', ...runArgs];
+  return throughClient(['run', ...args], why);
+}
+
+/**
+ * The same with a RunConfig made in code (as cli/run-command.ts runConfigFrom makes one, with
+ * `restart` and `healthcheck` set): the engine starts it detached and keeps it, whatever it
+ * needs. Resolves with the container's id.
+ */
+export async function runKeptInEngine(cfg: RunConfig, why = 'to keep the containers'): Promise<string> {
+  return throughClient(['__run-kept', JSON.stringify(cfg)], why);
+}
+
+/** Run box-client with `argv`, its output captured: what it printed, or its one-line error. */
+async function throughClient(argv: string[], why: string): Promise<string> {
+  await ensureEngine(why);
+  const client = spawn(clientBinary, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
+  let out = '';
+  let err = '';
+  client.stdout.on('data', (d) => (out += d));
+  client.stderr.on('data', (d) => (err += d));
+  const code = await new Promise<number>((resolve) => {
+    client.once('error', () => resolve(127));
+    client.once('close', (c) => resolve(c ?? 125));
+  });
+  if (code !== 0) throw new UserError(err.trim().split('\n')[0]?.replace(/^box: /, '') || `the engine could not run the container (exit ${code})`, code);
+  return out.trim();
+}
+
+/** Start `box __engine` in a session of its own; its pid once it listens. */
+async function spawnEngine(): Promise<string> {
   fs.mkdirSync(boxRoot(), { recursive: true, mode: 0o711 });
   const log = fs.openSync(path.join(boxRoot(), 'engine.log'), 'a', 0o600);
   const env = { ...process.env };
-  for (const k of ['BOX_TRACE_FILE', 'BOX_TRACE_INVOCATION', 'BOX_ENGINE']) delete env[k]; // per request, not per engine
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__engine'], {
+  for (const k of ['BOX_TRACE_FILE', 'BOX_TRACE_INVOCATION', 'BOX_ENGINE', 'BOX_ENGINE_RELAY']) delete env[k]; // per request, not per engine
+  // runtime/bin/box, not process.argv[1]: the caller may be code that uses box, not box itself.
+  env.BOX_ENGINE = 'off';
+  const child = spawn(inHome('runtime/bin/box'), ['__engine'], {
     detached: true, // a session of its own: the terminal that started it may close
     stdio: ['ignore', log, log, 'pipe'],
     env,
@@ -93,8 +182,7 @@ async function start(): Promise<number> {
   if (!out.startsWith('ok ')) {
     throw new UserError(`the engine did not start; see ${path.join(boxRoot(), 'engine.log')}`);
   }
-  process.stdout.write(`box: engine started (pid ${out.slice(3).trim()}), listening on ${engineSocket()}; 'box engine stop' stops it\n`);
-  return 0;
+  return out.slice(3).trim();
 }
 
 function enginePid(): number | null {

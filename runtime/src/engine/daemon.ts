@@ -8,6 +8,10 @@
 // costs only its own work: the overlay, the cgroup, box-init's plan, the exit. The work is
 // the same code as the CLI's (container/run.ts); only the caller's environment, terminal and
 // messages come from the request (sys/invocation.ts) instead of from this process.
+//
+// It also keeps containers (supervisor.ts): `box run -d` with a restart policy or a health
+// check, and `box start` of one, are served here, because something must watch the container
+// after the client has gone; restarts and health probes then happen in this process.
 
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +20,9 @@ import path from 'node:path';
 import { execConfigFrom, runConfigFrom, oomNotice } from '../cli/run-command.ts';
 import { execInContainer } from '../container/exec.ts';
 import { startContainer } from '../container/run.ts';
+import type { RunConfig } from '../container/config.ts';
+import { needsEngine } from '../container/restart.ts';
+import { resolveImage } from '../image/index.ts';
 import { boxRoot } from '../image/paths.ts';
 import { UserError } from '../sys/errors.ts';
 import { serveInvocation, type Invocation } from '../sys/invocation.ts';
@@ -23,6 +30,8 @@ import { realSys } from '../sys/sys.ts';
 import { Trace } from '../sys/trace.ts';
 import { copyFds } from '../sys/pidfd.ts';
 import { peerOf } from './peer.ts';
+import { Supervisor } from './supervisor.ts';
+import { startCommandIn } from './start.ts';
 import { MAX_REQUEST, parseRequest, sayLines, type Request } from './protocol.ts';
 
 export const engineSocket = () => path.join(boxRoot(), 'engine.sock');
@@ -41,11 +50,13 @@ interface Stats {
   since: Date;
   served: number;
   running: Set<Target>;
+  /** The containers the engine keeps: restart policies and health checks. */
+  supervisor: Supervisor;
 }
 
 /** Serve until SIGTERM or SIGINT. `ready` is called once the socket accepts connections. */
 export async function serveEngine(ready: () => void): Promise<void> {
-  const stats: Stats = { since: new Date(), served: 0, running: new Set() };
+  const stats: Stats = { since: new Date(), served: 0, running: new Set(), supervisor: new Supervisor() };
   const sock = engineSocket();
   fs.mkdirSync(boxRoot(), { recursive: true, mode: 0o711 });
   fs.rmSync(sock, { force: true }); // a stale socket: control.ts made sure no engine answers it
@@ -61,6 +72,7 @@ export async function serveEngine(ready: () => void): Promise<void> {
   process.umask(umask);
   fs.writeFileSync(enginePidFile(), `${process.pid}\n`, { mode: 0o600 });
   console.error(`${new Date().toISOString()} engine ${process.pid} listening on ${sock}`);
+  await stats.supervisor.restore(); // as dockerd at its start: `always` containers run again
   ready();
 
   await new Promise<void>((resolve) => {
@@ -72,7 +84,8 @@ export async function serveEngine(ready: () => void): Promise<void> {
       // The containers' first stage dies with us anyway (PR_SET_PDEATHSIG); kill them first
       // so that each is cleaned up (cgroup, overlay, state) and its client told why.
       for (const r of stats.running) r.kill('SIGKILL');
-      Promise.allSettled([...stats.running].map((r) => r.exited)).then(() => resolve());
+      const kept = stats.supervisor.shutdown();
+      Promise.allSettled([...[...stats.running].map((r) => r.exited), kept]).then(() => resolve());
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -176,7 +189,7 @@ class Session {
     if (argv[0] === '__engine' && argv[1] === 'status' && argv.length === 2) return this.status();
     // Root only (the socket is 0600; this is the second lock). `run -d` stays with the CLI:
     // its monitor process is what `box logs` and `box stop` know.
-    const served = argv[0] === 'run' || argv[0] === 'exec';
+    const served = ['run', 'exec', 'start', '__run-kept'].includes(argv[0]);
     if (peer.uid !== 0 || !sameEnv || !served || argv.includes('--help') || argv.includes('-h')) {
       return void this.send('fallback\n');
     }
@@ -192,25 +205,71 @@ class Session {
       command: ['box', ...this.req.argv],
       invocation: `${peer.pid}-${Date.now()}`,
     });
-    await serveInvocation(inv, () => (argv[0] === 'run' ? this.run(argv.slice(1), trace, peer.pid) : this.exec(argv.slice(1), trace, peer.pid)));
+    const serve = { run: this.run, exec: this.exec, start: this.start, '__run-kept': this.runConfig }[argv[0] as 'run'].bind(this);
+    await serveInvocation(inv, () => serve(argv.slice(1), trace, peer.pid));
   }
 
   private async run(args: string[], trace: () => Trace, client: number): Promise<void> {
     let fds: number[] = [];
     try {
       const cfg = runConfigFrom(args);
-      if (cfg.detach) return void this.send('fallback\n');
+      // -d stays with the CLI (its monitor process), unless the container needs the engine.
+      if (cfg.detach) {
+        if (!needsEngine(cfg, resolveImage(cfg.image).config.Healthcheck)) return void this.send('fallback\n');
+        return await this.runKept(cfg, trace(), client);
+      }
       this.stats.served++;
       fds = this.clientStdio(client, cfg.tty, cfg.interactive);
       const stdio = cfg.tty ? [] : cfg.interactive ? fds : ['ignore' as const, ...fds];
       const running = await startContainer(realSys(trace()), cfg, stdio, (pid, fd) => this.handOver(pid, fd));
       fds = this.closeAll(fds);
+      this.stats.supervisor.watchHealth(running);
       const code = await this.follow({ kill: (sig) => signalProcess(running.state.pid, running.child, sig), exited: running.exited });
       if (running.state.oomKilled) this.send(sayLines(oomNotice(cfg.memoryBytes)));
       this.finish(code);
     } catch (err) {
       this.closeAll(fds);
       this.fail(err);
+    }
+  }
+
+  /** `box run -d` of a container the engine keeps (a restart policy, a health check): the id on the client's stdout. */
+  private async runKept(cfg: RunConfig, trace: Trace, client: number): Promise<void> {
+    this.stats.served++;
+    const running = await this.stats.supervisor.start(cfg, undefined, trace);
+    this.toStdout(client, `${running.state.id}\n`);
+    this.finish(0);
+  }
+
+  /** A RunConfig as JSON (control.ts runKeptInEngine, for `box compose`): run -d, kept here. */
+  private async runConfig(args: string[], trace: () => Trace, client: number): Promise<void> {
+    try {
+      if (args.length !== 1) throw new UserError('__run-kept takes one RunConfig as JSON');
+      await this.runKept({ ...(JSON.parse(args[0]) as RunConfig), detach: true, interactive: false, tty: false }, trace(), client);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** `box start`: containers the engine keeps start here; any other, with the CLI. */
+  private async start(args: string[], trace: () => Trace, client: number): Promise<void> {
+    try {
+      const said = await startCommandIn(this.stats.supervisor, args, trace);
+      if (said === null) return void this.send('fallback\n');
+      this.stats.served++;
+      this.toStdout(client, said);
+      this.finish(0);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private toStdout(client: number, text: string): void {
+    const [out] = copyFds(client, [1]);
+    try {
+      fs.writeSync(out, text);
+    } finally {
+      fs.closeSync(out);
     }
   }
 
@@ -281,6 +340,7 @@ class Session {
       `engine: running, pid ${process.pid}, up ${up} s, node ${process.versions.node}`,
       `socket: ${engineSocket()}`,
       `containers: ${this.stats.running.size} running, ${this.stats.served} served`,
+      `kept: ${this.stats.supervisor.size} (restart policies, health checks)`,
     ].join('\n')));
     this.finish(0);
   }

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { digestHex, sha256, shortDigest } from './digest.ts';
+import type { Healthcheck } from './healthcheck.ts';
 import { flock, LOCK_EX } from './native.ts';
 import { storePaths } from './paths.ts';
 import { normalizeRef } from './ref.ts';
@@ -67,6 +68,8 @@ export interface ImageConfig {
   ExposedPorts?: Record<string, object>;
   StopSignal?: string;
   Hostname?: string;
+  /** HEALTHCHECK: { Test, Interval, Timeout, StartPeriod, Retries }, durations in ns (image/healthcheck.ts). */
+  Healthcheck?: Healthcheck;
 }
 
 export interface HistoryEntry {

@@ -27,7 +27,7 @@ export type ServerFrame =
   | { type: 'exit'; code: number }
   | { type: 'check'; lesson?: string; exercise: string; pass: boolean; hint?: string; detail?: string }
   | { type: 'error'; message: string }
-  | { type: 'full' }
+  | { type: 'full'; message?: string }
   | { type: 'trace'; reset?: boolean; events: unknown[] }
   | { type: 'stats'; [key: string]: unknown }
   | { type: 'namespaces'; [key: string]: unknown };

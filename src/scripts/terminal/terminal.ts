@@ -377,7 +377,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         break;
       case 'full':
         setState('full');
-        showNotice('end', s.fullMessage, { label: s.retry, run: restart });
+        // The server may say why (this browser already has the most terminals one reader may have).
+        showNotice('end', typeof frame.message === 'string' ? frame.message : s.fullMessage, { label: s.retry, run: restart });
         retryTimer = setTimeout(restart, FULL_RETRY_MS);
         sock.close(1000, 'lab full');
         break;

@@ -5,7 +5,7 @@
 //   RUN         a layer: what a command changed, run in a container on the image so far
 //   COPY, ADD   a layer: files of the build context
 //   WORKDIR     a setting, and a layer with the directory if the image lacks it
-//   ENV, LABEL, EXPOSE, USER, CMD, ENTRYPOINT, STOPSIGNAL, MAINTAINER: settings only
+//   ENV, LABEL, EXPOSE, USER, CMD, ENTRYPOINT, STOPSIGNAL, MAINTAINER, HEALTHCHECK: settings only
 //   ARG         a variable for the steps after it, set with --build-arg
 //
 // Every step's result is an image of its own (a config and a manifest, kept out of
@@ -32,6 +32,38 @@ import { readContext, type BuildContext } from './context.ts';
 import { directoryEntries, planCopy } from './copy.ts';
 import { expand, keyValues, parseBoxfile, words, type Instruction } from './parse.ts';
 import { runInContainer } from './run-step.ts';
+import { parseGoDuration, type Healthcheck } from '../healthcheck.ts';
+
+/**
+ * HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command, or
+ * HEALTHCHECK NONE: stored as Docker stores it, Healthcheck {Test, Interval, ...} in ns.
+ */
+export function healthcheckInstruction(ins: Instruction): Healthcheck {
+  const m = /^(NONE|CMD)(?:\s+(.*))?$/is.exec(ins.args.trim());
+  if (!m) throw new UserError('write HEALTHCHECK [OPTIONS] CMD command, or HEALTHCHECK NONE');
+  if (m[1].toUpperCase() === 'NONE') {
+    if (m[2] || Object.keys(ins.flags).length) throw new UserError('HEALTHCHECK NONE takes no options or arguments');
+    return { Test: ['NONE'] };
+  }
+  const cmd = (m[2] ?? '').trim();
+  if (!cmd) throw new UserError('HEALTHCHECK CMD needs a command, e.g. HEALTHCHECK CMD wget -q -O- localhost');
+  let json: unknown;
+  try {
+    json = cmd.startsWith('[') ? JSON.parse(cmd) : undefined;
+  } catch {
+    /* the shell form, as Docker falls back */
+  }
+  const exec = Array.isArray(json) && json.every((w) => typeof w === 'string') ? json as string[] : undefined;
+  const hc: Healthcheck = { Test: exec ? ['CMD', ...exec] : ['CMD-SHELL', cmd] };
+  for (const [flag, key] of [['interval', 'Interval'], ['timeout', 'Timeout'], ['start-period', 'StartPeriod']] as const) {
+    if (ins.flags[flag] !== undefined) hc[key] = parseGoDuration(ins.flags[flag], `--${flag}`);
+  }
+  if (ins.flags.retries !== undefined) {
+    if (!/^\d+$/.test(ins.flags.retries)) throw new UserError(`--retries '${ins.flags.retries}': give a whole number, e.g. --retries=3`);
+    hc.Retries = Number(ins.flags.retries);
+  }
+  return hc;
+}
 
 export interface BuildOptions {
   root: string;
@@ -273,6 +305,10 @@ export class Builder {
       case 'STOPSIGNAL': {
         const signal = single();
         return settings(`STOPSIGNAL ${signal}`, (c) => ({ ...c, StopSignal: signal }));
+      }
+      case 'HEALTHCHECK': {
+        const hc = this.words(ins, () => healthcheckInstruction(ins));
+        return settings(`HEALTHCHECK ${JSON.stringify(hc)}`, (c) => ({ ...c, Healthcheck: hc }));
       }
       case 'MAINTAINER': {
         const author = single();

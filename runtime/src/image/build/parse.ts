@@ -33,18 +33,20 @@ export interface Boxfile {
 /** What box runs: the instructions a build gives meaning to. */
 export const SUPPORTED = [
   'FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'LABEL', 'EXPOSE', 'CMD', 'ENTRYPOINT', 'STOPSIGNAL', 'MAINTAINER',
+  'HEALTHCHECK',
 ];
 
 /** Real Dockerfile instructions box does not run, and what to do instead. */
 const UNSUPPORTED: Record<string, string> = {
-  HEALTHCHECK: 'box runs no health checks; remove it (a container is healthy while its PID 1 runs)',
   ONBUILD: 'box images carry no triggers for later builds; put the instructions in the later Boxfile itself',
   SHELL: 'box runs shell-form commands with /bin/sh -c; write RUN ["bash", "-c", "..."] in exec form instead',
   VOLUME: 'box images declare no volumes; give them when you run: box run -v HOST:CONTAINER',
 };
 
 /** Flags each instruction accepts; any other flag is refused by name. */
-const FLAGS: Record<string, string[]> = { COPY: ['chown', 'chmod'], ADD: ['chown', 'chmod'] };
+const FLAGS: Record<string, string[]> = {
+  COPY: ['chown', 'chmod'], ADD: ['chown', 'chmod'], HEALTHCHECK: ['interval', 'timeout', 'start-period', 'retries'],
+};
 
 /** Where a flag is a feature box lacks, say which and what to do. */
 const UNSUPPORTED_FLAGS: Record<string, string> = {
