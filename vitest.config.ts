@@ -9,5 +9,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    globalSetup: ['test/reap-networks.ts'], // bridges of removed temporary box roots (net/host-record.ts)
   },
 });

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     fail('dist/ has no built site; run without --no-build (or `npm run build`) first', 1);
   }
 
-  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver();
+  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver(undefined, undefined, { diskSize: options.diskSize });
   if (options.unsafeHostShell) {
     console.warn('isolab: WARNING: --unsafe-host-shell: every terminal is a plain shell on THIS HOST, not a sandbox');
   }

@@ -23,6 +23,8 @@ export interface ServerOptions {
   build: boolean;
   /** Development only: terminals are plain shells on this host, with no isolation at all. */
   unsafeHostShell: boolean;
+  /** Each sandbox's disk limit (box run --storage-opt size=...), e.g. "1g"; undefined: box's default. */
+  diskSize?: string;
 }
 
 export class UsageError extends Error {}
@@ -37,6 +39,7 @@ export const USAGE = `usage: npm start -- [options]
                          shares an address, so keep it above the class size (default 40)
   --idle-minutes <n>     remove a sandbox after this long without input (default 60)
   --grace-seconds <n>    keep a closed tab's sandbox this long so a reload resumes it (default 60)
+  --disk-size <size>     what each sandbox may write, e.g. 512m or 2g (default 1g; or $ISOLAB_DISK_SIZE)
   --no-build             serve dist/ as it is, even when the site sources are newer
   --unsafe-host-shell    DEVELOPMENT ONLY: terminals are plain shells on this host, not sandboxes`;
 
@@ -58,7 +61,17 @@ function integer(flag: string, value: string | undefined, min: number, max: numb
   return n;
 }
 
-export function parseOptions(argv: readonly string[]): ServerOptions {
+/** "512m", "2g": a size box's --storage-opt takes, at least 16m, at most 1t. */
+function diskSize(flag: string, value: string | undefined): string {
+  const m = value === undefined ? null : /^(\d+)([kmgt]?)$/i.exec(value);
+  const bytes = m ? Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()) : 0;
+  if (!m || bytes < 16 * 1024 ** 2 || bytes > 1024 ** 4) {
+    throw new UsageError(`${flag} needs a size from 16m to 1t such as 512m or 2g, got ${value === undefined ? 'nothing' : `"${value}"`}`);
+  }
+  return value!.toLowerCase();
+}
+
+export function parseOptions(argv: readonly string[], env: Record<string, string | undefined> = process.env): ServerOptions {
   const o: ServerOptions = {
     host: '127.0.0.1',
     port: 4321,
@@ -71,6 +84,7 @@ export function parseOptions(argv: readonly string[]): ServerOptions {
     tokenGiven: false,
     build: true,
     unsafeHostShell: false,
+    diskSize: env.ISOLAB_DISK_SIZE ? diskSize('ISOLAB_DISK_SIZE', env.ISOLAB_DISK_SIZE) : undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     // Accept both "--port 80" and "--port=80".
@@ -104,6 +118,7 @@ export function parseOptions(argv: readonly string[]): ServerOptions {
         o.tokenGiven = true;
         break;
       }
+      case '--disk-size': o.diskSize = diskSize('--disk-size', next()); break;
       case '--no-build': o.build = false; break;
       case '--unsafe-host-shell': o.unsafeHostShell = true; break;
       case '--help': case '-h': throw new UsageError(USAGE);

@@ -1,13 +1,16 @@
 // Each box sandbox gets a host directory of its own for the kernel panel, bound into it at
 // /run/isolab: box inside writes its trace there (BOX_TRACE_FILE), the server reads it.
 // The directory belongs to the sandbox's root (an unprivileged uid on the host, through its
-// user namespace) so that root can write to it, and to nobody else: mode 0700, in a parent
-// only the server's user may enter.
+// user namespace, different for every sandbox: box learns it only when it starts the sandbox,
+// so the server reads it from the sandbox's /proc/PID/uid_map) so that root can write to it,
+// and to nobody else: mode 0700, in a parent only the server's user may enter.
+// For root (the real lab) it is a small tmpfs of its own: the sandbox writes there, and a
+// directory on the host's disk would be a way around the sandbox's disk limit.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { usernsRange } from '../../runtime/src/container/config.ts';
+import { execFileSync } from 'node:child_process';
 
 /** Where the directory appears inside the sandbox, and the file box writes there. */
 export const PANEL_MOUNT = '/run/isolab';
@@ -23,7 +26,10 @@ export function panelDirBase(): string {
   return uid === 0 && fs.existsSync('/run') ? '/run/isolab' : path.join(os.tmpdir(), `isolab-panel-${uid}`);
 }
 
-/** Make `base` (ours, 0700, not a symlink) and in it the sandbox's directory, owned by `uid` when we may. */
+/** The most the sandbox may write there (its trace); tmpfs pages count against its memory limit too. */
+export const PANEL_DIR_BYTES = 16 * 1024 * 1024;
+
+/** Make `base` (ours, 0700, not a symlink) and in it the sandbox's directory (a tmpfs of its own for root), owned by `uid` when we may. */
 export function makePanelDir(base: string, name: string, uid: number | null): string {
   fs.mkdirSync(base, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(base);
@@ -32,9 +38,12 @@ export function makePanelDir(base: string, name: string, uid: number | null): st
   }
   fs.chmodSync(base, 0o700);
   const dir = path.join(base, name);
-  fs.rmSync(dir, { recursive: true, force: true }); // a stale one from a server that was killed
+  removePanelDir(dir); // a stale one from a server that was killed
   fs.mkdirSync(dir, { mode: 0o700 });
-  if (uid !== null && process.getuid?.() === 0) fs.chownSync(dir, uid, uid);
+  if (process.getuid?.() === 0) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${PANEL_DIR_BYTES},mode=0700,nosuid,nodev,noexec`, 'isolab-panel', dir], { stdio: 'ignore' });
+    if (uid !== null) fs.chownSync(dir, uid, uid);
+  }
   return dir;
 }
 
@@ -65,20 +74,12 @@ export function sweepPanelDirs(base: string, live: (name: string) => boolean): s
 }
 
 export function removePanelDir(dir: string): void {
+  try {
+    // Its tmpfs first (lazily: the sandbox may still hold it), then the directory.
+    if (fs.statSync(dir).dev !== fs.statSync(path.dirname(dir)).dev) execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+  } catch { /* not mounted, or gone */ }
   // rm does not follow the symlinks the sandbox may have left in it.
   try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* already gone */ }
-}
-
-/**
- * The host uid box will map the sandbox's root to: it starts from this process's own user
- * namespace (box's usernsRange), 100000 on an ordinary host. null when we cannot tell.
- */
-export function sandboxRootUid(): number | null {
-  try {
-    return usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')).base;
-  } catch {
-    return null;
-  }
 }
 
 /** Root's uid outside, from a /proc/PID/uid_map text ("0 100000 65536"), or null. */

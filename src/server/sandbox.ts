@@ -11,7 +11,7 @@ import pty from 'node-pty';
 import type { IPty } from 'node-pty';
 import type { KernelView } from './panel.ts';
 import { nameClaimed } from '../../runtime/src/container/state.ts';
-import { panelDirBase, makePanelDir, removePanelDir, sweepPanelDirs, PANEL_MOUNT, PANEL_TRACE_FILE, sandboxRootUid, chownPanelDir } from './panel-dir.ts';
+import { panelDirBase, makePanelDir, removePanelDir, sweepPanelDirs, PANEL_MOUNT, PANEL_TRACE_FILE, chownPanelDir } from './panel-dir.ts';
 
 export interface ExecResult {
   code: number | null;
@@ -55,14 +55,17 @@ export const BOX = path.join(REPO, 'runtime', 'bin', 'box');
  * --lab: a user namespace (root inside is an unprivileged uid outside) and new mnt, pid,
  * net, ipc, uts and cgroup namespaces, the host's /usr read-only, box on the PATH.
  */
-export function boxRunCommand(box: string, name: string, panelDir?: string): { file: string; args: string[] } {
+export function boxRunCommand(box: string, name: string, panelDir?: string, opts: { diskSize?: string } = {}): { file: string; args: string[] } {
   // The kernel panel: a host directory of the sandbox's own, where box inside writes the
   // system calls it makes (BOX_TRACE_FILE), which the server reads (panel.ts).
   const panel = panelDir ? ['-v', `${panelDir}:${PANEL_MOUNT}`, '-e', `BOX_TRACE_FILE=${PANEL_TRACE_FILE}`] : [];
   return {
     file: box,
     args: ['run', '-it', '--rm', '--name', name, '--lab', '--hostname', 'lab',
-      '--memory', '512m', '--pids-limit', '512', '--cpus', '1', ...panel, 'lab'],
+      '--memory', '512m', '--pids-limit', '512', '--cpus', '1',
+      // Everything it writes goes to a filesystem of this size (box's default for --lab: 1g).
+      ...(opts.diskSize ? ['--storage-opt', `size=${opts.diskSize}`] : []),
+      ...panel, 'lab'],
   };
 }
 
@@ -142,7 +145,7 @@ function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs
 }
 
 /** The real thing: each sandbox is `box run --lab ...` (see boxRunCommand). */
-export function boxDriver(box = BOX, log: (line: string) => void = console.error): SandboxDriver {
+export function boxDriver(box = BOX, log: (line: string) => void = console.error, opts: { diskSize?: string } = {}): SandboxDriver {
   // Panel directories left by a server that was SIGKILLed: box has no container of their name.
   const swept = sweepPanelDirs(panelDirBase(), nameClaimed);
   if (swept.length) log(`removed ${swept.length} panel director${swept.length === 1 ? 'y' : 'ies'} of sandboxes that are gone`);
@@ -150,8 +153,10 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
     kind: 'box',
     start(name, cols, rows) {
       if (!fs.existsSync(box)) throw new Error(`${box} is missing: the lab needs box (runtime/bin/box)`);
-      const panelDir = makePanelDir(panelDirBase(), name, sandboxRootUid());
-      const cmd = boxRunCommand(box, name, panelDir);
+      // Owned by root until the sandbox runs: its root's uid outside is box's choice (a
+      // range of its own), read from the sandbox once it runs (locate, chownPanelDir).
+      const panelDir = makePanelDir(panelDirBase(), name, null);
+      const cmd = boxRunCommand(box, name, panelDir, opts);
       let proc: IPty;
       try {
         proc = pty.spawn(cmd.file, cmd.args, {

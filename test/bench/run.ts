@@ -119,6 +119,8 @@ const SECTIONS: [string, () => Promise<void>][] = [
     console.log(`\n${m.formatBuildBench(await m.benchBuild())}`);
   }],
   ['pull', async () => (await import('./pull.ts')).benchPull()],
+  // Networks: a container start on the default bridge beside --network none; a published port's requests/s.
+  ['network', async () => (await import('./network.ts')).benchNetwork()],
   ['vm', async () => {
     const m = await import('./vm.ts');
     console.log(`\n${m.formatVmBench(m.benchVmBoot())}`);

@@ -88,7 +88,7 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
 
     await p.expectFail('neighbor', 'veth');
     await p.typeAll(
-      'box run -d --name neighbor busybox sleep 1000',
+      'box run -d --name neighbor --network none busybox sleep 1000',
       `N=${pidOf('neighbor')}`,
       'ip link add veth-c type veth peer name veth-d',
       'ip link set veth-d netns $N',
@@ -107,8 +107,8 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
       `plug() { P=${pidOf('$1')}; ip link add $1-out type veth peer name $1-in; ip link set $1-out master br0 up; ` +
         'ip link set $1-in netns $P; nsenter -t $P -n ip addr add $2/24 dev $1-in; nsenter -t $P -n ip link set $1-in up; ' +
         'nsenter -t $P -n ip route add default via 10.0.2.1; }',
-      'box run -d --name left busybox sleep 1000',
-      'box run -d --name right busybox sleep 1000',
+      'box run -d --name left --network none busybox sleep 1000',
+      'box run -d --name right --network none busybox sleep 1000',
       'plug left 10.0.2.11',
       'plug right 10.0.2.12',
     );
@@ -116,7 +116,7 @@ describe.skipIf(!!missing)('the namespace lessons in a browser', () => {
 
     await p.expectFail('nat-out', 'MASQUERADE');
     await p.typeAll(
-      'box run -d --name outside busybox sleep 1000',
+      'box run -d --name outside --network none busybox sleep 1000',
       `OUT=${pidOf('outside')}`,
       'ip link add to-world type veth peer name world',
       'ip link set world netns $OUT',

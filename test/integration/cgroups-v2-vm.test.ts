@@ -29,8 +29,12 @@ const RUNTIME_TEST = 'test/integration/runtime.test.ts';
 const RUNTIME_IN_GUEST = 'PID 1|OOM-kills|fork bomb|throttles|exec joins|SIGKILLed, and the next|lab sandbox|userns|harmless devices';
 /** Modules the guest kernel needs to mount the host's files, in load order (each after its dependencies). */
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay'];
-/** Loaded where the kernel has them as modules: loop gives a lab sandbox its disk (the I/O lesson's test). */
-const OPTIONAL_MODULES = ['loop'];
+/**
+ * Loaded where the kernel has them as modules (in load order): loop gives a lab sandbox its
+ * disk (the I/O lesson's test), and ext4 on a loop device its size-limited writable layer
+ * (ext4 asks the crypto API for crc32c when it mounts: the guest has no modprobe to load it then).
+ */
+const OPTIONAL_MODULES = ['loop', 'crc16', 'crc32c_generic', 'mbcache', 'jbd2', 'ext4'];
 
 interface GuestKernel { vmlinuz: string; modules: Map<string, string> }
 
@@ -53,7 +57,7 @@ function findGuestKernel(): GuestKernel | string {
           else if (e.name.endsWith('.ko') && [...MODULES, ...OPTIONAL_MODULES].includes(e.name.slice(0, -3))) found.set(e.name.slice(0, -3), p);
         }
       };
-      for (const sub of ['kernel/drivers/virtio', 'kernel/net/9p', 'kernel/fs', 'kernel/drivers/block']) {
+      for (const sub of ['kernel/drivers/virtio', 'kernel/net/9p', 'kernel/fs', 'kernel/drivers/block', 'kernel/lib', 'kernel/crypto']) {
         const dir = path.join(root, 'lib/modules', version, sub);
         if (fs.existsSync(dir)) walk(dir);
       }

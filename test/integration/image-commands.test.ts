@@ -93,7 +93,8 @@ describe.skipIf(!isRoot)('box diff and box commit on a real container', () => {
 
   it('box commit of an opaque directory: the image has only the new directory\'s contents', () => {
     ok(['commit', '-c', 'CMD ["ls", "/etc"]', 'remade', 'remade:1']);
-    expect(ok(['run', '--rm', 'remade:1'])).toBe('only\n');
+    // --network none: on a network, box adds resolv.conf, hosts and hostname to /etc (as Docker does).
+    expect(ok(['run', '--rm', '--network', 'none', 'remade:1'])).toBe('only\n');
   });
 
   it('box history shows the commit on top of busybox, with sizes, comment, and the base image\'s id', () => {
@@ -131,7 +132,8 @@ describe.skipIf(!isRoot)('box diff and box commit on a real container', () => {
 
   it('a --userns container\'s files are committed with the owners they have inside', () => {
     ok(['run', '--name', 'mapped', '--userns', 'busybox', 'sh', '-c', 'echo secret > /root/f; mkdir /home/ann; chown 1000:1000 /home/ann']);
-    expect(fs.statSync(path.join(root, 'containers', JSON.parse(ok(['inspect', 'mapped']))[0].Id, 'upper/root/f')).uid).toBe(100000);
+    const uid = fs.statSync(path.join(root, 'containers', JSON.parse(ok(['inspect', 'mapped']))[0].Id, 'upper/root/f')).uid;
+    expect(uid >= 100000 && (uid - 100000) % 65536 === 0, String(uid)).toBe(true); // its own range's root
     ok(['commit', 'mapped', 'mapped:1']);
     expect(ok(['run', '--rm', 'mapped:1', 'sh', '-c', 'stat -c "%u:%g %n" /root/f /home/ann'])).toBe('0:0 /root/f\n1000:1000 /home/ann\n');
   });

@@ -61,6 +61,12 @@ export interface Cgroup {
   destroy(): void;
   /** The cgroup.procs files a process writes its pid to, to join (box exec). */
   procsFiles(): string[];
+  /**
+   * Cap the cgroups that may be made below this one (a delegated cgroup: a lab sandbox's):
+   * at most `descendants` in all, `depth` levels deep. v2 only; false where the kernel has no
+   * such limit (v1).
+   */
+  limitNesting(descendants: number, depth: number): boolean;
 }
 
 export interface CgroupDriver {

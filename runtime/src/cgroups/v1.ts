@@ -168,6 +168,14 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     name,
     version: 1,
     paths: places.map((p) => p.dir),
+    limitNesting() {
+      // cgroup v1 has no cgroup.max.descendants or cgroup.max.depth: a process that may mkdir in
+      // a hierarchy (a lab sandbox, whose directories box delegates) may make cgroups without a
+      // count limit. What bounds them is memory: each memory cgroup's kernel memory is charged
+      // to the memory cgroup of the process that made it, so the sandbox's --memory limit caps
+      // how many it can make (~11 KB each), not the host's 65,535 memory cgroup ids.
+      return false;
+    },
     setLimits(l) {
       validateLimits(l);
       requireControllers(l);

@@ -155,6 +155,14 @@ function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, control
       if (l.cpuWeight !== undefined) write('cpu.weight', String(l.cpuWeight), 'setting the CPU weight');
       if (l.pidsMax !== undefined) write('pids.max', String(l.pidsMax), 'setting the pids limit');
     },
+    limitNesting(descendants, depth) {
+      // Every memory cgroup takes one of the kernel's 65,535 memory cgroup ids, host-wide
+      // (MEM_CGROUP_ID_MAX), and ~11 KB of kernel memory: a delegated cgroup gets a budget.
+      // mkdir below it then fails with EAGAIN. Both files stay root's: the sandbox cannot raise them.
+      write('cgroup.max.descendants', String(descendants), 'limiting how many cgroups may be made below');
+      write('cgroup.max.depth', String(depth), 'limiting how deep cgroups may be nested below');
+      return true;
+    },
     addProcess(pid) {
       write('cgroup.procs', String(pid), `moving process ${pid} into the cgroup (is it still running?)`);
     },

@@ -68,6 +68,9 @@ export const COMMANDS: Record<string, Command> = {
     const m = await import('../engine/control.ts');
     return { summary: '', help: () => m.ENGINE_HELP, run: m.engineCommand };
   }),
+  network: lazy('Manage networks: create, ls, inspect, rm, prune, connect, disconnect', async () => (await import('./network-commands.ts')).networkCommand,
+    (argv) => argv.length > 0 && !argv[0].startsWith('-')),
+  port: lazy("List a container's published ports", async () => (await import('./network-commands.ts')).portCommand),
   volume: lazy('Manage volumes: create, ls, inspect, rm, prune', async () => (await import('./volume-commands.ts')).volumeCommand,
     (argv) => argv.length > 0 && !argv[0].startsWith('-')),
   info: simple('info', 'Show how box runs here: kernel, cgroup version, root directory', [], info),
@@ -163,9 +166,10 @@ function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): numbe
   reapStale(realSys(trace));
   const rows = allStates().filter((s) => opts.all || s.status === 'running' || s.status === 'restarting').map((s) => {
     const cmd = JSON.stringify(s.command.join(' '));
-    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), s.name];
+    const ports = s.status === 'running' ? (s.network?.ports ?? []).map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.proto}`).join(', ') : '';
+    return [s.id.slice(0, 12), s.image, cmd.length > 22 ? cmd.slice(0, 20) + '…"' : cmd, `${ago(s.created)} ago`, statusText(s), ports, s.name];
   });
-  printTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows);
+  printTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows);
   return 0;
 }
 
@@ -382,6 +386,12 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       UsernsMode: c.userns ? 'private' : '',
       SeccompProfile: c.seccomp ? 'default' : 'unconfined',
       RestartPolicy: { Name: c.restart?.name ?? 'no', MaximumRetryCount: c.restart?.maximumRetryCount ?? 0 },
+    },
+    NetworkSettings: {
+      NetworkMode: c.network ?? 'none',
+      Networks: Object.fromEntries((s.network?.endpoints ?? []).map((e) => [e.network,
+        { NetworkID: e.networkId, IPAddress: e.ip, IPPrefixLen: e.prefix, Gateway: e.gateway, Aliases: e.aliases, Interface: e.veth }])),
+      Ports: (s.network?.ports ?? []).map((p) => ({ ContainerPort: `${p.containerPort}/${p.proto}`, HostIp: p.hostIp, HostPort: p.hostPort })),
     },
     Mounts: s.mounts ?? [],
     Namespaces: s.namespaces,

@@ -10,6 +10,7 @@ import type { RunConfig } from '../container/config.ts';
 import { startContainer, type Running } from '../container/run.ts';
 import { execInContainer, type ExecOptions } from '../container/exec.ts';
 import { applyLab } from '../container/lab.ts';
+import { parseStorageOpts } from '../container/disk.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../ns/namespaces.ts';
 import { UserError } from '../sys/errors.ts';
 import { parseSecurityOpts } from '../security/plan.ts';
@@ -19,6 +20,7 @@ import { helpText, parseArgs, parseDuration, parseEnv, type OptionSpec } from '.
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, parseVolumesFrom, type MountRequest } from '../volume/spec.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
 import type { Pty } from '../container/pty.ts';
+import { parsePublish } from '../net/ports.ts';
 import { needsEngine, parseRestartPolicy } from '../container/restart.ts';
 import { healthcheckFromFlags } from '../container/health.ts';
 import { resolveImage } from '../image/index.ts';
@@ -42,7 +44,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'read-only', help: 'mount the root filesystem read-only' },
   { name: 'chroot', help: 'enter the root with chroot(2) instead of pivot_root(2) (see the lesson: not isolation)' },
   { name: 'ns', value: true, help: 'create exactly these namespaces: pid,mnt,uts,ipc,net,cgroup,time (default all but time)' },
-  { name: 'userns', help: 'add a user namespace: root inside is uid 100000 outside' },
+  { name: 'userns', help: 'add a user namespace: root inside is an unprivileged uid outside (100000 + 65536*N, its own)' },
   { name: 'time-offset', value: true, help: 'with --ns time: shift boot and monotonic clocks, e.g. 2d' },
   { name: 'memory', short: 'm', value: true, help: 'memory limit, e.g. 64m' },
   { name: 'cpus', value: true, help: 'CPU limit in CPUs, e.g. 0.5' },
@@ -51,7 +53,13 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
   { name: 'security-opt', value: true, repeat: true, help: 'seccomp=unconfined turns the seccomp filter off; no-new-privileges=false lets setuid programs gain privileges' },
   { name: 'device', value: true, repeat: true, help: 'pass a host device through, e.g. /dev/kvm' },
+  { name: 'storage-opt', value: true, repeat: true, help: 'size=1g: what the container writes goes to a filesystem of this size (--lab: 1g unless given)' },
   { name: 'verify', help: 'refuse the image unless a trusted key signed it (box sign, box trust)' },
+  { name: 'network', value: true, help: 'connect to a network: bridge (the default), a name (box network create), none, host or container:NAME' },
+  { name: 'ip', value: true, help: "the container's address on its network, e.g. --ip 172.18.0.10" },
+  { name: 'network-alias', value: true, repeat: true, help: 'another name the container answers to on its network' },
+  { name: 'publish', short: 'p', value: true, repeat: true, help: 'publish a port: -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], or -p CONTAINER_PORT for a free host port' },
+  { name: 'publish-all', short: 'P', help: "publish every port the image EXPOSEs, each on a free host port" },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
   { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (with -d; the engine keeps it)' },
   { name: 'health-cmd', value: true, help: 'a command that exits 0 while the container is healthy (run by the engine)' },
@@ -114,7 +122,9 @@ export function runConfigFrom(argv: string[]): RunConfig {
     seccomp: security.seccomp !== 'unconfined',
     noNewPrivs: security.noNewPrivs,
     devices: list(opts.device),
+    diskBytes: parseStorageOpts(list(opts['storage-opt']), parseSize),
     verify: !!opts.verify,
+    ...networkOptions(opts, namespaces, !!opts.ns),
     ...keptOptions(opts),
   };
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
@@ -124,6 +134,38 @@ export function runConfigFrom(argv: string[]): RunConfig {
     throw new UserError(`--workdir '${cfg.workdir}': give an absolute path, e.g. -w /tmp`);
   }
   return cfg.lab ? applyLab(cfg) : cfg;
+}
+
+/**
+ * --network and its friends. Without --network, a container joins the default `bridge`, as
+ * with Docker; but `--ns LIST` (the lessons' one-namespace-at-a-time mode) keeps what it says:
+ * a new network namespace with only lo, down, or the host's network without `net`.
+ */
+function networkOptions(opts: Record<string, unknown>, namespaces: RunConfig['namespaces'], explicitNs: boolean): Partial<RunConfig> {
+  const given = opts.network as string | undefined;
+  const publish = list(opts.publish).map(parsePublish);
+  const net: Partial<RunConfig> = {
+    network: given ?? (explicitNs || opts.lab ? undefined : 'bridge'),
+    ip: opts.ip as string | undefined,
+    networkAliases: list(opts['network-alias']),
+    publish,
+    publishAll: !!opts['publish-all'],
+  };
+  const mode = net.network;
+  const shared = mode === 'host' || mode?.startsWith('container:');
+  if (opts.lab && given) throw new UserError(`--lab with --network: a lab sandbox has a network namespace of its own and no way out`);
+  if ((publish.length || net.publishAll || net.ip || net.networkAliases!.length) && (mode === undefined || mode === 'none' || shared)) {
+    const flag = publish.length ? '-p' : net.publishAll ? '-P' : net.ip ? '--ip' : '--network-alias';
+    throw new UserError(`${flag} needs a bridge network, and this container has ${mode ?? 'no network (--ns)'}; use --network bridge or a network of yours`);
+  }
+  if (mode !== undefined && !shared && !namespaces.includes('net')) {
+    throw new UserError(`--network ${mode} needs a network namespace: add net to --ns`);
+  }
+  if (shared) {
+    const i = namespaces.indexOf('net');
+    if (i >= 0) namespaces.splice(i, 1); // the host's, or another container's
+  }
+  return net;
 }
 
 /** --restart and --health-*: what the engine keeps (container/restart.ts, container/health.ts). */

@@ -17,7 +17,7 @@
 //      cgroup we are in at that moment;
 //   5. hostname, and the last steps shared with box exec (finishProcess).
 
-import { CLONE_NEWCGROUP, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import fs from 'node:fs';
@@ -42,10 +42,21 @@ export const SYNC_IDMAP = 'box writes uid_map and gid_map';
 export const SYNC_CGROUP = 'box has put the container in its cgroup';
 export const SYNC_LEAF = 'box moves the sandbox into a leaf cgroup, so it may hand controllers down';
 
-export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec): Plan {
+/** The network, as far as box-init is concerned (the rest is net/: veths, addresses, routes). */
+export interface PlanNet {
+  /** --network container:NAME: join that container's network namespace (/proc/PID/ns/net). */
+  joinNetns?: string;
+  /** Bring lo up (--network none, as Docker; a bridge network's lo comes up with eth0). */
+  loUp?: boolean;
+}
+
+export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec, net: PlanNet = {}, owner?: number): Plan {
   const plan = new Plan();
   const has = (n: NamespaceName) => cfg.namespaces.includes(n);
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // if box dies mid-start, so do we
+  // First, while we are still the host's root: joining a namespace needs CAP_SYS_ADMIN over
+  // the user namespace that owns it.
+  if (net.joinNetns) plan.setns(net.joinNetns, CLONE_NEWNET);
   // cgroup: made after we join the container's cgroup (step 4); time: just before execve.
   const now = cfg.namespaces.filter((n) => n !== 'cgroup' && n !== 'time');
 
@@ -55,7 +66,18 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
       mountOverlay(plan, rootfs);
       bindVolumes(plan, rootfs); // as real root: locked once the user namespace owns the copy
     }
+    // The namespace's owner is whoever creates it, and per-user counts (inotify instances,
+    // user namespaces) are charged up the chain to the owner's uid: made by root, every
+    // container would share (and could exhaust) root's. So create it as the container's own
+    // uid `owner`, keeping CAP_SYS_ADMIN for hosts that allow only it to (Debian's
+    // unprivileged_userns_clone=0, Ubuntu's AppArmor rule).
+    if (owner !== undefined) {
+      plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
+      plan.setgroups([]).setresgid(owner).setresuid(owner);
+      plan.capset(1n << BigInt(CAPABILITIES.CAP_SYS_ADMIN), ['SYS_ADMIN']);
+    }
     plan.unshare(CLONE_NEWUSER);
+    if (owner !== undefined) plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // the uid change cleared it
     plan.sync(SYNC_IDMAP);
     // We are in the new user namespace with every capability, but our uid 0 outside is not
     // mapped inside: become the namespace's root (uid `base` of the range box maps).
@@ -77,7 +99,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);
   // A new network namespace has only lo, and it is down (as after `unshare --net`). A lab
   // sandbox brings it up, so the reader's own servers on 127.0.0.1 work.
-  if (cfg.lab && has('net')) plan.linkUp('lo');
+  if ((cfg.lab || net.loUp) && has('net')) plan.linkUp('lo');
 
   finishProcess(plan, cfg, proc, { newTimeNs: has('time') });
   return plan;
@@ -102,7 +124,8 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   // user, set the final sets, no_new_privs, and the filter last. (setresuid first would empty
   // a non-root user's permitted set, and the capset after it would fail.)
   const sec = securityPlan({
-    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab, seccomp: cfg.seccomp ? 'default' : 'unconfined',
+    capAdd: cfg.capAdd, capDrop: cfg.capDrop, privileged: cfg.lab,
+    seccomp: cfg.lab ? 'lab' : cfg.seccomp ? 'default' : 'unconfined', // lab: only its loop device is guarded
     noNewPrivs: cfg.noNewPrivs,
   });
   // No process can give a capability its own bounding set lacks (capset: EPERM): `--cap-add

@@ -4,17 +4,26 @@
 // is on disk and in the cgroup tree; the next box finds it here and removes it.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
-import { containerDir, containersUsingVolume, listIds, monitorAlive, pruneNames, readState, releaseName, updateState, type ContainerState } from './state.ts';
+import { pruneNetworks } from '../net/endpoint.ts';
+import { holdsNetwork, releaseDead } from './network.ts';
+import { removeDisk } from './disk.ts';
+import { boxRoot, containerDir, containersUsingVolume, listIds, monitorAlive, pruneNames, readState, releaseName, updateState, type ContainerState } from './state.ts';
 import { anonymousVolumes, removeUnused } from '../volume/mounts.ts';
 
 const ORPHAN_AGE_MS = 60_000;
 
-/** A container's directory, and a lab sandbox's loop device, which holds a file in there. */
+/**
+ * A container's directory, and what holds files in there: a lab sandbox's loop device and
+ * the filesystem of --storage-opt size (unmounted first, or rm would walk into it). Its user
+ * namespace id range is free again once the directory is gone (id-ranges.ts).
+ */
 export function removeContainerFiles(id: string): void {
   detachLabDisks(containerDir(id));
+  removeDisk(containerDir(id));
   fs.rmSync(containerDir(id), { recursive: true, force: true });
 }
 
@@ -52,6 +61,7 @@ export function reapStale(sys: Sys): void {
         cg.destroy();
       }
     }
+    releaseDead(sys.trace, s); // its ports, veths, addresses, names
     if (s.autoRemove) {
       removeContainerFiles(id);
       releaseName(s.name, id);
@@ -61,6 +71,13 @@ export function reapStale(sys: Sys): void {
     }
   }
   pruneNames();
+  // Addresses and names claimed by a box killed before it recorded them in the state.
+  pruneNetworks(sys.trace, holdsNetwork);
+  // Device nodes of a box before 2026-12 lived in one shared $BOX_ROOT/devices/<uid>/ that
+  // host users could traverse: a sandbox's `chmod 666 /dev/kvm` there reached the host. Each
+  // container now has its own (<container>/devices); remove the old ones. (A running sandbox
+  // that binds one keeps its mount.)
+  fs.rmSync(path.join(boxRoot(), 'devices'), { recursive: true, force: true });
 }
 
 // Only cgroups named in a state file are touched: another box root (a test's, a lab

@@ -5,6 +5,7 @@ import type { NamespaceName } from '../sys/constants.ts';
 import type { Volume } from '../rootfs/rootfs.ts';
 import type { MountRequest } from '../volume/spec.ts';
 import { UserError } from '../sys/errors.ts';
+import type { PortSpec } from '../net/ports.ts';
 import type { Healthcheck } from './health.ts';
 import type { RestartPolicy } from './restart.ts';
 
@@ -47,8 +48,17 @@ export interface RunConfig {
   /** no_new_privs: on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
   devices: string[];
+  /** --storage-opt size: the container's writable layer on a filesystem of this many bytes (disk.ts). */
+  diskBytes?: number;
   /** --verify: run only an image signed by a trusted key (image/trust.ts) */
   verify?: boolean;
+  /** --network: a network's name, none, host or container:NAME; unset: as --ns says (net/README.md) */
+  network?: string;
+  /** --ip, --network-alias, -p, -P: the container on its network */
+  ip?: string;
+  networkAliases?: string[];
+  publish?: PortSpec[];
+  publishAll?: boolean;
   /** --restart: kept by the engine (engine/supervisor.ts) */
   restart?: RestartPolicy;
   /** --health-*: over the image's HEALTHCHECK, field by field (container/health.ts) */
@@ -61,15 +71,21 @@ export interface IdRange {
   size: number;
 }
 
+/** Does this uid_map map every id (the initial user namespace: "0 0 4294967295")? */
+export function mapsEveryId(uidMap: string): boolean {
+  const lines = uidMap.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  return lines.length === 1 && lines[0][0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295;
+}
+
 /**
- * On a host, 100000..165535, as Docker's userns-remap and /etc/subuid usually do. Inside a
- * user namespace (box in a lab sandbox), only the ids our own uid_map maps exist: take the
- * upper half of the range we have, so nested containers never share ids with us.
+ * On a host, the first range, 100000..165535, as Docker's userns-remap and /etc/subuid
+ * usually do (box run takes a range of its own per container: id-ranges.ts). Inside a user
+ * namespace (box in a lab sandbox), only the ids our own uid_map maps exist: take the upper
+ * half of the range we have, so nested containers never share ids with us.
  */
 export function usernsRange(uidMap: string): IdRange {
+  if (mapsEveryId(uidMap)) return { base: 100000, size: 65536 };
   const lines = uidMap.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const whole = lines.length === 1 && lines[0][0] === 0 && lines[0][1] === 0 && lines[0][2] === 4294967295;
-  if (whole) return { base: 100000, size: 65536 };
   const ours = lines.find(([inside]) => inside === 0);
   const count = ours ? ours[2] : 0;
   if (count < 2048) {

@@ -13,6 +13,9 @@ import { invocation } from '../sys/invocation.ts';
 import { BOX_HOME as boxHome } from '../home.ts';
 
 
+/** A lab sandbox's disk when `--storage-opt size` is not given. */
+export const LAB_DEFAULT_DISK_BYTES = 1024 * 1024 * 1024;
+
 export function applyLab(cfg: RunConfig): RunConfig {
   const volumes = [
     { host: '/usr', container: '/usr', readOnly: true },
@@ -35,10 +38,25 @@ export function applyLab(cfg: RunConfig): RunConfig {
     namespaces: [...new Set([...cfg.namespaces, 'pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const)],
     volumes,
     devices,
+    // Everything the reader writes lands on a filesystem of this size (disk.ts).
+    diskBytes: cfg.diskBytes ?? LAB_DEFAULT_DISK_BYTES,
+    // Not Docker's filter (lessons may mount, unshare, nest box): the lab's own, which only
+    // keeps the sandbox's loop device where box put it (build-plan.ts, lab-seccomp.ts).
     seccomp: false,
     // box inside makes its cgroups at <sandbox>/box, beside the leaf the sandbox lives in.
     env: ['BOX_LAB=1', 'BOX_CGROUP_PARENT=/box', ...cfg.env],
   };
+}
+
+/**
+ * The size of the tmpfs box inside keeps its images and containers in (/var/lib/box: an
+ * overlay's upper layer cannot be another overlay). tmpfs pages count against the sandbox's
+ * memory limit: at most half of it, so a full store says "No space left on device" instead of
+ * the OOM killer ending the reader's shell.
+ */
+export function labStoreBytes(cfg: RunConfig): number {
+  const most = 2 * 1024 ** 3;
+  return cfg.memoryBytes ? Math.min(most, Math.floor(cfg.memoryBytes / 2)) : most;
 }
 
 function guestKernels(): string[] {
@@ -56,54 +74,85 @@ function guestKernels(): string[] {
 // needs /dev/loop-control and mknod, both refused to the sandbox's root. So box, real root on
 // the host, attaches a loop device over a sparse file in the sandbox's own directory and
 // passes its node in (a node of the sandbox's own, as /dev/kvm), where the reader can throttle
-// it with blkio/io like any disk. It goes with the sandbox: removeContainerFiles detaches it.
+// it with blkio/io like any disk.
+//
+// The sandbox may not re-point it: the loop ioctls check no capability, only that the device
+// is open for writing, so the lab's seccomp filter refuses them (security/lab-seccomp.ts).
+// It goes with the sandbox: box records what it attached (the backing file's device and
+// inode, in <container>/loops.json, written before the attach so that a box killed at any
+// moment leaves a record), and removeContainerFiles, or the reaper after a SIGKILL, detaches
+// every loop device backed by that file, whatever its name or path now.
 
 const LAB_DISK_FILE = 'lab-disk.img';
 const LAB_DISK_BYTES = 64 * 1024 * 1024;
+const LOOPS_FILE = 'loops.json';
+
+interface LoopRecord {
+  /** The backing file as the kernel's LOOP_GET_STATUS64 reports it: "major:minor:inode". */
+  backing: string;
+  /** The device it got, once attached. */
+  device?: string;
+}
 
 /** The config with the sandbox's own loop device added, or unchanged (and a note) where the host has none. */
 export function withLabDisk(cfg: RunConfig, dir: string): RunConfig {
-  detachLoops((backing) => backing.includes(`/${LAB_DISK_FILE} (deleted)`)); // sandboxes whose box was killed
   const image = path.join(dir, LAB_DISK_FILE);
+  const record = path.join(dir, LOOPS_FILE);
   try {
-    fs.writeFileSync(image, '');
+    fs.writeFileSync(image, '', { mode: 0o600 });
     fs.truncateSync(image, LAB_DISK_BYTES); // sparse: takes disk space only as it is written
+    const st = fs.statSync(image);
+    const backing = `${major(st.dev)}:${minor(st.dev)}:${st.ino}`;
+    writeRecords(record, [{ backing }]);
     const loop = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    writeRecords(record, [{ backing, device: loop }]);
     return { ...cfg, devices: [...cfg.devices, loop] };
   } catch (err) {
     const why = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
     invocation().stderr(`box: note: the sandbox gets no loop device (${why})\n`);
+    detachLabDisks(dir);
     fs.rmSync(image, { force: true });
+    fs.rmSync(record, { force: true });
     return cfg;
   }
 }
 
-/** Detach the loop devices whose backing file is in `dir` (a container's directory). */
+/** Detach every loop device backed by a file box attached for the container in `dir`. */
 export function detachLabDisks(dir: string): void {
-  detachLoops((backing) => backing === path.join(dir, LAB_DISK_FILE));
+  let records: LoopRecord[];
+  try {
+    records = JSON.parse(fs.readFileSync(path.join(dir, LOOPS_FILE), 'utf8')) as LoopRecord[];
+  } catch {
+    return; // box attached nothing for it
+  }
+  const ours = new Set(records.map((r) => r.backing));
+  for (const loop of attachedLoops()) {
+    if (!ours.has(loop.backing)) continue;
+    try {
+      execFileSync('losetup', ['-d', loop.device], { stdio: 'ignore' });
+    } catch {
+      /* gone already; if busy, the kernel detaches it on the last close (autoclear) */
+    }
+  }
 }
 
-/** Every attached loop device whose backing file (as /sys/block/loopN/loop/backing_file shows it) matches. */
-function detachLoops(match: (backing: string) => boolean): void {
-  let names: string[];
+/** Every attached loop device and its backing file's identity, from the kernel (losetup --list). */
+function attachedLoops(): { device: string; backing: string }[] {
   try {
-    names = fs.readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n));
+    const out = execFileSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-MAJ:MIN,BACK-INO'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    if (!out.trim()) return []; // none attached
+    const list = (JSON.parse(out) as { loopdevices: { name: string; 'back-maj:min': string; 'back-ino': number }[] }).loopdevices;
+    return list.map((l) => ({ device: l.name, backing: `${String(l['back-maj:min']).trim()}:${l['back-ino']}` }));
   } catch {
-    return;
-  }
-  for (const name of names) {
-    let backing: string;
-    try {
-      backing = fs.readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
-    } catch {
-      continue; // not attached
-    }
-    if (!match(backing)) continue;
-    // Busy (still open)? The kernel then detaches it on the last close (autoclear).
-    try {
-      execFileSync('losetup', ['-d', `/dev/${name}`], { stdio: 'ignore' });
-    } catch {
-      /* gone already */
-    }
+    return [];
   }
 }
+
+function writeRecords(file: string, records: LoopRecord[]): void {
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(records));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+// dev_t as glibc's major() and minor() split it.
+const major = (dev: number) => (Math.floor(dev / 256) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
+const minor = (dev: number) => (dev & 0xff) | (Math.floor(dev / 4096) & ~0xff);

@@ -12,8 +12,12 @@ import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
-import { usernsRange, type IdRange, type RunConfig } from './config.ts';
-import { containerPlan, processSpec, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
+import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
+import { claimIdRange } from './id-ranges.ts';
+import { mountDisk } from './disk.ts';
+import { containerPlan, processSpec, SYNC_CGROUP, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
+import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
+import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
 import { adoptConsole, type Pty } from './pty.ts';
@@ -25,7 +29,7 @@ import { reapStale, removeAnonymousVolumes, removeContainerFiles } from './clean
 import { prepareMounts, removeUnused, type PreparedMounts } from '../volume/mounts.ts';
 import { parseVolumesFrom, requestsFrom, type MountRequest } from '../volume/spec.ts';
 import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
-import { withLabDisk } from './lab.ts';
+import { labStoreBytes, withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 import { effectiveHealthcheck, startingHealth } from './health.ts';
 
@@ -75,6 +79,7 @@ export async function startContainer(
   const dir = containerDir(id);
   let cgroup: Cgroup | null = null;
   let pty = null as Pty | null; // set by onConsole, which TypeScript cannot see run
+  let net: Prepared | null = null;
   let mounts: PreparedMounts | null = null;
   try {
     const proc = processSpec(cfg, image.config);
@@ -95,8 +100,16 @@ export async function startContainer(
     const healthcheck = effectiveHealthcheck(cfg.healthcheck, image.config.Healthcheck);
     if (healthcheck) Object.assign(state, { health: startingHealth(), config: { ...state.config, healthcheck } });
     writeState(state);
+    // Its address and host ports are claimed after the state is written: a box killed in
+    // between leaves nothing the next box cannot trace back to a dead container (cleanup.ts).
+    const names = { id, name, hostname: cfg.hostname! };
+    const request = { network: cfg.network, ip: cfg.ip, aliases: cfg.networkAliases, publish: cfg.publish, publishAll: cfg.publishAll };
+    net = await prepare(sys.trace, request, names, image.config.ExposedPorts, portOwner);
+    if (net) writeState(Object.assign(state, { network: net.net }));
 
-    const ids = cfg.userns ? usernsRange(fs.readFileSync('/proc/self/uid_map', 'utf8')) : null;
+    const uidMap = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    const ids = cfg.userns ? claimIdRange(id, uidMap) : null;
+    if (ids) state.idRange = ids;
     if (cfg.namespaces.includes('mnt')) {
       // Volumes named for the first time are made (and filled) here; the state names them at once.
       const view = { lowerDirs: ids ? shiftedLayers(image.layerDirs, ids.base) : image.layerDirs, upperDir: path.join(dir, 'upper') };
@@ -108,13 +121,17 @@ export async function startContainer(
       invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
-    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids));
+    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids, dir));
     cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(cgroup);
-      rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: "mode=755,size=2g" }];
+      rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
     }
-    const plan = containerPlan(cfg, rootfs, proc);
+    if (rootfs && net) rootfs.lowerDirs = [...rootfs.lowerDirs, initLayer(dir, net.files, rootfs.lowerDirs)];
+    // Its user namespace is owned by its own uid. Not when nested in a sandbox: there box may
+    // move into a cgroup (v1) only processes of its own uid, and all of them are the sandbox's.
+    const plan = containerPlan(cfg, rootfs, proc, { joinNetns: sharedNetns(cfg), loUp: cfg.network === 'none' },
+      ids && mapsEveryId(uidMap) ? ids.base : undefined);
 
     let logFd: number | null = null;
     if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
@@ -130,6 +147,8 @@ export async function startContainer(
       // and before it forks, so that the container's PID 1 is born in the cgroup.
       onProcess: ids ? undefined : (pid) => cgroup?.addProcess(pid),
       onSync: (pid, why) => {
+        // The container's network namespace exists now: plug its veths in.
+        if (why === SYNC_CGROUP && net) plug(sys.trace, pid, net.net);
         if (why === SYNC_LEAF && cgroup && ids) moveToLeaf(sys, cgroup, [init.child.pid!, pid], ids);
         if (why !== SYNC_IDMAP || !ids) return;
         cgroup?.addProcess(pid);
@@ -152,10 +171,14 @@ export async function startContainer(
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = exitCode.then((code) => finish(sys, state, cgroup, code, nextStatus?.(state, code) ?? 'exited'));
+    const exited = exitCode.then((code) => {
+      if (net) release(sys.trace, id, net.net, net.held);
+      return finish(sys, state, cgroup, code, nextStatus?.(state, code) ?? 'exited');
+    });
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
+    if (net) release(sys.trace, id, net.net, net.held, { unplug: true });
     if (cgroup) destroyCgroup(cgroup);
     if (again) {
       updateState(id, { status: 'exited', pid: null, exitCode: 125, finished: new Date().toISOString() }); // as it was, not removed
@@ -219,10 +242,13 @@ function mountRequests(cfg: RunConfig): MountRequest[] {
 
 /** The overlay's three directories, and the image's layers (shifted for a user namespace). */
 function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
+  // With --storage-opt size (every lab sandbox), everything the container writes lands on a
+  // filesystem of that size (disk.ts).
+  const writable = cfg.diskBytes ? mountDisk(dir, cfg.diskBytes) : dir;
   const spec: RootfsSpec = {
     rootfs: path.join(dir, 'rootfs'),
-    upperDir: path.join(dir, 'upper'),
-    workDir: path.join(dir, 'work'),
+    upperDir: path.join(writable, 'upper'),
+    workDir: path.join(writable, 'work'),
     lowerDirs: ids ? shiftedLayers(layerDirs, ids.base) : layerDirs,
     readOnly: cfg.readOnly,
     volumes: mounts.binds,
@@ -239,6 +265,10 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
   }
   return spec;
 }
+
+/** What a lab sandbox may make below its delegated cgroup (v2): ample for nested box and the lessons. */
+const LAB_MAX_CGROUPS = 256;
+const LAB_MAX_CGROUP_DEPTH = 8;
 
 /** Recorded in state.json before the cgroup exists, so a box killed in between leaves no unknown cgroup. */
 const cgroupName = (id: string) => `box-${id.slice(0, 12)}`;
@@ -271,7 +301,10 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
       pidsMax: cfg.pidsLimit,
     });
     restrictDevices(sys, cg, cfg.devices);
-    if (cfg.lab && ids) delegate(cg, ids.base);
+    if (cfg.lab && ids) {
+      delegate(cg, ids.base);
+      cg.limitNesting(LAB_MAX_CGROUPS, LAB_MAX_CGROUP_DEPTH); // v2 only: see cgroups/v1.ts limitNesting
+    }
   } catch (err) {
     cg.destroy();
     throw err;
@@ -341,22 +374,21 @@ function delegate(cg: Cgroup, uid: number): void {
  * A device for a user-namespaced container. Its root is an ordinary uid on the host, and the
  * host's node (/dev/kvm: crw------- root) would refuse it; box makes a node of its own with
  * the same major:minor, owned by the container's root, and binds that instead. The host's
- * node keeps its mode; only this container gets the device.
+ * node keeps its mode; only this container gets the device. The node is the container's
+ * alone, in <container>/devices (0700, its root's: no host user can reach it), and goes with
+ * the container: `chmod 666 /dev/kvm` inside changes this node, nobody else's.
  */
-function deviceFor(device: string, ids: IdRange): string {
+function deviceFor(device: string, ids: IdRange, containerDir: string): string {
   const st = fs.statSync(device);
   const type = st.isBlockDevice() ? 'b' : 'c'; // a lab's loop device is a block device
   if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new UserError(`--device ${device}: not a device node`);
-  const dir = path.join(boxRoot(), 'devices', String(ids.base));
+  const dir = path.join(containerDir, 'devices');
   const node = path.join(dir, path.basename(device));
-  fs.mkdirSync(dir, { recursive: true, mode: 0o711 }); // the container's root binds it from here
-  reachableByUsernsRoot(node);
-  const have = fs.statSync(node, { throwIfNoEntry: false });
-  if (!have || have.rdev !== st.rdev || have.isBlockDevice() !== st.isBlockDevice()) {
-    fs.rmSync(node, { force: true });
-    const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
-    execFileSync('mknod', ['-m', '600', node, type, String(major), String(minor)]);
-  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chownSync(dir, ids.base, ids.base); // the container's root binds it from here
+  fs.rmSync(node, { force: true });
+  const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
+  execFileSync('mknod', ['-m', '600', node, type, String(major), String(minor)]);
   fs.chownSync(node, ids.base, ids.base);
   return node;
 }

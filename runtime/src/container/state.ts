@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { boxRoot } from '../image/paths.ts';
+import type { NetState } from '../net/endpoint.ts';
 import type { Health } from './health.ts';
 import type { MountRecord } from '../volume/spec.ts';
 
@@ -31,6 +32,8 @@ export interface ContainerState {
   finished: string | null;
   autoRemove: boolean;
   cgroup: string | null;
+  /** A user-namespaced container's host ids: root inside is `base` outside (container/id-ranges.ts). */
+  idRange?: { base: number; size: number };
   /** /proc/PID/ns links of the container, e.g. { pid: "pid:[4026532283]" }. */
   namespaces: Record<string, string>;
   /** When its command last started (a restart or `box start` starts it again). */
@@ -41,6 +44,8 @@ export interface ContainerState {
   health?: Health;
   /** Everything `box exec` and `box inspect` need to know about how it was run. */
   config: Record<string, unknown>;
+  /** Its networks, addresses, veths and published ports (net/endpoint.ts), to undo them. */
+  network?: NetState;
   /** Its binds, volumes and tmpfs mounts, as `box inspect` shows them (Docker's Mounts). */
   mounts?: MountRecord[];
 }

@@ -7,6 +7,7 @@ import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { CAPABILITIES, capHex, capMask, lastCap, resolveCaps } from './capabilities.ts';
 import { defaultSeccompProgram, seccompUnconfined } from './seccomp.ts';
+import { labSeccompProgram } from './lab-seccomp.ts';
 import type { SeccompProgram } from './seccomp.ts';
 
 export interface SecurityOptions {
@@ -15,8 +16,8 @@ export interface SecurityOptions {
   capDrop?: string[];
   /** --privileged: every capability and no seccomp filter, as in Docker */
   privileged?: boolean;
-  /** --security-opt seccomp=unconfined gives 'unconfined' */
-  seccomp?: 'default' | 'unconfined';
+  /** --security-opt seccomp=unconfined gives 'unconfined'; 'lab' is a lab sandbox's own filter (lab-seccomp.ts) */
+  seccomp?: 'default' | 'unconfined' | 'lab';
   /** on unless --security-opt no-new-privileges=false */
   noNewPrivs?: boolean;
 }
@@ -53,7 +54,11 @@ export function securityPlan(opts: SecurityOptions = {}, sys?: Pick<Sys, 'readFi
   const mask = capMask(caps);
 
   let seccomp: SeccompProgram | null = null;
-  if (!opts.privileged && opts.seccomp !== 'unconfined') {
+  if (opts.seccomp === 'lab') {
+    // Privileged or not: the lab's loop device must stay put. x86_64 numbers, as below.
+    if (process.arch !== 'x64') throw new UserError(`the lab's seccomp filter is for x86_64 and this machine is ${process.arch}`);
+    seccomp = labSeccompProgram();
+  } else if (!opts.privileged && opts.seccomp !== 'unconfined') {
     // The filter compares x86_64 system call numbers: on another architecture it would
     // refuse the wrong calls (the arch check would kill every process).
     if (process.arch !== 'x64') {

@@ -1,0 +1,80 @@
+// A network's Linux bridge: a virtual switch in the host's network namespace (a lab sandbox's,
+// inside one), holding the gateway address. Each container's veth is plugged into it.
+
+import fs from 'node:fs';
+import type { Trace } from '../sys/trace.ts';
+import { parseCidr } from './ipam.ts';
+import { BRIDGE_PREFIX, applyTable, deleteTable } from './nat.ts';
+import type { Network } from './store.ts';
+import { runTool, ToolError, writeProc } from './tools.ts';
+import { enableForwarding, forgetNetwork, orphans, recordNetwork } from './host-record.ts';
+import { networkDir } from './store.ts';
+
+/** box-<11 hex of the id>: 15 characters, the most a Linux interface name may have (IFNAMSIZ-1). */
+export const bridgeName = (networkId: string) => `${BRIDGE_PREFIX}${networkId.slice(0, 11)}`;
+
+export const linkExists = (name: string) => fs.existsSync(`/sys/class/net/${name}`);
+
+/**
+ * Make the network's kernel objects if they are missing (first use, or after a reboot): the
+ * nftables table first, so that no packet crosses the bridge before its rules exist.
+ */
+export function ensureBridge(trace: Trace | null, n: Network): void {
+  if (linkExists(n.bridge)) return;
+  recordNetwork({ bridge: n.bridge, networkId: n.id, networkDir: networkDir(n.id) }); // first: a box killed next leaves it findable
+  applyTable(trace, n);
+  const { prefix } = parseCidr(n.subnet);
+  try {
+    runTool(trace, 'ip', ['-batch', '-'], [
+      `link add ${n.bridge} type bridge`,
+      `addr add ${n.gateway}/${prefix} dev ${n.bridge}`,
+      `link set ${n.bridge} up`,
+    ].join('\n') + '\n');
+  } catch (err) {
+    if (!(err instanceof ToolError && linkExists(n.bridge))) throw err; // another box made it meanwhile
+  }
+  // The host may send from 127.0.0.1 into this bridge (a published port reached on
+  // localhost, DNATed): allowed only with route_localnet (see nat.ts).
+  writeProc(trace, `/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+  // Routing between the bridge and the host's other interfaces (a way out, ports published
+  // to other machines) needs IPv4 forwarding, which is per network namespace. As Docker does,
+  // box turns it on for a network with a way out (and off after its last network, if it was).
+  if (!n.internal) enableForwarding(trace);
+}
+
+/** The bridge and the table go; the containers' veths went with their namespaces. */
+export function removeBridge(trace: Trace | null, n: Pick<Network, 'id' | 'bridge'>): void {
+  if (linkExists(n.bridge)) {
+    try {
+      runTool(trace, 'ip', ['link', 'del', n.bridge]);
+    } catch (err) {
+      if (!(err instanceof ToolError) || linkExists(n.bridge)) throw err;
+    }
+  }
+  deleteTable(trace, n.id);
+  forgetNetwork(trace, n.bridge);
+}
+
+/** Bridges and tables of networks whose box root is gone (see host-record.ts). */
+export function reapOrphanBridges(trace: Trace | null): void {
+  for (const r of orphans()) {
+    stopOrphanDns(trace, r.networkDir);
+    removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+  }
+}
+
+/** A box-dns still serving a removed network: found by the hosts file on its command line. */
+function stopOrphanDns(trace: Trace | null, networkDir: string): void {
+  const hosts = `${networkDir}/hosts`;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0].endsWith('box-dns') && argv.includes(hosts)) {
+        trace?.record({ kind: 'note', text: `kill ${pid} (box-dns of a removed network)` });
+        process.kill(Number(pid), 'SIGTERM');
+      }
+    } catch {
+      /* gone */
+    }
+  }
+}
