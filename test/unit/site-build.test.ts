@@ -149,8 +149,9 @@ describe('site build: fixture lessons', () => {
     const order = [...home.matchAll(/<a class="card" href="([^"]+)"/g)].map((m) => m[1]);
     expect(order).toEqual(['/lessons/en/reading/', '/lessons/en/runnable/', '/lessons/en/third/']);
     const sidebar = page(dist, '/lessons/en/runnable/');
-    const parts = [...sidebar.matchAll(/<nav class="sidebar"[\s\S]*?<\/nav>/g)][0][0].match(/<h2>([^<]+)<\/h2>/g);
-    expect(parts).toEqual(['<h2>Fixture part A</h2>', '<h2>Fixture part B</h2>']);
+    // Part titles are not headings there: the page's h1 is its first heading.
+    const parts = [...sidebar.matchAll(/<nav class="sidebar"[\s\S]*?<\/nav>/g)][0][0].match(/<p class="part-title">([^<]+)<\/p>/g);
+    expect(parts).toEqual(['<p class="part-title">Fixture part A</p>', '<p class="part-title">Fixture part B</p>']);
     expect(sidebar).toMatch(/<a class="chapter-link" href="\/lessons\/en\/runnable\/" aria-current="page"/);
     expect(sidebar).toMatch(/<a class="prev" href="\/lessons\/en\/reading\/" rel="prev"/);
     expect(sidebar).toMatch(/<a class="next" href="\/lessons\/en\/third\/" rel="next"/);
