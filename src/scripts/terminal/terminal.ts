@@ -16,6 +16,8 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import {
   AckBatcher,
+  SESSION_KEY,
+  newSessionId,
   chunkInput,
   CLOSE,
   parseServerFrame,
@@ -215,7 +217,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   pane.querySelector('[data-testid="terminal-paste"]')?.addEventListener('click', () => void pasteClipboard());
 
   // ---- the connection ----
-  const session = tabSessionId(window.sessionStorage);
+  let session = tabSessionId(window.sessionStorage);
   let state: ConnectionState = 'connecting';
   let sandbox = '';
   let ws: WebSocket | undefined;
@@ -455,6 +457,29 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     sendInput(keystrokesFor(command));
     term.focus();
   }
+  // ---- a sandbox that is hard to lose ----
+  // The sandbox's first process starts a new login shell when the reader's exits (the server's
+  // SHELL_KEEPER), and says so with OSC 777: shown here as a line in the page's language.
+  term.parser.registerOscHandler(777, (data) => {
+    if (data !== 'isolab;shell-restarted') return false;
+    term.write(`\r\n\x1b[2m── ${s.shellRestarted} ──\x1b[0m\r\n`);
+    return true;
+  });
+  // A new sandbox only when the reader asks, after a confirmation: a new session id (the old
+  // sandbox goes after the server's grace period), and a line in the terminal where it happened.
+  pane.querySelector('[data-testid="terminal-reset"]')?.addEventListener('click', () => {
+    if (!window.confirm(s.resetConfirm)) return;
+    session = newSessionId();
+    try {
+      window.sessionStorage.setItem(SESSION_KEY, session);
+    } catch {
+      /* this page keeps it */
+    }
+    receivedBytes = false; // keep the old scrollback above the line
+    term.write(`\r\n\x1b[7m ── ${s.resetLine} ── \x1b[0m\r\n`);
+    restart();
+    term.focus();
+  });
   window.addEventListener('isolab:run', (e) => runCommand((e as CustomEvent<{ command: string }>).detail.command));
   // The kernel panel (KernelPanel.astro) says when it is on screen, and which view; the
   // server samples only then.
