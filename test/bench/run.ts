@@ -109,11 +109,6 @@ const SECTIONS: [string, () => Promise<void>][] = [
     const m = await import('./terminal.ts');
     console.log(`\n${m.formatTerminalBench(await m.benchTerminal())}`);
   }],
-  // What a reader feels on a lesson page: key press to glyph, lesson opened to a prompt.
-  ['page', async () => {
-    const m = await import('./page.ts');
-    console.log(`\n${m.formatPageBench(await m.benchPage())}`);
-  }],
   // The kernel panel: the lab server's CPU with 20 terminals, panels hidden and shown.
   ['panel', async () => {
     const m = await import('./panel.ts');
