@@ -4,6 +4,7 @@ import { defineConfig } from 'astro/config';
 import mdx from '@astrojs/mdx';
 import { satteri } from '@astrojs/markdown-satteri';
 import { runnableCode } from './src/lib/runnable-code.ts';
+import { searchIndex } from './src/lib/search-index.ts';
 
 export default defineConfig({
   output: 'static',
@@ -18,7 +19,7 @@ export default defineConfig({
     inlineStylesheets: 'always',
   },
   devToolbar: { enabled: false },
-  integrations: [mdx()],
+  integrations: [mdx(), searchIndex()],
   vite: {
     build: {
       rollupOptions: {

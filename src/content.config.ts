@@ -16,6 +16,11 @@ const exerciseText = z
     id: exerciseId,
     task: z.string().min(1),
     hint: z.string().default(''),
+    // Why a check failed, in this language: each `fail: <key>` its check can print (its `why`
+    // calls in content/exercises/<slug>.yaml) -> the sentence the reader sees.
+    reasons: z.record(z.string().regex(/^[a-z0-9-]+$/), z.string().min(1)).default({}),
+    // A worked answer, offered after two failed checks (Markdown).
+    solution: z.string().default(''),
   })
   .strict();
 

@@ -23,6 +23,25 @@ export async function courseLessons(lang: Lang): Promise<Lesson[]> {
   return all.sort((a, b) => a.data.chapter - b.data.chapter || a.data.title.localeCompare(b.data.title));
 }
 
+/**
+ * The chapter number a reader sees: the lesson's place in its language's course, 1, 2, 3 ...
+ * (the `chapter` keys in the content only order the lessons and may leave gaps for new ones).
+ */
+export function chapterNumber(lessons: Pick<Lesson, 'id'>[], id: string): number {
+  return lessons.findIndex((l) => l.id === id) + 1;
+}
+
+/** A summary with `code` in backticks, as text and code pieces to render (no HTML parsing). */
+export function inlineCodePieces(text: string): { code: boolean; text: string }[] {
+  return text.split(/(`[^`]+`)/).filter(Boolean).map((t) =>
+    t.length > 2 && t.startsWith('`') && t.endsWith('`') ? { code: true, text: t.slice(1, -1) } : { code: false, text: t });
+}
+
+/** The same summary as plain text (a <meta> description, a title attribute). */
+export function plainSummary(text: string): string {
+  return text.replace(/`([^`]+)`/g, '$1');
+}
+
 /** Languages that have at least one lesson. */
 export async function courseLanguages(): Promise<Lang[]> {
   const all = await getCollection('lessons');

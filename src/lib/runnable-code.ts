@@ -75,6 +75,10 @@ function enhance(pre: Element, ctx: Ctx): void {
   const runnable = terminal && SHELL_LANGUAGES.has(lang);
 
   if (runnable) {
+    // Commands wrap instead of scrolling, and their Run buttons are the tab stops: the block
+    // itself is not one (a keyboard reader reaches the first Run without stopping at every <pre>).
+    ctx.setProperty(pre, 'tabIndex', undefined);
+    ctx.setProperty(pre, 'tabindex', undefined);
     const commands = findShellCommands(source);
     const runButton = (command: string): Element =>
       el('button', {
@@ -109,7 +113,7 @@ function enhance(pre: Element, ctx: Ctx): void {
     }
   }
 
-  const toolbar = el('div', { className: ['code-toolbar'] }, [
+  const toolbar = el('div', { className: ['code-toolbar'], dataPagefindIgnore: '' }, [
     el('span', { className: ['code-lang'] }, [text(runnable ? 'shell' : lang === 'plaintext' ? '' : lang)]),
     el(
       'button',

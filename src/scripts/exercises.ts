@@ -18,6 +18,27 @@ export interface CheckResult {
 }
 
 const TIMEOUT_MS = 20_000;
+/** The solution (when the lesson gives one) is offered after this many failed checks. */
+const SOLUTION_AFTER_FAILS = 2;
+
+/**
+ * Why the check failed, in the reader's words: its last `fail: <key>` line, looked up in the
+ * exercise's reasons (the lesson's frontmatter, in the page's language). '' when it gave none.
+ */
+export function failReason(detail: string, reasons: Record<string, string>): string {
+  const keys = [...detail.matchAll(/^fail: ([a-z0-9-]+)\s*$/gm)].map((m) => m[1]!);
+  const key = keys[keys.length - 1];
+  return key !== undefined && Object.hasOwn(reasons, key) ? reasons[key]! : '';
+}
+
+function reasonsOf(box: HTMLElement): Record<string, string> {
+  try {
+    const r: unknown = JSON.parse(box.dataset.reasons ?? '{}');
+    return r && typeof r === 'object' ? (r as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
 let mounted = false;
 
 function parts(box: HTMLElement) {
@@ -46,6 +67,7 @@ export function mountExercises(): void {
   mounted = true;
   const boxes = [...document.querySelectorAll<HTMLElement>('[data-testid="exercise"]')];
   const timers = new Map<string, number>();
+  const fails = new Map<HTMLElement, number>();
 
   for (const box of boxes) {
     const { lesson, exercise } = box.dataset as { lesson: string; exercise: string };
@@ -77,7 +99,13 @@ export function mountExercises(): void {
         markPassed(box.dataset.lesson!, r.exercise);
         show(box, 'pass', r.detail ?? '');
       } else {
-        show(box, 'fail', localizeServerMessage(r.detail ?? '', clientStrings()).slice(0, 400));
+        const reason = failReason(r.detail ?? '', reasonsOf(box));
+        show(box, 'fail', reason || localizeServerMessage(r.detail ?? '', clientStrings()).slice(0, 400));
+        box.dataset.reason = reason ? 'yes' : '';
+        const n = (fails.get(box) ?? 0) + 1;
+        fails.set(box, n);
+        const solution = box.querySelector<HTMLElement>('[data-testid="exercise-solution"]');
+        if (solution && n >= SOLUTION_AFTER_FAILS) solution.hidden = false;
       }
     }
   });

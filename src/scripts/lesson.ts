@@ -1,7 +1,7 @@
 // Lesson pages: Copy and Run buttons on code blocks, and "read to the end" progress.
 // Run does not talk to the terminal directly: it fires `isolab:run`, which the Terminal island
 // (src/scripts/terminal/) handles by typing the command and focusing itself.
-import { markRead } from './progress.ts';
+import { markOpened, markRead } from './progress.ts';
 
 export interface RunDetail {
   command: string;
@@ -40,6 +40,11 @@ document.addEventListener('click', async (event) => {
     flash(run, 'sent', 600);
     return;
   }
+  const watch = target?.closest<HTMLButtonElement>('.watch-plot');
+  if (watch) {
+    window.dispatchEvent(new CustomEvent('isolab:open-panel', { detail: { tab: watch.dataset.tab } }));
+    return;
+  }
   const copy = target?.closest<HTMLButtonElement>('.copy-btn');
   if (copy && copy.dataset.code !== undefined) {
     if (await copyText(copy.dataset.code)) {
@@ -53,6 +58,7 @@ document.addEventListener('click', async (event) => {
 // Read to the end: the marker after the lesson text came into view.
 const article = document.querySelector<HTMLElement>('[data-lesson-id]');
 const end = document.getElementById('lesson-end');
+if (article) markOpened(article.dataset.lessonId!);
 if (article && end && 'IntersectionObserver' in window) {
   const seen = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) {

@@ -184,6 +184,8 @@ export interface Sample {
   t: number;
   mem: number | null;
   cpu: number | null;
+  /** The cgroup's count of throttled periods at that moment. */
+  throttled: number | null;
 }
 
 /** One cgroup's recent samples and what the plots need beside them. */
@@ -236,7 +238,7 @@ export class SeriesSet {
         this.byId.set(g.id, s);
       }
       const mem = num(g.mem);
-      s.samples.push({ t, mem, cpu: num(g.cpu) });
+      s.samples.push({ t, mem, cpu: num(g.cpu), throttled: num(g.throttled) });
       s.cmd = typeof g.cmd === 'string' && g.cmd ? g.cmd : s.cmd;
       s.memMax = num(g.memMax);
       s.cpuMax = num(g.cpuMax);

@@ -101,6 +101,12 @@ export function mountKernelPanel(root: HTMLElement): void {
   }
 
   toggle.addEventListener('click', () => setHidden(!hidden));
+  // A lesson's "watch the plot" button (components/PanelLink.astro) opens a view.
+  window.addEventListener('isolab:open-panel', (e) => {
+    const want = (e as CustomEvent<{ tab?: string }>).detail?.tab as Tab;
+    if (TABS.includes(want)) selectTab(want);
+    root.scrollIntoView({ block: 'nearest' });
+  });
   for (const b of tabButtons) {
     b.addEventListener('click', () => selectTab(b.dataset.tab as Tab));
     b.addEventListener('keydown', (e) => {
@@ -284,7 +290,7 @@ export function mountKernelPanel(root: HTMLElement): void {
   });
 
   function renderStats(): void {
-    const all = series.list();
+    const all = displayOrder(series.list());
     if (all.length > 0) statsEmpty.hidden = true;
     const live = new Set(all.map((x) => x.id));
     for (const [id, card] of cards) {
@@ -413,6 +419,20 @@ export function mountKernelPanel(root: HTMLElement): void {
   announce(true);
 }
 
+/**
+ * The cards as a reader wants them: running containers, newest first (the one just started is
+ * at the top, not below the fold), then the sandbox itself, then the ended ones, newest first.
+ */
+export function displayOrder(all: Series[]): Series[] {
+  const rank = (x: Series) => (x.ended ? 2 : x.id === '' ? 1 : 0);
+  return [...all].sort((a, b) => rank(a) - rank(b) || b.order - a.order);
+}
+
+/** How long an ended card stays open (its last seconds on the plot: a hog at its limit). */
+const OPEN_AFTER_END_MS = 8_000;
+/** Throttling counts as "now" when the count rose within this window. */
+const RECENT_THROTTLE_MS = 5_000;
+
 // ---- one cgroup's card: name, numbers, a memory plot and a CPU plot ----
 
 interface GroupCard {
@@ -442,7 +462,8 @@ function plot(metric: string, label: string): Plot {
   const value = el('span', 'v');
   const limit = el('span', 'lim');
   const extra = el('span', 'extra');
-  cap.append(el('span', undefined, label), value, limit, extra);
+  // Spaces between the pieces too: the caption is read as a sentence by a screen reader.
+  cap.append(el('span', undefined, label), ' ', value, ' ', limit, ' ', extra);
   const box = el('div', 'kp-plot');
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
@@ -496,7 +517,19 @@ function groupCard(x: Series, s: ReturnType<typeof panelStrings>): GroupCard {
   const cmd = el('span', 'kp-group-cmd');
   const state = el('span', 'kp-group-state');
   const pids = el('span', 'kp-group-pids');
-  head.append(name, cmd, state, pids);
+  // An ended card folds to its header line after a few seconds; this opens it again.
+  const fold = el('button', 'kp-group-fold') as HTMLButtonElement;
+  fold.type = 'button';
+  fold.dataset.testid = 'stats-fold';
+  fold.hidden = true;
+  let unfolded = false;
+  fold.addEventListener('click', () => {
+    unfolded = root.dataset.folded === 'true';
+    root.dataset.folded = String(!unfolded);
+    fold.setAttribute('aria-expanded', String(unfolded));
+    fold.textContent = unfolded ? s.resFold : s.resUnfold;
+  });
+  head.append(name, cmd, state, pids, fold);
   const charts = el('div', 'kp-charts');
   const mem = plot('memory', s.resMemory);
   const cpu = plot('cpu', s.resCpu);
@@ -522,6 +555,16 @@ function groupCard(x: Series, s: ReturnType<typeof panelStrings>): GroupCard {
       root.dataset.cpuHigh = cpuHigh.toFixed(3);
       root.dataset.cpuMax = String(x.cpuMax ?? '');
       root.dataset.throttled = String(x.throttled ?? '');
+      // Throttled now: the count rose within the last few seconds (a count of 1 from a burst at
+      // start-up is history, not news).
+      const since = x.samples.find((p) => p.t >= now - RECENT_THROTTLE_MS && p.throttled !== null);
+      const recentThrottles = since && x.throttled !== null ? x.throttled - since.throttled! : 0;
+      root.dataset.throttledRecent = String(recentThrottles);
+      const folded = x.ended && now - x.lastSeen > OPEN_AFTER_END_MS && !unfolded;
+      root.dataset.folded = String(folded);
+      fold.hidden = !x.ended;
+      fold.setAttribute('aria-expanded', String(!folded));
+      fold.textContent = folded ? s.resUnfold : s.resFold;
       if (x.ended) {
         const lastMem = [...x.samples].reverse().find((p) => p.mem !== null)?.mem ?? null;
         const nearLimit = x.memMax !== null && lastMem !== null && lastMem >= x.memMax * 0.9;
@@ -537,13 +580,15 @@ function groupCard(x: Series, s: ReturnType<typeof panelStrings>): GroupCard {
       const cpuPoints = x.samples.map((p) => ({ t: p.t, v: p.cpu }));
       draw(mem, memPoints, now, x.memMax, 1024 * 1024, bytes, s.resLimit);
       draw(cpu, cpuPoints, now, x.cpuMax, 0.25, (v) => `${round(v)} CPU`, s.resLimit);
-      mem.value.textContent = x.ended ? '–' : bytes(last?.mem);
-      mem.limit.textContent = x.memMax !== null ? `/ ${bytes(x.memMax)}` : `(${s.resNoLimit})`;
+      // "using 12 MiB of a 64 MiB limit", "using 0.5 CPU, no limit": words, not a fraction.
+      const noLimit = `, ${s.resNoLimit}`;
+      mem.value.textContent = x.ended ? '–' : s.resUsing(bytes(last?.mem)) + (x.memMax === null ? noLimit : '');
+      mem.limit.textContent = x.memMax !== null ? s.resOfLimit(bytes(x.memMax)) : x.ended ? s.resNoLimit : '';
       mem.extra.textContent = x.memPeak !== null ? `${s.resPeak} ${bytes(x.memPeak)}` : '';
-      cpu.value.textContent = x.ended || cpuNow === null ? '–' : round(cpuNow);
-      cpu.limit.textContent = x.cpuMax !== null ? `/ ${round(x.cpuMax)}` : `(${s.resNoLimit})`;
-      cpu.extra.textContent = x.throttled ? `${s.resThrottled} ${x.throttled}×` : '';
-      cpu.extra.dataset.hot = String((x.throttled ?? 0) > 0);
+      cpu.value.textContent = x.ended || cpuNow === null ? '–' : s.resUsing(`${round(cpuNow)} CPU`) + (x.cpuMax === null ? noLimit : '');
+      cpu.limit.textContent = x.cpuMax !== null ? s.resOfLimit(`${round(x.cpuMax)} CPU`) : x.ended || cpuNow === null ? s.resNoLimit : '';
+      cpu.extra.textContent = recentThrottles > 0 && !x.ended ? s.resThrottledNow(recentThrottles) : '';
+      cpu.extra.dataset.hot = String(recentThrottles > 0 && !x.ended);
     },
   };
 }
@@ -556,6 +601,7 @@ function setupResizer(root: HTMLElement): void {
   const clamp = (f: number) => Math.min(0.85, Math.max(0.15, f));
   const apply = (f: number) => {
     root.style.setProperty('--kp-size', `${(clamp(f) * 100).toFixed(1)}%`);
+    handle.setAttribute('aria-valuenow', String(Math.round(clamp(f) * 100)));
     store(KEY.size, clamp(f).toFixed(3));
   };
   const current = () => root.getBoundingClientRect().height / frame.getBoundingClientRect().height;

@@ -75,7 +75,48 @@ export function drawProgressMarks(): void {
     if (p.read) parts.push(mark.dataset.readLabel ?? 'Read');
     if (exercises.length) parts.push(`${passed}/${exercises.length} ${mark.dataset.exLabel ?? 'exercises passed'}`);
     mark.title = parts.join(' · ');
+    // On the home page's cards the state is also written out ("Done", "In progress").
+    const word = state === 'done' ? mark.dataset.doneLabel : state === 'started' ? mark.dataset.startedLabel : undefined;
+    if (mark.dataset.doneLabel !== undefined) mark.textContent = word ?? '';
     if (state) mark.setAttribute('aria-label', mark.title);
     else mark.removeAttribute('aria-label');
   }
+}
+
+const LAST_KEY = 'isolab.lastLesson';
+
+/** Remember the lesson the reader opened last (per language: its id starts with the language). */
+export function markOpened(lessonId: string): void {
+  try {
+    localStorage.setItem(`${LAST_KEY}.${lessonId.split('/')[0]}`, lessonId);
+  } catch {
+    /* not remembered */
+  }
+}
+
+export function lastOpened(lang: string): string | null {
+  try {
+    return localStorage.getItem(`${LAST_KEY}.${lang}`);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The home page's "continue where you left off": the lesson opened last, or, once it is done,
+ * the first lesson after it that is not. Hidden while there is no progress.
+ */
+export function drawContinueLink(): void {
+  const link = document.querySelector<HTMLAnchorElement>('[data-testid="continue-link"]');
+  if (!link) return;
+  const cards = [...document.querySelectorAll<HTMLAnchorElement>('[data-testid="chapter-card"][data-lesson]')];
+  const last = lastOpened(document.documentElement.lang);
+  const at = cards.findIndex((c) => c.dataset.lesson === last);
+  const done = (c: HTMLElement) => c.querySelector<HTMLElement>('.progress-mark')?.dataset.progress === 'done';
+  const target = at < 0 ? undefined : cards.slice(at).find((c) => !done(c));
+  link.hidden = !target;
+  document.querySelector('[data-testid="start-link"]')?.classList.toggle('secondary', !!target);
+  if (!target) return;
+  link.href = target.getAttribute('href')!;
+  link.querySelector('.continue-title')!.textContent = target.dataset.label ?? '';
 }

@@ -1,7 +1,7 @@
 // Every page: the theme and presenter toggles, the chapter drawer on narrow screens, and the
 // progress marks in the chapter list. (The theme is applied before paint by an inline script
 // in the layout's <head>; this file only handles changes.)
-import { drawProgressMarks } from './progress.ts';
+import { drawContinueLink, drawProgressMarks } from './progress.ts';
 
 const root = document.documentElement;
 const THEME_KEY = 'isolab.theme';
@@ -65,9 +65,13 @@ document.addEventListener('keydown', (e) => {
 });
 document.querySelector('.content')?.addEventListener('click', () => setDrawer(false));
 
-drawProgressMarks();
-window.addEventListener('isolab:progress', drawProgressMarks);
+function drawProgress(): void {
+  drawProgressMarks();
+  drawContinueLink();
+}
+drawProgress();
+window.addEventListener('isolab:progress', drawProgress);
 // Another tab finished a chapter: show it here too.
 window.addEventListener('storage', (e) => {
-  if (e.key?.startsWith('isolab.progress')) drawProgressMarks();
+  if (e.key?.startsWith('isolab.progress') || e.key?.startsWith('isolab.lastLesson')) drawProgress();
 });

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { readKeyed, readNumber, readText, readPids } from '../../runtime/src/cgroups/files.ts';
-import { mountsUnder, parseMountinfo } from '../../runtime/src/cgroups/mounts.ts';
+import { dirOf, mountsUnder, parseMountinfo, parseProcCgroup } from '../../runtime/src/cgroups/mounts.ts';
 import { realSys } from '../../runtime/src/sys/sys.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
 import { readHead } from './panel-ns.ts';
@@ -348,6 +348,37 @@ export class CgroupSampler {
 export function parseOomNote(text: string): [string, number] | null {
   const m = /^oom_kill (\d{1,9}) in \/sys\/fs\/cgroup\/(?:memory\/)?([A-Za-z0-9_.@:-]+(?:\/[A-Za-z0-9_.@:-]+){0,7})$/.exec(text);
   return m && !m[2].split('/').includes('..') ? [m[2], Number(m[1])] : null;
+}
+
+/**
+ * The layout of the cgroups a sandbox's first process `pid` is in, from /proc/PID/cgroup: right
+ * whoever made the sandbox (this server's box, or a `box engine` whose cgroup is elsewhere: a
+ * cgroup is found from its process, not from where we would have put it). Null when the
+ * process is gone or sits in the root cgroup (a host shell).
+ */
+export function cgroupLayoutOfPid(pid: number, proc = '/proc', mountinfo = '/proc/self/mountinfo'): CgroupLayout | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(proc, String(pid), 'cgroup'), 'utf8');
+  } catch {
+    return null;
+  }
+  const paths = parseProcCgroup(text);
+  const mounts = mountsUnder(parseMountinfo(fs.readFileSync(mountinfo, 'utf8')), '/sys/fs/cgroup');
+  const v2 = mounts.find((m) => m.version === 2);
+  const v1 = mounts.filter((m) => m.version === 1);
+  if (v1.length === 0 && v2 && paths.has('')) {
+    const dir = paths.get('') === '/' ? null : dirOf(v2, paths.get('')!);
+    return dir ? { version: 2, dirs: { memory: dir, cpu: dir, cpuacct: dir, pids: dir } } : null;
+  }
+  const dirs: Partial<Record<Controller, string>> = {};
+  for (const c of CONTROLLERS) {
+    const mount = v1.find((m) => m.controllers.includes(c));
+    const cg = paths.get(c);
+    const dir = mount && cg && cg !== '/' ? dirOf(mount, cg) : null;
+    if (dir) dirs[c] = dir;
+  }
+  return Object.keys(dirs).length ? { version: 1, dirs } : null;
 }
 
 /**

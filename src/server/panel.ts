@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseTraceLine, TraceFileReader, TraceRecord } from './panel-trace.ts';
 import type { PanelTraceEvent } from './panel-trace.ts';
-import { CgroupSampler, cgroupProcesses, parseOomNote, sandboxCgroupLayout, WALK_LIMITS } from './panel-stats.ts';
+import { CgroupSampler, cgroupLayoutOfPid, cgroupProcesses, parseOomNote, sandboxCgroupLayout, WALK_LIMITS } from './panel-stats.ts';
 import type { CgroupLayout } from './panel-stats.ts';
 import { namespaceSnapshot } from './panel-ns.ts';
 import type { PanelTab } from './protocol.ts';
@@ -233,7 +233,9 @@ export class KernelPanel {
       if (!found.cgroup) return { pid: found.pid, layout: null, why: 'this terminal has no cgroup of its own (a plain host shell)' };
       let layout: CgroupLayout | null = null;
       try {
-        layout = sandboxCgroupLayout(found.cgroup);
+        // From the sandbox's own process first: a sandbox made through a `box engine` has its
+        // cgroup under the engine's, not under this server's.
+        layout = cgroupLayoutOfPid(found.pid) ?? sandboxCgroupLayout(found.cgroup);
       } catch (e) {
         this.#log(`isolab: panel: cgroups of ${found.cgroup}: ${(e as Error).message}`);
       }

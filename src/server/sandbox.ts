@@ -69,6 +69,16 @@ export function boxRunCommand(box: string, name: string, panelDir?: string, opts
   };
 }
 
+/**
+ * The sandbox's first process: a shell that starts the reader's login shell again whenever it
+ * exits, so one `exit` too many does not end the sandbox (and the containers in it). Before each
+ * new shell it prints OSC 777 "isolab;shell-restarted", which the page shows as a line in the
+ * reader's language (scripts/terminal/terminal.ts). A new sandbox only comes from the page's
+ * Reset. The pause bounds a shell that cannot start at all to five tries a second.
+ */
+export const SHELL_KEEPER = ['/bin/sh', '-c',
+  'while :; do if [ -x /bin/bash ]; then /bin/bash -l; else /bin/sh -l; fi; printf "\\033]777;isolab;shell-restarted\\007"; sleep 0.2; done'];
+
 /** The sandbox's first process (as the host numbers it) and its cgroup's name, in one line. */
 export function boxInspectCommand(box: string, name: string): { file: string; args: string[] } {
   return { file: box, args: ['inspect', '-f', '{{.State.Pid}} {{.Cgroup}}', name] };
@@ -159,7 +169,7 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
       const cmd = boxRunCommand(box, name, panelDir, opts);
       let proc: IPty;
       try {
-        proc = pty.spawn(cmd.file, cmd.args, {
+        proc = pty.spawn(cmd.file, [...cmd.args, ...SHELL_KEEPER], {
           name: 'xterm-256color', cols, rows, cwd: REPO, env: terminalEnv(), encoding: null,
         });
       } catch (e) {

@@ -149,8 +149,9 @@ describe('site build: fixture lessons', () => {
     const order = [...home.matchAll(/<a class="card" href="([^"]+)"/g)].map((m) => m[1]);
     expect(order).toEqual(['/lessons/en/reading/', '/lessons/en/runnable/', '/lessons/en/third/']);
     const sidebar = page(dist, '/lessons/en/runnable/');
-    const parts = [...sidebar.matchAll(/<nav class="sidebar"[\s\S]*?<\/nav>/g)][0][0].match(/<h2>([^<]+)<\/h2>/g);
-    expect(parts).toEqual(['<h2>Fixture part A</h2>', '<h2>Fixture part B</h2>']);
+    // Part titles are not headings there: the page's h1 is its first heading.
+    const parts = [...sidebar.matchAll(/<nav class="sidebar"[\s\S]*?<\/nav>/g)][0][0].match(/<p class="part-title">([^<]+)<\/p>/g);
+    expect(parts).toEqual(['<p class="part-title">Fixture part A</p>', '<p class="part-title">Fixture part B</p>']);
     expect(sidebar).toMatch(/<a class="chapter-link" href="\/lessons\/en\/runnable\/" aria-current="page"/);
     expect(sidebar).toMatch(/<a class="prev" href="\/lessons\/en\/reading\/" rel="prev"/);
     expect(sidebar).toMatch(/<a class="next" href="\/lessons\/en\/third\/" rel="next"/);
@@ -239,13 +240,21 @@ describe('site build: fixture lessons', () => {
     expect(withoutSwitcher(page(dist, '/'))).not.toContain('/lessons/ko/');
   });
 
-  it('writes chapters in each language\'s order: "Chapter 3", "제3장"', () => {
+  it('numbers chapters as readers count them in each language, without the content keys\' gaps', () => {
+    // en: chapter keys 1, 2, 30 -> 1, 2, 3; ko: its only lesson (key 3) is its chapter 1.
     expect(page(dist, '/lessons/en/third/')).toContain('<p class="eyebrow">Chapter 3 · Fixture part B</p>');
-    expect(page(dist, '/lessons/ko/third/')).toContain('<p class="eyebrow">제3장 · 부록</p>');
-    expect(page(dist, '/ko/')).toContain('<span class="num">제3장</span>');
-    expect(page(dist, '/ko/')).toMatch(/data-testid="start-link">제3장부터 시작하기: 세 번째 →/);
+    expect(page(dist, '/lessons/ko/third/')).toContain('<p class="eyebrow">제1장 · 부록</p>');
+    expect(page(dist, '/ko/')).toContain('<span class="num">제1장</span>');
+    expect(page(dist, '/ko/')).toMatch(/data-testid="start-link">제1장부터 시작하기: 세 번째 →/);
     expect(page(dist, '/')).toMatch(/data-testid="start-link">Start with chapter 1: Reading only →/);
     expect(page(dist, '/lessons/ko/third/')).toContain('<title>세 번째 · Isolab</title>');
+  });
+
+  it('renders `code` in a summary as code, on the home page and the lesson, and as text in <meta>', () => {
+    expect(page(dist, '/')).toContain('exercises every kind of <code>code</code> block');
+    expect(page(dist, '/lessons/en/runnable/')).toContain('<p class="summary">A lesson that exercises every kind of <code>code</code> block.</p>');
+    expect(page(dist, '/lessons/en/runnable/')).toContain('<meta name="description" content="A lesson that exercises every kind of code block.">');
+    expect(page(dist, '/')).not.toContain('`code`');
   });
 
   it('switches every page to the same page in the other language, or its home without a twin', () => {

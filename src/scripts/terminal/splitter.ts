@@ -3,6 +3,9 @@
 
 const KEY = 'isolab.split';
 const STACKED = '(max-width: 56rem)';
+// In presenter mode the terminal docks under the lesson across the page below this width (a
+// projector's 1024 pixels hold a readable lesson or ~90 columns of terminal, not both).
+const PRESENTER_STACKED = '(max-width: 80rem)';
 
 interface Split {
   width?: number; // px, side by side
@@ -21,7 +24,13 @@ export function setupSplitter(pane: HTMLElement, onResize: () => void): void {
   const bar = pane.querySelector<HTMLElement>('[data-testid="terminal-splitter"]');
   if (!bar) return;
   const page = pane.closest<HTMLElement>('.page') ?? document.body;
-  const stacked = matchMedia(STACKED);
+  const narrow = matchMedia(STACKED);
+  const presenterNarrow = matchMedia(PRESENTER_STACKED);
+  const stacked = {
+    get matches() {
+      return narrow.matches || (document.documentElement.dataset.presenter === 'on' && presenterNarrow.matches);
+    },
+  };
   const split = load();
 
   const clampWidth = (w: number) => Math.max(320, Math.min(w, window.innerWidth - 420));
@@ -31,6 +40,12 @@ export function setupSplitter(pane: HTMLElement, onResize: () => void): void {
     if (split.height) pane.style.setProperty('--term-h', `${clampHeight(split.height)}px`);
     bar!.setAttribute('aria-orientation', stacked.matches ? 'horizontal' : 'vertical');
     onResize();
+    // The separator's value: the terminal's share of the window, in percent.
+    requestAnimationFrame(() => {
+      const r = pane.getBoundingClientRect();
+      const share = stacked.matches ? r.height / window.innerHeight : r.width / window.innerWidth;
+      bar!.setAttribute('aria-valuenow', String(Math.round(Math.min(1, share) * 100)));
+    });
   }
   function save(): void {
     try {
@@ -79,7 +94,9 @@ export function setupSplitter(pane: HTMLElement, onResize: () => void): void {
     save();
     apply();
   });
-  stacked.addEventListener('change', apply);
+  narrow.addEventListener('change', apply);
+  presenterNarrow.addEventListener('change', apply);
+  new MutationObserver(apply).observe(document.documentElement, { attributes: true, attributeFilter: ['data-presenter'] });
   window.addEventListener('resize', () => {
     if (split.width || split.height) apply();
   });

@@ -16,6 +16,8 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import {
   AckBatcher,
+  SESSION_KEY,
+  newSessionId,
   chunkInput,
   CLOSE,
   parseServerFrame,
@@ -31,6 +33,8 @@ import { keystrokesFor } from '../../lib/shell-commands.ts';
 import { clientStrings } from '../strings.ts';
 import { localizeServerMessage } from '../server-messages.ts';
 import { setupSplitter } from './splitter.ts';
+import { setupRoom } from './room.ts';
+import { isLeaveKey, setupAccess } from './access.ts';
 
 export interface IsolabApi {
   readonly state: ConnectionState;
@@ -47,6 +51,9 @@ export interface IsolabApi {
   /** Drop the socket as a network blip would (tests use it to see the reconnection). */
   dropConnection(): void;
   focus(): void;
+  /** The terminal's size in character cells, as the shell sees it. */
+  readonly cols: number;
+  readonly rows: number;
 }
 
 declare global {
@@ -103,7 +110,9 @@ const LIGHT: ITheme = {
   brightWhite: '#8c959f',
 };
 
-const FONT_SIZE = { normal: 14, presenter: 21 };
+// Presenter mode: larger type that still leaves ~95 columns across a 1024-pixel projector (the
+// pane spans the page there, styles/terminal.css).
+const FONT_SIZE = { normal: 14, presenter: 17 };
 /** States the page does not leave by itself: the reader decides (a button in the notice). */
 const END_STATES: ReadonlySet<ConnectionState> = new Set(['exited', 'full', 'unauthorized', 'failed', 'elsewhere']);
 const FULL_RETRY_MS = 60_000;
@@ -164,6 +173,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   }).observe(html, { attributes: true, attributeFilter: ['data-theme', 'data-presenter'] });
 
   setupSplitter(pane, refit);
+  setupRoom(pane, refit, () => term.focus());
+  const access = setupAccess(pane, term);
 
   // ---- copy and paste ----
   const encoder = new TextEncoder();
@@ -186,6 +197,12 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   }
   term.attachCustomKeyEventHandler((e) => {
     if (e.type !== 'keydown') return true;
+    // Ctrl+Shift+L leaves the terminal (Tab stays the shell's completion).
+    if (isLeaveKey(e)) {
+      e.preventDefault();
+      access.leave();
+      return false;
+    }
     // Ctrl+Shift+C copies (plain Ctrl+C must stay SIGINT). Ctrl+Shift+V is left to the
     // browser, whose paste event xterm already handles.
     if (e.ctrlKey && e.shiftKey && e.code === 'KeyC') {
@@ -200,7 +217,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   pane.querySelector('[data-testid="terminal-paste"]')?.addEventListener('click', () => void pasteClipboard());
 
   // ---- the connection ----
-  const session = tabSessionId(window.sessionStorage);
+  let session = tabSessionId(window.sessionStorage);
   let state: ConnectionState = 'connecting';
   let sandbox = '';
   let ws: WebSocket | undefined;
@@ -440,6 +457,29 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     sendInput(keystrokesFor(command));
     term.focus();
   }
+  // ---- a sandbox that is hard to lose ----
+  // The sandbox's first process starts a new login shell when the reader's exits (the server's
+  // SHELL_KEEPER), and says so with OSC 777: shown here as a line in the page's language.
+  term.parser.registerOscHandler(777, (data) => {
+    if (data !== 'isolab;shell-restarted') return false;
+    term.write(`\r\n\x1b[2m── ${s.shellRestarted} ──\x1b[0m\r\n`);
+    return true;
+  });
+  // A new sandbox only when the reader asks, after a confirmation: a new session id (the old
+  // sandbox goes after the server's grace period), and a line in the terminal where it happened.
+  pane.querySelector('[data-testid="terminal-reset"]')?.addEventListener('click', () => {
+    if (!window.confirm(s.resetConfirm)) return;
+    session = newSessionId();
+    try {
+      window.sessionStorage.setItem(SESSION_KEY, session);
+    } catch {
+      /* this page keeps it */
+    }
+    receivedBytes = false; // keep the old scrollback above the line
+    term.write(`\r\n\x1b[7m ── ${s.resetLine} ── \x1b[0m\r\n`);
+    restart();
+    term.focus();
+  });
   window.addEventListener('isolab:run', (e) => runCommand((e as CustomEvent<{ command: string }>).detail.command));
   // The kernel panel (KernelPanel.astro) says when it is on screen, and which view; the
   // server samples only then.
@@ -489,6 +529,12 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     reconnect: restart,
     dropConnection: () => ws?.close(4000, 'dropped by the page'),
     focus: () => term.focus(),
+    get cols() {
+      return term.cols;
+    },
+    get rows() {
+      return term.rows;
+    },
   };
   window.isolab = api;
   setState('connecting');
