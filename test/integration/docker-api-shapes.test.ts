@@ -7,31 +7,33 @@
 // error bodies ({"message": string}) the API defines.
 
 import http from 'node:http';
+import { Ajv } from 'ajv';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needs } from '../support/requires.ts';
 import { box, rootReason, tempBoxRoot } from './helpers.ts';
 
+// Shorthand for the fields the clients read, turned into JSON Schema that ajv checks: every
+// listed field required, other fields allowed (an answer may carry more than the clients read).
 type Shape = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'null|string[]' | { [k: string]: Shape } | [Shape];
 
-/** Where `value` differs from `shape`: a list of "path: expected T, got U". */
-function mismatches(value: unknown, shape: Shape, at = '$'): string[] {
-  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-  if (Array.isArray(shape)) {
-    if (!Array.isArray(value)) return [`${at}: expected array, got ${kind(value)}`];
-    return value.flatMap((v, i) => mismatches(v, shape[0], `${at}[${i}]`));
-  }
+function schemaOf(shape: Shape): object {
+  if (Array.isArray(shape)) return { type: 'array', items: schemaOf(shape[0]) };
   if (typeof shape === 'object') {
-    if (kind(value) !== 'object') return [`${at}: expected object, got ${kind(value)}`];
-    return Object.entries(shape).flatMap(([k, s]) => (k in (value as object)
-      ? mismatches((value as Record<string, unknown>)[k], s, `${at}.${k}`) : [`${at}.${k}: missing`]));
+    return { type: 'object', required: Object.keys(shape), properties: Object.fromEntries(Object.entries(shape).map(([k, s]) => [k, schemaOf(s)])) };
   }
-  if (shape === 'string[]' || shape === 'null|string[]') {
-    if (value === null && shape === 'null|string[]') return [];
-    return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [] : [`${at}: expected ${shape}, got ${kind(value)}`];
-  }
-  return kind(value) === shape ? [] : [`${at}: expected ${shape}, got ${kind(value)}`];
+  if (shape === 'string[]') return { type: 'array', items: { type: 'string' } };
+  if (shape === 'null|string[]') return { type: ['array', 'null'], items: { type: 'string' } };
+  return { type: shape };
+}
+
+const ajv = new Ajv({ allErrors: true });
+
+/** Where `value` differs from `shape`, as ajv words it ("/State/Pid must be number"); [] when it fits. */
+function mismatches(value: unknown, shape: Shape): string[] {
+  const validate = ajv.compile(schemaOf(shape));
+  return validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '$'} ${e.message}`);
 }
 
 // The fields of swagger.yaml v1.41 definitions the clients read.
@@ -79,6 +81,8 @@ needs(rootReason).describe('Engine API answers have the shapes of swagger.yaml v
     expect(ping.headers['api-version']).toBe('1.41');
     expect(mismatches((await call('GET', '/v1.41/version')).json, SystemVersion)).toEqual([]);
     expect(mismatches((await call('GET', '/v1.41/info')).json, SystemInfo)).toEqual([]);
+    // The checker itself tells a wrong answer apart.
+    expect(mismatches({ Id: 1 }, CreateResponse)).toEqual(["$ must have required property 'Warnings'", '/Id must be string']);
   });
 
   it('containers: create 201, start 204, list, inspect, wait, remove 204; errors 404, 409, 501', async () => {

@@ -31,7 +31,8 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(start.code, start.stderr).toBe(0);
   }, 60_000);
   afterAll(() => {
-    for (const name of ['dapi-web', 'dapi-sleeper']) docker(['rm', '-f', name]);
+    for (const name of ['dapi-web', 'dapi-sleeper', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
+    docker(['network', 'rm', 'dapi-par']);
     box(root, ['engine', 'stop']);
     fs.rmSync(root, { recursive: true, force: true });
   }, 60_000);
@@ -152,6 +153,32 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toMatch(/Error response from daemon: box's engine does not implement GET \/system\/df/);
   });
+
+  it('two docker run -d at once on one network both start, and the engine answers /_ping meanwhile', async () => {
+    expect(docker(['network', 'create', 'dapi-par']).code).toBe(0);
+    const runAsync = (name: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
+      const p = spawn(DOCKER, ['run', '-d', '--name', name, '--network', 'dapi-par', 'busybox', 'sleep', '60'], { env: env() });
+      let stderr = '';
+      p.stderr.on('data', (d) => { stderr += d; });
+      p.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+    });
+    const both = Promise.all([runAsync('dapi-par-a'), runAsync('dapi-par-b')]);
+    const ping = new Promise<string>((resolve, reject) => {
+      const c = net.connect(path.join(root, 'engine.sock'), () => c.end('GET /_ping HTTP/1.0\r\n\r\n'));
+      let text = '';
+      c.on('data', (d) => { text += d; });
+      c.on('end', () => resolve(text));
+      c.on('error', reject);
+    });
+    expect(await ping).toMatch(/^HTTP\/1\.[01] 200 [^]*OK$/);
+    for (const r of await both) expect(r.code, r.stderr).toBe(0);
+    const ps = docker(['ps', '--filter', 'name=dapi-par-', '--format', '{{.Names}}']);
+    expect(ps.stdout.trim().split('\n').sort()).toEqual(['dapi-par-a', 'dapi-par-b']);
+    const ips = ['dapi-par-a', 'dapi-par-b'].map((n) => docker(['inspect', '-f', '{{(index .NetworkSettings.Networks "dapi-par").IPAddress}}', n]).stdout.trim());
+    expect(new Set(ips).size).toBe(2);
+    expect(docker(['rm', '-f', 'dapi-par-a', 'dapi-par-b']).code).toBe(0);
+    expect(docker(['network', 'rm', 'dapi-par']).code).toBe(0);
+  }, 120_000);
 
   it('network create|ls|rm, volume create|ls|rm, and a container on both', () => {
     expect(docker(['network', 'create', 'dapi-net']).code).toBe(0);

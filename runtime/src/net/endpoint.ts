@@ -13,7 +13,7 @@ import type { Trace } from '../sys/trace.ts';
 import { parseCidr } from './ipam.ts';
 import { addPorts, deletePorts, type PortRule } from './nat.ts';
 import { exposedPorts, holdPorts, type HeldPort, type PortSpec } from './ports.ts';
-import { claimLease, findNetwork, leases, listNetworks, releaseLease, withNetworkLock, type Network } from './store.ts';
+import { claimLease, findNetwork, leases, listNetworks, releaseLease, withNetworkLock, withNetworkLockAsync, type Network } from './store.ts';
 import { networkForRun } from './network.ts';
 import { reapOrphanBridges } from './bridge.ts';
 import { plugOne, plugVeths, unplug, vethName, type VethSpec } from './veth.ts';
@@ -151,7 +151,7 @@ async function joinNames(trace: Trace | null, n: Network, record: NameRecord): P
   if (!dnsAvailable() || dnsRunning(findNetwork(n.id) ?? n)) return;
   // The lock: two containers starting at once must not both start a box-dns (the second
   // could not bind the port), nor one stop it while the other joins.
-  await withNetworkLock(async () => {
+  await withNetworkLockAsync(async () => {
     const now = findNetwork(n.id) ?? n;
     await startDns(trace, now, hostResolvers().nameservers);
   });

@@ -195,25 +195,70 @@ export function releaseLease(networkId: string, ip: string, containerId: string)
  * Hold a host-wide lock while choosing a subnet: two box roots (a test's, the host's) creating
  * networks at once would otherwise both take the first free one. flock(2): the kernel drops it
  * when the holder dies. /run is per machine (in a lab sandbox, per sandbox: its own network).
+ *
+ * One process (the engine) may start several containers at once, and an async `fn` holds the
+ * lock across awaits (starting box-dns waits for its ready byte). flock belongs to an open file,
+ * so a second open()+flock() in the same process would wait for itself, and a blocking flock
+ * stops Node's only thread. So: async holders take turns in `turns`, then take the flock without
+ * blocking (LOCK_NB, retried on a timer while another process holds it); a sync `fn` runs under
+ * the hold this process already has (one thread: it cannot interleave with another sync one).
  */
-export function withNetworkLock<T>(fn: () => T): T {
+let holdFd: number | null = null;
+let turns: Promise<unknown> = Promise.resolve();
+const LOCK_NB = 4; // <sys/file.h>: fail with EWOULDBLOCK instead of waiting
+
+function openLock(): number {
   fs.mkdirSync(networksDir(), { recursive: true });
-  let fd: number;
   try {
-    fd = fs.openSync(fs.existsSync('/run') ? '/run/box-network.lock' : path.join(networksDir(), '.lock'), 'a', 0o600);
+    return fs.openSync(fs.existsSync('/run') ? '/run/box-network.lock' : path.join(networksDir(), '.lock'), 'a', 0o600);
   } catch {
-    fd = fs.openSync(path.join(networksDir(), '.lock'), 'a', 0o600);
+    return fs.openSync(path.join(networksDir(), '.lock'), 'a', 0o600);
   }
+}
+
+export function withNetworkLock<T>(fn: () => T): T {
+  if (holdFd !== null) return fn();
+  const fd = openLock();
+  holdFd = fd;
   let result: T;
   try {
     flock(fd, LOCK_EX);
     result = fn();
   } catch (err) {
+    holdFd = null;
     fs.closeSync(fd);
     throw err;
   }
-  // An async fn keeps the lock until it settles (starting box-dns waits for its ready byte).
-  if (result instanceof Promise) return result.finally(() => fs.closeSync(fd)) as T;
+  if (result instanceof Promise) {
+    // Called with an async fn directly: keep the hold until it settles.
+    return result.finally(() => { holdFd = null; fs.closeSync(fd); }) as T;
+  }
+  holdFd = null;
   fs.closeSync(fd);
   return result;
+}
+
+/** withNetworkLock for an async `fn`, without blocking the event loop (see above). */
+export function withNetworkLockAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const mine = turns.then(async () => {
+    const fd = openLock();
+    try {
+      for (;;) {
+        try {
+          flock(fd, LOCK_EX | LOCK_NB);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EWOULDBLOCK' && (err as { code?: string }).code !== 'EAGAIN') throw err;
+          await new Promise((r) => setTimeout(r, 20)); // another process holds it
+        }
+      }
+      holdFd = fd;
+      return await fn();
+    } finally {
+      holdFd = null;
+      fs.closeSync(fd);
+    }
+  });
+  turns = mine.catch(() => {});
+  return mine;
 }

@@ -190,18 +190,6 @@ async function create({ res, query, json }: Call): Promise<void> {
   send(res, 201, { Id: id, Warnings: [] });
 }
 
-/**
- * Starts one at a time: a start takes file locks (flock) on the network and volume stores
- * across awaits, and a second start in this same process would block the whole engine on
- * them (docker-compose starts its services in parallel).
- */
-let queue: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
-  const next = queue.then(fn, fn);
-  queue = next.catch(() => {});
-  return next;
-}
-
 // ---- start, stop, kill, rm --------------------------------------------------------------
 
 async function start({ res, params }: Call): Promise<void> {
@@ -211,7 +199,7 @@ async function start({ res, params }: Call): Promise<void> {
   const cfg = s.status === 'created' ? (s.config as unknown as RunConfig) : configForRestart(s);
   clearStoppedByHand(s.id);
   const slot = exitSlot(s.id);
-  const running = await oneAtATime(() => supervisor!.start({ ...cfg, detach: true }, s));
+  const running = await supervisor.start({ ...cfg, detach: true }, s);
   running.exited.then((code) => {
     exits.delete(s.id);
     slot.resolve(code);
