@@ -123,6 +123,12 @@ export class SessionManager {
     if (this.#closed) return { ok: false, full: false, message: 'the lab server is shutting down' };
     const existing = this.#sessions.get(id);
     if (existing && !existing.ended) {
+      // A session id is a capability only together with the browser that made it: anyone with
+      // the lab's token who learned another reader's id must not get that reader's shell.
+      const owner = existing.client;
+      if (owner.id !== null ? owner.id !== client.id : owner.address !== client.address) {
+        return { ok: false, full: false, message: 'this terminal belongs to another browser' };
+      }
       if (!existing.reattach.take()) {
         return { ok: false, full: false, retry: true, message: 'this terminal was reconnected too often; trying again shortly' };
       }

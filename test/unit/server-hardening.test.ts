@@ -115,6 +115,21 @@ describe('sandbox limits per client', () => {
     await m.close();
   });
 
+  it("refuses another browser's session id: a session is its own browser's, token or not", async () => {
+    const m = new SessionManager({ driver: fakeDriver(), maxSandboxes: 10, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
+    const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
+    expect(m.attach('session-a1', page(), 80, 24, a).ok).toBe(true);
+    expect(m.attach('session-a1', page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' }))
+      .toMatchObject({ ok: false, full: false, message: 'this terminal belongs to another browser' });
+    expect(m.attach('session-a1', page(), 80, 24, { id: null, address: '10.0.0.1' })).toMatchObject({ ok: false });
+    expect(m.attach('session-a1', page(), 80, 24, a)).toMatchObject({ ok: true, resumed: true });
+    // Without a client id, the address it came from is what it has.
+    expect(m.attach('session-n1', page(), 80, 24, { id: null, address: '10.0.0.2' }).ok).toBe(true);
+    expect(m.attach('session-n1', page(), 80, 24, { id: null, address: '10.0.0.3' })).toMatchObject({ ok: false });
+    expect(m.attach('session-n1', page(), 80, 24, { id: null, address: '10.0.0.2' })).toMatchObject({ ok: true, resumed: true });
+    await m.close();
+  });
+
   it("a browser's new tab replaces the sandbox of a tab it closed, never one with a page", async () => {
     const m = new SessionManager({ driver: fakeDriver(), maxSandboxes: 3, maxPerClient: 2, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
     const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
