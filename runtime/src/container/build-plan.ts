@@ -17,7 +17,7 @@
 //      cgroup we are in at that moment;
 //   5. hostname, and the last steps shared with box exec (finishProcess).
 
-import { CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { MS_PRIVATE, MS_REC, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import fs from 'node:fs';
@@ -85,7 +85,10 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
     if (now.length) plan.unshare(flagsOf(now));
   } else {
     if (now.length) plan.unshare(flagsOf(now));
-    if (rootfs) mountOverlay(plan, rootfs);
+    // An OCI bundle's root (oci/bundle.ts) is a directory as it is, no overlay: only make
+    // every mount private, which mountOverlay does first, before buildRootfs binds it.
+    if (rootfs?.given) plan.mount(null, '/', null, MS_REC | MS_PRIVATE);
+    else if (rootfs) mountOverlay(plan, rootfs);
   }
   if (has('pid')) plan.fork();
 

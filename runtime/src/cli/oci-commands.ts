@@ -1,0 +1,148 @@
+// box as an OCI runtime: runc's command line. box's own `start`, `kill`, `ps`, `exec`,
+// `delete`... mean other things (Docker's), so runc's commands are selected by how box is
+// called: `box oci COMMAND ...`, or with one of runc's global options first (`--root`,
+// `--log`, `--log-format`, `--debug`, `--systemd-cgroup`), which is how podman and other
+// engines call a runtime: `RUNTIME --root DIR --log FILE --log-format json create ...`.
+// Errors go to stderr and, with --log, into that file as runc writes them (podman reads it).
+
+import fs from 'node:fs';
+import { UserError } from '../sys/errors.ts';
+import { realSys } from '../sys/sys.ts';
+import type { Trace } from '../sys/trace.ts';
+import { createContainer, deleteContainer, killContainer, monitor, startContainer } from '../oci/runtime.ts';
+import { DEFAULT_ROOT, listOciIds, publicState, readOciState } from '../oci/state.ts';
+
+export const RUNC_GLOBALS = ['--root', '--log', '--log-format', '--debug', '--systemd-cgroup'];
+
+/** Is this command line runc's? (`box oci ...`, or one of runc's global options first.) */
+export function isOciCall(argv: string[]): boolean {
+  return argv[0] === 'oci' || RUNC_GLOBALS.some((g) => argv[0] === g || argv[0]?.startsWith(`${g}=`));
+}
+
+interface Globals {
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+}
+
+const OCI_HELP = `Usage: box oci [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
+       box --root DIR COMMAND ...      (runc's global options select these commands too)
+
+box as an OCI runtime, with runc's commands (bundles as the OCI runtime spec defines them):
+  create [--bundle DIR] [--pid-file FILE] ID   build the container; it waits before exec
+  start ID                                     let it exec
+  state ID                                     its state as JSON
+  kill [--all] ID [SIGNAL]                     signal it (default TERM)
+  delete [--force] ID                          remove a stopped (or, --force, any) container
+  list                                         the containers under --root
+Global options: --root DIR (default ${DEFAULT_ROOT}), --log FILE, --log-format text|json, --debug.
+`;
+
+/** Run runc's command line; returns the exit code. Errors are logged as runc logs them, then rethrown. */
+export async function ociMain(argv: string[], trace: Trace): Promise<number> {
+  if (argv[0] === 'oci') argv = argv.slice(1);
+  const g: Globals = { root: DEFAULT_ROOT, logFormat: 'text' };
+  try {
+    while (argv[0]?.startsWith('-')) {
+      const [flag, inline] = argv.shift()!.split(/=(.*)/s, 2);
+      const value = () => {
+        const v = inline ?? argv.shift();
+        if (v === undefined) throw new UserError(`${flag} needs a value`);
+        return v;
+      };
+      if (flag === '--root') g.root = value();
+      else if (flag === '--log') g.log = value();
+      else if (flag === '--log-format') {
+        const f = value();
+        if (f !== 'text' && f !== 'json') throw new UserError(`--log-format ${f}: use text or json`);
+        g.logFormat = f;
+      } else if (flag === '--debug') continue;
+      else if (flag === '--systemd-cgroup') throw new UserError('--systemd-cgroup is not supported: box manages cgroups itself (cgroupfs); configure your engine with cgroup_manager = "cgroupfs"');
+      else if (flag === '--help' || flag === '-h') {
+        process.stdout.write(OCI_HELP);
+        return 0;
+      } else throw new UserError(`unknown global option ${flag}; see 'box oci --help'`);
+    }
+    return await command(argv, g, trace);
+  } catch (err) {
+    if (g.log) logError(g, (err as Error).message);
+    throw err;
+  }
+}
+
+function logError(g: Globals, msg: string): void {
+  const time = new Date().toISOString();
+  const line = g.logFormat === 'json' ? JSON.stringify({ level: 'error', msg, time }) : `time="${time}" level=error msg="${msg.replaceAll('"', '\\"')}"`;
+  try {
+    fs.appendFileSync(g.log!, `${line}\n`);
+  } catch {
+    /* the error still reaches stderr */
+  }
+}
+
+/** Split a command's own flags (those in `known`, `true` when they take a value) from its arguments. */
+function flags(argv: string[], known: Record<string, boolean>, aliases: Record<string, string> = {}): { opts: Record<string, string | true>; args: string[] } {
+  const opts: Record<string, string | true> = {};
+  const args: string[] = [];
+  while (argv.length) {
+    const a = argv.shift()!;
+    if (!a.startsWith('-') || a === '-') {
+      args.push(a);
+      continue;
+    }
+    let [name, inline] = a.replace(/^--?/, '').split(/=(.*)/s, 2);
+    name = aliases[name] ?? name;
+    if (!(name in known)) throw new UserError(`unknown option ${a}; see 'box oci --help'`);
+    if (known[name]) {
+      const v = inline ?? argv.shift();
+      if (v === undefined) throw new UserError(`${a} needs a value`);
+      opts[name] = v;
+    } else opts[name] = true;
+  }
+  return { opts, args };
+}
+
+async function command(argv: string[], g: Globals, trace: Trace): Promise<number> {
+  const name = argv.shift();
+  switch (name) {
+    case 'create': {
+      const { opts, args } = flags(argv, { bundle: true, 'pid-file': true, 'console-socket': true, 'preserve-fds': true, 'no-pivot': false, 'no-new-keyring': false }, { b: 'bundle' });
+      if (opts['console-socket']) throw new UserError('--console-socket: a terminal (process.terminal) is not supported by box\'s OCI runtime yet');
+      if (opts['preserve-fds'] && opts['preserve-fds'] !== '0') throw new UserError('--preserve-fds is not supported by box\'s OCI runtime yet');
+      await createContainer({ root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined });
+      return 0;
+    }
+    case 'start':
+      await startContainer(g.root, one(argv, 'start'));
+      return 0;
+    case 'state':
+      process.stdout.write(`${JSON.stringify(publicState(readOciState(g.root, one(argv, 'state'))), null, 2)}\n`);
+      return 0;
+    case 'kill': {
+      const { opts, args } = flags(argv, { all: false }, { a: 'all' });
+      if (!args.length || args.length > 2) throw new UserError('usage: box kill [--all] ID [SIGNAL]');
+      killContainer(realSys(trace), g.root, args[0], args[1], !!opts.all);
+      return 0;
+    }
+    case 'delete': {
+      const { opts, args } = flags(argv, { force: false }, { f: 'force' });
+      await deleteContainer(realSys(trace), g.root, one(args, 'delete'), !!opts.force);
+      return 0;
+    }
+    case 'list':
+      process.stdout.write(`${JSON.stringify(listOciIds(g.root).map((id) => publicState(readOciState(g.root, id))))}\n`);
+      return 0;
+    case '__monitor':
+      return monitor(realSys(trace), g.root, argv[0], argv[1]);
+    case undefined:
+      process.stdout.write(OCI_HELP);
+      return 1;
+    default:
+      throw new UserError(`'${name}' is not one of box's OCI runtime commands; see 'box oci --help'`);
+  }
+}
+
+function one(args: string[], cmd: string): string {
+  if (args.length !== 1) throw new UserError(`usage: box ${cmd} ID (one container id)`);
+  return args[0];
+}
