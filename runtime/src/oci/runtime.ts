@@ -22,7 +22,7 @@ import { Plan } from '../container/plan.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
-import { containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
+import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
 
 export const SYNC_START = 'box start opens exec.fifo: the container may exec';
 
@@ -37,6 +37,7 @@ export interface CreateOptions {
 
 /** `box create`: check the bundle, start the monitor, return once the container waits before exec. */
 export async function createContainer(o: CreateOptions): Promise<void> {
+  checkId(o.id);
   if (process.getuid?.() !== 0) throw new UserError('box create needs root (it makes namespaces, mounts and cgroups): run it with sudo');
   readBundle(o.bundle); // a bad config fails here, in one line, before anything exists
   const dir = containerDir(o.root, o.id);
