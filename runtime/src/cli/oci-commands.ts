@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { createContainer, deleteContainer, killContainer, monitor, startContainer } from '../oci/runtime.ts';
+import { createContainer, deleteContainer, killContainer, startContainer } from '../oci/runtime.ts';
 import { DEFAULT_ROOT, listOciIds, publicState, readOciState } from '../oci/state.ts';
 
 export const RUNC_GLOBALS = ['--root', '--log', '--log-format', '--debug', '--systemd-cgroup'];
@@ -109,7 +109,7 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
       const { opts, args } = flags(argv, { bundle: true, 'pid-file': true, 'console-socket': true, 'preserve-fds': true, 'no-pivot': false, 'no-new-keyring': false }, { b: 'bundle' });
       if (opts['console-socket']) throw new UserError('--console-socket: a terminal (process.terminal) is not supported by box\'s OCI runtime yet');
       if (opts['preserve-fds'] && opts['preserve-fds'] !== '0') throw new UserError('--preserve-fds is not supported by box\'s OCI runtime yet');
-      await createContainer({ root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined });
+      await createContainer(realSys(trace), { root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined });
       return 0;
     }
     case 'start':
@@ -132,8 +132,6 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
     case 'list':
       process.stdout.write(`${JSON.stringify(listOciIds(g.root).map((id) => publicState(readOciState(g.root, id))))}\n`);
       return 0;
-    case '__monitor':
-      return monitor(realSys(trace), g.root, argv[0], argv[1]);
     case undefined:
       process.stdout.write(OCI_HELP);
       return 1;

@@ -1,30 +1,35 @@
 // runc's lifecycle on box's start path: create builds the container up to the point just
 // before execve and leaves it waiting; start lets it exec; kill signals it; delete removes
-// what is left. The container's parent is a detached box (the monitor) that drives box-init,
-// as `box run -d` does, because box-init's sync points are answered by its parent.
+// what is left.
 //
-// The wait between create and start is a fifo, exec.fifo, as runc's: at the sync point just
-// before exec the monitor opens it for writing, which blocks in the kernel until a reader
-// opens it. `box start` is that reader. A fifo needs no listener process of its own and no
-// protocol, survives `box create` exiting (runc's create exits too), and a start that comes
-// before the monitor is ready still finds it, since open(2) waits for the other end.
+// No box process stays with the container (box run's monitor does): `box create` starts
+// box-init, answers its sync points and exits, as runc create does. box-init's outer process
+// (the reaper, which mirrors its child's exit status) is then the child of whoever is the
+// subreaper above us: podman's conmon waits for it and so learns the exit code.
+//
+// The wait between create and start is a fifo, exec.fifo, as runc's: box-init opens it for
+// writing, which blocks in the kernel until a reader opens it, and `box start` is that reader.
+// A fifo needs no listener process and no protocol, and it outlives `box create`. Its
+// existence is also the state: the pid alive and the fifo there is "created"; the fifo gone,
+// "running"; the pid gone, "stopped" (state.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { containerPlan, SYNC_CGROUP } from '../container/build-plan.ts';
+import { containerPlan } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../container/plan.ts';
+import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
-import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
+import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState } from './state.ts';
 
-export const SYNC_START = 'box start opens exec.fifo: the container may exec';
+export const SYNC_CREATED = 'box create records the container: it waits on exec.fifo next';
 
 const cgroupName = (id: string) => `box-oci-${id}`;
 
@@ -35,11 +40,11 @@ export interface CreateOptions {
   pidFile?: string;
 }
 
-/** `box create`: check the bundle, start the monitor, return once the container waits before exec. */
-export async function createContainer(o: CreateOptions): Promise<void> {
+/** `box create`: returns once the container waits before exec; the container keeps our stdio. */
+export async function createContainer(sys: Sys, o: CreateOptions): Promise<void> {
   checkId(o.id);
   if (process.getuid?.() !== 0) throw new UserError('box create needs root (it makes namespaces, mounts and cgroups): run it with sudo');
-  readBundle(o.bundle); // a bad config fails here, in one line, before anything exists
+  const b = readBundle(o.bundle); // a bad config fails here, in one line, before anything exists
   const dir = containerDir(o.root, o.id);
   fs.mkdirSync(o.root, { recursive: true, mode: 0o700 });
   try {
@@ -48,91 +53,64 @@ export async function createContainer(o: CreateOptions): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UserError(`container "${o.id}" already exists; box delete ${o.id} first`);
     throw err;
   }
+  let cgroup: Cgroup | null = null;
+  let reaper = 0;
   try {
-    execFileSync('mkfifo', ['-m', '0600', fifoPath(o.root, o.id)]);
-    // The monitor is this same program (bundle or sources); it keeps our stdin, stdout and
-    // stderr for the container, as runc's container keeps runc create's.
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'oci', '--root', o.root, '__monitor', o.id, path.resolve(o.bundle)], {
-      detached: true,
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    const fifo = fifoPath(o.root, o.id);
+    execFileSync('mkfifo', ['-m', '0600', fifo]);
+    cgroup = detectCgroups(sys).create(cgroupName(o.id));
+    cgroup.setLimits(b.limits);
+    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SYNC_CREATED).waitExecFifo());
+    // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
+    if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
+    // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
+    const first = new Plan().execFifo(fifo);
+    for (const j of b.joins) first.setns(j.path, j.flag);
+    plan.ops.unshift(...first.ops);
+    const cg = cgroup;
+    let created: () => void = () => {};
+    const waiting = new Promise<void>((resolve) => { created = resolve; });
+    const init = spawnInit({
+      plan, trace: sys.trace, stdio: [0, 1, 2],
+      onProcess: (pid) => cg.addProcess(pid),
+      onSync: (pid, why) => {
+        if (why !== SYNC_CREATED) return;
+        reaper = init.child.pid!;
+        writeOciState(o.root, {
+          ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,
+          created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
+          cgroup: cg.name, initPid: pid,
+        });
+        created();
+      },
     });
-    let out = '';
-    const pipe = child.stdio[3] as Readable;
-    pipe.setEncoding('utf8');
-    for await (const chunk of pipe) out += chunk;
-    child.unref();
-    const line = out.trim();
-    if (!line.startsWith('ok ')) throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container was not created (its monitor exited)');
-    if (o.pidFile) fs.writeFileSync(o.pidFile, line.slice(3)); // runc writes the pid without a newline
+    // Either the sync point (created) or a failure before it.
+    await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
+    if (o.pidFile) fs.writeFileSync(o.pidFile, String(reaper)); // runc writes the pid without a newline
+    // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
+    for (const fd of [3, 4]) (init.child.stdio[fd] as Readable | Writable).destroy();
+    init.child.unref();
   } catch (err) {
+    if (reaper) {
+      try {
+        process.kill(reaper, 'SIGKILL');
+      } catch { /* gone */ }
+    }
+    if (cgroup) {
+      cgroup.killAll();
+      cgroup.destroy();
+    }
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
-/** The monitor: box-init's parent for the container's whole life. Reports on fd 3 once created. */
-export async function monitor(sys: Sys, root: string, id: string, bundleDir: string): Promise<number> {
-  const report = fs.createWriteStream('', { fd: 3 }) as Writable;
-  let cgroup: Cgroup | null = null;
-  let st: OciState | null = null;
-  try {
-    const b = readBundle(bundleDir);
-    st = {
-      ociVersion: OCI_VERSION, id, status: 'creating', pid: 0, bundle: b.dir, rootfs: b.rootfs.rootfs,
-      created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
-      monitorPid: process.pid, cgroup: cgroupName(id),
-    };
-    writeOciState(root, st);
-    cgroup = detectCgroups(sys).create(cgroupName(id));
-    cgroup.setLimits(b.limits);
-    const plan = containerPlan(b.cfg, b.rootfs, b.proc);
-    // Joined namespaces first, while we are still the host's root (after PR_SET_PDEATHSIG).
-    plan.ops.splice(1, 0, ...b.joins.flatMap((j) => new Plan().setns(j.path, j.flag).ops));
-    // The stop before exec: after everything else, before close_range closes box-init's
-    // plan and report pipes (fds 3 and 4), which the sync answers travel on.
-    const at = plan.ops.findIndex((op) => op.args[0] === 'close_range');
-    plan.ops.splice(at, 0, new Plan().sync(SYNC_START).ops[0]);
-    const cg = cgroup;
-    const created = st;
-    const init = spawnInit({
-      plan, trace: sys.trace, stdio: [0, 1, 2],
-      onProcess: (pid) => cg.addProcess(pid),
-      onSync: async (pid, why) => {
-        if (why === SYNC_CGROUP) return;
-        if (why !== SYNC_START) return;
-        writeOciState(root, Object.assign(created, { status: 'created', pid }));
-        report.end(`ok ${pid}\n`);
-        const fifo = await fs.promises.open(fifoPath(root, id), 'w'); // blocks until box start opens it
-        await fifo.write('0');
-        await fifo.close();
-      },
-    });
-    const exit = new Promise<number>((resolve) => init.child.once('exit', (code, sig) => resolve(code ?? 128 + (osConstants.signals[sig ?? 'SIGKILL'] ?? 9))));
-    await init.started;
-    writeOciState(root, Object.assign(created, { status: 'running' }));
-    const code = await exit;
-    writeOciState(root, Object.assign(created, { status: 'stopped' }));
-    return code;
-  } catch (err) {
-    report.end(`err ${(err as Error).message}\n`);
-    if (st) writeOciState(root, Object.assign(st, { status: 'stopped' }));
-    return 1;
-  } finally {
-    try {
-      cgroup?.killAll();
-      cgroup?.destroy();
-    } catch {
-      /* delete tries again */
-    }
-  }
-}
-
-/** `box start`: open exec.fifo for reading, which releases the monitor's open and so the exec. */
+/** `box start`: open exec.fifo for reading, which releases box-init's open and so the exec. */
 export async function startContainer(root: string, id: string): Promise<void> {
   const st = readOciState(root, id);
   if (st.status !== 'created') throw new UserError(`cannot start container "${id}": it is ${st.status}, not created`);
   const fifo = fifoPath(root, id);
-  // O_NONBLOCK: open at once even if the monitor is gone, rather than wait forever.
+  // O_NONBLOCK: open at once even if box-init is gone, rather than wait forever.
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
@@ -145,14 +123,12 @@ export async function startContainer(root: string, id: string): Promise<void> {
       }
       if (n === 1) break;
       if (readOciState(root, id).status !== 'created') throw new UserError(`cannot start container "${id}": its process is gone`);
-      await new Promise((r) => setTimeout(r, 5)); // the monitor has not opened its end yet
+      await new Promise((r) => setTimeout(r, 5)); // box-init has not reopened its end yet
     }
   } finally {
     fs.closeSync(fd);
   }
-  fs.rmSync(fifo, { force: true });
-  // Return once the monitor has seen the exec (or the failure), so `box state` says running.
-  while (readOciState(root, id).status === 'created') await new Promise((r) => setTimeout(r, 5));
+  fs.rmSync(fifo, { force: true }); // from now on the state is "running"
 }
 
 export function parseSignal(sig: string | undefined): NodeJS.Signals | number {
@@ -168,7 +144,9 @@ export function killContainer(sys: Sys, root: string, id: string, signal: string
   const sig = parseSignal(signal);
   const st = readOciState(root, id);
   if (st.status !== 'created' && st.status !== 'running' && st.status !== 'paused') throw new UserError(`container "${id}" is not running`);
-  const pids = all ? detectCgroups(sys).open(st.cgroup ?? cgroupName(id))?.pids() ?? [st.pid] : [st.pid];
+  // The process in the container (PID 1 there), not box-init's reaper, which forwards only some signals.
+  const first = st.initPid ?? st.pid;
+  const pids = all ? detectCgroups(sys).open(st.cgroup ?? cgroupName(id))?.pids() ?? [first] : [first];
   for (const pid of pids) {
     try {
       process.kill(pid, sig);
@@ -189,10 +167,10 @@ export async function deleteContainer(sys: Sys, root: string, id: string, force:
     cg.killAll();
     cg.destroy();
   }
-  // The monitor (box-init's parent) goes with it: PR_SET_PDEATHSIG takes box-init down too.
-  if (st.monitorPid && st.status !== 'stopped') {
+  // box-init's reaper stays outside the cgroup (only its child is in it): kill it too.
+  if (st.status !== 'stopped') {
     try {
-      process.kill(st.monitorPid, 'SIGKILL');
+      process.kill(st.pid, 'SIGKILL');
     } catch {
       /* gone already */
     }

@@ -23,10 +23,10 @@ export interface OciState {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  /** box's own: the monitor (box-init's parent), the cgroup's name, and when the process was started. */
-  monitorPid?: number;
+  /** box's own: the cgroup's name, and the container's first process as the host sees it
+   * (pid is box-init's reaper outside the PID namespace, whose exit status is the container's). */
   cgroup?: string;
-  started?: boolean;
+  initPid?: number;
 }
 
 // runc's rule for ids: a name that is safe as one path component.
@@ -49,7 +49,7 @@ export function readOciState(root: string, id: string): OciState {
     throw new UserError(`container "${id}" does not exist`);
   }
   const st = JSON.parse(text) as OciState;
-  return { ...st, status: liveStatus(st) };
+  return { ...st, status: liveStatus(root, st) };
 }
 
 export function writeOciState(root: string, st: OciState): void {
@@ -59,8 +59,8 @@ export function writeOciState(root: string, st: OciState): void {
 }
 
 /** The status as the kernel has it: a process that is gone (or a zombie) is stopped. */
-function liveStatus(st: OciState): OciStatus {
-  if (st.status === 'stopped' || !st.pid) return st.status === 'creating' ? 'creating' : 'stopped';
+function liveStatus(root: string, st: OciState): OciStatus {
+  if (!st.pid) return 'stopped';
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${st.pid}/stat`, 'utf8');
@@ -69,13 +69,13 @@ function liveStatus(st: OciState): OciStatus {
   }
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   if (state === 'Z' || state === 'X') return 'stopped';
-  if (state === 'T' && st.status === 'paused') return 'paused';
-  return st.status;
+  if (st.status === 'paused') return 'paused';
+  return fs.existsSync(fifoPath(root, st.id)) ? 'created' : 'running';
 }
 
 /** What `box state` prints: the spec's fields only. */
-export function publicState(st: OciState): Omit<OciState, 'monitorPid' | 'cgroup' | 'started'> {
-  const { monitorPid: _m, cgroup: _c, started: _s, ...pub } = st;
+export function publicState(st: OciState): Omit<OciState, 'cgroup' | 'initPid'> {
+  const { cgroup: _c, initPid: _i, ...pub } = st;
   return { ...pub, pid: st.status === 'stopped' ? 0 : st.pid };
 }
 
