@@ -1,11 +1,18 @@
-// box as an OCI runtime: runc's command line. box's own `start`, `kill`, `ps`, `exec`,
-// `delete`... mean other things (Docker's), so runc's commands are selected by how box is
-// called: `box oci COMMAND ...`, or with one of runc's global options first (`--root`,
-// `--log`, `--log-format`, `--debug`, `--systemd-cgroup`), which is how podman and other
-// engines call a runtime: `RUNTIME --root DIR --log FILE --log-format json create ...`.
-// Errors go to stderr and, with --log, into that file as runc writes them (podman reads it).
+// box as an OCI runtime: runc's command line. box's own `start`, `kill`, `ps`, `exec`... mean
+// Docker's commands, so a call is runc's when (isOciCall):
+//   1. it is `box oci ...`, or starts with one of runc's global options (`--root`, `--log`,
+//      `--log-format`, `--debug`, `--systemd-cgroup`): what people and most engines type;
+//   2. its command is one of runc's that box does not have (`create`, `delete`, `state`,
+//      `features`, `spec`, `pause`, `resume`, `list`), or `create --bundle`/`-b`;
+//   3. its command is one both have (`start`, `kill`, `ps`, `exec`) and the container it names
+//      (its first argument that is not an option) is one under the OCI root, /run/box-oci.
+// Podman 4.3 (through conmon) calls the runtime with no global option at all: `RUNTIME create
+// --bundle DIR --pid-file FILE ID`, `RUNTIME start ID`, `RUNTIME kill ID SIGNAL`, `RUNTIME
+// delete --force ID`, so rules 2 and 3 are what make `podman --runtime box` work.
+// Errors go to stderr and, with --log, into that file as runc writes them.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
@@ -13,10 +20,28 @@ import { createContainer, deleteContainer, killContainer, startContainer } from 
 import { DEFAULT_ROOT, listOciIds, publicState, readOciState } from '../oci/state.ts';
 
 export const RUNC_GLOBALS = ['--root', '--log', '--log-format', '--debug', '--systemd-cgroup'];
+const RUNC_ONLY = ['delete', 'state', 'features', 'spec', 'pause', 'resume', 'list'];
+const SHARED = ['create', 'start', 'kill', 'ps', 'exec'];
+// runc options of the shared commands that take a value (to find the container id after them).
+const VALUED = new Set(['--bundle', '-b', '--pid-file', '--console-socket', '--preserve-fds', '--process', '-p', '--format', '-f', '--cwd', '--env', '-e', '--user', '-u', '--cap', '-c', '--apparmor', '--process-label', '--cgroup']);
 
-/** Is this command line runc's? (`box oci ...`, or one of runc's global options first.) */
-export function isOciCall(argv: string[]): boolean {
-  return argv[0] === 'oci' || RUNC_GLOBALS.some((g) => argv[0] === g || argv[0]?.startsWith(`${g}=`));
+/** Is this command line runc's? (See the rules above.) `boxCommands`: box's own command names. */
+export function isOciCall(argv: string[], boxCommands: Set<string>): boolean {
+  const [name, ...rest] = argv;
+  if (name === undefined) return false;
+  if (name === 'oci' || RUNC_GLOBALS.some((g) => name === g || name.startsWith(`${g}=`))) return true;
+  if (RUNC_ONLY.includes(name) && !boxCommands.has(name)) return true;
+  if (!SHARED.includes(name)) return false;
+  if (name === 'create' && (!boxCommands.has('create') || rest.some((a) => a === '--bundle' || a === '-b' || a.startsWith('--bundle=')))) return true;
+  let id: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    if (VALUED.has(rest[i])) i++;
+    else if (!rest[i].startsWith('-')) {
+      id = rest[i];
+      break;
+    }
+  }
+  return !!id && /^[\w+.-]+$/.test(id) && fs.existsSync(path.join(DEFAULT_ROOT, id, 'state.json'));
 }
 
 interface Globals {
