@@ -16,6 +16,7 @@ import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
+import { ociExec } from '../oci/exec.ts';
 import { createContainer, deleteContainer, killContainer, startContainer } from '../oci/runtime.ts';
 import { DEFAULT_ROOT, listOciIds, publicState, readOciState } from '../oci/state.ts';
 
@@ -106,13 +107,21 @@ function logError(g: Globals, msg: string): void {
 }
 
 /** Split a command's own flags (those in `known`, `true` when they take a value) from its arguments. */
-function flags(argv: string[], known: Record<string, boolean>, aliases: Record<string, string> = {}): { opts: Record<string, string | true>; args: string[] } {
+function flags(argv: string[], known: Record<string, boolean>, aliases: Record<string, string> = {}, stopAtFirst = false): { opts: Record<string, string | true>; args: string[] } {
   const opts: Record<string, string | true> = {};
   const args: string[] = [];
   while (argv.length) {
     const a = argv.shift()!;
-    if (!a.startsWith('-') || a === '-') {
+    if (stopAtFirst && a === '--') {
+      args.push(...argv.splice(0));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-' || (stopAtFirst && args.length)) {
       args.push(a);
+      if (stopAtFirst && args.length) {
+        args.push(...argv.splice(0));
+        break;
+      }
       continue;
     }
     let [name, inline] = a.replace(/^--?/, '').split(/=(.*)/s, 2);
@@ -153,6 +162,19 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
       const { opts, args } = flags(argv, { force: false }, { f: 'force' });
       await deleteContainer(realSys(trace), g.root, one(args, 'delete'), !!opts.force);
       return 0;
+    }
+    case 'exec': {
+      const { opts, args } = flags(argv, {
+        process: true, detach: false, tty: false, 'pid-file': true, 'console-socket': true, cwd: true, env: true, 'preserve-fds': true,
+        'no-new-privs': false, user: true, cap: true,
+      }, { p: 'process', d: 'detach', t: 'tty', e: 'env', u: 'user', c: 'cap' }, true);
+      if (opts.tty || opts['console-socket']) throw new UserError('exec with a terminal (-t, --console-socket) is not supported by box\'s OCI runtime yet');
+      if (opts.user || opts.cap) throw new UserError('exec --user/--cap: give them in --process FILE instead');
+      if (!args.length) throw new UserError('usage: box exec [--process FILE] [-d] [--pid-file FILE] ID [COMMAND...]');
+      return ociExec(realSys(trace), {
+        root: g.root, id: args[0], args: args.slice(1), processFile: opts.process as string | undefined, detach: !!opts.detach,
+        pidFile: opts['pid-file'] as string | undefined, cwd: opts.cwd as string | undefined, env: opts.env ? [opts.env as string] : [],
+      });
     }
     case 'list':
       process.stdout.write(`${JSON.stringify(listOciIds(g.root).map((id) => publicState(readOciState(g.root, id))))}\n`);
