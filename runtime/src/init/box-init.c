@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -499,6 +500,10 @@ static long run_op(int i, struct op *o)
 	if (IS("symlink")) return exists_ok(symlink(a[1], a[2]));
 	if (IS("chdir")) return chdir(a[1]);
 	if (IS("rootfd")) return root_fd = open(a[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (IS("rlimit")) {
+		struct rlimit r = { strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0) };
+		return setrlimit(num(a[1]), &r);
+	}
 	if (IS("fifo")) return fifo_fd = open(a[1], O_PATH | O_CLOEXEC);
 	if (IS("fifowait")) return wait_fifo();
 	if (IS("enterroot")) return fchdir(root_fd) < 0 ? -1 : chroot(".") < 0 ? -1 : chdir("/");

@@ -24,6 +24,8 @@ export interface OciSpec {
     user?: { uid?: number; gid?: number; additionalGids?: number[] };
     capabilities?: { bounding?: string[]; effective?: string[]; permitted?: string[] };
     noNewPrivileges?: boolean;
+    rlimits?: { type: string; soft: number; hard: number }[];
+    oomScoreAdj?: number;
   };
   root?: { path?: string; readonly?: boolean };
   hostname?: string;
@@ -32,6 +34,7 @@ export interface OciSpec {
   hooks?: Record<string, unknown[]>;
   linux?: {
     namespaces?: { type: string; path?: string }[];
+    cgroupsPath?: string;
     uidMappings?: unknown[];
     resources?: {
       memory?: { limit?: number };
@@ -39,6 +42,7 @@ export interface OciSpec {
       pids?: { limit?: number };
     };
     seccomp?: SeccompProfile;
+    sysctl?: Record<string, string>;
     maskedPaths?: string[];
     readonlyPaths?: string[];
   };
@@ -51,6 +55,11 @@ export interface Bundle {
   proc: ProcessSpec;
   rootfs: RootfsSpec;
   limits: Limits;
+  /** linux.cgroupsPath as box's driver takes it: an absolute parent and a name (else box's own). */
+  cgroup: { parent?: string; name?: string };
+  /** process.rlimits, by number; process.oomScoreAdj. */
+  rlimits: { resource: number; name: string; soft: bigint; hard: bigint }[];
+  oomScoreAdj?: number;
   /** Namespaces to join rather than create: linux.namespaces[].path. */
   joins: { path: string; flag: number }[];
 }
@@ -60,6 +69,10 @@ const NS: Record<string, NamespaceName> = { pid: 'pid', network: 'net', mount: '
 // Joined by path: those a process can enter with setns(2) before it builds the root. (pid would
 // need a fork after the setns, mount would replace the root box builds, user its id maps.)
 const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
+
+// RLIMIT_* by number (asm-generic/resource.h).
+const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE',
+  'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME'];
 
 /** The mounts box makes itself (buildRootfs): a config's own entries for these are the same thing. */
 const BUILT_IN = new Set(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
@@ -82,6 +95,12 @@ export function readBundle(bundleDir: string): Bundle {
   const root = path.resolve(dir, spec.root.path);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${file}: root.path ${root} is not a directory`);
   if (Object.values(spec.hooks ?? {}).some((h) => h?.length)) throw new UserError(`${file}: hooks are not supported by box's OCI runtime yet; remove them`);
+  if (Object.keys(spec.linux?.sysctl ?? {}).length) throw new UserError(`${file}: linux.sysctl is not supported by box's OCI runtime yet; remove it`);
+  const rlimits = (p.rlimits ?? []).map((r) => {
+    const resource = RLIMITS.indexOf(r.type);
+    if (resource < 0) throw new UserError(`${file}: unknown rlimit '${r.type}'; e.g. RLIMIT_NOFILE`);
+    return { resource, name: r.type, soft: BigInt(r.soft), hard: BigInt(r.hard) };
+  });
   if (spec.linux?.uidMappings?.length) throw new UserError(`${file}: linux.uidMappings (a user namespace) is not supported by box's OCI runtime yet; remove it`);
 
   const namespaces: NamespaceName[] = [];
@@ -137,5 +156,11 @@ export function readBundle(bundleDir: string): Bundle {
     cpuPeriodUs: r?.cpu?.period || undefined,
     pidsMax: r?.pids?.limit && r.pids.limit > 0 ? r.pids.limit : undefined,
   };
-  return { dir, spec, cfg, proc, rootfs, limits, joins };
+  // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
+  // hierarchy. A relative one is taken under box's own cgroups, by its last component.
+  const cgPath = spec.linux?.cgroupsPath;
+  const cgroup = !cgPath ? {} : cgPath.startsWith('/')
+    ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) } : { name: path.posix.basename(cgPath) };
+  if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
+  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj };
 }

@@ -7,7 +7,7 @@
 // status is the process's.
 
 import fs from 'node:fs';
-import { detectCgroups } from '../cgroups/index.ts';
+import { openCgroup } from './runtime.ts';
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../container/plan.ts';
@@ -69,7 +69,7 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
 
-  const cgroup = st.cgroup ? detectCgroups(sys).open(st.cgroup) : null;
+  const cgroup = openCgroup(sys, st);
   const init = spawnInit({ plan, trace: sys.trace, stdio: [0, 1, 2], onSync: (pid) => cgroup?.addProcess(pid) });
   const exited = new Promise<number>((resolve) => init.child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))));
   await init.started;

@@ -27,7 +27,7 @@ import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
-import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState } from './state.ts';
+import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
 
 export const SYNC_CREATED = 'box create records the container: it waits on exec.fifo next';
 
@@ -58,9 +58,16 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
   try {
     const fifo = fifoPath(o.root, o.id);
     execFileSync('mkfifo', ['-m', '0600', fifo]);
-    cgroup = detectCgroups(sys).create(cgroupName(o.id));
+    cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
     cgroup.setLimits(b.limits);
-    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SYNC_CREATED).waitExecFifo());
+    // Still root with every capability (CAP_SYS_RESOURCE may raise a hard limit): rlimits and
+    // oom_score_adj, then the stop before exec. (runc sets rlimits later and, on this host,
+    // fails podman's RLIMIT_NPROC with EPERM.)
+    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => {
+      for (const r of b.rlimits) p.rlimit(r.resource, r.name, r.soft, r.hard);
+      if (b.oomScoreAdj !== undefined) p.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
+      p.sync(SYNC_CREATED).waitExecFifo();
+    });
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
@@ -79,11 +86,14 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
         writeOciState(o.root, {
           ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,
           created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
-          cgroup: cg.name, initPid: pid,
+          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid,
         });
         created();
       },
     });
+    // box-init's reaper joins the cgroup too (box run leaves it outside): the pid we give is its,
+    // and conmon finds the cgroup to watch for OOM kills from /proc/PID/cgroup of that pid.
+    cg.addProcess(init.child.pid!);
     // Either the sync point (created) or a failure before it.
     await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
     if (o.pidFile) fs.writeFileSync(o.pidFile, String(reaper)); // runc writes the pid without a newline
@@ -131,6 +141,11 @@ export async function startContainer(root: string, id: string): Promise<void> {
   fs.rmSync(fifo, { force: true }); // from now on the state is "running"
 }
 
+/** The container's cgroup, where create made it. */
+export function openCgroup(sys: Sys, st: OciState): Cgroup | null {
+  return st.cgroup ? detectCgroups(sys, { parent: st.cgroupParent }).open(st.cgroup) : null;
+}
+
 export function parseSignal(sig: string | undefined): NodeJS.Signals | number {
   if (!sig) return 'SIGTERM';
   if (/^\d+$/.test(sig)) return Number(sig);
@@ -146,7 +161,7 @@ export function killContainer(sys: Sys, root: string, id: string, signal: string
   if (st.status !== 'created' && st.status !== 'running' && st.status !== 'paused') throw new UserError(`container "${id}" is not running`);
   // The process in the container (PID 1 there), not box-init's reaper, which forwards only some signals.
   const first = st.initPid ?? st.pid;
-  const pids = all ? detectCgroups(sys).open(st.cgroup ?? cgroupName(id))?.pids() ?? [first] : [first];
+  const pids = all ? openCgroup(sys, st)?.pids() ?? [first] : [first];
   for (const pid of pids) {
     try {
       process.kill(pid, sig);
@@ -162,12 +177,12 @@ export async function deleteContainer(sys: Sys, root: string, id: string, force:
   if (st.status !== 'stopped' && st.status !== 'created' && !force) {
     throw new UserError(`cannot delete container "${id}": it is ${st.status}; stop it first or use --force`);
   }
-  const cg = detectCgroups(sys).open(st.cgroup ?? cgroupName(id));
+  const cg = openCgroup(sys, st);
   if (cg) {
     cg.killAll();
     cg.destroy();
   }
-  // box-init's reaper stays outside the cgroup (only its child is in it): kill it too.
+  // In case the cgroup was gone already: the reaper too.
   if (st.status !== 'stopped') {
     try {
       process.kill(st.pid, 'SIGKILL');

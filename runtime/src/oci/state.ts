@@ -26,6 +26,7 @@ export interface OciState {
   /** box's own: the cgroup's name, and the container's first process as the host sees it
    * (pid is box-init's reaper outside the PID namespace, whose exit status is the container's). */
   cgroup?: string;
+  cgroupParent?: string;
   initPid?: number;
 }
 
@@ -74,8 +75,8 @@ function liveStatus(root: string, st: OciState): OciStatus {
 }
 
 /** What `box state` prints: the spec's fields only. */
-export function publicState(st: OciState): Omit<OciState, 'cgroup' | 'initPid'> {
-  const { cgroup: _c, initPid: _i, ...pub } = st;
+export function publicState(st: OciState): Omit<OciState, 'cgroup' | 'cgroupParent' | 'initPid'> {
+  const { cgroup: _c, cgroupParent: _p, initPid: _i, ...pub } = st;
   return { ...pub, pid: st.status === 'stopped' ? 0 : st.pid };
 }
 
