@@ -58,6 +58,7 @@ beforeAll(() => {
 afterAll(() => {
   for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) oci(['delete', '--force', id]);
   fs.rmSync(dir, { recursive: true, force: true });
+  spawnSync('sh', ['-c', 'rmdir /sys/fs/cgroup/*/box-oci 2>/dev/null'], { stdio: 'ignore' });
 });
 
 t.describe('box with runc\'s command line', () => {

@@ -56,7 +56,7 @@ export interface Bundle {
   rootfs: RootfsSpec;
   limits: Limits;
   /** linux.cgroupsPath as box's driver takes it: an absolute parent and a name (else box's own). */
-  cgroup: { parent?: string; name?: string };
+  cgroup: { parent: string; name?: string };
   /** process.rlimits, by number; process.oomScoreAdj. */
   rlimits: { resource: number; name: string; soft: bigint; hard: bigint }[];
   oomScoreAdj?: number;
@@ -69,6 +69,8 @@ const NS: Record<string, NamespaceName> = { pid: 'pid', network: 'net', mount: '
 // Joined by path: those a process can enter with setns(2) before it builds the root. (pid would
 // need a fork after the setns, mount would replace the root box builds, user its id maps.)
 const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
+
+export const OCI_CGROUP_PARENT = '/box-oci';
 
 // RLIMIT_* by number (asm-generic/resource.h).
 const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE',
@@ -157,10 +159,12 @@ export function readBundle(bundleDir: string): Bundle {
     pidsMax: r?.pids?.limit && r.pids.limit > 0 ? r.pids.limit : undefined,
   };
   // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
-  // hierarchy. A relative one is taken under box's own cgroups, by its last component.
+  // hierarchy. Without one, or a relative one, under /box-oci: a fixed place, not one relative
+  // to the caller's cgroup, since create and delete may be called from different cgroups.
   const cgPath = spec.linux?.cgroupsPath;
-  const cgroup = !cgPath ? {} : cgPath.startsWith('/')
-    ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) } : { name: path.posix.basename(cgPath) };
+  const cgroup = cgPath?.startsWith('/')
+    ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
+    : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
   if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
   return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj };
 }
