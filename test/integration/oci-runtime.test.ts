@@ -128,6 +128,30 @@ t.describe('box with runc\'s command line', () => {
     }
   });
 
+  t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {
+    const b = bundle('frozen', { process: proc(['sleep', '60']) });
+    expect(oci(['create', '-b', b, 'frozen']).code).toBe(0);
+    expect(oci(['start', 'frozen']).code).toBe(0);
+    const { pid } = state('frozen');
+    expect(JSON.parse(oci(['ps', '--format', 'json', 'frozen']).out)).toContain(pid);
+    expect(oci(['pause', 'frozen']).code).toBe(0);
+    expect(state('frozen').status).toBe('paused');
+    expect(cgroupFile('frozen', 'freezer.state') ?? cgroupFile('frozen', 'cgroup.freeze')).toMatch(/^(FROZEN|1)$/);
+    expect(oci(['pause', 'frozen']).out).toBe('box: cannot pause container "frozen": it is paused, not running\n');
+    expect(oci(['resume', 'frozen']).code).toBe(0);
+    expect(state('frozen').status).toBe('running');
+    expect(cgroupFile('frozen', 'freezer.state') ?? cgroupFile('frozen', 'cgroup.freeze')).toMatch(/^(THAWED|0)$/);
+    expect(oci(['delete', '--force', 'frozen']).code).toBe(0);
+
+    const features = JSON.parse(oci(['features']).out);
+    expect(features).toMatchObject({ ociVersionMin: '1.0.0', linux: { cgroup: { v1: true, v2: true, systemd: false } } });
+    const specDir = path.join(dir, 'spec');
+    fs.mkdirSync(specDir);
+    expect(oci(['spec', '--bundle', specDir]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(specDir, 'config.json'), 'utf8'))).toMatchObject({ root: { path: 'rootfs' }, process: { args: ['sh'] } });
+    expect(oci(['spec', '--bundle', specDir]).out).toMatch(/^box: .*config\.json exists already; remove it first\n$/);
+  });
+
   t.it('refuses bad input in one line, logs it as runc does, and leaves nothing behind', () => {
     const b = path.join(dir, 'bad');
     fs.mkdirSync(b);

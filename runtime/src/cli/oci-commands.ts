@@ -17,8 +17,9 @@ import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { ociExec } from '../oci/exec.ts';
-import { createContainer, deleteContainer, killContainer, startContainer } from '../oci/runtime.ts';
-import { DEFAULT_ROOT, listOciIds, publicState, readOciState } from '../oci/state.ts';
+import { features, writeSpec } from '../oci/info.ts';
+import { createContainer, deleteContainer, killContainer, openCgroup, startContainer } from '../oci/runtime.ts';
+import { DEFAULT_ROOT, listOciIds, publicState, readOciState, writeOciState } from '../oci/state.ts';
 
 export const RUNC_GLOBALS = ['--root', '--log', '--log-format', '--debug', '--systemd-cgroup'];
 const RUNC_ONLY = ['delete', 'state', 'features', 'spec', 'pause', 'resume', 'list'];
@@ -60,7 +61,12 @@ box as an OCI runtime, with runc's commands (bundles as the OCI runtime spec def
   state ID                                     its state as JSON
   kill [--all] ID [SIGNAL]                     signal it (default TERM)
   delete [--force] ID                          remove a stopped (or, --force, any) container
+  exec [--process FILE] [-d] [--pid-file FILE] [--cwd DIR] [--env K=V] ID [COMMAND...]
+  ps [--format table|json] ID                  the processes in its cgroup
+  pause ID, resume ID                          freeze and thaw its cgroup
   list                                         the containers under --root
+  features                                     what this runtime supports, as JSON
+  spec [--bundle DIR]                          write a default config.json
 Global options: --root DIR (default ${DEFAULT_ROOT}), --log FILE, --log-format text|json, --debug.
 `;
 
@@ -176,6 +182,38 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
         pidFile: opts['pid-file'] as string | undefined, cwd: opts.cwd as string | undefined, env: opts.env ? [opts.env as string] : [],
       });
     }
+    case 'features':
+      process.stdout.write(`${JSON.stringify(features(), null, 2)}\n`);
+      return 0;
+    case 'spec': {
+      const { opts } = flags(argv, { bundle: true, rootless: false }, { b: 'bundle' });
+      if (opts.rootless) throw new UserError('spec --rootless: box\'s OCI runtime has no user namespaces yet');
+      writeSpec((opts.bundle as string) ?? '.');
+      return 0;
+    }
+    case 'ps': {
+      const { opts, args } = flags(argv, { format: true }, { f: 'format' });
+      const id = one(args, 'ps');
+      const st = readOciState(g.root, id);
+      const pids = st.status === 'stopped' ? [] : openCgroup(realSys(trace), st)?.pids() ?? [];
+      if (opts.format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
+      else if (opts.format && opts.format !== 'table') throw new UserError(`--format ${opts.format}: use table or json`);
+      else process.stdout.write(['PID CMD', ...pids.map((p) => `${p} ${cmdline(p)}`)].join('\n') + '\n');
+      return 0;
+    }
+    case 'pause':
+    case 'resume': {
+      const id = one(argv, name);
+      const st = readOciState(g.root, id);
+      const want = name === 'pause' ? 'running' : 'paused';
+      if (st.status !== want) throw new UserError(`cannot ${name} container "${id}": it is ${st.status}, not ${want}`);
+      const cg = openCgroup(realSys(trace), st);
+      if (!cg?.freeze || !cg.thaw) throw new UserError(`cannot ${name} container "${id}": this host's cgroups have no freezer`);
+      if (name === 'pause') cg.freeze();
+      else cg.thaw();
+      writeOciState(g.root, { ...st, status: name === 'pause' ? 'paused' : 'running' });
+      return 0;
+    }
     case 'list':
       process.stdout.write(`${JSON.stringify(listOciIds(g.root).map((id) => publicState(readOciState(g.root, id))))}\n`);
       return 0;
@@ -184,6 +222,14 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
       return 1;
     default:
       throw new UserError(`'${name}' is not one of box's OCI runtime commands; see 'box oci --help'`);
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
   }
 }
 
