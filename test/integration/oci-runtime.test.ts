@@ -30,7 +30,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
   fs.mkdirSync(path.join(b, 'rootfs/bin'), { recursive: true });
   fs.copyFileSync(busybox!, path.join(b, 'rootfs/bin/busybox'));
   fs.chmodSync(path.join(b, 'rootfs/bin/busybox'), 0o755);
-  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
+  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
   fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({
     ociVersion: '1.0.2',
     root: { path: 'rootfs', readonly: true },
@@ -42,6 +42,12 @@ function bundle(name: string, config: Record<string, unknown>): string {
 
 const proc = (args: string[], extra: Record<string, unknown> = {}) => ({ args, env: ['PATH=/bin'], cwd: '/', ...extra });
 const state = (id: string) => JSON.parse(oci(['state', id]).out) as { status: string; pid: number; id: string; bundle: string };
+
+/** A block device this host has (a loop device if there is one), as "MAJOR MINOR": opening it must be refused. */
+function hostBlockDevice(): string {
+  const all = fs.readdirSync('/sys/dev/block');
+  return (all.find((d) => d.startsWith('7:')) ?? all[0]).replace(':', ' ');
+}
 
 function cgroupFile(id: string, file: string): string | null {
   const find = spawnSync('find', ['/sys/fs/cgroup', '-type', 'd', '-name', `box-oci-${id}`], { encoding: 'utf8' });
@@ -65,8 +71,11 @@ t.describe('box with runc\'s command line', () => {
   t.it('create waits before exec; start runs it; state, kill and delete follow the spec', async () => {
     const b = bundle('life', {
       hostname: 'oci-box',
-      process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; exec sleep 60'],
-        { capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] }, noNewPrivileges: true }),
+      // CAP_MKNOD: it may make a node of the host's disk, but the device rules refuse to open it.
+      process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
+        `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60'],
+        { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
+      mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
       linux: {
         namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
         resources: { memory: { limit: 64 << 20 }, pids: { limit: 20 } },
@@ -85,10 +94,11 @@ t.describe('box with runc\'s command line', () => {
 
     expect(oci(['start', 'life']).code).toBe(0);
     expect(state('life').status).toBe('running');
-    await until(() => fs.readFileSync(out, 'utf8').includes('read-only'), 10_000, 'the container\'s output');
+    await until(() => fs.readFileSync(out, 'utf8').includes('321'), 10_000, 'the container\'s output');
     const lines = fs.readFileSync(out, 'utf8');
     expect(lines).toContain('started on oci-box');
-    expect(lines).toMatch(/CapEff:\s+0000000000000020/); // CAP_KILL (5) only
+    expect(lines).toMatch(/CapEff:\s+0000000008000020/); // CAP_KILL (5) and CAP_MKNOD (27) only
+    expect(lines).toContain('read-only\ndisk refused\n321\n');
     expect(oci(['start', 'life']).out).toMatch(/^box: cannot start container "life": it is running, not created\n$/);
 
     expect(oci(['delete', 'life']).code).not.toBe(0); // running: needs --force

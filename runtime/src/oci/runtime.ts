@@ -22,6 +22,7 @@ import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
 import { containerPlan } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
+import { restrictDevices } from '../container/run.ts';
 import { Plan } from '../container/plan.ts';
 import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
@@ -60,6 +61,10 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     execFileSync('mkfifo', ['-m', '0600', fifo]);
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
     cgroup.setLimits(b.limits);
+    // Only the harmless device nodes may be opened, whatever nodes the container makes
+    // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
+    // config's linux.resources.devices that engines send (deny all, then the usual nodes).
+    restrictDevices(sys, cgroup, []);
     // Still root with every capability (CAP_SYS_RESOURCE may raise a hard limit): rlimits and
     // oom_score_adj, then the stop before exec. (runc sets rlimits later and, on this host,
     // fails podman's RLIMIT_NPROC with EPERM.)
