@@ -73,7 +73,7 @@ t.describe('box with runc\'s command line', () => {
       hostname: 'oci-box',
       // CAP_MKNOD: it may make a node of the host's disk, but the device rules refuse to open it.
       process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
-        `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60'],
+        `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60`],
         { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
       mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
       linux: {
