@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, type NamespaceName } from '../sys/constants.ts';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { RunConfig } from '../container/config.ts';
 import type { ProcessSpec } from '../container/build-plan.ts';
@@ -70,6 +70,21 @@ const NS: Record<string, NamespaceName> = { pid: 'pid', network: 'net', mount: '
 // need a fork after the setns, mount would replace the root box builds, user its id maps.)
 const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
 
+// Mount options as runc parses them: flags set or cleared, the rest is the filesystem's data.
+const SETS: Record<string, number> = { ro: MS_RDONLY, nosuid: MS_NOSUID, nodev: MS_NODEV, noexec: MS_NOEXEC, strictatime: MS_STRICTATIME };
+const CLEARS: Record<string, number> = { rw: MS_RDONLY, suid: MS_NOSUID, dev: MS_NODEV, exec: MS_NOEXEC };
+
+export function mountOptions(options: string[]): { flags: number; data: string } {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    if (o in SETS) flags |= SETS[o];
+    else if (o in CLEARS) flags &= ~CLEARS[o];
+    else if (/^(size|mode|nr_inodes|uid|gid)=/.test(o)) data.push(o);
+  }
+  return { flags, data: data.join(',') };
+}
+
 export const OCI_CGROUP_PARENT = '/box-oci';
 
 // RLIMIT_* by number (asm-generic/resource.h).
@@ -128,7 +143,8 @@ export function readBundle(bundleDir: string): Bundle {
     if (m.type === 'bind' || opts.includes('bind') || opts.includes('rbind')) {
       volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro') });
     } else if (m.type === 'tmpfs') {
-      tmpfs.push({ path: dest, options: opts.filter((o) => /^(size|mode|nr_inodes)=/.test(o)).join(',') });
+      const { flags, data } = mountOptions(opts);
+      tmpfs.push({ path: dest, options: data, flags });
     } else {
       throw new UserError(`${file}: mount of type '${m.type}' at ${m.destination} is not supported; use bind or tmpfs`);
     }
