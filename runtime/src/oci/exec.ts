@@ -7,7 +7,7 @@
 // status is the process's.
 
 import fs from 'node:fs';
-import { openCgroup } from './runtime.ts';
+import { closeFdsBeforeFilter, openCgroup } from './runtime.ts';
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../container/plan.ts';
@@ -68,6 +68,7 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
     noNewPrivs: p.noNewPrivileges ?? b.cfg.noNewPrivs,
   };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
+  closeFdsBeforeFilter(plan);
 
   const cgroup = openCgroup(sys, st);
   const init = spawnInit({ plan, trace: sys.trace, stdio: [0, 1, 2], onSync: (pid) => cgroup?.addProcess(pid) });

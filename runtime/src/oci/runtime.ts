@@ -73,6 +73,7 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
       if (b.oomScoreAdj !== undefined) p.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
       p.sync(SYNC_CREATED).waitExecFifo();
     });
+    closeFdsBeforeFilter(plan);
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
@@ -144,6 +145,19 @@ export async function startContainer(root: string, id: string): Promise<void> {
     fs.closeSync(fd);
   }
   fs.rmSync(fifo, { force: true }); // from now on the state is "running"
+}
+
+/**
+ * A config's seccomp profile need not allow close_range(2) (runtime-tools' default does not),
+ * and box-init marks its descriptors close-on-exec after the filter: do it just before the
+ * filter instead. CLOSE_RANGE_CLOEXEC only marks them, so box-init's reports still flow.
+ */
+export function closeFdsBeforeFilter(plan: Plan): void {
+  const close = plan.ops.findLastIndex((op) => op.args[0] === 'close_range');
+  const filter = plan.ops.findIndex((op) => op.args[0] === 'seccomp');
+  if (close < 0 || filter < 0 || filter > close) return;
+  const [op] = plan.ops.splice(close, 1);
+  plan.ops.splice(filter, 0, op);
 }
 
 /** The container's cgroup, where create made it. */
