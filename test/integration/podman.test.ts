@@ -22,7 +22,8 @@ let global: string[] = [];
 const LIMITS = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096'];
 
 function podman(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync('podman', [...global, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  // cwd: conmon writes an `oom` file into its working directory when the cgroup OOM-kills.
+  const r = spawnSync('podman', [...global, ...args], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 
