@@ -5,8 +5,11 @@
 import { Trace } from '../sys/trace.ts';
 import { UserError } from '../sys/errors.ts';
 import { COMMANDS, globalHelp } from './commands.ts';
+import { isOciCall, ociMain } from './oci-commands.ts';
 
 async function main(argv: string[]): Promise<number> {
+  // runc's command line (box as an OCI runtime): the rule is in oci-commands.ts.
+  if (isOciCall(argv, new Set(Object.keys(COMMANDS)))) return ociMain(argv, new Trace({ sinkPath: process.env.BOX_TRACE_FILE, command: ['box', ...process.argv.slice(2)] }));
   let traceEcho = false;
   while (argv[0]?.startsWith('-')) {
     const flag = argv.shift()!;

@@ -17,7 +17,7 @@
 //      cgroup we are in at that moment;
 //   5. hostname, and the last steps shared with box exec (finishProcess).
 
-import { CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { MS_PRIVATE, MS_REC, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import fs from 'node:fs';
@@ -50,7 +50,10 @@ export interface PlanNet {
   loUp?: boolean;
 }
 
-export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec, net: PlanNet = {}, owner?: number): Plan {
+/** For oci/runtime.ts: ops to add just before the process's security steps (create's wait before exec). */
+export type BeforeSecurity = (plan: Plan) => void;
+
+export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: ProcessSpec, net: PlanNet = {}, owner?: number, beforeSecurity?: BeforeSecurity): Plan {
   const plan = new Plan();
   const has = (n: NamespaceName) => cfg.namespaces.includes(n);
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // if box dies mid-start, so do we
@@ -85,7 +88,10 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
     if (now.length) plan.unshare(flagsOf(now));
   } else {
     if (now.length) plan.unshare(flagsOf(now));
-    if (rootfs) mountOverlay(plan, rootfs);
+    // An OCI bundle's root (oci/bundle.ts) is a directory as it is, no overlay: only make
+    // every mount private, which mountOverlay does first, before buildRootfs binds it.
+    if (rootfs?.given) plan.mount(null, '/', null, MS_REC | MS_PRIVATE);
+    else if (rootfs) mountOverlay(plan, rootfs);
   }
   if (has('pid')) plan.fork();
 
@@ -101,7 +107,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   // sandbox brings it up, so the reader's own servers on 127.0.0.1 work.
   if ((cfg.lab || net.loUp) && has('net')) plan.linkUp('lo');
 
-  finishProcess(plan, cfg, proc, { newTimeNs: has('time') });
+  finishProcess(plan, cfg, proc, { newTimeNs: has('time'), beforeSecurity });
   return plan;
 }
 
@@ -109,7 +115,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
  * The last steps before the user's command, shared by `box run` and `box exec`: terminal,
  * time offsets, user, capabilities, no_new_privs, seccomp, descriptors, directory, exec.
  */
-export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opts: { newTimeNs: boolean }): void {
+export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opts: { newTimeNs: boolean; beforeSecurity?: BeforeSecurity }): void {
   if (proc.tty) plan.console().setsid().controllingTty();
   if (opts.newTimeNs) {
     // Offsets must be written before any process enters the namespace; execve then enters it.
@@ -117,6 +123,8 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
     const s = Math.trunc(cfg.timeOffset);
     plan.writeFile('/proc/self/timens_offsets', `monotonic ${s} 0\nboottime ${s} 0\n`);
   }
+  // Still root with every capability here: an OCI container waits on exec.fifo at this point.
+  opts.beforeSecurity?.(plan);
   // What to lock down is the security module's decision (capabilities, no_new_privs, the
   // seccomp filter; a lab sandbox is "privileged" inside its user namespace, whose
   // capabilities do not reach the host). Here it becomes system calls, in runc's order: keep

@@ -47,6 +47,18 @@ export class Plan {
   sync(why: string) {
     return this.push(['sync'], 'sync', why);
   }
+  /** setrlimit(2): an OCI process's rlimits (values as the spec's uint64, 2^64-1 for unlimited). */
+  rlimit(resource: number, name: string, soft: bigint, hard: bigint) {
+    return this.push(['rlimit', resource, soft, hard], 'setrlimit', `${name}, {${soft}, ${hard}}`);
+  }
+  /** OCI create: hold exec.fifo (O_PATH) while its host path is visible. */
+  execFifo(path: string) {
+    return this.push(['fifo', path], 'open', `${q(path)}, O_PATH /* exec.fifo */`);
+  }
+  /** OCI create: reopen exec.fifo for writing, which blocks until `box start` opens it; reports end here. */
+  waitExecFifo() {
+    return this.push(['fifowait'], 'open', '"/proc/self/fd/N", O_WRONLY /* exec.fifo: waits for box start */');
+  }
   /** Fork: the child enters the PID namespace; the parent waits and mirrors its exit. */
   fork() {
     return this.push(['fork'], 'fork', '');

@@ -319,7 +319,7 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
  * both the v1 writes and loading an eBPF program; the sandbox's own rules, which apply to
  * every cgroup below it, still hold there.
  */
-function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
+export function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
   const rules = [...DEFAULT_DEVICE_RULES, ...extra.map(ruleForDevice)];
   try {
     if (cg.version === 2) {

@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -156,8 +157,12 @@ static void parse_plan(char *buf)
 
 /* ---- reporting ------------------------------------------------------------------------ */
 
+/* Set once an OCI container waits on exec.fifo: `box create` has exited, no one reads reports. */
+static int reports_gone;
+
 static void report(const char *what, int i, long value)
 {
+	if (reports_gone) return;
 	char line[64];
 	int n = snprintf(line, sizeof line, "%s %d %ld\n", what, i, value);
 	(void)!write(REPORT_FD, line, n);
@@ -242,6 +247,30 @@ static void do_fork(int i)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 	if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
 	_exit(WEXITSTATUS(status));
+}
+
+/* ---- exec.fifo: box as an OCI runtime (oci/runtime.ts). `box create` exits while the
+ * container waits before exec, and `box start` is another process: the wait is a fifo, whose
+ * open(O_WRONLY) blocks in the kernel until start opens it for reading. It is opened O_PATH
+ * while the host's path is still visible ("fifo"), and reopened through /proc/self/fd after
+ * pivot_root ("fifowait"), as runc does. Nothing reads our reports any more: stop writing
+ * them (a write to the closed pipe would kill us with SIGPIPE). */
+
+static int fifo_fd = -1;
+
+static int wait_fifo(void)
+{
+	char path[32];
+	reports_gone = 1;
+	close(REPORT_FD);
+	close(PLAN_FD);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fifo_fd);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	int rc = write(fd, "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	close(fifo_fd);
+	return rc;
 }
 
 /* ---- exec: search PATH from the container's environment, not ours ------------------- */
@@ -471,6 +500,12 @@ static long run_op(int i, struct op *o)
 	if (IS("symlink")) return exists_ok(symlink(a[1], a[2]));
 	if (IS("chdir")) return chdir(a[1]);
 	if (IS("rootfd")) return root_fd = open(a[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (IS("rlimit")) {
+		struct rlimit r = { strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0) };
+		return setrlimit(num(a[1]), &r);
+	}
+	if (IS("fifo")) return fifo_fd = open(a[1], O_PATH | O_CLOEXEC);
+	if (IS("fifowait")) return wait_fifo();
 	if (IS("enterroot")) return fchdir(root_fd) < 0 ? -1 : chroot(".") < 0 ? -1 : chdir("/");
 	if (IS("chroot")) return chroot(a[1]);
 	if (IS("pivot_root")) return syscall(SYS_pivot_root, a[1], a[2]);

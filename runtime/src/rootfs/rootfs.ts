@@ -42,6 +42,8 @@ export interface RootfsSpec {
    * /sys/fs/cgroup (v2, name ''): a lab sandbox manages cgroups below its own.
    */
   cgroupMounts?: { name: string; host: string }[];
+  /** The root is a directory used as it is (an OCI bundle's root.path), not an overlay of lowerDirs. */
+  given?: boolean;
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.

@@ -1,0 +1,186 @@
+// A bundle's config.json (the OCI runtime spec) turned into box's own shapes: the RunConfig
+// and process that container/build-plan.ts already turns into box-init's plan, a RootfsSpec
+// whose root is the bundle's directory instead of an overlay of image layers, and the limits
+// for the cgroup. What box cannot honour yet is refused here, in one line, before anything
+// starts: silently ignoring part of a config would run a container less confined than asked.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME, type NamespaceName } from '../sys/constants.ts';
+import { UserError } from '../sys/errors.ts';
+import type { RunConfig } from '../container/config.ts';
+import type { ProcessSpec } from '../container/build-plan.ts';
+import type { RootfsSpec, Volume } from '../rootfs/rootfs.ts';
+import type { Limits } from '../cgroups/types.ts';
+import type { SeccompProfile } from '../security/seccomp_profile.ts';
+
+export interface OciSpec {
+  ociVersion?: string;
+  process?: {
+    terminal?: boolean;
+    args?: string[];
+    env?: string[];
+    cwd?: string;
+    user?: { uid?: number; gid?: number; additionalGids?: number[] };
+    capabilities?: { bounding?: string[]; effective?: string[]; permitted?: string[] };
+    noNewPrivileges?: boolean;
+    rlimits?: { type: string; soft: number; hard: number }[];
+    oomScoreAdj?: number;
+  };
+  root?: { path?: string; readonly?: boolean };
+  hostname?: string;
+  mounts?: { destination: string; type?: string; source?: string; options?: string[] }[];
+  annotations?: Record<string, string>;
+  hooks?: Record<string, unknown[]>;
+  linux?: {
+    namespaces?: { type: string; path?: string }[];
+    cgroupsPath?: string;
+    uidMappings?: unknown[];
+    resources?: {
+      memory?: { limit?: number };
+      cpu?: { quota?: number; period?: number; shares?: number };
+      pids?: { limit?: number };
+    };
+    seccomp?: SeccompProfile;
+    sysctl?: Record<string, string>;
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+  };
+}
+
+export interface Bundle {
+  dir: string;
+  spec: OciSpec;
+  cfg: RunConfig;
+  proc: ProcessSpec;
+  rootfs: RootfsSpec;
+  limits: Limits;
+  /** linux.cgroupsPath as box's driver takes it: an absolute parent and a name (else box's own). */
+  cgroup: { parent: string; name?: string };
+  /** process.rlimits, by number; process.oomScoreAdj. */
+  rlimits: { resource: number; name: string; soft: bigint; hard: bigint }[];
+  oomScoreAdj?: number;
+  /** Namespaces to join rather than create: linux.namespaces[].path. */
+  joins: { path: string; flag: number }[];
+}
+
+// The spec's names for namespaces, and box's.
+const NS: Record<string, NamespaceName> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup' };
+// Joined by path: those a process can enter with setns(2) before it builds the root. (pid would
+// need a fork after the setns, mount would replace the root box builds, user its id maps.)
+const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
+
+// Mount options as runc parses them: flags set or cleared, the rest is the filesystem's data.
+const SETS: Record<string, number> = { ro: MS_RDONLY, nosuid: MS_NOSUID, nodev: MS_NODEV, noexec: MS_NOEXEC, strictatime: MS_STRICTATIME };
+const CLEARS: Record<string, number> = { rw: MS_RDONLY, suid: MS_NOSUID, dev: MS_NODEV, exec: MS_NOEXEC };
+
+export function mountOptions(options: string[]): { flags: number; data: string } {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    if (o in SETS) flags |= SETS[o];
+    else if (o in CLEARS) flags &= ~CLEARS[o];
+    else if (/^(size|mode|nr_inodes|uid|gid)=/.test(o)) data.push(o);
+  }
+  return { flags, data: data.join(',') };
+}
+
+export const OCI_CGROUP_PARENT = '/box-oci';
+
+// RLIMIT_* by number (asm-generic/resource.h).
+const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE',
+  'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME'];
+
+/** The mounts box makes itself (buildRootfs): a config's own entries for these are the same thing. */
+const BUILT_IN = new Set(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
+
+export function readBundle(bundleDir: string): Bundle {
+  const dir = path.resolve(bundleDir);
+  const file = path.join(dir, 'config.json');
+  let spec: OciSpec;
+  try {
+    spec = JSON.parse(fs.readFileSync(file, 'utf8')) as OciSpec;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UserError(e.code === 'ENOENT' ? `${file} does not exist; give the bundle's directory with --bundle (box spec writes a default config.json)`
+      : `${file} is not valid JSON (${e.message.split('\n')[0]}); fix it`);
+  }
+  const p = spec.process;
+  if (!p?.args?.length) throw new UserError(`${file}: process.args is empty; give the command to run, e.g. "args": ["sh"]`);
+  if (p.terminal) throw new UserError(`${file}: process.terminal is not supported by box's OCI runtime yet; set "terminal": false`);
+  if (!spec.root?.path) throw new UserError(`${file}: root.path is missing; name the root filesystem's directory, e.g. "rootfs"`);
+  const root = path.resolve(dir, spec.root.path);
+  if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${file}: root.path ${root} is not a directory`);
+  if (Object.values(spec.hooks ?? {}).some((h) => h?.length)) throw new UserError(`${file}: hooks are not supported by box's OCI runtime yet; remove them`);
+  if (Object.keys(spec.linux?.sysctl ?? {}).length) throw new UserError(`${file}: linux.sysctl is not supported by box's OCI runtime yet; remove it`);
+  const rlimits = (p.rlimits ?? []).map((r) => {
+    const resource = RLIMITS.indexOf(r.type);
+    if (resource < 0) throw new UserError(`${file}: unknown rlimit '${r.type}'; e.g. RLIMIT_NOFILE`);
+    return { resource, name: r.type, soft: BigInt(r.soft), hard: BigInt(r.hard) };
+  });
+  if (spec.linux?.uidMappings?.length) throw new UserError(`${file}: linux.uidMappings (a user namespace) is not supported by box's OCI runtime yet; remove it`);
+
+  const namespaces: NamespaceName[] = [];
+  const joins: Bundle['joins'] = [];
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.type === 'user') throw new UserError(`${file}: a user namespace is not supported by box's OCI runtime yet; remove it from linux.namespaces`);
+    const name = NS[ns.type];
+    if (!name) throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
+    if (ns.path) {
+      if (!(ns.type in JOINABLE)) throw new UserError(`${file}: joining a ${ns.type} namespace by path is not supported; only network, ipc and uts`);
+      if (!fs.existsSync(ns.path)) throw new UserError(`${file}: namespace path ${ns.path} does not exist`);
+      joins.push({ path: ns.path, flag: JOINABLE[ns.type] });
+    } else namespaces.push(name);
+  }
+  if (!namespaces.includes('mnt')) throw new UserError(`${file}: linux.namespaces must include a new mount namespace: box builds the root in one`);
+
+  const volumes: Volume[] = [];
+  const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
+  for (const m of spec.mounts ?? []) {
+    const opts = m.options ?? [];
+    const dest = path.posix.normalize(m.destination);
+    if (BUILT_IN.has(dest) && m.type !== 'bind') continue;
+    if (m.type === 'bind' || opts.includes('bind') || opts.includes('rbind')) {
+      volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro') });
+    } else if (m.type === 'tmpfs') {
+      const { flags, data } = mountOptions(opts);
+      tmpfs.push({ path: dest, options: data, flags });
+    } else {
+      throw new UserError(`${file}: mount of type '${m.type}' at ${m.destination} is not supported; use bind or tmpfs`);
+    }
+  }
+
+  const caps = p.capabilities?.bounding ?? [];
+  const cfg: RunConfig = {
+    image: root, command: p.args, detach: true, interactive: false, tty: false, autoRemove: false,
+    namespaces, userns: false, lab: false, timeOffset: 0, chroot: false, readOnly: !!spec.root.readonly,
+    volumes: [], env: p.env ?? [], hostname: spec.hostname,
+    // The spec lists the capabilities to keep: all others dropped.
+    capAdd: caps, capDrop: ['ALL'],
+    seccomp: !!spec.linux?.seccomp, seccompProfile: spec.linux?.seccomp,
+    noNewPrivs: !!p.noNewPrivileges, devices: [],
+  };
+  const proc: ProcessSpec = {
+    args: p.args, env: p.env ?? [], cwd: p.cwd ?? '/', uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, tty: false,
+  };
+  const rootfs: RootfsSpec = {
+    rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
+    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, maskPaths: true, devices: [],
+  };
+  const r = spec.linux?.resources;
+  const limits: Limits = {
+    memoryBytes: r?.memory?.limit && r.memory.limit > 0 ? r.memory.limit : undefined,
+    cpuQuotaUs: r?.cpu?.quota && r.cpu.quota > 0 ? r.cpu.quota : undefined,
+    cpuPeriodUs: r?.cpu?.period || undefined,
+    pidsMax: r?.pids?.limit && r.pids.limit > 0 ? r.pids.limit : undefined,
+  };
+  // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
+  // hierarchy. Without one, or a relative one, under /box-oci: a fixed place, not one relative
+  // to the caller's cgroup, since create and delete may be called from different cgroups.
+  const cgPath = spec.linux?.cgroupsPath;
+  const cgroup = cgPath?.startsWith('/')
+    ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
+    : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
+  if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
+  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj };
+}

@@ -1,0 +1,82 @@
+// `box exec` with runc's options: another process in an OCI container, described by a
+// process.json (--process FILE, the shape of config.json's "process") or by the arguments
+// after the id. As box's own exec (container/exec.ts): box-init joins the container's
+// namespaces through /proc/PID/ns of its first process, box puts it in the cgroup, and it
+// forks into the PID namespace. With --detach we leave once it runs, as `box create` does:
+// box-init's reaper is then the caller's (or the subreaper's, conmon's) child, and its exit
+// status is the process's.
+
+import fs from 'node:fs';
+import { closeFdsBeforeFilter, openCgroup } from './runtime.ts';
+import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
+import { spawnInit } from '../container/init-stage.ts';
+import { Plan } from '../container/plan.ts';
+import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
+import { UserError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
+import type { Readable, Writable } from 'node:stream';
+import { readBundle, type OciSpec } from './bundle.ts';
+import { readOciState } from './state.ts';
+
+export interface OciExecOptions {
+  root: string;
+  id: string;
+  /** --process FILE: the process as JSON; else `args`. */
+  processFile?: string;
+  args: string[];
+  detach: boolean;
+  pidFile?: string;
+  cwd?: string;
+  env: string[];
+}
+
+const JOIN_ORDER: NamespaceName[] = ['ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt'];
+
+export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
+  const st = readOciState(o.root, o.id);
+  if (st.status !== 'running') throw new UserError(`cannot exec in container "${o.id}": it is ${st.status}, not running`);
+  const first = st.initPid ?? st.pid;
+  const b = readBundle(st.bundle);
+  let p: NonNullable<OciSpec['process']>;
+  if (o.processFile) {
+    try {
+      p = JSON.parse(fs.readFileSync(o.processFile, 'utf8'));
+    } catch (err) {
+      throw new UserError(`--process ${o.processFile}: cannot read it as JSON (${(err as Error).message.split('\n')[0]})`);
+    }
+  } else p = { args: o.args, env: b.proc.env, cwd: o.cwd ?? b.proc.cwd };
+  if (!p.args?.length) throw new UserError('give the command to run: box exec ID COMMAND..., or --process FILE');
+  if (p.terminal) throw new UserError('exec with a terminal (process.terminal) is not supported by box\'s OCI runtime yet');
+
+  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
+  const theirs = (ns: string) => { try { return fs.readlinkSync(`/proc/${first}/ns/${ns}`); } catch { return null; } };
+  const plan = new Plan();
+  plan.sync('box puts us in the container\'s cgroup');
+  plan.rootFd(`/proc/${first}/root`);
+  for (const ns of JOIN_ORDER) {
+    if (theirs(ns) && theirs(ns) !== mine(ns)) plan.setns(`/proc/${first}/ns/${ns}`, NAMESPACES[ns]);
+  }
+  plan.enterRoot();
+  if (theirs('pid') !== mine('pid')) plan.fork();
+  const proc: ProcessSpec = {
+    args: p.args, env: [...(p.env ?? b.proc.env), ...o.env], cwd: o.cwd ?? p.cwd ?? '/',
+    uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, tty: false,
+  };
+  const cfg = {
+    ...b.cfg,
+    capAdd: p.capabilities?.bounding ?? b.cfg.capAdd,
+    noNewPrivs: p.noNewPrivileges ?? b.cfg.noNewPrivs,
+  };
+  finishProcess(plan, cfg, proc, { newTimeNs: false });
+  closeFdsBeforeFilter(plan);
+
+  const cgroup = openCgroup(sys, st);
+  const init = spawnInit({ plan, trace: sys.trace, stdio: [0, 1, 2], onSync: (pid) => cgroup?.addProcess(pid) });
+  const exited = new Promise<number>((resolve) => init.child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))));
+  await init.started;
+  if (o.pidFile) fs.writeFileSync(o.pidFile, String(init.child.pid));
+  if (!o.detach) return exited;
+  for (const fd of [3, 4]) (init.child.stdio[fd] as Readable | Writable).destroy();
+  init.child.unref();
+  return 0;
+}

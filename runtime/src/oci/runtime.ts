@@ -1,0 +1,215 @@
+// runc's lifecycle on box's start path: create builds the container up to the point just
+// before execve and leaves it waiting; start lets it exec; kill signals it; delete removes
+// what is left.
+//
+// No box process stays with the container (box run's monitor does): `box create` starts
+// box-init, answers its sync points and exits, as runc create does. box-init's outer process
+// (the reaper, which mirrors its child's exit status) is then the child of whoever is the
+// subreaper above us: podman's conmon waits for it and so learns the exit code.
+//
+// The wait between create and start is a fifo, exec.fifo, as runc's: box-init opens it for
+// writing, which blocks in the kernel until a reader opens it, and `box start` is that reader.
+// A fifo needs no listener process and no protocol, and it outlives `box create`. Its
+// existence is also the state: the pid alive and the fifo there is "created"; the fifo gone,
+// "running"; the pid gone, "stopped" (state.ts).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { constants as osConstants } from 'node:os';
+import { detectCgroups } from '../cgroups/index.ts';
+import type { Cgroup } from '../cgroups/types.ts';
+import { containerPlan } from '../container/build-plan.ts';
+import { spawnInit } from '../container/init-stage.ts';
+import { restrictDevices } from '../container/run.ts';
+import { Plan } from '../container/plan.ts';
+import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
+import { UserError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
+import { readBundle } from './bundle.ts';
+import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
+
+export const SYNC_CREATED = 'box create records the container: it waits on exec.fifo next';
+
+const cgroupName = (id: string) => `box-oci-${id}`;
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle: string;
+  pidFile?: string;
+}
+
+/** `box create`: returns once the container waits before exec; the container keeps our stdio. */
+export async function createContainer(sys: Sys, o: CreateOptions): Promise<void> {
+  checkId(o.id);
+  if (process.getuid?.() !== 0) throw new UserError('box create needs root (it makes namespaces, mounts and cgroups): run it with sudo');
+  const b = readBundle(o.bundle); // a bad config fails here, in one line, before anything exists
+  const dir = containerDir(o.root, o.id);
+  fs.mkdirSync(o.root, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UserError(`container "${o.id}" already exists; box delete ${o.id} first`);
+    throw err;
+  }
+  let cgroup: Cgroup | null = null;
+  let reaper = 0;
+  try {
+    const fifo = fifoPath(o.root, o.id);
+    execFileSync('mkfifo', ['-m', '0600', fifo]);
+    cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
+    cgroup.setLimits(b.limits);
+    // Only the harmless device nodes may be opened, whatever nodes the container makes
+    // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
+    // config's linux.resources.devices that engines send (deny all, then the usual nodes).
+    restrictDevices(sys, cgroup, []);
+    // Still root with every capability (CAP_SYS_RESOURCE may raise a hard limit): rlimits and
+    // oom_score_adj, then the stop before exec. (runc sets rlimits later and, on this host,
+    // fails podman's RLIMIT_NPROC with EPERM.)
+    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => {
+      for (const r of b.rlimits) p.rlimit(r.resource, r.name, r.soft, r.hard);
+      if (b.oomScoreAdj !== undefined) p.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
+      p.sync(SYNC_CREATED).waitExecFifo();
+    });
+    closeFdsBeforeFilter(plan);
+    // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
+    if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
+    // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
+    const first = new Plan().execFifo(fifo);
+    for (const j of b.joins) first.setns(j.path, j.flag);
+    plan.ops.unshift(...first.ops);
+    const cg = cgroup;
+    let created: () => void = () => {};
+    const waiting = new Promise<void>((resolve) => { created = resolve; });
+    const init = spawnInit({
+      plan, trace: sys.trace, stdio: [0, 1, 2],
+      onProcess: (pid) => cg.addProcess(pid),
+      onSync: (pid, why) => {
+        if (why !== SYNC_CREATED) return;
+        reaper = init.child.pid!;
+        writeOciState(o.root, {
+          ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,
+          created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
+          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid,
+        });
+        created();
+      },
+    });
+    // box-init's reaper joins the cgroup too (box run leaves it outside): the pid we give is its,
+    // and conmon finds the cgroup to watch for OOM kills from /proc/PID/cgroup of that pid.
+    cg.addProcess(init.child.pid!);
+    // Either the sync point (created) or a failure before it.
+    await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
+    if (o.pidFile) fs.writeFileSync(o.pidFile, String(reaper)); // runc writes the pid without a newline
+    // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
+    for (const fd of [3, 4]) (init.child.stdio[fd] as Readable | Writable).destroy();
+    init.child.unref();
+  } catch (err) {
+    if (reaper) {
+      try {
+        process.kill(reaper, 'SIGKILL');
+      } catch { /* gone */ }
+    }
+    if (cgroup) {
+      cgroup.killAll();
+      cgroup.destroy();
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** `box start`: open exec.fifo for reading, which releases box-init's open and so the exec. */
+export async function startContainer(root: string, id: string): Promise<void> {
+  const st = readOciState(root, id);
+  if (st.status !== 'created') throw new UserError(`cannot start container "${id}": it is ${st.status}, not created`);
+  const fifo = fifoPath(root, id);
+  // O_NONBLOCK: open at once even if box-init is gone, rather than wait forever.
+  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    for (;;) {
+      let n = 0;
+      try {
+        n = fs.readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      if (n === 1) break;
+      if (readOciState(root, id).status !== 'created') throw new UserError(`cannot start container "${id}": its process is gone`);
+      await new Promise((r) => setTimeout(r, 5)); // box-init has not reopened its end yet
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.rmSync(fifo, { force: true }); // from now on the state is "running"
+}
+
+/**
+ * A config's seccomp profile need not allow close_range(2) (runtime-tools' default does not),
+ * and box-init marks its descriptors close-on-exec after the filter: do it just before the
+ * filter instead. CLOSE_RANGE_CLOEXEC only marks them, so box-init's reports still flow.
+ */
+export function closeFdsBeforeFilter(plan: Plan): void {
+  const close = plan.ops.findLastIndex((op) => op.args[0] === 'close_range');
+  const filter = plan.ops.findIndex((op) => op.args[0] === 'seccomp');
+  if (close < 0 || filter < 0 || filter > close) return;
+  const [op] = plan.ops.splice(close, 1);
+  plan.ops.splice(filter, 0, op);
+}
+
+/** The container's cgroup, where create made it. */
+export function openCgroup(sys: Sys, st: OciState): Cgroup | null {
+  return st.cgroup ? detectCgroups(sys, { parent: st.cgroupParent }).open(st.cgroup) : null;
+}
+
+export function parseSignal(sig: string | undefined): NodeJS.Signals | number {
+  if (!sig) return 'SIGTERM';
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = (sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in osConstants.signals)) throw new UserError(`unknown signal '${sig}'; e.g. TERM, KILL or 9`);
+  return name;
+}
+
+/** `box kill ID [SIGNAL]` (default TERM); --all: every process in its cgroup. */
+export function killContainer(sys: Sys, root: string, id: string, signal: string | undefined, all: boolean): void {
+  const sig = parseSignal(signal);
+  const st = readOciState(root, id);
+  if (st.status !== 'created' && st.status !== 'running' && st.status !== 'paused') throw new UserError(`container "${id}" is not running`);
+  // The process in the container (PID 1 there), not box-init's reaper, which forwards only some signals.
+  const first = st.initPid ?? st.pid;
+  const pids = all ? openCgroup(sys, st)?.pids() ?? [first] : [first];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+}
+
+/** `box delete [--force] ID`: a stopped container's state and cgroup; --force kills a live one first. */
+export async function deleteContainer(sys: Sys, root: string, id: string, force: boolean): Promise<void> {
+  const st = readOciState(root, id);
+  if (st.status !== 'stopped' && st.status !== 'created' && !force) {
+    throw new UserError(`cannot delete container "${id}": it is ${st.status}; stop it first or use --force`);
+  }
+  const cg = openCgroup(sys, st);
+  if (cg) {
+    cg.killAll();
+    cg.destroy();
+  }
+  // In case the cgroup was gone already: the reaper too.
+  if (st.status !== 'stopped') {
+    try {
+      process.kill(st.pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+  fs.rmSync(containerDir(root, id), { recursive: true, force: true });
+}
+
+export { readOciState };

@@ -1,0 +1,184 @@
+// box as an OCI runtime, driven with runc's command line and bundles the test writes: the
+// create/start split, state, kill, delete, --pid-file, resources in the cgroup, a namespace
+// joined by path, and bad input refused in one line with nothing left behind.
+
+import { afterAll, beforeAll, expect } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { boxBin, rootReason, until } from './helpers.ts';
+import { needs } from '../support/requires.ts';
+
+const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
+const t = needs(rootReason, !busybox && 'busybox-static is not installed (apt-get install busybox-static)');
+
+let dir = '';
+let root = '';
+
+/** runc's command line: box --root ROOT ARGS, its output into a file (create's stdout is the container's). */
+function oci(args: string[], out = path.join(dir, 'cli.out')): { code: number; out: string } {
+  const fd = fs.openSync(out, 'w');
+  const r = spawnSync(boxBin, ['--root', root, ...args], { stdio: ['ignore', fd, fd], timeout: 30_000 });
+  fs.closeSync(fd);
+  return { code: r.status ?? 128, out: fs.readFileSync(out, 'utf8') };
+}
+
+/** A bundle: busybox as the root filesystem, and this config (process.args given). */
+function bundle(name: string, config: Record<string, unknown>): string {
+  const b = path.join(dir, name);
+  fs.mkdirSync(path.join(b, 'rootfs/bin'), { recursive: true });
+  fs.copyFileSync(busybox!, path.join(b, 'rootfs/bin/busybox'));
+  fs.chmodSync(path.join(b, 'rootfs/bin/busybox'), 0o755);
+  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
+  fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({
+    ociVersion: '1.0.2',
+    root: { path: 'rootfs', readonly: true },
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }] },
+    ...config,
+  }));
+  return b;
+}
+
+const proc = (args: string[], extra: Record<string, unknown> = {}) => ({ args, env: ['PATH=/bin'], cwd: '/', ...extra });
+const state = (id: string) => JSON.parse(oci(['state', id]).out) as { status: string; pid: number; id: string; bundle: string };
+
+/** A block device this host has (a loop device if there is one), as "MAJOR MINOR": opening it must be refused. */
+function hostBlockDevice(): string {
+  const all = fs.readdirSync('/sys/dev/block');
+  return (all.find((d) => d.startsWith('7:')) ?? all[0]).replace(':', ' ');
+}
+
+function cgroupFile(id: string, file: string): string | null {
+  const find = spawnSync('find', ['/sys/fs/cgroup', '-type', 'd', '-name', `box-oci-${id}`], { encoding: 'utf8' });
+  for (const d of find.stdout.split('\n').filter(Boolean)) {
+    if (fs.existsSync(path.join(d, file))) return fs.readFileSync(path.join(d, file), 'utf8').trim();
+  }
+  return null;
+}
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-oci-'));
+  root = path.join(dir, 'state');
+});
+afterAll(() => {
+  for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) oci(['delete', '--force', id]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  spawnSync('sh', ['-c', 'rmdir /sys/fs/cgroup/*/box-oci 2>/dev/null'], { stdio: 'ignore' });
+});
+
+t.describe('box with runc\'s command line', () => {
+  t.it('create waits before exec; start runs it; state, kill and delete follow the spec', async () => {
+    const b = bundle('life', {
+      hostname: 'oci-box',
+      // CAP_MKNOD: it may make a node of the host's disk, but the device rules refuse to open it.
+      process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
+        `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60`],
+        { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
+      mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
+      linux: {
+        namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+        resources: { memory: { limit: 64 << 20 }, pids: { limit: 20 } },
+      },
+    });
+    const out = path.join(dir, 'life.out');
+    const created = oci(['create', '--bundle', b, '--pid-file', path.join(dir, 'life.pid'), 'life'], out);
+    expect(created.code).toBe(0);
+    expect(created.out).toBe(''); // nothing ran yet: the process waits before execve
+    const s = state('life');
+    expect(s).toMatchObject({ id: 'life', status: 'created', bundle: b });
+    expect(fs.readFileSync(path.join(dir, 'life.pid'), 'utf8')).toBe(String(s.pid));
+    expect(fs.readFileSync(`/proc/${s.pid}/cmdline`, 'utf8')).not.toContain('sleep');
+    expect(cgroupFile('life', 'memory.limit_in_bytes') ?? cgroupFile('life', 'memory.max')).toBe(String(64 << 20));
+    expect(cgroupFile('life', 'pids.max')).toBe('20');
+
+    expect(oci(['start', 'life']).code).toBe(0);
+    expect(state('life').status).toBe('running');
+    await until(() => fs.readFileSync(out, 'utf8').includes('321'), 10_000, 'the container\'s output');
+    const lines = fs.readFileSync(out, 'utf8');
+    expect(lines).toContain('started on oci-box');
+    expect(lines).toMatch(/CapEff:\s+0000000008000020/); // CAP_KILL (5) and CAP_MKNOD (27) only
+    expect(lines).toContain('read-only\ndisk refused\n321\n');
+    expect(oci(['start', 'life']).out).toMatch(/^box: cannot start container "life": it is running, not created\n$/);
+
+    expect(oci(['delete', 'life']).code).not.toBe(0); // running: needs --force
+    expect(oci(['kill', 'life', 'KILL']).code).toBe(0);
+    await until(() => state('life').status === 'stopped', 10_000, 'stopped');
+    expect(state('life').pid).toBe(0);
+    expect(oci(['delete', 'life']).code).toBe(0);
+    expect(fs.existsSync(path.join(root, 'life'))).toBe(false);
+    await until(() => cgroupFile('life', 'pids.max') === null, 10_000, 'the cgroup removed');
+    expect(oci(['state', 'life']).out).toBe('box: container "life" does not exist\n');
+  });
+
+  t.it('joins a namespace given by path', async () => {
+    // A process in a UTS namespace of its own, named "joined": the container joins it.
+    const holder: ChildProcess = spawn('unshare', ['--uts', 'sh', '-c', 'hostname joined; exec sleep 60'], { stdio: 'ignore' });
+    try {
+      await until(() => {
+        try {
+          return fs.readlinkSync(`/proc/${holder.pid}/ns/uts`) !== fs.readlinkSync('/proc/self/ns/uts') &&
+            fs.readFileSync(`/proc/${holder.pid}/cmdline`, 'utf8').startsWith('sleep');
+        } catch {
+          return false;
+        }
+      }, 10_000, 'the namespace holder');
+      const b = bundle('join', {
+        process: proc(['hostname']),
+        linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts', path: `/proc/${holder.pid}/ns/uts` }] },
+      });
+      const out = path.join(dir, 'join.out');
+      expect(oci(['create', '-b', b, 'join'], out).code).toBe(0);
+      expect(oci(['start', 'join']).code).toBe(0);
+      await until(() => state('join').status === 'stopped', 10_000, 'the container to exit');
+      expect(fs.readFileSync(out, 'utf8')).toBe('joined\n');
+      expect(oci(['delete', 'join']).code).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {
+    const b = bundle('frozen', { process: proc(['sleep', '60']) });
+    expect(oci(['create', '-b', b, 'frozen']).code).toBe(0);
+    expect(oci(['start', 'frozen']).code).toBe(0);
+    const { pid } = state('frozen');
+    expect(JSON.parse(oci(['ps', '--format', 'json', 'frozen']).out)).toContain(pid);
+    expect(oci(['pause', 'frozen']).code).toBe(0);
+    expect(state('frozen').status).toBe('paused');
+    expect(cgroupFile('frozen', 'freezer.state') ?? cgroupFile('frozen', 'cgroup.freeze')).toMatch(/^(FROZEN|1)$/);
+    expect(oci(['pause', 'frozen']).out).toBe('box: cannot pause container "frozen": it is paused, not running\n');
+    expect(oci(['resume', 'frozen']).code).toBe(0);
+    expect(state('frozen').status).toBe('running');
+    expect(cgroupFile('frozen', 'freezer.state') ?? cgroupFile('frozen', 'cgroup.freeze')).toMatch(/^(THAWED|0)$/);
+    expect(oci(['delete', '--force', 'frozen']).code).toBe(0);
+
+    const features = JSON.parse(oci(['features']).out);
+    expect(features).toMatchObject({ ociVersionMin: '1.0.0', linux: { cgroup: { v1: true, v2: true, systemd: false } } });
+    const specDir = path.join(dir, 'spec');
+    fs.mkdirSync(specDir);
+    expect(oci(['spec', '--bundle', specDir]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(specDir, 'config.json'), 'utf8'))).toMatchObject({ root: { path: 'rootfs' }, process: { args: ['sh'] } });
+    expect(oci(['spec', '--bundle', specDir]).out).toMatch(/^box: .*config\.json exists already; remove it first\n$/);
+  });
+
+  t.it('refuses bad input in one line, logs it as runc does, and leaves nothing behind', () => {
+    const b = path.join(dir, 'bad');
+    fs.mkdirSync(b);
+    fs.writeFileSync(path.join(b, 'config.json'), '{"process": ');
+    const log = path.join(dir, 'runtime.log');
+    const r = oci(['--log', log, '--log-format', 'json', 'create', '--bundle', b, 'bad']);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/^box: .*config\.json is not valid JSON .*; fix it\n$/);
+    const logged = JSON.parse(fs.readFileSync(log, 'utf8').trim());
+    expect(logged).toMatchObject({ level: 'error' });
+    expect(logged.msg).toContain('is not valid JSON');
+    expect(fs.existsSync(path.join(root, 'bad'))).toBe(false);
+
+    const hooks = bundle('hooks', { process: proc(['true']), hooks: { prestart: [{ path: '/bin/true' }] } });
+    expect(oci(['create', '-b', hooks, 'hooks']).out).toMatch(/^box: .*hooks are not supported.*\n$/);
+    expect(oci(['--systemd-cgroup', 'list']).out).toMatch(/^box: --systemd-cgroup is not supported.*cgroupfs.*\n$/);
+    expect(oci(['create', '-b', hooks, '../x']).out).toMatch(/^box: invalid container id/);
+    expect(fs.existsSync(path.join(root, 'hooks'))).toBe(false);
+  });
+});

@@ -1,0 +1,81 @@
+// podman with box as its OCI runtime: `podman --runtime runtime/bin/box run ...`. Podman (4.3,
+// through conmon) calls box with runc's commands and no global option (create --bundle,
+// start, kill ID SIGNAL, exec --process, delete --force), so this is runc's command line as
+// a real engine drives it. Everything podman keeps is in a temporary directory of the test's
+// own (storage, run root, tmpdir, events file); the image is box's busybox, saved and loaded.
+
+import { afterAll, beforeAll, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { box, boxBin, has, rootReason, tempBoxRoot } from './helpers.ts';
+import { needs } from '../support/requires.ts';
+
+const t = needs(rootReason, !has('podman') && 'podman is not installed (apt-get install podman)');
+
+let dir = '';
+let boxRoot = '';
+let env: Record<string, string> = {};
+let global: string[] = [];
+// This host's hard limits (open files 20000; no CAP_SYS_RESOURCE to raise podman's default nproc).
+const LIMITS = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096'];
+
+function podman(args: string[]): { code: number; stdout: string; stderr: string } {
+  // cwd: conmon writes an `oom` file into its working directory when the cgroup OOM-kills.
+  const r = spawnSync('podman', [...global, ...args], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  if (rootReason || !has('podman')) return;
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-podman-'));
+  boxRoot = tempBoxRoot('podman');
+  fs.writeFileSync(path.join(dir, 'containers.conf'), `[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "${dir}/events.log"\n`);
+  fs.writeFileSync(path.join(dir, 'storage.conf'), `[storage]\ndriver = "vfs"\nrunroot = "${dir}/runroot"\ngraphroot = "${dir}/graph"\n`);
+  env = { CONTAINERS_CONF: path.join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf') };
+  global = ['--root', `${dir}/graph`, '--runroot', `${dir}/runroot`, '--tmpdir', `${dir}/tmp`, '--runtime', boxBin];
+  const saved = box(boxRoot, ['save', 'busybox', '-o', path.join(dir, 'busybox.tar')], { timeout: 120_000 });
+  expect(saved.stderr).toBe('');
+  const loaded = podman(['load', '-i', path.join(dir, 'busybox.tar')]);
+  expect(loaded.stdout + loaded.stderr).toContain('busybox');
+}, 180_000);
+
+afterAll(() => {
+  if (!dir) return;
+  podman(['rm', '-af']);
+  fs.rmSync(dir, { recursive: true, force: true });
+  // podman's cgroupfs parent (and conmon's below it), empty once its containers are gone.
+  spawnSync('sh', ['-c', 'find /sys/fs/cgroup -depth -type d -path "*/libpod_parent*" -exec rmdir {} \\; 2>/dev/null'], { stdio: 'ignore' });
+  fs.rmSync(boxRoot, { recursive: true, force: true });
+});
+
+t.describe('podman --runtime box', () => {
+  t.it('runs a container and passes its exit code on', () => {
+    const hello = podman(['run', '--rm', ...LIMITS, 'busybox', 'echo', 'hello from box']);
+    expect(hello).toMatchObject({ code: 0, stdout: 'hello from box\n' });
+    expect(podman(['run', '--rm', ...LIMITS, 'busybox', 'sh', '-c', 'exit 7']).code).toBe(7);
+    const missing = podman(['run', '--rm', ...LIMITS, 'busybox', 'no-such-command']);
+    expect(missing.code).toBe(127);
+  }, 120_000);
+
+  t.it('runs detached: ps, exec, stop, rm', () => {
+    const started = podman(['run', '-d', '--name', 'boxpod', ...LIMITS, 'busybox', 'sleep', '300']);
+    expect(started.code).toBe(0);
+    const id = started.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.parse(spawnSync(boxBin, ['state', id], { encoding: 'utf8' }).stdout)).toMatchObject({ id, status: 'running' });
+    expect(podman(['ps', '--format', '{{.Names}} {{.Status}}']).stdout).toMatch(/^boxpod Up /m);
+    expect(podman(['exec', 'boxpod', 'sh', '-c', 'echo in $(hostname); exit 3'])).toMatchObject({ code: 3, stdout: `in ${id.slice(0, 12)}\n` });
+    expect(podman(['stop', '-t', '1', 'boxpod']).code).toBe(0);
+    // sleep is PID 1 and has no handler: SIGTERM does nothing to it (as with runc), SIGKILL does.
+    expect(podman(['ps', '-a', '--format', '{{.Names}} {{.Status}}']).stdout).toMatch(/^boxpod Exited \(137\)/m);
+    expect(podman(['rm', 'boxpod']).code).toBe(0);
+    expect(fs.existsSync(`/run/box-oci/${id}`)).toBe(false);
+  }, 120_000);
+
+  t.it('--memory: a process over the limit is killed (137)', () => {
+    const r = podman(['run', '--rm', ...LIMITS, '--memory', '32m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
+    expect(r.code).toBe(137);
+  }, 120_000);
+});
