@@ -26,7 +26,19 @@ export class LessonPage {
 
   /** Open `/lessons/<lesson>/` in a new tab (a new tab is a new sandbox) and wait for a prompt. */
   static async open(ctx: BrowserContext, base: string, lesson: string): Promise<LessonPage> {
-    const page = await ctx.newPage();
+    return LessonPage.load(await ctx.newPage(), base, lesson);
+  }
+
+  /**
+   * Go to `/lessons/<lesson>/` in this tab, as a reader follows the next-lesson link: the tab
+   * keeps its session, so the terminal comes back to the same sandbox with its files and
+   * containers (src/server/sessions.ts).
+   */
+  next(base: string, lesson: string): Promise<LessonPage> {
+    return LessonPage.load(this.page, base, lesson);
+  }
+
+  static async load(page: Page, base: string, lesson: string): Promise<LessonPage> {
     const res = await page.goto(`${base}/lessons/${lesson}/`);
     if (res?.status() !== 200) throw new Error(`/lessons/${lesson}/ answered ${res?.status()}`);
     const lp = new LessonPage(page, lesson);
@@ -147,11 +159,11 @@ export class LessonPage {
     expect(r.hint).toContain(hintWord);
   }
 
-  /** ...and once it is done, Check passes (the page says so, and hides the hint). */
+  /** ...and once it is done, Check passes (the page says so, in its language, and hides the hint). */
   async expectPass(id: string): Promise<void> {
     await this.checkUntilPass(id);
     expect(await this.exercise(id).getAttribute('data-status')).toBe('pass');
-    expect(await this.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain('Passed');
+    expect(await this.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain(this.lesson.startsWith('ko/') ? '통과' : 'Passed');
   }
 
   close(): Promise<void> {
@@ -171,6 +183,8 @@ export interface LessonLab {
   base: string;
   /** Open a lesson (`en/<slug>`) in a new tab, closing the previous one. */
   open(lesson: string): Promise<LessonPage>;
+  /** Go on to a lesson in the current tab, so in the same sandbox (a new tab when there is none). */
+  next(lesson: string): Promise<LessonPage>;
   stop(): Promise<number | null>;
 }
 
@@ -195,6 +209,10 @@ export async function startLessonLab(tag: string, maxSandboxes = 14): Promise<Le
     async open(lesson) {
       await current?.close().catch(() => {}); // one lesson at a time: its sandbox goes after the grace period
       current = await LessonPage.open(context, base, lesson);
+      return current;
+    },
+    async next(lesson) {
+      current = current ? await current.next(base, lesson) : await LessonPage.open(context, base, lesson);
       return current;
     },
     async stop() {
