@@ -5,9 +5,8 @@
 // after it (pass, "통과"). The steps are lesson-steps.ts's, shared with the English tests: the
 // commands, outputs and exercise ids are the same in both languages.
 //
-// The tab goes from lesson to lesson as a reader does, so it keeps its sandbox (a session
-// outlives a page for the server's grace period); each lesson cleans up after itself. Only
-// the engine lesson, which changes how every later `box run` starts, comes last.
+// One server and one browser for the file; each lesson in a tab, so a sandbox, of its own (a
+// closed tab's sandbox goes after the server's grace period).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { T, startLessonLab } from './lesson-page.ts';
@@ -25,7 +24,7 @@ const started = Date.now();
 describe.skipIf(skip)('every Korean lesson in a browser: its demo, and an exercise failed then passed', () => {
   beforeAll(async () => {
     if (missing) throw new Error(missing);
-    lab = await startLessonLab('ko-lessons', 2);
+    lab = await startLessonLab('ko-lessons', 4);
   }, 600_000);
 
   afterAll(async () => {
@@ -35,7 +34,7 @@ describe.skipIf(skip)('every Korean lesson in a browser: its demo, and an exerci
 
   for (const steps of [whyVirtualize, chrootToContainers, imagesAsFiles, ...earlierLessons]) {
     it(`ko/${steps.slug}`, async () => {
-      const p = await lab.next(`ko/${steps.slug}`);
+      const p = await lab.open(`ko/${steps.slug}`);
       expect(await p.page.locator('html').getAttribute('lang')).toBe('ko');
       await runLesson(p, steps);
       // The hint the reader saw was the Korean one.

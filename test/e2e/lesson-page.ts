@@ -29,15 +29,6 @@ export class LessonPage {
     return LessonPage.load(await ctx.newPage(), base, lesson);
   }
 
-  /**
-   * Go to `/lessons/<lesson>/` in this tab, as a reader follows the next-lesson link: the tab
-   * keeps its session, so the terminal comes back to the same sandbox with its files and
-   * containers (src/server/sessions.ts).
-   */
-  next(base: string, lesson: string): Promise<LessonPage> {
-    return LessonPage.load(this.page, base, lesson);
-  }
-
   static async load(page: Page, base: string, lesson: string): Promise<LessonPage> {
     const res = await page.goto(`${base}/lessons/${lesson}/`);
     if (res?.status() !== 200) throw new Error(`/lessons/${lesson}/ answered ${res?.status()}`);
@@ -183,8 +174,6 @@ export interface LessonLab {
   base: string;
   /** Open a lesson (`en/<slug>`) in a new tab, closing the previous one. */
   open(lesson: string): Promise<LessonPage>;
-  /** Go on to a lesson in the current tab, so in the same sandbox (a new tab when there is none). */
-  next(lesson: string): Promise<LessonPage>;
   stop(): Promise<number | null>;
 }
 
@@ -209,10 +198,6 @@ export async function startLessonLab(tag: string, maxSandboxes = 14): Promise<Le
     async open(lesson) {
       await current?.close().catch(() => {}); // one lesson at a time: its sandbox goes after the grace period
       current = await LessonPage.open(context, base, lesson);
-      return current;
-    },
-    async next(lesson) {
-      current = current ? await current.next(base, lesson) : await LessonPage.open(context, base, lesson);
       return current;
     },
     async stop() {
