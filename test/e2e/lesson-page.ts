@@ -26,7 +26,10 @@ export class LessonPage {
 
   /** Open `/lessons/<lesson>/` in a new tab (a new tab is a new sandbox) and wait for a prompt. */
   static async open(ctx: BrowserContext, base: string, lesson: string): Promise<LessonPage> {
-    const page = await ctx.newPage();
+    return LessonPage.load(await ctx.newPage(), base, lesson);
+  }
+
+  static async load(page: Page, base: string, lesson: string): Promise<LessonPage> {
     const res = await page.goto(`${base}/lessons/${lesson}/`);
     if (res?.status() !== 200) throw new Error(`/lessons/${lesson}/ answered ${res?.status()}`);
     const lp = new LessonPage(page, lesson);
@@ -147,11 +150,11 @@ export class LessonPage {
     expect(r.hint).toContain(hintWord);
   }
 
-  /** ...and once it is done, Check passes (the page says so, and hides the hint). */
+  /** ...and once it is done, Check passes (the page says so, in its language, and hides the hint). */
   async expectPass(id: string): Promise<void> {
     await this.checkUntilPass(id);
     expect(await this.exercise(id).getAttribute('data-status')).toBe('pass');
-    expect(await this.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain('Passed');
+    expect(await this.exercise(id).locator('[data-testid="exercise-status"]').textContent()).toContain(this.lesson.startsWith('ko/') ? '통과' : 'Passed');
   }
 
   close(): Promise<void> {
