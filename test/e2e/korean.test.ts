@@ -52,7 +52,7 @@ describe.skipIf(skip)('the course in Korean, in a browser', () => {
     await page.locator('[data-testid="switch-ko"]').click();
     await page.waitForURL('**/lessons/ko/hypervisors/');
     expect(await pageFacts(page)).toEqual({ path: '/lessons/ko/hypervisors/', lang: 'ko', title: '하이퍼바이저가 하는 일 · Isolab', switchTo: 'en' });
-    expect(await page.locator('.eyebrow').textContent()).toBe('제1장 · 가상 머신');
+    expect(await page.locator('.eyebrow').textContent()).toBe('제2장 · 가상 머신');
     expect(await page.locator('[data-testid="language-switch"] a').textContent()).toContain('English');
 
     // Remembered: a new visit to / (a bookmark, the link npm start printed) opens the Korean home.
