@@ -166,7 +166,8 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
   });
 
   it("runs an entrypoint list as Docker does: it replaces the image's and clears its CMD unless a command is given", () => {
-    ok(ENTRY, ['up', '-d']);
+    const up = ok(ENTRY, ['up', '-d']);
+    expect(up.stdout).toBe(''); // kept starts through the engine: its id is not printed
     expect(box(root, ['wait', 'entrypoint-alone-1']).stdout.trim()).toBe('0');
     expect(box(root, ['wait', 'entrypoint-list-1']).stdout.trim()).toBe('0');
     expect(box(root, ['wait', 'entrypoint-both-1']).stdout.trim()).toBe('0');
@@ -174,6 +175,8 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(ok(ENTRY, ['logs', 'alone']).stdout).toBe('entrypoint-alone-1  | \n');
     expect(ok(ENTRY, ['logs', 'list']).stdout).toBe('entrypoint-list-1  | from entrypoint\n');
     expect(ok(ENTRY, ['logs', 'both']).stdout).toBe('entrypoint-both-1  | from command\n');
+    expect(box(root, ['wait', 'entrypoint-kept-1']).stdout.trim()).toBe('0');
+    expect(ok(ENTRY, ['logs', 'kept']).stdout).toBe('entrypoint-kept-1  | -h --help\n');
     ok(ENTRY, ['down']);
   });
 
