@@ -110,6 +110,7 @@ describe('the plan box-init executes', () => {
     expect(processSpec(runConfigFrom(['busybox']), img).args).toEqual(['/init', 'serve']);
     expect(processSpec(runConfigFrom(['--entrypoint', 'echo', 'busybox']), img).args).toEqual(['echo']);
     expect(processSpec(runConfigFrom(['--entrypoint', 'echo', 'busybox', 'hi']), img).args).toEqual(['echo', 'hi']);
+    expect(processSpec(runConfigFrom(['--entrypoint', '', 'busybox']), img).args).toEqual(['serve']);
   });
 
   it('mounts before pivot_root, locks down after, and ends in execve', () => {
