@@ -176,6 +176,8 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(ok(ENTRY, ['logs', 'list']).stdout).toBe('entrypoint-list-1  | from entrypoint\n');
     expect(ok(ENTRY, ['logs', 'both']).stdout).toBe('entrypoint-both-1  | from command\n');
     expect(box(root, ['wait', 'entrypoint-kept-1']).stdout.trim()).toBe('0');
+    expect(box(root, ['wait', 'entrypoint-initd-1']).stdout.trim()).toBe('0');
+    expect(ok(ENTRY, ['logs', 'initd']).stdout).toBe('entrypoint-initd-1  | 2 box-init\n'); // init: true
     expect(ok(ENTRY, ['logs', 'kept']).stdout).toBe('entrypoint-kept-1  | -h --help\n');
     ok(ENTRY, ['down']);
   });

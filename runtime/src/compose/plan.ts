@@ -163,6 +163,7 @@ function runOf(project: Project, s: Service, n: number, name: string, hash: stri
   if (s.workingDir) run.push('-w', s.workingDir);
   if (s.user) run.push('-u', s.user);
   if (s.restart && s.restart !== 'no') run.push('--restart', s.restart);
+  if (s.init) run.push('--init');
   run.push(...healthFlags(s));
   // Compose's entrypoint is a list, box run's --entrypoint one word: the rest of the list goes
   // before the command. Exact as Docker: --entrypoint also clears the image's Cmd, so without

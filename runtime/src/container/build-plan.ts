@@ -154,6 +154,7 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   plan.closeRange(3);
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);
+  if (cfg.init) plan.init();
   plan.exec(proc.args[0], proc.args);
 }
 
