@@ -96,6 +96,9 @@ const en = {
   note: 'Note',
   tip: 'Tip',
   warning: 'Caution',
+  // <PortLink>: a port published in the reader's sandbox, opened in a new tab
+  portOpen: 'Open port {n} of your sandbox in a new tab',
+  portNoTerminal: 'The terminal is not connected yet: the port is opened in its sandbox.',
   // 401
   unauthorizedTitle: 'This lab needs its access link',
   unauthorizedBody:
@@ -185,6 +188,8 @@ const ko: UiStrings = {
   note: '참고',
   tip: '팁',
   warning: '주의',
+  portOpen: '샌드박스의 {n}번 포트를 새 탭에서 열기',
+  portNoTerminal: '터미널이 아직 연결되지 않았습니다. 포트는 그 샌드박스에서 열립니다.',
   unauthorizedTitle: '이 실습실에는 접근 링크가 필요합니다',
   unauthorizedBody:
     '실습 서버는 시작할 때 출력한 링크로 연 페이지에만 응답합니다. 그래서 같은 네트워크의 다른 사람은 여러분의 터미널을 쓸 수 없습니다.',

@@ -13,6 +13,7 @@ import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize } from './protocol.ts';
 import { SessionManager } from './sessions.ts';
 import { ExerciseCatalog } from './checks.ts';
 import { handleTerminal } from './terminal.ts';
+import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts';
 import type { SandboxDriver } from './sandbox.ts';
 
 export const WS_PATH = '/ws/terminal';
@@ -112,6 +113,16 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         return;
       }
       if (cookies.length) res.setHeader('Set-Cookie', cookies);
+      // A reader's published port (port-proxy.ts): only for the browser whose sandbox it is.
+      const url = requestUrl(req.url);
+      if (url?.pathname.startsWith(PORT_PREFIX)) {
+        proxyPortRequest(req, res, url, { sessions, log }).catch((e: Error) => {
+          log(`isolab: port proxy: ${e.message}`);
+          if (!res.headersSent) page(res, 500, 'Server error', '<p>Something went wrong; the server log says what.</p>');
+          else res.destroy();
+        });
+        return;
+      }
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
       serveStatic(req, res, opts.dist);
     } catch (e) {
@@ -129,6 +140,17 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     socket.once('close', () => upgrading.delete(socket));
     try {
       const url = requestUrl(req.url);
+      if (url?.pathname.startsWith(PORT_PREFIX)) {
+        // A WebSocket of the reader's own server: the same Host, Origin and token rules.
+        if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
+        if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
+        if (!authenticate(req, opts.token).ok) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
+        proxyPortUpgrade(req, socket, head, url, { sessions, log }, (status, reason) => refuse(socket, status, reason)).catch((e: Error) => {
+          log(`isolab: port proxy: ${e.message}`);
+          refuse(socket, 500, 'server error');
+        });
+        return;
+      }
       if (!url || url.pathname !== WS_PATH) { refuse(socket, 404, `no WebSocket here; the terminal is at ${WS_PATH}`); return; }
       if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
       if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }

@@ -62,7 +62,12 @@ export function removeBridge(trace: Trace | null, n: Pick<Network, 'id' | 'bridg
 export function reapOrphanBridges(trace: Trace | null): void {
   for (const r of orphans()) {
     stopOrphanDns(trace, r.networkDir);
-    removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+    try {
+      removeBridge(trace, { id: r.networkId, bridge: r.bridge });
+    } catch (err) {
+      // Another box's leftovers must not fail this box's command: the next reaper tries again.
+      trace?.record({ kind: 'note', text: `could not remove the orphaned bridge ${r.bridge}: ${(err as Error).message}` });
+    }
   }
 }
 

@@ -22,11 +22,18 @@ export interface HostRecord {
   networkId: string;
   /** The network's directory under its box root: gone means orphaned. */
   networkDir: string;
+  /** The network namespace the bridge is in ("net:[4026531840]"): /run/box is shared by every
+   * box on the host, but a box run in another namespace (nsenter --net) can neither see nor
+   * remove that bridge, and /sys still shows the host's links to it. */
+  netns?: string;
 }
+
+/** This process's network namespace, as /proc names it. */
+export const currentNetns = () => fs.readlinkSync('/proc/self/ns/net');
 
 export function recordNetwork(r: HostRecord): void {
   fs.mkdirSync(dir(), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(dir(), r.bridge), JSON.stringify(r));
+  fs.writeFileSync(path.join(dir(), r.bridge), JSON.stringify({ ...r, netns: r.netns ?? currentNetns() }));
 }
 
 export function forgetNetwork(trace: Trace | null, bridge: string): void {
@@ -53,8 +60,11 @@ export function records(): HostRecord[] {
   });
 }
 
-/** Networks whose box root no longer has them. */
-export const orphans = () => records().filter((r) => !fs.existsSync(path.join(r.networkDir, 'network.json')));
+/** Networks of this network namespace whose box root no longer has them. */
+export function orphans(): HostRecord[] {
+  const here = currentNetns();
+  return records().filter((r) => (r.netns ?? here) === here && !fs.existsSync(path.join(r.networkDir, 'network.json')));
+}
 
 /** Turn forwarding on, noting it if box is the one that did. */
 export function enableForwarding(trace: Trace | null): void {
