@@ -18,6 +18,7 @@ const FIX = path.join(repo, 'test/fixtures/compose');
 const NAMES = path.join(FIX, 'names/compose.yaml');
 const HEALTH = path.join(FIX, 'health/compose.yaml');
 const BUILD = path.join(FIX, 'build/compose.yaml');
+const ENTRY = path.join(FIX, 'entrypoint/compose.yaml');
 let port = 0;
 
 const compose = (file: string, args: string[], env: Record<string, string> = {}) => box(root, ['compose', '-f', file, ...args], { env: { SERVER_PORT: String(port), ...env }, timeout: 120_000 });
@@ -54,6 +55,7 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     compose(NAMES, ['down', '-v']);
     compose(HEALTH, ['down', '-v']);
     compose(BUILD, ['down', '-v']);
+    compose(ENTRY, ['down', '-v']);
     box(root, ['engine', 'stop']); // started on demand for the health checks
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
     fs.rmSync(root, { recursive: true, force: true });
@@ -140,6 +142,8 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(at('health-db-1  Started')).toBeLessThan(at('Container db  Healthy'));
     expect(at('Container db  Healthy')).toBeLessThan(at('health-migrate-1  Started'));
     expect(at('Container migrate  Exited')).toBeLessThan(at('health-app-1  Started'));
+    // The engine's client prints a started container's id; compose's own output is its lines on stderr.
+    expect(r.stdout).toBe('');
     const ps = ok(HEALTH, ['ps', '-a']).stdout;
     expect(ps).toMatch(/health-db-1 .* Up \(healthy\)/);
     expect(ps).toMatch(/health-migrate-1 .* Exited \(0\)/);
@@ -159,6 +163,23 @@ describe.skipIf(!!missing)('box compose on the real kernel', () => {
     expect(box(root, ['ps', '-a', '-q']).stdout.trim()).toBe(''); // --rm
     ok(BUILD, ['down']);
     expect(box(root, ['rmi', 'build-api']).code).toBe(0);
+  });
+
+  it("runs an entrypoint list as Docker does: it replaces the image's and clears its CMD unless a command is given", () => {
+    const up = ok(ENTRY, ['up', '-d']);
+    expect(up.stdout).toBe(''); // kept starts through the engine: its id is not printed
+    expect(box(root, ['wait', 'entrypoint-alone-1']).stdout.trim()).toBe('0');
+    expect(box(root, ['wait', 'entrypoint-list-1']).stdout.trim()).toBe('0');
+    expect(box(root, ['wait', 'entrypoint-both-1']).stdout.trim()).toBe('0');
+    // busybox's CMD is sh: 'echo' alone prints an empty line, not "sh"
+    expect(ok(ENTRY, ['logs', 'alone']).stdout).toBe('entrypoint-alone-1  | \n');
+    expect(ok(ENTRY, ['logs', 'list']).stdout).toBe('entrypoint-list-1  | from entrypoint\n');
+    expect(ok(ENTRY, ['logs', 'both']).stdout).toBe('entrypoint-both-1  | from command\n');
+    expect(box(root, ['wait', 'entrypoint-kept-1']).stdout.trim()).toBe('0');
+    expect(box(root, ['wait', 'entrypoint-initd-1']).stdout.trim()).toBe('0');
+    expect(ok(ENTRY, ['logs', 'initd']).stdout).toBe('entrypoint-initd-1  | 2 box-init\n'); // init: true
+    expect(ok(ENTRY, ['logs', 'kept']).stdout).toBe('entrypoint-kept-1  | -h --help\n');
+    ok(ENTRY, ['down']);
   });
 
   it('refuses a bad file with one line naming the file, line and key, and makes nothing', () => {

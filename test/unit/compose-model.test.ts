@@ -220,8 +220,8 @@ describe('durations', () => {
 });
 
 describe('keys box cannot honour with a value', () => {
-  it('refuses init: true, naming why, and accepts init: false', () => {
-    expect(userError(() => load('services:\n  a:\n    image: x\n    init: true\n'))).toMatch(/compose\.yaml:4: init: true: box runs the command as PID 1 with no init process/);
+  it('reads init: true (box run --init) and init: false', () => {
+    expect(load('services:\n  a:\n    image: x\n    init: true\n').project.services.a.init).toBe(true);
     expect(load('services:\n  a:\n    image: x\n    init: false\n').project.services.a.init).toBe(false);
   });
 });

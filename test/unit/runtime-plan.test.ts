@@ -105,6 +105,14 @@ describe('the plan box-init executes', () => {
     expect(proc.env).toContain('HOSTNAME=h1');
   });
 
+  it("--entrypoint replaces the image's entrypoint and clears its Cmd, as docker run does", () => {
+    const img = { ...image, Entrypoint: ['/init'], Cmd: ['serve'] };
+    expect(processSpec(runConfigFrom(['busybox']), img).args).toEqual(['/init', 'serve']);
+    expect(processSpec(runConfigFrom(['--entrypoint', 'echo', 'busybox']), img).args).toEqual(['echo']);
+    expect(processSpec(runConfigFrom(['--entrypoint', 'echo', 'busybox', 'hi']), img).args).toEqual(['echo', 'hi']);
+    expect(processSpec(runConfigFrom(['--entrypoint', '', 'busybox']), img).args).toEqual(['serve']);
+  });
+
   it('mounts before pivot_root, locks down after, and ends in execve', () => {
     const cfg = runConfigFrom(['--hostname', 'h1', 'busybox', 'true']);
     const plan = containerPlan(cfg, rootfs(), processSpec(cfg, image));

@@ -74,7 +74,7 @@ export function boxRuntime(trace: Trace, cli: CliHooks): Runtime {
         await cli.startDetached(cfg);
         return;
       }
-      const code = await (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why);
+      const code = await (await import('../engine/control.ts')).runThroughEngine(['run', ...argv], why, { quiet: true }); // its id is not compose's output
       if (code !== 0) throw new ExitStatusError(`container ${cfg.name} did not start (exit ${code})`, code);
     },
     start: async (name) => void (await cli.startOne(name)),

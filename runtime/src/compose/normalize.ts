@@ -75,9 +75,6 @@ function service(svc: string, s: Obj, ctx: Ctx): Service {
   if (s.restart !== undefined && !/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(String(s.restart))) {
     fail(['restart'], `'${s.restart}' is not a restart policy; use no, always, on-failure[:N] or unless-stopped`);
   }
-  // box-init execs the command, which becomes PID 1 itself (as runc does): there is no init
-  // process to put in front of it, so `init: true` cannot be honoured, and says so.
-  if (s.init === true) fail(['init'], `init: true: box runs the command as PID 1 with no init process in front of it; remove init (or make the command reap its children, e.g. sh -c '...')`);
   const grace = s.stop_grace_period === undefined ? undefined : parseDuration(s.stop_grace_period) ?? fail(['stop_grace_period'], `'${s.stop_grace_period}' is not a duration; use e.g. 10s or 1m30s`);
 
   return {

@@ -163,9 +163,11 @@ function runOf(project: Project, s: Service, n: number, name: string, hash: stri
   if (s.workingDir) run.push('-w', s.workingDir);
   if (s.user) run.push('-u', s.user);
   if (s.restart && s.restart !== 'no') run.push('--restart', s.restart);
+  if (s.init) run.push('--init');
   run.push(...healthFlags(s));
   // Compose's entrypoint is a list, box run's --entrypoint one word: the rest of the list goes
-  // before the command (exact when the service gives a command; else the image's Cmd is not used).
+  // before the command. Exact as Docker: --entrypoint also clears the image's Cmd, so without
+  // a command the process is the list alone.
   if (s.entrypoint) run.push('--entrypoint', s.entrypoint[0] ?? '');
   run.push(s.image, ...(s.entrypoint?.slice(1) ?? []), ...(s.command ?? []));
   return {

@@ -162,6 +162,7 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   plan.closeRange(3);
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);
+  if (cfg.init) plan.init();
   plan.exec(proc.args[0], proc.args);
 }
 
@@ -178,7 +179,10 @@ function ownBoundingSet(): bigint {
 /** The process to run: image config, overridden by the command line, as Docker does. */
 export function processSpec(cfg: RunConfig, image: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string }): ProcessSpec {
   const entrypoint = cfg.entrypoint ?? image.Entrypoint ?? [];
-  const cmd = cfg.command.length ? cfg.command : image.Cmd ?? [];
+  // An entrypoint given on the command line clears the image's Cmd too (Docker's merge: the
+  // image's Cmd was written as arguments for the image's own entrypoint); an empty one
+  // (--entrypoint "") only removes the entrypoint.
+  const cmd = cfg.command.length ? cfg.command : cfg.entrypoint?.length ? [] : image.Cmd ?? [];
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) throw new UserError(`no command given and the image '${cfg.image}' has no default; add one: box run ${cfg.image} sh`);
   const env = new Map<string, string>();

@@ -15,6 +15,8 @@ export interface RunConfig {
   /** The command after the image name; empty means the image's Cmd. */
   command: string[];
   entrypoint?: string[];
+  /** --init: box-init stays as PID 1 in front of the command, reaping and forwarding signals. */
+  init?: boolean;
   name?: string;
   detach: boolean;
   interactive: boolean;

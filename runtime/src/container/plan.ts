@@ -63,6 +63,10 @@ export class Plan {
   fork() {
     return this.push(['fork'], 'fork', '');
   }
+  /** --init: fork again; the parent stays PID 1, reaps every child, forwards signals. */
+  init() {
+    return this.push(['init'], 'fork', 'init: PID 1 stays, reaps and forwards signals; the command runs as its child');
+  }
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) {
     return this.push(['mount', source ?? '', target, fstype ?? '', flags, data ?? ''], 'mount',
       `${q(source)}, ${q(target)}, ${q(fstype)}, ${mountFlagNames(flags)}, ${q(data)}`);

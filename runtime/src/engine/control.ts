@@ -87,14 +87,19 @@ async function start(): Promise<number> {
 }
 
 /**
+ * `quiet`: what the command prints on stdout (`run -d`: the container's id) is dropped, its
+ * errors still reach stderr; for code that starts containers and prints its own lines
+ * (`box compose up`).
+ *
  * A command that needs the engine (a restart policy, a health check: something must watch the
  * container after box exits, as dockerd does): start the engine if none runs, saying so in
  * one line, then hand the command to it through its C client, which relays stdio, the
  * terminal and signals exactly as when the engine was already running.
  */
-export async function runThroughEngine(argv: string[], why: string): Promise<number> {
+export async function runThroughEngine(argv: string[], why: string, opts: { quiet?: boolean } = {}): Promise<number> {
   await ensureEngine(why);
-  const client = spawn(clientBinary, argv, { stdio: 'inherit', env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
+  const stdio = opts.quiet ? (['ignore', 'ignore', 'inherit'] as const) : 'inherit';
+  const client = spawn(clientBinary, argv, { stdio: stdio as never, env: { ...process.env, BOX_ENGINE_RELAY: '1' } });
   // The terminal's signals reach the client too (same process group): it forwards them.
   const ignore = () => {};
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];

@@ -212,7 +212,12 @@ class Session {
     // Root only (the socket is 0600; this is the second lock). `run -d` stays with the CLI:
     // its monitor process is what `box logs` and `box stop` know.
     const served = ['run', 'exec', 'start', '__run-kept'].includes(argv[0]);
-    if (peer.uid !== 0 || !sameEnv || !served || argv.includes('--help') || argv.includes('-h')) {
+    // A help flag is box's only before the image or container (`box run busybox httpd -h /www`:
+    // the -h is httpd's), as the CLI reads it (cli/commands.ts afterCommand).
+    const words = argv.slice(1);
+    const first = words.findIndex((a) => !a.startsWith('-'));
+    const help = words.some((a, i) => (a === '--help' || a === '-h') && (first < 0 || i < first));
+    if (peer.uid !== 0 || !sameEnv || !served || help) {
       return void this.send('fallback\n');
     }
     const inv: Invocation = {

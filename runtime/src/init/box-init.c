@@ -244,7 +244,11 @@ static void do_fork(int i)
 	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	for (unsigned k = 0; k < sizeof sigs / sizeof *sigs; k++) signal(sigs[k], forward);
 	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+	for (;;) { /* reap every child (--init: orphans come to us); leave with the command's */
+		pid_t w = waitpid(-1, &status, 0);
+		if (w == pid) break;
+		if (w < 0 && errno != EINTR) _exit(125);
+	}
 	if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
 	_exit(WEXITSTATUS(status));
 }
@@ -271,6 +275,19 @@ static int wait_fifo(void)
 	close(fd);
 	close(fifo_fd);
 	return rc;
+}
+
+/* ---- init (--init, Docker's tini): stay as the container's PID 1 in front of the command.
+ * The kernel gives PID 1 of a namespace no default signal actions (a SIGTERM it has no
+ * handler for is dropped) and hands it every orphan to reap; a command that was not written
+ * as an init does neither. So: fork as above, the command runs as PID 2 with the default
+ * actions, the signals box sends are forwarded to it, and every child that ends is reaped. */
+
+static void do_init(int i)
+{
+	/* Orphans come to us even when the container has no PID namespace of its own. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail(i, errno);
+	do_fork(i);
 }
 
 /* ---- exec: search PATH from the container's environment, not ours ------------------- */
@@ -488,6 +505,7 @@ static long run_op(int i, struct op *o)
 	}
 	if (IS("sync")) { wait_for_go(i, getpid()); return 0; }
 	if (IS("fork")) { do_fork(i); return 0; }
+	if (IS("init")) { do_init(i); return 0; }
 	if (IS("mount")) return mount(nul(a[1]), a[2], nul(a[3]), num(a[4]), nul(a[5]));
 	if (IS("mkdirin")) return make_in(a[1], a[2], strcmp(a[3], "file") == 0);
 	if (IS("mountin")) return mount_in(a);
