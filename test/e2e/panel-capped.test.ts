@@ -3,6 +3,7 @@
 // the tree; the note goes when the cgroups do. Headless Chromium, `node src/server/main.ts`,
 // a real `box --lab` sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import type { BrowserContext, Page } from 'playwright-core';
 import { browserTestsMissing, freePort, launchChromium, spawnServer } from './harness.ts';
 import type { ServerProcess } from './harness.ts';
@@ -35,7 +36,7 @@ async function typeLine(p: Page, line: string, until: RegExp): Promise<void> {
     [until.source, Math.max(0, from - 100)] as const, { timeout: T });
 }
 
-describe.skipIf(!!missing)('the kernel panel with a big cgroup tree', () => {
+needs(missing).describe('the kernel panel with a big cgroup tree', () => {
   beforeAll(async () => {
     server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', TOKEN]);
     context = await launchChromium('capped', { width: 1500, height: 1000 });

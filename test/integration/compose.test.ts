@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import { box, has, repo, rootReason, tempBoxRoot } from './helpers.ts';
 
 const missing = rootReason || (!has('nft') ? 'needs nft (apt-get install nftables)' : !has('ip') ? 'needs ip (apt-get install iproute2)' : '');
@@ -46,7 +47,7 @@ async function httpGet(p: number): Promise<string> {
   return (await res.text()).trim();
 }
 
-describe.skipIf(!!missing)('box compose on the real kernel', () => {
+needs(missing).describe('box compose on the real kernel', () => {
   beforeAll(async () => {
     port = await freePort();
     expect(box(root, ['run', '--rm', '--network', 'none', 'busybox', 'true']).code).toBe(0); // the busybox image, once

@@ -1,6 +1,7 @@
 // `box run --init` on the real kernel: box-init stays as the container's PID 1 in front of the
 // command (as Docker's tini), forwards the signals box sends and passes the exit status on.
 import { describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import { box, rootReason, tempBoxRoot } from './helpers.ts';
 import fs from 'node:fs';
 import { afterAll } from 'vitest';
@@ -9,7 +10,7 @@ if (rootReason && process.env.CI === 'true') throw new Error(`init tests cannot 
 if (rootReason) console.warn(`skipping init tests: ${rootReason}`);
 const root = rootReason ? '' : tempBoxRoot('init');
 
-describe.skipIf(!!rootReason)('box run --init', () => {
+needs(rootReason).describe('box run --init', () => {
   afterAll(() => {
     box(root, ['rm', '-f', 'plain', 'inited']);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);

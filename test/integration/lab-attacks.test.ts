@@ -3,6 +3,7 @@
 // attack is on another reader. Each attack must fail, and the host and the other sandbox must
 // show that nothing happened (issue 12: loop devices, disk, cgroup ids, /dev/kvm, uid ranges).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -68,7 +69,7 @@ function loops(): { name: string; file: string; ino: number }[] {
 /** perl's syscall() passes numbers as 64-bit registers and strings as pointers: the raw call, from inside. */
 const perl = (script: string) => `perl -e '${script}'`;
 
-describe.skipIf(!box.ok)('a lab sandbox cannot take the lab\'s shared resources', () => {
+needs(box.ok ? '' : box.reason).describe('a lab sandbox cannot take the lab\'s shared resources', () => {
   beforeAll(async () => {
     server = await startInProcess({ driver: boxDriver(BOX, () => {}, { diskSize: DISK }), graceMs: 0 });
     a = await terminal();
@@ -215,7 +216,7 @@ describe.skipIf(!box.ok)('a lab sandbox cannot take the lab\'s shared resources'
   }, T);
 });
 
-describe.skipIf(!box.ok)('a lab sandbox whose box was SIGKILLed', () => {
+needs(box.ok ? '' : box.reason).describe('a lab sandbox whose box was SIGKILLed', () => {
   it('is reaped by the next box: its loop devices, its filesystem and its uid range', async () => {
     const root = tempBoxRoot('labkill');
     const env = { ...process.env, BOX_ROOT: root };

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import dgram from 'node:dgram';
 import { box, boxAsync, has, repo, rootReason, tempBoxRoot, until } from './helpers.ts';
 
@@ -96,7 +97,7 @@ async function bindable(port: number): Promise<boolean> {
   });
 }
 
-describe.skipIf(!!missing)('container networks on the real kernel', () => {
+needs(missing).describe('container networks on the real kernel', () => {
   beforeAll(() => {
     // "Outside": a namespace with an address, cabled to the host, which routes to it.
     execFileSync('ip', ['netns', 'add', OUT_NS]);

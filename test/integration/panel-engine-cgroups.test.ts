@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import { cgroupLayoutOfPid, readUsage, sandboxCgroupLayout } from '../../src/server/panel-stats.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { box, boxBin, inspect, rootReason, tempBoxRoot } from './helpers.ts';
 
-describe.skipIf(!!rootReason)('the panel finds cgroups from a process, with an engine running', () => {
+needs(rootReason).describe('the panel finds cgroups from a process, with an engine running', () => {
   let root: string;
   // The engine starts in a cgroup of its own (as one started by systemd or another shell is),
   // so the containers it makes are not under this process's cgroup.

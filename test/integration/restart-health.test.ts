@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import { box, cgroupDirsFor, inspect, processesInCgroupOf, rootReason, tempBoxRoot, until } from './helpers.ts';
 
-describe.skipIf(!!rootReason)('restart policies and health checks', () => {
+needs(rootReason).describe('restart policies and health checks', () => {
   let root: string;
   const ids: string[] = [];
   const run = (args: string[]) => {

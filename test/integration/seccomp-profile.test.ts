@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import { box, boxBin, rootReason, tempBoxRoot } from './helpers.ts';
 
 const hasCc = spawnSync('sh', ['-c', 'command -v cc'], { stdio: 'ignore' }).status === 0;
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
 }
 `;
 
-describe.skipIf(!!reason)('seccomp profiles in real containers', () => {
+needs(reason).describe('seccomp profiles in real containers', () => {
   const root = reason ? '' : tempBoxRoot('seccomp');
   const dir = reason ? '' : fs.mkdtempSync(path.join(root, 'probe-'));
   /** Make system call `nr` (arguments `callArgs`, the rest -1) in a container run with `args`. */

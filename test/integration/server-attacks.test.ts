@@ -3,6 +3,7 @@
 // second reader in a sandbox of their own must go on being served, as fast as before the
 // attack (compared with a baseline taken in the same test, with generous slack).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
@@ -92,7 +93,7 @@ const TYPE_CONFUSED = [
   '{"constructor":{"prototype":{"type":"ack"}},"type":"constructor"}',
 ];
 
-describe.skipIf(!box.ok)('attacks on the lab server, against real sandboxes', () => {
+needs(box.ok ? '' : box.reason).describe('attacks on the lab server, against real sandboxes', () => {
   let server: LabServer;
   let lessons: string;
   let a: LabClient; // the attacker
@@ -273,7 +274,7 @@ function rawRequest(port: number, text: string): Promise<string> {
   });
 }
 
-describe.skipIf(!box.ok)('one reader cannot take every sandbox', () => {
+needs(box.ok ? '' : box.reason).describe('one reader cannot take every sandbox', () => {
   let server: LabServer;
   const open: LabClient[] = [];
 
@@ -323,7 +324,7 @@ describe.skipIf(!box.ok)('one reader cannot take every sandbox', () => {
   }, 4 * T);
 });
 
-describe.skipIf(!box.ok)('npm start under attack', () => {
+needs(box.ok ? '' : box.reason).describe('npm start under attack', () => {
   it('keeps serving after the frame that used to end it, and stops in bounded time whatever its sockets do', async () => {
     const port = await freePort();
     const token = `attack-token-${'ab'.repeat(16)}`;

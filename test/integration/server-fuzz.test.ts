@@ -7,6 +7,7 @@
 //
 // The frames come from a seeded generator: ISOLAB_FUZZ_SEED=<n> replays a run (the seed is printed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs } from '../support/requires.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,7 +126,7 @@ function fuzzDriver(sink: string): SandboxDriver {
 // 1011 would be a bug of ours, 1001 a server stopping: neither may come from what a client sends.
 const FORBIDDEN_CLOSES = new Set([1001, 1011]);
 
-describe.skipIf(!box.ok)(`fuzzing the terminal WebSocket (seed ${SEED})`, () => {
+needs(box.ok ? '' : box.reason).describe(`fuzzing the terminal WebSocket (seed ${SEED})`, () => {
   let server: LabServer;
   let lessons: string;
   let dir: string;

@@ -29,7 +29,7 @@ export function ensureBridge(trace: Trace | null, n: Network): void {
       // An address of its own: a bridge without one takes the lowest MAC of its ports, so it
       // changes when that container goes, and the others' ARP entry for the gateway (their
       // DNS, their way out) goes stale until it expires. Docker fixes it too: 02:42 + the IP.
-      `link add ${n.bridge} address ${gatewayMac(n.gateway)} type bridge`,
+      `link add ${n.bridge} address ${macOf(n.gateway)} type bridge`,
       `addr add ${n.gateway}/${prefix} dev ${n.bridge}`,
       `link set ${n.bridge} up`,
     ].join('\n') + '\n');
@@ -87,7 +87,14 @@ function stopOrphanDns(trace: Trace | null, networkDir: string): void {
   }
 }
 
-/** A locally administered unicast MAC from the gateway's IPv4 address, as Docker makes them: 02:42:ac:11:00:01. */
-export function gatewayMac(gateway: string): string {
-  return ['02', '42', ...gateway.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
+/**
+ * A locally administered unicast MAC from an IPv4 address, as Docker makes them:
+ * 172.17.0.1 -> 02:42:ac:11:00:01. The bridge (the gateway) and every container's eth0 take
+ * theirs from their address, so an address that comes back (a service recreated, a lease
+ * reused) comes back with the same MAC: the neighbours' ARP caches stay right. With random
+ * MACs a recreated container answered at its old address only after the others' stale
+ * entries timed out (about a minute of "wget: download timed out").
+ */
+export function macOf(ipv4: string): string {
+  return ['02', '42', ...ipv4.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
 }

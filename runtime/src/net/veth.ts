@@ -11,7 +11,7 @@
 
 import type { Trace } from '../sys/trace.ts';
 import { runTool, ToolError } from './tools.ts';
-import { linkExists } from './bridge.ts';
+import { linkExists, macOf } from './bridge.ts';
 
 /** veth + 7 hex of the container id + 4 of the network id: 15 characters, unique per pair. */
 export const vethName = (containerId: string, networkId: string) => `veth${containerId.slice(0, 7)}${networkId.slice(0, 4)}`;
@@ -30,7 +30,7 @@ export interface VethSpec {
 export function plugVeths(trace: Trace | null, pid: number, specs: VethSpec[]): void {
   if (specs.length === 0) return;
   runTool(trace, 'ip', ['-batch', '-'], specs.map((s) =>
-    `link add ${s.veth} type veth peer name ${s.ifname} netns ${pid}\nlink set ${s.veth} master ${s.bridge} up\n`).join(''));
+    `link add ${s.veth} type veth peer name ${s.ifname} address ${macOf(s.ip)} netns ${pid}\nlink set ${s.veth} master ${s.bridge} up\n`).join(''));
   const inside = ['link set lo up'];
   for (const s of specs) inside.push(`addr add ${s.ip}/${s.prefix} dev ${s.ifname}`, `link set ${s.ifname} up`);
   const gw = specs.find((s) => s.gateway);
