@@ -26,6 +26,10 @@ function ok(args: string[]): string {
 }
 /** Alive and not a zombie (a zombie waits for a reaper that may be this test's runner). */
 const running = (pid: number) => { try { return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) { if (check()) return; await new Promise((r) => setTimeout(r, 50)); }
+  throw new Error(`waited 10 s for ${what}`);
+}
 const controlPlanePid = () => JSON.parse(fs.readFileSync(path.join(root, 'cluster/state.json'), 'utf8')).pid as number;
 
 suite.describe('box cluster with kubectl', () => {
@@ -87,6 +91,22 @@ suite.describe('box cluster with kubectl', () => {
     while (!out.includes('DELETED')) await new Promise((r) => setTimeout(r, 50));
     watch.kill();
     expect(out).toMatch(/DELETED\s+web/);
+  });
+
+  suite.it('controllers: a Deployment makes a ReplicaSet and its pods; a deleted pod is replaced; history and undo', async () => {
+    const podsOf = () => ok(['get', 'pods', '-l', 'app=nginx', '-o', 'name']).split('\n').filter(Boolean);
+    await until(() => podsOf().length === 2, 'the 2 pods of the scaled deployment');
+    const [victim] = podsOf();
+    ok(['delete', victim]);
+    await until(() => { const p = podsOf(); return p.length === 2 && !p.includes(victim); }, 'a replacement pod');
+    ok(['set', 'image', 'deployment/nginx-deployment', 'nginx=busybox:musl']);
+    await until(() => ok(['get', 'rs', '-l', 'app=nginx', '-o', 'name']).split('\n').filter(Boolean).length === 2, 'a second ReplicaSet');
+    expect(ok(['rollout', 'history', 'deployment/nginx-deployment'])).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+    expect(ok(['rollout', 'undo', 'deployment/nginx-deployment'])).toContain('rolled back');
+    await until(() => ok(['get', 'deploy', 'nginx-deployment', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']) === '3', 'revision 3');
+    // the undo brought revision 1's ReplicaSet back as revision 3: still two ReplicaSets
+    expect(ok(['get', 'rs', '-l', 'app=nginx', '-o', 'name']).split('\n').filter(Boolean)).toHaveLength(2);
+    expect(ok(['get', 'deploy', 'nginx-deployment', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).toBe('busybox');
   });
 
   suite.it('cluster down stops the control plane and takes only its own context out of the kubeconfig', () => {

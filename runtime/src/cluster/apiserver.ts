@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import { coreVersions, groupList, openapiGroupVersion, openapiRoot, resourceList, version } from './discovery.ts';
-import { jsonMergePatch, strategicMergePatch } from './patch.ts';
+import { jsonMergePatch, jsonPatch, strategicMergePatch } from './patch.ts';
 import { apiVersionOf, byPlural, knownKinds, RESOURCES, type Resource } from './resources.ts';
 import { fieldSelector, labelSelector } from './selectors.ts';
 import { alreadyExists, ApiError, badRequest, conflict, invalid, notFound } from './status.ts';
@@ -17,7 +17,7 @@ import type { Obj, Store } from './store.ts';
 import { toTable } from './table.ts';
 import { defaults, validate } from './validate.ts';
 
-interface Target { res: Resource; ns: string; name?: string; sub?: string }
+export interface Target { res: Resource; ns: string; name?: string; sub?: string }
 
 /** /api/v1/namespaces/default/pods/web/log -> pods, default, web, log. */
 export function parsePath(p: string): Target | undefined {
@@ -156,11 +156,11 @@ export class ApiServer {
 
   private patch(t: Target, body: string, contentType: string, dryRun: boolean): Obj {
     const old = this.mustGet(t);
-    const p = parse(body);
     let merged: Obj;
-    if (contentType.startsWith('application/strategic-merge-patch+json')) merged = strategicMergePatch(old, p) as Obj;
-    else if (contentType.startsWith('application/merge-patch+json')) merged = jsonMergePatch(old, p) as Obj;
-    else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (box has no JSON patch or server-side apply)`);
+    if (contentType.startsWith('application/strategic-merge-patch+json')) merged = strategicMergePatch(old, parse(body)) as Obj;
+    else if (contentType.startsWith('application/merge-patch+json')) merged = jsonMergePatch(old, parse(body)) as Obj;
+    else if (contentType.startsWith('application/json-patch+json')) merged = jsonPatch(old, parse(body, true) as any);
+    else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (box has no server-side apply)`);
     merged.metadata.resourceVersion = old.metadata.resourceVersion;
     return this.update(t, merged, dryRun);
   }
@@ -222,10 +222,10 @@ function send(res: http.ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
-function parse(body: string): Obj {
+function parse(body: string, list = false): Obj {
   try {
     const o = JSON.parse(body);
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('not an object');
+    if (typeof o !== 'object' || o === null || Array.isArray(o) !== list) throw new Error(list ? 'not a list of operations' : 'not an object');
     return o;
   } catch (err) {
     throw badRequest(`the body of the request is not a JSON object: ${(err as Error).message}`);

@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { ApiServer } from './apiserver.ts';
+import { ControllerManager } from './controller-manager.ts';
 import { clusterFile } from './paths.ts';
 import { Store } from './store.ts';
 
@@ -15,6 +16,8 @@ export async function controlPlaneMain(): Promise<number> {
   const api = new ApiServer(store, token, tls);
   // loopback only: the API server holds the whole cluster; the token is the second lock
   await new Promise<void>((resolve, reject) => { api.server.once('error', reject); api.server.listen(0, '127.0.0.1', resolve); });
+  const controllers = new ControllerManager(api);
+  controllers.log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`); // control-plane.log
   const port = (api.server.address() as { port: number }).port;
   report.end(`ok https://127.0.0.1:${port}\n`);
   process.on('SIGTERM', () => { api.server.close(); process.exit(0); });

@@ -59,3 +59,21 @@ function mergeList(current: Obj[], patch: Obj[], key: string, order?: Obj[]): Ob
   }
   return out;
 }
+
+/**
+ * JSON patch (RFC 6902), the third format: a list of operations on paths. `kubectl rollout
+ * undo` sends one: replace /spec/template with the old revision's. add, replace and remove.
+ */
+export function jsonPatch(target: Obj, ops: { op: string; path: string; value?: unknown }[]): Obj {
+  const out = structuredClone(target);
+  for (const { op, path, value } of ops) {
+    const keys = path.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = keys.pop()!;
+    const parent = keys.reduce((o: any, k) => (o[k] ??= {}), out);
+    if (op === 'remove') { if (Array.isArray(parent)) parent.splice(Number(last), 1); else delete parent[last]; } else if (op === 'add' || op === 'replace') {
+      if (Array.isArray(parent) && op === 'add') parent.splice(last === '-' ? parent.length : Number(last), 0, value);
+      else parent[last] = value;
+    } else throw new Error(`JSON patch operation ${op} is not supported (add, replace, remove are)`);
+  }
+  return out;
+}
