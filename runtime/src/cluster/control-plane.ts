@@ -2,7 +2,10 @@
 // cluster grows) the scheduler and controllers, which talk to the store as the API server's
 // clients would. It runs detached; `box cluster up` starts it and reads "ok URL" from fd 3.
 
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { containerName } from './agent.ts';
+import { boxCommand } from './box-cli.ts';
 import { ApiServer } from './apiserver.ts';
 import { ControllerManager } from './controller-manager.ts';
 import { clusterFile } from './paths.ts';
@@ -16,6 +19,18 @@ export async function controlPlaneMain(): Promise<number> {
   const api = new ApiServer(store, token, tls);
   // loopback only: the API server holds the whole cluster; the token is the second lock
   await new Promise<void>((resolve, reject) => { api.server.once('error', reject); api.server.listen(0, '127.0.0.1', resolve); });
+  // `kubectl logs`: the API server asks the node's runtime; here every node's containers are
+  // box containers on this machine, so `box logs` answers (a real API server proxies to the
+  // kubelet on that node)
+  api.logs = (pod, q, res) => {
+    const c = pod.spec.containers.find((x: { name: string }) => x.name === q.get('container')) ?? pod.spec.containers[0];
+    const [cmd, ...args] = boxCommand();
+    const child = spawn(cmd, [...args, 'logs', ...(q.get('follow') === 'true' ? ['-f'] : []), containerName(pod, c)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    child.stdout.pipe(res);
+    child.stderr.pipe(res, { end: false });
+    res.on('close', () => child.kill());
+  };
   const controllers = new ControllerManager(api);
   controllers.log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`); // control-plane.log
   const port = (api.server.address() as { port: number }).port;

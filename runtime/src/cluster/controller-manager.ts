@@ -7,6 +7,7 @@ import type { ApiServer } from './apiserver.ts';
 import { reconcileDeployment, REVISION } from './deployment-controller.ts';
 import { reconcileReplicaSet } from './replicaset-controller.ts';
 import { byPlural, type Resource } from './resources.ts';
+import { reconcileNodes } from './node-lifecycle.ts';
 import { schedule } from './scheduler.ts';
 import type { Obj } from './store.ts';
 
@@ -23,6 +24,7 @@ export class ControllerManager {
     this.api = api;
     api.store.watch(() => this.soon());
     this.soon();
+    setInterval(() => this.soon(), 1000).unref(); // heartbeats that stop change nothing: look anyway
   }
 
   private soon(): void {
@@ -39,6 +41,9 @@ export class ControllerManager {
 
   reconcileAll(): void {
     const store = this.api.store;
+    const lifecycle = reconcileNodes(store.list('nodes', ''), store.list('pods', ''));
+    for (const n of lifecycle.notReady) { this.write('nodes', n, 'status'); this.log(`node-lifecycle: node ${n.metadata.name} stopped reporting: NotReady`); }
+    for (const p of lifecycle.evict) { this.api.remove({ res: res('pods'), ns: p.metadata.namespace, name: p.metadata.name }, 'Background'); this.log(`node-lifecycle: evicted pod ${p.metadata.name} from ${p.spec.nodeName}`); }
     for (const d of store.list('deployments', '')) {
       const a = reconcileDeployment(d, store.list('replicasets', d.metadata.namespace));
       if (a.create) { this.api.create(res('replicasets'), d.metadata.namespace, a.create); this.log(`deployment ${d.metadata.name}: created replicaset ${a.create.metadata.name} (revision ${a.revision})`); }
