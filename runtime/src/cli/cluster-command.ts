@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { CLUSTER_NETWORK, nodeContainers } from '../cluster/agent.ts';
+import { CLUSTER_NETWORK, NODE_LABEL, nodeContainers } from '../cluster/agent.ts';
 import { boxCli } from '../cluster/box-cli.ts';
 import { controlPlaneMain } from '../cluster/control-plane.ts';
 import { agentMain, agentPid, nodeNames, startNode, stopNode } from '../cluster/node-process.ts';
@@ -75,6 +75,11 @@ async function up(argv: string[]): Promise<number> {
     // CNI gives each node a subnet and routes them; the lesson says so)
     const r = await boxCli(['network', 'create', CLUSTER_NETWORK]);
     if (r.code !== 0) { await removeAll(); throw new UserError(`the cluster network could not be made: ${r.stderr.trim().replace(/^box: /, '')}`); }
+    // the network's DNS server (box-dns) runs while the network has a container: this one
+    // holds it from the start, as a cluster's DNS pods do, so pods starting at once on three
+    // nodes do not race to start it
+    const dns = await boxCli(['run', '-d', '--name', 'box-cluster-dns', '--network', CLUSTER_NETWORK, '--label', `${NODE_LABEL}=control-plane`, 'busybox', 'sleep', '2147483647']);
+    if (dns.code !== 0) { await removeAll(); throw new UserError(`the cluster's DNS holder did not start: ${dns.stderr.trim().replace(/^box: /, '')}`); }
   }
   for (let i = 1; i <= nodes; i++) startNode(`node-${i}`);
   process.stdout.write(`cluster up: API server ${state.server}; kubectl's context 'box' is in ${state.kubeconfig}\n`);

@@ -50,10 +50,8 @@ export class NodeAgent {
     const list = await this.api.must('GET', `/api/v1/pods?fieldSelector=spec.nodeName%3D${this.node}`);
     const pods: Obj[] = list.items;
     const wanted = new Set<string>();
-    for (const pod of pods) {
-      for (const c of pod.spec.containers) wanted.add(containerName(pod, c));
-      try { await this.syncPod(pod); } catch (err) { this.log(`pod ${pod.metadata.name}: ${(err as Error).message}`); }
-    }
+    for (const pod of pods) for (const c of pod.spec.containers) wanted.add(containerName(pod, c));
+    await Promise.all(pods.map((pod) => this.syncPod(pod).catch((err) => this.log(`pod ${pod.metadata.name}: ${(err as Error).message}`))));
     // containers of pods that are gone (deleted, evicted): remove them
     for (const name of nodeContainers(this.node)) {
       if (!wanted.has(name)) { await boxCli(['rm', '-f', name]); this.kept.delete(name); this.log(`removed container ${name}`); }

@@ -80,7 +80,9 @@ export function reconcileDeployment(d: Obj, replicaSets: Obj[]): DeploymentActio
     rs.spec.replicas = n;
   };
   const replicas = d.spec.replicas ?? 1;
-  const ready = (rs: Obj) => rs.status?.readyReplicas ?? 0;
+  // a ReplicaSet's status lags its spec: one just scaled down from 3 to 2 may still say 3
+  // ready; never count more ready pods than it is meant to have
+  const ready = (rs: Obj) => Math.min(rs.status?.readyReplicas ?? 0, rs.spec.replicas ?? 0);
   const oldPods = old.reduce((n, rs) => n + (rs.status?.replicas ?? rs.spec.replicas ?? 0), 0);
 
   if (d.spec.strategy?.type === 'Recreate') {

@@ -1,13 +1,13 @@
 // The node lifecycle controller (in kube-controller-manager): a node whose agent has not
 // reported for GRACE_MS is marked NotReady (status Unknown), and its pods are evicted:
 // deleted, so that their ReplicaSets make new ones, which the scheduler puts on the nodes
-// that are still Ready. Kubernetes waits 40 s and then 5 min by default; box, 6 s and then
+// that are still Ready. Kubernetes waits 40 s and then 5 min by default; box, 10 s and then
 // at once, so that a reader sees it happen.
 
 import { condition } from './objects.ts';
 import type { Obj } from './store.ts';
 
-export const GRACE_MS = 6000;
+export const GRACE_MS = 10_000;
 
 export interface NodeActions { notReady: Obj[]; evict: Obj[] }
 

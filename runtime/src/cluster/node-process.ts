@@ -42,7 +42,7 @@ export async function stopNode(node: string): Promise<void> {
   for (const name of nodeContainers(node)) await boxCli(['rm', '-f', name]);
 }
 
-/** The agent's main loop: heartbeat and sync once a second, until killed. */
+/** The agent's main loops: heartbeat and sync once a second, until killed. */
 export async function agentMain(node: string): Promise<number> {
   const state = readClusterState();
   if (!state) throw new Error('no cluster state');
@@ -50,11 +50,14 @@ export async function agentMain(node: string): Promise<number> {
   const ca = fs.readFileSync(clusterFile('apiserver.crt'), 'utf8');
   const agent = new NodeAgent(new ApiClient(state.server, token, ca), node);
   agent.log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  // two loops: a slow sync (starting containers takes seconds) must not silence the heartbeat
+  const beat = async () => {
+    try { await agent.heartbeat(); } catch (err) { agent.log(`heartbeat: ${(err as Error).message}`); }
+    setTimeout(beat, 1000);
+  };
+  void beat();
   for (;;) {
-    try {
-      await agent.heartbeat();
-      await agent.sync();
-    } catch (err) { agent.log(`sync: ${(err as Error).message}`); }
+    try { await agent.sync(); } catch (err) { agent.log(`sync: ${(err as Error).message}`); }
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
