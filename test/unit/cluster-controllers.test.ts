@@ -87,3 +87,14 @@ describe('scheduler', () => {
     expect(schedule(pod('p', 'x', false), [node('n1', false)], [])).toEqual({ reason: '0/1 nodes are available: 1 node(s) not ready.' });
   });
 });
+
+describe('node lifecycle', () => {
+  it('marks a node whose heartbeat is older than the grace NotReady, and evicts only its pods', async () => {
+    const { reconcileNodes, GRACE_MS } = await import('../../runtime/src/cluster/node-lifecycle.ts');
+    const now = Date.parse('2026-01-01T00:01:00Z');
+    const node = (name: string, beat: number) => ({ metadata: { name, creationTimestamp: '2026-01-01T00:00:00Z' }, status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(beat).toISOString() }] } });
+    const a = reconcileNodes([node('alive', now - 1000), node('silent', now - GRACE_MS - 1)], [pod('p1', 'x', true, 'alive'), pod('p2', 'x', true, 'silent')], now);
+    expect(a.notReady.map((n) => [n.metadata.name, n.status.conditions[0].status])).toEqual([['silent', 'Unknown']]);
+    expect(a.evict.map((p) => p.metadata.name)).toEqual(['p2']);
+  });
+});
