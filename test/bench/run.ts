@@ -123,6 +123,8 @@ const SECTIONS: [string, () => Promise<void>][] = [
   ['network', async () => (await import('./network.ts')).benchNetwork()],
   // box compose up -d / down of three services beside the same three by hand.
   ['compose', async () => (await import('./compose.ts')).benchCompose()],
+  // box cluster: kubectl apply to 3 Ready pods, a killed pod to Ready again; control plane and agent memory.
+  ['cluster', async () => (await import('./cluster.ts')).benchCluster()],
   ['image', async () => {
     const m = await import('./image.ts');
     console.log(`\n${m.formatImageBench(m.benchImage())}`);

@@ -93,6 +93,7 @@ export const COMMANDS: Record<string, Command> = {
   build: lazy('Build an image from a Boxfile (a Dockerfile)', async () => (await import('./build-command.ts')).buildCommand),
   builder: lazy('Manage the build cache: prune', async () => (await import('./build-command.ts')).builderCommand),
   compose: lazy('Run an application of several containers from a Compose file (up, down, ps, logs, config...)', async () => ({ summary: '', help: (await import('./compose-command.ts')).composeHelp, run: (await import('./compose-command.ts')).composeCommand }), () => true),
+  cluster: lazy('Run a small Kubernetes-shaped cluster driven by kubectl: up, status, down', async () => ({ summary: '', help: (await import('./cluster-command.ts')).clusterHelp, run: (await import('./cluster-command.ts')).clusterCommand }), () => true),
   __monitor: { summary: '', help: () => '', run: monitorCommand },
   __engine: lazy('', async () => ({ summary: '', help: () => '', run: (await import('../engine/control.ts')).engineMain })),
 };
