@@ -19,6 +19,9 @@ type Api = { isolab?: { state: string; terminalText(): string } };
 
 export interface PageBenchResult {
   echoMs: { median: number; p90: number; samples: number };
+  /** Where one key's time goes (medians): keydown -> the page's WebSocket send, send -> the
+   *  echo's frame arriving, arrival -> the glyph in the buffer. */
+  echoParts: { toSend: number; network: number; toBuffer: number };
   promptMs: { median: number; p90: number; samples: number };
 }
 
@@ -54,15 +57,34 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
 
     // ---- keystroke echo ----
     const page = await ctx.newPage();
+    // Stamps on the page's WebSocket: when it last sent, when a binary frame last arrived (a
+    // listener added at construction runs before the page's own onmessage).
+    await page.addInitScript(() => {
+      const w = window as unknown as { benchSendT: number; benchRecvT: number };
+      const Native = window.WebSocket;
+      const send = Native.prototype.send;
+      Native.prototype.send = function (this: WebSocket, data: Parameters<WebSocket['send']>[0]) {
+        if (typeof data !== 'string') w.benchSendT = performance.now();
+        return send.call(this, data);
+      };
+      window.WebSocket = new Proxy(Native, {
+        construct(target, args: ConstructorParameters<typeof WebSocket>) {
+          const sock = new target(...args);
+          sock.addEventListener('message', (ev) => { if (typeof ev.data !== 'string') w.benchRecvT = performance.now(); });
+          return sock;
+        },
+      });
+    });
     await page.goto(`${base}/lessons/en/uts-namespaces/`);
     await page.waitForFunction(() => /[#$] *$/.test((window as unknown as Api).isolab?.terminalText() ?? ''), null, { timeout: 90_000 });
     await page.locator('[data-testid="terminal"]').click();
     const echo: number[] = [];
+    const parts: number[][] = [];
     const n = opts.keystrokes ?? 100;
     // The clock starts at the page's own keydown (a capture listener in the page, so the
     // driver's own round trips are not counted) and stops when the glyph is in xterm's buffer,
     // looked at on every task turn from that keydown on (a MessageChannel: no 4 ms timer clamp).
-    type Probe = { expect: string; len: number; result: number | string | null };
+    type Probe = { expect: string; len: number; result: number[] | string | null };
     await page.evaluate(() => {
       const w = window as unknown as { benchProbe: Probe | null };
       w.benchProbe = null;
@@ -70,10 +92,16 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
         const probe = w.benchProbe;
         if (!probe || probe.result !== null) return;
         const t0 = performance.now();
+        const w2 = window as unknown as { benchSendT: number; benchRecvT: number };
+        w2.benchSendT = 0;
+        w2.benchRecvT = 0;
         const mc = new MessageChannel();
         mc.port1.onmessage = () => {
           const text = (window as unknown as Api).isolab!.terminalText();
-          if (text.length > probe.len && text.endsWith(probe.expect)) probe.result = performance.now() - t0;
+          if (text.length > probe.len && text.endsWith(probe.expect)) {
+            const t = performance.now();
+            probe.result = [t - t0, w2.benchSendT - t0, w2.benchRecvT - w2.benchSendT, t - w2.benchRecvT];
+          }
           else if (performance.now() - t0 > 10_000) probe.result = `no echo of "${probe.expect}" in 10 s; the terminal ends with ${JSON.stringify(text.slice(-80))}`;
           else mc.port2.postMessage(0);
         };
@@ -87,9 +115,10 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
       }, ch);
       await page.keyboard.press(ch);
       const handle = await page.waitForFunction(() => (window as unknown as { benchProbe: Probe }).benchProbe.result, null, { timeout: 15_000, polling: 5 });
-      const r = (await handle.jsonValue()) as number | string;
+      const r = (await handle.jsonValue()) as number[] | string;
       if (typeof r === 'string') throw new Error(`bench page: ${r}`);
-      echo.push(r);
+      echo.push(r[0]!);
+      parts.push(r.slice(1));
       if (i % 20 === 19) { // keep the line short: Ctrl+U clears it
         await page.keyboard.press('Control+U');
         await page.waitForTimeout(30);
@@ -97,7 +126,8 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
     }
     await page.close();
     const stat = (xs: number[]) => ({ median: median(xs), p90: percentile(xs, 90), samples: xs.length });
-    return { echoMs: stat(echo.slice(5)), promptMs: stat(prompt) };
+    const part = (k: number) => median(parts.slice(5).map((p) => p[k]!));
+    return { echoMs: stat(echo.slice(5)), echoParts: { toSend: part(0), network: part(1), toBuffer: part(2) }, promptMs: stat(prompt) };
   } finally {
     await ctx.close();
     await server.stop();
@@ -108,6 +138,7 @@ export function formatPageBench(r: PageBenchResult): string {
   return [
     'lesson page in headless Chromium, real lab server and box sandbox',
     `  key press -> glyph in xterm's buffer   median ${r.echoMs.median.toFixed(1)} ms   p90 ${r.echoMs.p90.toFixed(1)} ms   (${r.echoMs.samples} keys)`,
+    `    of which: keydown -> WebSocket send ${r.echoParts.toSend.toFixed(1)} ms, send -> echo frame in ${r.echoParts.network.toFixed(1)} ms, frame -> buffer ${r.echoParts.toBuffer.toFixed(1)} ms (medians)`,
     `  lesson opened -> usable prompt         median ${r.promptMs.median.toFixed(0)} ms   p90 ${r.promptMs.p90.toFixed(0)} ms   (${r.promptMs.samples} new tabs)`,
   ].join('\n');
 }
