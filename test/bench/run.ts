@@ -121,6 +121,11 @@ const SECTIONS: [string, () => Promise<void>][] = [
   ['pull', async () => (await import('./pull.ts')).benchPull()],
   // Networks: a container start on the default bridge beside --network none; a published port's requests/s.
   ['network', async () => (await import('./network.ts')).benchNetwork()],
+  // What a reader feels on a lesson page: key press to glyph, lesson opened to a prompt.
+  ['page', async () => {
+    const m = await import('./page.ts');
+    console.log(`\n${m.formatPageBench(await m.benchPage())}`);
+  }],
   // box compose up -d / down of three services beside the same three by hand.
   ['compose', async () => (await import('./compose.ts')).benchCompose()],
   // box cluster: kubectl apply to 3 Ready pods, a killed pod to Ready again; control plane and agent memory.

@@ -1,0 +1,156 @@
+// A benchmark, not a test: what a reader feels on a lesson page in headless Chromium, through
+// the real lab server (`src/server/main.ts`) and a real `box --lab` sandbox.
+//   - keystroke echo: a key pressed (the page's own keydown) to its glyph in xterm.js's buffer,
+//     measured inside the page with performance.now(), so no driver round trip is counted;
+//   - lesson opened to a usable prompt: navigation start to a prompt in the buffer, for a
+//     new tab (a new sandbox) each time.
+//
+//   node test/bench/page.ts [--keystrokes 100] [--runs 5]
+//
+// wetty (the anchor the issue names) is not installed here (`npm view wetty` answers 3.2.0, but
+// it is not in node_modules and the registry is the only way to it): no side-by-side numbers yet.
+
+import { randomBytes } from 'node:crypto';
+import { boxLabAvailable, freePort, launchChromium, spawnServer } from '../e2e/harness.ts';
+import { benchArgs } from './args.ts';
+import { median, percentile } from './stats.ts';
+
+type Api = { isolab?: { state: string; terminalText(): string } };
+
+export interface PageBenchResult {
+  echoMs: { median: number; p90: number; samples: number };
+  /** Where one key's time goes (medians): keydown -> the page's WebSocket send, send -> the
+   *  echo's frame arriving, arrival -> the glyph in the buffer. */
+  echoParts: { toSend: number; network: number; toBuffer: number };
+  promptMs: { median: number; p90: number; samples: number };
+}
+
+export async function benchPage(opts: { keystrokes?: number; runs?: number } = {}): Promise<PageBenchResult> {
+  const probe = await boxLabAvailable();
+  if (!probe.ok) throw new Error(`bench page: ${probe.reason}`);
+  const token = 'bench-page-' + randomBytes(16).toString('hex');
+  const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', token, '--max-sandboxes', '3', '--grace-seconds', '2']);
+  const base = `http://127.0.0.1:${server.port}`;
+  const ctx = await launchChromium('bench-page');
+  try {
+    const first = await ctx.newPage();
+    await first.goto(server.url);
+    await first.close();
+
+    // ---- lesson opened to a usable prompt ----
+    const prompt: number[] = [];
+    for (let i = 0; i < (opts.runs ?? 5) + 1; i++) {
+      const page = await ctx.newPage();
+      await page.goto(`${base}/lessons/en/uts-namespaces/`, { waitUntil: 'commit' });
+      const ms = await page.evaluate(() => new Promise<number>((resolve, reject) => {
+        const poll = () => {
+          const api = (window as unknown as Api).isolab;
+          if (api?.state === 'connected' && /[#$] *$/.test(api.terminalText())) resolve(performance.now());
+          else if (performance.now() > 60_000) reject(new Error(`no prompt in 60 s: state ${api?.state}, notice "${document.querySelector('[data-testid="terminal-notice"]')?.textContent?.trim()}"`));
+          else setTimeout(poll, 2);
+        };
+        poll();
+      }));
+      if (i > 0) prompt.push(ms); // the first warms the server's caches and the browser's
+      await page.close();
+    }
+
+    // ---- keystroke echo ----
+    const page = await ctx.newPage();
+    // Stamps on the page's WebSocket: when it last sent, when a binary frame last arrived (a
+    // listener added at construction runs before the page's own onmessage).
+    await page.addInitScript(() => {
+      const w = window as unknown as { benchSendT: number; benchRecvT: number };
+      const Native = window.WebSocket;
+      const send = Native.prototype.send;
+      Native.prototype.send = function (this: WebSocket, data: Parameters<WebSocket['send']>[0]) {
+        if (typeof data !== 'string') w.benchSendT = performance.now();
+        return send.call(this, data);
+      };
+      window.WebSocket = new Proxy(Native, {
+        construct(target, args: ConstructorParameters<typeof WebSocket>) {
+          const sock = new target(...args);
+          sock.addEventListener('message', (ev) => {
+            if (typeof ev.data === 'string') return;
+            w.benchRecvT = performance.now();
+            // The page's onmessage runs next and writes the frame into xterm; look right after.
+            setTimeout(() => (window as unknown as { benchCheck?: () => void }).benchCheck?.(), 0);
+          });
+          return sock;
+        },
+      });
+    });
+    await page.goto(`${base}/lessons/en/uts-namespaces/`);
+    await page.waitForFunction(() => /[#$] *$/.test((window as unknown as Api).isolab?.terminalText() ?? ''), null, { timeout: 90_000 });
+    await page.locator('[data-testid="terminal"]').click();
+    const echo: number[] = [];
+    const parts: number[][] = [];
+    const n = opts.keystrokes ?? 100;
+    // The clock starts at the page's own keydown (a capture listener in the page, so the
+    // driver's own round trips are not counted) and stops when the glyph is in xterm's buffer,
+    // looked at right after each frame the page's socket receives (no polling loop, which would
+    // compete with the page's own tasks).
+    type Probe = { expect: string; len: number; result: number[] | string | null };
+    await page.evaluate(() => {
+      const w = window as unknown as { benchProbe: Probe | null; benchCheck?: () => void; benchSendT: number; benchRecvT: number };
+      w.benchProbe = null;
+      let t0 = 0;
+      w.benchCheck = () => {
+        const probe = w.benchProbe;
+        if (!probe || probe.result !== null || t0 === 0) return;
+        const text = (window as unknown as Api).isolab!.terminalText();
+        if (text.length > probe.len && text.endsWith(probe.expect)) {
+          const t = performance.now();
+          probe.result = [t - t0, w.benchSendT - t0, w.benchRecvT - w.benchSendT, t - w.benchRecvT];
+        }
+      };
+      document.addEventListener('keydown', () => {
+        const probe = w.benchProbe;
+        if (!probe || probe.result !== null) return;
+        t0 = performance.now();
+        w.benchSendT = 0;
+        w.benchRecvT = 0;
+        setTimeout(() => {
+          if (probe.result === null) probe.result = `no echo of "${probe.expect}" in 10 s; the terminal ends with ${JSON.stringify((window as unknown as Api).isolab!.terminalText().slice(-80))}`;
+        }, 10_000);
+      }, { capture: true });
+    });
+    for (let i = 0; i < n; i++) {
+      const ch = 'abcdefghijklmnopqrstuvwxyz'[i % 26]!;
+      await page.evaluate((c) => {
+        (window as unknown as { benchProbe: Probe }).benchProbe = { expect: c, len: (window as unknown as Api).isolab!.terminalText().length, result: null };
+      }, ch);
+      await page.keyboard.press(ch);
+      const handle = await page.waitForFunction(() => (window as unknown as { benchProbe: Probe }).benchProbe.result, null, { timeout: 15_000, polling: 5 });
+      const r = (await handle.jsonValue()) as number[] | string;
+      if (typeof r === 'string') throw new Error(`bench page: ${r}`);
+      echo.push(r[0]!);
+      parts.push(r.slice(1));
+      if (i % 20 === 19) { // keep the line short: Ctrl+U clears it
+        await page.keyboard.press('Control+U');
+        await page.waitForTimeout(30);
+      }
+    }
+    await page.close();
+    const stat = (xs: number[]) => ({ median: median(xs), p90: percentile(xs, 90), samples: xs.length });
+    const part = (k: number) => median(parts.slice(5).map((p) => p[k]!));
+    return { echoMs: stat(echo.slice(5)), echoParts: { toSend: part(0), network: part(1), toBuffer: part(2) }, promptMs: stat(prompt) };
+  } finally {
+    await ctx.close();
+    await server.stop();
+  }
+}
+
+export function formatPageBench(r: PageBenchResult): string {
+  return [
+    'lesson page in headless Chromium, real lab server and box sandbox',
+    `  key press -> glyph in xterm's buffer   median ${r.echoMs.median.toFixed(1)} ms   p90 ${r.echoMs.p90.toFixed(1)} ms   (${r.echoMs.samples} keys)`,
+    `    of which: keydown -> WebSocket send ${r.echoParts.toSend.toFixed(1)} ms, send -> echo frame in ${r.echoParts.network.toFixed(1)} ms, frame -> buffer ${r.echoParts.toBuffer.toFixed(1)} ms (medians)`,
+    `  lesson opened -> usable prompt         median ${r.promptMs.median.toFixed(0)} ms   p90 ${r.promptMs.p90.toFixed(0)} ms   (${r.promptMs.samples} new tabs)`,
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = benchArgs(process.argv.slice(2));
+  console.log(formatPageBench(await benchPage({ keystrokes: args.num('--keystrokes'), runs: args.num('--runs') })));
+}
