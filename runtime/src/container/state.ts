@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, UserError } from '../sys/errors.ts';
+import { kernelRandomBytes, randomHexId } from '../sys/random.ts';
 import { boxRoot } from '../image/paths.ts';
 import type { NetState } from '../net/endpoint.ts';
 import type { MountRecord } from '../volume/spec.ts';
@@ -57,26 +58,12 @@ const namesDir = () => path.join(boxRoot(), 'names');
 export const containerDir = (id: string) => path.join(containersDir(), id);
 const stateFile = (id: string) => path.join(containerDir(id), 'state.json');
 
-/** Random bytes from the kernel. (Reading /dev/urandom spares box the start-up cost of node:crypto.) */
-function randomBytes(n: number): Buffer {
-  const buf = Buffer.alloc(n);
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try {
-    fs.readSync(fd, buf, 0, n, null);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return buf;
-}
-
-export function newId(): string {
-  return randomBytes(32).toString('hex');
-}
+export const newId = randomHexId;
 
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'swift', 'tidy', 'witty'];
 const NAMES = ['babbage', 'cerf', 'dijkstra', 'hopper', 'kernighan', 'knuth', 'lamport', 'liskov', 'lovelace', 'ritchie', 'thompson', 'torvalds'];
 function randomName(): string {
-  const [x, y] = randomBytes(2);
+  const [x, y] = kernelRandomBytes(2);
   const pick = (a: string[], r: number) => a[r % a.length];
   return `${pick(ADJECTIVES, x)}_${pick(NAMES, y)}`;
 }

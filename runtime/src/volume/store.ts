@@ -131,16 +131,7 @@ export function removeVolume(name: string, usedBy: (name: string) => string[]): 
 }
 
 /** A random name for an anonymous volume: 64 hex digits, as Docker's. */
-export function anonymousName(): string {
-  const buf = Buffer.alloc(32);
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try {
-    fs.readSync(fd, buf, 0, 32, null);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return buf.toString('hex');
-}
+export { randomHexId as anonymousName } from '../sys/random.ts';
 
 /** `box volume inspect`: Docker's fields. */
 export function volumeView(v: VolumeRecord): Record<string, unknown> {
