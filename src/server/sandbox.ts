@@ -75,9 +75,13 @@ export function boxRunCommand(box: string, name: string, panelDir?: string, opts
  * new shell it prints OSC 777 "isolab;shell-restarted", which the page shows as a line in the
  * reader's language (scripts/terminal/terminal.ts). A new sandbox only comes from the page's
  * Reset. The pause bounds a shell that cannot start at all to five tries a second.
+ * `set -m`: the keeper runs each shell as a job of its own and takes the terminal back when
+ * it ends. A shell killed outright (a reader's `kill -9 -1`) cannot hand the terminal back
+ * itself, and the next one, left in a background process group, read EOF at once: a loop of
+ * logins and logouts.
  */
 export const SHELL_KEEPER = ['/bin/sh', '-c',
-  'while :; do if [ -x /bin/bash ]; then /bin/bash -l; else /bin/sh -l; fi; printf "\\033]777;isolab;shell-restarted\\007"; sleep 0.2; done'];
+  'set -m; while :; do if [ -x /bin/bash ]; then /bin/bash -l; else /bin/sh -l; fi; printf "\\033]777;isolab;shell-restarted\\007"; sleep 0.2; done'];
 
 /** The sandbox's first process (as the host numbers it) and its cgroup's name, in one line. */
 export function boxInspectCommand(box: string, name: string): { file: string; args: string[] } {
