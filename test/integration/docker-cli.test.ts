@@ -20,8 +20,8 @@ const reason = rootReason || missing;
 needs(reason).describe('the docker CLI against box engine', () => {
   let root: string;
   const env = () => ({ ...process.env, BOX_ROOT: root, DOCKER_HOST: `unix://${root}/engine.sock`, DOCKER_CONFIG: path.join(root, 'docker-config') });
-  const docker = (args: string[], bin = DOCKER) => {
-    const r = spawnSync(bin, args, { env: env(), encoding: 'utf8', timeout: 60_000 });
+  const docker = (args: string[], bin = DOCKER, input?: string) => {
+    const r = spawnSync(bin, args, { env: env(), encoding: 'utf8', timeout: 60_000, input });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -116,6 +116,10 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(top.stdout).toMatch(new RegExp(`^UID\\s+PID\\s+PPID\\s+CMD\\n0\\s+${pid}\\s+\\d+\\s+sleep 300\\n$`));
     const ex = docker(['exec', '-e', 'WHO=exec', 'dapi-sleeper', 'sh', '-c', 'echo "$WHO out"; echo "$WHO err" >&2; exit 5']);
     expect(ex).toMatchObject({ code: 5, stdout: 'exec out\n', stderr: 'exec err\n' });
+    // exec -i: the piped input reaches the process; the client's half-close is its end-of-file.
+    expect(docker(['exec', '-i', 'dapi-sleeper', 'cat'], DOCKER, 'hi\n')).toMatchObject({ code: 0, stdout: 'hi\n' });
+    expect(docker(['exec', '-i', 'dapi-sleeper', 'sh', '-c', 'wc -l; exit 4'], DOCKER, 'a\nb\n')).toMatchObject({ code: 4, stdout: '2\n' });
+    expect(docker(['exec', 'dapi-sleeper', 'cat'], DOCKER, 'not sent\n')).toMatchObject({ code: 0, stdout: '' });
     expect(docker(['kill', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
     expect(docker(['wait', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: '137\n' });
     expect(docker(['start', 'dapi-sleeper']).code).toBe(0);

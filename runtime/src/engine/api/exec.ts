@@ -21,6 +21,8 @@ interface ExecRecord {
   env: string[];
   workdir?: string;
   user?: string;
+  /** AttachStdin (docker exec -i): the hijacked connection's input becomes the process's stdin. */
+  stdin: boolean;
   running: boolean;
   exitCode: number | null;
   pid: number;
@@ -37,13 +39,13 @@ export const execRoutes: Route[] = [
     if (b.Tty) throw new ApiError(501, "box's engine API does not give execs a terminal yet (docker exec -t); use box exec -it");
     if (s.status !== 'running') throw new ApiError(409, `Container ${s.id} is not running`);
     const id = randomBytes(32).toString('hex');
-    execs.set(id, { id, container: s.id, cmd: b.Cmd, env: b.Env ?? [], workdir: b.WorkingDir || undefined, user: b.User || undefined, running: false, exitCode: null, pid: 0 });
+    execs.set(id, { id, container: s.id, cmd: b.Cmd, env: b.Env ?? [], workdir: b.WorkingDir || undefined, user: b.User || undefined, stdin: !!b.AttachStdin, running: false, exitCode: null, pid: 0 });
     send(res, 201, { Id: id });
   }],
   ['GET', /^\/exec\/([^/]+)\/json$/, ({ res, params }) => {
     const e = lookupExec(params[0]);
     send(res, 200, {
-      ID: e.id, Running: e.running, ExitCode: e.exitCode, ContainerID: e.container, Pid: e.pid, CanRemove: false, OpenStdin: false,
+      ID: e.id, Running: e.running, ExitCode: e.exitCode, ContainerID: e.container, Pid: e.pid, CanRemove: false, OpenStdin: e.stdin,
       OpenStdout: true, OpenStderr: true, DetachKeys: '',
       ProcessConfig: { tty: false, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: false, user: e.user ?? '' },
     });
@@ -68,8 +70,16 @@ async function run(e: ExecRecord, socket: net.Socket | null): Promise<void> {
   if (e.running || e.exitCode !== null) throw new ApiError(409, `exec ${e.id} has already been started`);
   const { running, exited, child } = await execInContainer(realSys(nullTrace), e.container, e.cmd, {
     interactive: false, tty: false, env: e.env, workdir: e.workdir, user: e.user,
-    stdio: ['ignore', socket ? 'pipe' : 'ignore', socket ? 'pipe' : 'ignore'],
+    stdio: [socket && e.stdin ? 'pipe' : 'ignore', socket ? 'pipe' : 'ignore', socket ? 'pipe' : 'ignore'],
   });
+  // stdin is raw bytes on the hijacked connection (no framing that way). The client's
+  // CloseWrite (a TCP/unix half-close: shutdown(SHUT_WR)) arrives as 'end', and closing the
+  // pipe's write end gives the process end-of-file, so `cat` finishes.
+  if (socket && child.stdin) {
+    const stdin = child.stdin;
+    stdin.on('error', () => {}); // the process may exit without reading all of it (EPIPE)
+    socket.pipe(stdin);
+  }
   e.running = true;
   e.pid = running.state.pid ?? 0;
   emitEvent('container', `exec_start: ${e.cmd.join(' ')}`, e.container, {});
