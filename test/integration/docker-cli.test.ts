@@ -63,6 +63,16 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(docker(['ps', '-a', '--filter', 'name=dapi-gone', '-q']).stdout).toBe('');
   });
 
+  it('docker run -i: the piped input is the container\'s stdin, its end ends cat; without -i nothing is sent', () => {
+    expect(docker(['run', '-i', '--rm', 'busybox', 'cat'], DOCKER, 'hi\n')).toMatchObject({ code: 0, stdout: 'hi\n' });
+    expect(docker(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'wc -l; exit 3'], DOCKER, 'a\nb\nc\n')).toMatchObject({ code: 3, stdout: '3\n' });
+    expect(docker(['run', '--rm', 'busybox', 'cat'], DOCKER, 'not sent\n')).toMatchObject({ code: 0, stdout: '' });
+    const open = docker(['create', '-i', '--name', 'dapi-stdin', 'busybox', 'cat']);
+    expect(open.code, open.stderr).toBe(0);
+    expect(docker(['inspect', '-f', '{{.Config.OpenStdin}}', 'dapi-stdin']).stdout).toBe('true\n');
+    expect(docker(['rm', 'dapi-stdin'])).toMatchObject({ code: 0 });
+  });
+
   it('run -d with -p, a memory and pids limit: ps columns, inspect fields, the port answers, logs, stop, rm', async () => {
     const html = path.join(root, 'www');
     fs.mkdirSync(html);

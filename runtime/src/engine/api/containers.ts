@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import type http from 'node:http';
+import type { Writable } from 'node:stream';
 import { runConfigFrom } from '../../cli/run-command.ts';
 import { killAll, signalContainer, statusText, stopContainer } from '../../cli/commands.ts';
 import { removeAnonymousVolumes, removeContainerFiles, reapStale } from '../../container/cleanup.ts';
@@ -162,7 +163,7 @@ async function create({ res, query, json }: Call): Promise<void> {
   if (b.Cmd) cfg.command = b.Cmd;
   if (b.Entrypoint) cfg.entrypoint = b.Entrypoint;
   if (b.Healthcheck?.Test && b.Healthcheck.Test[0] !== 'NONE') cfg.healthcheck = b.Healthcheck as RunConfig['healthcheck'];
-  const extra = { labels: b.Labels ?? {}, exposedPorts: b.ExposedPorts ?? {}, api: true };
+  const extra = { labels: b.Labels ?? {}, exposedPorts: b.ExposedPorts ?? {}, api: true, openStdin: !!b.OpenStdin };
 
   // A state in 'created', as dockerd keeps one: listed by ps -a, started by its id later.
   const id = newId();
@@ -199,7 +200,11 @@ async function start({ res, params }: Call): Promise<void> {
   const cfg = s.status === 'created' ? (s.config as unknown as RunConfig) : configForRestart(s);
   clearStoppedByHand(s.id);
   const slot = exitSlot(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s);
+  // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
+  const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
+  stdinAttaches.delete(s.id);
+  const running = await supervisor.start({ ...cfg, detach: true }, s, undefined, !!input);
+  if (input && running.child.stdin) feedStdin(input, running.child.stdin);
   running.exited.then((code) => {
     exits.delete(s.id);
     slot.resolve(code);
@@ -304,6 +309,21 @@ async function logs({ res, params, query }: Call): Promise<void> {
   res.end();
 }
 
+/**
+ * Attached connections waiting to be a created container's stdin (docker run -i attaches
+ * before it starts the container). Only the first start takes one, as dockerd's StdinOnce.
+ */
+const stdinAttaches = new Map<string, net.Socket>();
+
+/**
+ * The client's raw bytes into the container's stdin pipe. Its CloseWrite (shutdown(SHUT_WR)
+ * on the connection) arrives as 'end', and ending the pipe gives the container end-of-file.
+ */
+function feedStdin(socket: net.Socket, stdin: Writable): void {
+  stdin.on('error', () => {}); // the container may exit without reading it all (EPIPE)
+  socket.pipe(stdin);
+}
+
 /** The attach of `docker run` (hijacked: the connection becomes the container's output stream). */
 export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, path: string): void {
   try {
@@ -318,6 +338,11 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
     socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n'
       + `Api-Version: ${commonHeaders()['Api-Version']}\r\n\r\n`);
     const stream = q.get('stream') === '1' || q.get('stream') === 'true';
+    const wantsStdin = q.get('stdin') === '1' || q.get('stdin') === 'true';
+    if (wantsStdin && (s.config as { openStdin?: boolean }).openStdin && s.status === 'created') {
+      stdinAttaches.set(s.id, socket);
+      socket.once('close', () => { if (stdinAttaches.get(s.id) === socket) stdinAttaches.delete(s.id); });
+    }
     pumpLog(s.id, socket, { follow: stream, tty: false }).finally(() => socket.end());
   } catch (err) {
     const e = apiError(err);
@@ -452,8 +477,8 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
       AttachStderr: false,
       ExposedPorts: c.exposedPorts ?? {},
       Tty: !!c.tty,
-      OpenStdin: false,
-      StdinOnce: false,
+      OpenStdin: !!(c as { openStdin?: boolean }).openStdin,
+      StdinOnce: !!(c as { openStdin?: boolean }).openStdin,
       Env: c.env ?? [],
       Cmd: c.command?.length ? c.command : s.command,
       Healthcheck: c.healthcheck,
