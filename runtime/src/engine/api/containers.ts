@@ -22,6 +22,7 @@ import { realSys } from '../../sys/sys.ts';
 import { nullTrace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
 import { pumpLog } from './attach.ts';
+import { hasTerminal, keepTerminal, resizeTerminal, typeInto } from './tty.ts';
 import { statsHandler } from './stats.ts';
 import { emitEvent } from './events.ts';
 import { ApiError, apiError, commonHeaders, send, type Call, type Route } from './http.ts';
@@ -69,6 +70,15 @@ export const containerRoutes: Route[] = [
   ['GET', new RegExp(`^/containers/${ID}/logs$`), logs],
   ['GET', new RegExp(`^/containers/${ID}/top$`), top],
   ['GET', new RegExp(`^/containers/${ID}/stats$`), (call) => statsHandler(call)],
+  ['POST', new RegExp(`^/containers/${ID}/resize$`), ({ res, params, query }) => {
+    const s = find(params[0]);
+    const cols = Number(query.get('w')), rows = Number(query.get('h'));
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) {
+      throw new ApiError(400, 'resize needs h and w, whole numbers of rows and columns (1 to 65535)');
+    }
+    if (!resizeTerminal(s.id, cols, rows)) throw new ApiError(409, `Container ${s.id} has no terminal to resize (it was not made with -t, or it is not running)`);
+    res.writeHead(200, commonHeaders()).end();
+  }],
 ];
 
 /** docker top: the host's processes in the container's PID namespace (the kernel's /proc/PID/ns/pid link names it). */
@@ -150,7 +160,6 @@ export function runArgsFrom(b: CreateBody, name: string | null): string[] {
 async function create({ res, query, json }: Call): Promise<void> {
   const b = await json<CreateBody>();
   if (!b.Image) throw new ApiError(400, 'Config.Image is required: the image to create the container from');
-  if (b.Tty) throw new ApiError(501, "box's engine API does not give containers a terminal yet (docker run -t); run without -t, or use box run -it");
   const name = query.get('name');
   if (name && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new ApiError(400, `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   let image;
@@ -161,6 +170,7 @@ async function create({ res, query, json }: Call): Promise<void> {
   }
   const cfg: RunConfig = runConfigFrom(runArgsFrom(b, name?.replace(/^\//, '') ?? null));
   if (b.Cmd) cfg.command = b.Cmd;
+  cfg.tty = !!b.Tty; // the engine keeps the terminal (tty.ts)
   if (b.Entrypoint) cfg.entrypoint = b.Entrypoint;
   if (b.Healthcheck?.Test && b.Healthcheck.Test[0] !== 'NONE') cfg.healthcheck = b.Healthcheck as RunConfig['healthcheck'];
   const extra = { labels: b.Labels ?? {}, exposedPorts: b.ExposedPorts ?? {}, api: true, openStdin: !!b.OpenStdin };
@@ -203,8 +213,10 @@ async function start({ res, params }: Call): Promise<void> {
   // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
   const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
   stdinAttaches.delete(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s, undefined, !!input);
-  if (input && running.child.stdin) feedStdin(input, running.child.stdin);
+  const running = await supervisor.start({ ...cfg, detach: true }, s, undefined, !!input && !cfg.tty);
+  if (running.pty) keepTerminal(s.id, running.pty, running.exited);
+  if (input && running.pty) typeInto(s.id, input);
+  else if (input && running.child.stdin) feedStdin(input, running.child.stdin);
   running.exited.then((code) => {
     exits.delete(s.id);
     slot.resolve(code);
@@ -332,18 +344,24 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
     const s = find(decodeURIComponent(m[1]));
     const q = new URL(req.url ?? '/', 'http://box').searchParams;
     // Without stdin the client half-closes its side at once (CloseWrite); the output must
-    // still flow the other way, so the socket may stay half open. stdin is not connected:
-    // API containers are detached ones, reading nothing (docker run -i is not served yet).
+    // still flow the other way, so the socket may stay half open.
     socket.allowHalfOpen = true;
-    socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n'
+    const tty = !!(s.config as { tty?: boolean }).tty;
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw' : 'multiplexed'}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n`
       + `Api-Version: ${commonHeaders()['Api-Version']}\r\n\r\n`);
     const stream = q.get('stream') === '1' || q.get('stream') === 'true';
     const wantsStdin = q.get('stdin') === '1' || q.get('stdin') === 'true';
     if (wantsStdin && (s.config as { openStdin?: boolean }).openStdin && s.status === 'created') {
       stdinAttaches.set(s.id, socket);
       socket.once('close', () => { if (stdinAttaches.get(s.id) === socket) stdinAttaches.delete(s.id); });
+    } else if (wantsStdin && hasTerminal(s.id)) {
+      typeInto(s.id, socket); // docker attach to a running container's terminal
     }
-    pumpLog(s.id, socket, { follow: stream, tty: false }).finally(() => socket.end());
+    // logs=1 replays what it wrote so far; without it (docker attach) only what comes next.
+    const logFile = `${containerDir(s.id)}/container.log`;
+    const replay = q.get('logs') === '1' || q.get('logs') === 'true';
+    const offset = replay || !fs.existsSync(logFile) ? 0 : fs.statSync(logFile).size;
+    pumpLog(s.id, socket, { follow: stream, tty, offset }).finally(() => socket.end());
   } catch (err) {
     const e = apiError(err);
     const body = JSON.stringify({ message: e.message });
