@@ -1,6 +1,7 @@
 // The real docker CLI in a real terminal (node-pty) against box's engine: docker run -it gives
 // the container a pty at the terminal's size, a resize reaches it (stty size), the exit code
-// comes back; ctrl-p ctrl-q detaches and leaves it running, and docker attach comes back to it.
+// comes back; ctrl-p ctrl-q detaches and leaves it running, and docker attach comes back to it;
+// docker exec -it gives the process a pty of its own.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,6 +43,7 @@ needs(rootReason || missing).describe('docker run -it, attach and detach against
   }, 60_000);
   afterAll(() => {
     docker(['rm', '-f', 'dtty-detach']);
+    docker(['rm', '-f', 'dtty-exec']);
     box(root, ['engine', 'stop']);
     fs.rmSync(root, { recursive: true, force: true });
   }, 60_000);
@@ -70,5 +72,18 @@ needs(rootReason || missing).describe('docker run -it, attach and detach against
     expect(docker(['wait', 'dtty-detach']).stdout).toBe('5\n');
     expect(docker(['logs', 'dtty-detach']).stdout).toMatch(/echo one\r?\none\r?\n[\s\S]*42/);
     expect(docker(['rm', 'dtty-detach']).code).toBe(0);
+  }, 60_000);
+
+  it('exec -it: a shell on a pty of its own at the terminal\'s size, resized by /exec/{id}/resize, its exit code', async () => {
+    expect(docker(['run', '-d', '--name', 'dtty-exec', 'busybox', 'sleep', '300']).code).toBe(0);
+    const t = await dockerInTerminal(['exec', '-it', 'dtty-exec', 'sh']);
+    await t.prompt();
+    await t.type('tty; stty size\r', /\/dev\/pts\/\d+\s+27 91/);
+    t.term.resize(100, 40);
+    await t.type('stty size\r', /40 100/);
+    t.term.write('exit 9\r');
+    expect(await t.exited).toBe(9);
+    expect(docker(['inspect', '-f', '{{.State.Running}}', 'dtty-exec']).stdout).toBe('true\n');
+    expect(docker(['rm', '-f', 'dtty-exec']).code).toBe(0);
   }, 60_000);
 });
