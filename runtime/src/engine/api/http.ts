@@ -17,6 +17,7 @@ import { attachUpgrade } from './containers.ts';
 import { networkRoutes } from './networks.ts';
 import { volumeRoutes } from './volumes.ts';
 import { execRoutes, execStartUpgrade } from './exec.ts';
+import { buildRoutes } from './build.ts';
 
 /** The API version box implements; a client asking for a newer one is told this one (negotiation). */
 export const API_VERSION = '1.41';
@@ -43,7 +44,7 @@ export interface Call {
 export type Handler = (call: Call) => Promise<void> | void;
 export type Route = [method: string, path: RegExp, handler: Handler];
 
-const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...execRoutes];
+const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...execRoutes, ...buildRoutes];
 
 /** Send a JSON answer. */
 export function send(res: http.ServerResponse, status: number, value: unknown): void {
