@@ -1,7 +1,8 @@
 // docker build with the real docker CLI against box's engine (POST /build): the context goes
 // as a tar, box's Boxfile builder runs it, -t, -f, --build-arg and --no-cache reach it, the
 // progress comes back as the CLI prints dockerd's; a failing step is one error line and exit
-// 1; a context tar with a `../` entry is refused and writes nothing outside its directory.
+// 1; a context tar with a `../` entry is refused and writes nothing outside its directory;
+// docker-compose's build: goes the same way.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -82,4 +83,13 @@ needs(rootReason || missing).describe('docker build against box engine', () => {
     expect(fs.readdirSync(root).filter((f) => f.includes('escaped') || f.startsWith('build-context-'))).toEqual([]);
     expect(docker(['images', '--format', '{{.Repository}}']).stdout).not.toContain('evil');
   }, 60_000);
+
+  it.skipIf(!fs.existsSync('/usr/bin/docker-compose') && process.env.CI !== 'true')('docker-compose build: a service\'s build: with args goes through POST /build', () => {
+    fs.writeFileSync(path.join(ctx, 'docker-compose.yml'), 'services:\n  app:\n    build:\n      context: .\n      args:\n        WHO: compose\n    image: dbuild-compose-app\n');
+    const r = spawnSync('/usr/bin/docker-compose', ['-p', 'dbuild', 'build'], { cwd: ctx, env: env(), encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain('Successfully tagged dbuild-compose-app:latest');
+    expect(docker(['run', '--rm', 'dbuild-compose-app'])).toMatchObject({ code: 0, stdout: 'hello\nbuilt by compose\n' });
+    expect(docker(['rmi', 'dbuild-compose-app']).code).toBe(0);
+  }, 120_000);
 });
