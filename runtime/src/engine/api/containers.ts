@@ -11,6 +11,7 @@ import { runConfigFrom } from '../../cli/run-command.ts';
 import { killAll, signalContainer, statusText, stopContainer } from '../../cli/commands.ts';
 import { removeAnonymousVolumes, removeContainerFiles, reapStale } from '../../container/cleanup.ts';
 import type { RunConfig } from '../../container/config.ts';
+import { isPaused, pauseContainer, unpauseContainer } from '../../container/pause.ts';
 import { markStoppedByHand, clearStoppedByHand, configForRestart } from '../../container/restart.ts';
 import {
   claimName, claimRandomName, containerDir, containersDir, listIds, lookup, newId, processStart, readState, releaseName, writeState,
@@ -70,6 +71,8 @@ export const containerRoutes: Route[] = [
   ['GET', new RegExp(`^/containers/${ID}/logs$`), logs],
   ['GET', new RegExp(`^/containers/${ID}/top$`), top],
   ['GET', new RegExp(`^/containers/${ID}/stats$`), (call) => statsHandler(call)],
+  ['POST', new RegExp(`^/containers/${ID}/pause$`), ({ res, params }) => freezeCall(res, params[0], 'pause')],
+  ['POST', new RegExp(`^/containers/${ID}/unpause$`), ({ res, params }) => freezeCall(res, params[0], 'unpause')],
   ['POST', new RegExp(`^/containers/${ID}/resize$`), ({ res, params, query }) => {
     const s = find(params[0]);
     const cols = Number(query.get('w')), rows = Number(query.get('h'));
@@ -80,6 +83,17 @@ export const containerRoutes: Route[] = [
     res.writeHead(200, commonHeaders()).end();
   }],
 ];
+
+/** docker pause / unpause: the cgroup freezer (container/pause.ts). */
+function freezeCall(res: http.ServerResponse, ref: string, what: 'pause' | 'unpause'): void {
+  const s = find(ref);
+  if (s.status !== 'running') throw new ApiError(409, `Container ${s.id} is not running`);
+  if (what === 'pause' && isPaused(s)) throw new ApiError(409, `Container ${s.id} is already paused`);
+  if (what === 'unpause' && !isPaused(s)) throw new ApiError(409, `Container ${s.id} is not paused`);
+  (what === 'pause' ? pauseContainer : unpauseContainer)(realSys(nullTrace), s);
+  emitEvent('container', what, s.id, { name: s.name, image: s.image });
+  res.writeHead(204, commonHeaders()).end();
+}
 
 /** docker top: the host's processes in the container's PID namespace (the kernel's /proc/PID/ns/pid link names it). */
 function top({ res, params }: Call): void {
@@ -370,7 +384,7 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
 }
 
 function dockerState(s: ContainerState): string {
-  return s.status;
+  return isPaused(s) ? 'paused' : s.status;
 }
 
 function portsOf(s: ContainerState) {
@@ -411,7 +425,7 @@ async function list({ res, query }: Call): Promise<void> {
     Ports: portsOf(s),
     Labels: labelsOf(s),
     State: dockerState(s),
-    Status: statusText(s),
+    Status: `${statusText(s)}${isPaused(s) ? ' (Paused)' : ''}`,
     HostConfig: { NetworkMode: (s.config as { network?: string }).network ?? 'none' },
     NetworkSettings: { Networks: networksOf(s) },
     Mounts: mountsOf(s),
@@ -443,9 +457,9 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
     Path: s.command[0] ?? '',
     Args: s.command.slice(1),
     State: {
-      Status: s.status,
+      Status: isPaused(s) ? 'paused' : s.status,
       Running: s.status === 'running',
-      Paused: false,
+      Paused: isPaused(s),
       Restarting: s.status === 'restarting',
       OOMKilled: s.oomKilled,
       Dead: false,

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import type net from 'node:net';
 import { execInContainer } from '../../container/exec.ts';
+import { isPaused } from '../../container/pause.ts';
 import type { Pty } from '../../container/pty.ts';
 import { realSys } from '../../sys/sys.ts';
 import { nullTrace } from '../../sys/trace.ts';
@@ -42,6 +43,7 @@ export const execRoutes: Route[] = [
     const b = await json<{ Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string; Tty?: boolean; AttachStdin?: boolean }>();
     if (!b.Cmd?.length) throw new ApiError(400, 'No exec command specified');
     if (s.status !== 'running') throw new ApiError(409, `Container ${s.id} is not running`);
+    if (isPaused(s)) throw new ApiError(409, `Container ${s.id} is paused, unpause the container before exec`);
     const id = randomBytes(32).toString('hex');
     execs.set(id, { id, container: s.id, cmd: b.Cmd, env: b.Env ?? [], workdir: b.WorkingDir || undefined, user: b.User || undefined, stdin: !!b.AttachStdin, tty: !!b.Tty, running: false, exitCode: null, pid: 0 });
     send(res, 201, { Id: id });
