@@ -1,7 +1,7 @@
 // docker pause / unpause with the real docker CLI against box's engine: the cgroup freezer
 // stops the container's processes (the kernel's own freezer state says FROZEN, the process
 // sleeps uninterruptibly), docker ps shows "(Paused)", exec is refused meanwhile, and unpause
-// lets it go on.
+// lets it go on; box pause / unpause do the same from box's own CLI.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -60,5 +60,17 @@ needs(rootReason || missing).describe('docker pause / unpause against box engine
     expect(docker(['ps', '--filter', 'name=dpause', '--format', '{{.Status}}']).stdout).toMatch(/^Up [^(]*\n$/);
     expect(docker(['exec', 'dpause', 'echo', 'going on'])).toMatchObject({ code: 0, stdout: 'going on\n' });
     expect(docker(['unpause', 'dpause']).stderr).toMatch(/is not paused\n$/);
+  }, 60_000);
+
+  it('box pause / unpause freeze the same way, and the docker CLI sees it', () => {
+    const pid = docker(['inspect', '-f', '{{.State.Pid}}', 'dpause']).stdout.trim();
+    expect(box(root, ['pause', 'dpause'])).toMatchObject({ code: 0, stdout: 'dpause\n' });
+    expect(freezerOf(pid)).toBe('FROZEN');
+    expect(box(root, ['ps']).stdout).toMatch(/Up .* \(Paused\)\s+dpause\n/);
+    expect(docker(['inspect', '-f', '{{.State.Paused}}', 'dpause']).stdout).toBe('true\n');
+    expect(box(root, ['pause', 'dpause'])).toMatchObject({ code: 125, stderr: "box: container 'dpause' is already paused; box unpause dpause lets it go on\n" });
+    expect(box(root, ['unpause', 'dpause'])).toMatchObject({ code: 0, stdout: 'dpause\n' });
+    expect(freezerOf(pid)).toBe('THAWED');
+    expect(box(root, ['unpause', 'dpause'])).toMatchObject({ code: 125, stderr: "box: container 'dpause' is not paused\n" });
   }, 60_000);
 });

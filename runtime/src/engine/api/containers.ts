@@ -425,7 +425,7 @@ async function list({ res, query }: Call): Promise<void> {
     Ports: portsOf(s),
     Labels: labelsOf(s),
     State: dockerState(s),
-    Status: `${statusText(s)}${isPaused(s) ? ' (Paused)' : ''}`,
+    Status: statusText(s),
     HostConfig: { NetworkMode: (s.config as { network?: string }).network ?? 'none' },
     NetworkSettings: { Networks: networksOf(s) },
     Mounts: mountsOf(s),
