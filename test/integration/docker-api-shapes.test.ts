@@ -108,9 +108,9 @@ needs(rootReason).describe('Engine API answers have the shapes of swagger.yaml v
     expect(missing).toMatchObject({ status: 404, json: { message: 'No such container: nope' } });
     const noImage = await call('POST', '/v1.41/containers/create', { Image: 'no-such-image' });
     expect(noImage).toMatchObject({ status: 404, json: { message: 'No such image: no-such-image' } });
-    const unsupported = await call('POST', `/v1.41/containers/${id}/pause`);
+    const unsupported = await call('GET', `/v1.41/containers/${id}/changes`);
     expect(unsupported.status).toBe(501);
-    expect(unsupported.json.message).toContain(`POST /containers/${id}/pause`);
+    expect(unsupported.json.message).toContain(`GET /containers/${id}/changes`);
     const tooNew = await call('GET', '/v1.99/version');
     expect(tooNew).toMatchObject({ status: 400, json: { message: 'client version 1.99 is too new. Maximum supported API version is 1.41' } });
     expect((await call('DELETE', `/v1.41/containers/${id}`)).status).toBe(204);

@@ -20,8 +20,8 @@ const reason = rootReason || missing;
 needs(reason).describe('the docker CLI against box engine', () => {
   let root: string;
   const env = () => ({ ...process.env, BOX_ROOT: root, DOCKER_HOST: `unix://${root}/engine.sock`, DOCKER_CONFIG: path.join(root, 'docker-config') });
-  const docker = (args: string[], bin = DOCKER) => {
-    const r = spawnSync(bin, args, { env: env(), encoding: 'utf8', timeout: 60_000 });
+  const docker = (args: string[], bin = DOCKER, input?: string) => {
+    const r = spawnSync(bin, args, { env: env(), encoding: 'utf8', timeout: 60_000, input });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -61,6 +61,16 @@ needs(reason).describe('the docker CLI against box engine', () => {
     const gone = docker(['run', '--rm', '--name', 'dapi-gone', '-e', 'GREETING=hi there', 'busybox', 'sh', '-c', 'echo "$GREETING"']);
     expect(gone).toMatchObject({ code: 0, stdout: 'hi there\n' });
     expect(docker(['ps', '-a', '--filter', 'name=dapi-gone', '-q']).stdout).toBe('');
+  });
+
+  it('docker run -i: the piped input is the container\'s stdin, its end ends cat; without -i nothing is sent', () => {
+    expect(docker(['run', '-i', '--rm', 'busybox', 'cat'], DOCKER, 'hi\n')).toMatchObject({ code: 0, stdout: 'hi\n' });
+    expect(docker(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'wc -l; exit 3'], DOCKER, 'a\nb\nc\n')).toMatchObject({ code: 3, stdout: '3\n' });
+    expect(docker(['run', '--rm', 'busybox', 'cat'], DOCKER, 'not sent\n')).toMatchObject({ code: 0, stdout: '' });
+    const open = docker(['create', '-i', '--name', 'dapi-stdin', 'busybox', 'cat']);
+    expect(open.code, open.stderr).toBe(0);
+    expect(docker(['inspect', '-f', '{{.Config.OpenStdin}}', 'dapi-stdin']).stdout).toBe('true\n');
+    expect(docker(['rm', 'dapi-stdin'])).toMatchObject({ code: 0 });
   });
 
   it('run -d with -p, a memory and pids limit: ps columns, inspect fields, the port answers, logs, stop, rm', async () => {
@@ -116,6 +126,9 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(top.stdout).toMatch(new RegExp(`^UID\\s+PID\\s+PPID\\s+CMD\\n0\\s+${pid}\\s+\\d+\\s+sleep 300\\n$`));
     const ex = docker(['exec', '-e', 'WHO=exec', 'dapi-sleeper', 'sh', '-c', 'echo "$WHO out"; echo "$WHO err" >&2; exit 5']);
     expect(ex).toMatchObject({ code: 5, stdout: 'exec out\n', stderr: 'exec err\n' });
+    // exec -i: the piped input reaches the process; the client's half-close is its end-of-file.
+    expect(docker(['exec', '-i', 'dapi-sleeper', 'cat'], DOCKER, 'hi\n')).toMatchObject({ code: 0, stdout: 'hi\n' });
+    expect(docker(['exec', '-i', 'dapi-sleeper', 'sh', '-c', 'wc -l; exit 4'], DOCKER, 'a\nb\n')).toMatchObject({ code: 4, stdout: '2\n' });
     expect(docker(['kill', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
     expect(docker(['wait', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: '137\n' });
     expect(docker(['start', 'dapi-sleeper']).code).toBe(0);
@@ -146,9 +159,8 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(kill.stderr).toBe('Error response from daemon: No such container: no-such-thing\n');
     const images = docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
     expect(images.stdout.split('\n')).toContain('busybox:latest');
-    const tty = docker(['run', '-t', 'busybox', 'true']);
-    expect(tty.code).toBe(125);
-    expect(tty.stderr).toContain("docker: Error response from daemon: box's engine API does not give containers a terminal yet (docker run -t)");
+    // -t without the client's own terminal: the container still gets a pty, its output raw (a terminal's \r\n).
+    expect(docker(['run', '-t', '--rm', 'busybox', 'sh', '-c', 'tty; exit 2'])).toMatchObject({ code: 2, stdout: '/dev/pts/0\r\n' });
     const unsupported = docker(['system', 'df']);
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toMatch(/Error response from daemon: box's engine does not implement GET \/system\/df/);

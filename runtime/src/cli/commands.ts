@@ -12,6 +12,7 @@ import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
 import { ago, formatTable, humanDuration } from './format.ts';
 import { healthSuffix } from '../container/health.ts';
 import { markStoppedByHand } from '../container/restart.ts';
+import { isPaused, pauseContainer, unpauseContainer } from '../container/pause.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from './args.ts';
@@ -44,6 +45,8 @@ export const COMMANDS: Record<string, Command> = {
     [{ name: 'time', short: 't', value: true, help: 'seconds to wait before SIGKILL (default 10)' }], stop),
   kill: simple('kill [-s SIGNAL] CONTAINER...', 'Send a signal to the first process of containers (default SIGKILL)',
     [{ name: 'signal', short: 's', value: true, help: 'the signal, e.g. TERM or SIGHUP or 15' }], kill),
+  pause: simple('pause CONTAINER...', 'Freeze every process of containers where it stands (the cgroup freezer)', [], pause),
+  unpause: simple('unpause CONTAINER...', 'Let paused containers go on', [], unpause),
   rm: simple('rm [-f] [-v] CONTAINER...', 'Remove containers', [
     { name: 'force', short: 'f', help: 'kill a running container first' },
     { name: 'volumes', short: 'v', help: 'remove its anonymous volumes too (named volumes stay)' },
@@ -145,7 +148,7 @@ function needOne(args: string[], usage: string): void {
 // ---- ps ---------------------------------------------------------------------------------
 
 export function statusText(s: ContainerState): string {
-  if (s.status === 'running') return `Up ${humanDuration((Date.now() - Date.parse(s.started ?? s.created)) / 1000)}${healthSuffix(s.health)}`;
+  if (s.status === 'running') return `Up ${humanDuration((Date.now() - Date.parse(s.started ?? s.created)) / 1000)}${isPaused(s) ? ' (Paused)' : healthSuffix(s.health)}`;
   if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished ?? undefined)}`;
   if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished ?? undefined)}`;
   return 'Created';
@@ -279,6 +282,24 @@ async function kill(opts: Record<string, unknown>, args: string[]): Promise<numb
     const s = lookup(ref);
     if (s.status === 'running') markStoppedByHand(s.id); // as docker kill: no restart after it
     signalContainer(s, sig);
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+}
+
+function pause(_opts: Record<string, unknown>, args: string[], trace: Trace): number {
+  needOne(args, 'pause CONTAINER');
+  for (const ref of args) {
+    pauseContainer(realSys(trace), lookup(ref));
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+}
+
+function unpause(_opts: Record<string, unknown>, args: string[], trace: Trace): number {
+  needOne(args, 'unpause CONTAINER');
+  for (const ref of args) {
+    unpauseContainer(realSys(trace), lookup(ref));
     process.stdout.write(`${ref}\n`);
   }
   return 0;

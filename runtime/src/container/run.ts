@@ -52,7 +52,9 @@ export interface StartAgain {
 }
 
 /**
- * Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty.
+ * Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty:
+ * 'log' writes its output to container.log, 'log+stdin' also gives it a stdin pipe
+ * (Running.child.stdin) that the engine feeds from a `docker run -i` client.
  * `takeConsole`, for a caller that hands the terminal to someone else (the engine gives it to
  * its client): called when box-init has opened the terminal's master as `fd`, and box-init
  * waits until it resolves. Without it, box adopts the master itself (Running.pty).
@@ -60,7 +62,7 @@ export interface StartAgain {
 export async function startContainer(
   sys: Sys,
   cfg: RunConfig,
-  stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log',
+  stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log' | 'log+stdin',
   takeConsole?: (pid: number, fd: number) => Promise<void>,
   { again, nextStatus }: StartAgain = {},
 ): Promise<Running> {
@@ -135,9 +137,9 @@ export async function startContainer(
       ids && mapsEveryId(uidMap) ? ids.base : undefined);
 
     let logFd: number | null = null;
-    if (stdio === 'log') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
+    if (stdio === 'log' || stdio === 'log+stdin') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
     const childStdio = cfg.tty ? ['ignore' as const, 'ignore' as const, 'ignore' as const]
-      : logFd !== null ? ['ignore' as const, logFd, logFd] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
+      : logFd !== null ? [stdio === 'log+stdin' ? 'pipe' as const : 'ignore' as const, logFd, logFd] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
     const init = spawnInit({
       plan,
       trace: sys.trace,

@@ -39,6 +39,8 @@ export interface ContainerState {
   namespaces: Record<string, string>;
   /** When its command last started (a restart or `box start` starts it again). */
   started?: string;
+  /** Frozen by `box pause` / docker pause (container/pause.ts); counts only while it runs. */
+  paused?: boolean;
   /** Restarts by its policy since `box run` or the last `box start`. */
   restartCount?: number;
   /** With a health check: the engine's last probes (container/health.ts). */

@@ -52,10 +52,10 @@ export class Supervisor {
   private stopping = false;
 
   /** Start a container the engine keeps: a new one (`box run -d`), or one again (`box start`, a restart). */
-  async start(cfg: RunConfig, again?: ContainerState, trace: Trace = nullTrace): Promise<Running> {
+  async start(cfg: RunConfig, again?: ContainerState, trace: Trace = nullTrace, stdin = false): Promise<Running> {
     if (again) this.cancelBackoff(again.id);
     if (again && !again.restartCount) this.kept.delete(again.id); // `box start`: the back-off starts over too
-    const running = await startContainer(realSys(trace), cfg, 'log', undefined, {
+    const running = await startContainer(realSys(trace), cfg, stdin ? 'log+stdin' : 'log', undefined, {
       again, nextStatus: (s, code) => this.nextStatus(s, code),
     });
     this.keep(running);

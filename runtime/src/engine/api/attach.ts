@@ -25,6 +25,7 @@ export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow
   let offset = opts.offset ?? 0;
   let closed = false;
   out.on('close', () => { closed = true; });
+  out.on('finish', () => { closed = true; });
   const write = (b: Buffer) => out.write(opts.tty ? b : frame(1, b));
   if (opts.tail !== undefined && fs.existsSync(file)) {
     const text = fs.readFileSync(file);

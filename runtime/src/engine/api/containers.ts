@@ -6,10 +6,12 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import type http from 'node:http';
+import type { Writable } from 'node:stream';
 import { runConfigFrom } from '../../cli/run-command.ts';
 import { killAll, signalContainer, statusText, stopContainer } from '../../cli/commands.ts';
 import { removeAnonymousVolumes, removeContainerFiles, reapStale } from '../../container/cleanup.ts';
 import type { RunConfig } from '../../container/config.ts';
+import { isPaused, pauseContainer, unpauseContainer } from '../../container/pause.ts';
 import { markStoppedByHand, clearStoppedByHand, configForRestart } from '../../container/restart.ts';
 import {
   claimName, claimRandomName, containerDir, containersDir, listIds, lookup, newId, processStart, readState, releaseName, writeState,
@@ -21,6 +23,7 @@ import { realSys } from '../../sys/sys.ts';
 import { nullTrace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
 import { pumpLog } from './attach.ts';
+import { hasTerminal, keepTerminal, resizeTerminal, typeInto } from './tty.ts';
 import { statsHandler } from './stats.ts';
 import { emitEvent } from './events.ts';
 import { ApiError, apiError, commonHeaders, send, type Call, type Route } from './http.ts';
@@ -68,7 +71,29 @@ export const containerRoutes: Route[] = [
   ['GET', new RegExp(`^/containers/${ID}/logs$`), logs],
   ['GET', new RegExp(`^/containers/${ID}/top$`), top],
   ['GET', new RegExp(`^/containers/${ID}/stats$`), (call) => statsHandler(call)],
+  ['POST', new RegExp(`^/containers/${ID}/pause$`), ({ res, params }) => freezeCall(res, params[0], 'pause')],
+  ['POST', new RegExp(`^/containers/${ID}/unpause$`), ({ res, params }) => freezeCall(res, params[0], 'unpause')],
+  ['POST', new RegExp(`^/containers/${ID}/resize$`), ({ res, params, query }) => {
+    const s = find(params[0]);
+    const cols = Number(query.get('w')), rows = Number(query.get('h'));
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) {
+      throw new ApiError(400, 'resize needs h and w, whole numbers of rows and columns (1 to 65535)');
+    }
+    if (!resizeTerminal(s.id, cols, rows)) throw new ApiError(409, `Container ${s.id} has no terminal to resize (it was not made with -t, or it is not running)`);
+    res.writeHead(200, commonHeaders()).end();
+  }],
 ];
+
+/** docker pause / unpause: the cgroup freezer (container/pause.ts). */
+function freezeCall(res: http.ServerResponse, ref: string, what: 'pause' | 'unpause'): void {
+  const s = find(ref);
+  if (s.status !== 'running') throw new ApiError(409, `Container ${s.id} is not running`);
+  if (what === 'pause' && isPaused(s)) throw new ApiError(409, `Container ${s.id} is already paused`);
+  if (what === 'unpause' && !isPaused(s)) throw new ApiError(409, `Container ${s.id} is not paused`);
+  (what === 'pause' ? pauseContainer : unpauseContainer)(realSys(nullTrace), s);
+  emitEvent('container', what, s.id, { name: s.name, image: s.image });
+  res.writeHead(204, commonHeaders()).end();
+}
 
 /** docker top: the host's processes in the container's PID namespace (the kernel's /proc/PID/ns/pid link names it). */
 function top({ res, params }: Call): void {
@@ -149,7 +174,6 @@ export function runArgsFrom(b: CreateBody, name: string | null): string[] {
 async function create({ res, query, json }: Call): Promise<void> {
   const b = await json<CreateBody>();
   if (!b.Image) throw new ApiError(400, 'Config.Image is required: the image to create the container from');
-  if (b.Tty) throw new ApiError(501, "box's engine API does not give containers a terminal yet (docker run -t); run without -t, or use box run -it");
   const name = query.get('name');
   if (name && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new ApiError(400, `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   let image;
@@ -160,9 +184,10 @@ async function create({ res, query, json }: Call): Promise<void> {
   }
   const cfg: RunConfig = runConfigFrom(runArgsFrom(b, name?.replace(/^\//, '') ?? null));
   if (b.Cmd) cfg.command = b.Cmd;
+  cfg.tty = !!b.Tty; // the engine keeps the terminal (tty.ts)
   if (b.Entrypoint) cfg.entrypoint = b.Entrypoint;
   if (b.Healthcheck?.Test && b.Healthcheck.Test[0] !== 'NONE') cfg.healthcheck = b.Healthcheck as RunConfig['healthcheck'];
-  const extra = { labels: b.Labels ?? {}, exposedPorts: b.ExposedPorts ?? {}, api: true };
+  const extra = { labels: b.Labels ?? {}, exposedPorts: b.ExposedPorts ?? {}, api: true, openStdin: !!b.OpenStdin };
 
   // A state in 'created', as dockerd keeps one: listed by ps -a, started by its id later.
   const id = newId();
@@ -199,7 +224,13 @@ async function start({ res, params }: Call): Promise<void> {
   const cfg = s.status === 'created' ? (s.config as unknown as RunConfig) : configForRestart(s);
   clearStoppedByHand(s.id);
   const slot = exitSlot(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s);
+  // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
+  const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
+  stdinAttaches.delete(s.id);
+  const running = await supervisor.start({ ...cfg, detach: true }, s, undefined, !!input && !cfg.tty);
+  if (running.pty) keepTerminal(s.id, running.pty, running.exited);
+  if (input && running.pty) typeInto(s.id, input);
+  else if (input && running.child.stdin) feedStdin(input, running.child.stdin);
   running.exited.then((code) => {
     exits.delete(s.id);
     slot.resolve(code);
@@ -304,6 +335,21 @@ async function logs({ res, params, query }: Call): Promise<void> {
   res.end();
 }
 
+/**
+ * Attached connections waiting to be a created container's stdin (docker run -i attaches
+ * before it starts the container). Only the first start takes one, as dockerd's StdinOnce.
+ */
+const stdinAttaches = new Map<string, net.Socket>();
+
+/**
+ * The client's raw bytes into the container's stdin pipe. Its CloseWrite (shutdown(SHUT_WR)
+ * on the connection) arrives as 'end', and ending the pipe gives the container end-of-file.
+ */
+function feedStdin(socket: net.Socket, stdin: Writable): void {
+  stdin.on('error', () => {}); // the container may exit without reading it all (EPIPE)
+  socket.pipe(stdin);
+}
+
 /** The attach of `docker run` (hijacked: the connection becomes the container's output stream). */
 export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, path: string): void {
   try {
@@ -312,13 +358,24 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
     const s = find(decodeURIComponent(m[1]));
     const q = new URL(req.url ?? '/', 'http://box').searchParams;
     // Without stdin the client half-closes its side at once (CloseWrite); the output must
-    // still flow the other way, so the socket may stay half open. stdin is not connected:
-    // API containers are detached ones, reading nothing (docker run -i is not served yet).
+    // still flow the other way, so the socket may stay half open.
     socket.allowHalfOpen = true;
-    socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n'
+    const tty = !!(s.config as { tty?: boolean }).tty;
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw' : 'multiplexed'}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n`
       + `Api-Version: ${commonHeaders()['Api-Version']}\r\n\r\n`);
     const stream = q.get('stream') === '1' || q.get('stream') === 'true';
-    pumpLog(s.id, socket, { follow: stream, tty: false }).finally(() => socket.end());
+    const wantsStdin = q.get('stdin') === '1' || q.get('stdin') === 'true';
+    if (wantsStdin && (s.config as { openStdin?: boolean }).openStdin && s.status === 'created') {
+      stdinAttaches.set(s.id, socket);
+      socket.once('close', () => { if (stdinAttaches.get(s.id) === socket) stdinAttaches.delete(s.id); });
+    } else if (wantsStdin && hasTerminal(s.id)) {
+      typeInto(s.id, socket); // docker attach to a running container's terminal
+    }
+    // logs=1 replays what it wrote so far; without it (docker attach) only what comes next.
+    const logFile = `${containerDir(s.id)}/container.log`;
+    const replay = q.get('logs') === '1' || q.get('logs') === 'true';
+    const offset = replay || !fs.existsSync(logFile) ? 0 : fs.statSync(logFile).size;
+    pumpLog(s.id, socket, { follow: stream, tty, offset }).finally(() => socket.end());
   } catch (err) {
     const e = apiError(err);
     const body = JSON.stringify({ message: e.message });
@@ -327,7 +384,7 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
 }
 
 function dockerState(s: ContainerState): string {
-  return s.status;
+  return isPaused(s) ? 'paused' : s.status;
 }
 
 function portsOf(s: ContainerState) {
@@ -400,9 +457,9 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
     Path: s.command[0] ?? '',
     Args: s.command.slice(1),
     State: {
-      Status: s.status,
+      Status: isPaused(s) ? 'paused' : s.status,
       Running: s.status === 'running',
-      Paused: false,
+      Paused: isPaused(s),
       Restarting: s.status === 'restarting',
       OOMKilled: s.oomKilled,
       Dead: false,
@@ -452,8 +509,8 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
       AttachStderr: false,
       ExposedPorts: c.exposedPorts ?? {},
       Tty: !!c.tty,
-      OpenStdin: false,
-      StdinOnce: false,
+      OpenStdin: !!(c as { openStdin?: boolean }).openStdin,
+      StdinOnce: !!(c as { openStdin?: boolean }).openStdin,
       Env: c.env ?? [],
       Cmd: c.command?.length ? c.command : s.command,
       Healthcheck: c.healthcheck,

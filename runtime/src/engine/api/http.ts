@@ -17,6 +17,7 @@ import { attachUpgrade } from './containers.ts';
 import { networkRoutes } from './networks.ts';
 import { volumeRoutes } from './volumes.ts';
 import { execRoutes, execStartUpgrade } from './exec.ts';
+import { buildRoutes } from './build.ts';
 
 /** The API version box implements; a client asking for a newer one is told this one (negotiation). */
 export const API_VERSION = '1.41';
@@ -43,7 +44,7 @@ export interface Call {
 export type Handler = (call: Call) => Promise<void> | void;
 export type Route = [method: string, path: RegExp, handler: Handler];
 
-const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...execRoutes];
+const routes: Route[] = [...systemRoutes, ...containerRoutes, ...imageRoutes, ...networkRoutes, ...volumeRoutes, ...execRoutes, ...buildRoutes];
 
 /** Send a JSON answer. */
 export function send(res: http.ServerResponse, status: number, value: unknown): void {
@@ -127,17 +128,45 @@ apiServer.keepAliveTimeout = 0;
 // docker run's attach asks for "Upgrade: tcp": node hands such a request here, not to 'request'.
 apiServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
   if (process.env.BOX_API_DEBUG) console.error(`${new Date().toISOString()} api: upgrade ${req.method} ${req.url}`);
-  if (head.length) socket.unshift(head);
-  try {
+  // The request's own body (exec start sends {"Detach":false,"Tty":false}) comes first on
+  // the socket; it is taken off here, so that only what the client sends after the upgrade
+  // (its stdin) reaches the container.
+  upgradeBody(socket, head, Number(req.headers['content-length']) || 0).then(() => {
     const p = routePath(req.url ?? '/').path;
     const exec = /^\/exec\/([^/]+)\/start$/.exec(p);
     if (exec) execStartUpgrade(req, socket, exec[1]);
     else attachUpgrade(req, socket, p);
-  } catch (err) {
+  }).catch((err) => {
     const e = apiError(err);
     socket.end(`HTTP/1.1 ${e.status} Error\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ message: e.message })}`);
-  }
+  });
 });
+
+/** Read `length` body bytes of an upgraded request; whatever follows is put back on the socket. */
+function upgradeBody(socket: net.Socket, head: Buffer, length: number): Promise<Buffer> {
+  if (length > 1 << 20) return Promise.reject(new ApiError(413, 'the request body of an upgraded connection is limited to 1 MiB'));
+  return new Promise((resolve, reject) => {
+    let got = head;
+    const done = () => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      if (got.length > length) socket.unshift(got.subarray(length));
+      resolve(got.subarray(0, length));
+    };
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= length) done();
+    };
+    const onEnd = () => {
+      socket.off('data', onData);
+      reject(new ApiError(400, 'the connection ended inside the request body'));
+    };
+    if (got.length >= length) return done();
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+  });
+}
 
 /** Serve one connection that began with an HTTP request line (`first` are the bytes already read). */
 export function serveHttp(conn: net.Socket, first: Buffer): void {
