@@ -15,6 +15,8 @@ import { ExerciseCatalog } from './checks.ts';
 import { handleTerminal } from './terminal.ts';
 import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts';
 import type { SandboxDriver } from './sandbox.ts';
+import type { Classroom } from './class.ts';
+import { CLASS_API, handleClassApi, openInClass, requestStudent } from './class-http.ts';
 
 export const WS_PATH = '/ws/terminal';
 
@@ -36,6 +38,8 @@ export interface LabServerOptions {
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
+  /** A class (--class): students join with its code instead of holding the token. */
+  classroom?: Classroom;
 }
 
 /**
@@ -101,8 +105,34 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         page(res, 403, 'Forbidden', '<p>This server answers to 127.0.0.1 and localhost only.</p>');
         return;
       }
+      const url = requestUrl(req.url);
+      const classroom = opts.classroom;
+      if (classroom && url?.pathname.startsWith(CLASS_API)) {
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+        handleClassApi(req, res, url.pathname, classroom).catch((e: Error) => {
+          log(`isolab: class: ${e.message}`);
+          if (!res.headersSent) page(res, 500, 'Server error', '<p>Something went wrong; the server log says what.</p>');
+          else res.destroy();
+        });
+        return;
+      }
       const auth = authenticate(req, opts.token);
-      if (!auth.ok) { page(res, 401, 'Access token needed', NEED_TOKEN); return; }
+      // In a class, a student's cookie stands in for the token (class.ts).
+      if (!auth.ok && !requestStudent(req, classroom)) {
+        if (classroom && !auth.fromQuery && url && openInClass(url.pathname)) {
+          for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+          serveStatic(req, res, opts.dist);
+          return;
+        }
+        if (classroom && !auth.fromQuery && (req.method === 'GET' || req.method === 'HEAD')) {
+          const lang = /^\/([a-z]{2})\//.exec(url?.pathname ?? '')?.[1];
+          res.writeHead(303, { Location: lang && lang !== 'en' ? `/${lang}/join/` : '/join/', 'Cache-Control': 'no-store', ...SECURITY_HEADERS });
+          res.end();
+          return;
+        }
+        page(res, 401, 'Access token needed', NEED_TOKEN);
+        return;
+      }
       // A browser without a client id gets one (sandboxes are counted by it, see sessions.ts).
       const cookies = clientId(req) === null ? [clientCookieHeader()] : [];
       if (auth.fromQuery) {
@@ -114,7 +144,6 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       }
       if (cookies.length) res.setHeader('Set-Cookie', cookies);
       // A reader's published port (port-proxy.ts): only for the browser whose sandbox it is.
-      const url = requestUrl(req.url);
       if (url?.pathname.startsWith(PORT_PREFIX)) {
         proxyPortRequest(req, res, url, { sessions, log }).catch((e: Error) => {
           log(`isolab: port proxy: ${e.message}`);
@@ -154,15 +183,26 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       if (!url || url.pathname !== WS_PATH) { refuse(socket, 404, `no WebSocket here; the terminal is at ${WS_PATH}`); return; }
       if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
       if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
-      if (!authenticate(req, opts.token).ok) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
+      const student = requestStudent(req, opts.classroom);
+      if (!authenticate(req, opts.token).ok && !student) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
       const sid = url.searchParams.get('session') ?? '';
       if (!SESSION_ID.test(sid)) { refuse(socket, 400, 'session must be 8-64 letters, digits, - or _'); return; }
       const size = initialSize(url.searchParams.get('cols'), url.searchParams.get('rows'));
       if (!size) { refuse(socket, 400, 'cols must be 1..500 and rows 1..200'); return; }
-      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '' };
+      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '', student: student?.id };
+      // A student's sandbox is that student's alone, whoever learns its session id.
+      const existing = sessions.get(sid);
+      if (existing && !existing.ended && existing.client.student !== client.student) { refuse(socket, 403, 'this terminal belongs to someone else'); return; }
+      const classroom = opts.classroom;
+      const onCheckResult = student && classroom ? (lesson: string, exercise: string, pass: boolean, detail: string) => {
+        try {
+          classroom.store.recordCheck(student.id, lesson, exercise, pass, detail);
+          classroom.changed(student.id);
+        } catch (e) { log(`isolab: class: recording a check: ${(e as Error).message}`); }
+      } : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
-          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log });
+          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult });
         } catch (e) {
           log(`isolab: terminal: ${(e as Error).message}`);
           ws.close(1011, 'server error');

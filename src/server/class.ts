@@ -7,6 +7,7 @@
 // two-hour class has a chance of about 1 in 10^11.
 
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { ClassRow, ClassStore, StudentRow } from './store.ts';
 import { tokenMatches } from './auth.ts';
 
@@ -74,6 +75,8 @@ export type JoinResult =
 /** The class this server runs, and who may do what in it. */
 export class Classroom {
   readonly limiter: JoinLimiter;
+  /** 'student' (id): something about a student changed (the instructor's page listens). */
+  readonly events = new EventEmitter();
   /** Signs student cookies; new each start, so a restart asks students to join again (progress stays). */
   private readonly secret = randomBytes(32);
 
@@ -106,6 +109,7 @@ export class Classroom {
     const clean = cleanName(name);
     if (!clean) return { ok: false, status: 400, message: `the name must be 1 to ${MAX_NAME} characters` };
     const student = this.store.joinStudent(this.cls.id, clean);
+    this.changed(student.id);
     return { ok: true, student, cookie: this.cookieHeader(student.id) };
   }
 
@@ -129,6 +133,8 @@ export class Classroom {
   isInstructor(token: string | null | undefined): boolean {
     return tokenMatches(this.instructorToken, token);
   }
+
+  changed(studentId: number): void { this.events.emit('student', studentId); }
 
   close(): void {
     this.store.closeClass(this.cls.id);

@@ -9,6 +9,10 @@ import { buildSite, siteStaleness } from './build.ts';
 import { CLOSE_DEADLINE_MS, startLabServer } from './app.ts';
 import { boxDriver, hostShellDriver, REPO } from './sandbox.ts';
 import type { LabServer } from './app.ts';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ClassStore } from './store.ts';
+import { Classroom } from './class.ts';
 
 function fail(message: string, code: number): never {
   process.stderr.write(`isolab: ${message}\n`);
@@ -40,6 +44,16 @@ async function main(): Promise<void> {
     console.warn('isolab: WARNING: --unsafe-host-shell: every terminal is a plain shell on THIS HOST, not a sandbox');
   }
 
+  let classroom: Classroom | undefined;
+  if (options.className) {
+    const dataDir = options.dataDir ?? path.join(os.homedir(), '.local', 'share', 'isolab');
+    try {
+      classroom = Classroom.open(new ClassStore(path.join(dataDir, 'class.db')), options.className, randomBytes(32).toString('hex'));
+    } catch (e) {
+      fail(`the class database in ${dataDir}: ${(e as Error).message}`, 1);
+    }
+  }
+
   let server: LabServer;
   try {
     server = await startLabServer({
@@ -55,6 +69,7 @@ async function main(): Promise<void> {
       graceMs: options.graceSeconds * 1000,
       idleMs: options.idleMinutes * 60_000,
       log: (line) => console.error(line),
+      classroom,
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -65,6 +80,10 @@ async function main(): Promise<void> {
   }
 
   console.log(`isolab: the lab is at ${server.url}`);
+  if (classroom) {
+    const base = server.url.replace(/\/\?token=.*$/, '');
+    console.log(`isolab: class "${classroom.cls.name}": students open ${base}/join/ and type the code ${classroom.cls.code}`);
+  }
   console.log('isolab: press Ctrl-C to stop (every sandbox it made is removed)');
 
   let stopping = false;

@@ -26,6 +26,8 @@ export interface Attachment {
 export interface Client {
   id: string | null;
   address: string;
+  /** In a class: the student (store.ts id) whose sandbox this is. */
+  student?: number;
 }
 
 /** A session may be re-attached (reloads, blips) this often; a loop of sockets is refused. */

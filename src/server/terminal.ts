@@ -66,6 +66,8 @@ export interface TerminalContext {
   sessions: SessionManager;
   catalog: ExerciseCatalog;
   log: (line: string) => void;
+  /** A check's answer, for the class's progress (class-http.ts); absent outside a class. */
+  onCheckResult?: (lesson: string, exercise: string, pass: boolean, detail: string) => void;
 }
 
 export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, client: Client, ctx: TerminalContext): void {
@@ -162,6 +164,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     try {
       const r = await runCheck(own.sandbox, found.exercise);
       send({ type: 'check', lesson, exercise, pass: r.pass, hint: r.hint, detail: r.detail });
+      ctx.onCheckResult?.(lesson, exercise, r.pass, r.detail);
     } catch (e) {
       send({ type: 'error', message: `the check could not run: ${(e as Error).message}` });
     } finally {

@@ -12,6 +12,7 @@ import { startLabServer } from '../../src/server/app.ts';
 import type { LabServer } from '../../src/server/app.ts';
 import { boxDriver, boxRunCommand, BOX, hostShellDriver, REPO } from '../../src/server/sandbox.ts';
 import type { SandboxDriver } from '../../src/server/sandbox.ts';
+import type { Classroom } from '../../src/server/class.ts';
 
 export { REPO, BOX };
 export const NODE = process.execPath;
@@ -77,6 +78,7 @@ export interface InProcessOptions {
   dist?: string;
   lessonsDir?: string;
   log?: (line: string) => void;
+  classroom?: Classroom;
 }
 
 /** A lab server in this process; the temporary site and lessons it made go with close(). */
@@ -97,6 +99,7 @@ export async function startInProcess(o: InProcessOptions = {}): Promise<LabServe
     graceMs: o.graceMs ?? 60_000,
     idleMs: o.idleMs ?? 3_600_000,
     log: o.log ?? (() => {}),
+    classroom: o.classroom,
   });
   return {
     ...server,

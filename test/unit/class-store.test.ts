@@ -117,3 +117,14 @@ describe('Classroom', () => {
     expect(room.join('d', room.cls.code, 'Ann')).toMatchObject({ ok: false, status: 403 });
   });
 });
+
+describe('npm start --class', () => {
+  it('takes a class name and a data directory, and refuses an empty name', async () => {
+    const { parseOptions, UsageError } = await import('../../src/server/options.ts');
+    expect(parseOptions(['--class', 'Week 3'], {})).toMatchObject({ className: 'Week 3', dataDir: undefined });
+    expect(parseOptions(['--class=Week 3', '--data-dir', '/srv/isolab'], {}).dataDir).toBe('/srv/isolab');
+    expect(parseOptions([], { ISOLAB_DATA_DIR: '/var/lib/isolab' }).dataDir).toBe('/var/lib/isolab');
+    expect(() => parseOptions(['--class', ' '], {})).toThrow(UsageError);
+    expect(() => parseOptions(['--class'], {})).toThrow(/--class needs a class name/);
+  });
+});
