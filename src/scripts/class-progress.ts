@@ -30,9 +30,10 @@ export async function fetchClassProgress(): Promise<ServerProgress | null> {
   }
 }
 
-export function reportRead(lessonId: string): void {
+/** 'read': read to the end; 'at': the page now open (the instructor's roster shows it). */
+export function reportRead(lessonId: string, what: 'read' | 'at' = 'read'): void {
   if (!inClass()) return;
-  fetch('/api/class/read', {
+  fetch(`/api/class/${what}`, {
     method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ lesson: lessonId }),
   }).catch(() => { /* the next page load merges again */ });

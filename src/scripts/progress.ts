@@ -104,6 +104,7 @@ const LAST_KEY = 'isolab.lastLesson';
 
 /** Remember the lesson the reader opened last (per language: its id starts with the language). */
 export function markOpened(lessonId: string): void {
+  reportRead(lessonId, 'at');
   try {
     localStorage.setItem(`${LAST_KEY}.${lessonId.split('/')[0]}`, lessonId);
   } catch {

@@ -17,6 +17,8 @@ import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts
 import type { SandboxDriver } from './sandbox.ts';
 import type { Classroom } from './class.ts';
 import { CLASS_API, handleClassApi, openInClass, requestStudent } from './class-http.ts';
+import { TEACH_API, handleTeach, isTeachPage, readCourse } from './instructor.ts';
+import path from 'node:path';
 
 export const WS_PATH = '/ws/terminal';
 
@@ -96,6 +98,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     graceMs: opts.graceMs, idleMs: opts.idleMs, log,
   });
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);
+  const course = opts.classroom ? readCourse(opts.repo, opts.lessonsDir ?? path.join(opts.repo, 'content', 'lessons')) : [];
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
 
   // Node looks for requests past headersTimeout/requestTimeout every connectionsCheckingInterval.
@@ -111,6 +114,18 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
         handleClassApi(req, res, url.pathname, classroom).catch((e: Error) => {
           log(`isolab: class: ${e.message}`);
+          if (!res.headersSent) page(res, 500, 'Server error', '<p>Something went wrong; the server log says what.</p>');
+          else res.destroy();
+        });
+        return;
+      }
+      if (classroom && url && (url.pathname.startsWith(TEACH_API) || isTeachPage(url.pathname) || url.searchParams.has('teacher'))) {
+        // The instructor's page and API: its own token, nothing else (instructor.ts).
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+        handleTeach(req, res, { classroom, sessions, course, log }, () => serveStatic(req, res, opts.dist)).then((mine) => {
+          if (!mine && !res.headersSent) page(res, 401, 'Instructor token needed', '<p>Open the instructor\'s address that <code>npm start -- --class</code> printed, the one ending in <code>?teacher=…</code>.</p>');
+        }, (e: Error) => {
+          log(`isolab: teach: ${e.message}`);
           if (!res.headersSent) page(res, 500, 'Server error', '<p>Something went wrong; the server log says what.</p>');
           else res.destroy();
         });

@@ -53,7 +53,7 @@ export function readJson(req: IncomingMessage): Promise<Record<string, unknown> 
 
 const own = (o: Record<string, unknown>, k: string): unknown => Object.hasOwn(o, k) ? o[k] : undefined;
 
-/** /api/class/join, /api/class/me, /api/class/read. */
+/** /api/class/join, /api/class/me, /api/class/read, /api/class/at. */
 export async function handleClassApi(req: IncomingMessage, res: ServerResponse, pathname: string, classroom: Classroom): Promise<void> {
   const route = pathname.slice(CLASS_API.length);
   if (req.method === 'POST' && !originAllowed(req)) { json(res, 403, { error: 'the request must come from a page of this server (Origin)' }); return; }
@@ -71,11 +71,13 @@ export async function handleClassApi(req: IncomingMessage, res: ServerResponse, 
     json(res, 200, { class: classroom.cls.name, name: student.name, progress: classroom.store.progress(student.id) });
     return;
   }
-  if (route === 'read' && req.method === 'POST') {
+  if ((route === 'read' || route === 'at') && req.method === 'POST') {
     const body = await readJson(req);
     const lesson = typeof body === 'string' ? undefined : own(body, 'lesson');
     if (typeof lesson !== 'string' || !LESSON_ID.test(lesson)) { json(res, 400, { error: 'lesson must be a lesson id such as "en/pid-namespaces"' }); return; }
-    classroom.store.markLessonRead(student.id, lesson);
+    // 'at': the page the student opened (the roster's "current lesson"); 'read': read to the end.
+    if (route === 'at') classroom.presence.set(student.id, lesson);
+    else classroom.store.markLessonRead(student.id, lesson);
     classroom.changed(student.id);
     res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
     return;

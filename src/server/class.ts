@@ -75,8 +75,10 @@ export type JoinResult =
 /** The class this server runs, and who may do what in it. */
 export class Classroom {
   readonly limiter: JoinLimiter;
+  /** The lesson each student's page is on (class-http.ts /api/class/at); kept in memory only. */
+  readonly presence = new Map<number, string>();
   /** 'student' (id): something about a student changed (the instructor's page listens). */
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter().setMaxListeners(100);
   /** Signs student cookies; new each start, so a restart asks students to join again (progress stays). */
   private readonly secret = randomBytes(32);
 

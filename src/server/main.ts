@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   if (classroom) {
     const base = server.url.replace(/\/\?token=.*$/, '');
     console.log(`isolab: class "${classroom.cls.name}": students open ${base}/join/ and type the code ${classroom.cls.code}`);
+    console.log(`isolab: the instructor's page (keep it to yourself) is ${base}/teach/?teacher=${classroom.instructorToken}`);
   }
   console.log('isolab: press Ctrl-C to stop (every sandbox it made is removed)');
 

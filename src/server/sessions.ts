@@ -244,6 +244,16 @@ export class SessionManager {
     }
   }
 
+  /** Every live session (a class's roster looks for its students' ones, instructor.ts). */
+  all(): Session[] { return [...this.#sessions.values()].filter((x) => !x.ended); }
+
+  /** End the sandboxes `match` picks, telling their pages `why` (an instructor's reset or close). */
+  endMatching(match: (s: Session) => boolean, why: string): number {
+    const picked = this.all().filter(match);
+    for (const session of picked) this.#end(session, HUNG_UP, why);
+    return picked.length;
+  }
+
   /** Remove a session and its sandbox, telling its page (if any) with an exit frame. */
   #end(session: Session, code: number, why?: string): void {
     if (session.ended) return;

@@ -142,6 +142,23 @@ export class ClassStore {
     return { lessonsRead, exercises };
   }
 
+  /** Every check answer of a class's students (the instructor's roster and matrix). */
+  classExercises(classId: number): (ExerciseRow & { studentId: number })[] {
+    return this.db.prepare(`SELECT e.* FROM exercises e JOIN students s ON s.id = e.student_id
+      WHERE s.class_id = ? ORDER BY e.student_id, e.lesson, e.exercise`).all(classId).map((r) => ({
+      studentId: Number(r.student_id), lesson: String(r.lesson), exercise: String(r.exercise),
+      passedAt: r.passed_at === null ? null : Number(r.passed_at), lastPass: r.last_pass === 1,
+      lastDetail: String(r.last_detail), lastAt: Number(r.last_at),
+    }));
+  }
+
+  /** How many lessons each of a class's students has read. */
+  classLessonsRead(classId: number): Map<number, number> {
+    const rows = this.db.prepare(`SELECT l.student_id AS id, count(*) AS n FROM lessons_read l JOIN students s ON s.id = l.student_id
+      WHERE s.class_id = ? GROUP BY l.student_id`).all(classId);
+    return new Map(rows.map((r) => [Number(r.id), Number(r.n)]));
+  }
+
   close(): void { this.db.close(); }
 }
 

@@ -14,7 +14,9 @@ import { Classroom, JOIN_RATE } from '../../src/server/class.ts';
 import type { LabServer } from '../../src/server/app.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-class-'));
-const dbFile = path.join(tmp, 'data', 'class.db');
+let dbCount = 0;
+/** A new class database (each test its own class); the restart test opens one twice. */
+const newDb = () => path.join(tmp, `data-${++dbCount}`, 'class.db');
 const lessonsDir = makeTestLessons();
 const dist = makeTestDist();
 fs.mkdirSync(path.join(dist, 'join'));
@@ -32,7 +34,7 @@ afterAll(() => {
   for (const d of [tmp, path.dirname(lessonsDir), dist]) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function startClass(): Promise<{ server: LabServer; room: Classroom; base: string }> {
+async function startClass(dbFile = newDb()): Promise<{ server: LabServer; room: Classroom; base: string }> {
   const store = new ClassStore(dbFile);
   const room = Classroom.open(store, 'Containers 101', 'teacher-token-'.padEnd(40, 'x'));
   const server = await startInProcess({ dist, lessonsDir, classroom: room });
@@ -96,7 +98,8 @@ describe('a class on the lab server', () => {
   });
 
   it('records checks per student, keeps each student to their own terminal and progress, and survives a restart', async () => {
-    let { server, room, base } = await startClass();
+    const dbFile = newDb();
+    let { server, room, base } = await startClass(dbFile);
     const ann = await join(base, room.cls.code, 'Ann');
     const bob = await join(base, room.cls.code, 'Bob');
 
@@ -132,7 +135,7 @@ describe('a class on the lab server', () => {
     open.store!.close();
     open.server = undefined;
     open.store = undefined;
-    ({ server, room, base } = await startClass());
+    ({ server, room, base } = await startClass(dbFile));
     expect(room.cls.code).toBe(oldCode);
     expect((await me(base, ann.cookie)).status).toBe(401); // cookies of the old run are not signed by this one
     const again = await join(base, oldCode, 'Ann');
@@ -149,5 +152,111 @@ describe('a class on the lab server', () => {
     expect(statuses).toEqual([...Array(JOIN_RATE.burst).fill(403), 429]);
     const last = await join(base, 'ZZZZZZZZZZ', 'Eve');
     expect(last.body.error).toMatch(/too many tries; wait \d+ s/);
+  });
+});
+
+/** Read Server-Sent Events until `want` holds for a roster. */
+async function rosterUntil(base: string, cookie: string, want: (r: Roster) => boolean): Promise<Roster> {
+  const ctl = new AbortController();
+  const res = await fetch(`${base}/api/teach/events`, { headers: { Cookie: cookie }, signal: ctl.signal });
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = res.body!.getReader();
+  let buf = '';
+  let last = '';
+  const deadline = setTimeout(() => ctl.abort(new Error(`the roster never got there; the last one: ${last}`)), 15_000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the event stream ended');
+      buf += Buffer.from(value).toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (data && /^event: roster$/m.test(frame)) {
+          last = data;
+          const r = JSON.parse(data) as Roster;
+          if (want(r)) return r;
+        }
+      }
+    }
+  } finally {
+    clearTimeout(deadline);
+    ctl.abort();
+  }
+}
+type Roster = import('../../src/server/instructor.ts').Roster;
+
+describe('the instructor', () => {
+  it('has a token of its own that opens the instructor page and API and nothing else', async () => {
+    const { server, room, base } = await startClass();
+    const bad = await fetch(`${base}/teach/?teacher=nope`, { redirect: 'manual' });
+    expect(bad.status).toBe(401);
+    expect((await fetch(`${base}/api/teach/roster`)).status).toBe(401);
+    const ok = await fetch(`${base}/teach/?teacher=${room.instructorToken}`, { redirect: 'manual' });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/teach/');
+    const teacher = ok.headers.get('set-cookie')!.split(';')[0];
+    expect(teacher).toBe(`isolab_teacher=${room.instructorToken}`);
+    expect((await fetch(`${base}/api/teach/roster`, { headers: { Cookie: teacher } })).status).toBe(200);
+    // Not the lab: no site page, no student API, no terminal.
+    expect((await fetch(`${base}/`, { headers: { Cookie: teacher }, redirect: 'manual' })).status).toBe(303);
+    expect((await fetch(`${base}/api/class/me`, { headers: { Cookie: teacher } })).status).toBe(401);
+    const t = terminal(server.port, teacher);
+    await t.until(() => t.closed || undefined, 10_000, 'refusal');
+    expect(t.messages).toEqual([]);
+    // A student's cookie is not the instructor's.
+    const ann = await join(base, room.cls.code, 'Ann');
+    expect((await fetch(`${base}/api/teach/roster`, { headers: { Cookie: ann.cookie } })).status).toBe(401);
+  });
+
+  it('sees joins, connections and passes live; exports CSV; resets a sandbox; closes the class', async () => {
+    const { server, room, base } = await startClass();
+    const teacher = `isolab_teacher=${room.instructorToken}`;
+    const ann = await join(base, room.cls.code, '=Ann, "the first"');
+    const bob = await join(base, room.cls.code, 'Bob');
+    const a = terminal(server.port, ann.cookie);
+    const b = terminal(server.port, bob.cookie);
+    await a.message('hello');
+    await b.message('hello');
+    await fetch(`${base}/api/class/at`, { method: 'POST', headers: { Cookie: ann.cookie, Origin: base }, body: JSON.stringify({ lesson: 'en/test-lesson' }) });
+    a.send({ type: 'check', lesson: 'en/test-lesson', exercise: 'noisy-fail' });
+    await a.message('check');
+
+    let r = await rosterUntil(base, teacher, (x) => x.students.length === 2 && x.students.every((s) => s.connected) && x.students.some((s) => s.lastFail));
+    const annRow = r.students.find((s) => s.name.startsWith('=Ann'))!;
+    expect(annRow).toMatchObject({ lesson: 'en/test-lesson', passed: {}, lastFail: { exercise: 'noisy-fail', hint: 'Look closer' } });
+    expect(annRow.lastFail!.why).toContain('expected 1, found 0');
+    expect(r.class).toEqual({ name: 'Containers 101', code: room.cls.code, closed: false });
+    expect(r.exercises.map((e) => e.key)).toEqual(['test-lesson/make-flag', 'test-lesson/slow', 'test-lesson/noisy-fail']);
+
+    // Bob passes; the open stream shows it.
+    await b.run('touch ~/isolab-flag');
+    b.send({ type: 'check', lesson: 'en/test-lesson', exercise: 'make-flag' });
+    r = await rosterUntil(base, teacher, (x) => !!x.students.find((s) => s.name === 'Bob')?.passed['test-lesson/make-flag']);
+
+    const csv = await (await fetch(`${base}/api/teach/roster.csv`, { headers: { Cookie: teacher } })).text();
+    const lines = csv.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
+    expect(lines[0]).toBe('name,connected,lesson,lessons read,exercises passed,test-lesson/make-flag,test-lesson/slow,test-lesson/noisy-fail');
+    // A name that looks like a formula is quoted and defused.
+    expect(lines[1]).toMatch(/^"'=Ann, ""the first""",yes,en\/test-lesson,0,0,,,$/);
+    expect(lines[2]).toMatch(/^Bob,yes,,0,1,\d{4}-\d\d-\d\dT[\d:.]+Z,,$/);
+
+    // Reset Bob: his page is told, Ann's terminal goes on.
+    const reset = await fetch(`${base}/api/teach/reset`, { method: 'POST', headers: { Cookie: teacher, Origin: base }, body: JSON.stringify({ student: r.students.find((s) => s.name === 'Bob')!.id }) });
+    expect(await reset.json()).toEqual({ reset: 1 });
+    expect((await b.message('exit')).reason).toMatch(/your instructor reset your sandbox/);
+    expect(a.closed).toBeNull();
+    expect(await a.run('echo still-here')).toContain('still-here');
+    // Without Origin (another site's form), nothing happens.
+    expect((await fetch(`${base}/api/teach/close`, { method: 'POST', headers: { Cookie: teacher } })).status).toBe(403);
+
+    const close = await fetch(`${base}/api/teach/close`, { method: 'POST', headers: { Cookie: teacher, Origin: base } });
+    expect(await close.json()).toEqual({ closed: true });
+    expect((await a.message('exit')).reason).toMatch(/your instructor closed the class/);
+    expect((await join(base, room.cls.code, 'Carol')).status).toBe(403);
+    expect((await me(base, ann.cookie)).status).toBe(401);
+    expect(server.sessions.size).toBe(0);
   });
 });
