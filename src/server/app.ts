@@ -17,7 +17,8 @@ import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts
 import type { SandboxDriver } from './sandbox.ts';
 import type { Classroom } from './class.ts';
 import { CLASS_API, handleClassApi, openInClass, requestStudent } from './class-http.ts';
-import { TEACH_API, handleTeach, isTeachPage, readCourse } from './instructor.ts';
+import { TEACH_API, handleTeach, isTeacher, isTeachPage, readCourse } from './instructor.ts';
+import { PRESENTER, VIEW_PATH, handleViewer, terminalOf } from './viewer.ts';
 import path from 'node:path';
 
 export const WS_PATH = '/ws/terminal';
@@ -132,8 +133,9 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         return;
       }
       const auth = authenticate(req, opts.token);
-      // In a class, a student's cookie stands in for the token (class.ts).
-      if (!auth.ok && !requestStudent(req, classroom)) {
+      // In a class, a student's cookie stands in for the token (class.ts), and so does the
+      // instructor's: the course's pages and a sandbox of their own to present from.
+      if (!auth.ok && !requestStudent(req, classroom) && !(classroom && isTeacher(req, classroom))) {
         if (classroom && !auth.fromQuery && url && openInClass(url.pathname)) {
           for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
           serveStatic(req, res, opts.dist);
@@ -195,16 +197,18 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         });
         return;
       }
+      if (opts.classroom && url?.pathname === VIEW_PATH) { upgradeViewer(req, socket, head, url, opts.classroom); return; }
       if (!url || url.pathname !== WS_PATH) { refuse(socket, 404, `no WebSocket here; the terminal is at ${WS_PATH}`); return; }
       if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
       if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
       const student = requestStudent(req, opts.classroom);
-      if (!authenticate(req, opts.token).ok && !student) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
+      const presenter = !student && opts.classroom !== undefined && isTeacher(req, opts.classroom);
+      if (!authenticate(req, opts.token).ok && !student && !presenter) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
       const sid = url.searchParams.get('session') ?? '';
       if (!SESSION_ID.test(sid)) { refuse(socket, 400, 'session must be 8-64 letters, digits, - or _'); return; }
       const size = initialSize(url.searchParams.get('cols'), url.searchParams.get('rows'));
       if (!size) { refuse(socket, 400, 'cols must be 1..500 and rows 1..200'); return; }
-      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '', student: student?.id };
+      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '', student: presenter ? PRESENTER : student?.id };
       // A student's sandbox is that student's alone, whoever learns its session id.
       const existing = sessions.get(sid);
       if (existing && !existing.ended && existing.client.student !== client.student) { refuse(socket, 403, 'this terminal belongs to someone else'); return; }
@@ -228,6 +232,34 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       refuse(socket, 500, 'server error');
     }
   });
+
+  /** /ws/view: a read-only view of a student's terminal (the instructor) or of the presenter's (viewer.ts). */
+  function upgradeViewer(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, classroom: Classroom): void {
+    if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
+    if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
+    const teacher = isTeacher(req, classroom);
+    const wanted = url.searchParams.get('student');
+    let target: number;
+    if (wanted !== null) {
+      // A student's terminal: for the instructor only, and only a student of this class.
+      if (!teacher) { refuse(socket, 401, 'only the instructor may view a student\'s terminal'); return; }
+      const id = /^\d{1,12}$/.test(wanted) ? Number(wanted) : -1;
+      if (!classroom.store.students(classroom.cls.id).some((s) => s.id === id)) { refuse(socket, 404, 'no such student in this class'); return; }
+      target = id;
+    } else if (url.searchParams.has('presenter')) {
+      if (!teacher && !requestStudent(req, classroom) && !authenticate(req, opts.token).ok) { refuse(socket, 401, 'join the class first'); return; }
+      target = PRESENTER;
+    } else { refuse(socket, 400, 'say ?student=<id> or ?presenter'); return; }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = terminalOf(sessions, target);
+      if (!session) {
+        ws.send(JSON.stringify({ type: 'error', message: target === PRESENTER ? 'the instructor has no terminal open yet' : 'this student has no terminal open' }));
+        ws.close(1013, 'nothing to view yet');
+        return;
+      }
+      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(1011, 'server error'); }
+    });
+  }
 
   // Bad clients must not be able to bring the process down.
   // The answer goes out, then the socket is destroyed: end() alone would leave it half open

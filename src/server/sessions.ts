@@ -51,6 +51,8 @@ export class Session {
   readonly client: Client;
   readonly reattach = new TokenBucket(REATTACH.burst, REATTACH.perSecond);
   attachment: Attachment | null = null;
+  /** Read-only viewers (viewer.ts: an instructor helping, students following the presenter). */
+  readonly viewers = new Set<Pick<Attachment, 'output' | 'ended'>>();
   /** When its last page went away (meaningful while `attachment` is null). */
   detachedAt = 0;
   lastInput = Date.now();
@@ -160,6 +162,7 @@ export class SessionManager {
       session.scrollback.push(chunk);
       const a = session.attachment;
       if (a) this.#tell(session, () => a.output(chunk));
+      for (const v of session.viewers) this.#tell(session, () => v.output(chunk));
     });
     sandbox.onExit((code) => {
       // Read what the shell wrote last (node-pty can report the exit before the last data).
@@ -264,6 +267,8 @@ export class SessionManager {
     const attachment = session.attachment;
     session.attachment = null;
     if (attachment) this.#tell(session, () => attachment.ended(code, why));
+    for (const v of session.viewers) this.#tell(session, () => v.ended(code, why));
+    session.viewers.clear();
     const p = session.sandbox.destroy()
       .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
       .finally(() => this.#destroying.delete(p));

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { makeTestDist, makeTestLessons, startInProcess } from '../e2e/harness.ts';
-import { LabClient, newSessionId } from '../e2e/lab-client.ts';
+import WebSocket from 'ws';
+import { LabClient } from '../e2e/lab-client.ts';
 import { ClassStore } from '../../src/server/store.ts';
 import { Classroom, JOIN_RATE } from '../../src/server/class.ts';
 import type { LabServer } from '../../src/server/app.ts';
@@ -200,12 +201,11 @@ describe('the instructor', () => {
     const teacher = ok.headers.get('set-cookie')!.split(';')[0];
     expect(teacher).toBe(`isolab_teacher=${room.instructorToken}`);
     expect((await fetch(`${base}/api/teach/roster`, { headers: { Cookie: teacher } })).status).toBe(200);
-    // Not the lab: no site page, no student API, no terminal.
-    expect((await fetch(`${base}/`, { headers: { Cookie: teacher }, redirect: 'manual' })).status).toBe(303);
+    // What a student has too (the course and a sandbox of its own to present from), no student's API.
+    expect((await fetch(`${base}/`, { headers: { Cookie: teacher }, redirect: 'manual' })).status).toBe(200);
     expect((await fetch(`${base}/api/class/me`, { headers: { Cookie: teacher } })).status).toBe(401);
     const t = terminal(server.port, teacher);
-    await t.until(() => t.closed || undefined, 10_000, 'refusal');
-    expect(t.messages).toEqual([]);
+    expect((await t.message('hello')).sandbox).toMatch(/^lab-/);
     // A student's cookie is not the instructor's.
     const ann = await join(base, room.cls.code, 'Ann');
     expect((await fetch(`${base}/api/teach/roster`, { headers: { Cookie: ann.cookie } })).status).toBe(401);
@@ -258,5 +258,80 @@ describe('the instructor', () => {
     expect((await join(base, room.cls.code, 'Carol')).status).toBe(403);
     expect((await me(base, ann.cookie)).status).toBe(401);
     expect(server.sessions.size).toBe(0);
+  });
+});
+
+/** A read-only view (/ws/view): what it got, and a way to type into it. */
+function view(port: number, cookie: string, query: string) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/view?${query}`, { headers: { Cookie: cookie }, origin: `http://127.0.0.1:${port}` });
+  const got = { text: '', messages: [] as Record<string, unknown>[], closed: null as number | null, status: 0 };
+  ws.on('message', (d, binary) => { if (binary) got.text += d.toString(); else got.messages.push(JSON.parse(d.toString()) as Record<string, unknown>); });
+  ws.on('close', (code) => { got.closed = code; });
+  ws.on('unexpected-response', (_req, res) => { got.status = res.statusCode ?? 0; got.closed = -1; });
+  ws.on('error', () => {});
+  const until = async (cond: () => boolean, what: string) => {
+    for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!cond()) throw new Error(`viewer: timed out waiting for ${what}; got ${JSON.stringify(got).slice(-400)}`);
+  };
+  return { ws, got, until };
+}
+
+describe('read-only views', () => {
+  it('the instructor watches a student\'s terminal; what the viewer types never reaches it', async () => {
+    const { server, room, base } = await startClass();
+    const teacher = `isolab_teacher=${room.instructorToken}`;
+    const ann = await join(base, room.cls.code, 'Ann');
+    const bob = await join(base, room.cls.code, 'Bob');
+    const a = terminal(server.port, ann.cookie);
+    await a.message('hello');
+    await a.run('echo before-$((40+2))');
+    const annId = room.store.students(room.cls.id).find((s) => s.name === 'Ann')!.id;
+
+    const v = view(server.port, teacher, `student=${annId}`);
+    await v.until(() => v.got.text.includes('before-42'), 'the replay');
+    expect(v.got.messages[0]).toMatchObject({ type: 'hello', view: true });
+    await a.run('echo live-$((6*7))');
+    await v.until(() => v.got.text.includes('live-42'), 'live output');
+
+    // Keystrokes, a resize and a check from the viewer: all dropped.
+    v.ws.send(Buffer.from('touch ~/viewer-typed; echo VIEWER-$((1+1))\r'), { binary: true });
+    v.ws.send(JSON.stringify({ type: 'resize', cols: 20, rows: 5 }));
+    v.ws.send(JSON.stringify({ type: 'check', lesson: 'en/test-lesson', exercise: 'make-flag' }));
+    expect(await a.run('ls ~; echo done-$((2+3))')).toContain('done-5');
+    expect(a.text()).not.toContain('VIEWER-2');
+    expect(a.text()).not.toContain('viewer-typed');
+    expect(v.got.text).not.toContain('VIEWER-2');
+    expect(a.messages.filter((m) => m.type === 'check')).toEqual([]);
+    v.ws.close();
+
+    // A student may not watch another student, nor may someone without a cookie.
+    const nosy = view(server.port, bob.cookie, `student=${annId}`);
+    await nosy.until(() => nosy.got.closed !== null, 'refusal');
+    expect(nosy.got.status).toBe(401);
+    expect(nosy.got.text).toBe('');
+    const stranger = view(server.port, '', 'presenter');
+    await stranger.until(() => stranger.got.closed !== null, 'refusal');
+    expect(stranger.got.status).toBe(401);
+  });
+
+  it('students follow the instructor\'s terminal (presenter mode), read-only', async () => {
+    const { server, room, base } = await startClass();
+    const teacher = `isolab_teacher=${room.instructorToken}`;
+    const bob = await join(base, room.cls.code, 'Bob');
+    const early = view(server.port, bob.cookie, 'presenter');
+    await early.until(() => early.got.closed !== null, 'the close');
+    expect(early.got.closed).toBe(1013);
+    expect(early.got.messages).toEqual([{ type: 'error', message: 'the instructor has no terminal open yet' }]);
+
+    const t = terminal(server.port, teacher);
+    await t.message('hello');
+    const f = view(server.port, bob.cookie, 'presenter');
+    await f.until(() => f.got.messages.some((m) => m.type === 'hello'), 'hello');
+    await t.run('echo demo-$((400+56))');
+    await f.until(() => f.got.text.includes('demo-456'), 'the demo');
+    f.ws.send(Buffer.from('echo FOLLOWER-$((3+3))\r'), { binary: true });
+    expect(await t.run('echo after-$((1+1))')).toContain('after-2');
+    expect(t.text()).not.toContain('FOLLOWER-6');
+    f.ws.close();
   });
 });
