@@ -39,7 +39,7 @@ if (root) {
     $<HTMLButtonElement>('teach-close').disabled = r.class.closed;
 
     const roster = $<HTMLTableElement>('roster');
-    roster.tHead!.replaceChildren(row([w.name, w.connected, w.lesson, w.passed, w.lastFail, w.hint, ''].map((t) => el('th', t))));
+    roster.tHead!.replaceChildren(row([w.name, w.connected, w.lesson, w.passed, w.lastFail, w.hint, '', ''].map((t) => el('th', t))));
     const body = r.students.map((s) => {
       const reset = el('button', w.reset);
       reset.type = 'button';
@@ -48,17 +48,23 @@ if (root) {
       reset.addEventListener('click', () => {
         if (confirm(w.resetConfirm.replace('{name}', s.name))) void post('/api/teach/reset', { student: s.id });
       });
+      // Watch: the student's terminal, read-only, in a tab of its own (src/pages/view.astro).
+      const watch = el('a', w.watch);
+      watch.href = `${root!.dataset.lang === 'en' ? '' : `/${root!.dataset.lang}`}/view/?student=${s.id}`;
+      watch.target = '_blank';
+      watch.dataset.testid = 'watch-student';
       const fail = s.lastFail ? `${s.lastFail.lesson} · ${s.lastFail.exercise}: ${s.lastFail.why}` : '';
       const tr = row([
         el('td', s.name), el('td', s.connected ? `● ${w.yes}` : `○ ${w.no}`, s.connected ? 'dot-on' : 'dot-off'),
         el('td', s.lesson), el('td', String(Object.keys(s.passed).length)), el('td', fail, 'fail'), el('td', s.lastFail?.hint ?? '', 'fail'),
+        (() => { const td = el('td'); td.append(watch); return td; })(),
         (() => { const td = el('td'); td.append(reset); return td; })(),
       ]);
       tr.dataset.student = s.name;
       tr.dataset.connected = String(s.connected);
       return tr;
     });
-    roster.tBodies[0].replaceChildren(...(body.length ? body : [row([Object.assign(el('td', w.nobody), { colSpan: 7 })])]));
+    roster.tBodies[0].replaceChildren(...(body.length ? body : [row([Object.assign(el('td', w.nobody), { colSpan: 8 })])]));
 
     // The matrix: only exercises someone passed or tried would be too little; all of them is
     // the course. Show the ones of lessons any student has touched, else all.
