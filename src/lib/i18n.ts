@@ -22,6 +22,8 @@ export const SERVER_SENTENCES = {
   srvIdleRemoved: 'this sandbox was removed after {s} without input; start a new one to go on',
   srvNoSandbox: 'could not start a sandbox: {s}',
   srvCheckFailed: 'the check could not run: {s}',
+  srvInstructorReset: 'your instructor reset your sandbox; start a new one to go on',
+  srvClassClosed: 'your instructor closed the class',
 };
 export type ServerSentence = keyof typeof SERVER_SENTENCES;
 
@@ -310,6 +312,8 @@ const ko: UiStrings = {
   srvIdleRemoved: '입력이 {s} 동안 없어서 이 샌드박스를 지웠습니다. 새로 시작해서 이어 가세요',
   srvNoSandbox: '샌드박스를 시작하지 못했습니다: {s}',
   srvCheckFailed: '확인을 실행하지 못했습니다: {s}',
+  srvInstructorReset: '강사가 샌드박스를 초기화했습니다. 새로 시작해서 이어 가세요',
+  srvClassClosed: '강사가 수업을 닫았습니다',
   srvSeconds: '{n}초',
   srvMinutes: '{n}분',
   note: '참고',
@@ -397,6 +401,8 @@ export function clientStrings(lang: string) {
     srvIdleRemoved: s.srvIdleRemoved,
     srvNoSandbox: s.srvNoSandbox,
     srvCheckFailed: s.srvCheckFailed,
+    srvInstructorReset: s.srvInstructorReset,
+    srvClassClosed: s.srvClassClosed,
     srvSeconds: s.srvSeconds,
     srvMinutes: s.srvMinutes,
   };

@@ -374,7 +374,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
       case 'exit':
         setState('exited');
         queue.length = 0;
-        showNotice('end', `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
+        // The server's reason when it removed the sandbox (idle, an instructor's reset), else the exit status.
+        showNotice('end', typeof frame.reason === 'string' ? localizeServerMessage(frame.reason, s) : `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
         sock.close(1000, 'shell exited');
         break;
       case 'full':
