@@ -24,6 +24,8 @@ export const SERVER_SENTENCES = {
   srvCheckFailed: 'the check could not run: {s}',
   srvInstructorReset: 'your instructor reset your sandbox; start a new one to go on',
   srvClassClosed: 'your instructor closed the class',
+  srvQueue: 'the lab is full; you are number {n} in the queue, and this page tries again by itself',
+  srvStudentLimit: 'you already have {n} lab terminals open, the most one student may have; close another lab tab (its sandbox goes a minute later) and try again',
 };
 export type ServerSentence = keyof typeof SERVER_SENTENCES;
 
@@ -68,6 +70,7 @@ const en = {
   joinBadName: 'Type a name of 1 to 40 characters.',
   joinTooMany: 'Too many tries from this network. Wait a few seconds and try again.',
   joinFailed: 'Joining did not work; the server did not answer. Try again.',
+  joinClassFull: 'The class is full. Ask your instructor.',
   classBadge: (cls: string, name: string): string => `${cls} · ${name}`,
   // The instructor's page (src/pages/teach.astro, src/scripts/class-teach.ts).
   teachTitle: 'Your class',
@@ -219,6 +222,7 @@ const ko: UiStrings = {
   joinBadName: '이름을 1자에서 40자 사이로 입력하세요.',
   joinTooMany: '이 네트워크에서 시도가 너무 많았습니다. 몇 초 기다렸다가 다시 해 보세요.',
   joinFailed: '참여하지 못했습니다. 서버가 응답하지 않았습니다. 다시 해 보세요.',
+  joinClassFull: '수업 정원이 찼습니다. 강사에게 문의하세요.',
   classBadge: (cls: string, name: string): string => `${cls} · ${name}`,
   teachTitle: '내 수업',
   teachCode: '참여 코드',
@@ -314,6 +318,8 @@ const ko: UiStrings = {
   srvCheckFailed: '확인을 실행하지 못했습니다: {s}',
   srvInstructorReset: '강사가 샌드박스를 초기화했습니다. 새로 시작해서 이어 가세요',
   srvClassClosed: '강사가 수업을 닫았습니다',
+  srvQueue: '실습실이 꽉 찼습니다. 대기열 {n}번째이며, 이 페이지가 알아서 다시 시도합니다',
+  srvStudentLimit: '이미 실습 터미널을 {n}개 열었습니다. 학생 한 명이 열 수 있는 최대입니다. 다른 실습 탭을 닫고(그 샌드박스는 1분 뒤에 지워집니다) 다시 시도하세요',
   srvSeconds: '{n}초',
   srvMinutes: '{n}분',
   note: '참고',
@@ -403,6 +409,8 @@ export function clientStrings(lang: string) {
     srvCheckFailed: s.srvCheckFailed,
     srvInstructorReset: s.srvInstructorReset,
     srvClassClosed: s.srvClassClosed,
+    srvQueue: s.srvQueue,
+    srvStudentLimit: s.srvStudentLimit,
     srvSeconds: s.srvSeconds,
     srvMinutes: s.srvMinutes,
   };

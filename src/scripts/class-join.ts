@@ -24,7 +24,7 @@ if (form) {
         location.href = form.dataset.home ?? '/';
         return;
       }
-      error.textContent = res.status === 403 ? messages.wrongCode : res.status === 429 ? messages.tooMany : res.status === 400 ? messages.badName : messages.failed;
+      error.textContent = res.status === 403 ? messages.wrongCode : res.status === 429 ? messages.tooMany : res.status === 400 ? messages.badName : res.status === 409 ? messages.classFull : messages.failed;
     } catch {
       error.textContent = messages.failed;
     }

@@ -38,6 +38,8 @@ export interface LabServerOptions {
   /** Most sandboxes of one browser (its client id cookie) / of one remote address; default: no limit. */
   maxPerClient?: number;
   maxPerAddress?: number;
+  /** In a class: most sandboxes of one student. */
+  maxPerStudent?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
@@ -95,7 +97,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const log = opts.log ?? ((line: string) => console.error(line));
   const loopbackOnly = isLoopback(opts.host);
   const sessions = new SessionManager({
-    driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress,
+    driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress, maxPerStudent: opts.maxPerStudent,
     graceMs: opts.graceMs, idleMs: opts.idleMs, log,
   });
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);

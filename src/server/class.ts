@@ -94,10 +94,15 @@ export class Classroom {
   }
 
   /** Open the class of this name again (same code) or a new one. */
-  static open(store: ClassStore, name: string, instructorToken: string): Classroom {
+  static open(store: ClassStore, name: string, instructorToken: string, maxStudents = Infinity): Classroom {
     const cls = store.openClassByName(name) ?? store.createClass(name, newJoinCode());
-    return new Classroom(store, cls, instructorToken);
+    const room = new Classroom(store, cls, instructorToken);
+    room.maxStudents = maxStudents;
+    return room;
   }
+
+  /** Past this many students a new name is refused (a name that joined before may come back). */
+  maxStudents = Infinity;
 
   get closed(): boolean { return this.cls.closedAt !== null; }
 
@@ -110,6 +115,10 @@ export class Classroom {
     }
     const clean = cleanName(name);
     if (!clean) return { ok: false, status: 400, message: `the name must be 1 to ${MAX_NAME} characters` };
+    const known = this.store.students(this.cls.id);
+    if (!known.some((s) => s.name === clean) && known.length >= this.maxStudents) {
+      return { ok: false, status: 409, message: `the class is full (${this.maxStudents} students); ask your instructor` };
+    }
     const student = this.store.joinStudent(this.cls.id, clean);
     this.changed(student.id);
     return { ok: true, student, cookie: this.cookieHeader(student.id) };

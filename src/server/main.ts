@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     fail('dist/ has no built site; run without --no-build (or `npm run build`) first', 1);
   }
 
-  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver(undefined, undefined, { diskSize: options.diskSize });
+  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver(undefined, undefined, { diskSize: options.diskSize, memory: options.sandboxMemory, cpus: options.sandboxCpus });
   if (options.unsafeHostShell) {
     console.warn('isolab: WARNING: --unsafe-host-shell: every terminal is a plain shell on THIS HOST, not a sandbox');
   }
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   if (options.className) {
     const dataDir = options.dataDir ?? path.join(os.homedir(), '.local', 'share', 'isolab');
     try {
-      classroom = Classroom.open(new ClassStore(path.join(dataDir, 'class.db')), options.className, randomBytes(32).toString('hex'));
+      classroom = Classroom.open(new ClassStore(path.join(dataDir, 'class.db')), options.className, randomBytes(32).toString('hex'), options.maxStudents);
     } catch (e) {
       fail(`the class database in ${dataDir}: ${(e as Error).message}`, 1);
     }
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
       maxSandboxes: options.maxSandboxes,
       maxPerClient: options.maxPerClient,
       maxPerAddress: options.maxPerAddress,
+      maxPerStudent: options.maxPerStudent,
       graceMs: options.graceSeconds * 1000,
       idleMs: options.idleMinutes * 60_000,
       log: (line) => console.error(line),

@@ -135,7 +135,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   if (!result.ok) {
     if (result.full) {
       // The lab is full, or this reader has all the sandboxes one reader may have.
-      send(result.message ? { type: 'full', message: result.message } : { type: 'full' });
+      send({ type: 'full', ...(result.message ? { message: result.message } : {}), ...(result.position ? { position: result.position } : {}) });
       ws.close(CLOSE.tryAgainLater, 'lab is full');
     } else if (result.retry) {
       send({ type: 'error', message: result.message });

@@ -73,6 +73,7 @@ export interface InProcessOptions {
   maxSandboxes?: number;
   maxPerClient?: number;
   maxPerAddress?: number;
+  maxPerStudent?: number;
   graceMs?: number;
   idleMs?: number;
   dist?: string;
@@ -96,6 +97,7 @@ export async function startInProcess(o: InProcessOptions = {}): Promise<LabServe
     maxSandboxes: o.maxSandboxes ?? 8,
     maxPerClient: o.maxPerClient,
     maxPerAddress: o.maxPerAddress,
+    maxPerStudent: o.maxPerStudent,
     graceMs: o.graceMs ?? 60_000,
     idleMs: o.idleMs ?? 3_600_000,
     log: o.log ?? (() => {}),

@@ -35,10 +35,10 @@ afterAll(() => {
   for (const d of [tmp, path.dirname(lessonsDir), dist]) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function startClass(dbFile = newDb()): Promise<{ server: LabServer; room: Classroom; base: string }> {
+async function startClass(dbFile = newDb(), maxPerStudent?: number): Promise<{ server: LabServer; room: Classroom; base: string }> {
   const store = new ClassStore(dbFile);
   const room = Classroom.open(store, 'Containers 101', 'teacher-token-'.padEnd(40, 'x'));
-  const server = await startInProcess({ dist, lessonsDir, classroom: room });
+  const server = await startInProcess({ dist, lessonsDir, classroom: room, maxPerStudent });
   open.server = server;
   open.store = store;
   return { server, room, base: `http://127.0.0.1:${server.port}` };
@@ -144,6 +144,18 @@ describe('a class on the lab server', () => {
     expect(after.body.progress?.exercises).toMatchObject([{ exercise: 'make-flag', lastPass: true }]);
     expect(after.body.progress?.exercises[0].passedAt).toBeGreaterThan(0);
     expect(after.body.progress?.lessonsRead.map((r) => r.lesson)).toEqual(['en/test-lesson']);
+  });
+
+  it('holds a student to --max-per-student terminals, on every device together', async () => {
+    const { server, room, base } = await startClass(newDb(), 1);
+    const ann = await join(base, room.cls.code, 'Ann');
+    const bob = await join(base, room.cls.code, 'Bob');
+    await terminal(server.port, ann.cookie).message('hello');
+    // Another device of Ann's: another client cookie, the same student.
+    const again = new LabClient(server.port, { token: null, cookie: ann.cookie, clientId: 'another-device-0123456789' });
+    open.clients.push(again);
+    expect((await again.message('full')).message).toBe('you already have 1 lab terminals open, the most one student may have; close another lab tab (its sandbox goes a minute later) and try again');
+    await terminal(server.port, bob.cookie).message('hello');
   });
 
   it('rate-limits join attempts from one address', async () => {

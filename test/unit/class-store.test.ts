@@ -128,3 +128,32 @@ describe('npm start --class', () => {
     expect(() => parseOptions(['--class'], {})).toThrow(/--class needs a class name/);
   });
 });
+
+describe('class limits', () => {
+  it('npm start takes the class and sandbox limits and refuses nonsense', async () => {
+    const { parseOptions } = await import('../../src/server/options.ts');
+    expect(parseOptions([], {})).toMatchObject({ maxStudents: 200, maxPerStudent: 3, sandboxMemory: '512m', sandboxCpus: '1' });
+    expect(parseOptions(['--max-students', '30', '--max-per-student', '2', '--sandbox-memory', '1G', '--sandbox-cpus', '0.5'], {}))
+      .toMatchObject({ maxStudents: 30, maxPerStudent: 2, sandboxMemory: '1g', sandboxCpus: '0.5' });
+    expect(() => parseOptions(['--sandbox-memory', '10m'], {})).toThrow(/--sandbox-memory needs a size from 64m/);
+    expect(() => parseOptions(['--sandbox-cpus', 'all'], {})).toThrow(/--sandbox-cpus needs a number/);
+    expect(() => parseOptions(['--max-students', '0'], {})).toThrow(/--max-students must be from 1/);
+  });
+
+  it('each sandbox gets the memory and CPUs asked for', async () => {
+    const { boxRunCommand } = await import('../../src/server/sandbox.ts');
+    const args = boxRunCommand('box', 'lab-x', undefined, { memory: '1g', cpus: '0.5' }).args;
+    expect(args[args.indexOf('--memory') + 1]).toBe('1g');
+    expect(args[args.indexOf('--cpus') + 1]).toBe('0.5');
+    const plain = boxRunCommand('box', 'lab-x').args;
+    expect(plain[plain.indexOf('--memory') + 1]).toBe('512m');
+  });
+
+  it('refuses a new name past the class size; one who joined before comes back', () => {
+    const room = Classroom.open(new ClassStore(':memory:'), 'Small', 'i'.repeat(32), 2);
+    expect(room.join('a', room.cls.code, 'Ann').ok).toBe(true);
+    expect(room.join('b', room.cls.code, 'Bob').ok).toBe(true);
+    expect(room.join('c', room.cls.code, 'Carol')).toMatchObject({ ok: false, status: 409, message: 'the class is full (2 students); ask your instructor' });
+    expect(room.join('d', room.cls.code, 'Ann').ok).toBe(true);
+  });
+});
