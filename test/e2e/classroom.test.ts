@@ -80,7 +80,7 @@ describe.skipIf(skip)('a class in a browser', () => {
     await expect.poll(() => page.locator('[data-testid="join-error"]').textContent(), { timeout: T }).toContain('not the code of an open class');
     expect(page.url()).toMatch(/\/join\/$/);
     await page.close();
-  });
+  }, 3 * T);
 
   it('two students join and check exercises; the instructor sees it live', async () => {
     teach = await teacher.newPage();
@@ -109,7 +109,7 @@ describe.skipIf(skip)('a class in a browser', () => {
     expect(await bobRow.textContent()).toContain('SIGKILL'); // the hint
     expect(await teach.locator(`[data-testid="matrix"] tr[data-student="Bob"] td[data-key="${CELL}"]`).getAttribute('class')).not.toBe('pass');
     expect(await teach.locator('[data-testid="roster"] tr[data-student="Ann"]').textContent()).toContain(LESSON);
-  });
+  }, 3 * T);
 
   it('follow mode: a student sees the instructor\'s terminal', async () => {
     const present = await LessonPage.open(teacher, lab.base, LESSON);
@@ -119,7 +119,7 @@ describe.skipIf(skip)('a class in a browser', () => {
     await expect.poll(() => viewText(follow), { timeout: T }).toContain('presenter-42');
     await follow.close();
     await present.page.close();
-  });
+  }, 3 * T);
 
   it('the instructor\'s read-only view of a student\'s terminal ignores the keyboard', async () => {
     const href = await teach.locator('[data-testid="roster"] tr[data-student="Ann"] [data-testid="watch-student"]').getAttribute('href');
@@ -135,7 +135,7 @@ describe.skipIf(skip)('a class in a browser', () => {
     expect(await annLesson.screen()).not.toContain('viewer-');
     expect(await viewText(watch)).not.toContain('viewer-');
     await watch.close();
-  });
+  }, 3 * T);
 
   it('the instructor resets a student\'s sandbox', async () => {
     const before = await bobLesson.page.evaluate(() => (window as unknown as { isolab: { sandbox: string } }).isolab.sandbox);
@@ -145,7 +145,7 @@ describe.skipIf(skip)('a class in a browser', () => {
     expect(await bobLesson.page.locator('[data-testid="terminal-notice"]').textContent()).toContain('instructor reset your sandbox');
     expect(before).toMatch(/^lab-/);
     expect(await annLesson.page.evaluate(() => (window as unknown as { isolab: { state: string } }).isolab.state)).toBe('connected');
-  });
+  }, 3 * T);
 
   it('a restart keeps progress: the same code and name on a new device bring it back', async () => {
     await annLesson.page.close();
@@ -163,5 +163,5 @@ describe.skipIf(skip)('a class in a browser', () => {
     await teach2.goto(lab.teacherUrl);
     const cell = teach2.locator(`[data-testid="matrix"] tr[data-student="Ann"] td[data-key="${CELL}"]`);
     await expect.poll(() => cell.getAttribute('class'), { timeout: T }).toBe('pass');
-  });
+  }, 3 * T);
 });
