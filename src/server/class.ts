@@ -3,8 +3,9 @@
 // account); the server remembers it in a signed cookie, so the student needs no lab token.
 //
 // The code is 10 characters from 31 unambiguous ones (no 0/O, 1/I/L): 31^10 ≈ 8e14. With at
-// most JOIN_RATE.burst tries at once and then one every 2 s per address, guessing it in a
-// two-hour class has a chance of about 1 in 10^11.
+// most JOIN_RATE.burst wrong tries at once and then one every 2 s per address, guessing it in
+// a two-hour class has a chance of about 1 in 10^11. Right codes cost nothing, so thirty
+// students behind one NAT address join at once.
 
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -57,6 +58,12 @@ export class JoinLimiter {
     return true;
   }
 
+  /** May this address try now? (Only failed tries are taken: a class behind one NAT joins freely.) */
+  canTry(address: string): boolean {
+    const b = this.buckets.get(address);
+    return !b || b.tokens + ((this.now() - b.at) / 1000) * JOIN_RATE.perSecond >= 1;
+  }
+
   retryMs(address: string): number {
     const b = this.buckets.get(address);
     return b ? Math.max(0, Math.ceil(((1 - b.tokens) / JOIN_RATE.perSecond) * 1000)) : 0;
@@ -107,10 +114,11 @@ export class Classroom {
   get closed(): boolean { return this.cls.closedAt !== null; }
 
   join(address: string, code: unknown, name: unknown): JoinResult {
-    if (!this.limiter.take(address)) {
-      return { ok: false, status: 429, message: `too many tries; wait ${Math.ceil(this.limiter.retryMs(address) / 1000)} s and try again` };
+    if (!this.limiter.canTry(address)) {
+      return { ok: false, status: 429, message: `too many tries; wait ${Math.max(1, Math.ceil(this.limiter.retryMs(address) / 1000))} s and try again` };
     }
     if (typeof code !== 'string' || !tokenMatches(this.cls.code, normalizeCode(code)) || this.closed) {
+      this.limiter.take(address); // only a wrong code costs a try: guessing is what is limited
       return { ok: false, status: 403, message: 'that is not the code of an open class here; check it with your instructor' };
     }
     const clean = cleanName(name);

@@ -157,3 +157,12 @@ describe('class limits', () => {
     expect(room.join('d', room.cls.code, 'Ann').ok).toBe(true);
   });
 });
+
+describe('join attempts', () => {
+  it('only wrong codes count against an address: a class behind one NAT joins at once', () => {
+    const room = Classroom.open(new ClassStore(':memory:'), 'NAT', 'i'.repeat(32));
+    for (let i = 0; i < 30; i++) expect(room.join('10.0.0.1', room.cls.code, `student ${i}`).ok).toBe(true);
+    for (let i = 0; i < JOIN_RATE.burst; i++) expect(room.join('10.0.0.1', 'WRONGWRONG', 'x')).toMatchObject({ status: 403 });
+    expect(room.join('10.0.0.1', room.cls.code, 'late')).toMatchObject({ status: 429 });
+  });
+});
