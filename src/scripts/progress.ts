@@ -1,6 +1,8 @@
 // Reading progress, kept in this browser only (localStorage): which chapters were read to the
 // end and which exercises passed. Other scripts listen for `isolab:progress` to redraw marks.
 
+import { fetchClassProgress, reportRead } from './class-progress.ts';
+
 const KEY = 'isolab.progress.v1';
 
 export interface LessonProgress {
@@ -37,6 +39,21 @@ export function markRead(lessonId: string): void {
   const entry = (store[lessonId] ??= {});
   if (entry.read) return;
   entry.read = true;
+  save(store);
+  reportRead(lessonId);
+}
+
+/** In a class: add what the server knows (another device's progress) to this browser's. */
+export async function mergeClassProgress(): Promise<void> {
+  const p = await fetchClassProgress();
+  if (!p) return;
+  const store = load();
+  for (const r of p.lessonsRead) (store[r.lesson] ??= {}).read = true;
+  for (const e of p.exercises) {
+    if (e.passedAt === null) continue;
+    const entry = (store[e.lesson] ??= {});
+    entry.passed = [...new Set([...(entry.passed ?? []), e.exercise])];
+  }
   save(store);
 }
 
@@ -87,6 +104,7 @@ const LAST_KEY = 'isolab.lastLesson';
 
 /** Remember the lesson the reader opened last (per language: its id starts with the language). */
 export function markOpened(lessonId: string): void {
+  reportRead(lessonId, 'at');
   try {
     localStorage.setItem(`${LAST_KEY}.${lessonId.split('/')[0]}`, lessonId);
   } catch {

@@ -1,7 +1,7 @@
 // Every page: the theme and presenter toggles, the chapter drawer on narrow screens, and the
 // progress marks in the chapter list. (The theme is applied before paint by an inline script
 // in the layout's <head>; this file only handles changes.)
-import { drawContinueLink, drawProgressMarks } from './progress.ts';
+import { drawContinueLink, drawProgressMarks, mergeClassProgress } from './progress.ts';
 
 const root = document.documentElement;
 const THEME_KEY = 'isolab.theme';
@@ -71,6 +71,7 @@ function drawProgress(): void {
 }
 drawProgress();
 window.addEventListener('isolab:progress', drawProgress);
+void mergeClassProgress(); // in a class: another device's progress too (redraws by the event)
 // Another tab finished a chapter: show it here too.
 window.addEventListener('storage', (e) => {
   if (e.key?.startsWith('isolab.progress') || e.key?.startsWith('isolab.lastLesson')) drawProgress();

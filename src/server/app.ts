@@ -15,6 +15,11 @@ import { ExerciseCatalog } from './checks.ts';
 import { handleTerminal } from './terminal.ts';
 import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts';
 import type { SandboxDriver } from './sandbox.ts';
+import type { Classroom } from './class.ts';
+import { CLASS_API, handleClassApi, openInClass, requestStudent } from './class-http.ts';
+import { TEACH_API, handleTeach, isTeacher, isTeachPage, readCourse } from './instructor.ts';
+import { PRESENTER, VIEW_PATH, handleViewer, terminalOf } from './viewer.ts';
+import path from 'node:path';
 
 export const WS_PATH = '/ws/terminal';
 
@@ -33,9 +38,13 @@ export interface LabServerOptions {
   /** Most sandboxes of one browser (its client id cookie) / of one remote address; default: no limit. */
   maxPerClient?: number;
   maxPerAddress?: number;
+  /** In a class: most sandboxes of one student. */
+  maxPerStudent?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
+  /** A class (--class): students join with its code instead of holding the token. */
+  classroom?: Classroom;
 }
 
 /**
@@ -88,10 +97,11 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const log = opts.log ?? ((line: string) => console.error(line));
   const loopbackOnly = isLoopback(opts.host);
   const sessions = new SessionManager({
-    driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress,
+    driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress, maxPerStudent: opts.maxPerStudent,
     graceMs: opts.graceMs, idleMs: opts.idleMs, log,
   });
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);
+  const course = opts.classroom ? readCourse(opts.repo, opts.lessonsDir ?? path.join(opts.repo, 'content', 'lessons')) : [];
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
 
   // Node looks for requests past headersTimeout/requestTimeout every connectionsCheckingInterval.
@@ -101,8 +111,47 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         page(res, 403, 'Forbidden', '<p>This server answers to 127.0.0.1 and localhost only.</p>');
         return;
       }
+      const url = requestUrl(req.url);
+      const classroom = opts.classroom;
+      if (classroom && url?.pathname.startsWith(CLASS_API)) {
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+        handleClassApi(req, res, url.pathname, classroom).catch((e: Error) => {
+          log(`isolab: class: ${e.message}`);
+          if (!res.headersSent) page(res, 500, 'Server error', '<p>Something went wrong; the server log says what.</p>');
+          else res.destroy();
+        });
+        return;
+      }
+      if (classroom && url && (url.pathname.startsWith(TEACH_API) || isTeachPage(url.pathname) || url.searchParams.has('teacher'))) {
+        // The instructor's page and API: its own token, nothing else (instructor.ts).
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+        handleTeach(req, res, { classroom, sessions, course, log }, () => serveStatic(req, res, opts.dist)).then((mine) => {
+          if (!mine && !res.headersSent) page(res, 401, 'Instructor token needed', '<p>Open the instructor\'s address that <code>npm start -- --class</code> printed, the one ending in <code>?teacher=…</code>.</p>');
+        }, (e: Error) => {
+          log(`isolab: teach: ${e.message}`);
+          if (!res.headersSent) page(res, 500, 'Server error', '<p>Something went wrong; the server log says what.</p>');
+          else res.destroy();
+        });
+        return;
+      }
       const auth = authenticate(req, opts.token);
-      if (!auth.ok) { page(res, 401, 'Access token needed', NEED_TOKEN); return; }
+      // In a class, a student's cookie stands in for the token (class.ts), and so does the
+      // instructor's: the course's pages and a sandbox of their own to present from.
+      if (!auth.ok && !requestStudent(req, classroom) && !(classroom && isTeacher(req, classroom))) {
+        if (classroom && !auth.fromQuery && url && openInClass(url.pathname)) {
+          for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+          serveStatic(req, res, opts.dist);
+          return;
+        }
+        if (classroom && !auth.fromQuery && (req.method === 'GET' || req.method === 'HEAD')) {
+          const lang = /^\/([a-z]{2})\//.exec(url?.pathname ?? '')?.[1];
+          res.writeHead(303, { Location: lang && lang !== 'en' ? `/${lang}/join/` : '/join/', 'Cache-Control': 'no-store', ...SECURITY_HEADERS });
+          res.end();
+          return;
+        }
+        page(res, 401, 'Access token needed', NEED_TOKEN);
+        return;
+      }
       // A browser without a client id gets one (sandboxes are counted by it, see sessions.ts).
       const cookies = clientId(req) === null ? [clientCookieHeader()] : [];
       if (auth.fromQuery) {
@@ -114,7 +163,6 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       }
       if (cookies.length) res.setHeader('Set-Cookie', cookies);
       // A reader's published port (port-proxy.ts): only for the browser whose sandbox it is.
-      const url = requestUrl(req.url);
       if (url?.pathname.startsWith(PORT_PREFIX)) {
         proxyPortRequest(req, res, url, { sessions, log }).catch((e: Error) => {
           log(`isolab: port proxy: ${e.message}`);
@@ -151,18 +199,31 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         });
         return;
       }
+      if (opts.classroom && url?.pathname === VIEW_PATH) { upgradeViewer(req, socket, head, url, opts.classroom); return; }
       if (!url || url.pathname !== WS_PATH) { refuse(socket, 404, `no WebSocket here; the terminal is at ${WS_PATH}`); return; }
       if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
       if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
-      if (!authenticate(req, opts.token).ok) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
+      const student = requestStudent(req, opts.classroom);
+      const presenter = !student && opts.classroom !== undefined && isTeacher(req, opts.classroom);
+      if (!authenticate(req, opts.token).ok && !student && !presenter) { refuse(socket, 401, 'the access token is missing or wrong'); return; }
       const sid = url.searchParams.get('session') ?? '';
       if (!SESSION_ID.test(sid)) { refuse(socket, 400, 'session must be 8-64 letters, digits, - or _'); return; }
       const size = initialSize(url.searchParams.get('cols'), url.searchParams.get('rows'));
       if (!size) { refuse(socket, 400, 'cols must be 1..500 and rows 1..200'); return; }
-      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '' };
+      const client = { id: clientId(req), address: req.socket.remoteAddress ?? '', student: presenter ? PRESENTER : student?.id };
+      // A student's sandbox is that student's alone, whoever learns its session id.
+      const existing = sessions.get(sid);
+      if (existing && !existing.ended && existing.client.student !== client.student) { refuse(socket, 403, 'this terminal belongs to someone else'); return; }
+      const classroom = opts.classroom;
+      const onCheckResult = student && classroom ? (lesson: string, exercise: string, pass: boolean, detail: string) => {
+        try {
+          classroom.store.recordCheck(student.id, lesson, exercise, pass, detail);
+          classroom.changed(student.id);
+        } catch (e) { log(`isolab: class: recording a check: ${(e as Error).message}`); }
+      } : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
-          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log });
+          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult });
         } catch (e) {
           log(`isolab: terminal: ${(e as Error).message}`);
           ws.close(1011, 'server error');
@@ -173,6 +234,34 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       refuse(socket, 500, 'server error');
     }
   });
+
+  /** /ws/view: a read-only view of a student's terminal (the instructor) or of the presenter's (viewer.ts). */
+  function upgradeViewer(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, classroom: Classroom): void {
+    if (!hostAllowed(req, loopbackOnly)) { refuse(socket, 403, 'this server answers to 127.0.0.1 and localhost only'); return; }
+    if (!originAllowed(req)) { refuse(socket, 403, 'the WebSocket must come from a page of this server (Origin)'); return; }
+    const teacher = isTeacher(req, classroom);
+    const wanted = url.searchParams.get('student');
+    let target: number;
+    if (wanted !== null) {
+      // A student's terminal: for the instructor only, and only a student of this class.
+      if (!teacher) { refuse(socket, 401, 'only the instructor may view a student\'s terminal'); return; }
+      const id = /^\d{1,12}$/.test(wanted) ? Number(wanted) : -1;
+      if (!classroom.store.students(classroom.cls.id).some((s) => s.id === id)) { refuse(socket, 404, 'no such student in this class'); return; }
+      target = id;
+    } else if (url.searchParams.has('presenter')) {
+      if (!teacher && !requestStudent(req, classroom) && !authenticate(req, opts.token).ok) { refuse(socket, 401, 'join the class first'); return; }
+      target = PRESENTER;
+    } else { refuse(socket, 400, 'say ?student=<id> or ?presenter'); return; }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = terminalOf(sessions, target);
+      if (!session) {
+        ws.send(JSON.stringify({ type: 'error', message: target === PRESENTER ? 'the instructor has no terminal open yet' : 'this student has no terminal open' }));
+        ws.close(1013, 'nothing to view yet');
+        return;
+      }
+      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(1011, 'server error'); }
+    });
+  }
 
   // Bad clients must not be able to bring the process down.
   // The answer goes out, then the socket is destroyed: end() alone would leave it half open

@@ -9,6 +9,10 @@ import { buildSite, siteStaleness } from './build.ts';
 import { CLOSE_DEADLINE_MS, startLabServer } from './app.ts';
 import { boxDriver, hostShellDriver, REPO } from './sandbox.ts';
 import type { LabServer } from './app.ts';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ClassStore } from './store.ts';
+import { Classroom } from './class.ts';
 
 function fail(message: string, code: number): never {
   process.stderr.write(`isolab: ${message}\n`);
@@ -35,9 +39,19 @@ async function main(): Promise<void> {
     fail('dist/ has no built site; run without --no-build (or `npm run build`) first', 1);
   }
 
-  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver(undefined, undefined, { diskSize: options.diskSize });
+  const driver = options.unsafeHostShell ? hostShellDriver() : boxDriver(undefined, undefined, { diskSize: options.diskSize, memory: options.sandboxMemory, cpus: options.sandboxCpus });
   if (options.unsafeHostShell) {
     console.warn('isolab: WARNING: --unsafe-host-shell: every terminal is a plain shell on THIS HOST, not a sandbox');
+  }
+
+  let classroom: Classroom | undefined;
+  if (options.className) {
+    const dataDir = options.dataDir ?? path.join(os.homedir(), '.local', 'share', 'isolab');
+    try {
+      classroom = Classroom.open(new ClassStore(path.join(dataDir, 'class.db')), options.className, randomBytes(32).toString('hex'), options.maxStudents);
+    } catch (e) {
+      fail(`the class database in ${dataDir}: ${(e as Error).message}`, 1);
+    }
   }
 
   let server: LabServer;
@@ -52,9 +66,11 @@ async function main(): Promise<void> {
       maxSandboxes: options.maxSandboxes,
       maxPerClient: options.maxPerClient,
       maxPerAddress: options.maxPerAddress,
+      maxPerStudent: options.maxPerStudent,
       graceMs: options.graceSeconds * 1000,
       idleMs: options.idleMinutes * 60_000,
       log: (line) => console.error(line),
+      classroom,
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -65,6 +81,11 @@ async function main(): Promise<void> {
   }
 
   console.log(`isolab: the lab is at ${server.url}`);
+  if (classroom) {
+    const base = server.url.replace(/\/\?token=.*$/, '');
+    console.log(`isolab: class "${classroom.cls.name}": students open ${base}/join/ and type the code ${classroom.cls.code}`);
+    console.log(`isolab: the instructor's page (keep it to yourself) is ${base}/teach/?teacher=${classroom.instructorToken}`);
+  }
   console.log('isolab: press Ctrl-C to stop (every sandbox it made is removed)');
 
   let stopping = false;

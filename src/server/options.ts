@@ -25,6 +25,16 @@ export interface ServerOptions {
   unsafeHostShell: boolean;
   /** Each sandbox's disk limit (box run --storage-opt size=...), e.g. "1g"; undefined: box's default. */
   diskSize?: string;
+  /** --class: open (or reopen) the class of this name; students join with its code. */
+  className?: string;
+  /** Where the class database lives (default $ISOLAB_DATA_DIR, else ~/.local/share/isolab). */
+  dataDir?: string;
+  /** In a class: most students who may join, and most sandboxes one student may have at once. */
+  maxStudents: number;
+  maxPerStudent: number;
+  /** What each sandbox gets (box run --memory / --cpus). */
+  sandboxMemory: string;
+  sandboxCpus: string;
 }
 
 export class UsageError extends Error {}
@@ -40,6 +50,14 @@ export const USAGE = `usage: npm start -- [options]
   --idle-minutes <n>     remove a sandbox after this long without input (default 60)
   --grace-seconds <n>    keep a closed tab's sandbox this long so a reload resumes it (default 60)
   --disk-size <size>     what each sandbox may write, e.g. 512m or 2g (default 1g; or $ISOLAB_DISK_SIZE)
+  --class <name>         hold a class: students join with a code and a name, no token; the
+                         instructor's page gets a token of its own (a restart reopens the class)
+  --data-dir <dir>       where the class's progress is kept (default $ISOLAB_DATA_DIR or
+                         ~/.local/share/isolab)
+  --max-students <n>     most students who may join the class (default 200)
+  --max-per-student <n>  most terminals one student may have open, all devices together (default 3)
+  --sandbox-memory <s>   memory of each sandbox, e.g. 512m or 1g (default 512m)
+  --sandbox-cpus <n>     CPUs of each sandbox, e.g. 0.5 or 2 (default 1)
   --no-build             serve dist/ as it is, even when the site sources are newer
   --unsafe-host-shell    DEVELOPMENT ONLY: terminals are plain shells on this host, not sandboxes`;
 
@@ -85,6 +103,11 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
     build: true,
     unsafeHostShell: false,
     diskSize: env.ISOLAB_DISK_SIZE ? diskSize('ISOLAB_DISK_SIZE', env.ISOLAB_DISK_SIZE) : undefined,
+    dataDir: env.ISOLAB_DATA_DIR || undefined,
+    maxStudents: 200,
+    maxPerStudent: 3,
+    sandboxMemory: '512m',
+    sandboxCpus: '1',
   };
   for (let i = 0; i < argv.length; i++) {
     // Accept both "--port 80" and "--port=80".
@@ -119,6 +142,34 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
         break;
       }
       case '--disk-size': o.diskSize = diskSize('--disk-size', next()); break;
+      case '--class': {
+        const name = next()?.trim();
+        if (!name || name.length > 80 || /[\p{Cc}]/u.test(name)) throw new UsageError('--class needs a class name of 1 to 80 characters, e.g. --class "Containers, week 3"');
+        o.className = name;
+        break;
+      }
+      case '--data-dir': {
+        const d = next();
+        if (!d) throw new UsageError('--data-dir needs a directory, e.g. --data-dir /var/lib/isolab');
+        o.dataDir = d;
+        break;
+      }
+      case '--max-students': o.maxStudents = integer('--max-students', next(), 1, 10_000); break;
+      case '--max-per-student': o.maxPerStudent = integer('--max-per-student', next(), 1, 100); break;
+      case '--sandbox-memory': {
+        const v = next();
+        const m = v === undefined ? null : /^(\d+)([mg])$/i.exec(v);
+        const mib = m ? Number(m[1]) * (m[2].toLowerCase() === 'g' ? 1024 : 1) : 0;
+        if (!m || mib < 64 || mib > 64 * 1024) throw new UsageError(`--sandbox-memory needs a size from 64m to 64g such as 512m or 1g, got ${v === undefined ? 'nothing' : `"${v}"`}`);
+        o.sandboxMemory = v!.toLowerCase();
+        break;
+      }
+      case '--sandbox-cpus': {
+        const v = next();
+        if (v === undefined || !/^\d+(\.\d+)?$/.test(v) || Number(v) < 0.1 || Number(v) > 64) throw new UsageError(`--sandbox-cpus needs a number of CPUs from 0.1 to 64 such as 0.5 or 2, got ${v === undefined ? 'nothing' : `"${v}"`}`);
+        o.sandboxCpus = v;
+        break;
+      }
       case '--no-build': o.build = false; break;
       case '--unsafe-host-shell': o.unsafeHostShell = true; break;
       case '--help': case '-h': throw new UsageError(USAGE);

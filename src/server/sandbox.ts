@@ -55,14 +55,14 @@ export const BOX = path.join(REPO, 'runtime', 'bin', 'box');
  * --lab: a user namespace (root inside is an unprivileged uid outside) and new mnt, pid,
  * net, ipc, uts and cgroup namespaces, the host's /usr read-only, box on the PATH.
  */
-export function boxRunCommand(box: string, name: string, panelDir?: string, opts: { diskSize?: string } = {}): { file: string; args: string[] } {
+export function boxRunCommand(box: string, name: string, panelDir?: string, opts: SandboxLimits = {}): { file: string; args: string[] } {
   // The kernel panel: a host directory of the sandbox's own, where box inside writes the
   // system calls it makes (BOX_TRACE_FILE), which the server reads (panel.ts).
   const panel = panelDir ? ['-v', `${panelDir}:${PANEL_MOUNT}`, '-e', `BOX_TRACE_FILE=${PANEL_TRACE_FILE}`] : [];
   return {
     file: box,
     args: ['run', '-it', '--rm', '--name', name, '--lab', '--hostname', 'lab',
-      '--memory', '512m', '--pids-limit', '512', '--cpus', '1',
+      '--memory', opts.memory ?? '512m', '--pids-limit', '512', '--cpus', opts.cpus ?? '1',
       // Everything it writes goes to a filesystem of this size (box's default for --lab: 1g).
       ...(opts.diskSize ? ['--storage-opt', `size=${opts.diskSize}`] : []),
       ...panel, 'lab'],
@@ -159,7 +159,10 @@ function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs
 }
 
 /** The real thing: each sandbox is `box run --lab ...` (see boxRunCommand). */
-export function boxDriver(box = BOX, log: (line: string) => void = console.error, opts: { diskSize?: string } = {}): SandboxDriver {
+/** What each sandbox may use (npm start --disk-size, --sandbox-memory, --sandbox-cpus). */
+export interface SandboxLimits { diskSize?: string; memory?: string; cpus?: string }
+
+export function boxDriver(box = BOX, log: (line: string) => void = console.error, opts: SandboxLimits = {}): SandboxDriver {
   // Panel directories left by a server that was SIGKILLed: box has no container of their name.
   const swept = sweepPanelDirs(panelDirBase(), nameClaimed);
   if (swept.length) log(`removed ${swept.length} panel director${swept.length === 1 ? 'y' : 'ies'} of sandboxes that are gone`);

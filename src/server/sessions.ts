@@ -6,6 +6,10 @@ import { Scrollback, TokenBucket } from './flow.ts';
 import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
 import type { Sandbox, SandboxDriver } from './sandbox.ts';
+import { WaitQueue } from './queue.ts';
+
+/** A page in the line for a full lab retries every 10 s; a place unclaimed for 30 s is given up. */
+export const QUEUE_EXPIRE_MS = 30_000;
 
 /** What a session needs from the WebSocket currently showing it (see terminal.ts). */
 export interface Attachment {
@@ -26,6 +30,8 @@ export interface Attachment {
 export interface Client {
   id: string | null;
   address: string;
+  /** In a class: the student (store.ts id) whose sandbox this is. */
+  student?: number;
 }
 
 /** A session may be re-attached (reloads, blips) this often; a loop of sockets is refused. */
@@ -49,6 +55,8 @@ export class Session {
   readonly client: Client;
   readonly reattach = new TokenBucket(REATTACH.burst, REATTACH.perSecond);
   attachment: Attachment | null = null;
+  /** Read-only viewers (viewer.ts: an instructor helping, students following the presenter). */
+  readonly viewers = new Set<Pick<Attachment, 'output' | 'ended'>>();
   /** When its last page went away (meaningful while `attachment` is null). */
   detachedAt = 0;
   lastInput = Date.now();
@@ -87,6 +95,8 @@ export interface SessionOptions {
   /** Most sandboxes of one browser (client id cookie) and of one remote address; default: no limit. */
   maxPerClient?: number;
   maxPerAddress?: number;
+  /** In a class: most sandboxes of one student (all their tabs and devices together). */
+  maxPerStudent?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
@@ -94,7 +104,7 @@ export interface SessionOptions {
 
 export type AttachResult =
   | { ok: true; session: Session; resumed: boolean }
-  | { ok: false; full: boolean; message: string; retry?: boolean };
+  | { ok: false; full: boolean; message: string; retry?: boolean; position?: number };
 
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
@@ -102,6 +112,7 @@ export class SessionManager {
   readonly #log: (line: string) => void;
   readonly #sweeper: NodeJS.Timeout;
   readonly #destroying = new Set<Promise<void>>();
+  readonly #queue = new WaitQueue(QUEUE_EXPIRE_MS);
   #closed = false;
 
   constructor(opts: SessionOptions) {
@@ -145,9 +156,12 @@ export class SessionManager {
     // A browser over its limit, or finding the lab full, first gives up the sandbox of a tab
     // it closed (kept for a reload within the grace period): a new tab replaces a closed one.
     if (this.#sessions.size >= this.#opts.maxSandboxes || this.#overClientLimit(client)) this.#reclaimClosedTab(client);
-    if (this.#sessions.size >= this.#opts.maxSandboxes) {
-      return { ok: false, full: true, message: `the lab is full (${this.#opts.maxSandboxes} sandboxes)` };
+    // Full, or a free sandbox is owed to someone earlier in the line: take a place in it.
+    if (this.#sessions.size >= this.#opts.maxSandboxes || this.#queue.ahead(id) >= this.#opts.maxSandboxes - this.#sessions.size) {
+      const position = this.#queue.place(id);
+      return { ok: false, full: true, position, message: `the lab is full; you are number ${position} in the queue, and this page tries again by itself` };
     }
+    this.#queue.leave(id);
     const over = this.#overClientLimit(client);
     if (over) return { ok: false, full: true, message: over };
     let sandbox: Sandbox;
@@ -164,6 +178,7 @@ export class SessionManager {
       session.scrollback.push(chunk);
       const a = session.attachment;
       if (a) this.#tell(session, () => a.output(chunk));
+      for (const v of session.viewers) this.#tell(session, () => v.output(chunk));
     });
     sandbox.onExit((code) => {
       // Read what the shell wrote last (node-pty can report the exit before the last data).
@@ -181,12 +196,17 @@ export class SessionManager {
    * held to its address's limit only.
    */
   #overClientLimit(client: Client): string {
-    const { maxPerClient = Infinity, maxPerAddress = Infinity } = this.#opts;
+    const { maxPerClient = Infinity, maxPerAddress = Infinity, maxPerStudent = Infinity } = this.#opts;
     let byClient = 0;
     let byAddress = 0;
+    let byStudent = 0;
     for (const s of this.#sessions.values()) {
       if (client.id !== null && s.client.id === client.id) byClient++;
       if (s.client.address === client.address) byAddress++;
+      if (client.student !== undefined && s.client.student === client.student) byStudent++;
+    }
+    if (client.student !== undefined && byStudent >= maxPerStudent) {
+      return `you already have ${byStudent} lab terminals open, the most one student may have; close another lab tab (its sandbox goes a minute later) and try again`;
     }
     if (client.id !== null && byClient >= maxPerClient) {
       return `this browser already has ${byClient} lab terminals open, the most one reader may have; close another lab tab (its sandbox goes a minute later) and try again`;
@@ -248,6 +268,16 @@ export class SessionManager {
     }
   }
 
+  /** Every live session (a class's roster looks for its students' ones, instructor.ts). */
+  all(): Session[] { return [...this.#sessions.values()].filter((x) => !x.ended); }
+
+  /** End the sandboxes `match` picks, telling their pages `why` (an instructor's reset or close). */
+  endMatching(match: (s: Session) => boolean, why: string): number {
+    const picked = this.all().filter(match);
+    for (const session of picked) this.#end(session, HUNG_UP, why);
+    return picked.length;
+  }
+
   /** Remove a session and its sandbox, telling its page (if any) with an exit frame. */
   #end(session: Session, code: number, why?: string): void {
     if (session.ended) return;
@@ -258,6 +288,8 @@ export class SessionManager {
     const attachment = session.attachment;
     session.attachment = null;
     if (attachment) this.#tell(session, () => attachment.ended(code, why));
+    for (const v of session.viewers) this.#tell(session, () => v.ended(code, why));
+    session.viewers.clear();
     const p = session.sandbox.destroy()
       .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
       .finally(() => this.#destroying.delete(p));

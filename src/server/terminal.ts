@@ -66,6 +66,8 @@ export interface TerminalContext {
   sessions: SessionManager;
   catalog: ExerciseCatalog;
   log: (line: string) => void;
+  /** A check's answer, for the class's progress (class-http.ts); absent outside a class. */
+  onCheckResult?: (lesson: string, exercise: string, pass: boolean, detail: string) => void;
 }
 
 export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, client: Client, ctx: TerminalContext): void {
@@ -133,7 +135,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   if (!result.ok) {
     if (result.full) {
       // The lab is full, or this reader has all the sandboxes one reader may have.
-      send(result.message ? { type: 'full', message: result.message } : { type: 'full' });
+      send({ type: 'full', ...(result.message ? { message: result.message } : {}), ...(result.position ? { position: result.position } : {}) });
       ws.close(CLOSE.tryAgainLater, 'lab is full');
     } else if (result.retry) {
       send({ type: 'error', message: result.message });
@@ -162,6 +164,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     try {
       const r = await runCheck(own.sandbox, found.exercise);
       send({ type: 'check', lesson, exercise, pass: r.pass, hint: r.hint, detail: r.detail });
+      ctx.onCheckResult?.(lesson, exercise, r.pass, r.detail);
     } catch (e) {
       send({ type: 'error', message: `the check could not run: ${(e as Error).message}` });
     } finally {

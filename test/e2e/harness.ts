@@ -12,6 +12,7 @@ import { startLabServer } from '../../src/server/app.ts';
 import type { LabServer } from '../../src/server/app.ts';
 import { boxDriver, boxRunCommand, BOX, hostShellDriver, REPO } from '../../src/server/sandbox.ts';
 import type { SandboxDriver } from '../../src/server/sandbox.ts';
+import type { Classroom } from '../../src/server/class.ts';
 
 export { REPO, BOX };
 export const NODE = process.execPath;
@@ -72,11 +73,13 @@ export interface InProcessOptions {
   maxSandboxes?: number;
   maxPerClient?: number;
   maxPerAddress?: number;
+  maxPerStudent?: number;
   graceMs?: number;
   idleMs?: number;
   dist?: string;
   lessonsDir?: string;
   log?: (line: string) => void;
+  classroom?: Classroom;
 }
 
 /** A lab server in this process; the temporary site and lessons it made go with close(). */
@@ -94,9 +97,11 @@ export async function startInProcess(o: InProcessOptions = {}): Promise<LabServe
     maxSandboxes: o.maxSandboxes ?? 8,
     maxPerClient: o.maxPerClient,
     maxPerAddress: o.maxPerAddress,
+    maxPerStudent: o.maxPerStudent,
     graceMs: o.graceMs ?? 60_000,
     idleMs: o.idleMs ?? 3_600_000,
     log: o.log ?? (() => {}),
+    classroom: o.classroom,
   });
   return {
     ...server,

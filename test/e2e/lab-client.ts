@@ -17,6 +17,8 @@ export interface ClientOptions {
   origin?: string | null;
   /** The browser's client id cookie (isolab_client), which the lab counts sandboxes by. */
   clientId?: string;
+  /** More cookies, e.g. a class student's "isolab_student=…". */
+  cookie?: string;
   /** 'auto' acks every binary frame at once; 'manual' leaves it to the test. */
   ack?: 'auto' | 'manual';
 }
@@ -42,6 +44,7 @@ export class LabClient {
     const headers: Record<string, string> = {};
     if (opts.token && opts.tokenIn !== 'query') headers.Cookie = `isolab_token=${opts.token}`;
     if (opts.clientId) headers.Cookie = [headers.Cookie, `isolab_client=${opts.clientId}`].filter(Boolean).join('; ');
+    if (opts.cookie) headers.Cookie = [headers.Cookie, opts.cookie].filter(Boolean).join('; ');
     const origin = opts.origin === undefined ? `http://127.0.0.1:${port}` : opts.origin;
     this.ws = new WebSocket(`ws://127.0.0.1:${port}/ws/terminal?${q}`, { headers, ...(origin ? { origin } : {}) });
     const ack = opts.ack ?? 'auto';

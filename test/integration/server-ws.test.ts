@@ -171,7 +171,8 @@ describe.each([
     const a = await ready(s);
     await ready(s);
     const c = await connect(s);
-    await c.message('full', T);
+    const full = await c.message('full', T);
+    expect(full).toMatchObject({ position: 1, message: 'the lab is full; you are number 1 in the queue, and this page tries again by itself' });
     await c.until(() => c.closed, T, 'the close');
     expect(c.closed!.code).toBe(1013);
     expect(await a.run('echo a-unaffected')).toBe('a-unaffected');
@@ -185,7 +186,10 @@ describe.each([
       for (const t0 = Date.now(); s.sessions.size >= 2 && Date.now() - t0 < T;) await sleep(100);
       expect(s.sessions.size).toBeLessThan(2);
     }
-    await ready(s);
+    // The freed sandbox is owed to the first in the line (c): a newcomer waits behind it.
+    const late = await connect(s);
+    expect((await late.message('full', T)).position).toBe(2);
+    await ready(s, { session: c.session });
   }, 3 * T);
 
   needs(missing).it('removes an idle sandbox and tells the page why', async () => {

@@ -116,6 +116,7 @@ const FONT_SIZE = { normal: 14, presenter: 17 };
 /** States the page does not leave by itself: the reader decides (a button in the notice). */
 const END_STATES: ReadonlySet<ConnectionState> = new Set(['exited', 'full', 'unauthorized', 'failed', 'elsewhere']);
 const FULL_RETRY_MS = 60_000;
+const QUEUE_RETRY_MS = 10_000;
 const MAX_QUEUED = 32;
 
 export function mountTerminal(pane: HTMLElement): IsolabApi {
@@ -374,14 +375,16 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
       case 'exit':
         setState('exited');
         queue.length = 0;
-        showNotice('end', `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
+        // The server's reason when it removed the sandbox (idle, an instructor's reset), else the exit status.
+        showNotice('end', typeof frame.reason === 'string' ? localizeServerMessage(frame.reason, s) : `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
         sock.close(1000, 'shell exited');
         break;
       case 'full':
         setState('full');
         // The server may say why (this browser already has the most terminals one reader may have).
-        showNotice('end', typeof frame.message === 'string' ? frame.message : s.fullMessage, { label: s.retry, run: restart });
-        retryTimer = setTimeout(restart, FULL_RETRY_MS);
+        showNotice('end', typeof frame.message === 'string' ? localizeServerMessage(frame.message, s) : s.fullMessage, { label: s.retry, run: restart });
+        // In the line for a full lab (frame.position), retrying soon keeps the place (sessions.ts).
+        retryTimer = setTimeout(restart, typeof frame.position === 'number' ? QUEUE_RETRY_MS : FULL_RETRY_MS);
         sock.close(1000, 'lab full');
         break;
       case 'error':
