@@ -43,7 +43,11 @@ const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_l
  * disk (the I/O lesson's test), and ext4 on a loop device its size-limited writable layer
  * (ext4 asks the crypto API for crc32c when it mounts: the guest has no modprobe to load it then).
  */
-const OPTIONAL_MODULES = ['loop', 'crc16', 'crc32c_generic', 'mbcache', 'jbd2', 'ext4'];
+const OPTIONAL_MODULES = ['loop', 'crc16', 'crc32c_generic', 'mbcache', 'jbd2', 'ext4',
+  // box's container networks: a bridge and veths, and the nftables rules of net/nat.ts
+  // (masquerade, dnat maps, fib), each after the modules it needs.
+  'libcrc32c', 'nfnetlink', 'nf_tables', 'nf_defrag_ipv4', 'nf_defrag_ipv6', 'nf_conntrack', 'nf_nat',
+  'nft_chain_nat', 'nft_nat', 'nft_masq', 'nft_ct', 'nft_fib', 'nft_fib_ipv4', 'llc', 'stp', 'bridge', 'veth'];
 
 interface GuestKernel { vmlinuz: string; modules: Map<string, string> }
 
@@ -66,7 +70,7 @@ function findGuestKernel(): GuestKernel | string {
           else if (e.name.endsWith('.ko') && [...MODULES, ...OPTIONAL_MODULES].includes(e.name.slice(0, -3))) found.set(e.name.slice(0, -3), p);
         }
       };
-      for (const sub of ['kernel/drivers/virtio', 'kernel/net/9p', 'kernel/fs', 'kernel/drivers/block', 'kernel/lib', 'kernel/crypto']) {
+      for (const sub of ['kernel/drivers/virtio', 'kernel/net/9p', 'kernel/fs', 'kernel/drivers/block', 'kernel/lib', 'kernel/crypto', 'kernel/net/netfilter', 'kernel/net/ipv4/netfilter', 'kernel/net/ipv6/netfilter', 'kernel/net/bridge', 'kernel/net/802', 'kernel/net/llc', 'kernel/drivers/net']) {
         const dir = path.join(root, 'lib/modules', version, sub);
         if (fs.existsSync(dir)) walk(dir);
       }
