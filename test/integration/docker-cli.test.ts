@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needs } from '../support/requires.ts';
-import { box, rootReason, tempBoxRoot } from './helpers.ts';
+import { box, rawHttpGet as httpGet, rootReason, tempBoxRoot } from './helpers.ts';
 import { registryReason, startRegistry } from './registry-server.ts';
 
 const DOCKER = '/usr/bin/docker';
@@ -271,13 +271,3 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(answer).toMatch(/permission denied/);
   });
 });
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\n\r\n'));
-    let out = '';
-    s.on('data', (d) => { out += d; });
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-  });
-}

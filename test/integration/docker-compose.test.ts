@@ -4,11 +4,10 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needs } from '../support/requires.ts';
-import { box, rootReason, tempBoxRoot } from './helpers.ts';
+import { box, rawHttpGet as httpGet, rootReason, tempBoxRoot } from './helpers.ts';
 
 const COMPOSE = '/usr/bin/docker-compose';
 const missing = !fs.existsSync(COMPOSE) ? 'needs docker-compose (apt-get install docker-compose)'
@@ -82,13 +81,3 @@ needs(reason).describe('docker-compose against box engine', () => {
     expect(run('/usr/bin/docker', ['network', 'ls', '--format', '{{.Name}}']).stdout).not.toContain('dapitest_default');
   });
 });
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\n\r\n'));
-    let out = '';
-    s.on('data', (d) => { out += d; });
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-  });
-}

@@ -2,6 +2,7 @@
 
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -133,4 +134,15 @@ export async function checkTerminalBasics(t: Awaited<ReturnType<typeof boxInTerm
   // the shell's line editor instead (it reads the terminal raw until it has run the line).
   await until(() => spawnSync('pgrep', ['-f', '^sleep 1234$']).status === 0, 10_000, 'sleep to run');
   await t.type('\x03', /\^C[\s\S]*# /);
+}
+
+/** GET / from 127.0.0.1:port over plain HTTP/1.0: the whole answer, headers and all. */
+export function rawHttpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.0\r\n\r\n'));
+    let out = '';
+    s.on('data', (d) => { out += d; });
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
 }
