@@ -1,6 +1,7 @@
 // The header's search box over the lessons: Pagefind's browser API on the static index in
 // /pagefind/ (built with the site), loaded on first use. Results are links to the lessons with
 // the matching words marked; Up/Down move through them, Escape closes, Enter follows.
+import { isRelevant } from './search-relevance.ts';
 
 interface PagefindResult {
   data(): Promise<{ url: string; excerpt: string; meta: { title?: string } }>;
@@ -76,14 +77,15 @@ export function mountSearch(): void {
     try {
       const found = await (await loadPagefind()).debouncedSearch(q, {}, 120);
       if (found === null || mine !== seq) return; // a newer query replaced this one
-      results = found.results.slice(0, MAX_RESULTS);
+      // Fetch a few more than are shown: some are dropped as stray matches (search-relevance.ts).
+      results = found.results.slice(0, MAX_RESULTS * 2);
     } catch {
       if (mine !== seq) return;
       list!.replaceChildren(Object.assign(document.createElement('p'), { className: 'search-none', textContent: input!.dataset.unavailable ?? '' }));
       open(true);
       return;
     }
-    const data = await Promise.all(results.map((r) => r.data()));
+    const data = (await Promise.all(results.map((r) => r.data()))).filter((d) => isRelevant(q, d.excerpt)).slice(0, MAX_RESULTS);
     if (mine !== seq) return;
     list!.replaceChildren(
       ...data.map((d, i) => {
