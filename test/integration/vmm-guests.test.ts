@@ -147,6 +147,21 @@ needs(noKvm).describe('trap and emulate against paravirtual', () => {
     const sooner = /finished ([\d.]+)x sooner/.exec(r.stdout);
     expect(Number(sooner?.[1])).toBeGreaterThan(1);
   });
+
+  it("--message: the reader's own text, one UART exit per byte of it (UTF-8) and still one hypercall", () => {
+    const text = '안녕, "Mina"'; // 6 + 8 bytes, and the newline box adds
+    const bytes = Buffer.byteLength(text) + 1;
+    const hello = vm(['vm', 'run', 'hello', '--message', text]);
+    expect(hello.code).toBe(0);
+    expect(hello.stdout).toBe(`${text}\n`);
+    expect(exitCounts(hello.stderr)).toEqual({ total: bytes + 1, by: { IO: bytes, HLT: 1 } });
+    const trap = vm(['vm', 'run', 'message-trap', '--message', text]);
+    expect(trap.stdout).toBe(`${text}\n`);
+    expect(exitCounts(trap.stderr)).toEqual({ total: bytes + 1, by: { IO: bytes + 1 } });
+    const pv = vm(['vm', 'run', 'message-pv', '--message', `${text}\n`]);
+    expect(pv.stdout).toBe(`${text}\n`);
+    expect(exitCounts(pv.stderr)).toEqual({ total: 2, by: { IO: 2 } });
+  });
 });
 
 needs(noKvm).describe('a guest that goes wrong is stopped with a report', () => {
@@ -243,5 +258,9 @@ describe('without a usable KVM device, one line says why and what to do', () => 
     expect(vm(['vm', 'run', 'nope']).stderr).toMatch(/^box: no guest named 'nope'; the guests are: hello, /);
     expect(vm(['vm', 'run', 'hello', '--timeout', 'soon']).stderr).toMatch(/^box: --timeout 'soon': give seconds/);
     expect(vm(['vm', 'compare', '--runs', '0']).stderr).toMatch(/^box: --runs '0'/);
+    const fib = vm(['vm', 'run', 'fib', '--message', 'hi']);
+    expect([fib.code, fib.stderr]).toEqual([125, "box: fib prints no message to replace; --message works with hello, message-trap, message-pv\n"]);
+    expect(vm(['vm', 'run', 'hello', '--message', '']).stderr).toBe('box: --message: the message is empty\n');
+    expect(vm(['vm', 'run', 'hello', '--message', 'x'.repeat(5000)]).stderr).toBe('box: --message: the message is 5001 bytes; at most 4096\n');
   });
 });

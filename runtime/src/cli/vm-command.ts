@@ -22,6 +22,7 @@ const TIMEOUT_OPTION: OptionSpec = { name: 'timeout', value: true, help: `stop a
 
 const RUN_OPTIONS: OptionSpec[] = [
   { name: 'trace', help: 'print every VM exit as it happens: reason, port or address, data' },
+  { name: 'message', value: true, help: 'what hello, message-trap or message-pv prints instead of its own text (a newline is added if it has none)' },
   KVM_OPTION,
   TIMEOUT_OPTION,
 ];
@@ -106,6 +107,21 @@ function guestArg(positionals: string[], usage: string): Guest {
   return guest;
 }
 
+/** The guest with the reader's own message assembled into it (`--message`). */
+function withMessage(guest: Guest, text: string | undefined): Guest {
+  if (text === undefined) return guest;
+  if (!guest.withMessage) {
+    const able = GUESTS.filter((g) => g.withMessage).map((g) => g.name).join(', ');
+    throw new UserError(`${guest.name} prints no message to replace; --message works with ${able}`);
+  }
+  try {
+    return guest.withMessage(text);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UserError(`--message: ${err.message}`);
+    throw err;
+  }
+}
+
 function timeoutMs(opts: Record<string, unknown>): number {
   if (opts.timeout === undefined) return DEFAULT_TIMEOUT_MS;
   const s = Number(opts.timeout);
@@ -177,7 +193,7 @@ const TRACE_EXITS = 500;
 
 async function run(argv: string[], trace: Trace): Promise<number> {
   const { opts, positionals } = parseArgs(argv, RUN_OPTIONS, 'vm run');
-  const guest = guestArg(positionals, "'box vm run'");
+  const guest = withMessage(guestArg(positionals, "'box vm run'"), opts.message as string | undefined);
   const tracing = opts.trace === true;
   const out = consoleWriter();
   const kept: ExitRecord[] = [];

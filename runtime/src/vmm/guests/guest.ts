@@ -14,4 +14,6 @@ export interface Guest {
   result?: { register: RegName; meaning: string };
   /** How the guest is expected to end: a lesson guest that faults on purpose says so. */
   ends?: 'halt' | 'exit' | 'shutdown' | 'timeout';
+  /** For a guest that prints a message: the same guest printing `text` instead (`--message`). */
+  withMessage?(text: string): Guest;
 }

@@ -1,10 +1,15 @@
 import type { Guest } from './guest.ts';
+import { dbLines, guestMessage } from './text.ts';
 
-export const hello: Guest = {
-  name: 'hello',
-  summary: 'real mode: print a greeting through the emulated 8250 UART, one OUT (one VM exit) per byte',
-  ends: 'halt',
-  source: String.raw`
+export const GREETING = 'Hello from a real-mode guest!\n';
+
+function helloSaying(text: string): Guest {
+  return {
+    name: 'hello',
+    summary: 'real mode: print a greeting through the emulated 8250 UART, one OUT (one VM exit) per byte',
+    ends: 'halt',
+    withMessage: (t) => helloSaying(guestMessage(t)),
+    source: String.raw`
 ; The smallest guest that does something visible. It runs in 16-bit real mode, as a PC's
 ; boot sector does, and writes its message to the serial port COM1 one byte at a time.
 ; Each OUT is a VM exit: the CPU stops the guest, the monitor sees "port 0x3f8, byte 'H'"
@@ -28,6 +33,10 @@ done:
     hlt                      ; stop the CPU: with no interrupts, it never wakes (KVM_EXIT_HLT)
 
 message:
-    db "Hello from a real-mode guest!", 10, 0
+${dbLines(text)}
+    db 0                     ; the end of the message
 `,
-};
+  };
+}
+
+export const hello: Guest = helloSaying(GREETING);

@@ -2,6 +2,7 @@
 // `box vm compare` runs both and prints their exit counts and times side by side.
 
 import type { Guest } from './guest.ts';
+import { dbLines, guestMessage } from './text.ts';
 
 /** The text both guests print: long enough that the cost per exit shows. */
 export const MESSAGE = [
@@ -12,16 +13,13 @@ export const MESSAGE = [
   'knows about its monitor and asks for a whole buffer at once.',
 ].join('\n') + '\n';
 
-/** The message as a db line: strings in quotes, newlines as 10. */
-function dbLines(text: string): string {
-  return text.split('\n').filter(Boolean).map((l) => `    db "${l.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}", 10`).join('\n');
-}
-
-export const messageTrap: Guest = {
-  name: 'message-trap',
-  summary: `trap and emulate: a ${MESSAGE.length}-byte message to the 8250 UART, one OUT and one VM exit per byte`,
-  ends: 'exit',
-  source: String.raw`
+function trapSaying(text: string): Guest {
+  return {
+    name: 'message-trap',
+    summary: `trap and emulate: a ${Buffer.byteLength(text)}-byte message to the 8250 UART, one OUT and one VM exit per byte`,
+    ends: 'exit',
+    withMessage: (t) => trapSaying(guestMessage(t)),
+    source: String.raw`
 ; Full virtualization: the guest drives the serial port exactly as it would drive the chip
 ; on real hardware, and does not know a monitor exists. Every OUT traps to the monitor,
 ; which emulates the UART for one byte and resumes the guest.
@@ -44,16 +42,19 @@ next:
     out EXIT_PORT, al
 
 message:
-${dbLines(MESSAGE)}
+${dbLines(text)}
 message_length equ $ - message
 `,
-};
+  };
+}
 
-export const messagePv: Guest = {
-  name: 'message-pv',
-  summary: `paravirtual: the same ${MESSAGE.length}-byte message handed to the monitor in one hypercall (one VM exit)`,
-  ends: 'exit',
-  source: String.raw`
+function pvSaying(text: string): Guest {
+  return {
+    name: 'message-pv',
+    summary: `paravirtual: the same ${Buffer.byteLength(text)}-byte message handed to the monitor in one hypercall (one VM exit)`,
+    ends: 'exit',
+    withMessage: (t) => pvSaying(guestMessage(t)),
+    source: String.raw`
 ; Paravirtualization: the guest knows it runs on this monitor and calls it directly. One
 ; OUT to the hypercall port says "write the buffer at rbx, rcx bytes long"; the monitor
 ; reads the whole buffer straight from guest memory. One VM exit instead of one per byte.
@@ -77,7 +78,11 @@ start:
     out EXIT_PORT, al
 
 message:
-${dbLines(MESSAGE)}
+${dbLines(text)}
 message_length equ $ - message
 `,
-};
+  };
+}
+
+export const messageTrap: Guest = trapSaying(MESSAGE);
+export const messagePv: Guest = pvSaying(MESSAGE);
