@@ -65,6 +65,9 @@ export function boxRunCommand(box: string, name: string, panelDir?: string, opts
       '--memory', opts.memory ?? '512m', '--pids-limit', '512', '--cpus', opts.cpus ?? '1',
       // Everything it writes goes to a filesystem of this size (box's default for --lab: 1g).
       ...(opts.diskSize ? ['--storage-opt', `size=${opts.diskSize}`] : []),
+      // A UTF-8 locale for the reader's shell: without one, readline takes the bytes of 한글
+      // typed or pasted for Meta keys (convert-meta) and the line is garbled.
+      '-e', 'LANG=C.UTF-8',
       ...panel, 'lab'],
   };
 }
