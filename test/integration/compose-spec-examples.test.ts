@@ -74,10 +74,16 @@ needs(missing).describe('the Compose Specification examples under box compose', 
     // Each server answers with its hostname: the name reached the backend container.
     expect(get('aliases', 'monitoring', 'http://mysql/').stdout).toBe('aliases-backend-1\n');
     expect(get('aliases', 'backend', 'http://frontend/').stdout).toBe('aliases-frontend-1\n'); // back-tier
-    // monitoring shares no network with frontend: the name does not exist for it.
-    const none = get('aliases', 'monitoring', 'http://frontend/');
-    expect(none.code).not.toBe(0);
-    expect(none.stderr).toContain("bad address 'frontend'");
+    // A container on several networks resolves the names of all of them, as with Docker's
+    // resolver, though its resolv.conf names its first network's box-dns only.
+    expect(get('aliases', 'frontend', 'http://database/').stdout).toBe('aliases-backend-1\n'); // back-tier, from front-tier's DNS
+    expect(get('aliases', 'backend', 'http://monitoring/').stdout).toBe('aliases-monitoring-1\n'); // admin, from back-tier's DNS
+    // A name of a network the asker is not on does not exist for it.
+    for (const [from, name] of [['monitoring', 'frontend'], ['frontend', 'mysql'], ['frontend', 'monitoring']]) {
+      const none = get('aliases', from, `http://${name}/`);
+      expect(none.code, `${from} -> ${name}`).not.toBe(0);
+      expect(none.stderr).toContain(`bad address '${name}'`);
+    }
     ok('aliases', ['down']);
     expect(box(root, ['network', 'ls', '-q']).stdout.trim()).toBe('');
   });

@@ -147,7 +147,7 @@ export function release(trace: Trace | null, containerId: string, net: NetState,
 
 async function joinNames(trace: Trace | null, n: Network, record: NameRecord): Promise<void> {
   addNameRecord(n, record);
-  writeHosts(n);
+  writeHosts();
   if (!dnsAvailable() || dnsRunning(findNetwork(n.id) ?? n)) return;
   // The lock: two containers starting at once must not both start a box-dns (the second
   // could not bind the port), nor one stop it while the other joins.
@@ -159,7 +159,7 @@ async function joinNames(trace: Trace | null, n: Network, record: NameRecord): P
 
 function leaveNames(trace: Trace | null, n: Network, containerId: string): void {
   removeNameRecord(n, containerId);
-  writeHosts(n);
+  writeHosts();
   withNetworkLock(() => {
     const now = findNetwork(n.id);
     if (now && nameRecords(now).length === 0) stopDns(trace, now);
@@ -177,7 +177,7 @@ export function pruneNetworks(trace: Trace | null, live: (containerId: string) =
     if (!n.dns) continue;
     const stale = nameRecords(n).filter((r) => !live(r.containerId));
     for (const r of stale) removeNameRecord(n, r.containerId);
-    if (stale.length) writeHosts(n);
+    if (stale.length) writeHosts();
     if (nameRecords(n).length === 0 && dnsRunning(n)) stopDns(trace, n);
   }
 }
