@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Trace } from '../sys/trace.ts';
 import { UserError } from '../sys/errors.ts';
 import { dnsPath } from '../init/build.ts';
+import { editInRoot } from '../sys/in-root.ts';
 import { hostsFile, listNetworks, networkDir, writeNetwork, type Network } from './store.ts';
 
 /** box-dns, built on demand as box-init is; false where no C compiler could build it. */
@@ -174,6 +175,30 @@ export function resolvConf(dnsServer: string | null): string {
   const { nameservers, search } = hostResolvers();
   return ['# box: the host\'s resolvers, without loopback ones (the default network has no container names)',
     ...nameservers.map((s) => `nameserver ${s}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join('\n') + '\n';
+}
+
+/**
+ * After `network connect` or `disconnect` of a running container, its /etc/resolv.conf and
+ * /etc/hosts as Docker keeps them: the resolver of its first network with names (so a
+ * container started on the default bridge, then connected to a user network, resolves that
+ * network's names), and a line `IP HOSTNAME` per address it holds. A resolv.conf the
+ * container changed itself (no longer box's, by its first line) is left as it is, as Docker
+ * leaves one; both files are edited with the path resolved inside the container's root
+ * (sys/in-root.ts), so a symlink the container planted cannot lead box to a host file.
+ */
+export function syncNameFiles(pid: number, hostname: string, dnsServer: string | null, change: { added?: string; removed?: string }): void {
+  editInRoot(pid, '/etc/resolv.conf', (text) => {
+    const want = resolvConf(dnsServer);
+    return text.startsWith('# box:') && text !== want ? want : null;
+  });
+  editInRoot(pid, '/etc/hosts', (text) => {
+    let lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (change.removed) lines = lines.filter((l) => l !== `${change.removed}\t${hostname}`);
+    if (change.added && !lines.includes(`${change.added}\t${hostname}`)) lines.push(`${change.added}\t${hostname}`);
+    const next = lines.map((l) => `${l}\n`).join('');
+    return next === text ? null : next;
+  });
 }
 
 /** The container's /etc/hosts: localhost, and its own name on its address. */
