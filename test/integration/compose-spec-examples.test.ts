@@ -124,11 +124,11 @@ needs(missing).describe('the Compose Specification examples under box compose', 
 
   it('refuses the examples with keys box does not run: one line naming the file, line and key', () => {
     const refused: [string, RegExp][] = [
-      ['refused-model', /:12: services\.frontend\.configs: box compose does not run 'configs'; remove it \(box runs: image, build/],
+      ['refused-model', /:12: services\.frontend\.configs: box compose does not run 'configs'; remove it \(box runs: image, container_name, build/],
       ['refused-depends-restart', /:10: services\.web\.depends_on\.db\.restart: box compose does not run 'restart'; remove it \(box runs: condition, required\)/],
       ['refused-duplicate', /:12: not valid YAML: Map keys must be unique/],
       ['refused-secrets', /:16: services\.db\.secrets: box compose does not run 'secrets'; remove it/],
-      ['refused-container-name', /:6: services\.portainer\.container_name: box compose does not run 'container_name'; remove it/],
+      ['refused-network-mode', /:7: services\.plex\.network_mode: box compose does not run 'network_mode'; remove it/],
       ['refused-build-target', /:7: services\.web\.build\.target: box compose does not run 'target'; remove it \(box runs: context, dockerfile, args\)/],
     ];
     for (const [name, line] of refused) {
