@@ -132,9 +132,10 @@ function parse(msg: Buffer): Answer {
   return { id: msg.readUInt16BE(0), rcode: flags & 0xf, tc: !!(flags & 0x200), aa: !!(flags & 0x400), records };
 }
 
-function udpAsk(server: string, port: number, msg: Buffer, timeout = 5000): Promise<Buffer> {
+function udpAsk(server: string, port: number, msg: Buffer, timeout = 5000, from?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket('udp4');
+    if (from) sock.bind(0, from);
     const timer = setTimeout(() => {
       sock.close();
       reject(new Error(`no answer from ${server}:${port} in ${timeout} ms`));
@@ -148,9 +149,9 @@ function udpAsk(server: string, port: number, msg: Buffer, timeout = 5000): Prom
   });
 }
 
-function tcpAsk(server: string, port: number, msg: Buffer): Promise<Buffer> {
+function tcpAsk(server: string, port: number, msg: Buffer, from?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, server);
+    const sock = net.connect({ port, host: server, ...(from ? { localAddress: from } : {}) });
     let got = Buffer.alloc(0);
     const len = Buffer.alloc(2);
     len.writeUInt16BE(msg.length);
@@ -190,6 +191,22 @@ needs(missing).describe('box-dns', () => {
     expect(await ask(ip, 53, '2.0.213.10.in-addr.arpa', TYPES.PTR)).toMatchObject({ rcode: 0, records: [{ type: 12, data: 'web' }] });
     expect(nslookup('10.213.0.2', ip)).toContain('name = web');
     expect((await ask(ip, 53, 'web', TYPES.A, { cls: 3 })).rcode).toBe(5); // CHAOS: REFUSED
+  });
+
+  it('answers an @ADDRESS line only to a client asking from that address (a container on several networks), over UDP and TCP', async () => {
+    const ip = freshAddress();
+    const member = freshAddress(); // on this network and on another one
+    const other = freshAddress(); // on this network only
+    await startDns(['--listen', ip, '--hosts', hostsFile(`10.213.0.2 web\n@${member} 10.214.0.3 db database\n`)]);
+    const from = async (client: string, name: string, type: number = TYPES.A) => parse(await udpAsk(ip, 53, query(name, type), 5000, client));
+    expect(await from(member, 'database')).toMatchObject({ rcode: 0, records: [{ type: 1, data: '10.214.0.3' }] });
+    expect(await from(member, 'web')).toMatchObject({ rcode: 0, records: [{ type: 1, data: '10.213.0.2' }] }); // and the unscoped ones
+    expect(await from(member, '3.0.214.10.in-addr.arpa', TYPES.PTR)).toMatchObject({ rcode: 0, records: [{ type: 12, data: 'db' }] });
+    expect((await from(other, 'database')).rcode).toBe(3); // NXDOMAIN: not on that network
+    expect((await from(other, '3.0.214.10.in-addr.arpa', TYPES.PTR)).rcode).toBe(3);
+    expect(await from(other, 'web')).toMatchObject({ rcode: 0, records: [{ type: 1, data: '10.213.0.2' }] });
+    expect(parse(await tcpAsk(ip, 53, query('db', TYPES.A), member))).toMatchObject({ rcode: 0, records: [{ data: '10.214.0.3' }] });
+    expect(parse(await tcpAsk(ip, 53, query('db', TYPES.A), other)).rcode).toBe(3);
   });
 
   it('follows the hosts file when it is replaced by a rename: the new name resolves, the removed one stops', async () => {

@@ -205,6 +205,20 @@ needs(missing).describe('box compose on the real kernel', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['shop-server-1', '0', '0']);
   }, 200_000);
 
+  it('runs a service with container_name under that name, found again by ps, exec and down', () => {
+    const dir = fs.mkdtempSync(path.join(root, 'named-'));
+    const file = path.join(dir, 'compose.yaml');
+    fs.writeFileSync(file, 'name: named\nservices:\n  db:\n    image: busybox\n    container_name: the-db\n    command: httpd -f -p 80 -h /etc\n    stop_signal: SIGKILL\n  client:\n    image: busybox\n    command: sleep 1d\n    stop_signal: SIGKILL\n');
+    const up = ok(file, ['up', '-d']);
+    expect(up.stderr).toContain(' Container the-db  Started');
+    expect(psNames(file)).toEqual(['named-client-1', 'the-db']);
+    expect(ok(file, ['exec', 'db', 'hostname']).stdout).toBe('the-db\n');
+    expect(ok(file, ['exec', 'client', 'wget', '-q', '-O', '/dev/null', 'http://the-db/hostname']).code).toBe(0); // by its name
+    expect(ok(file, ['exec', 'client', 'wget', '-q', '-O', '/dev/null', 'http://db/hostname']).code).toBe(0); // and its service
+    ok(file, ['down']);
+    expect(box(root, ['ps', '-a', '-q']).stdout.trim()).toBe('');
+  });
+
   it('prints the resolved file with config, variables substituted', () => {
     const r = names(['config'], { SERVER_PORT: '9999' });
     expect(r.stdout).toContain('published: "9999"');

@@ -330,6 +330,49 @@ needs(missing).describe('container networks on the real kernel', () => {
     ok(['rm', '-f', 'a1']);
   });
 
+  it('network connect gives resolv.conf and /etc/hosts what Docker gives them; disconnect takes it back; a changed or planted file is left', () => {
+    ok(['run', '-d', '--name', 'a2', '--network', 'app', 'busybox', 'sleep', '100']); // a name on app
+    ok(['run', '-d', '--name', 'dflt', 'busybox', 'sleep', '100']); // on the default bridge: the host's resolvers
+    const cat = (f: string) => ok(['exec', 'dflt', 'cat', f]);
+    const before = { conf: cat('/etc/resolv.conf'), hosts: cat('/etc/hosts') };
+    expect(before.conf).toMatch(/^# box: the host's resolvers/);
+    expect(box(root, ['exec', 'dflt', 'nslookup', 'a2']).code).not.toBe(0);
+    ok(['network', 'connect', 'app', 'dflt']);
+    const gateway = JSON.parse(ok(['network', 'inspect', 'app']))[0].IPAM.Config[0].Gateway as string;
+    const ip = JSON.parse(ok(['inspect', 'dflt']))[0].NetworkSettings.Networks.app.IPAddress as string;
+    expect(cat('/etc/resolv.conf')).toContain(`\nnameserver ${gateway}\n`); // app's box-dns
+    expect(cat('/etc/hosts')).toBe(`${before.hosts}\n${ip}\tdflt`); // (ok() trims the output)
+    expect(ok(['exec', 'dflt', 'nslookup', 'a2'])).toMatch(/Name:\s+a2/);
+    ok(['network', 'disconnect', 'app', 'dflt']);
+    expect(cat('/etc/resolv.conf')).toBe(before.conf);
+    expect(cat('/etc/hosts')).toBe(before.hosts);
+
+    // The container's own resolv.conf stays (as Docker leaves one the container changed), and
+    // a symlink it planted at /etc/hosts resolves inside its root: the host's file of that path is not touched.
+    const canary = path.join(root, 'canary');
+    fs.writeFileSync(canary, 'the host\'s\n');
+    ok(['exec', 'dflt', 'sh', '-c', `echo 'nameserver 192.0.2.1' > /etc/resolv.conf; ln -sf ${canary} /etc/hosts`]);
+    ok(['network', 'connect', 'app', 'dflt']);
+    expect(cat('/etc/resolv.conf')).toBe('nameserver 192.0.2.1');
+    expect(fs.readFileSync(canary, 'utf8')).toBe('the host\'s\n');
+    for (const c of ['dflt', 'a2']) ok(['rm', '-f', c]);
+  });
+
+  it("shows a stopped container's networks without the address and ports it gave back, as Docker does", () => {
+    ok(['run', '-d', '--name', 'a1', '--network', 'app', '-p', '127.0.0.1::80', 'busybox', 'sleep', '100']);
+    const running = JSON.parse(ok(['inspect', 'a1']))[0].NetworkSettings;
+    expect(running.Networks.app.IPAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(running.Ports).toHaveLength(1);
+    ok(['stop', '-t', '0', 'a1']);
+    const stopped = JSON.parse(ok(['inspect', 'a1']))[0].NetworkSettings;
+    expect(stopped.Networks.app).toMatchObject({ NetworkID: running.Networks.app.NetworkID, IPAddress: '', IPPrefixLen: 0, Gateway: '' });
+    expect(stopped.Ports).toEqual([]);
+    // The address it held is another container's now.
+    ok(['run', '-d', '--name', 'a2', '--network', 'app', 'busybox', 'sleep', '100']);
+    expect(JSON.parse(ok(['inspect', 'a2']))[0].NetworkSettings.Networks.app.IPAddress).toBe(running.Networks.app.IPAddress);
+    for (const c of ['a1', 'a2']) ok(['rm', '-f', c]);
+  });
+
   it('works inside a lab sandbox: a network, a web server published and reached from the sandbox shell, no way out', () => {
     const script = [
       'box network create labnet >/dev/null',

@@ -93,6 +93,27 @@ needs(rootReason).describe('restart policies and health checks', () => {
     expect(box(root, ['rm', '-v', 'kept-data']).code).toBe(0);
   });
 
+  it('--restart without -d, as Docker: box run exits with the first run, the engine (started on demand) restarts it', () => {
+    expect(box(root, ['engine', 'stop']).code).toBe(0); // so that this run starts it
+    const r = box(root, ['run', '--name', 'attached', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 3'], { timeout: 60_000 });
+    ids.push(inspect(root, 'attached').Id);
+    expect(r.code).toBe(3); // the first run's status
+    expect(r.stdout).toBe('run\n'); // on the terminal
+    expect(r.stderr).toMatch(/^box: started the engine \(pid \d+\) to keep the restart policy on-failure:2; 'box engine stop' stops it\n$/);
+    // The engine kept the policy: two restarts after box run returned, their output logged.
+    expect(box(root, ['wait', 'attached'], { timeout: 30_000 })).toMatchObject({ code: 0, stdout: '3\n' });
+    expect(inspect(root, 'attached')).toMatchObject({ RestartCount: 2, State: { Status: 'exited', ExitCode: 3 }, HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } });
+    expect(row('attached')).toMatch(/ Exited \(3\) /);
+    expect(box(root, ['logs', 'attached']).stdout).toBe('run\nrun\n');
+    // An exit 0 ends it: no restart, box run's status 0.
+    const fine = box(root, ['run', '--name', 'attached-ok', '--restart', 'on-failure', 'busybox', 'echo', 'done']);
+    ids.push(inspect(root, 'attached-ok').Id);
+    expect(fine).toMatchObject({ code: 0, stdout: 'done\n', stderr: '' }); // the engine runs already: no line
+    expect(box(root, ['wait', 'attached-ok']).stdout).toBe('0\n');
+    expect(inspect(root, 'attached-ok').RestartCount).toBe(0);
+    for (const name of ['attached', 'attached-ok']) expect(box(root, ['rm', name]).code).toBe(0);
+  });
+
   it('a stop by hand holds: unless-stopped stays stopped, also across an engine restart; always comes back', async () => {
     run(['--name', 'keeper', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);
     run(['--name', 'stopped', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);

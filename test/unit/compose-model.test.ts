@@ -114,6 +114,21 @@ describe('loading a file', () => {
     expect(warnings).toEqual([expect.stringMatching(/compose\.yaml:7: the "MISSING" variable is not set; using an empty string$/)]);
   });
 
+  it('gives the project name to the file as COMPOSE_PROJECT_NAME (from the directory, -p or name:)', () => {
+    const yaml = 'services:\n  foo:\n    image: busybox\n    environment:\n      - COMPOSE_PROJECT_NAME\n    command: echo "I\'m running ${COMPOSE_PROJECT_NAME}"\n';
+    const { project, warnings } = load(yaml, {}, {}, 'shop');
+    expect(project.services.foo.command).toEqual(['echo', "I'm running shop"]);
+    expect(project.services.foo.environment).toEqual({ COMPOSE_PROJECT_NAME: 'shop' });
+    expect(warnings).toEqual([]);
+    expect(load(`name: store\n${yaml}`).project.services.foo.command).toEqual(['echo', "I'm running store"]);
+  });
+
+  it('reads YAML anchors and the <<: merge key, and names a value of the wrong type', () => {
+    const yaml = 'x-env: &env\n  FOO: BAR\nservices:\n  a:\n    image: x\n    environment:\n      <<: *env\n      MORE: "1"\n';
+    expect(load(yaml).project.services.a.environment).toEqual({ FOO: 'BAR', MORE: '1' });
+    expect(userError(() => load('services:\n  a:\n    image: x\n    environment:\n      A: [1]\n'))).toMatch(/compose\.yaml:5: services\.a\.environment\.A: must be string or number or boolean or null$/);
+  });
+
   it('refuses a typo with the file, line, key and the nearest key', () => {
     const msg = userError(() => loadProject({ files: [path.join(FIX, 'errors/typo.yaml')], cwd: FIX, env: {} }));
     expect(msg).toBe("test/fixtures/compose/errors/typo.yaml:4: services.web.imgae: 'imgae' is not a Compose key here; did you mean 'image'?");

@@ -1,5 +1,7 @@
 // The plan of `box compose up` and `down`: what Compose makes, computed without root.
 
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProject } from '../../runtime/src/compose/project.ts';
@@ -94,6 +96,25 @@ describe('planUp', () => {
 
   it('refuses a depends_on cycle, naming it', () => {
     expect(userError(() => startOrder(cycle()))).toBe('depends_on makes a cycle: a -> b -> c -> a; remove one of these dependencies');
+  });
+
+  it('names the one container of a service with container_name so; refuses to scale it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-plan-'));
+    try {
+      const file = path.join(dir, 'compose.yaml');
+      fs.writeFileSync(file, 'services:\n  db:\n    image: busybox\n    container_name: my-db\n  web:\n    image: busybox\n');
+      const p = loadProject({ files: [file], cwd: dir, env: {}, projectName: 'shop' }).project;
+      const plan = planUp(p, []);
+      expect(plan.services.flatMap((s) => s.containers.map((c) => c.name))).toEqual(['my-db', 'shop-web-1']);
+      const db = plan.services[0].containers[0];
+      expect(db.run.slice(db.run.indexOf('--name'), db.run.indexOf('--name') + 2)).toEqual(['--name', 'my-db']);
+      expect(db.labels).toMatchObject({ [LABEL.service]: 'db', [LABEL.number]: '1' }); // still found by its labels
+      expect(userError(() => planUp(p, [], { scale: { db: 2 } }))).toBe("--scale db=2: the service has container_name 'my-db', which names one container; remove container_name to scale it");
+      fs.writeFileSync(file, 'services:\n  db:\n    image: busybox\n    container_name: my-db\n    deploy:\n      replicas: 2\n');
+      expect(userError(() => loadProject({ files: [file], cwd: dir, env: {}, projectName: 'shop' }))).toMatch(/compose\.yaml:4: service 'db' has container_name 'my-db' and 2 replicas; a name is one container's: remove container_name or the replicas$/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('puts a project without networks on PROJECT_default', () => {

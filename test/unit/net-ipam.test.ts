@@ -122,6 +122,12 @@ describe('names', () => {
 
   it('writes the hosts file box-dns serves, and the container\'s own /etc/hosts', () => {
     expect(hostsText([{ containerId: 'x', ip: '172.20.0.2', names: ['web', 'www', 'abcdef012345'] }])).toBe('172.20.0.2\tweb www abcdef012345\n');
+    // x and z are on this network and on another: that network's names, for each of them alone
+    // (@its address); z itself is named by this network's own line already.
+    const here = [{ containerId: 'x', ip: '172.20.0.2', names: ['web'] }, { containerId: 'z', ip: '172.20.0.4', names: ['both'] }];
+    const there = [{ containerId: 'x', ip: '172.21.0.5', names: ['web'] }, { containerId: 'y', ip: '172.21.0.6', names: ['db', 'database'] }, { containerId: 'z', ip: '172.21.0.7', names: ['both'] }];
+    const apart = [{ containerId: 'w', ip: '172.22.0.2', names: ['alone'] }];
+    expect(hostsText(here, [there, apart])).toBe('172.20.0.2\tweb\n172.20.0.4\tboth\n@172.20.0.2\t172.21.0.6\tdb database\n@172.20.0.4\t172.21.0.6\tdb database\n');
     expect(etcHosts('172.20.0.2', ['web'])).toContain('172.20.0.2\tweb\n');
   });
 });

@@ -412,16 +412,27 @@ export function inspectView(s: ContainerState): Record<string, unknown> {
       SeccompProfile: !c.seccomp ? 'unconfined' : c.seccompProfile ? 'custom' : 'default',
       RestartPolicy: { Name: c.restart?.name ?? 'no', MaximumRetryCount: c.restart?.maximumRetryCount ?? 0 },
     },
-    NetworkSettings: {
-      NetworkMode: c.network ?? 'none',
-      Networks: Object.fromEntries((s.network?.endpoints ?? []).map((e) => [e.network,
-        { NetworkID: e.networkId, IPAddress: e.ip, IPPrefixLen: e.prefix, Gateway: e.gateway, Aliases: e.aliases, Interface: e.veth }])),
-      Ports: (s.network?.ports ?? []).map((p) => ({ ContainerPort: `${p.containerPort}/${p.proto}`, HostIp: p.hostIp, HostPort: p.hostPort })),
-    },
+    NetworkSettings: networkView(s),
     Mounts: s.mounts ?? [],
     Namespaces: s.namespaces,
     Cgroup: s.cgroup,
     MonitorPid: s.monitorPid,
+  };
+}
+
+/**
+ * The networks a container is on and, while it runs, what it holds there. A stopped container
+ * has given its addresses and host ports back (the next container may have them now), so, as
+ * Docker shows it, its networks stay listed with an empty address, gateway and no ports.
+ */
+function networkView(s: ContainerState): Record<string, unknown> {
+  const holds = s.status === 'running';
+  return {
+    NetworkMode: (s.config as Record<string, any>).network ?? 'none',
+    Networks: Object.fromEntries((s.network?.endpoints ?? []).map((e) => [e.network, holds
+      ? { NetworkID: e.networkId, IPAddress: e.ip, IPPrefixLen: e.prefix, Gateway: e.gateway, Aliases: e.aliases, Interface: e.veth }
+      : { NetworkID: e.networkId, IPAddress: '', IPPrefixLen: 0, Gateway: '', Aliases: e.aliases, Interface: '' }])),
+    Ports: (holds ? s.network?.ports ?? [] : []).map((p) => ({ ContainerPort: `${p.containerPort}/${p.proto}`, HostIp: p.hostIp, HostPort: p.hostPort })),
   };
 }
 

@@ -63,7 +63,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'publish', short: 'p', value: true, repeat: true, help: 'publish a port: -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], or -p CONTAINER_PORT for a free host port' },
   { name: 'publish-all', short: 'P', help: "publish every port the image EXPOSEs, each on a free host port" },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
-  { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (with -d; the engine keeps it)' },
+  { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (the engine keeps it; without -d box run exits with the first run, restarts go to box logs)' },
   { name: 'health-cmd', value: true, help: 'a command that exits 0 while the container is healthy (run by the engine)' },
   { name: 'health-interval', value: true, help: 'time between health checks, e.g. 30s (default 30s)' },
   { name: 'health-timeout', value: true, help: 'a check that runs longer fails, e.g. 5s (default 30s)' },
@@ -200,7 +200,6 @@ function keptOptions(opts: Record<string, unknown>): Pick<RunConfig, 'restart' |
   const restart = opts.restart !== undefined ? parseRestartPolicy(opts.restart as string) : undefined;
   if (restart && restart.name !== 'no') {
     if (opts.rm) throw new UserError(`--restart ${opts.restart} and --rm conflict: a container removed when it exits cannot be restarted; give one of them`);
-    if (!opts.detach) throw new UserError(`--restart needs -d: the engine restarts the container in the background (box logs shows its output)`);
   }
   const healthcheck = healthcheckFromFlags({
     cmd: opts['health-cmd'] as string | undefined,

@@ -31,7 +31,8 @@ export function loadFile(file: string, env: Record<string, string | undefined>):
     throw new ComposeError(file, undefined, `cannot read it (${(err as NodeJS.ErrnoException).code})`);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // merge: the `<<: *anchor` merge key of YAML 1.1, which Compose reads (spec, 10-fragments.md).
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : lines.linePos(offset).line);
   if (doc.errors.length) {
     const e = doc.errors[0];

@@ -70,6 +70,8 @@ export interface Service {
   workingDir?: string;
   user?: string;
   hostname?: string;
+  /** container_name: the one container's name instead of PROJECT-SERVICE-1. */
+  containerName?: string;
   labels: Record<string, string>;
   tmpfs: string[];
   readOnly: boolean;

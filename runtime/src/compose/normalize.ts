@@ -72,6 +72,8 @@ function service(svc: string, s: Obj, ctx: Ctx): Service {
   if (cpuCount !== undefined && !(cpuCount > 0)) fail(['cpus'], `'${cpus}' is not a number of CPUs above 0; use e.g. 0.5`);
   const replicas = deploy.replicas === undefined ? 1 : Number(deploy.replicas);
   if (!Number.isInteger(replicas) || replicas < 0) fail(['deploy', 'replicas'], `'${deploy.replicas}' is not a number of replicas; use a whole number, e.g. 2`);
+  // A container's name is unique: a named service has one container, as Compose requires.
+  if (s.container_name !== undefined && replicas > 1) fail(['container_name'], `service '${svc}' has container_name '${s.container_name}' and ${replicas} replicas; a name is one container's: remove container_name or the replicas`);
   if (s.restart !== undefined && !/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(String(s.restart))) {
     fail(['restart'], `'${s.restart}' is not a restart policy; use no, always, on-failure[:N] or unless-stopped`);
   }
@@ -95,6 +97,7 @@ function service(svc: string, s: Obj, ctx: Ctx): Service {
     workingDir: s.working_dir,
     user: s.user === undefined ? undefined : String(s.user),
     hostname: s.hostname,
+    containerName: s.container_name,
     labels: Object.fromEntries(Object.entries(listOrDict(s.labels)).map(([k, v]) => [k, v ?? ''])),
     tmpfs: s.tmpfs === undefined ? [] : [s.tmpfs].flat().map(String),
     readOnly: s.read_only === true,

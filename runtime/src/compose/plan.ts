@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Condition, Mount, Project, Service } from './model.ts';
 import { startOrder } from './order.ts';
 import { serviceView } from './render.ts';
+import { UserError } from '../sys/errors.ts';
 
 export const LABEL = {
   project: 'com.docker.compose.project',
@@ -110,8 +111,9 @@ function serviceStep(project: Project, s: Service, existing: Existing[], opts: P
   const hash = configHash(project, s, opts.imageIds?.[s.name]);
   const mine = existing.filter((e) => e.service === s.name);
   const containers: ContainerStep[] = [];
+  if (s.containerName && scale > 1) throw new UserError(`--scale ${s.name}=${scale}: the service has container_name '${s.containerName}', which names one container; remove container_name to scale it`);
   for (let n = 1; n <= scale; n++) {
-    const name = containerName(project.name, s.name, n);
+    const name = s.containerName ?? containerName(project.name, s.name, n);
     const now = mine.find((e) => e.number === n);
     const action = !now ? 'create' : now.hash !== hash || opts.forceRecreate ? 'recreate' : now.running ? 'keep' : 'start';
     containers.push({ service: s.name, number: n, name, action, hash, ...runOf(project, s, n, name, hash) });

@@ -26,7 +26,14 @@ export function loadProject(opts: LoadOptions): Loaded {
   const files = findFiles(opts.files, opts.env, opts.cwd);
   const workingDir = path.dirname(files[0]);
   const env = projectEnv(workingDir, opts.env);
-  const loaded = files.map((f) => loadFile(f, env));
+  let loaded = files.map((f) => loadFile(f, env));
+  // The project's name is a variable of the file and of its services too
+  // (COMPOSE_PROJECT_NAME, spec 04-version-and-name.md); it can come from the file's own
+  // `name`, so a file that uses it while unset is read again once the name is known.
+  if (env.COMPOSE_PROJECT_NAME === undefined) {
+    env.COMPOSE_PROJECT_NAME = projectName(opts.projectName, env, mergeFiles(loaded.map((l) => l.data)).name, workingDir);
+    if (loaded.some((l) => l.unset.some((u) => u.name === 'COMPOSE_PROJECT_NAME'))) loaded = files.map((f) => loadFile(f, env));
+  }
   const warnings: string[] = [];
   for (const l of loaded) {
     for (const u of l.unset) warnings.push(`${rel(l.file)}:${u.line}: the "${u.name}" variable is not set; using an empty string`);

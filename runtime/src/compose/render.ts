@@ -43,6 +43,7 @@ export function serviceView(s: Service): Obj {
     working_dir: s.workingDir,
     user: s.user,
     hostname: s.hostname,
+    container_name: s.containerName,
     labels: clean(s.labels),
     tmpfs: s.tmpfs,
     read_only: s.readOnly || undefined,

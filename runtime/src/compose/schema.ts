@@ -86,7 +86,8 @@ export function checkSchema(data: unknown): SchemaProblem | null {
 }
 
 function describe(e: ErrorObject): string {
-  if (e.keyword === 'type') return `must be ${(e.params as { type: string }).type.replace(',', ' or ')}`;
+  // ajv gives one type as a string ('string,number' for a union) or, for a union, a list.
+  if (e.keyword === 'type') return `must be ${[(e.params as { type: string | string[] }).type].flat().join(',').split(',').join(' or ')}`;
   if (e.keyword === 'enum') return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
   if (e.keyword === 'required') return `needs '${(e.params as { missingProperty: string }).missingProperty}'`;
   return e.message ?? 'is not valid';

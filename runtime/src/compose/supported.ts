@@ -13,6 +13,7 @@ const RESOURCES: Level = { cpus: true, memory: true, pids: true };
 
 const SERVICE: Level = {
   image: true,
+  container_name: true,
   build: { context: true, dockerfile: true, args: true },
   command: true,
   entrypoint: true,

@@ -59,7 +59,7 @@ export function disconnectContainer(trace: Trace, networkRef: string, ref: strin
   const s = lookup(ref);
   if (!s.network?.endpoints.some((e) => e.networkId === n.id)) throw new UserError(`container '${s.name}' is not on network '${n.name}'`);
   const hostname = (s.config.hostname as string | undefined) ?? s.name;
-  const rest = disconnect(trace, { id: s.id, name: s.name, hostname }, s.network, n.id);
+  const rest = disconnect(trace, { id: s.id, name: s.name, hostname }, s.status === 'running' ? s.pid ?? null : null, s.network, n.id);
   updateState(s.id, { network: rest });
 }
 

@@ -249,9 +249,15 @@ class Session {
       this.stats.served++;
       fds = this.clientStdio(client, cfg.tty, cfg.interactive);
       const stdio = cfg.tty ? [] : cfg.interactive ? fds : ['ignore' as const, ...fds];
-      const running = await startContainer(realSys(trace()), cfg, stdio, (pid, fd) => this.handOver(pid, fd));
+      const takeConsole = (pid: number, fd: number) => this.handOver(pid, fd);
+      // A restart policy without -d (Docker allows it): the client stays with the first run
+      // and exits with its status; the supervisor keeps the policy and restarts it, logged.
+      const kept = cfg.restart && cfg.restart.name !== 'no';
+      const running = kept
+        ? await this.stats.supervisor.start(cfg, undefined, trace(), false, { stdio, takeConsole })
+        : await startContainer(realSys(trace()), cfg, stdio, takeConsole);
       fds = this.closeAll(fds);
-      this.stats.supervisor.watchHealth(running);
+      if (!kept) this.stats.supervisor.watchHealth(running);
       const code = await this.follow({ kill: (sig) => signalProcess(running.state.pid, running.child, sig), exited: running.exited });
       if (running.state.oomKilled) this.send(sayLines(oomNotice(cfg.memoryBytes)));
       this.finish(code);

@@ -39,6 +39,12 @@ const engineItself: Invocation = {
 
 const log = (text: string) => console.error(`${new Date().toISOString()} ${text}`);
 
+/** The client's stdio for an attached first run (engine/daemon.ts `run`). */
+export interface Attached {
+  stdio: Parameters<typeof startContainer>[2];
+  takeConsole?: Parameters<typeof startContainer>[3];
+}
+
 interface Kept {
   running: Running | null;
   prober: Prober | null;
@@ -51,11 +57,15 @@ export class Supervisor {
   private readonly kept = new Map<string, Kept>();
   private stopping = false;
 
-  /** Start a container the engine keeps: a new one (`box run -d`), or one again (`box start`, a restart). */
-  async start(cfg: RunConfig, again?: ContainerState, trace: Trace = nullTrace, stdin = false): Promise<Running> {
+  /**
+   * Start a container the engine keeps: a new one (`box run -d`), or one again (`box start`, a
+   * restart). `attached`: `box run --restart` without -d, its first run on the client's
+   * stdio (or terminal); the restarts after it write to the log, as Docker's do.
+   */
+  async start(cfg: RunConfig, again?: ContainerState, trace: Trace = nullTrace, stdin = false, attached?: Attached): Promise<Running> {
     if (again) this.cancelBackoff(again.id);
     if (again && !again.restartCount) this.kept.delete(again.id); // `box start`: the back-off starts over too
-    const running = await startContainer(realSys(trace), cfg, stdin ? 'log+stdin' : 'log', undefined, {
+    const running = await startContainer(realSys(trace), cfg, attached?.stdio ?? (stdin ? 'log+stdin' : 'log'), attached?.takeConsole, {
       again, nextStatus: (s, code) => this.nextStatus(s, code),
     });
     this.keep(running);

@@ -18,7 +18,7 @@ import { networkForRun } from './network.ts';
 import { reapOrphanBridges } from './bridge.ts';
 import { plugOne, plugVeths, unplug, vethName, type VethSpec } from './veth.ts';
 import {
-  addNameRecord, dnsAvailable, type NameRecord, dnsRunning, etcHosts, hostResolvers, nameRecords, removeNameRecord, resolvConf, startDns, stopDns, writeHosts,
+  addNameRecord, dnsAvailable, type NameRecord, dnsRunning, etcHosts, hostResolvers, nameRecords, removeNameRecord, resolvConf, startDns, stopDns, syncNameFiles, writeHosts,
 } from './names.ts';
 
 /** How `box run` was asked to network: undefined `network` means as --ns says (no setup). */
@@ -147,7 +147,7 @@ export function release(trace: Trace | null, containerId: string, net: NetState,
 
 async function joinNames(trace: Trace | null, n: Network, record: NameRecord): Promise<void> {
   addNameRecord(n, record);
-  writeHosts(n);
+  writeHosts();
   if (!dnsAvailable() || dnsRunning(findNetwork(n.id) ?? n)) return;
   // The lock: two containers starting at once must not both start a box-dns (the second
   // could not bind the port), nor one stop it while the other joins.
@@ -159,7 +159,7 @@ async function joinNames(trace: Trace | null, n: Network, record: NameRecord): P
 
 function leaveNames(trace: Trace | null, n: Network, containerId: string): void {
   removeNameRecord(n, containerId);
-  writeHosts(n);
+  writeHosts();
   withNetworkLock(() => {
     const now = findNetwork(n.id);
     if (now && nameRecords(now).length === 0) stopDns(trace, now);
@@ -177,7 +177,7 @@ export function pruneNetworks(trace: Trace | null, live: (containerId: string) =
     if (!n.dns) continue;
     const stale = nameRecords(n).filter((r) => !live(r.containerId));
     for (const r of stale) removeNameRecord(n, r.containerId);
-    if (stale.length) writeHosts(n);
+    if (stale.length) writeHosts();
     if (nameRecords(n).length === 0 && dnsRunning(n)) stopDns(trace, n);
   }
 }
@@ -197,16 +197,26 @@ export async function connect(trace: Trace | null, n: Network, c: ContainerNames
     throw err;
   }
   if (n.dns) await joinNames(trace, n, { containerId: c.id, ip, names: namesOf(c, ep.aliases) });
+  syncNameFiles(pid, c.hostname, dnsServerOf([...net.endpoints, ep]), { added: ip });
   return ep;
 }
 
+/** The box-dns a container on these networks asks: its first network's with names, if any. */
+function dnsServerOf(endpoints: Endpoint[]): string | null {
+  if (!dnsAvailable()) return null;
+  for (const ep of endpoints) if (findNetwork(ep.networkId)?.dns) return ep.gateway;
+  return null;
+}
+
 /** `box network disconnect`: its interface, address, names and the ports published through it go. */
-export function disconnect(trace: Trace | null, c: ContainerNames, net: NetState, networkId: string): NetState {
+export function disconnect(trace: Trace | null, c: ContainerNames, pid: number | null, net: NetState, networkId: string): NetState {
   const ep = net.endpoints.find((e) => e.networkId === networkId);
   if (!ep) throw new UserError(`container '${c.name}' is not on that network`);
   const part: NetState = { mode: net.mode, endpoints: [ep], ports: net.ports.filter((p) => p.networkId === networkId) };
   release(trace, c.id, part, [], { unplug: true });
-  return { ...net, endpoints: net.endpoints.filter((e) => e !== ep), ports: net.ports.filter((p) => p.networkId !== networkId) };
+  const rest = net.endpoints.filter((e) => e !== ep);
+  if (pid) syncNameFiles(pid, c.hostname, dnsServerOf(rest), { removed: ep.ip });
+  return { ...net, endpoints: rest, ports: net.ports.filter((p) => p.networkId !== networkId) };
 }
 
 /**

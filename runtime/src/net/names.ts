@@ -16,7 +16,8 @@ import path from 'node:path';
 import type { Trace } from '../sys/trace.ts';
 import { UserError } from '../sys/errors.ts';
 import { dnsPath } from '../init/build.ts';
-import { hostsFile, networkDir, writeNetwork, type Network } from './store.ts';
+import { editInRoot } from '../sys/in-root.ts';
+import { hostsFile, listNetworks, networkDir, writeNetwork, type Network } from './store.ts';
 
 /** box-dns, built on demand as box-init is; false where no C compiler could build it. */
 export function dnsAvailable(): boolean {
@@ -61,13 +62,35 @@ export function nameRecords(n: Network): NameRecord[] {
   });
 }
 
-/** The hosts file box-dns serves: `IP name alias... shortid`, one line per container. */
-export function hostsText(records: NameRecord[]): string {
-  return records.map((r) => `${r.ip}\t${r.names.join(' ')}\n`).join('');
+/**
+ * The hosts file box-dns serves: `IP name alias... shortid`, one line per container; then,
+ * for each container of this network that is on other networks with names too, the names of
+ * those networks' containers on `@ITS_IP IP names...` lines, which box-dns answers to that
+ * container alone. Docker's resolver answers a container with the names of every network it
+ * is on; a container asks its first network's box-dns, so that one must know them all.
+ */
+export function hostsText(records: NameRecord[], others: NameRecord[][] = []): string {
+  const here = new Set(records.map((r) => r.containerId));
+  const scoped = records.flatMap((x) => others
+    .filter((recs) => recs.some((r) => r.containerId === x.containerId))
+    .flatMap((recs) => recs.filter((y) => !here.has(y.containerId)).map((y) => `@${x.ip}\t${y.ip}\t${y.names.join(' ')}\n`)));
+  return [...records.map((r) => `${r.ip}\t${r.names.join(' ')}\n`), ...scoped].join('');
 }
 
-export function writeHosts(n: Network): void {
-  atomicWrite(hostsFile(n.id), hostsText(nameRecords(n)));
+/**
+ * Rewrite the hosts file of every network with names: a container joining or leaving one
+ * network changes what its other networks' box-dns answer it.
+ */
+export function writeHosts(): void {
+  const nets = listNetworks().filter((m) => m.dns);
+  const records = new Map(nets.map((m) => [m.id, nameRecords(m)]));
+  for (const m of nets) {
+    try {
+      atomicWrite(hostsFile(m.id), hostsText(records.get(m.id)!, nets.filter((o) => o.id !== m.id).map((o) => records.get(o.id)!)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
+    }
+  }
 }
 
 function atomicWrite(file: string, text: string): void {
@@ -92,7 +115,7 @@ export function dnsRunning(n: Network): boolean {
 /** Start the network's box-dns unless it runs; resolves when it listens. Call with the network lock held. */
 export async function startDns(trace: Trace | null, n: Network, upstreams: string[]): Promise<void> {
   if (dnsRunning(n)) return;
-  if (!fs.existsSync(hostsFile(n.id))) writeHosts(n);
+  if (!fs.existsSync(hostsFile(n.id))) writeHosts();
   const args = ['--listen', `${n.gateway}:53`, '--hosts', hostsFile(n.id), ...upstreams.flatMap((u) => ['--upstream', u]), '--ready-fd', '3'];
   trace?.record({ kind: 'note', text: `box-dns ${args.join(' ')}` });
   const child = spawn(dnsPath(), args, { detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
@@ -152,6 +175,30 @@ export function resolvConf(dnsServer: string | null): string {
   const { nameservers, search } = hostResolvers();
   return ['# box: the host\'s resolvers, without loopback ones (the default network has no container names)',
     ...nameservers.map((s) => `nameserver ${s}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join('\n') + '\n';
+}
+
+/**
+ * After `network connect` or `disconnect` of a running container, its /etc/resolv.conf and
+ * /etc/hosts as Docker keeps them: the resolver of its first network with names (so a
+ * container started on the default bridge, then connected to a user network, resolves that
+ * network's names), and a line `IP HOSTNAME` per address it holds. A resolv.conf the
+ * container changed itself (no longer box's, by its first line) is left as it is, as Docker
+ * leaves one; both files are edited with the path resolved inside the container's root
+ * (sys/in-root.ts), so a symlink the container planted cannot lead box to a host file.
+ */
+export function syncNameFiles(pid: number, hostname: string, dnsServer: string | null, change: { added?: string; removed?: string }): void {
+  editInRoot(pid, '/etc/resolv.conf', (text) => {
+    const want = resolvConf(dnsServer);
+    return text.startsWith('# box:') && text !== want ? want : null;
+  });
+  editInRoot(pid, '/etc/hosts', (text) => {
+    let lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (change.removed) lines = lines.filter((l) => l !== `${change.removed}\t${hostname}`);
+    if (change.added && !lines.includes(`${change.added}\t${hostname}`)) lines.push(`${change.added}\t${hostname}`);
+    const next = lines.map((l) => `${l}\n`).join('');
+    return next === text ? null : next;
+  });
 }
 
 /** The container's /etc/hosts: localhost, and its own name on its address. */

@@ -15,11 +15,14 @@ export interface Libc {
   getsockopt(fd: number, level: number, name: number, value: Buffer, length: Buffer): number;
   /** bpf(2): `attr` is union bpf_attr, laid out by the caller. */
   bpf(cmd: number, attr: Buffer): number;
+  /** openat2(2): `path` NUL-terminated, `how` a struct open_how laid out by the caller (sys/in-root.ts). */
+  openat2(dirfd: number, path: Buffer, how: Buffer): number;
   /** Where a buffer's memory is, for structures that hold pointers (bpf_attr). */
   address(buf: Buffer): bigint;
 }
 
 const SYS_bpf = 321;
+const SYS_openat2 = 437;
 
 let cached: Libc | undefined;
 let koffiModule: any;
@@ -45,6 +48,7 @@ export function libc(): Libc {
     syscall: (nr: number, ...args: number[]) => Number(syscall(nr, ...args.flatMap((a) => ['long', a]))),
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
     bpf: (cmd: number, attr: Buffer) => Number(syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'unsigned int', attr.length)),
+    openat2: (dirfd: number, path: Buffer, how: Buffer) => Number(syscall(SYS_openat2, 'int', dirfd, 'void *', path, 'void *', how, 'size_t', how.length)),
     // memset(buf, 0, 0) does nothing and returns buf: koffi passes a Buffer's own memory (no
     // copy), so this is the address the kernel must be given.
     address: (buf: Buffer) => BigInt(k.address(memset(buf, 0, 0))),

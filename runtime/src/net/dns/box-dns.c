@@ -132,12 +132,24 @@ static const char *show_addr(const struct addr *a)
 /*
  * One (address, name) pair per line's name: "10.0.5.2 web db" is two. `canonical` marks a
  * line's first name, which is what a reverse (PTR) lookup of the address answers.
+ *
+ * A line may start with "@ADDRESS": it answers only questions asked from that address. This
+ * is how a container on several networks resolves the names of all of them, as Docker's
+ * resolver lets it: its first network's box-dns (the one in its resolv.conf) also gets the
+ * names of the container's other networks, seen by that container alone. Another container
+ * of this network, not on those networks, gets NXDOMAIN for them, as in Docker.
  */
+struct peer {
+	int family;          /* 0: unknown (no scoped line matches) */
+	unsigned char addr[16];
+};
+
 struct host {
 	char name[254];
 	int family;
 	unsigned char addr[16];
 	int canonical;
+	struct peer scope;   /* family 0: for every client */
 };
 
 static const char *hosts_path;
@@ -182,6 +194,12 @@ static void hosts_read(FILE *f)
 		char *save, *ip = strtok_r(line, " \t\r\n", &save);
 		if (!ip) continue;
 		struct host h = { 0 };
+		if (ip[0] == '@') { /* scoped: only for questions from this address */
+			if (inet_pton(AF_INET, ip + 1, h.scope.addr) == 1) h.scope.family = AF_INET;
+			else if (inet_pton(AF_INET6, ip + 1, h.scope.addr) == 1) h.scope.family = AF_INET6;
+			else continue;
+			if (!(ip = strtok_r(NULL, " \t\r\n", &save))) continue;
+		}
 		if (inet_pton(AF_INET, ip, h.addr) == 1) h.family = AF_INET;
 		else if (inet_pton(AF_INET6, ip, h.addr) == 1) h.family = AF_INET6;
 		else continue; /* not an address: the line is skipped, as glibc skips it */
@@ -424,22 +442,31 @@ static int reverse_v4(const char *name, unsigned char addr[4])
 	return 0;
 }
 
+/* Does this line answer a question from `from`? Unscoped lines answer everyone. */
+static int for_client(const struct host *h, const struct peer *from)
+{
+	if (!h->scope.family) return 1;
+	if (!from || from->family != h->scope.family) return 0;
+	return memcmp(from->addr, h->scope.addr, from->family == AF_INET ? 4 : 16) == 0;
+}
+
 /*
- * The answer from the hosts file, into `o`. Returns 1 if the file has the name (or, for PTR,
- * the address), 0 if it has not and the question should go upstream or get NXDOMAIN.
+ * The answer from the hosts file to a question from `from` (NULL: unknown), into `o`. Returns
+ * 1 if the file has the name (or, for PTR, the address), 0 if it has not and the question
+ * should go upstream or get NXDOMAIN.
  */
-static int answer_local(const struct question *q, struct out *o, int ra)
+static int answer_local(const struct question *q, struct out *o, int ra, const struct peer *from)
 {
 	if (!q->plain) return 0;
 	unsigned char v4[4];
 	if (q->type == T_PTR && reverse_v4(q->name, v4) == 0) {
 		unsigned n = 0;
 		for (size_t i = 0; i < nhosts; i++)
-			n += hosts[i].family == AF_INET && hosts[i].canonical && memcmp(hosts[i].addr, v4, 4) == 0;
+			n += hosts[i].family == AF_INET && hosts[i].canonical && for_client(&hosts[i], from) && memcmp(hosts[i].addr, v4, 4) == 0;
 		if (!n) return 0;
 		put_head(o, q, RC_OK, 1, ra, n);
 		for (size_t i = 0; i < nhosts; i++) {
-			if (hosts[i].family != AF_INET || !hosts[i].canonical || memcmp(hosts[i].addr, v4, 4)) continue;
+			if (hosts[i].family != AF_INET || !hosts[i].canonical || !for_client(&hosts[i], from) || memcmp(hosts[i].addr, v4, 4)) continue;
 			uint8_t wire[255];
 			size_t len = to_wire(hosts[i].name, wire);
 			if (len) put_record(o, T_PTR, wire, len);
@@ -452,7 +479,7 @@ static int answer_local(const struct question *q, struct out *o, int ra)
 	int known = 0;
 	unsigned n = 0;
 	for (size_t i = 0; i < nhosts; i++) {
-		if (strcmp(hosts[i].name, name)) continue;
+		if (strcmp(hosts[i].name, name) || !for_client(&hosts[i], from)) continue;
 		known = 1;
 		int a = hosts[i].family == AF_INET, aaaa = hosts[i].family == AF_INET6;
 		n += (a && (q->type == T_A || q->type == T_ANY)) || (aaaa && (q->type == T_AAAA || q->type == T_ANY));
@@ -461,7 +488,7 @@ static int answer_local(const struct question *q, struct out *o, int ra)
 	/* Known, but no record of this type (an AAAA question about an IPv4 name): NOERROR, no answers. */
 	put_head(o, q, RC_OK, 1, ra, n);
 	for (size_t i = 0; i < nhosts; i++) {
-		if (strcmp(hosts[i].name, name)) continue;
+		if (strcmp(hosts[i].name, name) || !for_client(&hosts[i], from)) continue;
 		if (hosts[i].family == AF_INET && (q->type == T_A || q->type == T_ANY)) put_record(o, T_A, hosts[i].addr, 4);
 		if (hosts[i].family == AF_INET6 && (q->type == T_AAAA || q->type == T_ANY)) put_record(o, T_AAAA, hosts[i].addr, 16);
 	}
@@ -471,11 +498,11 @@ static int answer_local(const struct question *q, struct out *o, int ra)
 enum action { DROP, REPLY, FORWARD };
 
 /*
- * What to do with one message from a client: nothing (DROP), send `reply` (REPLY), or ask
- * the upstreams (FORWARD). `limit` is the largest reply the client takes (UDP) or MSG_MAX.
+ * What to do with one message from a client (`from`: its address, NULL if unknown): nothing
+ * (DROP), send `reply` (REPLY), or ask the upstreams (FORWARD).
  */
 static enum action handle(const uint8_t *msg, size_t len, int tcp, int have_upstreams, struct question *q,
-			  uint8_t *reply, size_t *reply_len)
+			  uint8_t *reply, size_t *reply_len, const struct peer *from)
 {
 	if (len < 12) return DROP;        /* not even a header: nothing to answer to */
 	if (msg[2] & 0x80) return DROP;   /* QR set: a response, not a question; never answer one */
@@ -484,7 +511,7 @@ static enum action handle(const uint8_t *msg, size_t len, int tcp, int have_upst
 	if (rcode == RC_OK && q->class != C_IN) rcode = RC_REFUSED; /* Chaos and Hesiod are not ours */
 	if (rcode == RC_OK) {
 		hosts_refresh();
-		if (answer_local(q, &o, have_upstreams)) {
+		if (answer_local(q, &o, have_upstreams, from)) {
 			size_t limit = tcp ? MSG_MAX : UDP_LIMIT; /* no OPT in our answers: 512 */
 			if (o.full || o.len > limit) { /* too long: the question alone, TC set, ask again over TCP */
 				o = (struct out){ reply, 0, MSG_MAX, 0 };
@@ -515,6 +542,7 @@ struct conn {
 	int fd;             /* -1: free */
 	unsigned gen;       /* changes when the slot is reused, so a late upstream answer is not misdelivered */
 	size_t have;        /* bytes of buf read: a two-byte length, then the message */
+	struct peer from;   /* the client's address, for scoped hosts lines */
 	int64_t deadline;
 	uint8_t buf[2 + MSG_MAX];
 };
@@ -772,13 +800,28 @@ static void forward_readable(struct forward *f)
 	forward_answered(f, msg, (size_t)n);
 }
 
+/* The address part of a socket address, as scoped hosts lines name it. */
+static struct peer peer_of(const struct sockaddr_storage *sa)
+{
+	struct peer p = { 0 };
+	if (sa->ss_family == AF_INET) {
+		p.family = AF_INET;
+		memcpy(p.addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->ss_family == AF_INET6) {
+		p.family = AF_INET6;
+		memcpy(p.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+	return p;
+}
+
 /* One message from a client (UDP, or TCP slot `conn`). */
 static void serve(const uint8_t *msg, size_t len, int conn, const struct addr *client)
 {
 	static uint8_t reply[MSG_MAX];
 	size_t reply_len = 0;
 	struct question q;
-	switch (handle(msg, len, conn >= 0, nupstreams > 0, &q, reply, &reply_len)) {
+	struct peer from = conn >= 0 ? conns[conn].from : peer_of(&client->sa);
+	switch (handle(msg, len, conn >= 0, nupstreams > 0, &q, reply, &reply_len, &from)) {
 	case DROP:
 		return;
 	case FORWARD:
@@ -802,11 +845,14 @@ static void udp_readable(void)
 
 static void tcp_accept(void)
 {
-	int fd = accept4(tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct sockaddr_storage sa = { 0 };
+	socklen_t salen = sizeof sa;
+	int fd = accept4(tcp_fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) return;
 	for (int i = 0; i < MAX_CONNS; i++) {
 		if (conns[i].fd >= 0) continue;
 		conns[i].fd = fd;
+		conns[i].from = peer_of(&sa);
 		conns[i].have = 0;
 		conns[i].deadline = now_ms() + IDLE_MS;
 		return;

@@ -46,7 +46,7 @@ static void ask(const uint8_t *msg, size_t len, int tcp)
 {
 	struct question q;
 	size_t reply_len = 0;
-	enum action a = handle(msg, len, tcp, len & 1, &q, reply, &reply_len);
+	enum action a = handle(msg, len, tcp, len & 1, &q, reply, &reply_len, NULL);
 	check(msg, len, tcp, a, reply_len);
 }
 
