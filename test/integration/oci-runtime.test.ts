@@ -3,7 +3,7 @@
 // joined by path, and bad input refused in one line with nothing left behind.
 
 import { afterAll, beforeAll, expect } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +30,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
   fs.mkdirSync(path.join(b, 'rootfs/bin'), { recursive: true });
   fs.copyFileSync(busybox!, path.join(b, 'rootfs/bin/busybox'));
   fs.chmodSync(path.join(b, 'rootfs/bin/busybox'), 0o755);
-  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
+  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head', 'tty', 'stty', 'ls', 'id', 'umask']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
   fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({
     ociVersion: '1.0.2',
     root: { path: 'rootfs', readonly: true },
@@ -74,7 +74,7 @@ t.describe('box with runc\'s command line', () => {
       // CAP_MKNOD: it may make a node of the host's disk, but the device rules refuse to open it.
       process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
         `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60`],
-        { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
+        { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'], effective: ['CAP_KILL', 'CAP_MKNOD'], permitted: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
       mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
       linux: {
         namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
@@ -136,6 +136,51 @@ t.describe('box with runc\'s command line', () => {
     } finally {
       holder.kill('SIGKILL');
     }
+  });
+
+  t.it('--console-socket: the terminal\'s master is sent over the socket (SCM_RIGHTS), as conmon receives it', async () => {
+    // A small receiver, as conmon: it takes the master, types a line into it, prints what comes back.
+    const receiver = path.join(dir, 'console-receiver');
+    execFileSync('gcc', ['-static', '-O2', '-o', receiver, path.join(import.meta.dirname, '../fixtures/console/console-receiver.c')]);
+    const sock = path.join(dir, 'console.sock');
+    const got = path.join(dir, 'console.out');
+    const rx = spawn(receiver, [sock, 'typed\n'], { stdio: ['ignore', fs.openSync(got, 'w'), 'inherit'] });
+    const done = new Promise<number | null>((resolve) => rx.once('exit', resolve));
+    await until(() => fs.existsSync(sock), 10_000, 'the receiver\'s socket');
+    const b = bundle('tty', {
+      process: proc(['sh', '-c', 'tty; stty size; read line; echo got $line'], { terminal: true, consoleSize: { height: 30, width: 100 } }),
+    });
+    expect(oci(['create', '-b', b, 'tty']).out).toMatch(/^box: .*process\.terminal is true but no --console-socket was given/);
+    expect(oci(['create', '-b', b, '--console-socket', sock, 'tty'])).toEqual({ code: 0, out: '' });
+    expect(oci(['start', 'tty']).code).toBe(0);
+    expect(await done).toBe(0);
+    // The terminal echoes what was typed; the command's lines end in \r\n, as a terminal's do.
+    expect(fs.readFileSync(got, 'utf8')).toBe('received /dev/ptmx\ntyped\r\n/dev/pts/0\r\n30 100\r\ngot typed\r\n');
+    await until(() => state('tty').status === 'stopped', 10_000, 'the container to exit');
+    expect(oci(['delete', 'tty']).code).toBe(0);
+    const plain = bundle('notty', { process: proc(['true']) });
+    expect(oci(['create', '-b', plain, '--console-socket', sock, 'notty']).out).toMatch(/^box: --console-socket given but .* "terminal": false/);
+    expect(fs.existsSync(path.join(root, 'notty'))).toBe(false);
+  });
+
+  t.it('--preserve-fds N: descriptors 3..3+N-1 reach the container\'s process, and no others', async () => {
+    const b = bundle('fds', { process: proc(['sh', '-c', 'echo kept >&3; ls /proc/self/fd']) });
+    const kept = path.join(dir, 'kept.txt');
+    const out = path.join(dir, 'fds.out');
+    const run = (args: string[]) => {
+      const fds = [fs.openSync(out, 'w'), fs.openSync(kept, 'w'), fs.openSync(kept, 'r')];
+      const r = spawnSync(boxBin, ['--root', root, ...args], { stdio: ['ignore', fds[0], fds[0], fds[1], fds[2]], timeout: 30_000 });
+      for (const fd of fds) fs.closeSync(fd);
+      return { code: r.status, out: fs.readFileSync(out, 'utf8') };
+    };
+    expect(run(['create', '-b', b, '--preserve-fds', '1', 'fds'])).toEqual({ code: 0, out: '' });
+    expect(oci(['start', 'fds']).code).toBe(0);
+    await until(() => state('fds').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(kept, 'utf8')).toBe('kept\n');
+    // fd 3 kept; fd 4 (given to box too) not; 5 is ls's own directory.
+    expect(fs.readFileSync(out, 'utf8').split(/\s+/).filter(Boolean)).toEqual(['0', '1', '2', '3', '4']);
+    expect(oci(['delete', 'fds']).code).toBe(0);
+    expect(oci(['create', '-b', b, '--preserve-fds', 'x', 'fds']).out).toMatch(/^box: --preserve-fds NaN: give a count/);
   });
 
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {

@@ -147,9 +147,10 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
   switch (name) {
     case 'create': {
       const { opts, args } = flags(argv, { bundle: true, 'pid-file': true, 'console-socket': true, 'preserve-fds': true, 'no-pivot': false, 'no-new-keyring': false }, { b: 'bundle' });
-      if (opts['console-socket']) throw new UserError('--console-socket: a terminal (process.terminal) is not supported by box\'s OCI runtime yet');
-      if (opts['preserve-fds'] && opts['preserve-fds'] !== '0') throw new UserError('--preserve-fds is not supported by box\'s OCI runtime yet');
-      await createContainer(realSys(trace), { root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined });
+      await createContainer(realSys(trace), {
+        root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined,
+        consoleSocket: opts['console-socket'] as string | undefined, preserveFds: preserveFds(opts['preserve-fds']),
+      });
       return 0;
     }
     case 'start':
@@ -174,12 +175,12 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
         process: true, detach: false, tty: false, 'pid-file': true, 'console-socket': true, cwd: true, env: true, 'preserve-fds': true,
         'no-new-privs': false, user: true, cap: true,
       }, { p: 'process', d: 'detach', t: 'tty', e: 'env', u: 'user', c: 'cap' }, true);
-      if (opts.tty || opts['console-socket']) throw new UserError('exec with a terminal (-t, --console-socket) is not supported by box\'s OCI runtime yet');
       if (opts.user || opts.cap) throw new UserError('exec --user/--cap: give them in --process FILE instead');
       if (!args.length) throw new UserError('usage: box exec [--process FILE] [-d] [--pid-file FILE] ID [COMMAND...]');
       return ociExec(realSys(trace), {
         root: g.root, id: args[0], args: args.slice(1), processFile: opts.process as string | undefined, detach: !!opts.detach,
         pidFile: opts['pid-file'] as string | undefined, cwd: opts.cwd as string | undefined, env: opts.env ? [opts.env as string] : [],
+        tty: !!opts.tty, consoleSocket: opts['console-socket'] as string | undefined, preserveFds: preserveFds(opts['preserve-fds']),
       });
     }
     case 'features':
@@ -231,6 +232,10 @@ function cmdline(pid: number): string {
   } catch {
     return '';
   }
+}
+
+function preserveFds(v: string | true | undefined): number | undefined {
+  return typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : NaN) : undefined;
 }
 
 function one(args: string[], cmd: string): string {

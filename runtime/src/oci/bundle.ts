@@ -13,16 +13,18 @@ import type { ProcessSpec } from '../container/build-plan.ts';
 import type { RootfsSpec, Volume } from '../rootfs/rootfs.ts';
 import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
+import { CAPABILITIES, capMask } from '../security/capabilities.ts';
 
 export interface OciSpec {
   ociVersion?: string;
   process?: {
     terminal?: boolean;
+    consoleSize?: { height: number; width: number };
     args?: string[];
     env?: string[];
     cwd?: string;
-    user?: { uid?: number; gid?: number; additionalGids?: number[] };
-    capabilities?: { bounding?: string[]; effective?: string[]; permitted?: string[] };
+    user?: { uid?: number; gid?: number; umask?: number; additionalGids?: number[] };
+    capabilities?: { bounding?: string[]; effective?: string[]; permitted?: string[]; inheritable?: string[]; ambient?: string[] };
     noNewPrivileges?: boolean;
     rlimits?: { type: string; soft: number; hard: number }[];
     oomScoreAdj?: number;
@@ -94,6 +96,26 @@ const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'R
 /** The mounts box makes itself (buildRootfs): a config's own entries for these are the same thing. */
 const BUILT_IN = new Set(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
 
+/** A capability list as a mask; names this kernel's table does not know are skipped, as runc skips them. */
+function capList(names: string[] | undefined): bigint {
+  return capMask((names ?? []).filter((c) => c in CAPABILITIES));
+}
+
+/**
+ * config.json's process (or an exec's process.json) as box's ProcessSpec: its user, groups and
+ * umask (022 if absent, as runc), its terminal, and its own capability sets.
+ */
+export function ociProcess(p: NonNullable<OciSpec['process']>): ProcessSpec {
+  const c = p.capabilities ?? {};
+  return {
+    args: p.args ?? [], env: p.env ?? [], cwd: p.cwd ?? '/', uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0,
+    tty: !!p.terminal, consoleSize: p.terminal ? p.consoleSize : undefined,
+    groups: p.user?.additionalGids ?? [],
+    umask: p.user?.umask ?? 0o022,
+    capSets: { effective: capList(c.effective), permitted: capList(c.permitted), inheritable: capList(c.inheritable), ambient: capList(c.ambient) },
+  };
+}
+
 export function readBundle(bundleDir: string): Bundle {
   const dir = path.resolve(bundleDir);
   const file = path.join(dir, 'config.json');
@@ -107,7 +129,6 @@ export function readBundle(bundleDir: string): Bundle {
   }
   const p = spec.process;
   if (!p?.args?.length) throw new UserError(`${file}: process.args is empty; give the command to run, e.g. "args": ["sh"]`);
-  if (p.terminal) throw new UserError(`${file}: process.terminal is not supported by box's OCI runtime yet; set "terminal": false`);
   if (!spec.root?.path) throw new UserError(`${file}: root.path is missing; name the root filesystem's directory, e.g. "rootfs"`);
   const root = path.resolve(dir, spec.root.path);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${file}: root.path ${root} is not a directory`);
@@ -160,9 +181,7 @@ export function readBundle(bundleDir: string): Bundle {
     seccomp: !!spec.linux?.seccomp, seccompProfile: spec.linux?.seccomp,
     noNewPrivs: !!p.noNewPrivileges, devices: [],
   };
-  const proc: ProcessSpec = {
-    args: p.args, env: p.env ?? [], cwd: p.cwd ?? '/', uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, tty: false,
-  };
+  const proc = ociProcess(p);
   const rootfs: RootfsSpec = {
     rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
     readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, maskPaths: true, devices: [],

@@ -16,7 +16,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
@@ -39,6 +38,30 @@ export interface CreateOptions {
   id: string;
   bundle: string;
   pidFile?: string;
+  /** --console-socket: a unix socket to send the terminal's master to (process.terminal). */
+  consoleSocket?: string;
+  /** --preserve-fds N: our descriptors 3..3+N-1 stay open in the container's process. */
+  preserveFds?: number;
+}
+
+/**
+ * runc's rule: a terminal needs somewhere to send its master, since create returns while the
+ * container lives on (conmon gives a socket); a socket without a terminal is a mistake.
+ */
+export function checkConsole(file: string, terminal: boolean, consoleSocket: string | undefined): void {
+  if (terminal && !consoleSocket) throw new UserError(`${file}: process.terminal is true but no --console-socket was given; give a unix socket to receive the terminal, or set "terminal": false`);
+  if (!terminal && consoleSocket) throw new UserError(`--console-socket given but ${file} has "terminal": false; set process.terminal to true or drop --console-socket`);
+  if (consoleSocket && !fs.statSync(consoleSocket, { throwIfNoEntry: false })?.isSocket()) throw new UserError(`--console-socket ${consoleSocket} is not a unix socket; give the path of a listening one`);
+}
+
+/**
+ * --preserve-fds N: a count. Whether 3..3+N-1 are the caller's cannot be checked from here:
+ * Node opens descriptors of its own (epoll, eventfd, a signal pipe) at the lowest free numbers
+ * before any of our code runs; as with runc, the caller must have them open.
+ */
+export function checkPreserveFds(n: number | undefined): void {
+  if (n === undefined) return;
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new UserError(`--preserve-fds ${n}: give a count of descriptors after stdio, e.g. 1 for fd 3`);
 }
 
 /** `box create`: returns once the container waits before exec; the container keeps our stdio. */
@@ -46,6 +69,9 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
   checkId(o.id);
   if (process.getuid?.() !== 0) throw new UserError('box create needs root (it makes namespaces, mounts and cgroups): run it with sudo');
   const b = readBundle(o.bundle); // a bad config fails here, in one line, before anything exists
+  checkConsole(path.join(b.dir, 'config.json'), b.proc.tty, o.consoleSocket);
+  checkPreserveFds(o.preserveFds);
+  b.proc.preserveFds = o.preserveFds;
   const dir = containerDir(o.root, o.id);
   fs.mkdirSync(o.root, { recursive: true, mode: 0o700 });
   try {
@@ -78,13 +104,14 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
     const first = new Plan().execFifo(fifo);
+    if (o.consoleSocket) first.consoleSocket(o.consoleSocket);
     for (const j of b.joins) first.setns(j.path, j.flag);
     plan.ops.unshift(...first.ops);
     const cg = cgroup;
     let created: () => void = () => {};
     const waiting = new Promise<void>((resolve) => { created = resolve; });
     const init = spawnInit({
-      plan, trace: sys.trace, stdio: [0, 1, 2],
+      plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
       onProcess: (pid) => cg.addProcess(pid),
       onSync: (pid, why) => {
         if (why !== SYNC_CREATED) return;
@@ -104,7 +131,7 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
     if (o.pidFile) fs.writeFileSync(o.pidFile, String(reaper)); // runc writes the pid without a newline
     // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
-    for (const fd of [3, 4]) (init.child.stdio[fd] as Readable | Writable).destroy();
+    for (const p of init.pipes) p.destroy();
     init.child.unref();
   } catch (err) {
     if (reaper) {
