@@ -183,6 +183,40 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', b, '--preserve-fds', 'x', 'fds']).out).toMatch(/^box: --preserve-fds NaN: give a count/);
   });
 
+  t.it('sysctls of its own namespaces; the config\'s masked and read-only paths; user, groups, umask and every capability set', async () => {
+    const hostForward = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const b = bundle('params', {
+      root: { path: 'rootfs' },
+      process: proc(['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; cat /secret/x 2>/dev/null || echo masked; ' +
+        'echo y 2>/dev/null >/ro/y || echo read-only; cat /ro/there; id; umask; grep -E "^Cap(Inh|Eff|Amb)" /proc/self/status'], {
+        user: { uid: 1000, gid: 1000, additionalGids: [5, 7], umask: 0o077 },
+        capabilities: { bounding: ['CAP_KILL', 'CAP_NET_BIND_SERVICE'], effective: ['CAP_NET_BIND_SERVICE'], permitted: ['CAP_NET_BIND_SERVICE'], inheritable: ['CAP_NET_BIND_SERVICE'], ambient: ['CAP_NET_BIND_SERVICE'] },
+      }),
+      linux: {
+        namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+        sysctl: { 'net.ipv4.ip_forward': hostForward.trim() === '1' ? '0' : '1', 'kernel.shmmax': '123456' },
+        maskedPaths: ['/secret', '/proc/kcore', '/no/such/path'], readonlyPaths: ['/ro'],
+      },
+    });
+    for (const d of ['secret', 'ro']) fs.mkdirSync(path.join(b, 'rootfs', d), { mode: 0o777 });
+    fs.writeFileSync(path.join(b, 'rootfs/secret/x'), 'the secret\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(b, 'rootfs/ro/there'), 'still readable\n', { mode: 0o644 });
+    const out = path.join(dir, 'params.out');
+    expect(oci(['create', '-b', b, 'params'], out).code).toBe(0);
+    expect(oci(['start', 'params']).code).toBe(0);
+    await until(() => state('params').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(out, 'utf8')).toBe(`${hostForward.trim() === '1' ? '0' : '1'}\n123456\nmasked\nread-only\nstill readable\n` +
+      'uid=1000 gid=1000 groups=5,7\n0077\nCapInh:\t0000000000000400\nCapEff:\t0000000000000400\nCapAmb:\t0000000000000400\n');
+    expect(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(hostForward); // the host's own is untouched
+    expect(oci(['delete', 'params']).code).toBe(0);
+
+    const host = bundle('hostsys', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], sysctl: { 'kernel.pid_max': '1000' } } });
+    expect(oci(['create', '-b', host, 'hostsys']).out).toMatch(/^box: .*linux\.sysctl kernel\.pid_max is not in a separate kernel namespace .*\n$/);
+    const hostNet = bundle('hostnet', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], sysctl: { 'net.ipv4.ip_forward': '1' } } });
+    expect(oci(['create', '-b', hostNet, 'hostnet']).out).toMatch(/^box: .*net\.ipv4\.ip_forward is not allowed in the host's network namespace; add \{"type": "network"\}.*\n$/);
+    expect(fs.existsSync(path.join(root, 'hostsys')) || fs.existsSync(path.join(root, 'hostnet'))).toBe(false);
+  });
+
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {
     const b = bundle('frozen', { process: proc(['sleep', '60']) });
     expect(oci(['create', '-b', b, 'frozen']).code).toBe(0);

@@ -96,9 +96,27 @@ const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'R
 /** The mounts box makes itself (buildRootfs): a config's own entries for these are the same thing. */
 const BUILT_IN = new Set(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
 
-/** A capability list as a mask; names this kernel's table does not know are skipped, as runc skips them. */
-function capList(names: string[] | undefined): bigint {
-  return capMask((names ?? []).filter((c) => c in CAPABILITIES));
+// Kernel parameters that belong to a namespace (runc's list): set in the container's own, they
+// change nothing outside it. Any other sysctl is the whole machine's, and is refused.
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+function checkSysctls(file: string, sysctl: Record<string, string>, namespaces: string[]): void {
+  for (const [key, value] of Object.entries(sysctl)) {
+    const k = key.replaceAll('/', '.');
+    if (!/^[\w-]+(\.[\w-]+)*$/.test(k)) throw new UserError(`${file}: linux.sysctl '${key}' is not a sysctl name; e.g. net.ipv4.ip_forward`);
+    if (String(value).includes('\n')) throw new UserError(`${file}: linux.sysctl '${key}' has a newline in its value; give one value`);
+    const need = IPC_SYSCTLS.has(k) || k.startsWith('fs.mqueue.') ? 'ipc' : k.startsWith('net.') ? 'network' : k === 'kernel.domainname' ? 'uts' : null;
+    if (k === 'kernel.hostname') throw new UserError(`${file}: linux.sysctl kernel.hostname conflicts with the config's hostname field; set "hostname" instead`);
+    if (!need) throw new UserError(`${file}: linux.sysctl ${k} is not in a separate kernel namespace (it would change the host's); remove it`);
+    if (!namespaces.includes(need)) throw new UserError(`${file}: linux.sysctl ${k} is not allowed in the host's ${need} namespace; add {"type": "${need}"} to linux.namespaces`);
+  }
+}
+
+/** A capability list as a mask. A name that is no capability is an error (the spec: it MUST be). */
+function capList(names: string[] | undefined, set: string): bigint {
+  const unknown = (names ?? []).find((c) => !(c in CAPABILITIES));
+  if (unknown) throw new UserError(`process.capabilities.${set}: unknown capability '${unknown}'; names are as in capabilities(7), e.g. CAP_KILL`);
+  return capMask(names ?? []);
 }
 
 /**
@@ -112,7 +130,10 @@ export function ociProcess(p: NonNullable<OciSpec['process']>): ProcessSpec {
     tty: !!p.terminal, consoleSize: p.terminal ? p.consoleSize : undefined,
     groups: p.user?.additionalGids ?? [],
     umask: p.user?.umask ?? 0o022,
-    capSets: { effective: capList(c.effective), permitted: capList(c.permitted), inheritable: capList(c.inheritable), ambient: capList(c.ambient) },
+    capSets: {
+      effective: capList(c.effective, 'effective'), permitted: capList(c.permitted, 'permitted'),
+      inheritable: capList(c.inheritable, 'inheritable'), ambient: capList(c.ambient, 'ambient'),
+    },
   };
 }
 
@@ -133,7 +154,6 @@ export function readBundle(bundleDir: string): Bundle {
   const root = path.resolve(dir, spec.root.path);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${file}: root.path ${root} is not a directory`);
   if (Object.values(spec.hooks ?? {}).some((h) => h?.length)) throw new UserError(`${file}: hooks are not supported by box's OCI runtime yet; remove them`);
-  if (Object.keys(spec.linux?.sysctl ?? {}).length) throw new UserError(`${file}: linux.sysctl is not supported by box's OCI runtime yet; remove it`);
   const rlimits = (p.rlimits ?? []).map((r) => {
     const resource = RLIMITS.indexOf(r.type);
     if (resource < 0) throw new UserError(`${file}: unknown rlimit '${r.type}'; e.g. RLIMIT_NOFILE`);
@@ -154,6 +174,12 @@ export function readBundle(bundleDir: string): Bundle {
     } else namespaces.push(name);
   }
   if (!namespaces.includes('mnt')) throw new UserError(`${file}: linux.namespaces must include a new mount namespace: box builds the root in one`);
+
+  for (const list of ['maskedPaths', 'readonlyPaths'] as const) {
+    const rel = spec.linux?.[list]?.find((p) => !p.startsWith('/'));
+    if (rel !== undefined) throw new UserError(`${file}: linux.${list} '${rel}' is not an absolute path; write it as the container sees it, e.g. /proc/kcore`);
+  }
+  checkSysctls(file, spec.linux?.sysctl ?? {}, (spec.linux?.namespaces ?? []).map((n) => n.type));
 
   const volumes: Volume[] = [];
   const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
@@ -181,10 +207,14 @@ export function readBundle(bundleDir: string): Bundle {
     seccomp: !!spec.linux?.seccomp, seccompProfile: spec.linux?.seccomp,
     noNewPrivs: !!p.noNewPrivileges, devices: [],
   };
+  capList(p.capabilities?.bounding, 'bounding');
   const proc = ociProcess(p);
   const rootfs: RootfsSpec = {
     rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
-    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, maskPaths: true, devices: [],
+    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [],
+    // The config's lists, as runc: none given, nothing masked (engines send runc's defaults).
+    maskPaths: true, maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
+    sysctl: spec.linux?.sysctl,
   };
   const r = spec.linux?.resources;
   const limits: Limits = {

@@ -44,6 +44,14 @@ export interface RootfsSpec {
   cgroupMounts?: { name: string; host: string }[];
   /** The root is a directory used as it is (an OCI bundle's root.path), not an overlay of lowerDirs. */
   given?: boolean;
+  /** With maskPaths: these lists instead of runc's defaults (an OCI config's linux.maskedPaths and readonlyPaths). */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  /**
+   * Kernel parameters of the container's own namespaces (an OCI config's linux.sysctl, checked
+   * in oci/bundle.ts), written into its /proc/sys while that is still writable.
+   */
+  sysctl?: Record<string, string>;
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.
@@ -145,16 +153,23 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     plan.mountIn('tmpfs', R, inside, 'tmpfs', t.flags ?? MS_NOSUID | MS_NODEV, t.options);
   }
 
+  // /proc/sys shows the namespaces of whoever reads it: this process's, the container's.
+  for (const [key, value] of Object.entries(spec.sysctl ?? {})) plan.writeFile(path.join(R, '/proc/sys', key.replaceAll('.', '/')), value);
+
   if (spec.maskPaths) {
-    for (const p of MASKED) {
-      const kind = hostKind(p);
-      if (kind === 'file') plan.mount('/dev/null', path.join(R, p), null, MS_BIND);
-      else if (kind === 'dir') plan.mount('tmpfs', path.join(R, p), 'tmpfs', MS_RDONLY, 'size=0');
+    // Deepest first: a path below a masked directory is masked before that directory's empty
+    // tmpfs hides it (the other way round, it would no longer exist to mount on).
+    const deepestFirst = (ps: string[]) => [...ps].sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const p of deepestFirst(spec.maskedPaths ?? MASKED)) {
+      const { target, kind } = inContainer(spec, p);
+      if (kind === 'file') plan.mount('/dev/null', target, null, MS_BIND);
+      else if (kind === 'dir') plan.mount('tmpfs', target, 'tmpfs', MS_RDONLY, 'size=0');
     }
-    for (const p of READ_ONLY) {
-      if (!hostKind(p)) continue;
-      plan.mount(path.join(R, p), path.join(R, p), null, MS_BIND | MS_REC);
-      plan.mount(null, path.join(R, p), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+    for (const p of deepestFirst(spec.readonlyPaths ?? READ_ONLY)) {
+      const { target, kind } = inContainer(spec, p);
+      if (!kind) continue;
+      plan.mount(target, target, null, MS_BIND | MS_REC);
+      plan.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
     }
   }
 
@@ -196,6 +211,28 @@ function bindVolume(plan: Plan, spec: RootfsSpec, v: Volume): void {
 function bindFile(plan: Plan, host: string, target: string, extra: number): void {
   plan.touch(target);
   plan.mount(host, target, null, MS_BIND | extra);
+}
+
+/**
+ * Where a masked or read-only path is mounted, and what it is (absent paths are skipped, as
+ * runc skips them). /proc and /sys are the kernel's, the same as the host's; anything else is
+ * the image's, resolved inside it so a symlink cannot aim the mount at the host's tree.
+ */
+function inContainer(spec: RootfsSpec, p: string): { target: string; kind: 'file' | 'dir' | null } {
+  const norm = path.posix.normalize(`/${p}`);
+  if (/^\/(proc|sys)(\/|$)/.test(norm)) return { target: path.join(spec.rootfs, norm), kind: hostKind(norm) };
+  const inside = resolveInImage(spec, norm);
+  const target = path.join(spec.rootfs, inside);
+  return { target, kind: spec.given ? hostKind(target) : imageKind(spec, inside) };
+}
+
+/** The kind of a path in an image's layers: the topmost layer that has it decides. */
+function imageKind(spec: RootfsSpec, inside: string): 'file' | 'dir' | null {
+  for (const layer of [spec.upperDir, ...[...spec.lowerDirs].reverse()]) {
+    const k = hostKind(path.join(layer, inside));
+    if (k) return k;
+  }
+  return null;
 }
 
 function hostKind(p: string): 'file' | 'dir' | null {
