@@ -154,7 +154,7 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
       return 0;
     }
     case 'start':
-      await startContainer(g.root, one(argv, 'start'));
+      await startContainer(realSys(trace), g.root, one(argv, 'start'));
       return 0;
     case 'state':
       process.stdout.write(`${JSON.stringify(publicState(readOciState(g.root, one(argv, 'state'))), null, 2)}\n`);

@@ -14,6 +14,7 @@ import type { RootfsSpec, Volume } from '../rootfs/rootfs.ts';
 import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
 import { CAPABILITIES, capMask } from '../security/capabilities.ts';
+import { readHooks, type Hooks } from './hooks.ts';
 
 export interface OciSpec {
   ociVersion?: string;
@@ -64,6 +65,7 @@ export interface Bundle {
   oomScoreAdj?: number;
   /** Namespaces to join rather than create: linux.namespaces[].path. */
   joins: { path: string; flag: number }[];
+  hooks: Hooks;
 }
 
 // The spec's names for namespaces, and box's.
@@ -153,7 +155,7 @@ export function readBundle(bundleDir: string): Bundle {
   if (!spec.root?.path) throw new UserError(`${file}: root.path is missing; name the root filesystem's directory, e.g. "rootfs"`);
   const root = path.resolve(dir, spec.root.path);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${file}: root.path ${root} is not a directory`);
-  if (Object.values(spec.hooks ?? {}).some((h) => h?.length)) throw new UserError(`${file}: hooks are not supported by box's OCI runtime yet; remove them`);
+  const hooks = readHooks(file, spec.hooks);
   const rlimits = (p.rlimits ?? []).map((r) => {
     const resource = RLIMITS.indexOf(r.type);
     if (resource < 0) throw new UserError(`${file}: unknown rlimit '${r.type}'; e.g. RLIMIT_NOFILE`);
@@ -231,5 +233,5 @@ export function readBundle(bundleDir: string): Bundle {
     ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
     : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
   if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
-  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj };
+  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks };
 }

@@ -27,9 +27,11 @@ import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
+import { runHooks, runHooksWarn, type HookState } from './hooks.ts';
 import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
 
 export const SYNC_CREATED = 'box create records the container: it waits on exec.fifo next';
+export const SYNC_HOOKS = 'box runs the prestart, createRuntime and createContainer hooks (before pivot_root)';
 
 const cgroupName = (id: string) => `box-oci-${id}`;
 
@@ -100,6 +102,8 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
       p.sync(SYNC_CREATED).waitExecFifo();
     });
     closeFdsBeforeFilter(plan);
+    const createHooks = ['prestart', 'createRuntime', 'createContainer'].some((h) => b.hooks[h as keyof typeof b.hooks]?.length);
+    if (createHooks) plan.ops.splice(plan.ops.findIndex((op) => op.args[0] === 'pivot_root'), 0, ...new Plan().sync(SYNC_HOOKS).ops);
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
@@ -113,13 +117,19 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     const init = spawnInit({
       plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
       onProcess: (pid) => cg.addProcess(pid),
-      onSync: (pid, why) => {
+      onSync: async (pid, why) => {
+        if (why === SYNC_HOOKS) {
+          const state: HookState = { ociVersion: OCI_VERSION, id: o.id, status: 'creating', pid: init.child.pid!, bundle: b.dir, annotations: b.spec.annotations ?? {} };
+          await runHooks('prestart', b.hooks, state, sys.trace);
+          await runHooks('createRuntime', b.hooks, state, sys.trace);
+          await runHooks('createContainer', b.hooks, state, sys.trace, pid);
+        }
         if (why !== SYNC_CREATED) return;
         reaper = init.child.pid!;
         writeOciState(o.root, {
           ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,
           created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
-          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid,
+          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid, hooks: b.hooks,
         });
         created();
       },
@@ -149,9 +159,11 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
 }
 
 /** `box start`: open exec.fifo for reading, which releases box-init's open and so the exec. */
-export async function startContainer(root: string, id: string): Promise<void> {
+export async function startContainer(sys: Sys, root: string, id: string): Promise<void> {
   const st = readOciState(root, id);
   if (st.status !== 'created') throw new UserError(`cannot start container "${id}": it is ${st.status}, not created`);
+  const hooks = st.hooks ?? {};
+  await stopIfFails(sys, root, id, runHooks('startContainer', hooks, hookState(st, 'created'), sys.trace, st.initPid ?? st.pid));
   const fifo = fifoPath(root, id);
   // O_NONBLOCK: open at once even if box-init is gone, rather than wait forever.
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -172,6 +184,21 @@ export async function startContainer(root: string, id: string): Promise<void> {
     fs.closeSync(fd);
   }
   fs.rmSync(fifo, { force: true }); // from now on the state is "running"
+  await stopIfFails(sys, root, id, runHooks('poststart', hooks, hookState(st, 'running'), sys.trace));
+}
+
+/** The spec: a failed startContainer or poststart hook stops the container (delete then runs poststop). */
+async function stopIfFails(sys: Sys, root: string, id: string, hooks: Promise<void>): Promise<void> {
+  try {
+    await hooks;
+  } catch (err) {
+    killContainer(sys, root, id, 'KILL', true);
+    throw err;
+  }
+}
+
+function hookState(st: OciState, status: string): HookState {
+  return { ociVersion: st.ociVersion, id: st.id, status, pid: st.pid, bundle: st.bundle, annotations: st.annotations ?? {} };
 }
 
 /**
@@ -237,6 +264,7 @@ export async function deleteContainer(sys: Sys, root: string, id: string, force:
     }
   }
   fs.rmSync(containerDir(root, id), { recursive: true, force: true });
+  await runHooksWarn('poststop', st.hooks ?? {}, hookState(st, 'stopped'), sys.trace);
 }
 
 export { readOciState };
