@@ -272,6 +272,51 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', bad, 'hookbad']).out).toMatch(/^box: .*hooks\.prestart\[0\]\.path must be an absolute path\n$/);
   });
 
+  t.it('a user namespace from linux.uidMappings/gidMappings: root inside is an unprivileged id outside, for exec too', async () => {
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const b = bundle('userns', {
+      root: { path: 'rootfs' },
+      process: proc(['sh', '-c', 'id; cat /proc/self/uid_map; echo made > /shared/by-container; exec sleep 60']),
+      mounts: [{ destination: '/shared', type: 'bind', source: path.join(dir, 'shared'), options: ['rbind'] }],
+      linux: {
+        namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'user' }],
+        uidMappings: maps, gidMappings: maps,
+      },
+    });
+    // The root filesystem belongs to the container's root, as an engine prepares it (podman chowns it).
+    fs.mkdirSync(path.join(dir, 'shared'));
+    fs.mkdirSync(path.join(b, 'rootfs/shared'));
+    spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs'), path.join(dir, 'shared')]);
+    const out = path.join(dir, 'userns.out');
+    // The container's root (100000 on the host) builds the root: it must reach the bundle.
+    expect(oci(['create', '-b', b, 'userns'], out).out).toBe(`box: ${b}/config.json: ${dir} is not searchable by the container's root (uid 100000 on the host) in its user namespace; chmod o+x ${dir} (or chown the bundle to 100000)\n`);
+    fs.chmodSync(dir, 0o711);
+    expect(oci(['create', '-b', b, 'userns'], out)).toEqual({ code: 0, out: '' });
+    expect(oci(['start', 'userns']).code).toBe(0);
+    await until(() => fs.readFileSync(out, 'utf8').includes('65536'), 10_000, 'the container\'s output');
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^uid=0 gid=0\n\s+0\s+100000\s+65536\n$/);
+    const hostUid = (pid: number) => /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+    // Every process of the container, box-init's reaper included, is uid 100000 on the host.
+    const pids = JSON.parse(oci(['ps', '--format', 'json', 'userns']).out) as number[];
+    expect(pids).toContain(state('userns').pid);
+    expect(new Set(pids.map(hostUid))).toEqual(new Set(['100000']));
+    expect(fs.statSync(path.join(dir, 'shared/by-container')).uid).toBe(100000);
+    // exec joins the user namespace too, and becomes its root: uid 0 inside, 100000 outside.
+    expect(oci(['exec', 'userns', 'id']).out).toBe('uid=0 gid=0\n');
+    const pidFile = path.join(dir, 'userns-exec.pid');
+    expect(oci(['exec', '-d', '--pid-file', pidFile, 'userns', 'sleep', '30']).code).toBe(0);
+    expect(hostUid(Number(fs.readFileSync(pidFile, 'utf8')))).toBe('100000');
+    expect(oci(['delete', '--force', 'userns']).code).toBe(0);
+
+    const noNs = bundle('nouserns', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], uidMappings: maps, gidMappings: maps } });
+    expect(oci(['create', '-b', noNs, 'nouserns']).out).toMatch(/^box: .*uidMappings\/gidMappings need a user namespace; add \{"type": "user"\}.*\n$/);
+    const noRoot = bundle('noroot', {
+      process: proc(['true']),
+      linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }], uidMappings: [{ containerID: 1, hostID: 100001, size: 10 }], gidMappings: maps },
+    });
+    expect(oci(['create', '-b', noRoot, 'noroot']).out).toMatch(/^box: .*linux\.uidMappings must map the container's id 0.*\n$/);
+  });
+
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {
     const b = bundle('frozen', { process: proc(['sleep', '60']) });
     expect(oci(['create', '-b', b, 'frozen']).code).toBe(0);

@@ -79,7 +79,8 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (cfg.userns) {
     if (rootfs) {
       plan.unshare(CLONE_NEWNS);
-      mountOverlay(plan, rootfs);
+      if (rootfs.given) plan.mount(null, '/', null, MS_REC | MS_PRIVATE); // an OCI bundle's root, as below
+      else mountOverlay(plan, rootfs);
       bindVolumes(plan, rootfs); // as real root: locked once the user namespace owns the copy
     }
     // The namespace's owner is whoever creates it, and per-user counts (inotify instances,

@@ -38,7 +38,8 @@ export interface OciSpec {
   linux?: {
     namespaces?: { type: string; path?: string }[];
     cgroupsPath?: string;
-    uidMappings?: unknown[];
+    uidMappings?: IdMapping[];
+    gidMappings?: IdMapping[];
     resources?: {
       memory?: { limit?: number };
       cpu?: { quota?: number; period?: number; shares?: number };
@@ -50,6 +51,8 @@ export interface OciSpec {
     readonlyPaths?: string[];
   };
 }
+
+export interface IdMapping { containerID: number; hostID: number; size: number }
 
 export interface Bundle {
   dir: string;
@@ -66,6 +69,8 @@ export interface Bundle {
   /** Namespaces to join rather than create: linux.namespaces[].path. */
   joins: { path: string; flag: number }[];
   hooks: Hooks;
+  /** With a user namespace: uid_map and gid_map as box writes them ("inside outside count" lines). */
+  idMaps?: { uid: string; gid: string; rootUid: number; rootGid: number };
 }
 
 // The spec's names for namespaces, and box's.
@@ -111,6 +116,45 @@ function checkSysctls(file: string, sysctl: Record<string, string>, namespaces: 
     if (k === 'kernel.hostname') throw new UserError(`${file}: linux.sysctl kernel.hostname conflicts with the config's hostname field; set "hostname" instead`);
     if (!need) throw new UserError(`${file}: linux.sysctl ${k} is not in a separate kernel namespace (it would change the host's); remove it`);
     if (!namespaces.includes(need)) throw new UserError(`${file}: linux.sysctl ${k} is not allowed in the host's ${need} namespace; add {"type": "${need}"} to linux.namespaces`);
+  }
+}
+
+/**
+ * linux.uidMappings and gidMappings, as uid_map and gid_map take them. They need a user
+ * namespace, and box's plan becomes the namespace's root (uid and gid 0) after it is made,
+ * as runc's init does: 0 must be mapped. A range must not wrap past the 32-bit ids.
+ */
+function idMappings(file: string, userns: boolean, uids: IdMapping[] | undefined, gids: IdMapping[] | undefined): Bundle['idMaps'] {
+  if (!userns) {
+    if (uids?.length || gids?.length) throw new UserError(`${file}: linux.uidMappings/gidMappings need a user namespace; add {"type": "user"} to linux.namespaces`);
+    return undefined;
+  }
+  const text = (name: string, maps: IdMapping[] | undefined) => {
+    if (!maps?.length) throw new UserError(`${file}: a user namespace needs linux.${name}, e.g. [{"containerID": 0, "hostID": 100000, "size": 65536}]`);
+    if (maps.length > 340) throw new UserError(`${file}: linux.${name} has ${maps.length} ranges; the kernel takes at most 340`);
+    for (const m of maps) {
+      const ok = [m.containerID, m.hostID, m.size].every((n) => Number.isInteger(n) && n >= 0) && m.size > 0 &&
+        m.containerID + m.size <= 2 ** 32 && m.hostID + m.size <= 2 ** 32;
+      if (!ok) throw new UserError(`${file}: linux.${name} entry ${JSON.stringify(m)} is not a range of ids (containerID, hostID, size > 0, below 2^32)`);
+    }
+    if (!maps.some((m) => m.containerID === 0)) throw new UserError(`${file}: linux.${name} must map the container's id 0 (box's OCI runtime becomes the namespace's root)`);
+    return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n') + '\n';
+  };
+  const host0 = (maps: IdMapping[]) => maps.find((m) => m.containerID === 0)!.hostID;
+  return { uid: text('uidMappings', uids), gid: text('gidMappings', gids), rootUid: host0(uids!), rootGid: host0(gids!) };
+}
+
+/**
+ * With a user namespace, box-init builds the root after it has become the namespace's root:
+ * an unprivileged id on the host, which must be able to reach root.path (as with runc).
+ * Checked here, so the fix is named instead of a mount failing with EACCES.
+ */
+function checkSearchable(file: string, root: string, uid: number, gid: number): void {
+  for (let d = root; ; d = path.dirname(d)) {
+    const st = fs.statSync(d);
+    const x = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+    if (!(st.mode & x)) throw new UserError(`${file}: ${d} is not searchable by the container's root (uid ${uid} on the host) in its user namespace; chmod o+x ${d} (or chown the bundle to ${uid})`);
+    if (d === '/') return;
   }
 }
 
@@ -161,12 +205,16 @@ export function readBundle(bundleDir: string): Bundle {
     if (resource < 0) throw new UserError(`${file}: unknown rlimit '${r.type}'; e.g. RLIMIT_NOFILE`);
     return { resource, name: r.type, soft: BigInt(r.soft), hard: BigInt(r.hard) };
   });
-  if (spec.linux?.uidMappings?.length) throw new UserError(`${file}: linux.uidMappings (a user namespace) is not supported by box's OCI runtime yet; remove it`);
 
   const namespaces: NamespaceName[] = [];
   const joins: Bundle['joins'] = [];
+  let userns = false;
   for (const ns of spec.linux?.namespaces ?? []) {
-    if (ns.type === 'user') throw new UserError(`${file}: a user namespace is not supported by box's OCI runtime yet; remove it from linux.namespaces`);
+    if (ns.type === 'user') {
+      if (ns.path) throw new UserError(`${file}: joining a user namespace by path is not supported; remove its path to make a new one`);
+      userns = true;
+      continue;
+    }
     const name = NS[ns.type];
     if (!name) throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
     if (ns.path) {
@@ -181,6 +229,8 @@ export function readBundle(bundleDir: string): Bundle {
     const rel = spec.linux?.[list]?.find((p) => !p.startsWith('/'));
     if (rel !== undefined) throw new UserError(`${file}: linux.${list} '${rel}' is not an absolute path; write it as the container sees it, e.g. /proc/kcore`);
   }
+  const idMaps = idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
+  if (idMaps) checkSearchable(file, root, idMaps.rootUid, idMaps.rootGid);
   checkSysctls(file, spec.linux?.sysctl ?? {}, (spec.linux?.namespaces ?? []).map((n) => n.type));
 
   const volumes: Volume[] = [];
@@ -202,7 +252,7 @@ export function readBundle(bundleDir: string): Bundle {
   const caps = p.capabilities?.bounding ?? [];
   const cfg: RunConfig = {
     image: root, command: p.args, detach: true, interactive: false, tty: false, autoRemove: false,
-    namespaces, userns: false, lab: false, timeOffset: 0, chroot: false, readOnly: !!spec.root.readonly,
+    namespaces, userns, lab: false, timeOffset: 0, chroot: false, readOnly: !!spec.root.readonly,
     volumes: [], env: p.env ?? [], hostname: spec.hostname,
     // The spec lists the capabilities to keep: all others dropped.
     capAdd: caps, capDrop: ['ALL'],
@@ -233,5 +283,5 @@ export function readBundle(bundleDir: string): Bundle {
     ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
     : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
   if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
-  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks };
+  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
 }

@@ -11,7 +11,7 @@ import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, openCgroup } from
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../container/plan.ts';
-import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
+import { joinNamespaces } from './join.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { ociProcess, readBundle, type OciSpec } from './bundle.ts';
@@ -33,8 +33,6 @@ export interface OciExecOptions {
   preserveFds?: number;
 }
 
-const JOIN_ORDER: NamespaceName[] = ['ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt'];
-
 export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   const st = readOciState(o.root, o.id);
   if (st.status !== 'running') throw new UserError(`cannot exec in container "${o.id}": it is ${st.status}, not running`);
@@ -52,17 +50,13 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   checkConsole(o.processFile ?? 'exec', !!p.terminal, o.consoleSocket);
   checkPreserveFds(o.preserveFds);
 
-  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
-  const theirs = (ns: string) => { try { return fs.readlinkSync(`/proc/${first}/ns/${ns}`); } catch { return null; } };
   const plan = new Plan();
   if (o.consoleSocket) plan.consoleSocket(o.consoleSocket);
   plan.sync('box puts us in the container\'s cgroup');
   plan.rootFd(`/proc/${first}/root`);
-  for (const ns of JOIN_ORDER) {
-    if (theirs(ns) && theirs(ns) !== mine(ns)) plan.setns(`/proc/${first}/ns/${ns}`, NAMESPACES[ns]);
-  }
+  const otherPidNs = joinNamespaces(plan, first);
   plan.enterRoot();
-  if (theirs('pid') !== mine('pid')) plan.fork();
+  if (otherPidNs) plan.fork();
   const proc: ProcessSpec = {
     ...ociProcess({ capabilities: o.processFile ? undefined : b.spec.process?.capabilities, ...p }),
     env: [...(p.env ?? b.proc.env), ...o.env], cwd: o.cwd ?? p.cwd ?? '/', preserveFds: o.preserveFds,

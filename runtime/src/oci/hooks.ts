@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Plan } from '../container/plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
+import { joinNamespaces } from './join.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 
@@ -56,9 +56,6 @@ export function readHooks(file: string, hooks: Record<string, unknown> | undefin
   }
   return out;
 }
-
-// Entered in this order; mnt last, so the others are still found through the host's /proc.
-const JOIN_ORDER: NamespaceName[] = ['ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt'];
 
 /**
  * Run a point's hooks one after the other. `inside`: the host pid of a process in the
@@ -121,13 +118,8 @@ function envOf(list: string[]): Record<string, string> {
 
 /** box-init joins the namespaces of `pid` (forking into its PID namespace) and execs the hook. */
 function enterAndRun(h: OciHook, pid: number, trace: Trace) {
-  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
-  const theirs = (ns: string) => { try { return fs.readlinkSync(`/proc/${pid}/ns/${ns}`); } catch { return null; } };
   const plan = new Plan();
-  for (const ns of JOIN_ORDER) {
-    if (theirs(ns) && theirs(ns) !== mine(ns)) plan.setns(`/proc/${pid}/ns/${ns}`, NAMESPACES[ns]);
-  }
-  if (theirs('pid') !== mine('pid')) plan.fork();
+  if (joinNamespaces(plan, pid)) plan.fork();
   plan.closeRange(3); // box-init's plan and report pipes stay ours
   for (const e of h.env ?? []) plan.env(e);
   plan.exec(h.path, h.args ?? [h.path]);

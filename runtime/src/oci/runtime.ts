@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { containerPlan } from '../container/build-plan.ts';
+import { containerPlan, SYNC_IDMAP } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { restrictDevices } from '../container/run.ts';
 import { Plan } from '../container/plan.ts';
@@ -87,20 +87,16 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
   try {
     const fifo = fifoPath(o.root, o.id);
     execFileSync('mkfifo', ['-m', '0600', fifo]);
+    // In a user namespace box-init reopens it as the container's root, an unprivileged id here (as runc).
+    if (b.idMaps) fs.chownSync(fifo, b.idMaps.rootUid, b.idMaps.rootGid);
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
     cgroup.setLimits(b.limits);
     // Only the harmless device nodes may be opened, whatever nodes the container makes
     // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
     // config's linux.resources.devices that engines send (deny all, then the usual nodes).
     restrictDevices(sys, cgroup, []);
-    // Still root with every capability (CAP_SYS_RESOURCE may raise a hard limit): rlimits and
-    // oom_score_adj, then the stop before exec. (runc sets rlimits later and, on this host,
-    // fails podman's RLIMIT_NPROC with EPERM.)
-    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => {
-      for (const r of b.rlimits) p.rlimit(r.resource, r.name, r.soft, r.hard);
-      if (b.oomScoreAdj !== undefined) p.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
-      p.sync(SYNC_CREATED).waitExecFifo();
-    });
+    // The stop before exec: still root with every capability, in the container's namespaces.
+    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SYNC_CREATED).waitExecFifo());
     closeFdsBeforeFilter(plan);
     const createHooks = ['prestart', 'createRuntime', 'createContainer'].some((h) => b.hooks[h as keyof typeof b.hooks]?.length);
     if (createHooks) plan.ops.splice(plan.ops.findIndex((op) => op.args[0] === 'pivot_root'), 0, ...new Plan().sync(SYNC_HOOKS).ops);
@@ -109,6 +105,11 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
     const first = new Plan().execFifo(fifo);
     if (o.consoleSocket) first.consoleSocket(o.consoleSocket);
+    // rlimits and oom_score_adj first, as the host's root with every capability (CAP_SYS_RESOURCE
+    // may raise a hard limit; inside a user namespace it could not). A fork inherits both.
+    // (runc sets rlimits later and, on this host, fails podman's RLIMIT_NPROC with EPERM.)
+    for (const r of b.rlimits) first.rlimit(r.resource, r.name, r.soft, r.hard);
+    if (b.oomScoreAdj !== undefined) first.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
     for (const j of b.joins) first.setns(j.path, j.flag);
     plan.ops.unshift(...first.ops);
     const cg = cgroup;
@@ -118,6 +119,11 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
       plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
       onProcess: (pid) => cg.addProcess(pid),
       onSync: async (pid, why) => {
+        // A user namespace: box-init waits, just made, for its id maps (the host's root writes them).
+        if (why === SYNC_IDMAP && b.idMaps) {
+          sys.writeFile(`/proc/${pid}/uid_map`, b.idMaps.uid);
+          sys.writeFile(`/proc/${pid}/gid_map`, b.idMaps.gid);
+        }
         if (why === SYNC_HOOKS) {
           const state: HookState = { ociVersion: OCI_VERSION, id: o.id, status: 'creating', pid: init.child.pid!, bundle: b.dir, annotations: b.spec.annotations ?? {} };
           await runHooks('prestart', b.hooks, state, sys.trace);
