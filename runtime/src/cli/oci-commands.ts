@@ -56,12 +56,13 @@ const OCI_HELP = `Usage: box oci [--root DIR] [--log FILE] [--log-format text|js
        box --root DIR COMMAND ...      (runc's global options select these commands too)
 
 box as an OCI runtime, with runc's commands (bundles as the OCI runtime spec defines them):
-  create [--bundle DIR] [--pid-file FILE] ID   build the container; it waits before exec
+  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] ID
+                                               build the container; it waits before exec
   start ID                                     let it exec
   state ID                                     its state as JSON
   kill [--all] ID [SIGNAL]                     signal it (default TERM)
   delete [--force] ID                          remove a stopped (or, --force, any) container
-  exec [--process FILE] [-d] [--pid-file FILE] [--cwd DIR] [--env K=V] ID [COMMAND...]
+  exec [--process FILE] [-d] [-t] [--console-socket SOCK] [--pid-file FILE] [--cwd DIR] [--env K=V] ID [COMMAND...]
   ps [--format table|json] ID                  the processes in its cgroup
   pause ID, resume ID                          freeze and thaw its cgroup
   list                                         the containers under --root
@@ -188,7 +189,7 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
       return 0;
     case 'spec': {
       const { opts } = flags(argv, { bundle: true, rootless: false }, { b: 'bundle' });
-      if (opts.rootless) throw new UserError('spec --rootless: box\'s OCI runtime has no user namespaces yet');
+      if (opts.rootless) throw new UserError('spec --rootless: box\'s OCI runtime runs as root; for a user namespace add {"type": "user"} and linux.uidMappings/gidMappings to config.json');
       writeSpec((opts.bundle as string) ?? '.');
       return 0;
     }
