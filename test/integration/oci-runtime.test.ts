@@ -92,6 +92,8 @@ t.describe('box with runc\'s command line', () => {
     expect(cgroupFile('life', 'memory.limit_in_bytes') ?? cgroupFile('life', 'memory.max')).toBe(String(64 << 20));
     expect(cgroupFile('life', 'pids.max')).toBe('20');
 
+    // Not stopped: delete refuses (the spec), and the container is untouched.
+    expect(oci(['delete', 'life']).out).toBe('box: cannot delete container "life": it is created; stop it first or use --force\n');
     expect(oci(['start', 'life']).code).toBe(0);
     expect(state('life').status).toBe('running');
     await until(() => fs.readFileSync(out, 'utf8').includes('321'), 10_000, 'the container\'s output');

@@ -194,6 +194,10 @@ export function readBundle(bundleDir: string): Bundle {
     throw new UserError(e.code === 'ENOENT' ? `${file} does not exist; give the bundle's directory with --bundle (box spec writes a default config.json)`
       : `${file} is not valid JSON (${e.message.split('\n')[0]}); fix it`);
   }
+  // The spec's valid values: a version this runtime implements (SemVer 1.x, "1.0.2-dev" as podman sends).
+  if (spec.ociVersion !== undefined && !/^1\.\d+\.\d+(-[\w.]+)?$/.test(spec.ociVersion)) {
+    throw new UserError(`${file}: ociVersion '${spec.ociVersion}' is not a version of the runtime spec box implements (1.x.y)`);
+  }
   const p = spec.process;
   if (!p?.args?.length) throw new UserError(`${file}: process.args is empty; give the command to run, e.g. "args": ["sh"]`);
   if (!spec.root?.path) throw new UserError(`${file}: root.path is missing; name the root filesystem's directory, e.g. "rootfs"`);

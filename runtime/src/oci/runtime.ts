@@ -253,7 +253,8 @@ export function killContainer(sys: Sys, root: string, id: string, signal: string
 /** `box delete [--force] ID`: a stopped container's state and cgroup; --force kills a live one first. */
 export async function deleteContainer(sys: Sys, root: string, id: string, force: boolean): Promise<void> {
   const st = readOciState(root, id);
-  if (st.status !== 'stopped' && st.status !== 'created' && !force) {
+  // The spec: deleting a container that is not stopped (created included) is an error.
+  if (st.status !== 'stopped' && !force) {
     throw new UserError(`cannot delete container "${id}": it is ${st.status}; stop it first or use --force`);
   }
   const cg = openCgroup(sys, st);
