@@ -99,7 +99,11 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SYNC_CREATED).waitExecFifo());
     closeFdsBeforeFilter(plan);
     const createHooks = ['prestart', 'createRuntime', 'createContainer'].some((h) => b.hooks[h as keyof typeof b.hooks]?.length);
-    if (createHooks) plan.ops.splice(plan.ops.findIndex((op) => op.args[0] === 'pivot_root'), 0, ...new Plan().sync(SYNC_HOOKS).ops);
+    if (createHooks) {
+      const pivot = plan.ops.findIndex((op) => op.args[0] === 'pivot_root'); // a bundle's root is always pivoted into
+      if (pivot < 0) throw new Error('OCI create: the plan has no pivot_root to run the create hooks before');
+      plan.ops.splice(pivot, 0, ...new Plan().sync(SYNC_HOOKS).ops);
+    }
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
