@@ -40,6 +40,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
   return b;
 }
 
+const NS_DEFAULT = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }];
 const proc = (args: string[], extra: Record<string, unknown> = {}) => ({ args, env: ['PATH=/bin'], cwd: '/', ...extra });
 const state = (id: string) => JSON.parse(oci(['state', id]).out) as { status: string; pid: number; id: string; bundle: string };
 
@@ -317,6 +318,20 @@ t.describe('box with runc\'s command line', () => {
       linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }], uidMappings: [{ containerID: 1, hostID: 100001, size: 10 }], gidMappings: maps },
     });
     expect(oci(['create', '-b', noRoot, 'noroot']).out).toMatch(/^box: .*linux\.uidMappings must map the container's id 0.*\n$/);
+  });
+
+  t.it('linux.rootfsPropagation: the container\'s "/" is shared or unbindable as asked', async () => {
+    for (const [mode, tag] of [['shared', / shared:\d+ /], ['unbindable', / unbindable /]] as const) {
+      const b = bundle(`prop-${mode}`, { process: proc(['grep', '-E', '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ', '/proc/self/mountinfo']), linux: { namespaces: NS_DEFAULT, rootfsPropagation: mode } });
+      const out = path.join(dir, `prop-${mode}.out`);
+      expect(oci(['create', '-b', b, `prop-${mode}`], out).code).toBe(0);
+      expect(oci(['start', `prop-${mode}`]).code).toBe(0);
+      await until(() => state(`prop-${mode}`).status === 'stopped', 10_000, 'the container to exit');
+      expect(fs.readFileSync(out, 'utf8')).toMatch(tag);
+      expect(oci(['delete', `prop-${mode}`]).code).toBe(0);
+    }
+    const bad = bundle('prop-bad', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, rootfsPropagation: 'sideways' } });
+    expect(oci(['create', '-b', bad, 'prop-bad']).out).toMatch(/^box: .*linux\.rootfsPropagation 'sideways' is not one of shared, slave, /);
   });
 
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {

@@ -93,6 +93,8 @@ describe('readBundle', () => {
     expect(refusal({ hooks: { prestop: [{ path: '/bin/true' }] } })).toMatch(/unknown hook point 'prestop'/);
     expect(refusal({ hooks: { prestart: [{ path: '/bin/true', timeout: 0 }] } })).toMatch(/timeout must be a whole number of seconds above 0/);
     expect(refusal({ process: { args: ['sh'], capabilities: { bounding: ['CAP_TEST'] } } })).toMatch(/unknown capability 'CAP_TEST'/);
+    expect(read({}, { rootfsPropagation: 'rshared' }).rootfs.rootPropagation).toBe(0x100000 | 0x4000); // MS_SHARED|MS_REC
+    expect(refusal({}, { rootfsPropagation: 'sideways' })).toMatch(/rootfsPropagation 'sideways' is not one of/);
     expect(refusal({ ociVersion: 'invalid' })).toMatch(/ociVersion 'invalid' is not a version of the runtime spec/);
     expect(refusal({ ociVersion: '1.0.2-dev' })).toBe('accepted'); // podman 4.3's
   });

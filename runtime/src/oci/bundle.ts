@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME, type NamespaceName } from '../sys/constants.ts';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_UNBINDABLE, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { RunConfig } from '../container/config.ts';
 import type { ProcessSpec } from '../container/build-plan.ts';
@@ -49,6 +49,7 @@ export interface OciSpec {
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
     readonlyPaths?: string[];
+    rootfsPropagation?: string;
   };
 }
 
@@ -156,6 +157,17 @@ function checkSearchable(file: string, root: string, uid: number, gid: number): 
     if (!(st.mode & x)) throw new UserError(`${file}: ${d} is not searchable by the container's root (uid ${uid} on the host) in its user namespace; chmod o+x ${d} (or chown the bundle to ${uid})`);
     if (d === '/') return;
   }
+}
+
+const PROPAGATION: Record<string, number> = {
+  shared: MS_SHARED, slave: MS_SLAVE, private: MS_PRIVATE, unbindable: MS_UNBINDABLE,
+  rshared: MS_SHARED | MS_REC, rslave: MS_SLAVE | MS_REC, rprivate: MS_PRIVATE | MS_REC, runbindable: MS_UNBINDABLE | MS_REC,
+};
+
+function rootPropagation(file: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(value in PROPAGATION)) throw new UserError(`${file}: linux.rootfsPropagation '${value}' is not one of ${Object.keys(PROPAGATION).join(', ')}`);
+  return PROPAGATION[value];
 }
 
 /** A capability list as a mask. A name that is no capability is an error (the spec: it MUST be). */
@@ -270,7 +282,7 @@ export function readBundle(bundleDir: string): Bundle {
     readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [],
     // The config's lists, as runc: none given, nothing masked (engines send runc's defaults).
     maskPaths: true, maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
-    sysctl: spec.linux?.sysctl,
+    sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation),
   };
   const r = spec.linux?.resources;
   const limits: Limits = {

@@ -52,6 +52,13 @@ export interface RootfsSpec {
    * in oci/bundle.ts), written into its /proc/sys while that is still writable.
    */
   sysctl?: Record<string, string>;
+  /**
+   * The propagation of the container's "/" (an OCI config's linux.rootfsPropagation:
+   * MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, maybe with MS_REC), set after
+   * pivot_root: it applies to the mount that is "/" then. Peers are only inside the container's
+   * mount namespace: every mount was made private when it was created.
+   */
+  rootPropagation?: number;
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.
@@ -181,6 +188,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // detaches the old root, and nothing of the host's tree is left in this namespace.
     plan.chdir(R).pivotRoot('.', '.').umount2('.', MNT_DETACH).chdir('/');
+    if (spec.rootPropagation) plan.mount(null, '/', null, spec.rootPropagation);
   }
   if (spec.readOnly) plan.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
