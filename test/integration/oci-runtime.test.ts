@@ -320,6 +320,25 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', noRoot, 'noroot']).out).toMatch(/^box: .*linux\.uidMappings must map the container's id 0.*\n$/);
   });
 
+  t.it('mounts are made in their listed order: a bind inside a tmpfs listed before it is seen', async () => {
+    const host = path.join(dir, 'listed');
+    fs.mkdirSync(host);
+    fs.writeFileSync(path.join(host, 'note'), 'from the host\n');
+    const b = bundle('order', {
+      process: proc(['cat', '/scratch/data/note']),
+      mounts: [
+        { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+        { destination: '/scratch/data', type: 'bind', source: host, options: ['rbind', 'ro'] },
+      ],
+    });
+    const out = path.join(dir, 'order.out');
+    expect(oci(['create', '-b', b, 'order'], out).code).toBe(0);
+    expect(oci(['start', 'order']).code).toBe(0);
+    await until(() => state('order').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(out, 'utf8')).toBe('from the host\n'); // made the other way round, the tmpfs would hide it
+    expect(oci(['delete', 'order']).code).toBe(0);
+  });
+
   t.it('linux.rootfsPropagation: the container\'s "/" is shared or unbindable as asked', async () => {
     for (const [mode, tag] of [['shared', / shared:\d+ /], ['unbindable', / unbindable /]] as const) {
       const b = bundle(`prop-${mode}`, { process: proc(['grep', '-E', '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ', '/proc/self/mountinfo']), linux: { namespaces: NS_DEFAULT, rootfsPropagation: mode } });

@@ -251,15 +251,15 @@ export function readBundle(bundleDir: string): Bundle {
 
   const volumes: Volume[] = [];
   const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
-  for (const m of spec.mounts ?? []) {
+  for (const [order, m] of (spec.mounts ?? []).entries()) {
     const opts = m.options ?? [];
     const dest = path.posix.normalize(m.destination);
     if (BUILT_IN.has(dest) && m.type !== 'bind') continue;
     if (m.type === 'bind' || opts.includes('bind') || opts.includes('rbind')) {
-      volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro') });
+      volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro'), order });
     } else if (m.type === 'tmpfs') {
       const { flags, data } = mountOptions(opts);
-      tmpfs.push({ path: dest, options: data, flags });
+      tmpfs.push({ path: dest, options: data, flags, order });
     } else {
       throw new UserError(`${file}: mount of type '${m.type}' at ${m.destination} is not supported; use bind or tmpfs`);
     }

@@ -19,6 +19,8 @@ export interface Volume {
   host: string;
   container: string;
   readOnly: boolean;
+  /** Its place among the tmpfs mounts (an OCI config's mounts, which MUST be made in their listed order). */
+  order?: number;
 }
 
 export interface RootfsSpec {
@@ -36,7 +38,7 @@ export interface RootfsSpec {
   /** Extra device nodes to pass through, e.g. /dev/kvm. */
   devices: string[];
   /** tmpfs mounts, e.g. the lab's /var/lib/box (overlayfs cannot be the upper layer of another overlay). */
-  tmpfs?: { path: string; options: string; flags?: number }[];
+  tmpfs?: { path: string; options: string; flags?: number; order?: number }[];
   /**
    * The container's own cgroup directories, bound at /sys/fs/cgroup/<name> (v1) or at
    * /sys/fs/cgroup (v2, name ''): a lab sandbox manages cgroups below its own.
@@ -110,7 +112,11 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   // a user namespace, mounts copied from the parent namespace are locked and pivot_root into
   // one fails with EINVAL.) Locked mounts below it stay locked in the copy.
   plan.mount(R, R, null, MS_BIND | MS_REC);
-  if (!opts.volumesBound) bindVolumes(plan, spec);
+  // An OCI bundle's mounts go in their listed order (the spec's MUST), after box's own /proc,
+  // /dev and /sys; box's containers bind volumes first. (With a user namespace they were bound
+  // before it, as real root: volumesBound.)
+  const listedOrder = !!spec.given && !opts.volumesBound;
+  if (!opts.volumesBound && !listedOrder) bindVolumes(plan, spec);
 
   plan.mkdir(at('/proc'));
   plan.mount('proc', at('/proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -154,10 +160,19 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     // must fail, not make a plain directory. The binds below it keep their own flags.
     plan.mount(null, at('/sys/fs/cgroup'), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   }
-  for (const t of spec.tmpfs ?? []) {
+  const mountTmpfs = (t: NonNullable<RootfsSpec['tmpfs']>[number]) => {
     const inside = resolveInImage(spec, t.path);
     plan.mkdirIn(R, inside, 'dir');
     plan.mountIn('tmpfs', R, inside, 'tmpfs', t.flags ?? MS_NOSUID | MS_NODEV, t.options);
+  };
+  if (listedOrder) {
+    const all = [
+      ...spec.volumes.map((v) => ({ order: v.order ?? 0, mount: () => bindVolume(plan, spec, v) })),
+      ...(spec.tmpfs ?? []).map((t) => ({ order: t.order ?? 0, mount: () => mountTmpfs(t) })),
+    ];
+    for (const m of all.sort((a, b) => a.order - b.order)) m.mount();
+  } else {
+    for (const t of spec.tmpfs ?? []) mountTmpfs(t);
   }
 
   // /proc/sys shows the namespaces of whoever reads it: this process's, the container's.
