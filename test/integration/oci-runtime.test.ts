@@ -3,7 +3,7 @@
 // joined by path, and bad input refused in one line with nothing left behind.
 
 import { afterAll, beforeAll, expect } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +30,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
   fs.mkdirSync(path.join(b, 'rootfs/bin'), { recursive: true });
   fs.copyFileSync(busybox!, path.join(b, 'rootfs/bin/busybox'));
   fs.chmodSync(path.join(b, 'rootfs/bin/busybox'), 0o755);
-  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
+  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head', 'tty', 'stty', 'ls', 'id', 'umask']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
   fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({
     ociVersion: '1.0.2',
     root: { path: 'rootfs', readonly: true },
@@ -40,6 +40,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
   return b;
 }
 
+const NS_DEFAULT = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }];
 const proc = (args: string[], extra: Record<string, unknown> = {}) => ({ args, env: ['PATH=/bin'], cwd: '/', ...extra });
 const state = (id: string) => JSON.parse(oci(['state', id]).out) as { status: string; pid: number; id: string; bundle: string };
 
@@ -74,7 +75,7 @@ t.describe('box with runc\'s command line', () => {
       // CAP_MKNOD: it may make a node of the host's disk, but the device rules refuse to open it.
       process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
         `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60`],
-        { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
+        { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'], effective: ['CAP_KILL', 'CAP_MKNOD'], permitted: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
       mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
       linux: {
         namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
@@ -92,6 +93,8 @@ t.describe('box with runc\'s command line', () => {
     expect(cgroupFile('life', 'memory.limit_in_bytes') ?? cgroupFile('life', 'memory.max')).toBe(String(64 << 20));
     expect(cgroupFile('life', 'pids.max')).toBe('20');
 
+    // Not stopped: delete refuses (the spec), and the container is untouched.
+    expect(oci(['delete', 'life']).out).toBe('box: cannot delete container "life": it is created; stop it first or use --force\n');
     expect(oci(['start', 'life']).code).toBe(0);
     expect(state('life').status).toBe('running');
     await until(() => fs.readFileSync(out, 'utf8').includes('321'), 10_000, 'the container\'s output');
@@ -138,6 +141,218 @@ t.describe('box with runc\'s command line', () => {
     }
   });
 
+  t.it('--console-socket: the terminal\'s master is sent over the socket (SCM_RIGHTS), as conmon receives it', async () => {
+    // A small receiver, as conmon: it takes the master, types a line into it, prints what comes back.
+    const receiver = path.join(dir, 'console-receiver');
+    execFileSync('gcc', ['-static', '-O2', '-o', receiver, path.join(import.meta.dirname, '../fixtures/console/console-receiver.c')]);
+    const sock = path.join(dir, 'console.sock');
+    const got = path.join(dir, 'console.out');
+    const rx = spawn(receiver, [sock, 'typed\n'], { stdio: ['ignore', fs.openSync(got, 'w'), 'inherit'] });
+    const done = new Promise<number | null>((resolve) => rx.once('exit', resolve));
+    await until(() => fs.existsSync(sock), 10_000, 'the receiver\'s socket');
+    const b = bundle('tty', {
+      process: proc(['sh', '-c', 'tty; stty size; read line; echo got $line'], { terminal: true, consoleSize: { height: 30, width: 100 } }),
+    });
+    expect(oci(['create', '-b', b, 'tty']).out).toMatch(/^box: .*process\.terminal is true but no --console-socket was given/);
+    expect(oci(['create', '-b', b, '--console-socket', sock, 'tty'])).toEqual({ code: 0, out: '' });
+    expect(oci(['start', 'tty']).code).toBe(0);
+    expect(await done).toBe(0);
+    // The terminal echoes what was typed; the command's lines end in \r\n, as a terminal's do.
+    expect(fs.readFileSync(got, 'utf8')).toBe('received /dev/ptmx\ntyped\r\n/dev/pts/0\r\n30 100\r\ngot typed\r\n');
+    await until(() => state('tty').status === 'stopped', 10_000, 'the container to exit');
+    expect(oci(['delete', 'tty']).code).toBe(0);
+    const plain = bundle('notty', { process: proc(['true']) });
+    expect(oci(['create', '-b', plain, '--console-socket', sock, 'notty']).out).toMatch(/^box: --console-socket given but .* "terminal": false/);
+    expect(fs.existsSync(path.join(root, 'notty'))).toBe(false);
+  });
+
+  t.it('--preserve-fds N: descriptors 3..3+N-1 reach the container\'s process, and no others', async () => {
+    const b = bundle('fds', { process: proc(['sh', '-c', 'echo kept >&3; ls /proc/self/fd']) });
+    const kept = path.join(dir, 'kept.txt');
+    const out = path.join(dir, 'fds.out');
+    const run = (args: string[]) => {
+      const fds = [fs.openSync(out, 'w'), fs.openSync(kept, 'w'), fs.openSync(kept, 'r')];
+      const r = spawnSync(boxBin, ['--root', root, ...args], { stdio: ['ignore', fds[0], fds[0], fds[1], fds[2]], timeout: 30_000 });
+      for (const fd of fds) fs.closeSync(fd);
+      return { code: r.status, out: fs.readFileSync(out, 'utf8') };
+    };
+    expect(run(['create', '-b', b, '--preserve-fds', '1', 'fds'])).toEqual({ code: 0, out: '' });
+    expect(oci(['start', 'fds']).code).toBe(0);
+    await until(() => state('fds').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(kept, 'utf8')).toBe('kept\n');
+    // fd 3 kept; fd 4 (given to box too) not; 5 is ls's own directory.
+    expect(fs.readFileSync(out, 'utf8').split(/\s+/).filter(Boolean)).toEqual(['0', '1', '2', '3', '4']);
+    expect(oci(['delete', 'fds']).code).toBe(0);
+    expect(oci(['create', '-b', b, '--preserve-fds', 'x', 'fds']).out).toMatch(/^box: --preserve-fds NaN: give a count/);
+  });
+
+  t.it('sysctls of its own namespaces; the config\'s masked and read-only paths; user, groups, umask and every capability set', async () => {
+    const hostForward = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const b = bundle('params', {
+      root: { path: 'rootfs' },
+      process: proc(['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; cat /secret/x 2>/dev/null || echo masked; ' +
+        'echo y 2>/dev/null >/ro/y || echo read-only; cat /ro/there; id; umask; grep -E "^Cap(Inh|Eff|Amb)" /proc/self/status'], {
+        user: { uid: 1000, gid: 1000, additionalGids: [5, 7], umask: 0o077 },
+        capabilities: { bounding: ['CAP_KILL', 'CAP_NET_BIND_SERVICE'], effective: ['CAP_NET_BIND_SERVICE'], permitted: ['CAP_NET_BIND_SERVICE'], inheritable: ['CAP_NET_BIND_SERVICE'], ambient: ['CAP_NET_BIND_SERVICE'] },
+      }),
+      linux: {
+        namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }],
+        sysctl: { 'net.ipv4.ip_forward': hostForward.trim() === '1' ? '0' : '1', 'kernel.shmmax': '123456' },
+        maskedPaths: ['/secret', '/proc/kcore', '/no/such/path'], readonlyPaths: ['/ro'],
+      },
+    });
+    for (const d of ['secret', 'ro']) fs.mkdirSync(path.join(b, 'rootfs', d), { mode: 0o777 });
+    fs.writeFileSync(path.join(b, 'rootfs/secret/x'), 'the secret\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(b, 'rootfs/ro/there'), 'still readable\n', { mode: 0o644 });
+    const out = path.join(dir, 'params.out');
+    expect(oci(['create', '-b', b, 'params'], out).code).toBe(0);
+    expect(oci(['start', 'params']).code).toBe(0);
+    await until(() => state('params').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(out, 'utf8')).toBe(`${hostForward.trim() === '1' ? '0' : '1'}\n123456\nmasked\nread-only\nstill readable\n` +
+      'uid=1000 gid=1000 groups=5,7\n0077\nCapInh:\t0000000000000400\nCapEff:\t0000000000000400\nCapAmb:\t0000000000000400\n');
+    expect(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(hostForward); // the host's own is untouched
+    expect(oci(['delete', 'params']).code).toBe(0);
+
+    const host = bundle('hostsys', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], sysctl: { 'kernel.pid_max': '1000' } } });
+    expect(oci(['create', '-b', host, 'hostsys']).out).toMatch(/^box: .*linux\.sysctl kernel\.pid_max is not in a separate kernel namespace .*\n$/);
+    const hostNet = bundle('hostnet', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], sysctl: { 'net.ipv4.ip_forward': '1' } } });
+    expect(oci(['create', '-b', hostNet, 'hostnet']).out).toMatch(/^box: .*net\.ipv4\.ip_forward is not allowed in the host's network namespace; add \{"type": "network"\}.*\n$/);
+    expect(fs.existsSync(path.join(root, 'hostsys')) || fs.existsSync(path.join(root, 'hostnet'))).toBe(false);
+  });
+
+  t.it('hooks run at their points of the lifecycle, in order, with the state on stdin; a failing or slow one fails create', async () => {
+    const log = path.join(dir, 'hooks.log');
+    // Each host-side hook appends its name and the state it read; createContainer also its network namespace.
+    const record = (name: string, extra = '') => ({ path: '/bin/sh', args: ['sh', '-c', `{ echo ${name}; cat; echo; ${extra} } >> ${log}`], timeout: 10 });
+    const b = bundle('hooked', {
+      root: { path: 'rootfs' },
+      annotations: { 'org.example/test': 'hooks' },
+      process: proc(['sh', '-c', 'echo process ran >> /ran']),
+      hooks: {
+        prestart: [record('prestart')],
+        createRuntime: [record('createRuntime')],
+        createContainer: [record('createContainer', 'readlink /proc/self/ns/net;')],
+        // Inside the container, after pivot_root: /bin/sh and / are the bundle's.
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > /startContainer.json; test -f /ran || echo not yet > /before-process'] }],
+        poststart: [record('poststart')],
+        poststop: [{ path: '/bin/false' }, record('poststop')],
+      },
+    });
+    const out = path.join(dir, 'hooked.out');
+    expect(oci(['create', '-b', b, 'hooked'], out)).toEqual({ code: 0, out: '' });
+    const { pid } = state('hooked');
+    const netns = fs.readlinkSync(`/proc/${pid}/ns/net`);
+    expect(oci(['start', 'hooked']).code).toBe(0);
+    await until(() => state('hooked').status === 'stopped', 10_000, 'the container to exit');
+    const del = oci(['delete', 'hooked']);
+    expect(del.code).toBe(0);
+    expect(del.out).toMatch(/^box: warning: the poststop hook 0 \(\/bin\/false\) failed \(exit 1\)\n$/); // reported; the next one still ran
+
+    const entries = fs.readFileSync(log, 'utf8').trim().split('\n');
+    const names = entries.filter((l) => /^[a-zA-Z]+$/.test(l));
+    expect(names).toEqual(['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']);
+    const states = entries.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const common = { ociVersion: '1.0.2', id: 'hooked', bundle: b, annotations: { 'org.example/test': 'hooks' } };
+    expect(states.map((st) => st.status)).toEqual(['creating', 'creating', 'creating', 'running', 'stopped']);
+    // In the host's namespaces the pid box state gives; inside the container (createContainer), its own: 1.
+    expect(states.map((st) => st.pid)).toEqual([pid, pid, 1, pid, pid]);
+    for (const st of states) expect(st).toMatchObject(common);
+    expect(entries).toContain(netns); // createContainer ran in the container's network namespace
+    // startContainer: inside the container (pid as the container sees it), before the process.
+    expect(JSON.parse(fs.readFileSync(path.join(b, 'rootfs/startContainer.json'), 'utf8'))).toMatchObject({ ...common, status: 'created', pid: 1 });
+    expect(fs.readFileSync(path.join(b, 'rootfs/before-process'), 'utf8')).toBe('not yet\n');
+    expect(fs.readFileSync(path.join(b, 'rootfs/ran'), 'utf8')).toBe('process ran\n');
+
+    const failing = bundle('hookfail', { process: proc(['true']), hooks: { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no network for you >&2; exit 3'] }] } });
+    expect(oci(['create', '-b', failing, 'hookfail']).out).toBe('box: the createRuntime hook 0 (/bin/sh) failed (exit 3): no network for you\n');
+    const slow = bundle('hookslow', { process: proc(['true']), hooks: { prestart: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] } });
+    expect(oci(['create', '-b', slow, 'hookslow']).out).toBe('box: the prestart hook 0 (/bin/sleep) timed out after 1s\n');
+    for (const id of ['hookfail', 'hookslow']) {
+      expect(fs.existsSync(path.join(root, id))).toBe(false);
+      expect(cgroupFile(id, 'pids.max')).toBeNull();
+    }
+    const bad = bundle('hookbad', { process: proc(['true']), hooks: { prestart: [{ path: 'sh' }] } });
+    expect(oci(['create', '-b', bad, 'hookbad']).out).toMatch(/^box: .*hooks\.prestart\[0\]\.path must be an absolute path\n$/);
+  });
+
+  t.it('a user namespace from linux.uidMappings/gidMappings: root inside is an unprivileged id outside, for exec too', async () => {
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const b = bundle('userns', {
+      root: { path: 'rootfs' },
+      process: proc(['sh', '-c', 'id; cat /proc/self/uid_map; echo made > /shared/by-container; exec sleep 60']),
+      mounts: [{ destination: '/shared', type: 'bind', source: path.join(dir, 'shared'), options: ['rbind'] }],
+      linux: {
+        namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }, { type: 'user' }],
+        uidMappings: maps, gidMappings: maps,
+      },
+    });
+    // The root filesystem belongs to the container's root, as an engine prepares it (podman chowns it).
+    fs.mkdirSync(path.join(dir, 'shared'));
+    fs.mkdirSync(path.join(b, 'rootfs/shared'));
+    spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs'), path.join(dir, 'shared')]);
+    const out = path.join(dir, 'userns.out');
+    // The container's root (100000 on the host) builds the root: it must reach the bundle.
+    expect(oci(['create', '-b', b, 'userns'], out).out).toBe(`box: ${b}/config.json: ${dir} is not searchable by the container's root (uid 100000 on the host) in its user namespace; chmod o+x ${dir} (or chown the bundle to 100000)\n`);
+    fs.chmodSync(dir, 0o711);
+    expect(oci(['create', '-b', b, 'userns'], out)).toEqual({ code: 0, out: '' });
+    expect(oci(['start', 'userns']).code).toBe(0);
+    await until(() => fs.readFileSync(out, 'utf8').includes('65536'), 10_000, 'the container\'s output');
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^uid=0 gid=0\n\s+0\s+100000\s+65536\n$/);
+    const hostUid = (pid: number) => /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+    // Every process of the container, box-init's reaper included, is uid 100000 on the host.
+    const pids = JSON.parse(oci(['ps', '--format', 'json', 'userns']).out) as number[];
+    expect(pids).toContain(state('userns').pid);
+    expect(new Set(pids.map(hostUid))).toEqual(new Set(['100000']));
+    expect(fs.statSync(path.join(dir, 'shared/by-container')).uid).toBe(100000);
+    // exec joins the user namespace too, and becomes its root: uid 0 inside, 100000 outside.
+    expect(oci(['exec', 'userns', 'id']).out).toBe('uid=0 gid=0\n');
+    const pidFile = path.join(dir, 'userns-exec.pid');
+    expect(oci(['exec', '-d', '--pid-file', pidFile, 'userns', 'sleep', '30']).code).toBe(0);
+    expect(hostUid(Number(fs.readFileSync(pidFile, 'utf8')))).toBe('100000');
+    expect(oci(['delete', '--force', 'userns']).code).toBe(0);
+
+    const noNs = bundle('nouserns', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }], uidMappings: maps, gidMappings: maps } });
+    expect(oci(['create', '-b', noNs, 'nouserns']).out).toMatch(/^box: .*uidMappings\/gidMappings need a user namespace; add \{"type": "user"\}.*\n$/);
+    const noRoot = bundle('noroot', {
+      process: proc(['true']),
+      linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }], uidMappings: [{ containerID: 1, hostID: 100001, size: 10 }], gidMappings: maps },
+    });
+    expect(oci(['create', '-b', noRoot, 'noroot']).out).toMatch(/^box: .*linux\.uidMappings must map the container's id 0.*\n$/);
+  });
+
+  t.it('mounts are made in their listed order: a bind inside a tmpfs listed before it is seen', async () => {
+    const host = path.join(dir, 'listed');
+    fs.mkdirSync(host);
+    fs.writeFileSync(path.join(host, 'note'), 'from the host\n');
+    const b = bundle('order', {
+      process: proc(['cat', '/scratch/data/note']),
+      mounts: [
+        { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+        { destination: '/scratch/data', type: 'bind', source: host, options: ['rbind', 'ro'] },
+      ],
+    });
+    const out = path.join(dir, 'order.out');
+    expect(oci(['create', '-b', b, 'order'], out).code).toBe(0);
+    expect(oci(['start', 'order']).code).toBe(0);
+    await until(() => state('order').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(out, 'utf8')).toBe('from the host\n'); // made the other way round, the tmpfs would hide it
+    expect(oci(['delete', 'order']).code).toBe(0);
+  });
+
+  t.it('linux.rootfsPropagation: the container\'s "/" is shared or unbindable as asked', async () => {
+    for (const [mode, tag] of [['shared', / shared:\d+ /], ['unbindable', / unbindable /]] as const) {
+      const b = bundle(`prop-${mode}`, { process: proc(['grep', '-E', '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ', '/proc/self/mountinfo']), linux: { namespaces: NS_DEFAULT, rootfsPropagation: mode } });
+      const out = path.join(dir, `prop-${mode}.out`);
+      expect(oci(['create', '-b', b, `prop-${mode}`], out).code).toBe(0);
+      expect(oci(['start', `prop-${mode}`]).code).toBe(0);
+      await until(() => state(`prop-${mode}`).status === 'stopped', 10_000, 'the container to exit');
+      expect(fs.readFileSync(out, 'utf8')).toMatch(tag);
+      expect(oci(['delete', `prop-${mode}`]).code).toBe(0);
+    }
+    const bad = bundle('prop-bad', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, rootfsPropagation: 'sideways' } });
+    expect(oci(['create', '-b', bad, 'prop-bad']).out).toMatch(/^box: .*linux\.rootfsPropagation 'sideways' is not one of shared, slave, /);
+  });
+
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {
     const b = bundle('frozen', { process: proc(['sleep', '60']) });
     expect(oci(['create', '-b', b, 'frozen']).code).toBe(0);
@@ -176,7 +391,6 @@ t.describe('box with runc\'s command line', () => {
     expect(fs.existsSync(path.join(root, 'bad'))).toBe(false);
 
     const hooks = bundle('hooks', { process: proc(['true']), hooks: { prestart: [{ path: '/bin/true' }] } });
-    expect(oci(['create', '-b', hooks, 'hooks']).out).toMatch(/^box: .*hooks are not supported.*\n$/);
     expect(oci(['--systemd-cgroup', 'list']).out).toMatch(/^box: --systemd-cgroup is not supported.*cgroupfs.*\n$/);
     expect(oci(['create', '-b', hooks, '../x']).out).toMatch(/^box: invalid container id/);
     expect(fs.existsSync(path.join(root, 'hooks'))).toBe(false);

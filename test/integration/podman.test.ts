@@ -74,6 +74,23 @@ t.describe('podman --runtime box', () => {
     expect(fs.existsSync(`/run/box-oci/${id}`)).toBe(false);
   }, 120_000);
 
+  t.it('-t: the terminal comes over --console-socket (conmon holds its master)', () => {
+    const r = podman(['run', '--rm', '-t', ...LIMITS, 'busybox', 'sh', '-c', 'tty; exit 3']);
+    expect(r.code).toBe(3);
+    // A terminal of the container's own devpts instance (without -t: "not a tty").
+    expect(r.stdout).toMatch(/^\/dev\/pts\/0\r?\n$/);
+    const d = podman(['run', '-d', '-t', '--name', 'boxtty', ...LIMITS, 'busybox', 'sleep', '300']);
+    expect(d.code).toBe(0);
+    expect(podman(['exec', '-t', 'boxtty', 'tty'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\/dev\/pts\/1\r?\n$/) });
+    expect(podman(['rm', '-f', '-t', '0', 'boxtty']).code).toBe(0);
+  }, 120_000);
+
+  t.it('--uidmap: a user namespace from the bundle\'s uidMappings (root inside is 100000 outside)', () => {
+    const r = podman(['run', '--rm', ...LIMITS, '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    expect(r.stderr).toBe('');
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^0\n\s+0\s+100000\s+65536\n$/) });
+  }, 120_000);
+
   t.it('--memory: a process over the limit is killed (137)', () => {
     const r = podman(['run', '--rm', ...LIMITS, '--memory', '32m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
     expect(r.code).toBe(137);

@@ -56,12 +56,13 @@ const OCI_HELP = `Usage: box oci [--root DIR] [--log FILE] [--log-format text|js
        box --root DIR COMMAND ...      (runc's global options select these commands too)
 
 box as an OCI runtime, with runc's commands (bundles as the OCI runtime spec defines them):
-  create [--bundle DIR] [--pid-file FILE] ID   build the container; it waits before exec
+  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] [--preserve-fds N] ID
+                                               build the container; it waits before exec
   start ID                                     let it exec
   state ID                                     its state as JSON
   kill [--all] ID [SIGNAL]                     signal it (default TERM)
   delete [--force] ID                          remove a stopped (or, --force, any) container
-  exec [--process FILE] [-d] [--pid-file FILE] [--cwd DIR] [--env K=V] ID [COMMAND...]
+  exec [--process FILE] [-d] [-t] [--console-socket SOCK] [--pid-file FILE] [--cwd DIR] [--env K=V] ID [COMMAND...]
   ps [--format table|json] ID                  the processes in its cgroup
   pause ID, resume ID                          freeze and thaw its cgroup
   list                                         the containers under --root
@@ -147,13 +148,14 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
   switch (name) {
     case 'create': {
       const { opts, args } = flags(argv, { bundle: true, 'pid-file': true, 'console-socket': true, 'preserve-fds': true, 'no-pivot': false, 'no-new-keyring': false }, { b: 'bundle' });
-      if (opts['console-socket']) throw new UserError('--console-socket: a terminal (process.terminal) is not supported by box\'s OCI runtime yet');
-      if (opts['preserve-fds'] && opts['preserve-fds'] !== '0') throw new UserError('--preserve-fds is not supported by box\'s OCI runtime yet');
-      await createContainer(realSys(trace), { root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined });
+      await createContainer(realSys(trace), {
+        root: g.root, id: one(args, 'create'), bundle: (opts.bundle as string) ?? '.', pidFile: opts['pid-file'] as string | undefined,
+        consoleSocket: opts['console-socket'] as string | undefined, preserveFds: preserveFds(opts['preserve-fds']),
+      });
       return 0;
     }
     case 'start':
-      await startContainer(g.root, one(argv, 'start'));
+      await startContainer(realSys(trace), g.root, one(argv, 'start'));
       return 0;
     case 'state':
       process.stdout.write(`${JSON.stringify(publicState(readOciState(g.root, one(argv, 'state'))), null, 2)}\n`);
@@ -174,12 +176,12 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
         process: true, detach: false, tty: false, 'pid-file': true, 'console-socket': true, cwd: true, env: true, 'preserve-fds': true,
         'no-new-privs': false, user: true, cap: true,
       }, { p: 'process', d: 'detach', t: 'tty', e: 'env', u: 'user', c: 'cap' }, true);
-      if (opts.tty || opts['console-socket']) throw new UserError('exec with a terminal (-t, --console-socket) is not supported by box\'s OCI runtime yet');
       if (opts.user || opts.cap) throw new UserError('exec --user/--cap: give them in --process FILE instead');
       if (!args.length) throw new UserError('usage: box exec [--process FILE] [-d] [--pid-file FILE] ID [COMMAND...]');
       return ociExec(realSys(trace), {
         root: g.root, id: args[0], args: args.slice(1), processFile: opts.process as string | undefined, detach: !!opts.detach,
         pidFile: opts['pid-file'] as string | undefined, cwd: opts.cwd as string | undefined, env: opts.env ? [opts.env as string] : [],
+        tty: !!opts.tty, consoleSocket: opts['console-socket'] as string | undefined, preserveFds: preserveFds(opts['preserve-fds']),
       });
     }
     case 'features':
@@ -187,7 +189,7 @@ async function command(argv: string[], g: Globals, trace: Trace): Promise<number
       return 0;
     case 'spec': {
       const { opts } = flags(argv, { bundle: true, rootless: false }, { b: 'bundle' });
-      if (opts.rootless) throw new UserError('spec --rootless: box\'s OCI runtime has no user namespaces yet');
+      if (opts.rootless) throw new UserError('spec --rootless: box\'s OCI runtime runs as root; for a user namespace add {"type": "user"} and linux.uidMappings/gidMappings to config.json');
       writeSpec((opts.bundle as string) ?? '.');
       return 0;
     }
@@ -231,6 +233,10 @@ function cmdline(pid: number): string {
   } catch {
     return '';
   }
+}
+
+function preserveFds(v: string | true | undefined): number | undefined {
+  return typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : NaN) : undefined;
 }
 
 function one(args: string[], cmd: string): string {

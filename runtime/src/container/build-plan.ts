@@ -21,7 +21,7 @@ import { MS_PRIVATE, MS_REC, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_N
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import fs from 'node:fs';
-import { CAPABILITIES } from '../security/capabilities.ts';
+import { CAPABILITIES, capsFromMask } from '../security/capabilities.ts';
 import { securityPlan } from '../security/plan.ts';
 import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
@@ -36,6 +36,19 @@ export interface ProcessSpec {
   uid: number;
   gid: number;
   tty: boolean;
+  /** The terminal's rows and columns (an OCI process.consoleSize). */
+  consoleSize?: { height: number; width: number };
+  /**
+   * An OCI process's own capability sets (masks, bit N = capability N). Without them the
+   * effective and permitted sets are the bounding set, and nothing is inheritable or ambient.
+   */
+  capSets?: { effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint };
+  /** Supplementary groups (OCI process.user.additionalGids); without them, [gid] when the user changes. */
+  groups?: number[];
+  /** umask(2) for the command (OCI: process.user.umask, 022 if absent); without it, box-init's own. */
+  umask?: number;
+  /** Descriptors 3..3+N-1 the command keeps (runc's --preserve-fds N); box-init's pipes come after them. */
+  preserveFds?: number;
 }
 
 export const SYNC_IDMAP = 'box writes uid_map and gid_map';
@@ -66,7 +79,8 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (cfg.userns) {
     if (rootfs) {
       plan.unshare(CLONE_NEWNS);
-      mountOverlay(plan, rootfs);
+      if (rootfs.given) plan.mount(null, '/', null, MS_REC | MS_PRIVATE); // an OCI bundle's root, as below
+      else mountOverlay(plan, rootfs);
       bindVolumes(plan, rootfs); // as real root: locked once the user namespace owns the copy
     }
     // The namespace's owner is whoever creates it, and per-user counts (inotify instances,
@@ -116,7 +130,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
  * time offsets, user, capabilities, no_new_privs, seccomp, descriptors, directory, exec.
  */
 export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opts: { newTimeNs: boolean; beforeSecurity?: BeforeSecurity }): void {
-  if (proc.tty) plan.console().setsid().controllingTty();
+  if (proc.tty) plan.console(proc.consoleSize).setsid().controllingTty();
   if (opts.newTimeNs) {
     // Offsets must be written before any process enters the namespace; execve then enters it.
     plan.unshare(CLONE_NEWTIME);
@@ -151,19 +165,37 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   if (filterFirst) plan.seccomp(sec.seccomp!.bytes, filterNote!);
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
   plan.boundingSet(keep, sec.lastCap);
+  if (proc.groups) plan.setgroups(proc.groups);
   if (switchUser) {
-    plan.setgroups([proc.gid]).setresgid(proc.gid).setresuid(proc.uid);
+    if (!proc.groups) plan.setgroups([proc.gid]);
+    plan.setresgid(proc.gid).setresuid(proc.uid);
     plan.prctl(PR_SET_KEEPCAPS, 0, 'PR_SET_KEEPCAPS');
   }
-  plan.capset(keep, names.map((c) => c.replace(/^CAP_/, '')));
+  if (proc.capSets) setOwnCapSets(plan, proc.capSets, keep, sec.lastCap);
+  else plan.capset(keep, names.map((c) => c.replace(/^CAP_/, '')));
   plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // a uid change clears it: set it again
   if (sec.noNewPrivs) plan.prctl(PR_SET_NO_NEW_PRIVS, 1, 'PR_SET_NO_NEW_PRIVS');
   if (sec.seccomp && !filterFirst) plan.seccomp(sec.seccomp.bytes, filterNote!);
-  plan.closeRange(3);
+  if (proc.umask !== undefined) plan.umask(proc.umask);
+  plan.closeRange(3 + (proc.preserveFds ?? 0));
   plan.chdir(proc.cwd);
   for (const e of proc.env) plan.env(e);
   if (cfg.init) plan.init();
   plan.exec(proc.args[0], proc.args);
+}
+
+/**
+ * An OCI process's sets, as runc sets them: capset(2) with effective, permitted and
+ * inheritable, then each ambient one raised. None can hold what the bounding set lost; the
+ * kernel raises an ambient capability only if it is permitted and inheritable already.
+ */
+function setOwnCapSets(plan: Plan, sets: NonNullable<ProcessSpec['capSets']>, bounding: bigint, last: number): void {
+  const names = (m: bigint) => capsFromMask(m).map((c) => c.replace(/^CAP_/, '')).join('|') || '(none)';
+  const permitted = sets.permitted & bounding;
+  const inheritable = sets.inheritable & bounding;
+  plan.capsetAll({ effective: sets.effective & permitted, permitted, inheritable }, names);
+  const ambient = sets.ambient & permitted & inheritable;
+  if (ambient) plan.ambient(ambient, last, names(ambient));
 }
 
 /** CapBnd of this process, from /proc/self/status: what any child of ours may hold at most. */

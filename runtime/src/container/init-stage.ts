@@ -10,6 +10,8 @@ import type { Plan } from './plan.ts';
 
 export interface InitStage {
   child: ChildProcess;
+  /** The plan and report pipes (box-init's fds 3 and 4, or after the preserved ones). */
+  pipes: [Writable, Readable];
   /** Resolves with the host PID of the user's command once it has been exec'd. */
   started: Promise<number>;
 }
@@ -28,6 +30,8 @@ export interface InitOptions {
   onProcess?: (pid: number) => void;
   /** Called when box-init has opened the container's terminal: fd is the master, in `pid`. */
   onConsole?: (pid: number, fd: number) => void | Promise<void>;
+  /** Our descriptors 3..3+N-1 go to box-init at the same numbers, for the command (runc's --preserve-fds). */
+  preserveFds?: number;
 }
 
 /**
@@ -36,12 +40,13 @@ export interface InitOptions {
  */
 export function spawnInit(opts: InitOptions): InitStage {
   const encoded = opts.plan.encode(); // refuses an oversized plan before box-init starts
-  const child = spawn(initPath(), [], {
-    stdio: [...opts.stdio, 'pipe', 'pipe'] as StdioOptions,
+  const kept = Array.from({ length: opts.preserveFds ?? 0 }, (_, k) => 3 + k);
+  const child = spawn(initPath(), kept.length ? ['--preserve-fds', String(kept.length)] : [], {
+    stdio: [...opts.stdio, ...kept, 'pipe', 'pipe'] as StdioOptions,
     env: {},
   });
-  const planPipe = child.stdio[3] as Writable;
-  const reports = child.stdio[4] as Readable;
+  const planPipe = child.stdio[3 + kept.length] as Writable;
+  const reports = child.stdio[4 + kept.length] as Readable;
   planPipe.on('error', () => {}); // box-init may exit before reading everything: reports say why
   planPipe.write(encoded);
   const forks = opts.plan.ops.some((op) => op.args[0] === 'fork');
@@ -123,5 +128,5 @@ export function spawnInit(opts: InitOptions): InitStage {
     }
   });
   started.catch(() => {}); // the caller awaits it; avoid an unhandled rejection meanwhile
-  return { child, started };
+  return { child, started, pipes: [planPipe, reports] };
 }

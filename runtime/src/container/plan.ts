@@ -123,9 +123,21 @@ export class Plan {
   enterRoot() {
     return this.push(['enterroot'], 'chroot', '"." /* after fchdir to the container\'s root */');
   }
-  /** Open a terminal in the container's devpts as our stdio; box takes the master end. */
-  console() {
-    return this.push(['console'], 'open', '"/dev/ptmx", O_RDWR|O_NOCTTY /* the container\'s own terminal */');
+  /**
+   * Open a terminal in the container's devpts as our stdio; box takes the master end (or,
+   * after consoleSocket, it is sent there). `size`: its rows and columns (TIOCSWINSZ).
+   */
+  console(size?: { height: number; width: number }) {
+    return this.push(size ? ['console', size.height, size.width] : ['console'], 'open',
+      `"/dev/ptmx", O_RDWR|O_NOCTTY /* the container's own terminal${size ? `, ${size.width}x${size.height}` : ''} */`);
+  }
+  /** OCI --console-socket: connect to it now (its host path is visible); console() sends the master there (SCM_RIGHTS). */
+  consoleSocket(path: string) {
+    return this.push(['consolesock', path], 'connect', `socket(AF_UNIX), ${q(path)} /* --console-socket */`);
+  }
+  /** umask(2): the mode bits files the command creates will not have. */
+  umask(mask: number) {
+    return this.push(['umask', `0${mask.toString(8)}`], 'umask', `0${mask.toString(8)}`);
   }
   setsid() {
     return this.push(['setsid'], 'setsid', '');
@@ -151,6 +163,16 @@ export class Plan {
   /** Effective and permitted sets to exactly `mask`, inheritable empty. */
   capset(mask: bigint, names: string[]) {
     return this.push(['capset', `0x${mask.toString(16)}`], 'capset', names.length ? names.join('|') : '(none)');
+  }
+  /** The three sets given one by one (an OCI config's effective, permitted and inheritable lists). */
+  capsetAll(sets: { effective: bigint; permitted: bigint; inheritable: bigint }, names: (m: bigint) => string) {
+    const hex = (m: bigint) => `0x${m.toString(16)}`;
+    return this.push(['capset', hex(sets.effective), hex(sets.permitted), hex(sets.inheritable)], 'capset',
+      `effective ${names(sets.effective)}, permitted ${names(sets.permitted)}, inheritable ${names(sets.inheritable)}`);
+  }
+  /** Raise each capability of `mask` in the ambient set (PR_CAP_AMBIENT_RAISE). */
+  ambient(mask: bigint, lastCap: number, names: string) {
+    return this.push(['ambient', `0x${mask.toString(16)}`, lastCap], 'prctl', `PR_CAP_AMBIENT_RAISE, each of ${names}`);
   }
   prctl(option: number, arg: number, name: string) {
     return this.push(['prctl', option, arg], 'prctl', `${name}, ${arg}`);

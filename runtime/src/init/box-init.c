@@ -46,14 +46,18 @@
 #include <grp.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <linux/openat2.h>
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
 
-#define PLAN_FD 3
-#define REPORT_FD 4
+/* The plan comes on fd 3 and reports go out on fd 4, unless the caller keeps N descriptors
+ * for the command at 3..3+N-1 (runc's --preserve-fds N): then box passes "--preserve-fds N"
+ * and the two pipes come right after them (plan_fds_after_preserved). */
+static int PLAN_FD = 3;
+static int REPORT_FD = 4;
 /* The same bound as PLAN_MAX_BYTES in container/plan.ts. The kernel's own limits are far
  * below it (execve takes at most a quarter of the stack limit for argv and environment,
  * 2 MiB with the usual 8 MiB stack; a seccomp filter at most 4096 instructions). */
@@ -195,12 +199,53 @@ static void wait_for_go(int i, pid_t pid)
  * would not exist in the container's /dev/pts, and `tty` would say "not a tty"). The slave
  * becomes our stdin/stdout/stderr; box takes the master with pidfd_getfd(2) while we wait. */
 
-static int open_console(int i)
+/* An OCI runtime's caller (conmon, for `podman run -t`) gives a unix socket instead
+ * (--console-socket): connected while its host path is still visible ("consolesock"), and
+ * the master goes there with SCM_RIGHTS, as runc sends it, instead of to box. */
+static int console_sock = -1;
+
+static int connect_console_socket(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof addr.sun_path) { errno = ENAMETOOLONG; return -1; }
+	strcpy(addr.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) return -1;
+	if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) { int err = errno; close(s); errno = err; return -1; }
+	return console_sock = s;
+}
+
+/* One message: the name "/dev/ptmx" as its bytes, the master as its SCM_RIGHTS payload. */
+static int send_console_master(int master)
+{
+	char name[] = "/dev/ptmx";
+	struct iovec iov = { .iov_base = name, .iov_len = sizeof name - 1 };
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+	memset(&u, 0, sizeof u);
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	int rc = sendmsg(console_sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	int err = errno;
+	close(console_sock);
+	console_sock = -1;
+	errno = err;
+	return rc;
+}
+
+static int open_console(int i, const char *rows, const char *cols)
 {
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0) return -1;
 	int unlock = 0, n;
 	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ioctl(m, TIOCGPTN, &n) < 0) return -1;
+	if (rows && cols) { /* process.consoleSize */
+		struct winsize ws = { .ws_row = num(rows), .ws_col = num(cols) };
+		if (ioctl(m, TIOCSWINSZ, &ws) < 0) return -1;
+	}
 	char path[32];
 	snprintf(path, sizeof path, "/dev/pts/%d", n);
 	int s = open(path, O_RDWR | O_NOCTTY);
@@ -208,6 +253,11 @@ static int open_console(int i)
 	for (int fd = 0; fd < 3; fd++)
 		if (dup2(s, fd) < 0) return -1;
 	if (s > 2) close(s);
+	if (console_sock >= 0) {
+		int rc = send_console_master(m);
+		close(m); /* the receiver has its own copy now */
+		return rc;
+	}
 	report("PTY", i, m);
 	wait_for_go(-1, 0);
 	close(m); /* box has its own copy now */
@@ -330,15 +380,27 @@ static int drop_bounding(unsigned long long keep, int last_cap)
 	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 }
 
-/* Effective and permitted = keep; inheritable empty, as Docker since CVE-2022-24769. */
-static int set_caps(unsigned long long keep)
+/* The three sets. box's own containers: effective = permitted = keep, inheritable empty, as
+ * Docker since CVE-2022-24769; an OCI config may give each set (and an inheritable one). */
+static int set_caps(unsigned long long eff, unsigned long long perm, unsigned long long inh)
 {
 	struct cap_header h = { 0x20080522, 0 }; /* _LINUX_CAPABILITY_VERSION_3 */
 	struct cap_data d[2] = {
-		{ keep & 0xffffffff, keep & 0xffffffff, 0 },
-		{ keep >> 32, keep >> 32, 0 },
+		{ eff & 0xffffffff, perm & 0xffffffff, inh & 0xffffffff },
+		{ eff >> 32, perm >> 32, inh >> 32 },
 	};
 	return syscall(SYS_capset, &h, d);
+}
+
+/* The ambient set (process.capabilities.ambient): kept across an execve of a file without
+ * file capabilities, so a non-root command keeps them. The kernel raises one only if it is
+ * both permitted and inheritable already. */
+static int raise_ambient(unsigned long long mask, int last_cap)
+{
+	for (int c = 0; c <= last_cap; c++)
+		if ((mask & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			return -1;
+	return 0;
 }
 
 static int hexval(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
@@ -530,7 +592,7 @@ static long run_op(int i, struct op *o)
 	if (IS("linkup")) return link_up(a[1]);
 	if (IS("sethostname")) return sethostname(a[1], strlen(a[1]));
 	if (IS("write")) return write_file(a[1], a[2]);
-	if (IS("console")) return open_console(i);
+	if (IS("console")) return open_console(i, o->argc > 2 ? a[1] : NULL, o->argc > 2 ? a[2] : NULL);
 	if (IS("setsid")) return setsid();
 	if (IS("tiocsctty")) return ioctl(0, TIOCSCTTY, 0);
 	if (IS("setgroups")) {
@@ -543,7 +605,13 @@ static long run_op(int i, struct op *o)
 	if (IS("setresgid")) return setresgid(num(a[1]), num(a[1]), num(a[1]));
 	if (IS("setresuid")) return setresuid(num(a[1]), num(a[1]), num(a[1]));
 	if (IS("bounding")) return drop_bounding(strtoull(a[1], NULL, 0), num(a[2]));
-	if (IS("capset")) return set_caps(strtoull(a[1], NULL, 0));
+	if (IS("capset")) {
+		unsigned long long eff = strtoull(a[1], NULL, 0);
+		return o->argc > 3 ? set_caps(eff, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0)) : set_caps(eff, eff, 0);
+	}
+	if (IS("ambient")) return raise_ambient(strtoull(a[1], NULL, 0), num(a[2]));
+	if (IS("umask")) { umask(num(a[1])); return 0; }
+	if (IS("consolesock")) return connect_console_socket(a[1]);
 	if (IS("prctl")) return prctl(num(a[1]), num(a[2]), 0, 0, 0);
 	if (IS("seccomp")) return set_seccomp(a[1]);
 	if (IS("close_range")) return syscall(SYS_close_range, num(a[1]), ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
@@ -554,8 +622,20 @@ static long run_op(int i, struct op *o)
 #undef IS
 }
 
-int main(void)
+/* box-init --preserve-fds N: the caller's descriptors 3..3+N-1 stay where they are, for the
+ * command (close_range in the plan starts after them); our two pipes come next. */
+static void plan_fds_after_preserved(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--preserve-fds") == 0) {
+		int n = atoi(argv[2]);
+		PLAN_FD = 3 + n;
+		REPORT_FD = 4 + n;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	plan_fds_after_preserved(argc, argv);
 	/* The report fd closes itself on exec: EOF there means "the user's command runs". */
 	fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
 	parse_plan(read_plan(PLAN_FD));

@@ -6,23 +6,26 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME, type NamespaceName } from '../sys/constants.ts';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_UNBINDABLE, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { RunConfig } from '../container/config.ts';
 import type { ProcessSpec } from '../container/build-plan.ts';
 import type { RootfsSpec, Volume } from '../rootfs/rootfs.ts';
 import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
+import { CAPABILITIES, capMask } from '../security/capabilities.ts';
+import { readHooks, type Hooks } from './hooks.ts';
 
 export interface OciSpec {
   ociVersion?: string;
   process?: {
     terminal?: boolean;
+    consoleSize?: { height: number; width: number };
     args?: string[];
     env?: string[];
     cwd?: string;
-    user?: { uid?: number; gid?: number; additionalGids?: number[] };
-    capabilities?: { bounding?: string[]; effective?: string[]; permitted?: string[] };
+    user?: { uid?: number; gid?: number; umask?: number; additionalGids?: number[] };
+    capabilities?: { bounding?: string[]; effective?: string[]; permitted?: string[]; inheritable?: string[]; ambient?: string[] };
     noNewPrivileges?: boolean;
     rlimits?: { type: string; soft: number; hard: number }[];
     oomScoreAdj?: number;
@@ -35,7 +38,8 @@ export interface OciSpec {
   linux?: {
     namespaces?: { type: string; path?: string }[];
     cgroupsPath?: string;
-    uidMappings?: unknown[];
+    uidMappings?: IdMapping[];
+    gidMappings?: IdMapping[];
     resources?: {
       memory?: { limit?: number };
       cpu?: { quota?: number; period?: number; shares?: number };
@@ -45,8 +49,11 @@ export interface OciSpec {
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
     readonlyPaths?: string[];
+    rootfsPropagation?: string;
   };
 }
+
+export interface IdMapping { containerID: number; hostID: number; size: number }
 
 export interface Bundle {
   dir: string;
@@ -62,6 +69,9 @@ export interface Bundle {
   oomScoreAdj?: number;
   /** Namespaces to join rather than create: linux.namespaces[].path. */
   joins: { path: string; flag: number }[];
+  hooks: Hooks;
+  /** With a user namespace: uid_map and gid_map as box writes them ("inside outside count" lines). */
+  idMaps?: { uid: string; gid: string; rootUid: number; rootGid: number };
 }
 
 // The spec's names for namespaces, and box's.
@@ -94,6 +104,97 @@ const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'R
 /** The mounts box makes itself (buildRootfs): a config's own entries for these are the same thing. */
 const BUILT_IN = new Set(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
 
+// Kernel parameters that belong to a namespace (runc's list): set in the container's own, they
+// change nothing outside it. Any other sysctl is the whole machine's, and is refused.
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+function checkSysctls(file: string, sysctl: Record<string, string>, namespaces: string[]): void {
+  for (const [key, value] of Object.entries(sysctl)) {
+    const k = key.replaceAll('/', '.');
+    if (!/^[\w-]+(\.[\w-]+)*$/.test(k)) throw new UserError(`${file}: linux.sysctl '${key}' is not a sysctl name; e.g. net.ipv4.ip_forward`);
+    if (String(value).includes('\n')) throw new UserError(`${file}: linux.sysctl '${key}' has a newline in its value; give one value`);
+    const need = IPC_SYSCTLS.has(k) || k.startsWith('fs.mqueue.') ? 'ipc' : k.startsWith('net.') ? 'network' : k === 'kernel.domainname' ? 'uts' : null;
+    if (k === 'kernel.hostname') throw new UserError(`${file}: linux.sysctl kernel.hostname conflicts with the config's hostname field; set "hostname" instead`);
+    if (!need) throw new UserError(`${file}: linux.sysctl ${k} is not in a separate kernel namespace (it would change the host's); remove it`);
+    if (!namespaces.includes(need)) throw new UserError(`${file}: linux.sysctl ${k} is not allowed in the host's ${need} namespace; add {"type": "${need}"} to linux.namespaces`);
+  }
+}
+
+/**
+ * linux.uidMappings and gidMappings, as uid_map and gid_map take them. They need a user
+ * namespace, and box's plan becomes the namespace's root (uid and gid 0) after it is made,
+ * as runc's init does: 0 must be mapped. A range must not wrap past the 32-bit ids.
+ */
+function idMappings(file: string, userns: boolean, uids: IdMapping[] | undefined, gids: IdMapping[] | undefined): Bundle['idMaps'] {
+  if (!userns) {
+    if (uids?.length || gids?.length) throw new UserError(`${file}: linux.uidMappings/gidMappings need a user namespace; add {"type": "user"} to linux.namespaces`);
+    return undefined;
+  }
+  const text = (name: string, maps: IdMapping[] | undefined) => {
+    if (!maps?.length) throw new UserError(`${file}: a user namespace needs linux.${name}, e.g. [{"containerID": 0, "hostID": 100000, "size": 65536}]`);
+    if (maps.length > 340) throw new UserError(`${file}: linux.${name} has ${maps.length} ranges; the kernel takes at most 340`);
+    for (const m of maps) {
+      const ok = [m.containerID, m.hostID, m.size].every((n) => Number.isInteger(n) && n >= 0) && m.size > 0 &&
+        m.containerID + m.size <= 2 ** 32 && m.hostID + m.size <= 2 ** 32;
+      if (!ok) throw new UserError(`${file}: linux.${name} entry ${JSON.stringify(m)} is not a range of ids (containerID, hostID, size > 0, below 2^32)`);
+    }
+    if (!maps.some((m) => m.containerID === 0)) throw new UserError(`${file}: linux.${name} must map the container's id 0 (box's OCI runtime becomes the namespace's root)`);
+    return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n') + '\n';
+  };
+  const host0 = (maps: IdMapping[]) => maps.find((m) => m.containerID === 0)!.hostID;
+  return { uid: text('uidMappings', uids), gid: text('gidMappings', gids), rootUid: host0(uids!), rootGid: host0(gids!) };
+}
+
+/**
+ * With a user namespace, box-init builds the root after it has become the namespace's root:
+ * an unprivileged id on the host, which must be able to reach root.path (as with runc).
+ * Checked here, so the fix is named instead of a mount failing with EACCES.
+ */
+function checkSearchable(file: string, root: string, uid: number, gid: number): void {
+  for (let d = root; ; d = path.dirname(d)) {
+    const st = fs.statSync(d);
+    const x = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+    if (!(st.mode & x)) throw new UserError(`${file}: ${d} is not searchable by the container's root (uid ${uid} on the host) in its user namespace; chmod o+x ${d} (or chown the bundle to ${uid})`);
+    if (d === '/') return;
+  }
+}
+
+const PROPAGATION: Record<string, number> = {
+  shared: MS_SHARED, slave: MS_SLAVE, private: MS_PRIVATE, unbindable: MS_UNBINDABLE,
+  rshared: MS_SHARED | MS_REC, rslave: MS_SLAVE | MS_REC, rprivate: MS_PRIVATE | MS_REC, runbindable: MS_UNBINDABLE | MS_REC,
+};
+
+function rootPropagation(file: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(value in PROPAGATION)) throw new UserError(`${file}: linux.rootfsPropagation '${value}' is not one of ${Object.keys(PROPAGATION).join(', ')}`);
+  return PROPAGATION[value];
+}
+
+/** A capability list as a mask. A name that is no capability is an error (the spec: it MUST be). */
+function capList(names: string[] | undefined, set: string): bigint {
+  const unknown = (names ?? []).find((c) => !(c in CAPABILITIES));
+  if (unknown) throw new UserError(`process.capabilities.${set}: unknown capability '${unknown}'; names are as in capabilities(7), e.g. CAP_KILL`);
+  return capMask(names ?? []);
+}
+
+/**
+ * config.json's process (or an exec's process.json) as box's ProcessSpec: its user, groups and
+ * umask (022 if absent, as runc), its terminal, and its own capability sets.
+ */
+export function ociProcess(p: NonNullable<OciSpec['process']>): ProcessSpec {
+  const c = p.capabilities ?? {};
+  return {
+    args: p.args ?? [], env: p.env ?? [], cwd: p.cwd ?? '/', uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0,
+    tty: !!p.terminal, consoleSize: p.terminal ? p.consoleSize : undefined,
+    groups: p.user?.additionalGids ?? [],
+    umask: p.user?.umask ?? 0o022,
+    capSets: {
+      effective: capList(c.effective, 'effective'), permitted: capList(c.permitted, 'permitted'),
+      inheritable: capList(c.inheritable, 'inheritable'), ambient: capList(c.ambient, 'ambient'),
+    },
+  };
+}
+
 export function readBundle(bundleDir: string): Bundle {
   const dir = path.resolve(bundleDir);
   const file = path.join(dir, 'config.json');
@@ -105,25 +206,31 @@ export function readBundle(bundleDir: string): Bundle {
     throw new UserError(e.code === 'ENOENT' ? `${file} does not exist; give the bundle's directory with --bundle (box spec writes a default config.json)`
       : `${file} is not valid JSON (${e.message.split('\n')[0]}); fix it`);
   }
+  // The spec's valid values: a version this runtime implements (SemVer 1.x, "1.0.2-dev" as podman sends).
+  if (spec.ociVersion !== undefined && !/^1\.\d+\.\d+(-[\w.]+)?$/.test(spec.ociVersion)) {
+    throw new UserError(`${file}: ociVersion '${spec.ociVersion}' is not a version of the runtime spec box implements (1.x.y)`);
+  }
   const p = spec.process;
   if (!p?.args?.length) throw new UserError(`${file}: process.args is empty; give the command to run, e.g. "args": ["sh"]`);
-  if (p.terminal) throw new UserError(`${file}: process.terminal is not supported by box's OCI runtime yet; set "terminal": false`);
   if (!spec.root?.path) throw new UserError(`${file}: root.path is missing; name the root filesystem's directory, e.g. "rootfs"`);
   const root = path.resolve(dir, spec.root.path);
   if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${file}: root.path ${root} is not a directory`);
-  if (Object.values(spec.hooks ?? {}).some((h) => h?.length)) throw new UserError(`${file}: hooks are not supported by box's OCI runtime yet; remove them`);
-  if (Object.keys(spec.linux?.sysctl ?? {}).length) throw new UserError(`${file}: linux.sysctl is not supported by box's OCI runtime yet; remove it`);
+  const hooks = readHooks(file, spec.hooks);
   const rlimits = (p.rlimits ?? []).map((r) => {
     const resource = RLIMITS.indexOf(r.type);
     if (resource < 0) throw new UserError(`${file}: unknown rlimit '${r.type}'; e.g. RLIMIT_NOFILE`);
     return { resource, name: r.type, soft: BigInt(r.soft), hard: BigInt(r.hard) };
   });
-  if (spec.linux?.uidMappings?.length) throw new UserError(`${file}: linux.uidMappings (a user namespace) is not supported by box's OCI runtime yet; remove it`);
 
   const namespaces: NamespaceName[] = [];
   const joins: Bundle['joins'] = [];
+  let userns = false;
   for (const ns of spec.linux?.namespaces ?? []) {
-    if (ns.type === 'user') throw new UserError(`${file}: a user namespace is not supported by box's OCI runtime yet; remove it from linux.namespaces`);
+    if (ns.type === 'user') {
+      if (ns.path) throw new UserError(`${file}: joining a user namespace by path is not supported; remove its path to make a new one`);
+      userns = true;
+      continue;
+    }
     const name = NS[ns.type];
     if (!name) throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
     if (ns.path) {
@@ -134,17 +241,25 @@ export function readBundle(bundleDir: string): Bundle {
   }
   if (!namespaces.includes('mnt')) throw new UserError(`${file}: linux.namespaces must include a new mount namespace: box builds the root in one`);
 
+  for (const list of ['maskedPaths', 'readonlyPaths'] as const) {
+    const rel = spec.linux?.[list]?.find((p) => !p.startsWith('/'));
+    if (rel !== undefined) throw new UserError(`${file}: linux.${list} '${rel}' is not an absolute path; write it as the container sees it, e.g. /proc/kcore`);
+  }
+  const idMaps = idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
+  if (idMaps) checkSearchable(file, root, idMaps.rootUid, idMaps.rootGid);
+  checkSysctls(file, spec.linux?.sysctl ?? {}, (spec.linux?.namespaces ?? []).map((n) => n.type));
+
   const volumes: Volume[] = [];
   const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
-  for (const m of spec.mounts ?? []) {
+  for (const [order, m] of (spec.mounts ?? []).entries()) {
     const opts = m.options ?? [];
     const dest = path.posix.normalize(m.destination);
     if (BUILT_IN.has(dest) && m.type !== 'bind') continue;
     if (m.type === 'bind' || opts.includes('bind') || opts.includes('rbind')) {
-      volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro') });
+      volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro'), order });
     } else if (m.type === 'tmpfs') {
       const { flags, data } = mountOptions(opts);
-      tmpfs.push({ path: dest, options: data, flags });
+      tmpfs.push({ path: dest, options: data, flags, order });
     } else {
       throw new UserError(`${file}: mount of type '${m.type}' at ${m.destination} is not supported; use bind or tmpfs`);
     }
@@ -153,19 +268,21 @@ export function readBundle(bundleDir: string): Bundle {
   const caps = p.capabilities?.bounding ?? [];
   const cfg: RunConfig = {
     image: root, command: p.args, detach: true, interactive: false, tty: false, autoRemove: false,
-    namespaces, userns: false, lab: false, timeOffset: 0, chroot: false, readOnly: !!spec.root.readonly,
+    namespaces, userns, lab: false, timeOffset: 0, chroot: false, readOnly: !!spec.root.readonly,
     volumes: [], env: p.env ?? [], hostname: spec.hostname,
     // The spec lists the capabilities to keep: all others dropped.
     capAdd: caps, capDrop: ['ALL'],
     seccomp: !!spec.linux?.seccomp, seccompProfile: spec.linux?.seccomp,
     noNewPrivs: !!p.noNewPrivileges, devices: [],
   };
-  const proc: ProcessSpec = {
-    args: p.args, env: p.env ?? [], cwd: p.cwd ?? '/', uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, tty: false,
-  };
+  capList(p.capabilities?.bounding, 'bounding');
+  const proc = ociProcess(p);
   const rootfs: RootfsSpec = {
     rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
-    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, maskPaths: true, devices: [],
+    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [],
+    // The config's lists, as runc: none given, nothing masked (engines send runc's defaults).
+    maskPaths: true, maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
+    sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation),
   };
   const r = spec.linux?.resources;
   const limits: Limits = {
@@ -182,5 +299,5 @@ export function readBundle(bundleDir: string): Bundle {
     ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
     : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
   if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
-  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj };
+  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
 }

@@ -7,15 +7,14 @@
 // status is the process's.
 
 import fs from 'node:fs';
-import { closeFdsBeforeFilter, openCgroup } from './runtime.ts';
+import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, openCgroup } from './runtime.ts';
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../container/plan.ts';
-import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
+import { joinNamespaces } from './join.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
-import type { Readable, Writable } from 'node:stream';
-import { readBundle, type OciSpec } from './bundle.ts';
+import { ociProcess, readBundle, type OciSpec } from './bundle.ts';
 import { readOciState } from './state.ts';
 
 export interface OciExecOptions {
@@ -28,9 +27,11 @@ export interface OciExecOptions {
   pidFile?: string;
   cwd?: string;
   env: string[];
+  /** -t: a terminal (with the arguments form; a process.json says it with "terminal"). */
+  tty?: boolean;
+  consoleSocket?: string;
+  preserveFds?: number;
 }
-
-const JOIN_ORDER: NamespaceName[] = ['ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt'];
 
 export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   const st = readOciState(o.root, o.id);
@@ -44,23 +45,21 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
     } catch (err) {
       throw new UserError(`--process ${o.processFile}: cannot read it as JSON (${(err as Error).message.split('\n')[0]})`);
     }
-  } else p = { args: o.args, env: b.proc.env, cwd: o.cwd ?? b.proc.cwd };
+  } else p = { args: o.args, env: b.proc.env, cwd: o.cwd ?? b.proc.cwd, terminal: o.tty };
   if (!p.args?.length) throw new UserError('give the command to run: box exec ID COMMAND..., or --process FILE');
-  if (p.terminal) throw new UserError('exec with a terminal (process.terminal) is not supported by box\'s OCI runtime yet');
+  checkConsole(o.processFile ?? 'exec', !!p.terminal, o.consoleSocket);
+  checkPreserveFds(o.preserveFds);
 
-  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
-  const theirs = (ns: string) => { try { return fs.readlinkSync(`/proc/${first}/ns/${ns}`); } catch { return null; } };
   const plan = new Plan();
+  if (o.consoleSocket) plan.consoleSocket(o.consoleSocket);
   plan.sync('box puts us in the container\'s cgroup');
   plan.rootFd(`/proc/${first}/root`);
-  for (const ns of JOIN_ORDER) {
-    if (theirs(ns) && theirs(ns) !== mine(ns)) plan.setns(`/proc/${first}/ns/${ns}`, NAMESPACES[ns]);
-  }
+  const otherPidNs = joinNamespaces(plan, first);
   plan.enterRoot();
-  if (theirs('pid') !== mine('pid')) plan.fork();
+  if (otherPidNs) plan.fork();
   const proc: ProcessSpec = {
-    args: p.args, env: [...(p.env ?? b.proc.env), ...o.env], cwd: o.cwd ?? p.cwd ?? '/',
-    uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, tty: false,
+    ...ociProcess({ capabilities: o.processFile ? undefined : b.spec.process?.capabilities, ...p }),
+    env: [...(p.env ?? b.proc.env), ...o.env], cwd: o.cwd ?? p.cwd ?? '/', preserveFds: o.preserveFds,
   };
   const cfg = {
     ...b.cfg,
@@ -71,12 +70,12 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   closeFdsBeforeFilter(plan);
 
   const cgroup = openCgroup(sys, st);
-  const init = spawnInit({ plan, trace: sys.trace, stdio: [0, 1, 2], onSync: (pid) => cgroup?.addProcess(pid) });
+  const init = spawnInit({ plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds, onSync: (pid) => cgroup?.addProcess(pid) });
   const exited = new Promise<number>((resolve) => init.child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))));
   await init.started;
   if (o.pidFile) fs.writeFileSync(o.pidFile, String(init.child.pid));
   if (!o.detach) return exited;
-  for (const fd of [3, 4]) (init.child.stdio[fd] as Readable | Writable).destroy();
+  for (const p of init.pipes) p.destroy();
   init.child.unref();
   return 0;
 }

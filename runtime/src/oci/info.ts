@@ -7,15 +7,15 @@ import { CAPABILITIES } from '../security/capabilities.ts';
 import { UserError } from '../sys/errors.ts';
 import { OCI_VERSION } from './state.ts';
 
-/** Only what box honours: hooks, terminals, user namespaces and sysctls are refused today (bundle.ts). */
+/** Only what box honours (bundle.ts refuses the rest in one line). */
 export function features(): unknown {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: OCI_VERSION,
-    hooks: [],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: ['bind', 'rbind', 'ro', 'rw', 'size', 'mode', 'nr_inodes'],
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: Object.keys(CAPABILITIES),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: {
@@ -33,7 +33,10 @@ export function features(): unknown {
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
-/** runc spec's default, without a terminal (box's OCI runtime has none yet): sh in ./rootfs. */
+/**
+ * runc spec's default, without a terminal (runc's has one, which `create` can only hand over
+ * with --console-socket; without a terminal the container uses the caller's stdio): sh in ./rootfs.
+ */
 export function defaultSpec(): unknown {
   return {
     ociVersion: OCI_VERSION,

@@ -16,11 +16,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { containerPlan } from '../container/build-plan.ts';
+import { containerPlan, SYNC_IDMAP } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { restrictDevices } from '../container/run.ts';
 import { Plan } from '../container/plan.ts';
@@ -28,9 +27,11 @@ import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
+import { runHooks, runHooksWarn, type HookState } from './hooks.ts';
 import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
 
 export const SYNC_CREATED = 'box create records the container: it waits on exec.fifo next';
+export const SYNC_HOOKS = 'box runs the prestart, createRuntime and createContainer hooks (before pivot_root)';
 
 const cgroupName = (id: string) => `box-oci-${id}`;
 
@@ -39,6 +40,30 @@ export interface CreateOptions {
   id: string;
   bundle: string;
   pidFile?: string;
+  /** --console-socket: a unix socket to send the terminal's master to (process.terminal). */
+  consoleSocket?: string;
+  /** --preserve-fds N: our descriptors 3..3+N-1 stay open in the container's process. */
+  preserveFds?: number;
+}
+
+/**
+ * runc's rule: a terminal needs somewhere to send its master, since create returns while the
+ * container lives on (conmon gives a socket); a socket without a terminal is a mistake.
+ */
+export function checkConsole(file: string, terminal: boolean, consoleSocket: string | undefined): void {
+  if (terminal && !consoleSocket) throw new UserError(`${file}: process.terminal is true but no --console-socket was given; give a unix socket to receive the terminal, or set "terminal": false`);
+  if (!terminal && consoleSocket) throw new UserError(`--console-socket given but ${file} has "terminal": false; set process.terminal to true or drop --console-socket`);
+  if (consoleSocket && !fs.statSync(consoleSocket, { throwIfNoEntry: false })?.isSocket()) throw new UserError(`--console-socket ${consoleSocket} is not a unix socket; give the path of a listening one`);
+}
+
+/**
+ * --preserve-fds N: a count. Whether 3..3+N-1 are the caller's cannot be checked from here:
+ * Node opens descriptors of its own (epoll, eventfd, a signal pipe) at the lowest free numbers
+ * before any of our code runs; as with runc, the caller must have them open.
+ */
+export function checkPreserveFds(n: number | undefined): void {
+  if (n === undefined) return;
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new UserError(`--preserve-fds ${n}: give a count of descriptors after stdio, e.g. 1 for fd 3`);
 }
 
 /** `box create`: returns once the container waits before exec; the container keeps our stdio. */
@@ -46,6 +71,9 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
   checkId(o.id);
   if (process.getuid?.() !== 0) throw new UserError('box create needs root (it makes namespaces, mounts and cgroups): run it with sudo');
   const b = readBundle(o.bundle); // a bad config fails here, in one line, before anything exists
+  checkConsole(path.join(b.dir, 'config.json'), b.proc.tty, o.consoleSocket);
+  checkPreserveFds(o.preserveFds);
+  b.proc.preserveFds = o.preserveFds;
   const dir = containerDir(o.root, o.id);
   fs.mkdirSync(o.root, { recursive: true, mode: 0o700 });
   try {
@@ -59,40 +87,59 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
   try {
     const fifo = fifoPath(o.root, o.id);
     execFileSync('mkfifo', ['-m', '0600', fifo]);
+    // In a user namespace box-init reopens it as the container's root, an unprivileged id here (as runc).
+    if (b.idMaps) fs.chownSync(fifo, b.idMaps.rootUid, b.idMaps.rootGid);
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
     cgroup.setLimits(b.limits);
     // Only the harmless device nodes may be opened, whatever nodes the container makes
     // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
     // config's linux.resources.devices that engines send (deny all, then the usual nodes).
     restrictDevices(sys, cgroup, []);
-    // Still root with every capability (CAP_SYS_RESOURCE may raise a hard limit): rlimits and
-    // oom_score_adj, then the stop before exec. (runc sets rlimits later and, on this host,
-    // fails podman's RLIMIT_NPROC with EPERM.)
-    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => {
-      for (const r of b.rlimits) p.rlimit(r.resource, r.name, r.soft, r.hard);
-      if (b.oomScoreAdj !== undefined) p.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
-      p.sync(SYNC_CREATED).waitExecFifo();
-    });
+    // The stop before exec: still root with every capability, in the container's namespaces.
+    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SYNC_CREATED).waitExecFifo());
     closeFdsBeforeFilter(plan);
+    const createHooks = ['prestart', 'createRuntime', 'createContainer'].some((h) => b.hooks[h as keyof typeof b.hooks]?.length);
+    if (createHooks) {
+      const pivot = plan.ops.findIndex((op) => op.args[0] === 'pivot_root'); // a bundle's root is always pivoted into
+      if (pivot < 0) throw new Error('OCI create: the plan has no pivot_root to run the create hooks before');
+      plan.ops.splice(pivot, 0, ...new Plan().sync(SYNC_HOOKS).ops);
+    }
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
     // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
     const first = new Plan().execFifo(fifo);
+    if (o.consoleSocket) first.consoleSocket(o.consoleSocket);
+    // rlimits and oom_score_adj first, as the host's root with every capability (CAP_SYS_RESOURCE
+    // may raise a hard limit; inside a user namespace it could not). A fork inherits both.
+    // (runc sets rlimits later and, on this host, fails podman's RLIMIT_NPROC with EPERM.)
+    for (const r of b.rlimits) first.rlimit(r.resource, r.name, r.soft, r.hard);
+    if (b.oomScoreAdj !== undefined) first.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
     for (const j of b.joins) first.setns(j.path, j.flag);
     plan.ops.unshift(...first.ops);
     const cg = cgroup;
     let created: () => void = () => {};
     const waiting = new Promise<void>((resolve) => { created = resolve; });
     const init = spawnInit({
-      plan, trace: sys.trace, stdio: [0, 1, 2],
+      plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
       onProcess: (pid) => cg.addProcess(pid),
-      onSync: (pid, why) => {
+      onSync: async (pid, why) => {
+        // A user namespace: box-init waits, just made, for its id maps (the host's root writes them).
+        if (why === SYNC_IDMAP && b.idMaps) {
+          sys.writeFile(`/proc/${pid}/uid_map`, b.idMaps.uid);
+          sys.writeFile(`/proc/${pid}/gid_map`, b.idMaps.gid);
+        }
+        if (why === SYNC_HOOKS) {
+          const state: HookState = { ociVersion: OCI_VERSION, id: o.id, status: 'creating', pid: init.child.pid!, bundle: b.dir, annotations: b.spec.annotations ?? {} };
+          await runHooks('prestart', b.hooks, state, sys.trace);
+          await runHooks('createRuntime', b.hooks, state, sys.trace);
+          await runHooks('createContainer', b.hooks, state, sys.trace, pid);
+        }
         if (why !== SYNC_CREATED) return;
         reaper = init.child.pid!;
         writeOciState(o.root, {
           ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,
           created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
-          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid,
+          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid, hooks: b.hooks,
         });
         created();
       },
@@ -104,7 +151,7 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
     if (o.pidFile) fs.writeFileSync(o.pidFile, String(reaper)); // runc writes the pid without a newline
     // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
-    for (const fd of [3, 4]) (init.child.stdio[fd] as Readable | Writable).destroy();
+    for (const p of init.pipes) p.destroy();
     init.child.unref();
   } catch (err) {
     if (reaper) {
@@ -122,9 +169,11 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
 }
 
 /** `box start`: open exec.fifo for reading, which releases box-init's open and so the exec. */
-export async function startContainer(root: string, id: string): Promise<void> {
+export async function startContainer(sys: Sys, root: string, id: string): Promise<void> {
   const st = readOciState(root, id);
   if (st.status !== 'created') throw new UserError(`cannot start container "${id}": it is ${st.status}, not created`);
+  const hooks = st.hooks ?? {};
+  await stopIfFails(sys, root, id, runHooks('startContainer', hooks, hookState(st, 'created'), sys.trace, st.initPid ?? st.pid));
   const fifo = fifoPath(root, id);
   // O_NONBLOCK: open at once even if box-init is gone, rather than wait forever.
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -145,6 +194,21 @@ export async function startContainer(root: string, id: string): Promise<void> {
     fs.closeSync(fd);
   }
   fs.rmSync(fifo, { force: true }); // from now on the state is "running"
+  await stopIfFails(sys, root, id, runHooks('poststart', hooks, hookState(st, 'running'), sys.trace));
+}
+
+/** The spec: a failed startContainer or poststart hook stops the container (delete then runs poststop). */
+async function stopIfFails(sys: Sys, root: string, id: string, hooks: Promise<void>): Promise<void> {
+  try {
+    await hooks;
+  } catch (err) {
+    killContainer(sys, root, id, 'KILL', true);
+    throw err;
+  }
+}
+
+function hookState(st: OciState, status: string): HookState {
+  return { ociVersion: st.ociVersion, id: st.id, status, pid: st.pid, bundle: st.bundle, annotations: st.annotations ?? {} };
 }
 
 /**
@@ -193,7 +257,8 @@ export function killContainer(sys: Sys, root: string, id: string, signal: string
 /** `box delete [--force] ID`: a stopped container's state and cgroup; --force kills a live one first. */
 export async function deleteContainer(sys: Sys, root: string, id: string, force: boolean): Promise<void> {
   const st = readOciState(root, id);
-  if (st.status !== 'stopped' && st.status !== 'created' && !force) {
+  // The spec: deleting a container that is not stopped (created included) is an error.
+  if (st.status !== 'stopped' && !force) {
     throw new UserError(`cannot delete container "${id}": it is ${st.status}; stop it first or use --force`);
   }
   const cg = openCgroup(sys, st);
@@ -210,6 +275,7 @@ export async function deleteContainer(sys: Sys, root: string, id: string, force:
     }
   }
   fs.rmSync(containerDir(root, id), { recursive: true, force: true });
+  await runHooksWarn('poststop', st.hooks ?? {}, hookState(st, 'stopped'), sys.trace);
 }
 
 export { readOciState };

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
+import type { Hooks } from './hooks.ts';
 
 export const OCI_VERSION = '1.0.2';
 export const DEFAULT_ROOT = '/run/box-oci';
@@ -28,6 +29,8 @@ export interface OciState {
   cgroup?: string;
   cgroupParent?: string;
   initPid?: number;
+  /** config.json's hooks, kept for start and delete (the bundle may be gone by then). */
+  hooks?: Hooks;
 }
 
 // runc's rule for ids: a name that is safe as one path component.
@@ -75,8 +78,8 @@ function liveStatus(root: string, st: OciState): OciStatus {
 }
 
 /** What `box state` prints: the spec's fields only. */
-export function publicState(st: OciState): Omit<OciState, 'cgroup' | 'cgroupParent' | 'initPid'> {
-  const { cgroup: _c, cgroupParent: _p, initPid: _i, ...pub } = st;
+export function publicState(st: OciState): Omit<OciState, 'cgroup' | 'cgroupParent' | 'initPid' | 'hooks'> {
+  const { cgroup: _c, cgroupParent: _p, initPid: _i, hooks: _h, ...pub } = st;
   return { ...pub, pid: st.status === 'stopped' ? 0 : st.pid };
 }
 

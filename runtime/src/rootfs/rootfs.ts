@@ -19,6 +19,8 @@ export interface Volume {
   host: string;
   container: string;
   readOnly: boolean;
+  /** Its place among the tmpfs mounts (an OCI config's mounts, which MUST be made in their listed order). */
+  order?: number;
 }
 
 export interface RootfsSpec {
@@ -36,7 +38,7 @@ export interface RootfsSpec {
   /** Extra device nodes to pass through, e.g. /dev/kvm. */
   devices: string[];
   /** tmpfs mounts, e.g. the lab's /var/lib/box (overlayfs cannot be the upper layer of another overlay). */
-  tmpfs?: { path: string; options: string; flags?: number }[];
+  tmpfs?: { path: string; options: string; flags?: number; order?: number }[];
   /**
    * The container's own cgroup directories, bound at /sys/fs/cgroup/<name> (v1) or at
    * /sys/fs/cgroup (v2, name ''): a lab sandbox manages cgroups below its own.
@@ -44,6 +46,21 @@ export interface RootfsSpec {
   cgroupMounts?: { name: string; host: string }[];
   /** The root is a directory used as it is (an OCI bundle's root.path), not an overlay of lowerDirs. */
   given?: boolean;
+  /** With maskPaths: these lists instead of runc's defaults (an OCI config's linux.maskedPaths and readonlyPaths). */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  /**
+   * Kernel parameters of the container's own namespaces (an OCI config's linux.sysctl, checked
+   * in oci/bundle.ts), written into its /proc/sys while that is still writable.
+   */
+  sysctl?: Record<string, string>;
+  /**
+   * The propagation of the container's "/" (an OCI config's linux.rootfsPropagation:
+   * MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, maybe with MS_REC), set after
+   * pivot_root: it applies to the mount that is "/" then. Peers are only inside the container's
+   * mount namespace: every mount was made private when it was created.
+   */
+  rootPropagation?: number;
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.
@@ -95,7 +112,11 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   // a user namespace, mounts copied from the parent namespace are locked and pivot_root into
   // one fails with EINVAL.) Locked mounts below it stay locked in the copy.
   plan.mount(R, R, null, MS_BIND | MS_REC);
-  if (!opts.volumesBound) bindVolumes(plan, spec);
+  // An OCI bundle's mounts go in their listed order (the spec's MUST), after box's own /proc,
+  // /dev and /sys; box's containers bind volumes first. (With a user namespace they were bound
+  // before it, as real root: volumesBound.)
+  const listedOrder = !!spec.given && !opts.volumesBound;
+  if (!opts.volumesBound && !listedOrder) bindVolumes(plan, spec);
 
   plan.mkdir(at('/proc'));
   plan.mount('proc', at('/proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -139,22 +160,38 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     // must fail, not make a plain directory. The binds below it keep their own flags.
     plan.mount(null, at('/sys/fs/cgroup'), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   }
-  for (const t of spec.tmpfs ?? []) {
+  const mountTmpfs = (t: NonNullable<RootfsSpec['tmpfs']>[number]) => {
     const inside = resolveInImage(spec, t.path);
     plan.mkdirIn(R, inside, 'dir');
     plan.mountIn('tmpfs', R, inside, 'tmpfs', t.flags ?? MS_NOSUID | MS_NODEV, t.options);
+  };
+  if (listedOrder) {
+    const all = [
+      ...spec.volumes.map((v) => ({ order: v.order ?? 0, mount: () => bindVolume(plan, spec, v) })),
+      ...(spec.tmpfs ?? []).map((t) => ({ order: t.order ?? 0, mount: () => mountTmpfs(t) })),
+    ];
+    for (const m of all.sort((a, b) => a.order - b.order)) m.mount();
+  } else {
+    for (const t of spec.tmpfs ?? []) mountTmpfs(t);
   }
 
+  // /proc/sys shows the namespaces of whoever reads it: this process's, the container's.
+  for (const [key, value] of Object.entries(spec.sysctl ?? {})) plan.writeFile(path.join(R, '/proc/sys', key.replaceAll('.', '/')), value);
+
   if (spec.maskPaths) {
-    for (const p of MASKED) {
-      const kind = hostKind(p);
-      if (kind === 'file') plan.mount('/dev/null', path.join(R, p), null, MS_BIND);
-      else if (kind === 'dir') plan.mount('tmpfs', path.join(R, p), 'tmpfs', MS_RDONLY, 'size=0');
+    // Deepest first: a path below a masked directory is masked before that directory's empty
+    // tmpfs hides it (the other way round, it would no longer exist to mount on).
+    const deepestFirst = (ps: string[]) => [...ps].sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const p of deepestFirst(spec.maskedPaths ?? MASKED)) {
+      const { target, kind } = inContainer(spec, p);
+      if (kind === 'file') plan.mount('/dev/null', target, null, MS_BIND);
+      else if (kind === 'dir') plan.mount('tmpfs', target, 'tmpfs', MS_RDONLY, 'size=0');
     }
-    for (const p of READ_ONLY) {
-      if (!hostKind(p)) continue;
-      plan.mount(path.join(R, p), path.join(R, p), null, MS_BIND | MS_REC);
-      plan.mount(null, path.join(R, p), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+    for (const p of deepestFirst(spec.readonlyPaths ?? READ_ONLY)) {
+      const { target, kind } = inContainer(spec, p);
+      if (!kind) continue;
+      plan.mount(target, target, null, MS_BIND | MS_REC);
+      plan.mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
     }
   }
 
@@ -166,6 +203,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // detaches the old root, and nothing of the host's tree is left in this namespace.
     plan.chdir(R).pivotRoot('.', '.').umount2('.', MNT_DETACH).chdir('/');
+    if (spec.rootPropagation) plan.mount(null, '/', null, spec.rootPropagation);
   }
   if (spec.readOnly) plan.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
@@ -196,6 +234,28 @@ function bindVolume(plan: Plan, spec: RootfsSpec, v: Volume): void {
 function bindFile(plan: Plan, host: string, target: string, extra: number): void {
   plan.touch(target);
   plan.mount(host, target, null, MS_BIND | extra);
+}
+
+/**
+ * Where a masked or read-only path is mounted, and what it is (absent paths are skipped, as
+ * runc skips them). /proc and /sys are the kernel's, the same as the host's; anything else is
+ * the image's, resolved inside it so a symlink cannot aim the mount at the host's tree.
+ */
+function inContainer(spec: RootfsSpec, p: string): { target: string; kind: 'file' | 'dir' | null } {
+  const norm = path.posix.normalize(`/${p}`);
+  if (/^\/(proc|sys)(\/|$)/.test(norm)) return { target: path.join(spec.rootfs, norm), kind: hostKind(norm) };
+  const inside = resolveInImage(spec, norm);
+  const target = path.join(spec.rootfs, inside);
+  return { target, kind: spec.given ? hostKind(target) : imageKind(spec, inside) };
+}
+
+/** The kind of a path in an image's layers: the topmost layer that has it decides. */
+function imageKind(spec: RootfsSpec, inside: string): 'file' | 'dir' | null {
+  for (const layer of [spec.upperDir, ...[...spec.lowerDirs].reverse()]) {
+    const k = hostKind(path.join(layer, inside));
+    if (k) return k;
+  }
+  return null;
 }
 
 function hostKind(p: string): 'file' | 'dir' | null {

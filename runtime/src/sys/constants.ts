@@ -41,14 +41,17 @@ export const MS_NOATIME = 0x400;
 export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
+export const MS_UNBINDABLE = 0x20000;
 export const MS_PRIVATE = 0x40000;
 export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
 export const MS_STRICTATIME = 0x1000000;
 
 const MS_NAMES: [number, string][] = [
   [MS_RDONLY, 'MS_RDONLY'], [MS_NOSUID, 'MS_NOSUID'], [MS_NODEV, 'MS_NODEV'], [MS_NOEXEC, 'MS_NOEXEC'],
   [MS_REMOUNT, 'MS_REMOUNT'], [MS_NOATIME, 'MS_NOATIME'], [MS_BIND, 'MS_BIND'], [MS_MOVE, 'MS_MOVE'],
-  [MS_REC, 'MS_REC'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'], [MS_STRICTATIME, 'MS_STRICTATIME'],
+  [MS_REC, 'MS_REC'], [MS_UNBINDABLE, 'MS_UNBINDABLE'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'],
+  [MS_SHARED, 'MS_SHARED'], [MS_STRICTATIME, 'MS_STRICTATIME'],
 ];
 export function mountFlagNames(flags: number): string {
   const names = MS_NAMES.filter(([bit]) => (flags & bit) !== 0).map(([, n]) => n);

@@ -1,0 +1,101 @@
+// config.json into box's shapes (oci/bundle.ts): what is honoured becomes plan ops, what
+// cannot be honoured is refused in one line naming the fix. The same behaviour runs for real
+// in test/integration/oci-runtime.test.ts.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readBundle } from '../../runtime/src/oci/bundle.ts';
+import { finishProcess } from '../../runtime/src/container/build-plan.ts';
+import { Plan } from '../../runtime/src/container/plan.ts';
+
+let dir = '';
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxunit-oci-'));
+  fs.mkdirSync(path.join(dir, 'rootfs'));
+  fs.chmodSync(dir, 0o711); // a user namespace's root (an unprivileged id) must reach the root filesystem
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const NS = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }];
+
+function read(config: Record<string, unknown>, linux: Record<string, unknown> = {}) {
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
+    root: { path: 'rootfs' }, process: { args: ['sh'] }, ...config, linux: { namespaces: NS, ...linux },
+  }));
+  return readBundle(dir);
+}
+
+const refusal = (config: Record<string, unknown>, linux: Record<string, unknown> = {}) => {
+  try {
+    read(config, linux);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'accepted';
+};
+
+describe('readBundle', () => {
+  it('process: the user\'s groups and umask, each capability set, the terminal', () => {
+    const b = read({
+      process: {
+        args: ['sh'], terminal: true, consoleSize: { height: 30, width: 100 },
+        user: { uid: 1000, gid: 1000, additionalGids: [5, 7], umask: 0o077 },
+        capabilities: { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: ['CAP_KILL'], ambient: ['CAP_KILL'] },
+      },
+    });
+    expect(b.proc).toMatchObject({ uid: 1000, gid: 1000, groups: [5, 7], umask: 0o077, tty: true, consoleSize: { height: 30, width: 100 } });
+    expect(b.proc.capSets).toEqual({ effective: 1n << 5n, permitted: 1n << 5n, inheritable: 1n << 5n, ambient: 1n << 5n });
+    // Absent: umask 022 and no supplementary groups, as runc.
+    expect(read({}).proc).toMatchObject({ umask: 0o22, groups: [], tty: false });
+  });
+
+  it('becomes capset with all three sets, the ambient raise, setgroups and umask in the plan', () => {
+    const b = read({ process: { args: ['sh'], user: { uid: 1000, gid: 1000, additionalGids: [5] }, capabilities: { bounding: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: ['CAP_KILL'], ambient: ['CAP_KILL'] } } });
+    const plan = new Plan();
+    finishProcess(plan, b.cfg, b.proc, { newTimeNs: false });
+    const ops = plan.ops.map((o) => o.args);
+    expect(ops).toContainEqual(['setgroups', '5']);
+    expect(ops).toContainEqual(['capset', '0x0', '0x20', '0x20']);
+    expect(ops).toContainEqual(['ambient', '0x20', expect.any(String)]);
+    expect(ops).toContainEqual(['umask', '022']);
+    expect(ops.findIndex((a) => a[0] === 'setresuid')).toBeLessThan(ops.findIndex((a) => a[0] === 'capset'));
+  });
+
+  it('sysctls: only those of the container\'s own namespaces', () => {
+    expect(read({}, { sysctl: { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '10' } }).rootfs.sysctl).toEqual({ 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '10' });
+    expect(refusal({}, { sysctl: { 'kernel.pid_max': '1' } })).toMatch(/kernel\.pid_max is not in a separate kernel namespace/);
+    expect(refusal({}, { sysctl: { 'vm.overcommit_memory': '1' } })).toMatch(/not in a separate kernel namespace/);
+    expect(refusal({}, { namespaces: [{ type: 'mount' }], sysctl: { 'kernel.sem': '1' } })).toMatch(/not allowed in the host's ipc namespace; add \{"type": "ipc"\}/);
+    expect(refusal({}, { sysctl: { 'net/../../kernel/x': '1' } })).toMatch(/is not a sysctl name/);
+    expect(refusal({}, { sysctl: { 'kernel.hostname': 'x' } })).toMatch(/conflicts with the config's hostname field/);
+  });
+
+  it('masked and read-only paths are the config\'s (none when absent), absolute only', () => {
+    expect(read({}, { maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'] }).rootfs).toMatchObject({ maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'] });
+    expect(read({}).rootfs).toMatchObject({ maskedPaths: [], readonlyPaths: [] });
+    expect(refusal({}, { maskedPaths: ['proc/kcore'] })).toMatch(/linux\.maskedPaths 'proc\/kcore' is not an absolute path/);
+  });
+
+  it('user namespaces: mappings as uid_map takes them, 0 mapped, and only with a user namespace', () => {
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 300000, size: 10 }];
+    const b = read({}, { namespaces: [...NS, { type: 'user' }], uidMappings: maps, gidMappings: maps });
+    expect(b.cfg.userns).toBe(true);
+    expect(b.idMaps).toEqual({ uid: '0 100000 65536\n65536 300000 10\n', gid: '0 100000 65536\n65536 300000 10\n', rootUid: 100000, rootGid: 100000 });
+    expect(refusal({}, { uidMappings: maps, gidMappings: maps })).toMatch(/need a user namespace/);
+    expect(refusal({}, { namespaces: [...NS, { type: 'user' }] })).toMatch(/a user namespace needs linux\.uidMappings/);
+    expect(refusal({}, { namespaces: [...NS, { type: 'user' }], uidMappings: [{ containerID: 0, hostID: 4294967290, size: 10 }], gidMappings: maps })).toMatch(/is not a range of ids/);
+  });
+
+  it('hooks: known points, absolute paths, positive timeouts; unknown capabilities refused', () => {
+    expect(read({ hooks: { poststop: [{ path: '/bin/true', timeout: 2 }] } }).hooks).toEqual({ poststop: [{ path: '/bin/true', timeout: 2 }] });
+    expect(refusal({ hooks: { prestop: [{ path: '/bin/true' }] } })).toMatch(/unknown hook point 'prestop'/);
+    expect(refusal({ hooks: { prestart: [{ path: '/bin/true', timeout: 0 }] } })).toMatch(/timeout must be a whole number of seconds above 0/);
+    expect(refusal({ process: { args: ['sh'], capabilities: { bounding: ['CAP_TEST'] } } })).toMatch(/unknown capability 'CAP_TEST'/);
+    expect(read({}, { rootfsPropagation: 'rshared' }).rootfs.rootPropagation).toBe(0x100000 | 0x4000); // MS_SHARED|MS_REC
+    expect(refusal({}, { rootfsPropagation: 'sideways' })).toMatch(/rootfsPropagation 'sideways' is not one of/);
+    expect(refusal({ ociVersion: 'invalid' })).toMatch(/ociVersion 'invalid' is not a version of the runtime spec/);
+    expect(refusal({ ociVersion: '1.0.2-dev' })).toBe('accepted'); // podman 4.3's
+  });
+});
