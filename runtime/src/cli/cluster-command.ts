@@ -93,7 +93,12 @@ async function up(argv: string[]): Promise<number> {
   };
   fs.writeFileSync(clusterFile('state.json'), JSON.stringify(state));
   addContext(state.kubeconfig, state.server, token, cert);
-  for (let i = 1; i <= nodes; i++) startNode(`node-${i}`);
+  try {
+    for (let i = 1; i <= nodes; i++) startNode(`node-${i}`);
+  } catch (err) {
+    await removeCluster(); // all or nothing
+    throw err;
+  }
   process.stdout.write(`cluster up: API server ${state.server}; kubectl's context 'box' is in ${state.kubeconfig}\n`);
   return 0;
 }

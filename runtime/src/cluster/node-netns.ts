@@ -55,7 +55,9 @@ export function makeNodeNetns(trace: Trace | null, clusterId: string, node: stri
     // the peer is made straight inside the namespace, as a container's (net/veth.ts)
     runTool(trace, 'ip', ['-batch', '-'],
       `link add ${veth} type veth peer name eth0 address ${macOf(ip)} netns ${netns}\nlink set ${veth} master ${n.bridge} up\n`);
-    runTool(trace, 'ip', ['-n', netns, '-batch', '-'],
+    // from inside (an address set before a move would be dropped); nsenter, not `ip -n`, which
+    // also remounts /sys, refused in a lab sandbox's user namespace
+    runTool(trace, 'nsenter', [`--net=${netnsPath(netns)}`, 'ip', '-batch', '-'],
       `link set lo up\naddr add ${ip}/${net.prefix} dev eth0\nlink set eth0 up\nroute add default via ${n.gateway} dev eth0\n`);
   } catch (err) {
     removeNodeNetns(trace, net);
