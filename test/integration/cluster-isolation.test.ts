@@ -102,6 +102,7 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
   afterAll(() => {
     if (root) box(root, ['cluster', 'down'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
     fs.rmSync(root, { recursive: true, force: true });
+    if (kubeconfig) fs.rmSync(path.dirname(kubeconfig), { recursive: true, force: true });
   });
 
   suite.it('each agent runs in its node\'s own network namespace, with its own address: the Node\'s InternalIP', async () => {
@@ -158,7 +159,13 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     await until(() => /node-1\s+Ready/.test(ok(['get', 'nodes'])), 'node-1 Ready again', 30);
     const f = footprint();
     expect(boxProcesses().length).toBeGreaterThan(3);
-    for (const pid of [state().pid, agentPid('node-1'), agentPid('node-2')]) process.kill(pid, 'SIGKILL');
+    // one agent killed is a failed node, not a dead cluster: the next box leaves the rest alone
+    const [cp, agent1] = [state().pid, agentPid('node-1')];
+    process.kill(agentPid('node-2'), 'SIGKILL');
+    expect(box(root, ['ps']).code).toBe(0);
+    expect(running(cp) && running(agent1)).toBe(true);
+    expect(ipNetns()).toContain(`boxc-${f.id}-node-1`);
+    for (const pid of [cp, agent1]) process.kill(pid, 'SIGKILL');
     const r = box(root, ['cluster', 'status'], { timeout: 60_000 });
     expect(r.stdout).toContain('no cluster is running (the control plane had died');
     expect(r.code).toBe(1);
