@@ -110,6 +110,7 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     const { id } = footprint();
     const seen = new Set<string>([netnsOf(process.pid)]);
     const addresses = new Set<string>();
+    const api = new URL(state().nodeServer);
     for (const node of ['node-1', 'node-2']) {
       const pid = agentPid(node);
       const name = `boxc-${id}-${node}`;
@@ -121,13 +122,16 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
       addresses.add(addr);
       const internal = JSON.parse(ok(['get', 'node', node, '-o', 'json'])).status.addresses.find((a: any) => a.type === 'InternalIP').address;
       expect(internal).toBe(addr);
+      // its heartbeats go from that address to the API server on the cluster network's gateway
+      const sockets = execFileSync('nsenter', [`--net=/run/netns/${name}`, 'ss', '-Htan'], { encoding: 'utf8' });
+      expect(sockets).toMatch(new RegExp(`${addr.replaceAll('.', '\\.')}:\\d+\\s+${api.hostname.replaceAll('.', '\\.')}:${api.port}\\b`));
     }
     expect(seen.size).toBe(3);
     expect(addresses.size).toBe(2);
     // the API server listens on loopback (kubectl) and the cluster network's gateway (the nodes), nowhere else
     const cp = state().pid;
     const listening = execFileSync('ss', ['-Htlnp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${cp},`)).map((l) => l.trim().split(/\s+/)[3]).sort();
-    const gateway = new URL(state().nodeServer).hostname;
+    const gateway = api.hostname;
     expect(listening.map((a) => a.replace(/:\d+$/, '')).sort()).toEqual(['127.0.0.1', gateway].sort());
   });
 
