@@ -32,8 +32,8 @@ async function until(check: () => boolean, what: string, seconds = 10): Promise<
   while (Date.now() < deadline) { if (check()) return; await new Promise((r) => setTimeout(r, 200)); }
   throw new Error(`waited ${seconds} s for ${what}`);
 }
-const up = (nodes: number) => {
-  const r = box(root, ['cluster', 'up', '--nodes', String(nodes)], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
+const up = (nodes: number, ...more: string[]) => {
+  const r = box(root, ['cluster', 'up', '--nodes', String(nodes), ...more], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
   if (r.code !== 0) throw new Error(`cluster up: ${r.stderr}`);
 };
 const state = () => JSON.parse(fs.readFileSync(path.join(root, 'cluster/state.json'), 'utf8'));
@@ -176,9 +176,15 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     expectNothingLeft(f);
   });
 
-  suite.it('kill -9 of the control plane alone: the next box ps reaps the agents and the rest', () => {
-    up(1);
+  suite.it('kill -9 of the control plane alone: the next box ps reaps the agents and the rest', async () => {
+    up(1, '--node-cpus', '500m', '--node-memory', '256Mi');
     const f = footprint();
+    // a smaller node: its capacity is what its cgroup allows
+    await until(() => /node-1\s+Ready/.test(ok(['get', 'nodes'])), 'node-1 Ready', 30);
+    expect(JSON.parse(ok(['get', 'node', 'node-1', '-o', 'json'])).status.capacity).toMatchObject({ cpu: '500m', memory: '256Mi' });
+    const dirs = cgroupDirs(`cluster-${f.id}/node-1`).filter((d) => d.endsWith('/node-1'));
+    expect(Number(fs.readFileSync(dirs.find((d) => d.includes('/memory/'))! + '/memory.limit_in_bytes', 'utf8'))).toBe(256 * 2 ** 20);
+    expect(Number(fs.readFileSync(dirs.find((d) => d.includes('/cpu,cpuacct/') || d.includes('/cpu/'))! + '/cpu.cfs_quota_us', 'utf8'))).toBe(50_000);
     const agent = agentPid('node-1');
     process.kill(state().pid, 'SIGKILL');
     expect(box(root, ['ps'], { timeout: 60_000 }).code).toBe(0);

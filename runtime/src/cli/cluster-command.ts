@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
 import { CLUSTER_NETWORK, NODE_LABEL } from '../cluster/agent.ts';
 import { boxCli } from '../cluster/box-cli.ts';
 import { controlPlaneMain } from '../cluster/control-plane.ts';
-import { agentMain, agentPid, clusterCgroup, nodeNames, startNode, stopNode } from '../cluster/node-process.ts';
+import { agentMain, agentPid, clusterCgroup, NODE_CAPACITY, nodeNames, startNode, stopNode } from '../cluster/node-process.ts';
+import { quantity } from '../cluster/objects.ts';
 import { nodeNet } from '../cluster/node-netns.ts';
 import { makeServingCert } from '../cluster/certs.ts';
 import { addContext, kubeconfigPath } from '../cluster/kubeconfig.ts';
@@ -25,7 +26,9 @@ const USAGE = `Usage: box cluster COMMAND
 Run a small Kubernetes-shaped cluster on this machine, driven by kubectl.
 
 Commands:
-  up [--nodes N]       Start the control plane and N nodes (default 1), write the kubeconfig context 'box'
+  up [--nodes N] [--node-cpus CPUS] [--node-memory SIZE]
+                       Start the control plane and N nodes (default 1, each 2 CPUs and 2Gi),
+                       write the kubeconfig context 'box'
   status               Show the control plane and the nodes
   node stop|start NODE Power a node off (its agent and its pods' containers) or on again
   down                 Stop everything the cluster made and remove its kubeconfig context
@@ -45,12 +48,26 @@ export async function clusterCommand(argv: string[], _trace: Trace): Promise<num
   throw new UserError(`'${sub}' is not a box cluster command; see 'box cluster --help'`);
 }
 
-const UP_OPTIONS: OptionSpec[] = [{ name: 'nodes', value: true, help: 'how many nodes (default 1)' }];
+const UP_OPTIONS: OptionSpec[] = [
+  { name: 'nodes', value: true, help: 'how many nodes (default 1)' },
+  { name: 'node-cpus', value: true, help: 'CPUs of each node, a limit of its cgroup (default 2; e.g. 1, 500m)' },
+  { name: 'node-memory', value: true, help: 'memory of each node, a limit of its cgroup (default 2Gi; e.g. 512Mi)' },
+];
+
+/** --node-cpus and --node-memory, checked: the Node's capacity and its cgroup's limits. */
+function nodeCapacity(opts: Record<string, unknown>): { cpu: string; memory: string } {
+  const cpu = String(opts['node-cpus'] ?? NODE_CAPACITY.cpu);
+  const memory = String(opts['node-memory'] ?? NODE_CAPACITY.memory);
+  if (!(quantity(cpu) >= 0.01)) throw new UserError(`--node-cpus ${cpu}: give CPUs as Kubernetes writes them, at least 10m, e.g. 1 or 500m`);
+  if (!(quantity(memory) >= 32 * 2 ** 20)) throw new UserError(`--node-memory ${memory}: give a size as Kubernetes writes it, at least 32Mi, e.g. 512Mi or 2Gi`);
+  return { cpu, memory };
+}
 
 async function up(argv: string[]): Promise<number> {
   const { opts } = parseArgs(argv, UP_OPTIONS, 'cluster up');
   const nodes = Number(opts.nodes ?? 1);
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 8) throw new UserError(`--nodes ${opts.nodes}: give a whole number from 0 to 8`);
+  const capacity = nodeCapacity(opts);
   const running = readClusterState();
   if (running && controlPlaneAlive(running)) throw new UserError(`a cluster is already running (${running.server}); 'box cluster down' first`);
   await removeCluster(); // what a cluster killed by SIGKILL left
@@ -89,7 +106,7 @@ async function up(argv: string[]): Promise<number> {
   const [server, nodeServer] = line.slice(3).split(' ');
   const state: ClusterState = {
     pid: child.pid!, pidStart: processStart(child.pid!) ?? undefined, id: randomBytes(3).toString('hex'),
-    server, nodeServer, kubeconfig: kubeconfigPath(), nodes,
+    server, nodeServer, kubeconfig: kubeconfigPath(), nodes, nodeCapacity: capacity,
   };
   fs.writeFileSync(clusterFile('state.json'), JSON.stringify(state));
   addContext(state.kubeconfig, state.server, token, cert);

@@ -23,7 +23,7 @@ import { makeNodeNetns, netnsPath, ownAddress, removeNodeNet } from './node-netn
 import { quantity } from './objects.ts';
 import { clusterFile, readClusterState } from './paths.ts';
 
-/** What each node has, and its cgroup enforces: the Node's capacity (and allocatable). */
+/** What each node has unless `cluster up` says otherwise, and its cgroup enforces: the Node's capacity (and allocatable). */
 export const NODE_CAPACITY = { cpu: '2', memory: '2Gi' };
 
 const pidFile = (node: string) => clusterFile(path.join('nodes', `${node}.pid`));
@@ -43,12 +43,12 @@ export function agentPid(node: string): number | undefined {
 }
 
 /** The node's cgroup (made with its limits if `create`), or null. */
-export function nodeCgroup(clusterId: string, node: string, create = false): Cgroup | null {
+export function nodeCgroup(clusterId: string, node: string, create = false, capacity = NODE_CAPACITY): Cgroup | null {
   const driver = detectCgroups(realSys(nullTrace), { sub: clusterCgroup(clusterId) });
   if (!create) return driver.open(node);
   const cg = driver.open(node) ?? driver.create(node);
   // the capacity the Node reports is the limit the kernel holds its pods to
-  cg.setLimits({ memoryBytes: quantity(NODE_CAPACITY.memory), cpuQuotaUs: Math.round(quantity(NODE_CAPACITY.cpu) * 100_000), cpuPeriodUs: 100_000 });
+  cg.setLimits({ memoryBytes: quantity(capacity.memory), cpuQuotaUs: Math.round(quantity(capacity.cpu) * 100_000), cpuPeriodUs: 100_000 });
   return cg;
 }
 
@@ -56,7 +56,7 @@ export function startNode(node: string): number {
   const state = readClusterState();
   if (!state) throw new Error('no cluster state');
   fs.mkdirSync(clusterFile('nodes'), { recursive: true });
-  nodeCgroup(state.id, node, true);
+  nodeCgroup(state.id, node, true, state.nodeCapacity);
   const net = makeNodeNetns(nullTrace, state.id, node, CLUSTER_NETWORK);
   const log = fs.openSync(clusterFile(path.join('nodes', `${node}.log`)), 'a');
   const [cmd, ...args] = boxCommand();
@@ -91,7 +91,7 @@ export async function agentMain(node: string): Promise<number> {
   runBoxInNetns(`/proc/${state.pid}/ns/net`);
   process.env.BOX_CLUSTER_NODE = node; // reaper.ts AGENT_ENV: the boxes it runs leave reaping to others
   const agent = new NodeAgent(new ApiClient(state.nodeServer ?? state.server, token, ca), node, {
-    address: ownAddress(), capacity: NODE_CAPACITY, cgroupParent: `${clusterCgroup(state.id)}/${node}`,
+    address: ownAddress(), capacity: state.nodeCapacity ?? NODE_CAPACITY, cgroupParent: `${clusterCgroup(state.id)}/${node}`,
   });
   agent.log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   agent.log(`${node}: address ${agent.place.address}, API server ${state.nodeServer ?? state.server}, pods in cgroup ${agent.place.cgroupParent}`);

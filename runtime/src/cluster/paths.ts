@@ -18,6 +18,8 @@ export interface ClusterState {
   nodeServer?: string;
   kubeconfig: string;
   nodes: number;
+  /** What each node has (--node-cpus, --node-memory), in Kubernetes quantities: its cgroup's limits. */
+  nodeCapacity?: { cpu: string; memory: string };
 }
 
 export function readClusterState(): ClusterState | undefined {
