@@ -89,6 +89,7 @@ function expectNothingLeft(f: ReturnType<typeof footprint>): void {
   expect(fs.readFileSync(kubeconfig, 'utf8')).not.toContain(f.server);
   expect(box(root, ['ps', '-a']).stdout.trim().split('\n')).toHaveLength(1); // the header only
   expect(fs.existsSync(path.join(root, 'cluster'))).toBe(false);
+  expect(fs.existsSync(`/run/box/clusters/${f.id}`)).toBe(false);
 }
 
 suite.describe('box cluster nodes: a network namespace and a cgroup subtree each; nothing outlives a killed cluster', () => {
@@ -190,6 +191,23 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     expect(box(root, ['ps'], { timeout: 60_000 }).code).toBe(0);
     expect(running(agent)).toBe(false);
     expectNothingLeft(f);
+  });
+
+  suite.it('a cluster whose box root was deleted while it ran: the next box of another root removes what it made', async () => {
+    const other = tempBoxRoot('cluster-orphan');
+    const r = box(other, ['cluster', 'up', '--nodes', '2'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
+    expect(r.code).toBe(0);
+    const s = JSON.parse(fs.readFileSync(path.join(other, 'cluster/state.json'), 'utf8'));
+    const agents = ['node-1', 'node-2'].map((n) => Number(fs.readFileSync(path.join(other, `cluster/nodes/${n}.pid`), 'utf8')));
+    expect(cgroupDirs(`cluster-${s.id}`).length).toBeGreaterThan(0);
+    fs.rmSync(other, { recursive: true, force: true });
+    expect(box(root, ['ps']).code).toBe(0);
+    for (const pid of [s.pid, ...agents]) expect(running(pid)).toBe(false);
+    expect(ipNetns()).not.toContain(`boxc-${s.id}-`);
+    expect(links().filter((l) => l.startsWith(`bxc${s.id}`))).toEqual([]);
+    expect(cgroupDirs(`cluster-${s.id}`)).toEqual([]);
+    expect(fs.existsSync(`/run/box/clusters/${s.id}`)).toBe(false);
+    expect(fs.readFileSync(kubeconfig, 'utf8')).not.toContain(s.server);
   });
 
   suite.it('cluster down leaves nothing', async () => {

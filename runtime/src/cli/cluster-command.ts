@@ -15,6 +15,7 @@ import { makeServingCert } from '../cluster/certs.ts';
 import { addContext, kubeconfigPath } from '../cluster/kubeconfig.ts';
 import { clusterDir, clusterFile, readClusterState, type ClusterState } from '../cluster/paths.ts';
 import { controlPlaneAlive, reapDeadCluster, removeCluster } from '../cluster/reaper.ts';
+import { recordCluster } from '../cluster/host-record.ts';
 import { processStart } from '../container/state.ts';
 import { lookupNetwork } from '../net/store.ts';
 import { UserError } from '../sys/errors.ts';
@@ -68,6 +69,7 @@ async function up(argv: string[]): Promise<number> {
   const nodes = Number(opts.nodes ?? 1);
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 8) throw new UserError(`--nodes ${opts.nodes}: give a whole number from 0 to 8`);
   const capacity = nodeCapacity(opts);
+  const id = randomBytes(3).toString('hex'); // in every name the cluster gives the host
   const running = readClusterState();
   if (running && controlPlaneAlive(running)) throw new UserError(`a cluster is already running (${running.server}); 'box cluster down' first`);
   await removeCluster(); // what a cluster killed by SIGKILL left
@@ -82,12 +84,12 @@ async function up(argv: string[]): Promise<number> {
     // stops still takes only its own pods with it (a real cluster's CNI gives each node a
     // subnet and routes them; the lesson says so)
     const r = await boxCli(['network', 'create', CLUSTER_NETWORK]);
-    if (r.code !== 0) { await removeCluster(); throw new UserError(`the cluster network could not be made: ${r.stderr.trim().replace(/^box: /, '')}`); }
+    if (r.code !== 0) { await removeCluster(id); throw new UserError(`the cluster network could not be made: ${r.stderr.trim().replace(/^box: /, '')}`); }
     // the network's DNS server (box-dns) runs while the network has a container: this one
     // holds it from the start, as a cluster's DNS pods do, so pods starting at once on three
     // nodes do not race to start it
-    const dns = await boxCli(['run', '-d', '--name', 'box-cluster-dns', '--network', CLUSTER_NETWORK, '--label', `${NODE_LABEL}=control-plane`, 'busybox', 'sleep', '2147483647']);
-    if (dns.code !== 0) { await removeCluster(); throw new UserError(`the cluster's DNS holder did not start: ${dns.stderr.trim().replace(/^box: /, '')}`); }
+    const dns = await boxCli(['run', '-d', '--name', 'box-cluster-dns', '--network', CLUSTER_NETWORK, '--cgroup-parent', clusterCgroup(id), '--label', `${NODE_LABEL}=control-plane`, 'busybox', 'sleep', '2147483647']);
+    if (dns.code !== 0) { await removeCluster(id); throw new UserError(`the cluster's DNS holder did not start: ${dns.stderr.trim().replace(/^box: /, '')}`); }
     gateway = lookupNetwork(CLUSTER_NETWORK).gateway; // where the nodes reach the API server
   }
   const { cert } = makeServingCert(gateway ? [gateway] : []);
@@ -102,18 +104,19 @@ async function up(argv: string[]): Promise<number> {
   for await (const chunk of pipe) out += chunk;
   child.unref();
   const line = out.trim();
-  if (!line.startsWith('ok ')) { await removeCluster(); throw new UserError(`the control plane did not start; see ${clusterFile('control-plane.log')}`); }
+  if (!line.startsWith('ok ')) { await removeCluster(id); throw new UserError(`the control plane did not start; see ${clusterFile('control-plane.log')}`); }
   const [server, nodeServer] = line.slice(3).split(' ');
   const state: ClusterState = {
-    pid: child.pid!, pidStart: processStart(child.pid!) ?? undefined, id: randomBytes(3).toString('hex'),
+    pid: child.pid!, pidStart: processStart(child.pid!) ?? undefined, id,
     server, nodeServer, kubeconfig: kubeconfigPath(), nodes, nodeCapacity: capacity,
   };
   fs.writeFileSync(clusterFile('state.json'), JSON.stringify(state));
+  recordCluster({ id, clusterDir: clusterDir(), pid: state.pid, pidStart: state.pidStart, kubeconfig: state.kubeconfig, server });
   addContext(state.kubeconfig, state.server, token, cert);
   try {
     for (let i = 1; i <= nodes; i++) startNode(`node-${i}`);
   } catch (err) {
-    await removeCluster(); // all or nothing
+    await removeCluster(id); // all or nothing
     throw err;
   }
   process.stdout.write(`cluster up: API server ${state.server}; kubectl's context 'box' is in ${state.kubeconfig}\n`);

@@ -19,6 +19,7 @@ import { boxCli } from './box-cli.ts';
 import { removeContext } from './kubeconfig.ts';
 import { agentPid, clusterCgroup, nodeCgroup, nodeNames } from './node-process.ts';
 import { hostVethName, netnsName, NETNS_PREFIX, removeNodeNet, removeNodeNetns } from './node-netns.ts';
+import { forgetCluster, orphanClusters } from './host-record.ts';
 import { clusterDir, isControlPlane, readClusterState, type ClusterState } from './paths.ts';
 
 /** Set in a box that is removing a cluster, and so in the boxes it runs: they must not start another reaping. */
@@ -33,19 +34,22 @@ export function controlPlaneAlive(s: ClusterState): boolean {
 /** Called by every box command: a cluster whose control plane died is removed. Cheap otherwise (one file read). */
 export async function reapDeadCluster(): Promise<boolean> {
   if (process.env[REAPING] || process.env[AGENT_ENV]) return false;
+  reapOrphanClusters();
   const state = readClusterState();
   if (!state || controlPlaneAlive(state)) return false;
   await removeCluster();
   return true;
 }
 
-/** Everything a cluster made, in the order that leaves nothing: processes, then what they held. */
-export async function removeCluster(): Promise<void> {
+/** Everything a cluster made, in the order that leaves nothing: processes, then what they held.
+ * `id`: the cluster's, when `cluster up` fails before its state is written. */
+export async function removeCluster(id?: string): Promise<void> {
   process.env[REAPING] = '1';
   const lock = takeLock();
   if (!lock) return; // another box is removing it now
   try {
     const state = readClusterState();
+    id = state?.id ?? id;
     // 1. the processes: agents first (they would start pods again), then the control plane
     for (const n of nodeNames()) { const pid = agentPid(n); if (pid) kill(pid, 'SIGKILL'); }
     if (state && controlPlaneAlive(state)) {
@@ -54,23 +58,53 @@ export async function removeCluster(): Promise<void> {
       if (controlPlaneAlive(state)) kill(state.pid, 'SIGKILL');
     }
     // 2. every pod process of every node at once (their cgroups), then the containers' records
-    const cluster = state?.id ? detectCgroups(realSys(nullTrace)).open(clusterCgroup(state.id)) : null;
+    const cluster = id ? detectCgroups(realSys(nullTrace)).open(clusterCgroup(id)) : null;
     try { cluster?.killAll(); } catch { /* gone meanwhile */ }
     for (const name of nodeContainers()) await boxCli(['rm', '-f', name]);
     // 3. the nodes' cgroups and networks, and any of this cluster's a killed `node start` left unrecorded
-    if (state?.id) {
-      for (const n of nodeNames()) { try { nodeCgroup(state.id, n)?.destroy(); } catch { /* the cluster's destroy below */ } }
+    if (id) {
+      for (const n of nodeNames()) { try { nodeCgroup(id, n)?.destroy(); } catch { /* the cluster's destroy below */ } }
       try { cluster?.destroy(); } catch { /* a cgroup the kernel still frees: the next reaper */ }
     }
     for (const n of nodeNames()) removeNodeNet(nullTrace, n);
-    if (state?.id) removeStrays(state.id);
+    if (id) removeStrays(id);
     // 4. the cluster network (bridge, nftables table, box-dns), the context, the files
     await boxCli(['network', 'rm', CLUSTER_NETWORK]); // absent: nothing to do
     if (state) removeContext(state.kubeconfig, state.server);
+    if (id) forgetCluster(id);
     fs.rmSync(clusterDir(), { recursive: true, force: true });
   } finally {
     fs.rmSync(lock, { force: true });
   }
+}
+
+/**
+ * Clusters whose box root is gone (host-record.ts): no records of their containers are left
+ * to remove them by, so what they made goes by its names and places: the control plane by its
+ * pid, the agents by their network namespaces, every pod (and the DNS holder) by the
+ * cluster's cgroup; the bridge and its box-dns go with the network's own orphans
+ * (net/bridge.ts reapOrphanBridges).
+ */
+export function reapOrphanClusters(): void {
+  for (const r of orphanClusters()) {
+    if (isControlPlane(r.pid) && (!r.pidStart || processStart(r.pid) === r.pidStart)) kill(r.pid, 'SIGKILL');
+    for (const pid of processesInNetns(`${NETNS_PREFIX}${r.id}-`)) kill(pid, 'SIGKILL');
+    const cluster = detectCgroups(realSys(nullTrace)).open(clusterCgroup(r.id));
+    try { cluster?.killAll(); cluster?.destroy(); } catch { /* the next reaper */ }
+    removeStrays(r.id);
+    removeContext(r.kubeconfig, r.server);
+    forgetCluster(r.id);
+  }
+}
+
+/** The processes in any named network namespace whose name starts with `prefix` (a node's agent). */
+function processesInNetns(prefix: string): number[] {
+  let names: string[] = [];
+  try { names = fs.readdirSync('/run/netns').filter((n) => n.startsWith(prefix)); } catch { return []; }
+  const inodes = new Set(names.map((n) => { try { return `net:[${fs.statSync(`/run/netns/${n}`).ino}]`; } catch { return ''; } }));
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try { return pid !== process.pid && inodes.has(fs.readlinkSync(`/proc/${pid}/ns/net`)); } catch { return false; }
+  });
 }
 
 /** Network namespaces and veths named for this cluster that no node record names (a box killed between). */
