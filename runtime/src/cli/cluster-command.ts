@@ -39,6 +39,7 @@ export const clusterHelp = () => USAGE;
 
 export async function clusterCommand(argv: string[], _trace: Trace): Promise<number> {
   const sub = argv.shift();
+  if (sub === '--help' || sub === '-h' || sub === 'help' || (sub && !sub.startsWith('__') && argv.includes('--help'))) { process.stdout.write(USAGE); return 0; }
   if (sub === '__control-plane') return controlPlaneMain(argv[0]);
   if (sub === '__agent') return agentMain(argv[0]);
   if (sub === 'node') return node(argv);

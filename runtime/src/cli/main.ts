@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   });
   process.env.BOX_TRACE_INVOCATION = trace.invocation;
   // A cluster whose control plane was killed: any box removes what it left (cluster/reaper.ts).
-  if (name !== 'cluster' && name !== '__monitor' && (readClusterState() || anyClusterRecord())) await (await import('../cluster/reaper.ts')).reapDeadCluster();
+  if (name !== 'cluster' && name !== '__monitor' && (readClusterState() || anyClusterRecord())) await (await import('../cluster/reaper.ts')).reapBeforeCommand();
   return command.run(argv, trace);
 }
 

@@ -41,6 +41,15 @@ export async function reapDeadCluster(): Promise<boolean> {
   return true;
 }
 
+/** For any box command: reap, but a failure to (another user's, a busy cgroup) must not fail the command; the next box tries again. */
+export async function reapBeforeCommand(): Promise<void> {
+  try {
+    await reapDeadCluster();
+  } catch (err) {
+    process.stderr.write(`box: warning: could not remove what a dead cluster left: ${(err as Error).message.split('\n')[0]}\n`);
+  }
+}
+
 /** Everything a cluster made, in the order that leaves nothing: processes, then what they held.
  * `id`: the cluster's, when `cluster up` fails before its state is written. */
 export async function removeCluster(id?: string): Promise<void> {
