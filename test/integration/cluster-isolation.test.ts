@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, vi } from 'vitest';
+import { nodeAddress, nodeNets } from '../../runtime/src/cluster/node-netns.ts';
 import { needs } from '../support/requires.ts';
 import { box, has, repo, rootReason, tempBoxRoot } from './helpers.ts';
 
@@ -129,6 +130,15 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     }
     expect(seen.size).toBe(3);
     expect(addresses.size).toBe(2);
+    // what other parts (a NodePort) call to find the nodes: the same addresses and namespaces
+    const saved = process.env.BOX_ROOT;
+    process.env.BOX_ROOT = root;
+    try {
+      expect(nodeNets()).toEqual(['node-1', 'node-2'].map((node, i) => ({ node, ip: [...addresses][i], netnsPath: `/run/netns/boxc-${id}-${node}` })));
+      expect(nodeAddress('node-2')).toBe([...addresses][1]);
+    } finally {
+      if (saved === undefined) delete process.env.BOX_ROOT; else process.env.BOX_ROOT = saved;
+    }
     // the API server listens on loopback (kubectl) and the cluster network's gateway (the nodes), nowhere else
     const cp = state().pid;
     const listening = execFileSync('ss', ['-Htlnp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${cp},`)).map((l) => l.trim().split(/\s+/)[3]).sort();

@@ -40,6 +40,20 @@ export function nodeAddress(node: string): string | undefined {
   return n && fs.existsSync(netnsPath(n.netns)) ? n.ip : undefined;
 }
 
+/**
+ * Every node that is up: its name, address and namespace. A node's address is delivered to its
+ * namespace by the bridge, so what answers there (a NodePort) is set up in that namespace
+ * (`nsenter --net=PATH nft ...`, as kube-proxy runs on each node), not in the machine's.
+ */
+export function nodeNets(): { node: string; ip: string; netnsPath: string }[] {
+  let files: string[] = [];
+  try { files = fs.readdirSync(clusterFile('nodes')).filter((f) => f.endsWith('.net.json')); } catch { return []; }
+  return files.map((f) => f.slice(0, -'.net.json'.length)).sort().flatMap((node) => {
+    const n = nodeNet(node);
+    return n && fs.existsSync(netnsPath(n.netns)) ? [{ node, ip: n.ip, netnsPath: netnsPath(n.netns) }] : [];
+  });
+}
+
 /** Make the node's namespace and cable it into `networkName`'s bridge. Undone on failure. */
 export function makeNodeNetns(trace: Trace | null, clusterId: string, node: string, networkName: string): NodeNet {
   const n = lookupNetwork(networkName);
