@@ -108,7 +108,7 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
   });
 
   suite.it('each agent runs in its node\'s own network namespace, with its own address: the Node\'s InternalIP', async () => {
-    await until(() => ok(['get', 'nodes', '--no-headers']).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2, '2 Ready nodes', 30);
+    await until(() => ok(['get', 'nodes', '--no-headers']).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2, '2 Ready nodes', 60);
     const { id } = footprint();
     const seen = new Set<string>([netnsOf(process.pid)]);
     const addresses = new Set<string>();
@@ -171,7 +171,7 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
 
   suite.it('kill -9 of the control plane and every agent: box cluster status reaps all the cluster left', async () => {
     expect(box(root, ['cluster', 'node', 'start', 'node-1']).code).toBe(0);
-    await until(() => /node-1\s+Ready/.test(ok(['get', 'nodes'])), 'node-1 Ready again', 30);
+    await until(() => /node-1\s+Ready/.test(ok(['get', 'nodes'])), 'node-1 Ready again', 60);
     const f = footprint();
     expect(boxProcesses().length).toBeGreaterThan(3);
     // one agent killed is a failed node, not a dead cluster: the next box leaves the rest alone
@@ -191,7 +191,7 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     up(1, '--node-cpus', '500m', '--node-memory', '256Mi');
     const f = footprint();
     // a smaller node: its capacity is what its cgroup allows
-    await until(() => /node-1\s+Ready/.test(ok(['get', 'nodes'])), 'node-1 Ready', 30);
+    await until(() => /node-1\s+Ready/.test(ok(['get', 'nodes'])), 'node-1 Ready', 60);
     expect(JSON.parse(ok(['get', 'node', 'node-1', '-o', 'json'])).status.capacity).toMatchObject({ cpu: '500m', memory: '256Mi' });
     const dirs = cgroupDirs(`cluster-${f.id}/node-1`).filter((d) => d.endsWith('/node-1'));
     expect(Number(fs.readFileSync(dirs.find((d) => d.includes('/memory/'))! + '/memory.limit_in_bytes', 'utf8'))).toBe(256 * 2 ** 20);
@@ -222,7 +222,7 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
 
   suite.it('cluster down leaves nothing', async () => {
     up(2);
-    await until(() => ok(['get', 'nodes', '--no-headers']).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2, '2 Ready nodes', 30);
+    await until(() => ok(['get', 'nodes', '--no-headers']).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2, '2 Ready nodes', 60);
     const f = footprint();
     expect(box(root, ['cluster', 'down'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 }).code).toBe(0);
     expectNothingLeft(f);
