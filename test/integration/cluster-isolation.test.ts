@@ -220,6 +220,26 @@ suite.describe('box cluster nodes: a network namespace and a cgroup subtree each
     expect(fs.readFileSync(kubeconfig, 'utf8')).not.toContain(s.server);
   });
 
+  suite.it('inside a lab sandbox too: nodes in namespaces of their own, Ready for kubectl, pods Running; down leaves no namespace, veth or cgroup', () => {
+    const script = [
+      'box cluster up --nodes 2 >/dev/null || exit 1',
+      'for i in $(seq 1 60); do [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ")" = 2 ] && break; sleep 1; done',
+      'kubectl get nodes --no-headers -o custom-columns=N:.metadata.name,IP:.status.addresses[0].address,R:.status.conditions[0].status',
+      'ip netns list | grep -c "^boxc-"',
+      `printf '%s\\n' 'apiVersion: apps/v1' 'kind: Deployment' 'metadata: {name: web}' 'spec:' '  replicas: 2' '  selector: {matchLabels: {app: web}}' \\
+        '  template:' '    metadata: {labels: {app: web}}' '    spec:' '      containers:' '      - {name: web, image: busybox, command: [httpd, -f, -p, "80"]}' > /tmp/web.yaml`,
+      'kubectl create -f /tmp/web.yaml -o name',
+      'for i in $(seq 1 90); do [ "$(kubectl get pods --no-headers | grep -c Running)" = 2 ] && break; sleep 1; done',
+      'kubectl get pods --no-headers | grep -c Running',
+      'box cluster down >/dev/null',
+      'ip netns list | grep -c "^boxc-"; ip -o link | grep -c "bxc"; find /sys/fs/cgroup -maxdepth 4 -type d -name "cluster-*" | wc -l',
+    ].join('\n');
+    const r = box(root, ['run', '--rm', '--lab', '-e', `S=${script}`, 'lab', 'bash', '-c', 'eval "$S"'], { timeout: 300_000 });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 2)).toEqual([expect.stringMatching(/^node-1\s+\d+\.\d+\.\d+\.\d+\s+True$/), expect.stringMatching(/^node-2\s+\d+\.\d+\.\d+\.\d+\s+True$/)]);
+    expect(lines.slice(2)).toEqual(['2', 'deployment.apps/web', '2', '0', '0', '0']);
+  });
+
   suite.it('cluster down leaves nothing', async () => {
     up(2);
     await until(() => ok(['get', 'nodes', '--no-headers']).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2, '2 Ready nodes', 60);

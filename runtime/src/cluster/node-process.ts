@@ -77,7 +77,8 @@ export async function stopNode(node: string): Promise<void> {
   const state = readClusterState();
   const cg = state ? nodeCgroup(state.id, node) : null;
   cg?.killAll();
-  for (const name of nodeContainers(node)) await boxCli(['rm', '-f', name]);
+  const containers = nodeContainers(node);
+  if (containers.length) await boxCli(['rm', '-f', ...containers]);
   cg?.destroy();
   removeNodeNet(nullTrace, node);
 }

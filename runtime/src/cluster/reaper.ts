@@ -69,7 +69,8 @@ export async function removeCluster(id?: string): Promise<void> {
     // 2. every pod process of every node at once (their cgroups), then the containers' records
     const cluster = id ? detectCgroups(realSys(nullTrace)).open(clusterCgroup(id)) : null;
     try { cluster?.killAll(); } catch { /* gone meanwhile */ }
-    for (const name of nodeContainers()) await boxCli(['rm', '-f', name]);
+    const containers = nodeContainers();
+    if (containers.length) await boxCli(['rm', '-f', ...containers]); // one box for all: each costs a process start
     // 3. the nodes' cgroups and networks, and any of this cluster's a killed `node start` left unrecorded
     if (id) {
       for (const n of nodeNames()) { try { nodeCgroup(id, n)?.destroy(); } catch { /* the cluster's destroy below */ } }
