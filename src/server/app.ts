@@ -13,6 +13,7 @@ import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize } from './protocol.ts';
 import { SessionManager } from './sessions.ts';
 import { ExerciseCatalog } from './checks.ts';
 import { handleTerminal } from './terminal.ts';
+import { CLOSE } from '../shared/close-codes.ts';
 import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts';
 import type { SandboxDriver } from './sandbox.ts';
 import type { Classroom } from './class.ts';
@@ -226,7 +227,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
           handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult });
         } catch (e) {
           log(`isolab: terminal: ${(e as Error).message}`);
-          ws.close(1011, 'server error');
+          ws.close(CLOSE.failed, 'server error');
         }
       });
     } catch (e) {
@@ -256,10 +257,10 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       const session = terminalOf(sessions, target);
       if (!session) {
         ws.send(JSON.stringify({ type: 'error', message: target === PRESENTER ? 'the instructor has no terminal open yet' : 'this student has no terminal open' }));
-        ws.close(1013, 'nothing to view yet');
+        ws.close(CLOSE.tryLater, 'nothing to view yet');
         return;
       }
-      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(1011, 'server error'); }
+      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(CLOSE.failed, 'server error'); }
     });
   }
 

@@ -14,15 +14,8 @@ import type { ExerciseCatalog } from './checks.ts';
 import type { Attachment, Client, Session, SessionManager } from './sessions.ts';
 import type { PanelSink } from './panel.ts';
 import type { PanelTab } from './protocol.ts';
+import { CLOSE } from '../shared/close-codes.ts';
 
-/** Close codes a page can act on (1000-1015 are the standard ones). */
-export const CLOSE = {
-  normal: 1000,       // the sandbox ended: offer "restart" (a new WebSocket, same session id)
-  goingAway: 1001,    // the server is stopping
-  tryAgainLater: 1013, // the lab is full
-  internal: 1011,     // could not start a sandbox, or a bug of ours met this socket's frames
-  takenOver: 4001,    // the same session was opened by another socket: do not reconnect by itself
-} as const;
 
 /**
  * Batching pty output into frames. A keystroke's echo goes out on the next event-loop turn.
@@ -136,13 +129,13 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     if (result.full) {
       // The lab is full, or this reader has all the sandboxes one reader may have.
       send({ type: 'full', ...(result.message ? { message: result.message } : {}), ...(result.position ? { position: result.position } : {}) });
-      ws.close(CLOSE.tryAgainLater, 'lab is full');
+      ws.close(CLOSE.tryLater, 'lab is full');
     } else if (result.retry) {
       send({ type: 'error', message: result.message });
-      ws.close(CLOSE.tryAgainLater, 'too many reconnects');
+      ws.close(CLOSE.tryLater, 'too many reconnects');
     } else {
       send({ type: 'error', message: result.message });
-      ws.close(CLOSE.internal, 'no sandbox');
+      ws.close(CLOSE.failed, 'no sandbox');
     }
     return;
   }
@@ -231,7 +224,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     } catch (e) {
       // Our bug, found by this client's frame: end this socket only (its session is kept for a reload).
       ctx.log(`isolab: websocket of ${own.sandbox.name}: closed after an internal error: ${(e as Error).stack ?? e}`);
-      ws.close(CLOSE.internal, 'server error');
+      ws.close(CLOSE.failed, 'server error');
       return;
     }
     if (overBudget && !resumeTimer && ws.readyState === ws.OPEN) {

@@ -336,7 +336,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         // back by ourselves would make the two tabs steal it from each other forever.
         setState('elsewhere');
         showNotice('end', s.elsewhereMessage, { label: s.useHere, run: restart });
-      } else if (ev.code === CLOSE.sandboxFailed) {
+      } else if (ev.code === CLOSE.failed) {
         setState('failed');
         showNotice('end', lastError || s.goneMessage, { label: s.retry, run: restart });
       } else {
