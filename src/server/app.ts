@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { authenticate, clientCookieHeader, clientId, cookieHeader, hostAllowed, originAllowed, requestUrl } from './auth.ts';
 import { isLoopback } from './options.ts';
 import { serveStatic } from './static.ts';
-import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize } from './protocol.ts';
+import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize, terminalIndex } from './protocol.ts';
 import { SessionManager } from './sessions.ts';
 import { ExerciseCatalog } from './checks.ts';
 import { handleTerminal } from './terminal.ts';
@@ -211,6 +211,9 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       if (!SESSION_ID.test(sid)) { refuse(socket, 400, 'session must be 8-64 letters, digits, - or _'); return; }
       const size = initialSize(url.searchParams.get('cols'), url.searchParams.get('rows'));
       if (!size) { refuse(socket, 400, 'cols must be 1..500 and rows 1..200'); return; }
+      // Past the most terminals a sandbox may have, the socket opens and says why (sessions.ts).
+      const term = terminalIndex(url.searchParams.get('term'));
+      if (term === null) { refuse(socket, 400, 'term must be a number 1..99'); return; }
       const client = { id: clientId(req), address: req.socket.remoteAddress ?? '', student: presenter ? PRESENTER : student?.id };
       // A student's sandbox is that student's alone, whoever learns its session id.
       const existing = sessions.get(sid);
@@ -224,7 +227,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       } : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
-          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult });
+          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult }, term);
         } catch (e) {
           log(`isolab: terminal: ${(e as Error).message}`);
           ws.close(CLOSE.failed, 'server error');

@@ -20,8 +20,8 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
-export interface Sandbox {
-  readonly name: string;
+/** A pseudo-terminal with a shell behind it: the sandbox's own, or another one in it. */
+export interface Shell {
   write(data: Buffer | string): void;
   resize(cols: number, rows: number): void;
   /** Stop reading the pty: the program inside blocks once the kernel's pty buffer is full. */
@@ -29,10 +29,21 @@ export interface Sandbox {
   resume(): void;
   onData(listener: (chunk: Buffer) => void): void;
   onExit(listener: (code: number) => void): void;
+  /** Hang up its terminal (SIGHUP, then SIGKILL); for the sandbox, also remove it. Safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+export interface Sandbox extends Shell {
+  readonly name: string;
   /** Run `sh -c <script>` inside the sandbox (not on its terminal). */
   exec(script: string, timeoutMs: number): Promise<ExecResult>;
   /** Kill everything in it and remove it; safe to call twice. */
   destroy(): Promise<void>;
+  /**
+   * Another terminal in the same sandbox (the page's terminal tabs): a login shell with a pty
+   * of its own in the sandbox's namespaces and cgroup, so it sees the first shell's processes.
+   */
+  openShell(cols: number, rows: number): Shell;
   /** What the kernel panel reads about it (absent: no panel for this sandbox). */
   readonly kernel?: KernelView;
 }
@@ -92,6 +103,20 @@ export function boxExecCommand(box: string, name: string, script: string): { fil
   return { file: box, args: ['exec', name, 'sh', '-c', script] };
 }
 
+/**
+ * Another login shell in a running sandbox, on a terminal of its own (`-it`): box exec enters
+ * the sandbox's namespaces and cgroup, so `ps` there lists what the first shell started.
+ * The environment box exec gives it is the container's; TERM and the panel's trace file are
+ * said again, as the first shell has them.
+ */
+export function boxShellCommand(box: string, name: string, panelDir?: string): { file: string; args: string[] } {
+  const panel = panelDir ? ['-e', `BOX_TRACE_FILE=${PANEL_TRACE_FILE}`] : [];
+  return { file: box, args: ['exec', '-it', '-e', 'TERM=xterm-256color', ...panel, name, '/bin/sh', '-c', LOGIN_SHELL] };
+}
+
+/** The reader's login shell: bash where the image has it. */
+const LOGIN_SHELL = 'if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi';
+
 export function boxRemoveCommand(box: string, name: string): { file: string; args: string[] } {
   return { file: box, args: ['rm', '-f', name] };
 }
@@ -127,21 +152,18 @@ function run(file: string, args: string[], timeoutMs: number, opts: { cwd?: stri
   });
 }
 
-/** A node-pty process wrapped as a Sandbox; `cleanup` removes what is left after it. */
-function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>, cleanup: () => Promise<void>, kernel?: KernelView): Sandbox {
+/** A node-pty process as a Shell; `cleanup` runs once it is gone (hung up, or exited by itself). */
+function ptyShell(proc: IPty, cleanup: () => Promise<void> = async () => {}): Shell {
   let exited = false;
   let destroying: Promise<void> | undefined;
   const exitedPromise = new Promise<void>((resolve) => proc.onExit(() => { exited = true; resolve(); }));
   return {
-    name,
-    kernel,
     write(data) { if (!exited) proc.write(data); },
     resize(cols, rows) { if (!exited) { try { proc.resize(cols, rows); } catch { /* the pty just closed */ } } },
     pause() { if (!exited) proc.pause(); },
     resume() { if (!exited) proc.resume(); },
     onData(listener) { proc.onData((d) => listener(typeof d === 'string' ? Buffer.from(d) : d as unknown as Buffer)); },
     onExit(listener) { proc.onExit((e) => listener(e.signal ? 128 + e.signal : e.exitCode)); },
-    exec: execIn,
     destroy() {
       destroying ??= (async () => {
         // Like closing a terminal window: SIGHUP, then SIGKILL if it lingers.
@@ -156,6 +178,12 @@ function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs
       return destroying;
     },
   };
+}
+
+/** A node-pty process wrapped as a Sandbox; `cleanup` removes what is left after it. */
+function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>,
+  openShell: (cols: number, rows: number) => Shell, cleanup: () => Promise<void>, kernel?: KernelView): Sandbox {
+  return { ...ptyShell(proc, cleanup), name, kernel, exec: execIn, openShell };
 }
 
 /** The real thing: each sandbox is `box run --lab ...` (see boxRunCommand). */
@@ -193,6 +221,10 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
         (script, timeoutMs) => {
           const c = boxExecCommand(box, name, script);
           return run(c.file, c.args, timeoutMs);
+        },
+        (c, r) => {
+          const cmd = boxShellCommand(box, name, panelDir);
+          return ptyShell(pty.spawn(cmd.file, cmd.args, { name: 'xterm-256color', cols: c, rows: r, cwd: REPO, env: terminalEnv(), encoding: null }));
         },
         async () => {
           // `run --rm` removes the container when its shell ends; `rm -f` makes sure, even if
@@ -264,10 +296,22 @@ export function hostShellDriver(shell = '/bin/bash'): SandboxDriver {
       const args = shell.endsWith('bash') ? ['--norc', '--noprofile', '-i'] : ['-i'];
       const proc = pty.spawn(shell, args, { name: 'xterm-256color', cols, rows, cwd: home, env, encoding: null });
       const sid = proc.pid;
+      // The other terminals: more shells in the same directory (on the host, `ps` sees everything anyway).
+      const others = new Set<number>();
       return ptySandbox(name, proc,
         (script, timeoutMs) => run('/bin/sh', ['-c', script], timeoutMs, { cwd: home, env }),
+        (c, r) => {
+          const more = pty.spawn(shell, args, { name: 'xterm-256color', cols: c, rows: r, cwd: home, env, encoding: null });
+          others.add(more.pid);
+          return ptyShell(more, async () => {
+            for (const pid of sessionMembers(more.pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+            others.delete(more.pid);
+          });
+        },
         async () => {
-          for (const pid of sessionMembers(sid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          for (const leader of [sid, ...others]) {
+            for (const pid of sessionMembers(leader)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          }
           fs.rmSync(home, { recursive: true, force: true });
         },
         {

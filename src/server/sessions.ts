@@ -5,8 +5,15 @@
 import { Scrollback, TokenBucket } from './flow.ts';
 import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
-import type { Sandbox, SandboxDriver } from './sandbox.ts';
+import type { Sandbox, SandboxDriver, Shell } from './sandbox.ts';
 import { WaitQueue } from './queue.ts';
+
+/**
+ * Terminals one sandbox may have: its own (1) and up to three more (the page's tabs). Each
+ * more is a `box exec` process on the host (a Node process relaying its pty) and a shell
+ * in the sandbox: a bounded number, whatever a page asks.
+ */
+export const MAX_TERMINALS = 4;
 
 /** A page in the line for a full lab retries every 10 s; a place unclaimed for 30 s is given up. */
 export const QUEUE_EXPIRE_MS = 30_000;
@@ -46,7 +53,57 @@ export function duration(ms: number): string {
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
-export class Session {
+/**
+ * What a terminal's socket drives (terminal.ts): the sandbox's own terminal (the Session) or
+ * another one in the same sandbox (an ExtraTerminal).
+ */
+export interface Pane {
+  attachment: Attachment | null;
+  readonly scrollback: Scrollback;
+  readonly ended: boolean;
+  input(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  setFlowPaused(paused: boolean): void;
+}
+
+/** A second (third, fourth) terminal in a session's sandbox: a shell of its own, same sandbox. */
+export class ExtraTerminal implements Pane {
+  readonly index: number;
+  readonly shell: Shell;
+  readonly session: Session;
+  readonly scrollback = new Scrollback();
+  attachment: Attachment | null = null;
+  ended = false;
+  graceTimer: NodeJS.Timeout | undefined;
+  #flowPaused = false;
+
+  constructor(session: Session, index: number, shell: Shell) {
+    this.session = session;
+    this.index = index;
+    this.shell = shell;
+  }
+
+  setFlowPaused(paused: boolean): void {
+    this.#flowPaused = paused;
+    this.updateReading();
+  }
+
+  updateReading(): void {
+    if (this.ended) return;
+    if (this.attachment === null || this.#flowPaused) this.shell.pause();
+    else this.shell.resume();
+  }
+
+  input(data: Buffer): void {
+    // Typing in any terminal keeps the sandbox from being removed as idle.
+    this.session.lastInput = Date.now();
+    this.shell.write(data);
+  }
+
+  resize(cols: number, rows: number): void { this.shell.resize(cols, rows); }
+}
+
+export class Session implements Pane {
   readonly id: string;
   readonly sandbox: Sandbox;
   readonly scrollback = new Scrollback();
@@ -57,6 +114,8 @@ export class Session {
   attachment: Attachment | null = null;
   /** Read-only viewers (viewer.ts: an instructor helping, students following the presenter). */
   readonly viewers = new Set<Pick<Attachment, 'output' | 'ended'>>();
+  /** The sandbox's other terminals, by their number (2..MAX_TERMINALS). */
+  readonly extras = new Map<number, ExtraTerminal>();
   /** When its last page went away (meaningful while `attachment` is null). */
   detachedAt = 0;
   lastInput = Date.now();
@@ -87,6 +146,8 @@ export class Session {
     this.lastInput = Date.now();
     this.sandbox.write(data);
   }
+
+  resize(cols: number, rows: number): void { this.sandbox.resize(cols, rows); }
 }
 
 export interface SessionOptions {
@@ -101,6 +162,10 @@ export interface SessionOptions {
   idleMs: number;
   log?: (line: string) => void;
 }
+
+export type ExtraAttachResult =
+  | { ok: true; session: Session; terminal: ExtraTerminal; resumed: boolean }
+  | { ok: false; message: string };
 
 export type AttachResult =
   | { ok: true; session: Session; resumed: boolean }
@@ -187,6 +252,85 @@ export class SessionManager {
     });
     this.#log(`isolab: sandbox ${sandbox.name} started for session ${id.slice(0, 8)}… (${this.#sessions.size}/${this.#opts.maxSandboxes})`);
     return { ok: true, session, resumed: false };
+  }
+
+  /**
+   * Attach a WebSocket to terminal `index` (2..MAX_TERMINALS) of session `id`'s sandbox: the
+   * one it had (a reload), or a new shell in that sandbox. It makes no sandbox: the session's
+   * first terminal must be open, and the sandbox limits are not touched (same sandbox).
+   */
+  attachExtra(id: string, index: number, attachment: Attachment, cols: number, rows: number, client: Client = { id: null, address: '' }): ExtraAttachResult {
+    if (this.#closed) return { ok: false, message: 'the lab server is shutting down' };
+    const session = this.#sessions.get(id);
+    if (!session || session.ended) return { ok: false, message: 'this sandbox is not running; open its first terminal again' };
+    const owner = session.client;
+    if (owner.id !== null ? owner.id !== client.id : owner.address !== client.address) {
+      return { ok: false, message: 'this terminal belongs to another browser' };
+    }
+    if (!session.reattach.take()) return { ok: false, message: 'this terminal was reconnected too often; trying again shortly' };
+    const existing = session.extras.get(index);
+    if (existing && !existing.ended) {
+      clearTimeout(existing.graceTimer);
+      existing.graceTimer = undefined;
+      const previous = existing.attachment;
+      existing.attachment = attachment;
+      if (previous) this.#tell(session, () => previous.takenOver());
+      existing.resize(cols, rows);
+      existing.setFlowPaused(false);
+      return { ok: true, session, terminal: existing, resumed: true };
+    }
+    if (session.extras.size + 1 >= MAX_TERMINALS || index < 2 || index > MAX_TERMINALS) {
+      return { ok: false, message: `this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another` };
+    }
+    let shell: Shell;
+    try {
+      shell = session.sandbox.openShell(cols, rows);
+    } catch (e) {
+      this.#log(`isolab: sandbox ${session.sandbox.name}: could not open terminal ${index}: ${(e as Error).message}`);
+      return { ok: false, message: `could not open another terminal: ${(e as Error).message}` };
+    }
+    const terminal = new ExtraTerminal(session, index, shell);
+    terminal.attachment = attachment;
+    session.extras.set(index, terminal);
+    shell.onData((chunk) => {
+      terminal.scrollback.push(chunk);
+      const a = terminal.attachment;
+      if (a) this.#tell(session, () => a.output(chunk));
+    });
+    shell.onExit((code) => {
+      shell.resume();
+      setTimeout(() => this.#endExtra(terminal, code), 100);
+    });
+    this.#log(`isolab: sandbox ${session.sandbox.name}: terminal ${index} opened (${session.extras.size + 1}/${MAX_TERMINALS})`);
+    return { ok: true, session, terminal, resumed: false };
+  }
+
+  /** A terminal tab's socket went away: keep its shell for the grace period (a reload comes back to it). */
+  detachExtra(terminal: ExtraTerminal, attachment: Attachment): void {
+    if (terminal.attachment !== attachment) return;
+    terminal.attachment = null;
+    terminal.updateReading();
+    if (terminal.ended) return;
+    clearTimeout(terminal.graceTimer);
+    terminal.graceTimer = setTimeout(() => this.#endExtra(terminal, HUNG_UP), this.#opts.graceMs);
+  }
+
+  /** The reader closed that tab: hang up its shell (the sandbox and its other terminals go on). */
+  closeExtra(terminal: ExtraTerminal): void { this.#endExtra(terminal, HUNG_UP); }
+
+  #endExtra(terminal: ExtraTerminal, code: number, why?: string): void {
+    if (terminal.ended) return;
+    terminal.ended = true;
+    clearTimeout(terminal.graceTimer);
+    const { session } = terminal;
+    if (session.extras.get(terminal.index) === terminal) session.extras.delete(terminal.index);
+    const attachment = terminal.attachment;
+    terminal.attachment = null;
+    if (attachment) this.#tell(session, () => attachment.ended(code, why));
+    const p = terminal.shell.destroy()
+      .catch((e) => this.#log(`isolab: ${session.sandbox.name}: closing terminal ${terminal.index}: ${(e as Error).message}`))
+      .finally(() => this.#destroying.delete(p));
+    this.#destroying.add(p);
   }
 
   /**
@@ -290,6 +434,7 @@ export class SessionManager {
     if (attachment) this.#tell(session, () => attachment.ended(code, why));
     for (const v of session.viewers) this.#tell(session, () => v.ended(code, why));
     session.viewers.clear();
+    for (const extra of [...session.extras.values()]) this.#endExtra(extra, code, why);
     const p = session.sandbox.destroy()
       .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
       .finally(() => this.#destroying.delete(p));
@@ -301,9 +446,11 @@ export class SessionManager {
     this.#closed = true;
     clearInterval(this.#sweeper);
     for (const session of [...this.#sessions.values()]) {
-      const attachment = session.attachment;
-      session.attachment = null;
-      if (attachment) this.#tell(session, () => attachment.shutdown());
+      for (const pane of [session, ...session.extras.values()]) {
+        const attachment = pane.attachment;
+        pane.attachment = null;
+        if (attachment) this.#tell(session, () => attachment.shutdown());
+      }
       this.#end(session, HUNG_UP);
     }
     await Promise.all([...this.#destroying]);

@@ -10,7 +10,7 @@ import { parseClientMessage } from '../../src/server/protocol.ts';
 import { localLocation, requestUrl } from '../../src/server/auth.ts';
 import { TokenBucket } from '../../src/server/flow.ts';
 import { parseOptions } from '../../src/server/options.ts';
-import { SessionManager, REATTACH } from '../../src/server/sessions.ts';
+import { SessionManager, REATTACH, MAX_TERMINALS } from '../../src/server/sessions.ts';
 import type { Attachment } from '../../src/server/sessions.ts';
 import type { Sandbox, SandboxDriver } from '../../src/server/sandbox.ts';
 import { cgroupProcesses, childCgroups, subdirectories, WalkBudget, WALK_LIMITS } from '../../src/server/panel-stats.ts';
@@ -83,16 +83,18 @@ describe('TokenBucket', () => {
 });
 
 describe('sandbox limits per client', () => {
-  function fakeDriver(): SandboxDriver & { started: number } {
+  function fakeDriver(): SandboxDriver & { started: number; shells: number } {
+    const shell = () => ({ write() {}, resize() {}, pause() {}, resume() {}, onData() {}, onExit() {}, destroy: async () => {} });
     const d = {
       kind: 'fake',
       started: 0,
+      shells: 0,
       start(name: string): Sandbox {
         d.started++;
         return {
-          name, write() {}, resize() {}, pause() {}, resume() {}, onData() {}, onExit() {},
+          ...shell(), name,
           exec: async () => ({ code: 0, output: '', timedOut: false }),
-          destroy: async () => {},
+          openShell: () => { d.shells++; return shell(); },
         };
       },
     };
@@ -112,6 +114,37 @@ describe('sandbox limits per client', () => {
     expect(m.attach('session-c1', page(), 80, 24, { id: null, address: '10.0.0.1' })).toMatchObject({ ok: false, message: expect.stringMatching(/^your network address already has 3/) });
     expect(m.attach('session-d1', page(), 80, 24, { id: null, address: '10.0.0.2' }).ok).toBe(true);
     expect(m.size).toBe(4);
+    await m.close();
+  });
+
+  it('more terminals in one sandbox: up to MAX_TERMINALS, its own browser only, no new sandbox', async () => {
+    const driver = fakeDriver();
+    const m = new SessionManager({ driver, maxSandboxes: 10, maxPerClient: 1, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
+    const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, a)).toMatchObject({ ok: false, message: expect.stringMatching(/not running; open its first terminal/) });
+    expect(m.attach('session-a1', page(), 80, 24, a).ok).toBe(true);
+    const extras = [2, 3, 4].map((n) => m.attachExtra('session-a1', n, page(), 80, 24, a));
+    for (const r of extras) expect(r.ok).toBe(true);
+    expect(m.attachExtra('session-a1', 4, page(), 80, 24, a)).toMatchObject({ ok: true, resumed: true });
+    // The limit of one sandbox per browser is not touched: they are terminals, not sandboxes.
+    expect(driver.started).toBe(1);
+    expect(driver.shells).toBe(3);
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' })).toMatchObject({ ok: false, message: expect.stringMatching(/another browser/) });
+    const first = extras[0]!;
+    if (!first.ok) throw new Error('unreachable');
+    m.closeExtra(first.terminal);
+    expect(m.get('session-a1')!.extras.size).toBe(2);
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, a)).toMatchObject({ ok: true, resumed: false });
+    await m.close();
+  });
+
+  it('a fifth terminal is refused, saying why and what to do', async () => {
+    const m = new SessionManager({ driver: fakeDriver(), maxSandboxes: 10, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
+    const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
+    m.attach('session-a1', page(), 80, 24, a);
+    for (const n of [2, 3, 4]) expect(m.attachExtra('session-a1', n, page(), 80, 24, a).ok).toBe(true);
+    expect(m.attachExtra('session-a1', 5, page(), 80, 24, a)).toMatchObject({ ok: false, message: `this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another` });
+    expect(m.get('session-a1')!.extras.size).toBe(3);
     await m.close();
   });
 
