@@ -41,6 +41,8 @@ export interface LabServerOptions {
   maxPerAddress?: number;
   /** In a class: most sandboxes of one student. */
   maxPerStudent?: number;
+  /** Sandboxes kept made ahead for the next readers (warm.ts); default 0. */
+  warmSandboxes?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
@@ -99,7 +101,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const loopbackOnly = isLoopback(opts.host);
   const sessions = new SessionManager({
     driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress, maxPerStudent: opts.maxPerStudent,
-    graceMs: opts.graceMs, idleMs: opts.idleMs, log,
+    graceMs: opts.graceMs, idleMs: opts.idleMs, warm: opts.warmSandboxes, log,
   });
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);
   const course = opts.classroom ? readCourse(opts.repo, opts.lessonsDir ?? path.join(opts.repo, 'content', 'lessons')) : [];

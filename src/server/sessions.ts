@@ -7,6 +7,7 @@ import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
 import type { Sandbox, SandboxDriver, Shell } from './sandbox.ts';
 import { WaitQueue } from './queue.ts';
+import { WarmPool } from './warm.ts';
 
 /**
  * Terminals one sandbox may have: its own (1) and up to three more (the page's tabs). Each
@@ -123,9 +124,16 @@ export class Session implements Pane {
   graceTimer: NodeJS.Timeout | undefined;
   #flowPaused = false;
 
-  constructor(id: string, sandbox: Sandbox, client: Client, log?: (line: string) => void) {
+  /** When its sandbox was made; before the reader asked when it came from the warm pool. */
+  readonly madeAt: number;
+  /** Its sandbox was made ahead (warm.ts), not when its reader asked. */
+  readonly madeAhead: boolean;
+
+  constructor(id: string, sandbox: Sandbox, client: Client, log?: (line: string) => void, madeAt?: number) {
     this.id = id;
     this.sandbox = sandbox;
+    this.madeAt = madeAt ?? Date.now();
+    this.madeAhead = madeAt !== undefined;
     this.client = client;
     this.panel = new KernelPanel(sandbox.kernel, log);
   }
@@ -160,6 +168,8 @@ export interface SessionOptions {
   maxPerStudent?: number;
   graceMs: number;
   idleMs: number;
+  /** Sandboxes kept made ahead for the next readers (warm.ts); default 0. They count against maxSandboxes. */
+  warm?: number;
   log?: (line: string) => void;
 }
 
@@ -178,17 +188,27 @@ export class SessionManager {
   readonly #sweeper: NodeJS.Timeout;
   readonly #destroying = new Set<Promise<void>>();
   readonly #queue = new WaitQueue(QUEUE_EXPIRE_MS);
+  readonly #warm: WarmPool;
   #closed = false;
 
   constructor(opts: SessionOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? ((line) => console.error(line));
+    this.#warm = new WarmPool({
+      driver: opts.driver,
+      size: opts.warm ?? 0,
+      room: () => this.#sessions.size + this.#warm.size < opts.maxSandboxes,
+      log: this.#log,
+    });
+    this.#warm.fill();
     const every = Math.max(250, Math.min(30_000, opts.idleMs / 4));
     this.#sweeper = setInterval(() => this.#sweepIdle(), every);
     this.#sweeper.unref();
   }
 
   get size(): number { return this.#sessions.size; }
+  /** The sandboxes made ahead and waiting for a reader (warm.ts); `printed`: those already at their prompt. */
+  warmNames(printed = false): string[] { return this.#warm.names(printed); }
   get(id: string): Session | undefined { return this.#sessions.get(id); }
 
   /**
@@ -229,28 +249,40 @@ export class SessionManager {
     this.#queue.leave(id);
     const over = this.#overClientLimit(client);
     if (over) return { ok: false, full: true, message: over };
+    // A sandbox made ahead when there is one (its prompt is already there), else a new one.
+    const warm = this.#warm.take();
     let sandbox: Sandbox;
-    try {
-      sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
-    } catch (e) {
-      this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
-      return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
+    if (warm) {
+      sandbox = warm.sandbox;
+      sandbox.resize(cols, rows);
+    } else {
+      try {
+        sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
+      } catch (e) {
+        this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
+        return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
+      }
     }
-    const session = new Session(id, sandbox, client, this.#log);
+    const session = new Session(id, sandbox, client, this.#log, warm?.madeAt);
     session.attachment = attachment;
     this.#sessions.set(id, session);
-    sandbox.onData((chunk) => {
+    const onData = (chunk: Buffer) => {
       session.scrollback.push(chunk);
       const a = session.attachment;
       if (a) this.#tell(session, () => a.output(chunk));
       for (const v of session.viewers) this.#tell(session, () => v.output(chunk));
-    });
-    sandbox.onExit((code) => {
+    };
+    const onExit = (code: number) => {
       // Read what the shell wrote last (node-pty can report the exit before the last data).
       session.sandbox.resume();
       setTimeout(() => this.#end(session, code), 100);
-    });
-    this.#log(`isolab: sandbox ${sandbox.name} started for session ${id.slice(0, 8)}… (${this.#sessions.size}/${this.#opts.maxSandboxes})`);
+    };
+    if (warm) warm.hand(onData, onExit);
+    else {
+      sandbox.onData(onData);
+      sandbox.onExit(onExit);
+    }
+    this.#log(`isolab: sandbox ${sandbox.name} ${warm ? 'made ahead, given' : 'started'} to session ${id.slice(0, 8)}… (${this.#sessions.size}/${this.#opts.maxSandboxes})`);
     return { ok: true, session, resumed: false };
   }
 
@@ -439,12 +471,15 @@ export class SessionManager {
       .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
       .finally(() => this.#destroying.delete(p));
     this.#destroying.add(p);
+    // Room again: the pool may make the sandbox it could not make while the lab was full.
+    setImmediate(() => this.#warm.fill());
   }
 
   /** Stop: tell every page, remove every sandbox this server made, wait for that. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    const warm = this.#warm.close(); // the sandboxes made ahead go too
     for (const session of [...this.#sessions.values()]) {
       for (const pane of [session, ...session.extras.values()]) {
         const attachment = pane.attachment;
@@ -453,6 +488,6 @@ export class SessionManager {
       }
       this.#end(session, HUNG_UP);
     }
-    await Promise.all([...this.#destroying]);
+    await Promise.all([...this.#destroying, warm]);
   }
 }
