@@ -132,6 +132,17 @@ function terminalEnv(extra: Record<string, string> = {}): Record<string, string>
   };
 }
 
+/**
+ * The environment of the box commands the server runs on the host (run, exec, inspect, rm):
+ * the terminal's, and the server's own BOX_ROOT when it has one (a second lab on one host, or
+ * a test's engine): box keeps its containers, and finds its engine's socket, under that root.
+ * What a sandbox's processes see is box's choice (the image's environment and -e), not this.
+ */
+function boxEnv(): Record<string, string> {
+  const root = process.env.BOX_ROOT;
+  return terminalEnv(root ? { BOX_ROOT: root } : {});
+}
+
 function run(file: string, args: string[], timeoutMs: number, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     execFile(file, args, {
@@ -205,7 +216,7 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
       let proc: IPty;
       try {
         proc = pty.spawn(cmd.file, [...cmd.args, ...SHELL_KEEPER], {
-          name: 'xterm-256color', cols, rows, cwd: REPO, env: terminalEnv(), encoding: null,
+          name: 'xterm-256color', cols, rows, cwd: REPO, env: boxEnv(), encoding: null,
         });
       } catch (e) {
         removePanelDir(panelDir);
@@ -220,18 +231,18 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
       return ptySandbox(name, proc,
         (script, timeoutMs) => {
           const c = boxExecCommand(box, name, script);
-          return run(c.file, c.args, timeoutMs);
+          return run(c.file, c.args, timeoutMs, { env: boxEnv() });
         },
         (c, r) => {
           const cmd = boxShellCommand(box, name, panelDir);
-          return ptyShell(pty.spawn(cmd.file, cmd.args, { name: 'xterm-256color', cols: c, rows: r, cwd: REPO, env: terminalEnv(), encoding: null }));
+          return ptyShell(pty.spawn(cmd.file, cmd.args, { name: 'xterm-256color', cols: c, rows: r, cwd: REPO, env: boxEnv(), encoding: null }));
         },
         async () => {
           // `run --rm` removes the container when its shell ends; `rm -f` makes sure, even if
           // box itself was killed. A container already gone is the good outcome: `box rm -f`
           // exits 0 for it (runtime/src/sys/errors.ts: not-found), so only a real failure is logged.
           const c = boxRemoveCommand(box, name);
-          const r = await run(c.file, c.args, 30_000);
+          const r = await run(c.file, c.args, 30_000, { env: boxEnv() });
           if (r.code !== 0) {
             log(`isolab: removing sandbox ${name} failed: ${r.output.trim().split('\n').pop() ?? r.code}`);
           }
@@ -251,7 +262,7 @@ async function locateBoxSandbox(box: string, name: string, panelDir: string, ali
   const deadline = Date.now() + timeoutMs;
   for (let wait = 150; alive() && Date.now() < deadline; wait = Math.min(1000, wait * 2)) {
     const c = boxInspectCommand(box, name);
-    const r = await run(c.file, c.args, 30_000);
+    const r = await run(c.file, c.args, 30_000, { env: boxEnv() });
     const m = /^(\d+) (\S+)$/.exec(r.output.trim());
     if (r.code === 0 && m && Number(m[1]) > 0) {
       const pid = Number(m[1]);
