@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseClientMessage } from '../../src/server/protocol.ts';
+import { parseClientMessage, terminalIndex } from '../../src/server/protocol.ts';
+import { WarmPool } from '../../src/server/warm.ts';
 import { localLocation, requestUrl } from '../../src/server/auth.ts';
 import { TokenBucket } from '../../src/server/flow.ts';
 import { parseOptions } from '../../src/server/options.ts';
@@ -225,5 +226,82 @@ describe('the walk of a big cgroup tree is capped', () => {
     fs.mkdirSync(path.join(top, 'box', 'box-aaaaaaaaaaaa'), { recursive: true });
     expect(await childCgroups(layout)).toEqual({ found: ['box/box-aaaaaaaaaaaa'], capped: false });
     expect(WALK_LIMITS.entries).toBeGreaterThan(24);
+  });
+});
+
+describe('terminal tabs and warm sandboxes: parsing and the pool', () => {
+  it('reads term=, the close frame and --warm-sandboxes', () => {
+    expect(terminalIndex(null)).toBe(1);
+    expect(terminalIndex('2')).toBe(2);
+    for (const bad of ['0', '02', '-1', '2.0', 'x', '100', '']) expect(terminalIndex(bad), bad).toBeNull();
+    expect(parseClientMessage('{"type":"close"}')).toEqual({ ok: true, message: { type: 'close' } });
+    expect(parseOptions([], {}).warmSandboxes).toBe(1);
+    expect(parseOptions(['--warm-sandboxes', '0'], {}).warmSandboxes).toBe(0);
+    expect(() => parseOptions(['--warm-sandboxes', 'many'], {})).toThrow(/--warm-sandboxes needs a whole number from 0 to 100, got "many"/);
+  });
+
+  /** A driver whose sandboxes the test ends by hand (`exit(i, code)`). */
+  function scriptedDriver() {
+    const made: { name: string; exit: (code: number) => void; data: (s: string) => void; destroyed: boolean }[] = [];
+    const driver: SandboxDriver = {
+      kind: 'scripted',
+      start(name: string): Sandbox {
+        const exits: ((code: number) => void)[] = [];
+        const datas: ((b: Buffer) => void)[] = [];
+        const entry = { name, exit: (c: number) => exits.forEach((f) => f(c)), data: (s: string) => datas.forEach((f) => f(Buffer.from(s))), destroyed: false };
+        made.push(entry);
+        return {
+          name, write() {}, resize() {}, pause() {}, resume() {},
+          onData: (f) => { datas.push(f); }, onExit: (f) => { exits.push(f); },
+          exec: async () => ({ code: 0, output: '', timedOut: false }),
+          openShell: () => { throw new Error('not here'); },
+          destroy: async () => { entry.destroyed = true; },
+        };
+      },
+    };
+    return { driver, made };
+  }
+
+  it('hands the prompt printed while waiting to the reader, and one that dies before is replaced later', async () => {
+    const { driver, made } = scriptedDriver();
+    const logs: string[] = [];
+    let room = true;
+    const pool = new WarmPool({ driver, size: 1, room: () => room, log: (l) => logs.push(l) });
+    pool.fill();
+    expect(pool.names()).toEqual([made[0]!.name]);
+    expect(pool.names(true)).toEqual([]);
+    made[0]!.data('lab# ');
+    expect(pool.names(true)).toEqual([made[0]!.name]);
+    room = false; // the lab is full: nothing is made after this one is taken
+    const got = pool.take()!;
+    const seen: string[] = [];
+    got.hand((b) => seen.push(b.toString()), () => {});
+    made[0]!.data('more');
+    expect(seen).toEqual(['lab# ', 'more']);
+    await new Promise((r) => setImmediate(r));
+    expect(made).toHaveLength(1);
+    room = true;
+    pool.fill();
+    expect(made).toHaveLength(2);
+    // It ends before anyone had it: removed, and the next is not made at once (no busy loop).
+    made[1]!.exit(1);
+    expect(made[1]!.destroyed).toBe(true);
+    expect(pool.names()).toEqual([]);
+    pool.fill();
+    expect(made).toHaveLength(2);
+    expect(logs.some((l) => /made ahead, ended by itself \(status 1\)/.test(l))).toBe(true);
+    await pool.close();
+  });
+
+  it('close removes the ones waiting and makes no more', async () => {
+    const { driver, made } = scriptedDriver();
+    const pool = new WarmPool({ driver, size: 2, room: () => true, log: () => {} });
+    pool.fill();
+    expect(made).toHaveLength(2);
+    await pool.close();
+    expect(made.every((m) => m.destroyed)).toBe(true);
+    pool.fill();
+    expect(made).toHaveLength(2);
+    expect(pool.take()).toBeUndefined();
   });
 });
