@@ -111,5 +111,22 @@ describe.skipIf(skip)('terminal tabs: more terminals into the same sandbox, in a
     await page.locator('[data-testid="terminal-tab-4"]').focus();
     await page.keyboard.press('ArrowRight');
     expect(await page.evaluate(() => (window as unknown as Api).isolab.tabs.active)).toBe(1);
+
+    // `exit` in tab 3 ends its shell: its tab goes, the others stay.
+    await page.locator('[data-testid="terminal-tab-3"]').click();
+    await typeIn(page, 3, 'exit');
+    await page.waitForFunction(() => (window as unknown as Api).isolab.tabs.list().join() === '1,2,4', null, { timeout: T });
+    expect(await page.evaluate(() => (window as unknown as Api).isolab.tabs.active), 'its left neighbour is shown').toBe(2);
+
+    // A reload finds tabs 2 and 4 again, their shells as they were (kept for the grace period).
+    await page.locator('[data-testid="terminal-tab-4"]').click();
+    const from = await typeIn(page, 4, 'export MARK=four; echo "marked-""$MARK"');
+    await waitTab(page, 4, /marked-four/, from);
+    await page.reload();
+    await page.waitForFunction(() => (window as unknown as Api).isolab?.tabs.list().join() === '1,2,4', null, { timeout: T });
+    await page.waitForFunction(() => (window as unknown as Api).isolab.tabs.connected(4), null, { timeout: T });
+    await page.locator('[data-testid="terminal-tab-4"]').click();
+    const again = await typeIn(page, 4, 'echo "still-""$MARK"');
+    await waitTab(page, 4, /still-four/, again);
   }, 4 * T);
 });

@@ -298,7 +298,8 @@ export function setupTabs(pane: HTMLElement, deps: TabsDeps): TerminalTabs {
     tab.host.remove();
     tab.term.dispose();
     remember();
-    if (active === tab.n) select(1);
+    // The closed tab's neighbour on the left comes on screen, as in a terminal emulator.
+    if (active === tab.n) select(Math.max(1, ...[...tabs.keys()].filter((k) => k < tab.n)));
     else showTabs();
   }
 
