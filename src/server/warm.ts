@@ -11,8 +11,11 @@
 import type { Sandbox, SandboxDriver } from './sandbox.ts';
 import { sandboxName } from './sandbox.ts';
 
-/** What a warm sandbox wrote before its reader came (its prompt): kept up to this much. */
-const EARLY_BYTES = 64 * 1024;
+/**
+ * What a warm sandbox wrote before its reader came (its prompt): kept up to this much, well
+ * under a terminal frame (terminal.ts BATCH_BYTES), so it follows the reader's hello.
+ */
+const EARLY_BYTES = 16 * 1024;
 /** After a warm sandbox failed to start, wait this long (doubling, at most MAX) before the next. */
 const RETRY_MS = 1000;
 const RETRY_MAX_MS = 60_000;
