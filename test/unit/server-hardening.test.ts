@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseClientMessage, terminalIndex } from '../../src/server/protocol.ts';
 import { WarmPool } from '../../src/server/warm.ts';
+import { MAX_TERMINALS as PAGE_MAX_TERMINALS } from '../../src/scripts/terminal/protocol.ts';
 import { localLocation, requestUrl } from '../../src/server/auth.ts';
 import { TokenBucket } from '../../src/server/flow.ts';
 import { parseOptions } from '../../src/server/options.ts';
@@ -235,6 +236,8 @@ describe('terminal tabs and warm sandboxes: parsing and the pool', () => {
     expect(terminalIndex('2')).toBe(2);
     for (const bad of ['0', '02', '-1', '2.0', 'x', '100', '']) expect(terminalIndex(bad), bad).toBeNull();
     expect(parseClientMessage('{"type":"close"}')).toEqual({ ok: true, message: { type: 'close' } });
+    // The page's "+" stops where the server does.
+    expect(PAGE_MAX_TERMINALS).toBe(MAX_TERMINALS);
     expect(parseOptions([], {}).warmSandboxes).toBe(1);
     expect(parseOptions(['--warm-sandboxes', '0'], {}).warmSandboxes).toBe(0);
     expect(() => parseOptions(['--warm-sandboxes', 'many'], {})).toThrow(/--warm-sandboxes needs a whole number from 0 to 100, got "many"/);

@@ -56,7 +56,7 @@ export function newSessionId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The sandbox's terminals a page may have open (the server's MAX_TERMINALS, sessions.ts). */
+/** The sandbox's terminals a page may have open (the server's MAX_TERMINALS, src/server/panes.ts). */
 export const MAX_TERMINALS = 4;
 
 /** The session id for this tab: kept in sessionStorage so reloads and the next lesson reuse it. */
