@@ -9,10 +9,11 @@ import { WebSocketServer } from 'ws';
 import { authenticate, clientCookieHeader, clientId, cookieHeader, hostAllowed, originAllowed, requestUrl } from './auth.ts';
 import { isLoopback } from './options.ts';
 import { serveStatic } from './static.ts';
-import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize } from './protocol.ts';
+import { MAX_MESSAGE_BYTES, SESSION_ID, initialSize, terminalIndex } from './protocol.ts';
 import { SessionManager } from './sessions.ts';
 import { ExerciseCatalog } from './checks.ts';
 import { handleTerminal } from './terminal.ts';
+import { CLOSE } from '../shared/close-codes.ts';
 import { PORT_PREFIX, proxyPortRequest, proxyPortUpgrade } from './port-proxy.ts';
 import type { SandboxDriver } from './sandbox.ts';
 import type { Classroom } from './class.ts';
@@ -40,6 +41,8 @@ export interface LabServerOptions {
   maxPerAddress?: number;
   /** In a class: most sandboxes of one student. */
   maxPerStudent?: number;
+  /** Sandboxes kept made ahead for the next readers (warm.ts); default 0. */
+  warmSandboxes?: number;
   graceMs: number;
   idleMs: number;
   log?: (line: string) => void;
@@ -98,7 +101,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   const loopbackOnly = isLoopback(opts.host);
   const sessions = new SessionManager({
     driver: opts.driver, maxSandboxes: opts.maxSandboxes, maxPerClient: opts.maxPerClient, maxPerAddress: opts.maxPerAddress, maxPerStudent: opts.maxPerStudent,
-    graceMs: opts.graceMs, idleMs: opts.idleMs, log,
+    graceMs: opts.graceMs, idleMs: opts.idleMs, warm: opts.warmSandboxes, log,
   });
   const catalog = new ExerciseCatalog(opts.repo, opts.lessonsDir);
   const course = opts.classroom ? readCourse(opts.repo, opts.lessonsDir ?? path.join(opts.repo, 'content', 'lessons')) : [];
@@ -210,6 +213,9 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       if (!SESSION_ID.test(sid)) { refuse(socket, 400, 'session must be 8-64 letters, digits, - or _'); return; }
       const size = initialSize(url.searchParams.get('cols'), url.searchParams.get('rows'));
       if (!size) { refuse(socket, 400, 'cols must be 1..500 and rows 1..200'); return; }
+      // Past the most terminals a sandbox may have, the socket opens and says why (sessions.ts).
+      const term = terminalIndex(url.searchParams.get('term'));
+      if (term === null) { refuse(socket, 400, 'term must be a number 1..99'); return; }
       const client = { id: clientId(req), address: req.socket.remoteAddress ?? '', student: presenter ? PRESENTER : student?.id };
       // A student's sandbox is that student's alone, whoever learns its session id.
       const existing = sessions.get(sid);
@@ -223,10 +229,10 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       } : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
-          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult });
+          handleTerminal(ws, sid, size.cols, size.rows, client, { sessions, catalog, log, onCheckResult }, term);
         } catch (e) {
           log(`isolab: terminal: ${(e as Error).message}`);
-          ws.close(1011, 'server error');
+          ws.close(CLOSE.failed, 'server error');
         }
       });
     } catch (e) {
@@ -256,10 +262,10 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       const session = terminalOf(sessions, target);
       if (!session) {
         ws.send(JSON.stringify({ type: 'error', message: target === PRESENTER ? 'the instructor has no terminal open yet' : 'this student has no terminal open' }));
-        ws.close(1013, 'nothing to view yet');
+        ws.close(CLOSE.tryLater, 'nothing to view yet');
         return;
       }
-      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(1011, 'server error'); }
+      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(CLOSE.failed, 'server error'); }
     });
   }
 

@@ -67,6 +67,7 @@ async function main(): Promise<void> {
       maxPerClient: options.maxPerClient,
       maxPerAddress: options.maxPerAddress,
       maxPerStudent: options.maxPerStudent,
+      warmSandboxes: options.warmSandboxes,
       graceMs: options.graceSeconds * 1000,
       idleMs: options.idleMinutes * 60_000,
       log: (line) => console.error(line),

@@ -13,6 +13,8 @@ export interface ServerOptions {
   maxPerClient: number;
   /** Most sandboxes one remote address may have: higher, since a class may share one NAT address. */
   maxPerAddress: number;
+  /** Sandboxes kept made ahead, handed to the next readers (0: none). */
+  warmSandboxes: number;
   /** A sandbox whose reader has typed nothing for this long is removed. */
   idleMinutes: number;
   /** A sandbox whose tab went away (reload, blip) is kept this long for it to come back. */
@@ -47,6 +49,8 @@ export const USAGE = `usage: npm start -- [options]
   --max-per-client <n>   most terminals one browser may have open (default 3)
   --max-per-address <n>  most terminals one network address may have; a class behind one NAT
                          shares an address, so keep it above the class size (default 40)
+  --warm-sandboxes <n>   sandboxes kept made ahead, so a reader's first prompt needs no wait;
+                         they count against --max-sandboxes (default 1; 0 makes none)
   --idle-minutes <n>     remove a sandbox after this long without input (default 60)
   --grace-seconds <n>    keep a closed tab's sandbox this long so a reload resumes it (default 60)
   --disk-size <size>     what each sandbox may write, e.g. 512m or 2g (default 1g; or $ISOLAB_DISK_SIZE)
@@ -96,6 +100,7 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
     maxSandboxes: 8,
     maxPerClient: 3,
     maxPerAddress: 40,
+    warmSandboxes: 1,
     idleMinutes: 60,
     graceSeconds: 60,
     token: '',
@@ -130,6 +135,7 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
       case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); break;
       case '--max-per-client': o.maxPerClient = integer('--max-per-client', next(), 1, 1000); break;
       case '--max-per-address': o.maxPerAddress = integer('--max-per-address', next(), 1, 1000); break;
+      case '--warm-sandboxes': o.warmSandboxes = integer('--warm-sandboxes', next(), 0, 100); break;
       case '--idle-minutes': o.idleMinutes = integer('--idle-minutes', next(), 1, 7 * 24 * 60); break;
       case '--grace-seconds': o.graceSeconds = integer('--grace-seconds', next(), 0, 24 * 3600); break;
       case '--token': {

@@ -15,14 +15,15 @@ export type ClientMessage =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
-  | { type: 'panel'; on: boolean; tab?: PanelTab };
+  | { type: 'panel'; on: boolean; tab?: PanelTab }
+  | { type: 'close' };
 
 /** The kernel panel's views; the server samples namespaces only while theirs is shown. */
 export const PANEL_TABS = ['trace', 'resources', 'namespaces'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
 
 export type ServerMessage =
-  | { type: 'hello'; session: string; sandbox: string; resumed: boolean }
+  | { type: 'hello'; session: string; sandbox: string; resumed: boolean; term: number }
   | { type: 'exit'; code: number; reason?: string }
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
   | { type: 'error'; message: string }
@@ -97,9 +98,17 @@ export function parseClientMessage(text: string): Parsed {
       }
       return { ok: true, message: { type: 'panel', on, ...(tab !== undefined ? { tab: tab as PanelTab } : {}) } };
     }
+    case 'close':
+      return { ok: true, message: { type: 'close' } };
     default:
       return { ok: false, error: `unknown message type ${describeValue(type)}` };
   }
+}
+
+/** The terminal's number from the WebSocket URL (`term`): absent -> 1; a plain number 1..99, else null. */
+export function terminalIndex(term: string | null): number | null {
+  if (term === null) return 1;
+  return /^[1-9]\d?$/.test(term) ? Number(term) : null;
 }
 
 /** cols/rows from the WebSocket URL: absent -> 80x24; present but out of range -> null. */

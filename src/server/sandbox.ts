@@ -20,8 +20,8 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
-export interface Sandbox {
-  readonly name: string;
+/** A pseudo-terminal with a shell behind it: the sandbox's own, or another one in it. */
+export interface Shell {
   write(data: Buffer | string): void;
   resize(cols: number, rows: number): void;
   /** Stop reading the pty: the program inside blocks once the kernel's pty buffer is full. */
@@ -29,10 +29,21 @@ export interface Sandbox {
   resume(): void;
   onData(listener: (chunk: Buffer) => void): void;
   onExit(listener: (code: number) => void): void;
+  /** Hang up its terminal (SIGHUP, then SIGKILL); for the sandbox, also remove it. Safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+export interface Sandbox extends Shell {
+  readonly name: string;
   /** Run `sh -c <script>` inside the sandbox (not on its terminal). */
   exec(script: string, timeoutMs: number): Promise<ExecResult>;
   /** Kill everything in it and remove it; safe to call twice. */
   destroy(): Promise<void>;
+  /**
+   * Another terminal in the same sandbox (the page's terminal tabs): a login shell with a pty
+   * of its own in the sandbox's namespaces and cgroup, so it sees the first shell's processes.
+   */
+  openShell(cols: number, rows: number): Shell;
   /** What the kernel panel reads about it (absent: no panel for this sandbox). */
   readonly kernel?: KernelView;
 }
@@ -95,6 +106,20 @@ export function boxExecCommand(box: string, name: string, script: string): { fil
   return { file: box, args: ['exec', name, 'sh', '-c', script] };
 }
 
+/**
+ * Another login shell in a running sandbox, on a terminal of its own (`-it`): box exec enters
+ * the sandbox's namespaces and cgroup, so `ps` there lists what the first shell started.
+ * The environment box exec gives it is the container's; TERM and the panel's trace file are
+ * said again, as the first shell has them.
+ */
+export function boxShellCommand(box: string, name: string, panelDir?: string): { file: string; args: string[] } {
+  const panel = panelDir ? ['-e', `BOX_TRACE_FILE=${PANEL_TRACE_FILE}`] : [];
+  return { file: box, args: ['exec', '-it', '-e', 'TERM=xterm-256color', ...panel, name, '/bin/sh', '-c', LOGIN_SHELL] };
+}
+
+/** The reader's login shell: bash where the image has it. */
+const LOGIN_SHELL = 'if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi';
+
 export function boxRemoveCommand(box: string, name: string): { file: string; args: string[] } {
   return { file: box, args: ['rm', '-f', name] };
 }
@@ -108,6 +133,17 @@ function terminalEnv(extra: Record<string, string> = {}): Record<string, string>
     LANG: 'C.UTF-8',
     ...extra,
   };
+}
+
+/**
+ * The environment of the box commands the server runs on the host (run, exec, inspect, rm):
+ * the terminal's, and the server's own BOX_ROOT when it has one (a second lab on one host, or
+ * a test's engine): box keeps its containers, and finds its engine's socket, under that root.
+ * What a sandbox's processes see is box's choice (the image's environment and -e), not this.
+ */
+function boxEnv(): Record<string, string> {
+  const root = process.env.BOX_ROOT;
+  return terminalEnv(root ? { BOX_ROOT: root } : {});
 }
 
 function run(file: string, args: string[], timeoutMs: number, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
@@ -130,21 +166,18 @@ function run(file: string, args: string[], timeoutMs: number, opts: { cwd?: stri
   });
 }
 
-/** A node-pty process wrapped as a Sandbox; `cleanup` removes what is left after it. */
-function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>, cleanup: () => Promise<void>, kernel?: KernelView): Sandbox {
+/** A node-pty process as a Shell; `cleanup` runs once it is gone (hung up, or exited by itself). */
+function ptyShell(proc: IPty, cleanup: () => Promise<void> = async () => {}): Shell {
   let exited = false;
   let destroying: Promise<void> | undefined;
   const exitedPromise = new Promise<void>((resolve) => proc.onExit(() => { exited = true; resolve(); }));
   return {
-    name,
-    kernel,
     write(data) { if (!exited) proc.write(data); },
     resize(cols, rows) { if (!exited) { try { proc.resize(cols, rows); } catch { /* the pty just closed */ } } },
     pause() { if (!exited) proc.pause(); },
     resume() { if (!exited) proc.resume(); },
     onData(listener) { proc.onData((d) => listener(typeof d === 'string' ? Buffer.from(d) : d as unknown as Buffer)); },
     onExit(listener) { proc.onExit((e) => listener(e.signal ? 128 + e.signal : e.exitCode)); },
-    exec: execIn,
     destroy() {
       destroying ??= (async () => {
         // Like closing a terminal window: SIGHUP, then SIGKILL if it lingers.
@@ -159,6 +192,12 @@ function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs
       return destroying;
     },
   };
+}
+
+/** A node-pty process wrapped as a Sandbox; `cleanup` removes what is left after it. */
+function ptySandbox(name: string, proc: IPty, execIn: (script: string, timeoutMs: number) => Promise<ExecResult>,
+  openShell: (cols: number, rows: number) => Shell, cleanup: () => Promise<void>, kernel?: KernelView): Sandbox {
+  return { ...ptyShell(proc, cleanup), name, kernel, exec: execIn, openShell };
 }
 
 /** The real thing: each sandbox is `box run --lab ...` (see boxRunCommand). */
@@ -180,7 +219,7 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
       let proc: IPty;
       try {
         proc = pty.spawn(cmd.file, [...cmd.args, ...SHELL_KEEPER], {
-          name: 'xterm-256color', cols, rows, cwd: REPO, env: terminalEnv(), encoding: null,
+          name: 'xterm-256color', cols, rows, cwd: REPO, env: boxEnv(), encoding: null,
         });
       } catch (e) {
         removePanelDir(panelDir);
@@ -195,14 +234,18 @@ export function boxDriver(box = BOX, log: (line: string) => void = console.error
       return ptySandbox(name, proc,
         (script, timeoutMs) => {
           const c = boxExecCommand(box, name, script);
-          return run(c.file, c.args, timeoutMs);
+          return run(c.file, c.args, timeoutMs, { env: boxEnv() });
+        },
+        (c, r) => {
+          const cmd = boxShellCommand(box, name, panelDir);
+          return ptyShell(pty.spawn(cmd.file, cmd.args, { name: 'xterm-256color', cols: c, rows: r, cwd: REPO, env: boxEnv(), encoding: null }));
         },
         async () => {
           // `run --rm` removes the container when its shell ends; `rm -f` makes sure, even if
           // box itself was killed. A container already gone is the good outcome: `box rm -f`
           // exits 0 for it (runtime/src/sys/errors.ts: not-found), so only a real failure is logged.
           const c = boxRemoveCommand(box, name);
-          const r = await run(c.file, c.args, 30_000);
+          const r = await run(c.file, c.args, 30_000, { env: boxEnv() });
           if (r.code !== 0) {
             log(`isolab: removing sandbox ${name} failed: ${r.output.trim().split('\n').pop() ?? r.code}`);
           }
@@ -222,7 +265,7 @@ async function locateBoxSandbox(box: string, name: string, panelDir: string, ali
   const deadline = Date.now() + timeoutMs;
   for (let wait = 150; alive() && Date.now() < deadline; wait = Math.min(1000, wait * 2)) {
     const c = boxInspectCommand(box, name);
-    const r = await run(c.file, c.args, 30_000);
+    const r = await run(c.file, c.args, 30_000, { env: boxEnv() });
     const m = /^(\d+) (\S+)$/.exec(r.output.trim());
     if (r.code === 0 && m && Number(m[1]) > 0) {
       const pid = Number(m[1]);
@@ -267,10 +310,22 @@ export function hostShellDriver(shell = '/bin/bash'): SandboxDriver {
       const args = shell.endsWith('bash') ? ['--norc', '--noprofile', '-i'] : ['-i'];
       const proc = pty.spawn(shell, args, { name: 'xterm-256color', cols, rows, cwd: home, env, encoding: null });
       const sid = proc.pid;
+      // The other terminals: more shells in the same directory (on the host, `ps` sees everything anyway).
+      const others = new Set<number>();
       return ptySandbox(name, proc,
         (script, timeoutMs) => run('/bin/sh', ['-c', script], timeoutMs, { cwd: home, env }),
+        (c, r) => {
+          const more = pty.spawn(shell, args, { name: 'xterm-256color', cols: c, rows: r, cwd: home, env, encoding: null });
+          others.add(more.pid);
+          return ptyShell(more, async () => {
+            for (const pid of sessionMembers(more.pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+            others.delete(more.pid);
+          });
+        },
         async () => {
-          for (const pid of sessionMembers(sid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          for (const leader of [sid, ...others]) {
+            for (const pid of sessionMembers(leader)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          }
           fs.rmSync(home, { recursive: true, force: true });
         },
         {

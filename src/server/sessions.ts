@@ -5,8 +5,14 @@
 import { Scrollback, TokenBucket } from './flow.ts';
 import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
-import type { Sandbox, SandboxDriver } from './sandbox.ts';
+import type { Sandbox, SandboxDriver, Shell } from './sandbox.ts';
 import { WaitQueue } from './queue.ts';
+import { WarmPool } from './warm.ts';
+import { ExtraTerminal, MAX_TERMINALS } from './panes.ts';
+import type { Pane } from './panes.ts';
+
+export { ExtraTerminal, MAX_TERMINALS };
+export type { Pane };
 
 /** A page in the line for a full lab retries every 10 s; a place unclaimed for 30 s is given up. */
 export const QUEUE_EXPIRE_MS = 30_000;
@@ -46,7 +52,7 @@ export function duration(ms: number): string {
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
-export class Session {
+export class Session implements Pane {
   readonly id: string;
   readonly sandbox: Sandbox;
   readonly scrollback = new Scrollback();
@@ -57,6 +63,8 @@ export class Session {
   attachment: Attachment | null = null;
   /** Read-only viewers (viewer.ts: an instructor helping, students following the presenter). */
   readonly viewers = new Set<Pick<Attachment, 'output' | 'ended'>>();
+  /** The sandbox's other terminals, by their number (2..MAX_TERMINALS). */
+  readonly extras = new Map<number, ExtraTerminal>();
   /** When its last page went away (meaningful while `attachment` is null). */
   detachedAt = 0;
   lastInput = Date.now();
@@ -64,9 +72,16 @@ export class Session {
   graceTimer: NodeJS.Timeout | undefined;
   #flowPaused = false;
 
-  constructor(id: string, sandbox: Sandbox, client: Client, log?: (line: string) => void) {
+  /** When its sandbox was made; before the reader asked when it came from the warm pool. */
+  readonly madeAt: number;
+  /** Its sandbox was made ahead (warm.ts), not when its reader asked. */
+  readonly madeAhead: boolean;
+
+  constructor(id: string, sandbox: Sandbox, client: Client, log?: (line: string) => void, madeAt?: number) {
     this.id = id;
     this.sandbox = sandbox;
+    this.madeAt = madeAt ?? Date.now();
+    this.madeAhead = madeAt !== undefined;
     this.client = client;
     this.panel = new KernelPanel(sandbox.kernel, log);
   }
@@ -87,6 +102,8 @@ export class Session {
     this.lastInput = Date.now();
     this.sandbox.write(data);
   }
+
+  resize(cols: number, rows: number): void { this.sandbox.resize(cols, rows); }
 }
 
 export interface SessionOptions {
@@ -99,8 +116,14 @@ export interface SessionOptions {
   maxPerStudent?: number;
   graceMs: number;
   idleMs: number;
+  /** Sandboxes kept made ahead for the next readers (warm.ts); default 0. They count against maxSandboxes. */
+  warm?: number;
   log?: (line: string) => void;
 }
+
+export type ExtraAttachResult =
+  | { ok: true; session: Session; terminal: ExtraTerminal; resumed: boolean }
+  | { ok: false; message: string };
 
 export type AttachResult =
   | { ok: true; session: Session; resumed: boolean }
@@ -113,17 +136,27 @@ export class SessionManager {
   readonly #sweeper: NodeJS.Timeout;
   readonly #destroying = new Set<Promise<void>>();
   readonly #queue = new WaitQueue(QUEUE_EXPIRE_MS);
+  readonly #warm: WarmPool;
   #closed = false;
 
   constructor(opts: SessionOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? ((line) => console.error(line));
+    this.#warm = new WarmPool({
+      driver: opts.driver,
+      size: opts.warm ?? 0,
+      room: () => this.#sessions.size + this.#warm.size < opts.maxSandboxes,
+      log: this.#log,
+    });
+    this.#warm.fill();
     const every = Math.max(250, Math.min(30_000, opts.idleMs / 4));
     this.#sweeper = setInterval(() => this.#sweepIdle(), every);
     this.#sweeper.unref();
   }
 
   get size(): number { return this.#sessions.size; }
+  /** The sandboxes made ahead and waiting for a reader (warm.ts); `printed`: those already at their prompt. */
+  warmNames(printed = false): string[] { return this.#warm.names(printed); }
   get(id: string): Session | undefined { return this.#sessions.get(id); }
 
   /**
@@ -164,29 +197,120 @@ export class SessionManager {
     this.#queue.leave(id);
     const over = this.#overClientLimit(client);
     if (over) return { ok: false, full: true, message: over };
+    // A sandbox made ahead when there is one (its prompt is already there), else a new one.
+    const warm = this.#warm.take();
     let sandbox: Sandbox;
-    try {
-      sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
-    } catch (e) {
-      this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
-      return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
+    if (warm) {
+      sandbox = warm.sandbox;
+      sandbox.resize(cols, rows);
+    } else {
+      try {
+        sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
+      } catch (e) {
+        this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
+        return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
+      }
     }
-    const session = new Session(id, sandbox, client, this.#log);
+    const session = new Session(id, sandbox, client, this.#log, warm?.madeAt);
     session.attachment = attachment;
     this.#sessions.set(id, session);
-    sandbox.onData((chunk) => {
+    const onData = (chunk: Buffer) => {
       session.scrollback.push(chunk);
       const a = session.attachment;
       if (a) this.#tell(session, () => a.output(chunk));
       for (const v of session.viewers) this.#tell(session, () => v.output(chunk));
-    });
-    sandbox.onExit((code) => {
+    };
+    const onExit = (code: number) => {
       // Read what the shell wrote last (node-pty can report the exit before the last data).
       session.sandbox.resume();
       setTimeout(() => this.#end(session, code), 100);
-    });
-    this.#log(`isolab: sandbox ${sandbox.name} started for session ${id.slice(0, 8)}… (${this.#sessions.size}/${this.#opts.maxSandboxes})`);
+    };
+    if (warm) warm.hand(onData, onExit);
+    else {
+      sandbox.onData(onData);
+      sandbox.onExit(onExit);
+    }
+    this.#log(`isolab: sandbox ${sandbox.name} ${warm ? 'made ahead, given' : 'started'} to session ${id.slice(0, 8)}… (${this.#sessions.size}/${this.#opts.maxSandboxes})`);
     return { ok: true, session, resumed: false };
+  }
+
+  /**
+   * Attach a WebSocket to terminal `index` (2..MAX_TERMINALS) of session `id`'s sandbox: the
+   * one it had (a reload), or a new shell in that sandbox. It makes no sandbox: the session's
+   * first terminal must be open, and the sandbox limits are not touched (same sandbox).
+   */
+  attachExtra(id: string, index: number, attachment: Attachment, cols: number, rows: number, client: Client = { id: null, address: '' }): ExtraAttachResult {
+    if (this.#closed) return { ok: false, message: 'the lab server is shutting down' };
+    const session = this.#sessions.get(id);
+    if (!session || session.ended) return { ok: false, message: 'this sandbox is not running; open its first terminal again' };
+    const owner = session.client;
+    if (owner.id !== null ? owner.id !== client.id : owner.address !== client.address) {
+      return { ok: false, message: 'this terminal belongs to another browser' };
+    }
+    if (!session.reattach.take()) return { ok: false, message: 'this terminal was reconnected too often; trying again shortly' };
+    const existing = session.extras.get(index);
+    if (existing && !existing.ended) {
+      clearTimeout(existing.graceTimer);
+      existing.graceTimer = undefined;
+      const previous = existing.attachment;
+      existing.attachment = attachment;
+      if (previous) this.#tell(session, () => previous.takenOver());
+      existing.resize(cols, rows);
+      existing.setFlowPaused(false);
+      return { ok: true, session, terminal: existing, resumed: true };
+    }
+    if (session.extras.size + 1 >= MAX_TERMINALS || index < 2 || index > MAX_TERMINALS) {
+      return { ok: false, message: `this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another` };
+    }
+    let shell: Shell;
+    try {
+      shell = session.sandbox.openShell(cols, rows);
+    } catch (e) {
+      this.#log(`isolab: sandbox ${session.sandbox.name}: could not open terminal ${index}: ${(e as Error).message}`);
+      return { ok: false, message: `could not open another terminal: ${(e as Error).message}` };
+    }
+    const terminal = new ExtraTerminal(session, index, shell);
+    terminal.attachment = attachment;
+    session.extras.set(index, terminal);
+    shell.onData((chunk) => {
+      terminal.scrollback.push(chunk);
+      const a = terminal.attachment;
+      if (a) this.#tell(session, () => a.output(chunk));
+    });
+    shell.onExit((code) => {
+      shell.resume();
+      setTimeout(() => this.#endExtra(terminal, code), 100);
+    });
+    this.#log(`isolab: sandbox ${session.sandbox.name}: terminal ${index} opened (${session.extras.size + 1}/${MAX_TERMINALS})`);
+    return { ok: true, session, terminal, resumed: false };
+  }
+
+  /** A terminal tab's socket went away: keep its shell for the grace period (a reload comes back to it). */
+  detachExtra(terminal: ExtraTerminal, attachment: Attachment): void {
+    if (terminal.attachment !== attachment) return;
+    terminal.attachment = null;
+    terminal.updateReading();
+    if (terminal.ended) return;
+    clearTimeout(terminal.graceTimer);
+    terminal.graceTimer = setTimeout(() => this.#endExtra(terminal, HUNG_UP), this.#opts.graceMs);
+  }
+
+  /** The reader closed that tab: hang up its shell (the sandbox and its other terminals go on). */
+  closeExtra(terminal: ExtraTerminal): void { this.#endExtra(terminal, HUNG_UP); }
+
+  #endExtra(terminal: ExtraTerminal, code: number, why?: string): void {
+    if (terminal.ended) return;
+    terminal.ended = true;
+    clearTimeout(terminal.graceTimer);
+    const { session } = terminal;
+    if (session.extras.get(terminal.index) === terminal) session.extras.delete(terminal.index);
+    const attachment = terminal.attachment;
+    terminal.attachment = null;
+    if (attachment) this.#tell(session, () => attachment.ended(code, why));
+    const p = terminal.shell.destroy()
+      .catch((e) => this.#log(`isolab: ${session.sandbox.name}: closing terminal ${terminal.index}: ${(e as Error).message}`))
+      .finally(() => this.#destroying.delete(p));
+    this.#destroying.add(p);
   }
 
   /**
@@ -290,22 +414,28 @@ export class SessionManager {
     if (attachment) this.#tell(session, () => attachment.ended(code, why));
     for (const v of session.viewers) this.#tell(session, () => v.ended(code, why));
     session.viewers.clear();
+    for (const extra of [...session.extras.values()]) this.#endExtra(extra, code, why);
     const p = session.sandbox.destroy()
       .catch((e) => this.#log(`isolab: removing ${session.sandbox.name}: ${(e as Error).message}`))
       .finally(() => this.#destroying.delete(p));
     this.#destroying.add(p);
+    // Room again: the pool may make the sandbox it could not make while the lab was full.
+    setImmediate(() => this.#warm.fill());
   }
 
   /** Stop: tell every page, remove every sandbox this server made, wait for that. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    const warm = this.#warm.close(); // the sandboxes made ahead go too
     for (const session of [...this.#sessions.values()]) {
-      const attachment = session.attachment;
-      session.attachment = null;
-      if (attachment) this.#tell(session, () => attachment.shutdown());
+      for (const pane of [session, ...session.extras.values()]) {
+        const attachment = pane.attachment;
+        pane.attachment = null;
+        if (attachment) this.#tell(session, () => attachment.shutdown());
+      }
       this.#end(session, HUNG_UP);
     }
-    await Promise.all([...this.#destroying]);
+    await Promise.all([...this.#destroying, warm]);
   }
 }

@@ -11,18 +11,11 @@ import { parseClientMessage } from './protocol.ts';
 import type { ServerMessage } from './protocol.ts';
 import { runCheck } from './checks.ts';
 import type { ExerciseCatalog } from './checks.ts';
-import type { Attachment, Client, Session, SessionManager } from './sessions.ts';
+import type { Attachment, Client, ExtraTerminal, Pane, Session, SessionManager } from './sessions.ts';
 import type { PanelSink } from './panel.ts';
 import type { PanelTab } from './protocol.ts';
+import { CLOSE } from '../shared/close-codes.ts';
 
-/** Close codes a page can act on (1000-1015 are the standard ones). */
-export const CLOSE = {
-  normal: 1000,       // the sandbox ended: offer "restart" (a new WebSocket, same session id)
-  goingAway: 1001,    // the server is stopping
-  tryAgainLater: 1013, // the lab is full
-  internal: 1011,     // could not start a sandbox, or a bug of ours met this socket's frames
-  takenOver: 4001,    // the same session was opened by another socket: do not reconnect by itself
-} as const;
 
 /**
  * Batching pty output into frames. A keystroke's echo goes out on the next event-loop turn.
@@ -70,12 +63,17 @@ export interface TerminalContext {
   onCheckResult?: (lesson: string, exercise: string, pass: boolean, detail: string) => void;
 }
 
-export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, client: Client, ctx: TerminalContext): void {
+/**
+ * `index` is the terminal's number in the sandbox (PROTOCOL.md `term`): 1 is the sandbox's own
+ * (it makes the sandbox), 2..MAX_TERMINALS more shells in the same one (the page's tabs).
+ */
+export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: number, client: Client, ctx: TerminalContext, index = 1): void {
   const send = (m: ServerMessage & Record<string, unknown>) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
   };
 
-  let session: Session | null = null;
+  // The terminal this socket drives: the session itself, or one of its extra terminals.
+  let pane: Pane | null = null;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let flushScheduled = false;
@@ -85,8 +83,8 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
 
   // Only the session's current socket may pause or resume its pty.
   const flow = new FlowControl(
-    () => { if (session?.attachment === attachment) session.setFlowPaused(true); },
-    () => { if (session?.attachment === attachment) session.setFlowPaused(false); },
+    () => { if (pane?.attachment === attachment) pane.setFlowPaused(true); },
+    () => { if (pane?.attachment === attachment) pane.setFlowPaused(false); },
   );
 
   const flush = () => {
@@ -131,27 +129,46 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     },
   };
 
-  const result = ctx.sessions.attach(sid, attachment, cols, rows, client);
-  if (!result.ok) {
-    if (result.full) {
-      // The lab is full, or this reader has all the sandboxes one reader may have.
-      send({ type: 'full', ...(result.message ? { message: result.message } : {}), ...(result.position ? { position: result.position } : {}) });
-      ws.close(CLOSE.tryAgainLater, 'lab is full');
-    } else if (result.retry) {
-      send({ type: 'error', message: result.message });
-      ws.close(CLOSE.tryAgainLater, 'too many reconnects');
-    } else {
-      send({ type: 'error', message: result.message });
-      ws.close(CLOSE.internal, 'no sandbox');
+  let own: Session;
+  let extra: ExtraTerminal | null = null;
+  let resumed: boolean;
+  if (index === 1) {
+    const result = ctx.sessions.attach(sid, attachment, cols, rows, client);
+    if (!result.ok) {
+      if (result.full) {
+        // The lab is full, or this reader has all the sandboxes one reader may have.
+        send({ type: 'full', ...(result.message ? { message: result.message } : {}), ...(result.position ? { position: result.position } : {}) });
+        ws.close(CLOSE.tryLater, 'lab is full');
+      } else if (result.retry) {
+        send({ type: 'error', message: result.message });
+        ws.close(CLOSE.tryLater, 'too many reconnects');
+      } else {
+        send({ type: 'error', message: result.message });
+        ws.close(CLOSE.failed, 'no sandbox');
+      }
+      return;
     }
-    return;
+    own = result.session;
+    pane = own;
+    resumed = result.resumed;
+  } else {
+    // Another terminal in the sandbox: never a sandbox of its own (no limits to count).
+    const result = ctx.sessions.attachExtra(sid, index, attachment, cols, rows, client);
+    if (!result.ok) {
+      send({ type: 'error', message: result.message });
+      ws.close(CLOSE.failed, 'no terminal');
+      return;
+    }
+    own = result.session;
+    extra = result.terminal;
+    pane = extra;
+    resumed = result.resumed;
   }
-  session = result.session;
-  const own = session;
-  send({ type: 'hello', session: sid, sandbox: own.sandbox.name, resumed: result.resumed });
-  if (result.resumed) {
+  const mine = pane;
+  send({ type: 'hello', session: sid, sandbox: own.sandbox.name, resumed, term: index });
+  if (resumed) {
     // Show the reader the screen they had: the last bytes of output, as they came.
-    const replay = own.scrollback.contents();
+    const replay = mine.scrollback.contents();
     if (replay.length > 0) attachment.output(replay);
   }
 
@@ -189,7 +206,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   const applyPanel = () => {
     panelTimer = undefined;
     const want = panelWanted;
-    if (!want || own.attachment !== attachment) return;
+    if (!want || mine.attachment !== attachment) return;
     panelWanted = null;
     panelApplied = performance.now();
     if (want.on) own.panel.show(panelSink, want.tab); else own.panel.hide(panelSink);
@@ -203,20 +220,29 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   };
 
   const onMessage = (data: RawData, isBinary: boolean) => {
-    if (own.attachment !== attachment) return; // taken over or ended
-    if (isBinary) { own.input(toBuffer(data)); return; }
+    if (mine.attachment !== attachment) return; // taken over or ended
+    if (isBinary) { mine.input(toBuffer(data)); return; }
     const parsed = parseClientMessage(toBuffer(data).toString('utf8'));
     if (!parsed.ok) { complain(parsed.error); return; }
     const m = parsed.message;
     switch (m.type) {
-      case 'resize': own.sandbox.resize(m.cols, m.rows); break;
+      case 'resize': mine.resize(m.cols, m.rows); break;
       case 'ack': flow.acked(m.bytes, ws.bufferedAmount); break;
       case 'check':
         own.lastInput = Date.now();
         if (!checks.take()) { complain(`too many checks at once; wait ${Math.ceil(checks.waitMs() / 1000)} s`); break; }
         void onCheck(m.lesson, m.exercise);
         break;
-      case 'panel': onPanel(m.tab !== undefined ? { on: m.on, tab: m.tab } : { on: m.on }); break;
+      case 'panel':
+        // One panel per sandbox, on its first terminal's socket (the page's other tabs share it).
+        if (extra) { complain('the kernel panel is sent on the first terminal only (term=1)'); break; }
+        onPanel(m.tab !== undefined ? { on: m.on, tab: m.tab } : { on: m.on });
+        break;
+      case 'close':
+        // The reader closed this tab: its shell ends, the sandbox and its other terminals go on.
+        if (!extra) { complain('the first terminal ends only with its sandbox (the page\'s Reset)'); break; }
+        ctx.sessions.closeExtra(extra);
+        break;
     }
   };
 
@@ -231,7 +257,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     } catch (e) {
       // Our bug, found by this client's frame: end this socket only (its session is kept for a reload).
       ctx.log(`isolab: websocket of ${own.sandbox.name}: closed after an internal error: ${(e as Error).stack ?? e}`);
-      ws.close(CLOSE.internal, 'server error');
+      ws.close(CLOSE.failed, 'server error');
       return;
     }
     if (overBudget && !resumeTimer && ws.readyState === ws.OPEN) {
@@ -257,8 +283,11 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     pending = [];
     pendingBytes = 0;
     try {
-      own.panel.hide(panelSink);
-      ctx.sessions.detach(own, attachment);
+      if (extra) ctx.sessions.detachExtra(extra, attachment);
+      else {
+        own.panel.hide(panelSink);
+        ctx.sessions.detach(own, attachment);
+      }
     } catch (e) {
       ctx.log(`isolab: websocket of ${own.sandbox.name}: on close: ${(e as Error).stack ?? e}`);
     }

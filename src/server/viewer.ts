@@ -10,6 +10,7 @@
 
 import type { WebSocket } from 'ws';
 import type { Session, SessionManager } from './sessions.ts';
+import { CLOSE } from '../shared/close-codes.ts';
 
 export const VIEW_PATH = '/ws/view';
 /** The class's presenter: the instructor's terminal (client.student is this id). */
@@ -36,7 +37,7 @@ export function handleViewer(ws: WebSocket, session: Session, log: (line: string
     },
     ended(code: number, why?: string) {
       send({ type: 'exit', code, ...(why ? { reason: why } : {}) });
-      ws.close(1000);
+      ws.close(CLOSE.normal);
     },
   };
   send({ type: 'hello', view: true, sandbox: session.sandbox.name });

@@ -7,9 +7,9 @@ export const CLOSE = {
   normal: 1000,
   /** The server is stopping. */
   goingAway: 1001,
-  /** A sandbox could not be started; an `error` frame said why. */
-  sandboxFailed: 1011,
-  /** After `full`: the lab has no room now; try again later. */
+  /** A sandbox (or a terminal in it) could not be started, or a frame met a bug of the server's; an `error` frame said why. */
+  failed: 1011,
+  /** After `full`: the lab has no room now; or the session was re-attached too often. Try again later. */
   tryLater: 1013,
   /** The same session was attached by another socket: do not reconnect by itself. */
   takenOver: 4001,

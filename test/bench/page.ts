@@ -3,7 +3,8 @@
 //   - keystroke echo: a key pressed (the page's own keydown) to its glyph in xterm.js's buffer,
 //     measured inside the page with performance.now(), so no driver round trip is counted;
 //   - lesson opened to a usable prompt: navigation start to a prompt in the buffer, for a
-//     new tab (a new sandbox) each time.
+//     new tab (a new sandbox) each time; with a sandbox made ahead (the server's default,
+//     --warm-sandboxes 1) and without (--warm-sandboxes 0), and their ratio.
 //
 //   node test/bench/page.ts [--keystrokes 100] [--runs 5]
 //
@@ -23,23 +24,30 @@ export interface PageBenchResult {
    *  echo's frame arriving, arrival -> the glyph in the buffer. */
   echoParts: { toSend: number; network: number; toBuffer: number };
   promptMs: { median: number; p90: number; samples: number };
+  /** The same with no sandbox made ahead (--warm-sandboxes 0): each made when the tab asks. */
+  promptColdMs: { median: number; p90: number; samples: number };
 }
 
-export async function benchPage(opts: { keystrokes?: number; runs?: number } = {}): Promise<PageBenchResult> {
-  const probe = await boxLabAvailable();
-  if (!probe.ok) throw new Error(`bench page: ${probe.reason}`);
+type Stat = { median: number; p90: number; samples: number };
+const stat = (xs: number[]): Stat => ({ median: median(xs), p90: percentile(xs, 90), samples: xs.length });
+
+/**
+ * Lesson opened to a usable prompt, for `runs` new tabs (new sandboxes) of a lab server started
+ * with `args`. Between tabs a pause as a reader's (3 s): time for the server to make the next
+ * sandbox ahead, when it does, and for the closed tab's sandbox to go.
+ */
+async function promptTimes(args: string[], runs: number): Promise<Stat> {
   const token = 'bench-page-' + randomBytes(16).toString('hex');
-  const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', token, '--max-sandboxes', '3', '--grace-seconds', '2']);
+  const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', token, '--max-sandboxes', '3', '--grace-seconds', '1', ...args]);
   const base = `http://127.0.0.1:${server.port}`;
-  const ctx = await launchChromium('bench-page');
+  const ctx = await launchChromium('bench-page-prompt');
   try {
     const first = await ctx.newPage();
     await first.goto(server.url);
     await first.close();
-
-    // ---- lesson opened to a usable prompt ----
     const prompt: number[] = [];
-    for (let i = 0; i < (opts.runs ?? 5) + 1; i++) {
+    for (let i = 0; i < runs + 1; i++) {
+      await new Promise((r) => setTimeout(r, 3000));
       const page = await ctx.newPage();
       await page.goto(`${base}/lessons/en/uts-namespaces/`, { waitUntil: 'commit' });
       const ms = await page.evaluate(() => new Promise<number>((resolve, reject) => {
@@ -54,6 +62,24 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
       if (i > 0) prompt.push(ms); // the first warms the server's caches and the browser's
       await page.close();
     }
+    return stat(prompt);
+  } finally {
+    await ctx.close();
+    await server.stop();
+  }
+}
+
+export async function benchPage(opts: { keystrokes?: number; runs?: number } = {}): Promise<PageBenchResult> {
+  const probe = await boxLabAvailable();
+  if (!probe.ok) throw new Error(`bench page: ${probe.reason}`);
+  const token = 'bench-page-' + randomBytes(16).toString('hex');
+  const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', token, '--max-sandboxes', '3', '--grace-seconds', '2']);
+  const base = `http://127.0.0.1:${server.port}`;
+  const ctx = await launchChromium('bench-page');
+  try {
+    const first = await ctx.newPage();
+    await first.goto(server.url);
+    await first.close();
 
     // ---- keystroke echo ----
     const page = await ctx.newPage();
@@ -132,11 +158,15 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
       }
     }
     await page.close();
-    const stat = (xs: number[]) => ({ median: median(xs), p90: percentile(xs, 90), samples: xs.length });
     const part = (k: number) => median(parts.slice(5).map((p) => p[k]!));
-    return { echoMs: stat(echo.slice(5)), echoParts: { toSend: part(0), network: part(1), toBuffer: part(2) }, promptMs: stat(prompt) };
-  } finally {
+    const echoResult = { echoMs: stat(echo.slice(5)), echoParts: { toSend: part(0), network: part(1), toBuffer: part(2) } };
     await ctx.close();
+    await server.stop();
+    // ---- lesson opened to a usable prompt: a sandbox made ahead, and none ----
+    const runs = opts.runs ?? 5;
+    return { ...echoResult, promptMs: await promptTimes([], runs), promptColdMs: await promptTimes(['--warm-sandboxes', '0'], runs) };
+  } finally {
+    await ctx.close().catch(() => {});
     await server.stop();
   }
 }
@@ -146,7 +176,9 @@ export function formatPageBench(r: PageBenchResult): string {
     'lesson page in headless Chromium, real lab server and box sandbox',
     `  key press -> glyph in xterm's buffer   median ${r.echoMs.median.toFixed(1)} ms   p90 ${r.echoMs.p90.toFixed(1)} ms   (${r.echoMs.samples} keys)`,
     `    of which: keydown -> WebSocket send ${r.echoParts.toSend.toFixed(1)} ms, send -> echo frame in ${r.echoParts.network.toFixed(1)} ms, frame -> buffer ${r.echoParts.toBuffer.toFixed(1)} ms (medians)`,
-    `  lesson opened -> usable prompt         median ${r.promptMs.median.toFixed(0)} ms   p90 ${r.promptMs.p90.toFixed(0)} ms   (${r.promptMs.samples} new tabs)`,
+    `  lesson opened -> usable prompt         median ${r.promptMs.median.toFixed(0)} ms   p90 ${r.promptMs.p90.toFixed(0)} ms   (${r.promptMs.samples} new tabs, a sandbox made ahead: --warm-sandboxes 1)`,
+    `    the same, none made ahead            median ${r.promptColdMs.median.toFixed(0)} ms   p90 ${r.promptColdMs.p90.toFixed(0)} ms   (--warm-sandboxes 0)`,
+    `    made ahead / none                    ${(r.promptMs.median / r.promptColdMs.median).toFixed(2)} (medians)`,
   ].join('\n');
 }
 

@@ -74,6 +74,8 @@ export interface InProcessOptions {
   maxPerClient?: number;
   maxPerAddress?: number;
   maxPerStudent?: number;
+  /** Sandboxes made ahead (warm.ts); default 0 here, so the other tests see only the sandboxes they asked for. */
+  warmSandboxes?: number;
   graceMs?: number;
   idleMs?: number;
   dist?: string;
@@ -98,6 +100,7 @@ export async function startInProcess(o: InProcessOptions = {}): Promise<LabServe
     maxPerClient: o.maxPerClient,
     maxPerAddress: o.maxPerAddress,
     maxPerStudent: o.maxPerStudent,
+    warmSandboxes: o.warmSandboxes ?? 0,
     graceMs: o.graceMs ?? 60_000,
     idleMs: o.idleMs ?? 3_600_000,
     log: o.log ?? (() => {}),

@@ -19,6 +19,8 @@ export interface ClientOptions {
   clientId?: string;
   /** More cookies, e.g. a class student's "isolab_student=…". */
   cookie?: string;
+  /** The terminal's number in the sandbox (PROTOCOL.md `term`; absent: the first). */
+  term?: number;
   /** 'auto' acks every binary frame at once; 'manual' leaves it to the test. */
   ack?: 'auto' | 'manual';
 }
@@ -40,6 +42,7 @@ export class LabClient {
   constructor(port: number, opts: ClientOptions = {}) {
     this.session = opts.session ?? newSessionId();
     const q = new URLSearchParams({ session: this.session, cols: String(opts.cols ?? 100), rows: String(opts.rows ?? 30) });
+    if (opts.term !== undefined) q.set('term', String(opts.term));
     if (opts.token && opts.tokenIn === 'query') q.set('token', opts.token);
     const headers: Record<string, string> = {};
     if (opts.token && opts.tokenIn !== 'query') headers.Cookie = `isolab_token=${opts.token}`;

@@ -6,11 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseClientMessage } from '../../src/server/protocol.ts';
+import { parseClientMessage, terminalIndex } from '../../src/server/protocol.ts';
+import { WarmPool } from '../../src/server/warm.ts';
+import { MAX_TERMINALS as PAGE_MAX_TERMINALS } from '../../src/scripts/terminal/protocol.ts';
 import { localLocation, requestUrl } from '../../src/server/auth.ts';
 import { TokenBucket } from '../../src/server/flow.ts';
 import { parseOptions } from '../../src/server/options.ts';
-import { SessionManager, REATTACH } from '../../src/server/sessions.ts';
+import { SessionManager, REATTACH, MAX_TERMINALS } from '../../src/server/sessions.ts';
 import type { Attachment } from '../../src/server/sessions.ts';
 import type { Sandbox, SandboxDriver } from '../../src/server/sandbox.ts';
 import { cgroupProcesses, childCgroups, subdirectories, WalkBudget, WALK_LIMITS } from '../../src/server/panel-stats.ts';
@@ -83,16 +85,18 @@ describe('TokenBucket', () => {
 });
 
 describe('sandbox limits per client', () => {
-  function fakeDriver(): SandboxDriver & { started: number } {
+  function fakeDriver(): SandboxDriver & { started: number; shells: number } {
+    const shell = () => ({ write() {}, resize() {}, pause() {}, resume() {}, onData() {}, onExit() {}, destroy: async () => {} });
     const d = {
       kind: 'fake',
       started: 0,
+      shells: 0,
       start(name: string): Sandbox {
         d.started++;
         return {
-          name, write() {}, resize() {}, pause() {}, resume() {}, onData() {}, onExit() {},
+          ...shell(), name,
           exec: async () => ({ code: 0, output: '', timedOut: false }),
-          destroy: async () => {},
+          openShell: () => { d.shells++; return shell(); },
         };
       },
     };
@@ -112,6 +116,37 @@ describe('sandbox limits per client', () => {
     expect(m.attach('session-c1', page(), 80, 24, { id: null, address: '10.0.0.1' })).toMatchObject({ ok: false, message: expect.stringMatching(/^your network address already has 3/) });
     expect(m.attach('session-d1', page(), 80, 24, { id: null, address: '10.0.0.2' }).ok).toBe(true);
     expect(m.size).toBe(4);
+    await m.close();
+  });
+
+  it('more terminals in one sandbox: up to MAX_TERMINALS, its own browser only, no new sandbox', async () => {
+    const driver = fakeDriver();
+    const m = new SessionManager({ driver, maxSandboxes: 10, maxPerClient: 1, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
+    const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, a)).toMatchObject({ ok: false, message: expect.stringMatching(/not running; open its first terminal/) });
+    expect(m.attach('session-a1', page(), 80, 24, a).ok).toBe(true);
+    const extras = [2, 3, 4].map((n) => m.attachExtra('session-a1', n, page(), 80, 24, a));
+    for (const r of extras) expect(r.ok).toBe(true);
+    expect(m.attachExtra('session-a1', 4, page(), 80, 24, a)).toMatchObject({ ok: true, resumed: true });
+    // The limit of one sandbox per browser is not touched: they are terminals, not sandboxes.
+    expect(driver.started).toBe(1);
+    expect(driver.shells).toBe(3);
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' })).toMatchObject({ ok: false, message: expect.stringMatching(/another browser/) });
+    const first = extras[0]!;
+    if (!first.ok) throw new Error('unreachable');
+    m.closeExtra(first.terminal);
+    expect(m.get('session-a1')!.extras.size).toBe(2);
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, a)).toMatchObject({ ok: true, resumed: false });
+    await m.close();
+  });
+
+  it('a fifth terminal is refused, saying why and what to do', async () => {
+    const m = new SessionManager({ driver: fakeDriver(), maxSandboxes: 10, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
+    const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
+    m.attach('session-a1', page(), 80, 24, a);
+    for (const n of [2, 3, 4]) expect(m.attachExtra('session-a1', n, page(), 80, 24, a).ok).toBe(true);
+    expect(m.attachExtra('session-a1', 5, page(), 80, 24, a)).toMatchObject({ ok: false, message: `this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another` });
+    expect(m.get('session-a1')!.extras.size).toBe(3);
     await m.close();
   });
 
@@ -192,5 +227,84 @@ describe('the walk of a big cgroup tree is capped', () => {
     fs.mkdirSync(path.join(top, 'box', 'box-aaaaaaaaaaaa'), { recursive: true });
     expect(await childCgroups(layout)).toEqual({ found: ['box/box-aaaaaaaaaaaa'], capped: false });
     expect(WALK_LIMITS.entries).toBeGreaterThan(24);
+  });
+});
+
+describe('terminal tabs and warm sandboxes: parsing and the pool', () => {
+  it('reads term=, the close frame and --warm-sandboxes', () => {
+    expect(terminalIndex(null)).toBe(1);
+    expect(terminalIndex('2')).toBe(2);
+    for (const bad of ['0', '02', '-1', '2.0', 'x', '100', '']) expect(terminalIndex(bad), bad).toBeNull();
+    expect(parseClientMessage('{"type":"close"}')).toEqual({ ok: true, message: { type: 'close' } });
+    // The page's "+" stops where the server does.
+    expect(PAGE_MAX_TERMINALS).toBe(MAX_TERMINALS);
+    expect(parseOptions([], {}).warmSandboxes).toBe(1);
+    expect(parseOptions(['--warm-sandboxes', '0'], {}).warmSandboxes).toBe(0);
+    expect(() => parseOptions(['--warm-sandboxes', 'many'], {})).toThrow(/--warm-sandboxes needs a whole number from 0 to 100, got "many"/);
+  });
+
+  /** A driver whose sandboxes the test ends by hand (`exit(i, code)`). */
+  function scriptedDriver() {
+    const made: { name: string; exit: (code: number) => void; data: (s: string) => void; destroyed: boolean }[] = [];
+    const driver: SandboxDriver = {
+      kind: 'scripted',
+      start(name: string): Sandbox {
+        const exits: ((code: number) => void)[] = [];
+        const datas: ((b: Buffer) => void)[] = [];
+        const entry = { name, exit: (c: number) => exits.forEach((f) => f(c)), data: (s: string) => datas.forEach((f) => f(Buffer.from(s))), destroyed: false };
+        made.push(entry);
+        return {
+          name, write() {}, resize() {}, pause() {}, resume() {},
+          onData: (f) => { datas.push(f); }, onExit: (f) => { exits.push(f); },
+          exec: async () => ({ code: 0, output: '', timedOut: false }),
+          openShell: () => { throw new Error('not here'); },
+          destroy: async () => { entry.destroyed = true; },
+        };
+      },
+    };
+    return { driver, made };
+  }
+
+  it('hands the prompt printed while waiting to the reader, and one that dies before is replaced later', async () => {
+    const { driver, made } = scriptedDriver();
+    const logs: string[] = [];
+    let room = true;
+    const pool = new WarmPool({ driver, size: 1, room: () => room, log: (l) => logs.push(l) });
+    pool.fill();
+    expect(pool.names()).toEqual([made[0]!.name]);
+    expect(pool.names(true)).toEqual([]);
+    made[0]!.data('lab# ');
+    expect(pool.names(true)).toEqual([made[0]!.name]);
+    room = false; // the lab is full: nothing is made after this one is taken
+    const got = pool.take()!;
+    const seen: string[] = [];
+    got.hand((b) => seen.push(b.toString()), () => {});
+    made[0]!.data('more');
+    expect(seen).toEqual(['lab# ', 'more']);
+    await new Promise((r) => setImmediate(r));
+    expect(made).toHaveLength(1);
+    room = true;
+    pool.fill();
+    expect(made).toHaveLength(2);
+    // It ends before anyone had it: removed, and the next is not made at once (no busy loop).
+    made[1]!.exit(1);
+    expect(made[1]!.destroyed).toBe(true);
+    expect(pool.names()).toEqual([]);
+    pool.fill();
+    expect(made).toHaveLength(2);
+    expect(logs.some((l) => /made ahead, ended by itself \(status 1\)/.test(l))).toBe(true);
+    await pool.close();
+  });
+
+  it('close removes the ones waiting and makes no more', async () => {
+    const { driver, made } = scriptedDriver();
+    const pool = new WarmPool({ driver, size: 2, room: () => true, log: () => {} });
+    pool.fill();
+    expect(made).toHaveLength(2);
+    await pool.close();
+    expect(made.every((m) => m.destroyed)).toBe(true);
+    pool.fill();
+    expect(made).toHaveLength(2);
+    expect(pool.take()).toBeUndefined();
   });
 });

@@ -17,7 +17,7 @@ export type ConnectionState =
 export { CLOSE } from '../../shared/close-codes.ts';
 
 export type ServerFrame =
-  | { type: 'hello'; session: string; sandbox: string; resumed: boolean }
+  | { type: 'hello'; session: string; sandbox: string; resumed: boolean; term?: number }
   | { type: 'exit'; code: number }
   | { type: 'check'; lesson?: string; exercise: string; pass: boolean; hint?: string; detail?: string }
   | { type: 'error'; message: string }
@@ -30,7 +30,8 @@ export type ClientFrame =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
-  | { type: 'panel'; on: boolean; tab?: string };
+  | { type: 'panel'; on: boolean; tab?: string }
+  | { type: 'close' };
 
 const KNOWN = new Set(['hello', 'exit', 'check', 'error', 'full', 'trace', 'stats', 'namespaces']);
 
@@ -55,6 +56,9 @@ export function newSessionId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** The sandbox's terminals a page may have open (the server's MAX_TERMINALS, src/server/panes.ts). */
+export const MAX_TERMINALS = 4;
+
 /** The session id for this tab: kept in sessionStorage so reloads and the next lesson reuse it. */
 export function tabSessionId(storage: Pick<Storage, 'getItem' | 'setItem'> | undefined): string {
   try {
@@ -68,9 +72,11 @@ export function tabSessionId(storage: Pick<Storage, 'getItem' | 'setItem'> | und
   }
 }
 
-export function terminalUrl(location: { protocol: string; host: string }, session: string, cols: number, rows: number): string {
+export function terminalUrl(location: { protocol: string; host: string }, session: string, cols: number, rows: number, term = 1): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = new URLSearchParams({ session, cols: String(cols), rows: String(rows) });
+  // The sandbox's other terminals (the tabs, tabs.ts); the first is the one without `term`.
+  if (term !== 1) q.set('term', String(term));
   return `${scheme}//${location.host}/ws/terminal?${q}`;
 }
 

@@ -8,7 +8,7 @@
 //                      `isolab:trace`, `isolab:stats`, `isolab:namespaces` (for the kernel panel)
 //   window.isolab:     { state, session, sandbox, terminalText(), send(cmd), input(data),
 //                        check(lesson, exercise), reconnect(), dropConnection(), focus() }
-import { Terminal, type ITheme } from '@xterm/xterm';
+import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 // xterm's stylesheet travels inside this bundle and is added when the terminal mounts: a
@@ -25,6 +25,7 @@ import {
   RECONNECT_BUDGET_MS,
   tabSessionId,
   terminalUrl,
+  MAX_TERMINALS,
   type ClientFrame,
   type ConnectionState,
   type ServerFrame,
@@ -35,6 +36,8 @@ import { localizeServerMessage } from '../server-messages.ts';
 import { setupSplitter } from './splitter.ts';
 import { setupRoom } from './room.ts';
 import { isLeaveKey, setupAccess } from './access.ts';
+import { followLook, terminalOptions } from './look.ts';
+import { setupTabs, type TerminalTabs } from './tabs.ts';
 
 export interface IsolabApi {
   readonly state: ConnectionState;
@@ -54,6 +57,8 @@ export interface IsolabApi {
   /** The terminal's size in character cells, as the shell sees it. */
   readonly cols: number;
   readonly rows: number;
+  /** The terminal tabs: more terminals into the same sandbox (tabs.ts). */
+  readonly tabs: TerminalTabs;
 }
 
 declare global {
@@ -62,57 +67,6 @@ declare global {
   }
 }
 
-const DARK: ITheme = {
-  background: '#0d1117',
-  foreground: '#e6edf3',
-  cursor: '#e6edf3',
-  cursorAccent: '#0d1117',
-  selectionBackground: '#3b4d7a',
-  black: '#484f58',
-  red: '#ff7b72',
-  green: '#3fb950',
-  yellow: '#d29922',
-  blue: '#58a6ff',
-  magenta: '#bc8cff',
-  cyan: '#39c5cf',
-  white: '#b1bac4',
-  brightBlack: '#6e7681',
-  brightRed: '#ffa198',
-  brightGreen: '#56d364',
-  brightYellow: '#e3b341',
-  brightBlue: '#79c0ff',
-  brightMagenta: '#d2a8ff',
-  brightCyan: '#56d4dd',
-  brightWhite: '#ffffff',
-};
-
-const LIGHT: ITheme = {
-  background: '#fbfbfc',
-  foreground: '#1f2328',
-  cursor: '#1f2328',
-  cursorAccent: '#fbfbfc',
-  selectionBackground: '#c7d2fe',
-  black: '#24292f',
-  red: '#cf222e',
-  green: '#116329',
-  yellow: '#7d4e00',
-  blue: '#0969da',
-  magenta: '#8250df',
-  cyan: '#1b7c83',
-  white: '#6e7781',
-  brightBlack: '#57606a',
-  brightRed: '#a40e26',
-  brightGreen: '#1a7f37',
-  brightYellow: '#633c01',
-  brightBlue: '#218bff',
-  brightMagenta: '#a475f9',
-  brightCyan: '#3192aa',
-  brightWhite: '#8c959f',
-};
-
-// Presenter mode: larger type that still leaves ~95 columns across a 1024-pixel projector (the
-// pane spans the page there, styles/terminal.css).
-const FONT_SIZE = { normal: 14, presenter: 17 };
 /** States the page does not leave by itself: the reader decides (a button in the notice). */
 const END_STATES: ReadonlySet<ConnectionState> = new Set(['exited', 'full', 'unauthorized', 'failed', 'elsewhere']);
 const FULL_RETRY_MS = 60_000;
@@ -134,16 +88,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   const noticeText = notice.querySelector<HTMLElement>('.notice-text')!;
   const noticeAction = notice.querySelector<HTMLButtonElement>('[data-testid="terminal-action"]')!;
 
-  const term = new Terminal({
-    fontFamily: getComputedStyle(html).getPropertyValue('--font-mono').trim() || 'monospace',
-    fontSize: html.dataset.presenter === 'on' ? FONT_SIZE.presenter : FONT_SIZE.normal,
-    lineHeight: 1.15,
-    theme: html.dataset.theme === 'dark' ? DARK : LIGHT,
-    cursorBlink: true,
-    scrollback: 5000,
-    macOptionIsMeta: true,
-    allowProposedApi: false,
-  });
+  const term = new Terminal(terminalOptions(html));
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.loadAddon(new WebLinksAddon());
@@ -163,15 +108,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   refit();
   term.onResize(({ cols, rows }) => sendFrame({ type: 'resize', cols, rows }));
 
-  // Theme and presenter mode are attributes on <html>, flipped by the header toggles.
-  new MutationObserver(() => {
-    term.options.theme = html.dataset.theme === 'dark' ? DARK : LIGHT;
-    const size = html.dataset.presenter === 'on' ? FONT_SIZE.presenter : FONT_SIZE.normal;
-    if (term.options.fontSize !== size) {
-      term.options.fontSize = size;
-      refit();
-    }
-  }).observe(html, { attributes: true, attributeFilter: ['data-theme', 'data-presenter'] });
+  followLook(term, refit, html);
 
   setupSplitter(pane, refit);
   setupRoom(pane, refit, () => term.focus());
@@ -180,7 +117,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   // ---- copy and paste ----
   const encoder = new TextEncoder();
   async function copySelection(): Promise<void> {
-    const text = term.getSelection();
+    const text = shown().getSelection();
     if (!text) return;
     try {
       await navigator.clipboard.writeText(text);
@@ -190,11 +127,11 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   }
   async function pasteClipboard(): Promise<void> {
     try {
-      term.paste(await navigator.clipboard.readText());
+      shown().paste(await navigator.clipboard.readText());
     } catch {
       /* no permission: Ctrl+Shift+V / the context menu paste into the terminal directly */
     }
-    term.focus();
+    shown().focus();
   }
   term.attachCustomKeyEventHandler((e) => {
     if (e.type !== 'keydown') return true;
@@ -273,6 +210,28 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     noticeAction.onclick = null;
   }
 
+  const tabs = setupTabs(pane, {
+    first: term,
+    session: () => session,
+    notify: (text) => {
+      showNotice('error', text);
+      errorTimer = setTimeout(hideNotice, 8000);
+    },
+    localize: (text) => localizeServerMessage(text, s),
+    leave: () => access.leave(),
+    showFirst: () => {
+      refit();
+      term.focus();
+    },
+    strings: {
+      tab: (n) => s.terminalTab.replace('{n}', String(n)),
+      close: (n) => s.closeTerminal.replace('{n}', String(n)),
+      limit: localizeServerMessage(`this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another`, s),
+    },
+  });
+  /** The terminal on screen: the first, or a tab's. */
+  const shown = () => tabs.activeTerminal() ?? term;
+
   function sendFrame(frame: ClientFrame): void {
     if (ws?.readyState === WebSocket.OPEN && state === 'connected') ws.send(JSON.stringify(frame));
     else if (frame.type === 'check') enqueue(frame);
@@ -336,7 +295,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         // back by ourselves would make the two tabs steal it from each other forever.
         setState('elsewhere');
         showNotice('end', s.elsewhereMessage, { label: s.useHere, run: restart });
-      } else if (ev.code === CLOSE.sandboxFailed) {
+      } else if (ev.code === CLOSE.failed) {
         setState('failed');
         showNotice('end', lastError || s.goneMessage, { label: s.retry, run: restart });
       } else {
@@ -453,6 +412,9 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
 
   // ---- the page's requests ----
   function runCommand(command: string): void {
+    // Into the terminal on screen: a reader who opened a second tab to run something there.
+    if (tabs.active !== 1 && tabs.run(tabs.active, command)) return;
+    if (tabs.active !== 1) tabs.select(1);
     // A Run click is the reader asking for a shell: leave any stopped state (but a missing
     // token cannot be fixed by retrying).
     if (END_STATES.has(state) && state !== 'unauthorized') restart();
@@ -472,6 +434,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   // sandbox goes after the server's grace period), and a line in the terminal where it happened.
   pane.querySelector('[data-testid="terminal-reset"]')?.addEventListener('click', () => {
     if (!window.confirm(s.resetConfirm)) return;
+    // The other terminals were in the old sandbox: they go with it.
+    tabs.closeAll();
     session = newSessionId();
     try {
       window.sessionStorage.setItem(SESSION_KEY, session);
@@ -538,6 +502,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     get rows() {
       return term.rows;
     },
+    tabs,
   };
   window.isolab = api;
   setState('connecting');
