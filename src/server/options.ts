@@ -29,6 +29,8 @@ export interface ServerOptions {
   className?: string;
   /** Where the class database lives (default $ISOLAB_DATA_DIR, else ~/.local/share/isolab). */
   dataDir?: string;
+  /** --class-db: a postgres:// URL (several lab servers, one database) or a SQLite file; default class.db in dataDir. */
+  classDb?: string;
   /** In a class: most students who may join, and most sandboxes one student may have at once. */
   maxStudents: number;
   maxPerStudent: number;
@@ -54,6 +56,9 @@ export const USAGE = `usage: npm start -- [options]
                          instructor's page gets a token of its own (a restart reopens the class)
   --data-dir <dir>       where the class's progress is kept (default $ISOLAB_DATA_DIR or
                          ~/.local/share/isolab)
+  --class-db <where>     the class's database: postgres://user@host:port/db (the password in
+                         $PGPASSWORD) for several lab servers, or a SQLite file (default
+                         class.db in the data directory; or $ISOLAB_CLASS_DB)
   --max-students <n>     most students who may join the class (default 200)
   --max-per-student <n>  most terminals one student may have open, all devices together (default 3)
   --sandbox-memory <s>   memory of each sandbox, e.g. 512m or 1g (default 512m)
@@ -104,6 +109,7 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
     unsafeHostShell: false,
     diskSize: env.ISOLAB_DISK_SIZE ? diskSize('ISOLAB_DISK_SIZE', env.ISOLAB_DISK_SIZE) : undefined,
     dataDir: env.ISOLAB_DATA_DIR || undefined,
+    classDb: env.ISOLAB_CLASS_DB || undefined,
     maxStudents: 200,
     maxPerStudent: 3,
     sandboxMemory: '512m',
@@ -152,6 +158,12 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
         const d = next();
         if (!d) throw new UsageError('--data-dir needs a directory, e.g. --data-dir /var/lib/isolab');
         o.dataDir = d;
+        break;
+      }
+      case '--class-db': {
+        const d = next();
+        if (!d) throw new UsageError('--class-db needs a postgres:// URL or a SQLite file, e.g. --class-db postgres://isolab@db:5432/isolab');
+        o.classDb = d;
         break;
       }
       case '--max-students': o.maxStudents = integer('--max-students', next(), 1, 10_000); break;

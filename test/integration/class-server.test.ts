@@ -27,7 +27,7 @@ const open: { server?: LabServer; store?: ClassStore; clients: LabClient[] } = {
 afterEach(async () => {
   for (const c of open.clients.splice(0)) await c.close();
   await open.server?.close();
-  open.store?.close();
+  await open.store?.close();
   open.server = undefined;
   open.store = undefined;
 });
@@ -36,8 +36,8 @@ afterAll(() => {
 });
 
 async function startClass(dbFile = newDb(), maxPerStudent?: number): Promise<{ server: LabServer; room: Classroom; base: string }> {
-  const store = new ClassStore(dbFile);
-  const room = Classroom.open(store, 'Containers 101', 'teacher-token-'.padEnd(40, 'x'));
+  const store = await ClassStore.sqlite(dbFile);
+  const room = await Classroom.open(store, 'Containers 101', 'teacher-token-'.padEnd(40, 'x'));
   const server = await startInProcess({ dist, lessonsDir, classroom: room, maxPerStudent });
   open.server = server;
   open.store = store;
@@ -297,7 +297,7 @@ describe('read-only views', () => {
     const a = terminal(server.port, ann.cookie);
     await a.message('hello');
     await a.run('echo before-$((40+2))');
-    const annId = room.store.students(room.cls.id).find((s) => s.name === 'Ann')!.id;
+    const annId = (await room.store.students(room.cls.id)).find((s) => s.name === 'Ann')!.id;
 
     const v = view(server.port, teacher, `student=${annId}`);
     await v.until(() => v.got.text.includes('before-42'), 'the replay');
