@@ -15,7 +15,9 @@ export type ClientMessage =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
-  | { type: 'panel'; on: boolean; tab?: PanelTab };
+  | { type: 'panel'; on: boolean; tab?: PanelTab }
+  // In a class: the student's answer to the instructor's request to type (viewer.ts).
+  | { type: 'control'; allow: boolean };
 
 /** The kernel panel's views; the server samples namespaces only while theirs is shown. */
 export const PANEL_TABS = ['trace', 'resources', 'namespaces'] as const;
@@ -27,6 +29,7 @@ export type ServerMessage =
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
   | { type: 'error'; message: string }
   | { type: 'full'; message?: string }
+  | { type: 'control'; state: 'asked' | 'allowed' | 'none'; by?: string }
   // The kernel panel (panel.ts): sent only while the page says it shows the panel.
   | { type: 'trace'; reset: boolean; events: unknown[] }
   | { type: 'stats'; t?: number; version?: 1 | 2; groups?: unknown[]; unavailable?: string }
@@ -96,6 +99,11 @@ export function parseClientMessage(text: string): Parsed {
         return { ok: false, error: `panel "tab" must be one of ${PANEL_TABS.join(', ')}` };
       }
       return { ok: true, message: { type: 'panel', on, ...(tab !== undefined ? { tab: tab as PanelTab } : {}) } };
+    }
+    case 'control': {
+      const allow = field(m, 'allow');
+      if (typeof allow !== 'boolean') return { ok: false, error: 'control needs "allow": true or false' };
+      return { ok: true, message: { type: 'control', allow } };
     }
     default:
       return { ok: false, error: `unknown message type ${describeValue(type)}` };

@@ -14,6 +14,7 @@ import type { ExerciseCatalog } from './checks.ts';
 import type { Attachment, Client, Session, SessionManager } from './sessions.ts';
 import type { PanelSink } from './panel.ts';
 import type { PanelTab } from './protocol.ts';
+import { answerControl } from './viewer.ts';
 
 /** Close codes a page can act on (1000-1015 are the standard ones). */
 export const CLOSE = {
@@ -124,6 +125,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       send({ type: 'error', message: 'this terminal was opened in another tab or window; it continues there' });
       ws.close(CLOSE.takenOver, 'taken over');
     },
+    control(frame) { send(frame); },
     shutdown() {
       flush();
       send({ type: 'error', message: 'the lab server is shutting down; your sandbox is being removed' });
@@ -217,6 +219,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
         void onCheck(m.lesson, m.exercise);
         break;
       case 'panel': onPanel(m.tab !== undefined ? { on: m.on, tab: m.tab } : { on: m.on }); break;
+      case 'control': answerControl(own, attachment, m.allow); break;
     }
   };
 
