@@ -259,7 +259,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         ws.close(1013, 'nothing to view yet');
         return;
       }
-      const asker = target === PRESENTER ? {} : { mayAsk: true, askerName: `the instructor of ${classroom.cls.name}` };
+      const asker = target === PRESENTER ? {} : { mayAsk: true, askerName: classroom.cls.name };
       try { handleViewer(ws, session, log, asker); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(1011, 'server error'); }
     });
   }

@@ -83,7 +83,7 @@ export function answerControl(session: Session, page: Attachment, allow: boolean
 }
 
 export interface ViewerOptions {
-  /** The instructor viewing a student: may ask to type, named to the student as `askerName`. */
+  /** The instructor viewing a student: may ask to type; the student's page names the class `askerName`. */
   mayAsk?: boolean;
   askerName?: string;
 }
@@ -135,7 +135,7 @@ export function handleViewer(ws: WebSocket, session: Session, log: (line: string
       const c = grantOf(session);
       if (c?.viewer === viewer && c.state === 'allowed') { send({ type: 'control', state: 'allowed' }); return; }
       if (c && c.viewer !== viewer) endControl(session); // the newest asking view wins
-      controls.set(session, { state: 'asked', viewer, page, by: opts.askerName ?? 'your instructor' });
+      controls.set(session, { state: 'asked', viewer, page, by: opts.askerName ?? '' });
       send({ type: 'control', state: 'asked' });
       tellPage(page, 'asked', opts.askerName);
     } else if (type === 'release') {

@@ -370,7 +370,7 @@ describe('typing in a student\'s terminal, with the student\'s permission', () =
     // Asked: the student's page is told who asks; until it answers, keys are still refused.
     v.ws.send(JSON.stringify({ type: 'ask' }));
     await a.until(() => controls().length === 1 || undefined, 10_000, 'the request');
-    expect(controls()[0]).toEqual({ type: 'control', state: 'asked', by: 'the instructor of Containers 101' });
+    expect(controls()[0]).toEqual({ type: 'control', state: 'asked', by: 'Containers 101' });
     await new Promise((r) => setTimeout(r, 1100)); // refusals are answered once a second
     typeFromView('echo PENDING-$((2+2))\r');
     await v.until(() => refusals() === 2, 'the second refusal');
