@@ -107,7 +107,7 @@ export class Classroom {
 
   /** Open the class of this name again (same code) or a new one. */
   static async open(store: ClassStore, name: string, instructorToken: string, maxStudents = Infinity): Promise<Classroom> {
-    const cls = await store.openClassByName(name) ?? await store.createClass(name, newJoinCode());
+    const cls = await store.openOrCreateClass(name, newJoinCode());
     const room = new Classroom(store, cls, instructorToken);
     room.maxStudents = maxStudents;
     return room;

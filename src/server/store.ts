@@ -39,6 +39,11 @@ export const MIGRATIONS: readonly string[] = [
      student_id {int64} NOT NULL REFERENCES students(id), lesson TEXT NOT NULL, exercise TEXT NOT NULL,
      passed_at {int64}, last_pass INTEGER NOT NULL, last_detail TEXT NOT NULL, last_at {int64} NOT NULL,
      PRIMARY KEY (student_id, lesson, exercise));`,
+  // At most one open class of a name: lab servers starting at once with the same --class take
+  // one class (one join code). Older open duplicates (a race before this) are closed first.
+  `UPDATE classes SET closed_at = created_at WHERE closed_at IS NULL
+     AND id NOT IN (SELECT max(id) FROM classes WHERE closed_at IS NULL GROUP BY name);
+   CREATE UNIQUE INDEX classes_open_name ON classes (name) WHERE closed_at IS NULL;`,
 ];
 
 /** A migration as this database spells it. */
@@ -99,13 +104,20 @@ export class ClassStore {
     return { id: Number(r!.id), name, code, createdAt: at, closedAt: null };
   }
 
+  /** The open class of this name, made with `code` if there is none (one winner when servers race). */
+  async openOrCreateClass(name: string, code: string): Promise<ClassRow> {
+    await this.db.run(`INSERT INTO classes (name, code, created_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) WHERE closed_at IS NULL DO NOTHING`, [name, code, this.now()]);
+    return (await this.openClassByName(name))!;
+  }
+
   /** The open class with this code, or undefined. */
   async openClassByCode(code: string): Promise<ClassRow | undefined> {
     const r = await this.db.get('SELECT * FROM classes WHERE code = ? AND closed_at IS NULL', [code]);
     return r ? toClass(r) : undefined;
   }
 
-  /** The newest open class of this name (a restarted server, or a second lab server, takes the class). */
+  /** The open class of this name (a restarted server, or a second lab server, takes the class). */
   async openClassByName(name: string): Promise<ClassRow | undefined> {
     const r = await this.db.get('SELECT * FROM classes WHERE name = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1', [name]);
     return r ? toClass(r) : undefined;

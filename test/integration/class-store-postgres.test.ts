@@ -20,6 +20,7 @@ needs(postgresMissing()).describe('the class store on PostgreSQL', () => {
     return {
       open: async (now) => ClassStore.open(await PostgresDb.connect(server.url(db)), now),
       setVersion: (v) => server.admin(`UPDATE schema_version SET version = ${v}`, db),
+      exec: (sql) => server.admin(sql, db),
     };
   });
 

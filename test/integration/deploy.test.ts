@@ -23,7 +23,7 @@ const run = promisify(execFile);
 const DEPLOY = path.resolve(import.meta.dirname, '../../deploy');
 const hasKubectl = fs.existsSync('/usr/bin/kubectl') || fs.existsSync('/usr/local/bin/kubectl');
 
-interface K8sObject { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: any; stringData?: Record<string, string> }
+interface K8sObject { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any; stringData?: Record<string, string> }
 
 function manifests(): { file: string; obj: K8sObject }[] {
   return fs.readdirSync(DEPLOY).filter((f) => /\.ya?ml$/.test(f)).sort().flatMap((file) =>
@@ -50,7 +50,7 @@ describe('deploy/ manifests', () => {
     expect(lab.containers[0].env.find((e: any) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'isolab-db', key: 'password' });
     expect(lab.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0].key).toBe('isolab.dev/kvm');
     expect(find('Service', 'isolab-lab').spec.sessionAffinity).toBe('ClientIP');
-    expect(find('Ingress', 'isolab-lab').metadata.annotations['nginx.ingress.kubernetes.io/affinity']).toBe('cookie');
+    expect(find('Ingress', 'isolab-lab').metadata.annotations!['nginx.ingress.kubernetes.io/affinity']).toBe('cookie');
     const db = find('StatefulSet', 'isolab-db').spec;
     expect(db.template.spec.containers[0].env.find((e: any) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef.name).toBe('isolab-db');
     expect(db.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');

@@ -11,6 +11,8 @@ export interface StoreBackend {
   open(now?: () => number): Promise<ClassStore>;
   /** Set schema_version behind the store's back (a database from a newer server). */
   setVersion(v: number): Promise<void>;
+  /** SQL behind the store's back. */
+  exec(sql: string): Promise<void>;
 }
 
 export function classStoreSuite(name: string, fresh: () => Promise<StoreBackend>): void {
@@ -33,6 +35,33 @@ export function classStoreSuite(name: string, fresh: () => Promise<StoreBackend>
       expect((await b.openClassByCode('SHAREDCODE'))?.id).toBe(cls.id);
       await a.close();
       await b.close();
+    });
+
+    it('lab servers opening the same class at once get one class, one code; a closed one is opened anew', async () => {
+      const db = await fresh();
+      const stores = await Promise.all([db.open(), db.open(), db.open()]);
+      const rooms = await Promise.all(stores.map((s) => Classroom.open(s, 'Week 3', 'i'.repeat(32))));
+      expect(new Set(rooms.map((r) => r.cls.code)).size).toBe(1);
+      expect(new Set(rooms.map((r) => r.cls.id)).size).toBe(1);
+      await rooms[0].close();
+      const next = await Classroom.open(stores[1], 'Week 3', 'i'.repeat(32));
+      expect(next.cls.id).not.toBe(rooms[0].cls.id);
+      expect(next.cls.code).not.toBe(rooms[0].cls.code);
+      for (const s of stores) await s.close();
+    });
+
+    it('migrates a version-1 database: of two open classes of one name the older is closed', async () => {
+      const db = await fresh();
+      await (await db.open()).close();
+      await db.exec(`DROP INDEX classes_open_name;
+        INSERT INTO classes (name, code, created_at) VALUES ('Dup', 'DUPCODE222', 1), ('Dup', 'DUPCODE333', 2), ('Other', 'OTHERCODE2', 3)`);
+      await db.setVersion(1);
+      const s = await db.open();
+      expect(await s.version()).toBe(MIGRATIONS.length);
+      expect((await s.openClassByName('Dup'))?.code).toBe('DUPCODE333');
+      expect(await s.openClassByCode('DUPCODE222')).toBeUndefined();
+      expect((await s.openClassByName('Other'))?.code).toBe('OTHERCODE2');
+      await s.close();
     });
 
     it('refuses a database newer than it knows', async () => {

@@ -17,13 +17,15 @@ afterEach(() => { for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true
 
 classStoreSuite('SQLite', async () => {
   const file = tmpFile();
+  const exec = async (sql: string) => {
+    const raw = new DatabaseSync(file);
+    raw.exec(sql);
+    raw.close();
+  };
   return {
     open: (now) => ClassStore.sqlite(file, now),
-    async setVersion(v) {
-      const raw = new DatabaseSync(file);
-      raw.exec(`UPDATE schema_version SET version = ${v}`);
-      raw.close();
-    },
+    setVersion: (v) => exec(`UPDATE schema_version SET version = ${v}`),
+    exec,
   };
 });
 
