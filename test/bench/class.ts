@@ -103,13 +103,14 @@ function pss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** The top-level box cgroup (memory hierarchy) a process is in, e.g. "/box/box-5d58dc480169", or ''. */
+/** The outermost box cgroup (memory hierarchy) a process is in, e.g. "/box/box-5d58dc480169", or ''. */
 function boxMemoryCgroup(pid: number): string {
   for (const line of read(`/proc/${pid}/cgroup`).split('\n')) {
     const [, controllers, p] = line.split(':');
     if (p === undefined) continue;
     if (controllers === 'memory' || (controllers === '' && line.startsWith('0::'))) {
-      const m = /^(\/box\/[^/]+)/.exec(p);
+      // box puts a container's cgroup in <the cgroup box runs in>/box/<container>.
+      const m = /^(.*?\/box\/[^/]+)/.exec(p);
       return m ? m[1] : '';
     }
   }
@@ -127,7 +128,7 @@ function cgroupUsage(cg: string): number {
  * page cache) plus the PSS of its host-side processes outside that cgroup (the `box run` that
  * serves its terminal).
  */
-interface SandboxMemory { cgroup: number; host: number }
+interface SandboxMemory { cgroup: number; host: number; hostProcesses?: string[] }
 
 function sandboxMemory(serverPid: number, names: string[]): Map<string, SandboxMemory> {
   const out = new Map<string, SandboxMemory>();
@@ -138,11 +139,15 @@ function sandboxMemory(serverPid: number, names: string[]): Map<string, SandboxM
     const mine = [root, ...descendants(root)];
     const cgroups = new Set<string>();
     let host = 0;
+    const hostProcesses: string[] = [];
     for (const p of mine) {
       const cg = boxMemoryCgroup(p);
-      if (cg) cgroups.add(cg); else host += pss(p);
+      if (cg) { cgroups.add(cg); continue; }
+      const bytes = pss(p);
+      host += bytes;
+      hostProcesses.push(`${read(`/proc/${p}/comm`).trim()} ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
     }
-    out.set(name, { host, cgroup: [...cgroups].reduce((n, cg) => n + cgroupUsage(cg), 0) });
+    out.set(name, { host, hostProcesses, cgroup: [...cgroups].reduce((n, cg) => n + cgroupUsage(cg), 0) });
   }
   return out;
 }
@@ -252,6 +257,8 @@ export async function benchClass(o: ClassBenchOptions): Promise<ClassBenchResult
     server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--class', 'Bench class', '--data-dir', dataDir,
       '--max-sandboxes', String(all + 2), '--max-students', String(all + 2), '--max-per-address', String(all + 2), '--grace-seconds', '5']);
     const base = `http://127.0.0.1:${server.port}`;
+    // The code is printed right after the lab's address.
+    for (let i = 0; i < 100 && !/type the code/.test(server.output()); i++) await sleep(50);
     const code = /type the code ([A-Z0-9]{10})/.exec(server.output())?.[1];
     if (!code) throw new Error(`the server printed no join code:\n${server.output()}`);
     const pid = server.proc.pid!;
@@ -286,7 +293,7 @@ export async function benchClass(o: ClassBenchOptions): Promise<ClassBenchResult
     const avg = (m: Map<string, SandboxMemory>) => {
       const n = Math.max(1, m.size);
       const v = [...m.values()];
-      return { sandboxes: m.size, cgroup: v.reduce((a, b) => a + b.cgroup, 0) / n, host: v.reduce((a, b) => a + b.host, 0) / n };
+      return { sandboxes: m.size, cgroup: v.reduce((a, b) => a + b.cgroup, 0) / n, host: v.reduce((a, b) => a + b.host, 0) / n, hostProcesses: v[0]?.hostProcesses };
     };
     const prompts = students.map((s) => s.promptMs);
     return {
@@ -315,6 +322,7 @@ export function formatClassBench(r: ClassBenchResult): string {
     `  time to a prompt          p50 ${(r.prompt.p50 / 1000).toFixed(2)} s   p99 ${(r.prompt.p99 / 1000).toFixed(2)} s   max ${(r.prompt.max / 1000).toFixed(2)} s   (${r.prompt.students} students, ${r.prompt.concurrency} at a time)`,
     `  memory per idle sandbox   ${mib(r.memoryIdle.cgroup + r.memoryIdle.host)} (its cgroup ${mib(r.memoryIdle.cgroup)} + host-side processes' PSS ${mib(r.memoryIdle.host)}; ${r.memoryIdle.sandboxes} measured)`,
     `  memory per active sandbox ${mib(r.memoryActive.cgroup + r.memoryActive.host)} (its cgroup ${mib(r.memoryActive.cgroup)} + host-side processes' PSS ${mib(r.memoryActive.host)}; ${r.memoryActive.sandboxes} measured)`,
+    `  a sandbox's host side     ${(r.memoryIdle.hostProcesses ?? []).join(', ')}`,
     `  lab server process        ${r.serverCpuPct.toFixed(1)}% of one core while typing, RSS ${mib(r.serverRss)}`,
     `  the whole machine         ${r.machineCpuPct.toFixed(0)}% of all ${os.cpus().length} cores busy while typing (other work on it included)`,
   ].join('\n');
