@@ -314,15 +314,20 @@ export async function benchClass(o: ClassBenchOptions): Promise<ClassBenchResult
 
 const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 
+function memoryLine(m: SandboxMemory & { sandboxes: number }): string {
+  if (m.sandboxes === 0) return '- (none measured)';
+  return `${mib(m.cgroup + m.host)} (its cgroup ${mib(m.cgroup)} + host-side processes' PSS ${mib(m.host)}; ${m.sandboxes} measured)`;
+}
+
 export function formatClassBench(r: ClassBenchResult): string {
   return [
     `class: ${r.active} active + ${r.idle} idle students, ${r.seconds} s of typing (real box --lab sandboxes, one lab server on loopback)`,
     `  keystroke echo            p50 ${r.echo.p50.toFixed(1)} ms   p99 ${r.echo.p99.toFixed(1)} ms   max ${r.echo.max.toFixed(1)} ms   (${r.echo.keys} keys; bar p99 <= ${ECHO_BAR_MS} ms: ${r.echo.p99 <= ECHO_BAR_MS ? 'met' : 'NOT met'})`,
     `  commands                  ${r.commands} run, ${r.commandFailures} failed`,
     `  time to a prompt          p50 ${(r.prompt.p50 / 1000).toFixed(2)} s   p99 ${(r.prompt.p99 / 1000).toFixed(2)} s   max ${(r.prompt.max / 1000).toFixed(2)} s   (${r.prompt.students} students, ${r.prompt.concurrency} at a time)`,
-    `  memory per idle sandbox   ${mib(r.memoryIdle.cgroup + r.memoryIdle.host)} (its cgroup ${mib(r.memoryIdle.cgroup)} + host-side processes' PSS ${mib(r.memoryIdle.host)}; ${r.memoryIdle.sandboxes} measured)`,
-    `  memory per active sandbox ${mib(r.memoryActive.cgroup + r.memoryActive.host)} (its cgroup ${mib(r.memoryActive.cgroup)} + host-side processes' PSS ${mib(r.memoryActive.host)}; ${r.memoryActive.sandboxes} measured)`,
-    `  a sandbox's host side     ${(r.memoryIdle.hostProcesses ?? []).join(', ')}`,
+    `  memory per idle sandbox   ${memoryLine(r.memoryIdle)}`,
+    `  memory per active sandbox ${memoryLine(r.memoryActive)}`,
+    `  a sandbox's host side     ${(r.memoryIdle.hostProcesses ?? r.memoryActive.hostProcesses ?? []).join(', ') || '-'}`,
     `  lab server process        ${r.serverCpuPct.toFixed(1)}% of one core while typing, RSS ${mib(r.serverRss)}`,
     `  the whole machine         ${r.machineCpuPct.toFixed(0)}% of all ${os.cpus().length} cores busy while typing (other work on it included)`,
   ].join('\n');
