@@ -41,14 +41,22 @@ export interface ServerOptions {
 
 export class UsageError extends Error {}
 
+/**
+ * --max-sandboxes in a class unless given: the issue's class of 30 typing and 100 reading
+ * students (at 25-30 MiB a sandbox, about 3.6 GiB: README, "A class larger than one machine").
+ */
+export const CLASS_MAX_SANDBOXES = 130;
+
 export const USAGE = `usage: npm start -- [options]
   --host <addr>          address to listen on (default 127.0.0.1; a non-loopback one needs --token)
   --port <n>             port (default 4321; 0 picks a free one)
   --token <secret>       access token (default: 32 random bytes, printed in the URL)
-  --max-sandboxes <n>    most terminals at once; past it a page is told the lab is full (default 8)
+  --max-sandboxes <n>    most terminals at once; past it a page is told the lab is full (default 8;
+                         with --class 130)
   --max-per-client <n>   most terminals one browser may have open (default 3)
   --max-per-address <n>  most terminals one network address may have; a class behind one NAT
-                         shares an address, so keep it above the class size (default 40)
+                         shares an address, so keep it above the class size (default 40; with
+                         --class as many as --max-sandboxes)
   --idle-minutes <n>     remove a sandbox after this long without input (default 60)
   --grace-seconds <n>    keep a closed tab's sandbox this long so a reload resumes it (default 60)
   --disk-size <size>     what each sandbox may write, e.g. 512m or 2g (default 1g; or $ISOLAB_DISK_SIZE)
@@ -115,6 +123,7 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
     sandboxMemory: '512m',
     sandboxCpus: '1',
   };
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     // Accept both "--port 80" and "--port=80".
     let flag = argv[i];
@@ -133,9 +142,9 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
         break;
       }
       case '--port': o.port = integer('--port', next(), 0, 65535); break;
-      case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); break;
+      case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); given.add(flag); break;
       case '--max-per-client': o.maxPerClient = integer('--max-per-client', next(), 1, 1000); break;
-      case '--max-per-address': o.maxPerAddress = integer('--max-per-address', next(), 1, 1000); break;
+      case '--max-per-address': o.maxPerAddress = integer('--max-per-address', next(), 1, 1000); given.add(flag); break;
       case '--idle-minutes': o.idleMinutes = integer('--idle-minutes', next(), 1, 7 * 24 * 60); break;
       case '--grace-seconds': o.graceSeconds = integer('--grace-seconds', next(), 0, 24 * 3600); break;
       case '--token': {
@@ -193,6 +202,12 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
   }
   if (o.unsafeHostShell && !isLoopback(o.host)) {
     throw new UsageError('--unsafe-host-shell gives every terminal a plain shell on this host: it is allowed on a loopback --host only');
+  }
+  if (o.className !== undefined) {
+    // A class holds more than a reader's few tabs: 8 sandboxes would queue the ninth student,
+    // and a classroom behind one NAT address is one address (--max-per-student bounds each student).
+    if (!given.has('--max-sandboxes')) o.maxSandboxes = CLASS_MAX_SANDBOXES;
+    if (!given.has('--max-per-address')) o.maxPerAddress = o.maxSandboxes;
   }
   if (!o.tokenGiven) o.token = randomBytes(32).toString('hex');
   return o;

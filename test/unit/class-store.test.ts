@@ -95,6 +95,14 @@ describe('class limits', () => {
     expect(() => parseOptions(['--max-students', '0'], {})).toThrow(/--max-students must be from 1/);
   });
 
+  it('a class holds 130 sandboxes unless told otherwise, and one NAT address may hold them all', async () => {
+    const { parseOptions } = await import('../../src/server/options.ts');
+    expect(parseOptions([], {})).toMatchObject({ maxSandboxes: 8, maxPerAddress: 40 });
+    expect(parseOptions(['--class', 'Big'], {})).toMatchObject({ maxSandboxes: 130, maxPerAddress: 130 });
+    expect(parseOptions(['--class', 'Big', '--max-sandboxes', '50'], {})).toMatchObject({ maxSandboxes: 50, maxPerAddress: 50 });
+    expect(parseOptions(['--class', 'Big', '--max-per-address', '20'], {})).toMatchObject({ maxSandboxes: 130, maxPerAddress: 20 });
+  });
+
   it('each sandbox gets the memory and CPUs asked for', async () => {
     const { boxRunCommand } = await import('../../src/server/sandbox.ts');
     const args = boxRunCommand('box', 'lab-x', undefined, { memory: '1g', cpus: '0.5' }).args;
