@@ -222,10 +222,10 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       if (existing && !existing.ended && existing.client.student !== client.student) { refuse(socket, 403, 'this terminal belongs to someone else'); return; }
       const classroom = opts.classroom;
       const onCheckResult = student && classroom ? (lesson: string, exercise: string, pass: boolean, detail: string) => {
-        try {
-          classroom.store.recordCheck(student.id, lesson, exercise, pass, detail);
-          classroom.changed(student.id);
-        } catch (e) { log(`isolab: class: recording a check: ${(e as Error).message}`); }
+        classroom.store.recordCheck(student.id, lesson, exercise, pass, detail).then(
+          () => classroom.changed(student.id),
+          (e: Error) => log(`isolab: class: recording a check: ${e.message}`),
+        );
       } : undefined;
       wss.handleUpgrade(req, socket, head, (ws) => {
         try {
@@ -252,7 +252,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       // A student's terminal: for the instructor only, and only a student of this class.
       if (!teacher) { refuse(socket, 401, 'only the instructor may view a student\'s terminal'); return; }
       const id = /^\d{1,12}$/.test(wanted) ? Number(wanted) : -1;
-      if (!classroom.store.students(classroom.cls.id).some((s) => s.id === id)) { refuse(socket, 404, 'no such student in this class'); return; }
+      if (!classroom.knows(id)) { refuse(socket, 404, 'no such student in this class'); return; }
       target = id;
     } else if (url.searchParams.has('presenter')) {
       if (!teacher && !requestStudent(req, classroom) && !authenticate(req, opts.token).ok) { refuse(socket, 401, 'join the class first'); return; }
@@ -265,7 +265,8 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
         ws.close(CLOSE.tryLater, 'nothing to view yet');
         return;
       }
-      try { handleViewer(ws, session, log); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(CLOSE.failed, 'server error'); }
+      const asker = target === PRESENTER ? {} : { mayAsk: true, askerName: classroom.cls.name };
+      try { handleViewer(ws, session, log, asker); } catch (e) { log(`isolab: viewer: ${(e as Error).message}`); ws.close(CLOSE.failed, 'server error'); }
     });
   }
 

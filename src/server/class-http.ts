@@ -60,7 +60,7 @@ export async function handleClassApi(req: IncomingMessage, res: ServerResponse, 
   if (route === 'join' && req.method === 'POST') {
     const body = await readJson(req);
     if (typeof body === 'string') { json(res, 400, { error: body }); return; }
-    const r = classroom.join(req.socket.remoteAddress ?? '', own(body, 'code'), own(body, 'name'));
+    const r = await classroom.join(req.socket.remoteAddress ?? '', own(body, 'code'), own(body, 'name'));
     if (!r.ok) { json(res, r.status, { error: r.message }); return; }
     json(res, 200, { class: classroom.cls.name, name: r.student.name }, { 'Set-Cookie': r.cookie });
     return;
@@ -68,7 +68,7 @@ export async function handleClassApi(req: IncomingMessage, res: ServerResponse, 
   const student = requestStudent(req, classroom);
   if (!student) { json(res, 401, { error: classroom.closed ? 'the class is closed' : 'join the class first' }); return; }
   if (route === 'me' && req.method === 'GET') {
-    json(res, 200, { class: classroom.cls.name, name: student.name, progress: classroom.store.progress(student.id) });
+    json(res, 200, { class: classroom.cls.name, name: student.name, progress: await classroom.store.progress(student.id) });
     return;
   }
   if ((route === 'read' || route === 'at') && req.method === 'POST') {
@@ -77,7 +77,7 @@ export async function handleClassApi(req: IncomingMessage, res: ServerResponse, 
     if (typeof lesson !== 'string' || !LESSON_ID.test(lesson)) { json(res, 400, { error: 'lesson must be a lesson id such as "en/pid-namespaces"' }); return; }
     // 'at': the page the student opened (the roster's "current lesson"); 'read': read to the end.
     if (route === 'at') classroom.presence.set(student.id, lesson);
-    else classroom.store.markLessonRead(student.id, lesson);
+    else await classroom.store.markLessonRead(student.id, lesson);
     classroom.changed(student.id);
     res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
     return;

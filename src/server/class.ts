@@ -91,6 +91,11 @@ export class Classroom {
 
   readonly store: ClassStore;
   readonly cls: ClassRow;
+  /**
+   * The students who joined through this server since it started: the only ones its cookies
+   * can name (the secret is this process's), so a cookie is checked without the database.
+   */
+  private readonly joined = new Map<number, StudentRow>();
   readonly instructorToken: string;
 
   constructor(store: ClassStore, cls: ClassRow, instructorToken: string, now: () => number = Date.now) {
@@ -101,8 +106,8 @@ export class Classroom {
   }
 
   /** Open the class of this name again (same code) or a new one. */
-  static open(store: ClassStore, name: string, instructorToken: string, maxStudents = Infinity): Classroom {
-    const cls = store.openClassByName(name) ?? store.createClass(name, newJoinCode());
+  static async open(store: ClassStore, name: string, instructorToken: string, maxStudents = Infinity): Promise<Classroom> {
+    const cls = await store.openOrCreateClass(name, newJoinCode());
     const room = new Classroom(store, cls, instructorToken);
     room.maxStudents = maxStudents;
     return room;
@@ -113,7 +118,7 @@ export class Classroom {
 
   get closed(): boolean { return this.cls.closedAt !== null; }
 
-  join(address: string, code: unknown, name: unknown): JoinResult {
+  async join(address: string, code: unknown, name: unknown): Promise<JoinResult> {
     if (!this.limiter.canTry(address)) {
       return { ok: false, status: 429, message: `too many tries; wait ${Math.max(1, Math.ceil(this.limiter.retryMs(address) / 1000))} s and try again` };
     }
@@ -123,11 +128,12 @@ export class Classroom {
     }
     const clean = cleanName(name);
     if (!clean) return { ok: false, status: 400, message: `the name must be 1 to ${MAX_NAME} characters` };
-    const known = this.store.students(this.cls.id);
+    const known = await this.store.students(this.cls.id);
     if (!known.some((s) => s.name === clean) && known.length >= this.maxStudents) {
       return { ok: false, status: 409, message: `the class is full (${this.maxStudents} students); ask your instructor` };
     }
-    const student = this.store.joinStudent(this.cls.id, clean);
+    const student = await this.store.joinStudent(this.cls.id, clean);
+    this.joined.set(student.id, student);
     this.changed(student.id);
     return { ok: true, student, cookie: this.cookieHeader(student.id) };
   }
@@ -145,9 +151,12 @@ export class Classroom {
     if (!cookie || this.closed) return undefined;
     const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(cookie);
     if (!m || !tokenMatches(this.sign(Number(m[1])), m[2])) return undefined;
-    const s = this.store.student(Number(m[1]));
+    const s = this.joined.get(Number(m[1]));
     return s && s.classId === this.cls.id ? s : undefined;
   }
+
+  /** A student who joined through this server (the one who can have a terminal here). */
+  knows(studentId: number): boolean { return this.joined.has(studentId); }
 
   isInstructor(token: string | null | undefined): boolean {
     return tokenMatches(this.instructorToken, token);
@@ -155,8 +164,8 @@ export class Classroom {
 
   changed(studentId: number): void { this.events.emit('student', studentId); }
 
-  close(): void {
-    this.store.closeClass(this.cls.id);
+  async close(): Promise<void> {
+    await this.store.closeClass(this.cls.id);
     (this.cls as { closedAt: number | null }).closedAt = Date.now();
   }
 }

@@ -90,12 +90,11 @@ function slugOf(lesson: string): [string, string] {
   return [lang, slug];
 }
 
-export function buildRoster(classroom: Classroom, sessions: SessionManager, course: CourseExercise[]): Roster {
+export async function buildRoster(classroom: Classroom, sessions: SessionManager, course: CourseExercise[]): Promise<Roster> {
   const { store, cls } = classroom;
   const connected = new Set(sessions.all().filter((s) => s.attachment !== null).map((s) => s.client.student));
-  const reads = store.classLessonsRead(cls.id);
-  const rows = store.classExercises(cls.id);
-  const students = store.students(cls.id).map((st): RosterStudent => {
+  const [reads, rows, list] = await Promise.all([store.classLessonsRead(cls.id), store.classExercises(cls.id), store.students(cls.id)]);
+  const students = list.map((st): RosterStudent => {
     const mine = rows.filter((r) => r.studentId === st.id);
     const passed: Record<string, number> = {};
     for (const r of mine) {
@@ -177,18 +176,18 @@ export async function handleTeach(req: IncomingMessage, res: ServerResponse, ctx
   const route = url.pathname.slice(TEACH_API.length);
   const { classroom, sessions, course } = ctx;
   if (req.method === 'POST' && !originAllowed(req)) { json(res, 403, { error: 'the request must come from a page of this server (Origin)' }); return true; }
-  if (route === 'roster' && req.method === 'GET') { json(res, 200, buildRoster(classroom, sessions, course)); return true; }
+  if (route === 'roster' && req.method === 'GET') { json(res, 200, await buildRoster(classroom, sessions, course)); return true; }
   if (route === 'roster.csv' && req.method === 'GET') {
     const name = classroom.cls.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-|-$/g, '') || 'class';
     res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${name}.csv"`, 'Cache-Control': 'no-store' });
-    res.end('\uFEFF' + rosterCsv(buildRoster(classroom, sessions, course))); // the BOM: spreadsheets then read UTF-8 names right
+    res.end('\uFEFF' + rosterCsv(await buildRoster(classroom, sessions, course))); // the BOM: spreadsheets then read UTF-8 names right
     return true;
   }
   if (route === 'events' && req.method === 'GET') { streamRoster(req, res, ctx); return true; }
   if (route === 'reset' && req.method === 'POST') {
     const body = await readJson(req);
     const id = typeof body === 'string' ? undefined : body.student;
-    if (typeof id !== 'number' || !classroom.store.students(classroom.cls.id).some((s) => s.id === id)) {
+    if (typeof id !== 'number' || !(await classroom.store.students(classroom.cls.id)).some((s) => s.id === id)) {
       json(res, 400, { error: 'student must be the id of a student of this class' });
       return true;
     }
@@ -199,7 +198,7 @@ export async function handleTeach(req: IncomingMessage, res: ServerResponse, ctx
     return true;
   }
   if (route === 'close' && req.method === 'POST') {
-    classroom.close();
+    await classroom.close();
     const n = sessions.endMatching((s) => s.client.student !== undefined, 'your instructor closed the class');
     ctx.log(`isolab: class "${classroom.cls.name}" closed; ${n} sandbox(es) removed`);
     classroom.changed(0);
@@ -215,15 +214,22 @@ function streamRoster(req: IncomingMessage, res: ServerResponse, ctx: TeachConte
   res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
   let last = '';
   let timer: NodeJS.Timeout | undefined;
-  const send = () => {
+  let sending = false;
+  const send = async () => {
     timer = undefined;
-    const text = JSON.stringify(buildRoster(ctx.classroom, ctx.sessions, ctx.course));
-    if (text === last) return;
-    last = text;
-    res.write(`event: roster\ndata: ${text}\n\n`);
+    if (sending) { soon(); return; } // one query at a time; the change is looked at next turn
+    sending = true;
+    try {
+      const text = JSON.stringify(await buildRoster(ctx.classroom, ctx.sessions, ctx.course));
+      if (text === last || res.destroyed) return;
+      last = text;
+      res.write(`event: roster\ndata: ${text}\n\n`);
+    } catch (e) {
+      ctx.log(`isolab: class: the roster: ${(e as Error).message}`); // the database away for a moment: the next turn tries again
+    } finally { sending = false; }
   };
-  const soon = () => { timer ??= setTimeout(send, ROSTER_EVERY_MS); };
-  send();
+  const soon = () => { timer ??= setTimeout(() => void send(), ROSTER_EVERY_MS); };
+  void send();
   // Connections come and go without an event of their own: look once a second.
   const poll = setInterval(soon, 1000);
   const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);

@@ -11,7 +11,7 @@ import { boxDriver, hostShellDriver, REPO } from './sandbox.ts';
 import type { LabServer } from './app.ts';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ClassStore } from './store.ts';
+import { openClassStore } from './store.ts';
 import { Classroom } from './class.ts';
 
 function fail(message: string, code: number): never {
@@ -48,9 +48,10 @@ async function main(): Promise<void> {
   if (options.className) {
     const dataDir = options.dataDir ?? path.join(os.homedir(), '.local', 'share', 'isolab');
     try {
-      classroom = Classroom.open(new ClassStore(path.join(dataDir, 'class.db')), options.className, randomBytes(32).toString('hex'), options.maxStudents);
+      const store = await openClassStore(options.classDb, dataDir, (line) => console.error(line));
+      classroom = await Classroom.open(store, options.className, randomBytes(32).toString('hex'), options.maxStudents);
     } catch (e) {
-      fail(`the class database in ${dataDir}: ${(e as Error).message}`, 1);
+      fail(`the class database (${options.classDb ? 'see --class-db' : dataDir}): ${(e as Error).message}`, 1);
     }
   }
 

@@ -31,6 +31,8 @@ export interface ServerOptions {
   className?: string;
   /** Where the class database lives (default $ISOLAB_DATA_DIR, else ~/.local/share/isolab). */
   dataDir?: string;
+  /** --class-db: a postgres:// URL (several lab servers, one database) or a SQLite file; default class.db in dataDir. */
+  classDb?: string;
   /** In a class: most students who may join, and most sandboxes one student may have at once. */
   maxStudents: number;
   maxPerStudent: number;
@@ -41,14 +43,22 @@ export interface ServerOptions {
 
 export class UsageError extends Error {}
 
+/**
+ * --max-sandboxes in a class unless given: the issue's class of 30 typing and 100 reading
+ * students (at 25-30 MiB a sandbox, about 3.6 GiB: README, "A class larger than one machine").
+ */
+export const CLASS_MAX_SANDBOXES = 130;
+
 export const USAGE = `usage: npm start -- [options]
   --host <addr>          address to listen on (default 127.0.0.1; a non-loopback one needs --token)
   --port <n>             port (default 4321; 0 picks a free one)
   --token <secret>       access token (default: 32 random bytes, printed in the URL)
-  --max-sandboxes <n>    most terminals at once; past it a page is told the lab is full (default 8)
+  --max-sandboxes <n>    most terminals at once; past it a page is told the lab is full (default 8;
+                         with --class 130)
   --max-per-client <n>   most terminals one browser may have open (default 3)
   --max-per-address <n>  most terminals one network address may have; a class behind one NAT
-                         shares an address, so keep it above the class size (default 40)
+                         shares an address, so keep it above the class size (default 40; with
+                         --class as many as --max-sandboxes)
   --warm-sandboxes <n>   sandboxes kept made ahead, so a reader's first prompt needs no wait;
                          they count against --max-sandboxes (default 1; 0 makes none)
   --idle-minutes <n>     remove a sandbox after this long without input (default 60)
@@ -58,6 +68,9 @@ export const USAGE = `usage: npm start -- [options]
                          instructor's page gets a token of its own (a restart reopens the class)
   --data-dir <dir>       where the class's progress is kept (default $ISOLAB_DATA_DIR or
                          ~/.local/share/isolab)
+  --class-db <where>     the class's database: postgres://user@host:port/db (the password in
+                         $PGPASSWORD) for several lab servers, or a SQLite file (default
+                         class.db in the data directory; or $ISOLAB_CLASS_DB)
   --max-students <n>     most students who may join the class (default 200)
   --max-per-student <n>  most terminals one student may have open, all devices together (default 3)
   --sandbox-memory <s>   memory of each sandbox, e.g. 512m or 1g (default 512m)
@@ -109,11 +122,13 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
     unsafeHostShell: false,
     diskSize: env.ISOLAB_DISK_SIZE ? diskSize('ISOLAB_DISK_SIZE', env.ISOLAB_DISK_SIZE) : undefined,
     dataDir: env.ISOLAB_DATA_DIR || undefined,
+    classDb: env.ISOLAB_CLASS_DB || undefined,
     maxStudents: 200,
     maxPerStudent: 3,
     sandboxMemory: '512m',
     sandboxCpus: '1',
   };
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     // Accept both "--port 80" and "--port=80".
     let flag = argv[i];
@@ -132,9 +147,9 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
         break;
       }
       case '--port': o.port = integer('--port', next(), 0, 65535); break;
-      case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); break;
+      case '--max-sandboxes': o.maxSandboxes = integer('--max-sandboxes', next(), 1, 1000); given.add(flag); break;
       case '--max-per-client': o.maxPerClient = integer('--max-per-client', next(), 1, 1000); break;
-      case '--max-per-address': o.maxPerAddress = integer('--max-per-address', next(), 1, 1000); break;
+      case '--max-per-address': o.maxPerAddress = integer('--max-per-address', next(), 1, 1000); given.add(flag); break;
       case '--warm-sandboxes': o.warmSandboxes = integer('--warm-sandboxes', next(), 0, 100); break;
       case '--idle-minutes': o.idleMinutes = integer('--idle-minutes', next(), 1, 7 * 24 * 60); break;
       case '--grace-seconds': o.graceSeconds = integer('--grace-seconds', next(), 0, 24 * 3600); break;
@@ -158,6 +173,12 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
         const d = next();
         if (!d) throw new UsageError('--data-dir needs a directory, e.g. --data-dir /var/lib/isolab');
         o.dataDir = d;
+        break;
+      }
+      case '--class-db': {
+        const d = next();
+        if (!d) throw new UsageError('--class-db needs a postgres:// URL or a SQLite file, e.g. --class-db postgres://isolab@db:5432/isolab');
+        o.classDb = d;
         break;
       }
       case '--max-students': o.maxStudents = integer('--max-students', next(), 1, 10_000); break;
@@ -187,6 +208,12 @@ export function parseOptions(argv: readonly string[], env: Record<string, string
   }
   if (o.unsafeHostShell && !isLoopback(o.host)) {
     throw new UsageError('--unsafe-host-shell gives every terminal a plain shell on this host: it is allowed on a loopback --host only');
+  }
+  if (o.className !== undefined) {
+    // A class holds more than a reader's few tabs: 8 sandboxes would queue the ninth student,
+    // and a classroom behind one NAT address is one address (--max-per-student bounds each student).
+    if (!given.has('--max-sandboxes')) o.maxSandboxes = CLASS_MAX_SANDBOXES;
+    if (!given.has('--max-per-address')) o.maxPerAddress = o.maxSandboxes;
   }
   if (!o.tokenGiven) o.token = randomBytes(32).toString('hex');
   return o;

@@ -16,7 +16,9 @@ export type ClientMessage =
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
   | { type: 'panel'; on: boolean; tab?: PanelTab }
-  | { type: 'close' };
+  | { type: 'close' }
+  // In a class: the student's answer to the instructor's request to type (viewer.ts).
+  | { type: 'control'; allow: boolean };
 
 /** The kernel panel's views; the server samples namespaces only while theirs is shown. */
 export const PANEL_TABS = ['trace', 'resources', 'namespaces'] as const;
@@ -28,6 +30,7 @@ export type ServerMessage =
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
   | { type: 'error'; message: string }
   | { type: 'full'; message?: string }
+  | { type: 'control'; state: 'asked' | 'allowed' | 'none'; by?: string }
   // The kernel panel (panel.ts): sent only while the page says it shows the panel.
   | { type: 'trace'; reset: boolean; events: unknown[] }
   | { type: 'stats'; t?: number; version?: 1 | 2; groups?: unknown[]; unavailable?: string }
@@ -100,6 +103,11 @@ export function parseClientMessage(text: string): Parsed {
     }
     case 'close':
       return { ok: true, message: { type: 'close' } };
+    case 'control': {
+      const allow = field(m, 'allow');
+      if (typeof allow !== 'boolean') return { ok: false, error: 'control needs "allow": true or false' };
+      return { ok: true, message: { type: 'control', allow } };
+    }
     default:
       return { ok: false, error: `unknown message type ${describeValue(type)}` };
   }

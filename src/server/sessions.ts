@@ -27,6 +27,8 @@ export interface Attachment {
   takenOver(): void;
   /** The server is stopping. */
   shutdown(): void;
+  /** In a class: the instructor's request to type here, or its end (viewer.ts). */
+  control?(frame: { type: 'control'; state: 'asked' | 'allowed' | 'none'; by?: string }): void;
 }
 
 /**

@@ -15,6 +15,7 @@ import type { Attachment, Client, ExtraTerminal, Pane, Session, SessionManager }
 import type { PanelSink } from './panel.ts';
 import type { PanelTab } from './protocol.ts';
 import { CLOSE } from '../shared/close-codes.ts';
+import { answerControl } from './viewer.ts';
 
 
 /**
@@ -122,6 +123,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       send({ type: 'error', message: 'this terminal was opened in another tab or window; it continues there' });
       ws.close(CLOSE.takenOver, 'taken over');
     },
+    control(frame) { send(frame); },
     shutdown() {
       flush();
       send({ type: 'error', message: 'the lab server is shutting down; your sandbox is being removed' });
@@ -242,6 +244,12 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
         // The reader closed this tab: its shell ends, the sandbox and its other terminals go on.
         if (!extra) { complain('the first terminal ends only with its sandbox (the page\'s Reset)'); break; }
         ctx.sessions.closeExtra(extra);
+        break;
+      case 'control':
+        // The student's answer to the instructor's request to type: about the first terminal,
+        // the one an instructor's view shows.
+        if (extra) { complain('an instructor may only be let type into the first terminal (term=1)'); break; }
+        answerControl(own, attachment, m.allow);
         break;
     }
   };

@@ -134,6 +134,8 @@ const SECTIONS: [string, () => Promise<void>][] = [
     const m = await import('./image.ts');
     console.log(`\n${m.formatImageBench(m.benchImage())}`);
   }],
+  // A class on one lab server: N students typing and running box run, M idle (CLASS_ACTIVE, CLASS_IDLE, CLASS_SECONDS).
+  ['class', async () => (await import('./class.ts')).benchClassFromEnv()],
   ['vm', async () => {
     const m = await import('./vm.ts');
     console.log(`\n${m.formatVmBench(m.benchVmBoot())}`);

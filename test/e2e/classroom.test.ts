@@ -1,7 +1,8 @@
 // End to end, a class in Chromium with real `box --lab` sandboxes: `npm start -- --class`, two
 // students who join with the code and a name (a wrong code refused), pass and fail exercises,
 // the instructor's page showing it live, follow mode, a read-only view that ignores the
-// keyboard, a reset, and a server restart that keeps progress for a student on a new device.
+// keyboard, typing in a student's terminal with their permission (deny, allow, revoke), a
+// reset, and a server restart that keeps progress for a student on a new device.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,6 +135,54 @@ describe.skipIf(skip)('a class in a browser', () => {
     await expect.poll(() => viewText(watch), { timeout: T }).toContain('after-3');
     expect(await annLesson.screen()).not.toContain('viewer-');
     expect(await viewText(watch)).not.toContain('viewer-');
+    await watch.close();
+  }, 3 * T);
+
+  it('the instructor types in a student\'s terminal only after the student allows it, until revoked', async () => {
+    const href = await teach.locator('[data-testid="roster"] tr[data-student="Ann"] [data-testid="watch-student"]').getAttribute('href');
+    const watch = await teacher.newPage();
+    await watch.goto(`${lab.base}${href}`);
+    const ask = watch.locator('[data-testid="view-ask"]');
+    const controlStatus = () => watch.locator('[data-testid="view-control-status"]').textContent();
+    const prompt = annLesson.page.locator('[data-testid="control-prompt"]');
+    await ask.waitFor({ state: 'visible', timeout: T });
+    const typeInView = async (line: string) => {
+      await watch.locator('[data-testid="view-terminal"]').click();
+      await watch.keyboard.type(line);
+      await watch.keyboard.press('Enter');
+    };
+    // A marker the student types after each attempt: once it shows, an attempt that got through would show before it.
+    const settle = async (tag: string) => {
+      await annLesson.typeAll(`echo ${tag}-$((40+2))`);
+      await expect.poll(() => viewText(watch), { timeout: T }).toContain(`${tag}-42`);
+    };
+
+    // Asked, then denied: the keys are refused.
+    await ask.click();
+    await expect.poll(() => prompt.getAttribute('data-state'), { timeout: T }).toBe('asked');
+    expect(await prompt.textContent()).toContain('The instructor of E2E class wants to type in your terminal');
+    await annLesson.page.locator('[data-testid="control-deny"]').click();
+    await expect.poll(controlStatus, { timeout: T }).toContain('has not allowed you to type');
+    await typeInView('echo denied-$((2+2))');
+    await settle('after-deny');
+    expect(await annLesson.screen()).not.toContain('denied-');
+    expect(await prompt.isVisible()).toBe(false);
+
+    // Allowed: the instructor's `echo hi` runs in the student's terminal.
+    await ask.click();
+    await expect.poll(() => prompt.getAttribute('data-state'), { timeout: T }).toBe('asked');
+    await annLesson.page.locator('[data-testid="control-allow"]').click();
+    await expect.poll(controlStatus, { timeout: T }).toContain('The student allowed you to type');
+    await expect.poll(() => prompt.getAttribute('data-state'), { timeout: T }).toBe('allowed');
+    await typeInView('echo hi');
+    await expect.poll(() => annLesson.screen(), { timeout: T }).toMatch(/echo hi\s*\nhi\s*$/m);
+
+    // Revoked by the student: refused again.
+    await annLesson.page.locator('[data-testid="control-revoke"]').click();
+    await expect.poll(controlStatus, { timeout: T }).toContain('has not allowed you to type');
+    await typeInView('echo revoked-$((3+3))');
+    await settle('after-revoke');
+    expect(await annLesson.screen()).not.toContain('revoked-');
     await watch.close();
   }, 3 * T);
 

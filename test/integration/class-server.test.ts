@@ -27,7 +27,7 @@ const open: { server?: LabServer; store?: ClassStore; clients: LabClient[] } = {
 afterEach(async () => {
   for (const c of open.clients.splice(0)) await c.close();
   await open.server?.close();
-  open.store?.close();
+  await open.store?.close();
   open.server = undefined;
   open.store = undefined;
 });
@@ -36,8 +36,8 @@ afterAll(() => {
 });
 
 async function startClass(dbFile = newDb(), maxPerStudent?: number): Promise<{ server: LabServer; room: Classroom; base: string }> {
-  const store = new ClassStore(dbFile);
-  const room = Classroom.open(store, 'Containers 101', 'teacher-token-'.padEnd(40, 'x'));
+  const store = await ClassStore.sqlite(dbFile);
+  const room = await Classroom.open(store, 'Containers 101', 'teacher-token-'.padEnd(40, 'x'));
   const server = await startInProcess({ dist, lessonsDir, classroom: room, maxPerStudent });
   open.server = server;
   open.store = store;
@@ -297,7 +297,7 @@ describe('read-only views', () => {
     const a = terminal(server.port, ann.cookie);
     await a.message('hello');
     await a.run('echo before-$((40+2))');
-    const annId = room.store.students(room.cls.id).find((s) => s.name === 'Ann')!.id;
+    const annId = (await room.store.students(room.cls.id)).find((s) => s.name === 'Ann')!.id;
 
     const v = view(server.port, teacher, `student=${annId}`);
     await v.until(() => v.got.text.includes('before-42'), 'the replay');
@@ -345,5 +345,108 @@ describe('read-only views', () => {
     expect(await t.run('echo after-$((1+1))')).toContain('after-2');
     expect(t.text()).not.toContain('FOLLOWER-6');
     f.ws.close();
+  });
+});
+
+describe('typing in a student\'s terminal, with the student\'s permission', () => {
+  it('refused until the student allows; allowed keys reach the terminal; a revoke, a reload or the view closing ends it', async () => {
+    const { server, room, base } = await startClass();
+    const teacher = `isolab_teacher=${room.instructorToken}`;
+    const ann = await join(base, room.cls.code, 'Ann');
+    const a = terminal(server.port, ann.cookie, 'ann-session-1');
+    await a.message('hello');
+    const annId = (await room.store.students(room.cls.id)).find((s) => s.name === 'Ann')!.id;
+    const v = view(server.port, teacher, `student=${annId}`);
+    await v.until(() => v.got.messages.some((m) => m.type === 'hello'), 'hello');
+    expect(v.got.messages[0]).toMatchObject({ type: 'hello', view: true, mayAsk: true });
+    const controls = () => a.messages.filter((m) => m.type === 'control');
+    const viewStates = () => v.got.messages.filter((m) => m.type === 'control').map((m) => m.state);
+    const refusals = () => v.got.messages.filter((m) => m.type === 'error' && /has not allowed you to type/.test(String(m.message))).length;
+    const typeFromView = (text: string) => v.ws.send(Buffer.from(text), { binary: true });
+
+    // Not asked: refused, and the student's terminal never sees it.
+    typeFromView('echo NOTASKED-$((1+1))\r');
+    await v.until(() => refusals() === 1, 'the refusal');
+    // Asked: the student's page is told who asks; until it answers, keys are still refused.
+    v.ws.send(JSON.stringify({ type: 'ask' }));
+    await a.until(() => controls().length === 1 || undefined, 10_000, 'the request');
+    expect(controls()[0]).toEqual({ type: 'control', state: 'asked', by: 'Containers 101' });
+    await new Promise((r) => setTimeout(r, 1100)); // refusals are answered once a second
+    typeFromView('echo PENDING-$((2+2))\r');
+    await v.until(() => refusals() === 2, 'the second refusal');
+    // Denied.
+    a.send({ type: 'control', allow: false });
+    await v.until(() => viewStates().join() === 'asked,none', 'the denial');
+    await new Promise((r) => setTimeout(r, 1100));
+    typeFromView('echo DENIED-$((3+3))\r');
+    await v.until(() => refusals() === 3, 'the third refusal');
+    expect(await a.run('echo check-$((5+5))')).toBe('check-10');
+    for (const word of ['NOTASKED-2', 'PENDING-4', 'DENIED-6']) expect(a.text()).not.toContain(word);
+
+    // Allowed: the instructor's keys reach the terminal, as if the student typed them.
+    v.ws.send(JSON.stringify({ type: 'ask' }));
+    await a.until(() => controls().length === 3 || undefined, 10_000, 'the second request'); // asked, none, asked
+    a.send({ type: 'control', allow: true });
+    await v.until(() => viewStates().at(-1) === 'allowed', 'the grant');
+    await a.until(() => controls().at(-1)?.state === 'allowed' || undefined, 10_000, 'the grant on the page');
+    typeFromView('echo ALLOWED-$((20+22))\r');
+    await a.waitFor('ALLOWED-42');
+    await v.until(() => v.got.text.includes('ALLOWED-42'), 'the echo in the view');
+
+    // Revoked by the student: refused again.
+    a.send({ type: 'control', allow: false });
+    await v.until(() => viewStates().at(-1) === 'none', 'the revoke');
+    await new Promise((r) => setTimeout(r, 1100));
+    const before = refusals();
+    typeFromView('echo REVOKED-$((7+7))\r');
+    await v.until(() => refusals() === before + 1, 'the refusal after the revoke');
+    expect(await a.run('echo check-$((6+6))')).toBe('check-12');
+    expect(a.text()).not.toContain('REVOKED-14');
+
+    // A grant belongs to the page that gave it: the student's reload ends it.
+    v.ws.send(JSON.stringify({ type: 'ask' }));
+    await a.until(() => controls().at(-1)?.state === 'asked' || undefined, 10_000, 'the third request');
+    a.send({ type: 'control', allow: true });
+    await v.until(() => viewStates().at(-1) === 'allowed', 'the second grant');
+    await a.close();
+    const a2 = terminal(server.port, ann.cookie, 'ann-session-1');
+    await a2.message('hello');
+    await new Promise((r) => setTimeout(r, 1100));
+    typeFromView('echo RELOADED-$((8+8))\r');
+    await v.until(() => viewStates().at(-1) === 'none', 'the grant ended');
+    expect(await a2.run('echo check-$((7+7))')).toBe('check-14');
+    expect(a2.text()).not.toContain('RELOADED-16');
+
+    // The view closing while allowed tells the student's page it is over.
+    v.ws.send(JSON.stringify({ type: 'ask' }));
+    await a2.until(() => a2.messages.some((m) => m.type === 'control' && m.state === 'asked') || undefined, 10_000, 'the request');
+    a2.send({ type: 'control', allow: true });
+    await v.until(() => viewStates().at(-1) === 'allowed', 'the third grant');
+    v.ws.close();
+    await a2.until(() => a2.messages.filter((m) => m.type === 'control').at(-1)?.state === 'none' || undefined, 10_000, 'the end');
+  });
+
+  it('a student following the presenter cannot ask, and an answer nobody asked for changes nothing', async () => {
+    const { server, room, base } = await startClass();
+    const teacher = `isolab_teacher=${room.instructorToken}`;
+    const bob = await join(base, room.cls.code, 'Bob');
+    const t = terminal(server.port, teacher);
+    await t.message('hello');
+    const f = view(server.port, bob.cookie, 'presenter');
+    await f.until(() => f.got.messages.some((m) => m.type === 'hello'), 'hello');
+    expect(f.got.messages[0]).not.toHaveProperty('mayAsk');
+    f.ws.send(JSON.stringify({ type: 'ask' }));
+    f.ws.send(Buffer.from('echo FOLLOWER-$((3+3))\r'), { binary: true });
+    expect(await t.run('echo after-$((1+1))')).toBe('after-2');
+    expect(t.messages.filter((m) => m.type === 'control')).toEqual([]);
+    expect(t.text()).not.toContain('FOLLOWER-6');
+
+    const b = terminal(server.port, bob.cookie);
+    await b.message('hello');
+    b.send({ type: 'control', allow: true }); // nobody asked
+    await b.until(() => b.messages.some((m) => m.type === 'control') || undefined, 10_000, 'the answer');
+    expect(b.messages.filter((m) => m.type === 'control')).toEqual([{ type: 'control', state: 'none' }]);
+    b.send({ type: 'control', allow: 'yes' });
+    expect((await b.message('error')).message).toBe('control needs "allow": true or false');
   });
 });

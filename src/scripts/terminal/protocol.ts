@@ -22,6 +22,8 @@ export type ServerFrame =
   | { type: 'check'; lesson?: string; exercise: string; pass: boolean; hint?: string; detail?: string }
   | { type: 'error'; message: string }
   | { type: 'full'; message?: string }
+  // In a class: the instructor's request to type here, the student's grant, or its end.
+  | { type: 'control'; state: 'asked' | 'allowed' | 'none'; by?: string }
   | { type: 'trace'; reset?: boolean; events: unknown[] }
   | { type: 'stats'; [key: string]: unknown }
   | { type: 'namespaces'; [key: string]: unknown };
@@ -31,9 +33,10 @@ export type ClientFrame =
   | { type: 'ack'; bytes: number }
   | { type: 'check'; lesson: string; exercise: string }
   | { type: 'panel'; on: boolean; tab?: string }
-  | { type: 'close' };
+  | { type: 'close' }
+  | { type: 'control'; allow: boolean };
 
-const KNOWN = new Set(['hello', 'exit', 'check', 'error', 'full', 'trace', 'stats', 'namespaces']);
+const KNOWN = new Set(['hello', 'exit', 'check', 'error', 'full', 'trace', 'stats', 'namespaces', 'control']);
 
 /** A text frame from the server, or undefined if it is not one we understand. */
 export function parseServerFrame(text: string): ServerFrame | undefined {

@@ -5,7 +5,8 @@
 //                      `isolab:check` {lesson, exercise}  ask the server to check an exercise
 //                      `isolab:panel` {on, tab}           the kernel panel is shown (or not), on which view
 //   window events out: `isolab:check-result` (the server's check frame), `isolab:state` {state},
-//                      `isolab:trace`, `isolab:stats`, `isolab:namespaces` (for the kernel panel)
+//                      `isolab:trace`, `isolab:stats`, `isolab:namespaces` (for the kernel panel),
+//                      `isolab:control` {state, by, answer(allow)} (an instructor asks to type)
 //   window.isolab:     { state, session, sandbox, terminalText(), send(cmd), input(data),
 //                        check(lesson, exercise), reconnect(), dropConnection(), focus() }
 import { Terminal } from '@xterm/xterm';
@@ -354,6 +355,12 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
       case 'check':
         if (frame.lesson && !document.querySelector(`[data-lesson="${CSS.escape(frame.lesson)}"]`)) break;
         window.dispatchEvent(new CustomEvent('isolab:check-result', { detail: frame }));
+        break;
+      case 'control':
+        // The class's prompt (src/scripts/class-control.ts) answers on this socket.
+        window.dispatchEvent(new CustomEvent('isolab:control', { detail: { ...frame, answer(allow: boolean) {
+          if (sock === ws && sock.readyState === WebSocket.OPEN) sock.send(JSON.stringify({ type: 'control', allow } satisfies ClientFrame));
+        } } }));
         break;
       case 'trace':
       case 'stats':
