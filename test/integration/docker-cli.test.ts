@@ -31,7 +31,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(start.code, start.stderr).toBe(0);
   }, 60_000);
   afterAll(() => {
-    for (const name of ['dapi-web', 'dapi-sleeper', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
+    for (const name of ['dapi-web', 'dapi-sleeper', 'dapi-execloop', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
     docker(['network', 'rm', 'dapi-par']);
     box(root, ['engine', 'stop']);
     fs.rmSync(root, { recursive: true, force: true });
@@ -137,6 +137,19 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(rm.stderr).toMatch(/^Error response from daemon: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/);
     expect(docker(['rm', '-f', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
   });
+
+  it('docker exec, 80 times in a row: every one prints its output and exits (an exec that ended before the engine read its pipes once hung the CLI)', () => {
+    expect(docker(['run', '-d', '--name', 'dapi-execloop', 'busybox', 'sleep', '300']).code).toBe(0);
+    // The old race (exec-output.test.ts) hit about 1 run in 20 with a quick command: 80 runs
+    // missed it with odds near 1 in 200. A hang shows as spawnSync's timeout (code -1).
+    const runs = Array.from({ length: 80 }, (_, i) => {
+      const cmd = i % 2 ? ['echo', `hi ${i}`] : ['true'];
+      return { i, ...docker(['exec', 'dapi-execloop', ...cmd]) };
+    });
+    const bad = runs.filter((r) => r.code !== 0 || r.stdout !== (r.i % 2 ? `hi ${r.i}\n` : '') || r.stderr !== '');
+    expect(bad.map((r) => `run ${r.i}: code ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`)).toEqual([]);
+    expect(docker(['rm', '-f', 'dapi-execloop']).code).toBe(0);
+  }, 600_000);
 
   it('--health-* and --restart: the engine keeps them (healthy; two restarts, then exited)', async () => {
     expect(docker(['run', '-d', '--name', 'dapi-health', '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '300']).code).toBe(0);
