@@ -60,8 +60,9 @@ export const execRoutes: Route[] = [
   }],
   ['GET', /^\/exec\/([^/]+)\/json$/, ({ res, params }) => {
     const e = lookupExec(params[0]);
+    // ExitCode is an integer in the API's description: 0 until it has exited (Running says which).
     send(res, 200, {
-      ID: e.id, Running: e.running, ExitCode: e.exitCode, ContainerID: e.container, Pid: e.pid, CanRemove: false, OpenStdin: e.stdin,
+      ID: e.id, Running: e.running, ExitCode: e.exitCode ?? 0, ContainerID: e.container, Pid: e.pid, CanRemove: false, OpenStdin: e.stdin,
       OpenStdout: true, OpenStderr: true, DetachKeys: '',
       ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: false, user: e.user ?? '' },
     });
