@@ -20,7 +20,7 @@ import {
 import { resolveImage } from '../../image/index.ts';
 import { UserError } from '../../sys/errors.ts';
 import { realSys } from '../../sys/sys.ts';
-import { nullTrace } from '../../sys/trace.ts';
+import { nullTrace, Trace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
 import { pumpLog } from './attach.ts';
 import { endOf, JSON_LOG, logPathOf } from '../../container/log.ts';
@@ -218,6 +218,17 @@ async function create({ res, query, json }: Call): Promise<void> {
 
 // ---- start, stop, kill, rm --------------------------------------------------------------
 
+/**
+ * The trace of a start (the runtime's system calls): with BOX_API_DEBUG into engine.log,
+ * after the requests that led to it, so one file shows what the client asked and what the
+ * runtime did (the engine lesson reads it there); with BOX_TRACE_FILE (a lab's panel) there too.
+ */
+function startTrace(s: ContainerState): Trace {
+  const sinkPath = process.env.BOX_TRACE_FILE;
+  if (!process.env.BOX_API_DEBUG && !sinkPath) return nullTrace;
+  return new Trace({ echo: !!process.env.BOX_API_DEBUG, sinkPath, command: ['POST', `/containers/${s.name}/start`] });
+}
+
 async function start({ res, params }: Call): Promise<void> {
   const s = find(params[0]);
   if (s.status === 'running') return send(res, 304, undefined);
@@ -228,7 +239,7 @@ async function start({ res, params }: Call): Promise<void> {
   // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
   const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
   stdinAttaches.delete(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s, undefined, !!input && !cfg.tty);
+  const running = await supervisor.start({ ...cfg, detach: true }, s, startTrace(s), !!input && !cfg.tty);
   if (running.pty) keepTerminal(s.id, running.pty, running.exited);
   if (input && running.pty) typeInto(s.id, input);
   else if (input && running.child.stdin) feedStdin(input, running.child.stdin);
