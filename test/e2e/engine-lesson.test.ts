@@ -164,7 +164,8 @@ async function realClients(p: LessonPage, reasons: { missing: string; notApi: st
   const layers = await p.runStarting("grep -E 'api: ", /init: pivot_root[^\n]*\n[\s\S]*[#$] *$/);
   expect(layers).toMatch(/api: HEAD \/_ping/);
   expect(layers).toMatch(/api: POST \/v1\.41\/containers\/create\?name=from-docker/);
-  expect(layers).toMatch(/api: POST \/v1\.41\/containers\/[0-9a-f]{64}\/start/);
+  expect(layers).toMatch(/api: upgrade POST \/v1\.41\/containers\/ID\/attach\?/);
+  expect(layers).toMatch(/api: POST \/v1\.41\/containers\/ID\/wait\?condition=removed\n[^\n]*api: POST \/v1\.41\/containers\/ID\/start\n/);
   expect(layers).toMatch(/\[trace\] \$ POST \/containers\/from-docker\/start\n\[trace\] init: unshare\(CLONE_NEWNS/);
 
   // podman, with box as its OCI runtime.
