@@ -10,6 +10,9 @@
 // without one; joining the `log` fields in order gives back the bytes. Readers take only
 // whole lines, so a record being appended is never read half-written.
 //
+// The keeper holds the pipes' read ends, as Docker's containerd-shim does: were it killed, the
+// container's next write would fail with EPIPE (box's clean-up then finds what it left).
+//
 // Containers made before this kept one raw file, container.log (both streams in it): it is
 // still read, as stdout.
 
