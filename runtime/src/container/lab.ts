@@ -23,9 +23,10 @@ export function applyLab(cfg: RunConfig): RunConfig {
     { host: path.join(boxHome, 'node_modules'), container: '/opt/box/node_modules', readOnly: true },
     { host: path.join(boxHome, 'package.json'), container: '/opt/box/package.json', readOnly: true },
     // Debian's tools reach many commands through /etc/alternatives symlinks (which, editor...);
-    // podman (the engine lesson runs it with box as its runtime) reads its policy.json and
-    // registries.conf from /etc/containers (configuration only: its credentials live in /run).
-    ...['/etc/alternatives', '/etc/ld.so.cache', '/etc/containers'].filter((p) => fs.existsSync(p))
+    // podman (the engine lesson runs it with box as its runtime) needs its image policy and
+    // registry list: those two files only, not the folder (an admin may keep auth.json there).
+    ...['/etc/alternatives', '/etc/ld.so.cache', '/etc/containers/policy.json', '/etc/containers/registries.conf']
+      .filter((p) => fs.existsSync(p))
       .map((p) => ({ host: p, container: p, readOnly: true })),
     // Kernels for `box vm linux`: the course's guest kernel, and the host's own images (only
     // the vmlinuz files: /boot's initrds may hold keys). A 0600 image stays unreadable inside.
