@@ -170,6 +170,7 @@ async function realClients(p: LessonPage, reasons: { missing: string; notApi: st
 
   // podman, with box as its OCI runtime.
   await p.runStarting('podman() {', PROMPT);
+  await p.run('mkdir -p /var/tmp', PROMPT);
   await p.run('box save busybox -o /root/busybox.tar', PROMPT);
   expect(await p.run('podman load -q -i /root/busybox.tar', /Loaded image: [^\n]*\n[^\n]*[#$] *$/)).toContain('docker.io/library/busybox:latest');
   expect(await p.runStarting('podman --runtime /opt/box/runtime/bin/box run', /\nhello from podman\n[^\n]*[#$] *$/)).toContain('hello from podman');
