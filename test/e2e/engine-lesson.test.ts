@@ -1,7 +1,8 @@
 // End to end, the engine lesson as a reader meets it: the real lab server, the site in headless
 // Chromium, a real `box --lab` sandbox in which the reader starts box's engine. The main demos
 // from the page's Run buttons, results read from the xterm.js buffer; each exercise checked
-// before the task (fail, with its hint) and after it (pass).
+// before the task (fail, with its hint) and after it (pass). The real clients (docker, curl,
+// podman) in both languages: English, then the Korean page in a sandbox of its own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { LessonPage, PROMPT, T, pidOf, startLessonLab } from './lesson-page.ts';
@@ -117,6 +118,64 @@ needs(missing).describe('the engine lesson in a browser', () => {
     // napper's client, still a job of the shell, ends with its container (SIGKILL: 128 + 9).
     expect((await p.type('wait; jobs; box engine status')).out).toContain("the engine is not running; 'box engine start' starts it");
     expect((await p.type('box inspect napper | grep ExitCode')).out).toMatch(/"ExitCode": 137/);
-    await p.run('box rm -f napper tethered detached', PROMPT);
   }, 3 * T);
+
+  it('real clients: the docker CLI and curl on the Engine API, the layers in engine.log, podman with box as its runtime', async () => {
+    await realClients(p, REASONS.en);
+    await p.run('box rm -f napper tethered detached from-docker', PROMPT);
+  }, 6 * T);
+
+  it('the same in Korean: the real clients, the exercise failed with its Korean reason, then passed', async () => {
+    p = await lab.open('ko/engine');
+    expect(await p.page.locator('html').getAttribute('lang')).toBe('ko');
+    await realClients(p, REASONS.ko);
+    expect(await p.exercise('real-client').locator('[data-testid="exercise-hint"]').textContent()).toMatch(/[가-힣]/);
+  }, 6 * T);
 });
+
+// The real-client exercise's fail reasons as the reader sees them (the lesson's frontmatter).
+const REASONS = {
+  en: { missing: 'there is no container named from-docker', notApi: 'from-docker was made by box run, not through the Engine API: use docker with DOCKER_HOST' },
+  ko: { missing: 'from-docker라는 이름의 컨테이너가 없습니다', notApi: 'from-docker는 Engine API가 아니라 box run이 만들었습니다. DOCKER_HOST를 설정한 docker를 쓰세요' },
+};
+
+/** The lesson's "Real clients" section from its Run buttons, with the real-client exercise. */
+async function realClients(p: LessonPage, reasons: { missing: string; notApi: string }): Promise<void> {
+  await p.run('BOX_API_DEBUG=1 box engine start', /engine started \(pid \d+\)[\s\S]*[#$] *$/);
+  expect(await p.check('real-client')).toMatchObject({ status: 'fail', result: reasons.missing, hintShown: true });
+  // A container of that name made by box, not by docker: not what the exercise asks.
+  await p.typeAll('box run -d --name from-docker busybox sleep 1000');
+  expect(await p.check('real-client')).toMatchObject({ status: 'fail', result: reasons.notApi });
+  await p.typeAll('box rm -f from-docker');
+
+  await p.run('export DOCKER_HOST=unix:///var/lib/box/engine.sock', PROMPT);
+  expect(await p.runStarting('docker version --format', /box engine, API 1\.41\n[^\n]*[#$] *$/)).toContain('box engine, API 1.41');
+  expect(await p.run('docker run --rm busybox echo hello from docker', /\nhello from docker\n[^\n]*[#$] *$/)).toContain('hello from docker');
+  await p.typeAll('docker run -d --name from-docker busybox sleep 1000');
+  await p.checkUntilPass('real-client');
+  expect(await p.exercise('real-client').getAttribute('data-status')).toBe('pass');
+  expect((await p.type('docker ps --format "{{.Names}} {{.Status}}"')).out).toMatch(/\nfrom-docker Up /);
+
+  expect(await p.run('curl -s --unix-socket /var/lib/box/engine.sock http://box/_ping; echo', /\nOK\n[^\n]*[#$] *$/)).toContain('OK');
+  const list = await p.run('curl -s --unix-socket /var/lib/box/engine.sock http://box/v1.41/containers/json', /\][^\n]*[#$] *$/);
+  expect(list).toMatch(/"Names":\["\/from-docker"\]/);
+
+  // The three layers in one file: the client's requests, then the runtime's system calls.
+  const layers = await p.runStarting("grep -E 'api: ", /init: pivot_root[^\n]*\n[\s\S]*[#$] *$/);
+  expect(layers).toMatch(/api: HEAD \/_ping/);
+  expect(layers).toMatch(/api: POST \/v1\.41\/containers\/create\?name=from-docker/);
+  expect(layers).toMatch(/api: upgrade POST \/v1\.41\/containers\/ID\/attach\?/);
+  expect(layers).toMatch(/api: POST \/v1\.41\/containers\/ID\/wait\?condition=removed\n[^\n]*api: POST \/v1\.41\/containers\/ID\/start\n/);
+  expect(layers).toMatch(/\[trace\] \$ POST \/containers\/from-docker\/start\n\[trace\] init: unshare\(CLONE_NEWNS/);
+
+  // podman, with box as its OCI runtime.
+  await p.runStarting('podman() {', PROMPT);
+  await p.run('mkdir -p /var/tmp', PROMPT);
+  await p.run('box save busybox -o /root/busybox.tar', PROMPT);
+  expect(await p.run('podman load -q -i /root/busybox.tar', /Loaded image: [^\n]*\n[^\n]*[#$] *$/)).toContain('docker.io/library/busybox:latest');
+  expect(await p.runStarting('podman --runtime /opt/box/runtime/bin/box run', /\nhello from podman\n[^\n]*[#$] *$/)).toContain('hello from podman');
+
+  expect(await p.run('box engine stop', /engine stopped \(pid \d+\)\n[\s\S]*[#$] *$/, 1)).toContain('engine stopped');
+  await p.run('unset DOCKER_HOST', PROMPT);
+  await p.run('rm -rf /root/busybox.tar /var/lib/containers', PROMPT);
+}

@@ -31,7 +31,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(start.code, start.stderr).toBe(0);
   }, 60_000);
   afterAll(() => {
-    for (const name of ['dapi-web', 'dapi-sleeper', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
+    for (const name of ['dapi-web', 'dapi-sleeper', 'dapi-execloop', 'dapi-streams', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
     docker(['network', 'rm', 'dapi-par']);
     box(root, ['engine', 'stop']);
     fs.rmSync(root, { recursive: true, force: true });
@@ -137,6 +137,47 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(rm.stderr).toMatch(/^Error response from daemon: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/);
     expect(docker(['rm', '-f', 'dapi-sleeper'])).toMatchObject({ code: 0, stdout: 'dapi-sleeper\n' });
   });
+
+  it('docker exec, 80 times in a row: every one prints its output and exits (an exec that ended before the engine read its pipes once hung the CLI)', () => {
+    expect(docker(['run', '-d', '--name', 'dapi-execloop', 'busybox', 'sleep', '300']).code).toBe(0);
+    // The old race (exec-output.test.ts) hit about 1 run in 20 with a quick command: 80 runs
+    // missed it with odds near 1 in 200. A hang shows as spawnSync's timeout (code -1).
+    const runs = Array.from({ length: 80 }, (_, i) => {
+      const cmd = i % 2 ? ['echo', `hi ${i}`] : ['true'];
+      return { i, ...docker(['exec', 'dapi-execloop', ...cmd]) };
+    });
+    const bad = runs.filter((r) => r.code !== 0 || r.stdout !== (r.i % 2 ? `hi ${r.i}\n` : '') || r.stderr !== '');
+    expect(bad.map((r) => `run ${r.i}: code ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`)).toEqual([]);
+    expect(docker(['rm', '-f', 'dapi-execloop']).code).toBe(0);
+  }, 600_000);
+
+  it('stdout and stderr stay apart: docker logs, an attached docker run and box logs print each on its own stream; an old raw log still reads', async () => {
+    const script = 'echo out 1; echo err 1 >&2; echo out 2; echo err 2 >&2';
+    expect(docker(['run', '-d', '--name', 'dapi-streams', 'busybox', 'sh', '-c', script]).code).toBe(0);
+    expect(docker(['wait', 'dapi-streams']).stdout).toBe('0\n');
+    expect(docker(['logs', 'dapi-streams'])).toMatchObject({ code: 0, stdout: 'out 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
+    const tail = docker(['logs', '--tail', '1', 'dapi-streams']); // the last line written, on its own stream
+    expect([tail.stdout, tail.stderr]).toContainEqual(expect.stringMatching(/^(out|err) 2\n$/));
+    expect(`${tail.stdout}${tail.stderr}`.split('\n')).toHaveLength(2);
+    expect(box(root, ['logs', 'dapi-streams'])).toMatchObject({ code: 0, stdout: 'out 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
+    expect(docker(['run', '--rm', 'busybox', 'sh', '-c', script])).toMatchObject({ code: 0, stdout: 'out 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
+    // Its log on disk: Docker's json-file records, each tagged by its stream.
+    const logPath = docker(['inspect', '-f', '{{.LogPath}}', 'dapi-streams']).stdout.trim();
+    const recs = fs.readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+    expect(recs.map((r) => `${r.stream} ${r.log}`).sort()).toEqual(['stderr err 1\n', 'stderr err 2\n', 'stdout out 1\n', 'stdout out 2\n']);
+    expect(recs.every((r) => !Number.isNaN(Date.parse(r.time)))).toBe(true);
+    // A container made before: one raw container.log holding both streams, read as stdout.
+    const dir = path.dirname(logPath);
+    fs.rmSync(logPath);
+    fs.writeFileSync(path.join(dir, 'container.log'), 'old out\nold err\n');
+    expect(box(root, ['logs', 'dapi-streams'])).toMatchObject({ code: 0, stdout: 'old out\nold err\n', stderr: '' });
+    expect(docker(['logs', 'dapi-streams'])).toMatchObject({ code: 0, stdout: 'old out\nold err\n', stderr: '' });
+    // Started again, it keeps the old lines and tags the new ones.
+    expect(docker(['start', 'dapi-streams']).code).toBe(0);
+    expect(docker(['wait', 'dapi-streams']).stdout).toBe('0\n');
+    expect(box(root, ['logs', 'dapi-streams'])).toMatchObject({ code: 0, stdout: 'old out\nold err\nout 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
+    expect(docker(['rm', 'dapi-streams']).code).toBe(0);
+  }, 120_000);
 
   it('--health-* and --restart: the engine keeps them (healthy; two restarts, then exited)', async () => {
     expect(docker(['run', '-d', '--name', 'dapi-health', '--health-cmd', 'true', '--health-interval', '1s', 'busybox', 'sleep', '300']).code).toBe(0);

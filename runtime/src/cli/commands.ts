@@ -2,7 +2,6 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
 import { containerCgroup } from '../container/cgroup.ts';
 import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../container/cleanup.ts';
@@ -13,6 +12,7 @@ import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
 import { ago, formatTable, humanDuration } from './format.ts';
 import { healthSuffix } from '../container/health.ts';
 import { markStoppedByHand } from '../container/restart.ts';
+import { hasLog, logPathOf, readLog } from '../container/log.ts';
 import { isPaused, pauseContainer, unpauseContainer } from '../container/pause.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
@@ -334,23 +334,13 @@ async function rm(opts: Record<string, unknown>, args: string[], trace: Trace): 
 async function logs(opts: Record<string, unknown>, args: string[]): Promise<number> {
   needOne(args, 'logs CONTAINER');
   const s = lookup(args[0]);
-  const file = path.join(containerDir(s.id), 'container.log');
-  if (!fs.existsSync(file)) {
+  if (!hasLog(s.id)) {
     throw new UserError(`container '${s.name}' has no log: only detached containers (box run -d) keep one`);
   }
-  let offset = 0;
+  // What the container wrote to stdout comes out on stdout, its stderr on stderr (docker logs does the same).
+  const cursor = { file: logPathOf(s.id), offset: 0 };
   const pump = () => {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buf = Buffer.alloc(65536);
-      let n: number;
-      while ((n = fs.readSync(fd, buf, 0, buf.length, offset)) > 0) {
-        process.stdout.write(buf.subarray(0, n));
-        offset += n;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+    for (const e of readLog(cursor)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.data);
   };
   pump();
   if (opts.follow) {
@@ -362,7 +352,7 @@ async function logs(opts: Record<string, unknown>, args: string[]): Promise<numb
       await new Promise((r) => setTimeout(r, 200));
       pump();
     }
-    if (fs.existsSync(file)) pump();
+    pump();
   }
   return 0;
 }

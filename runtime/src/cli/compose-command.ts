@@ -1,8 +1,6 @@
 // `box compose`: parse the flags, load the project (compose/), print or execute its plan
 // (compose/up.ts and friends). Parsing and printing only.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import { buildImages, down, ensureResources, stop, up } from '../compose/apply.ts';
 import { boxRuntime } from '../compose/box-runtime.ts';
 import { LABEL, planUp } from '../compose/plan.ts';
@@ -11,7 +9,8 @@ import { renderConfig } from '../compose/render.ts';
 import type { Runtime } from '../compose/runtime.ts';
 import { execInContainer } from '../container/exec.ts';
 import { startContainer } from '../container/run.ts';
-import { containerDir, readState } from '../container/state.ts';
+import { readState } from '../container/state.ts';
+import { hasLog, logPathOf, readLog, type LogCursor } from '../container/log.ts';
 import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
 import { realSys } from '../sys/sys.ts';
@@ -305,31 +304,20 @@ function currentScale(rt: Runtime, project: string): Record<string, number> {
  * until every container has exited (or been removed).
  */
 async function followLogs(rt: Runtime, project: string, services: string[], follow: boolean, prefix = true): Promise<void> {
-  const offsets = new Map<string, number>();
+  const cursors = new Map<string, LogCursor>();
   const partial = new Map<string, string>();
   const pump = () => {
     const cs = rt.containers(project).filter((c) => !c.oneoff && (!services.length || services.includes(c.service)));
     const width = Math.max(0, ...cs.map((c) => c.name.length));
     for (const c of cs) {
-      const file = path.join(containerDir(c.id), 'container.log');
-      if (!fs.existsSync(file)) continue;
-      const fd = fs.openSync(file, 'r');
-      try {
-        let off = offsets.get(c.id) ?? 0;
-        const buf = Buffer.alloc(65536);
-        let n: number;
-        let text = partial.get(c.id) ?? '';
-        while ((n = fs.readSync(fd, buf, 0, buf.length, off)) > 0) {
-          text += buf.subarray(0, n).toString('utf8');
-          off += n;
-        }
-        offsets.set(c.id, off);
-        const lines = text.split('\n');
-        partial.set(c.id, lines.pop()!);
-        for (const l of lines) process.stdout.write(prefix ? `${c.name.padEnd(width)}  | ${l}\n` : `${l}\n`);
-      } finally {
-        fs.closeSync(fd);
-      }
+      if (!hasLog(c.id)) continue;
+      const cursor = cursors.get(c.id) ?? { file: logPathOf(c.id), offset: 0 };
+      cursors.set(c.id, cursor);
+      // Both streams, in the order written (container/log.ts keeps them apart; Compose prints both).
+      const text = (partial.get(c.id) ?? '') + readLog(cursor).map((e) => e.data.toString('utf8')).join('');
+      const lines = text.split('\n');
+      partial.set(c.id, lines.pop()!);
+      for (const l of lines) process.stdout.write(prefix ? `${c.name.padEnd(width)}  | ${l}\n` : `${l}\n`);
     }
     return cs;
   };

@@ -5,6 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
 import { containerCgroup } from './cgroup.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
@@ -35,7 +36,7 @@ export interface ExecOptions {
 const JOIN_ORDER: NamespaceName[] = ['user', 'ipc', 'uts', 'net', 'cgroup', 'time', 'pid', 'mnt'];
 
 export async function execInContainer(sys: Sys, ref: string, command: string[], opts: ExecOptions):
-  Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number>; child: ChildProcess }> {
+  Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number>; child: ChildProcess; output: Output }> {
   const state = lookup(ref);
   if (state.status !== 'running' || !state.pid || !fs.existsSync(`/proc/${state.pid}`)) {
     throw new UserError(`container '${state.name}' is not running; start a new one with box run`);
@@ -76,6 +77,20 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   const exited = new Promise<number>((resolve) => {
     init.child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));
   });
+  // Taken now, before any await: once a child has exited, Node resumes its unread output
+  // pipes (child_process flushStdio), dropping the data and the 'end' a reader attached
+  // later waits for. A quick `echo` can exit before init.started resolves.
+  const output = { stdout: keep(init.child.stdout), stderr: keep(init.child.stderr) };
   const pid = await init.started;
-  return { running: { pty, state: { ...state, pid } }, exited, child: init.child }; // child: its pipes, with stdio 'pipe'
+  return { running: { pty, state: { ...state, pid } }, exited, child: init.child, output };
+}
+
+/** The process's stdout and stderr with stdio 'pipe' (null otherwise), buffered until read. */
+export interface Output {
+  stdout: Readable | null;
+  stderr: Readable | null;
+}
+
+function keep(stream: Readable | null): Readable | null {
+  return stream ? stream.pipe(new PassThrough()) : null;
 }

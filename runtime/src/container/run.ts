@@ -21,6 +21,7 @@ import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoin
 import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';
 import { shiftedLayers } from './userns-layers.ts';
+import { writeLog } from './log.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
   boxRoot, claimName, claimRandomName, containerDir, containersDir, lookup, newId, processStart, releaseName, writeState, updateState,
@@ -53,7 +54,7 @@ export interface StartAgain {
 
 /**
  * Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty:
- * 'log' writes its output to container.log, 'log+stdin' also gives it a stdin pipe
+ * 'log' writes its output to its log (log.ts: stdout and stderr apart), 'log+stdin' also gives it a stdin pipe
  * (Running.child.stdin) that the engine feeds from a `docker run -i` client.
  * `takeConsole`, for a caller that hands the terminal to someone else (the engine gives it to
  * its client): called when box-init has opened the terminal's master as `fd`, and box-init
@@ -136,10 +137,10 @@ export async function startContainer(
     const plan = containerPlan(cfg, rootfs, proc, { joinNetns: sharedNetns(cfg), loUp: cfg.network === 'none' },
       ids && mapsEveryId(uidMap) ? ids.base : undefined);
 
-    let logFd: number | null = null;
-    if (stdio === 'log' || stdio === 'log+stdin') logFd = fs.openSync(path.join(dir, 'container.log'), 'a', 0o600);
+    // 'log': stdout and stderr are two pipes that we copy into the log, each line tagged by its stream (log.ts).
+    const logged = stdio === 'log' || stdio === 'log+stdin';
     const childStdio = cfg.tty ? ['ignore' as const, 'ignore' as const, 'ignore' as const]
-      : logFd !== null ? [stdio === 'log+stdin' ? 'pipe' as const : 'ignore' as const, logFd, logFd] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
+      : logged ? [stdio === 'log+stdin' ? 'pipe' as const : 'ignore' as const, 'pipe' as const, 'pipe' as const] : stdio as (number | 'inherit' | 'pipe' | 'ignore')[];
     const init = spawnInit({
       plan,
       trace: sys.trace,
@@ -161,7 +162,8 @@ export async function startContainer(
         pty = adoptConsole(sys, pid, fd);
       }),
     });
-    if (logFd !== null) fs.closeSync(logFd); // the container holds its own copy
+    // Now, before any await: Node drops a child's unread pipes once it has exited.
+    const logWritten = logged && !cfg.tty ? writeLog(id, init.child.stdout, init.child.stderr) : Promise.resolve();
     // Listen for the exit now: a quick command (`true`) may be gone before `started` resolves.
     const exitCode = new Promise<number>((resolve) => {
       init.child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));
@@ -174,7 +176,11 @@ export async function startContainer(
     state.namespaces = readNamespaces(pid);
     writeState(state);
 
-    const exited = exitCode.then((code) => {
+    const exited = exitCode.then(async (code) => {
+      // Its last output is in the log before anyone is told it exited (docker run reads it
+      // there). The pipes end as PID 1's exit takes its namespace's processes along; one
+      // that escaped it (a shared PID namespace) is not waited for long.
+      await Promise.race([logWritten, new Promise((r) => setTimeout(r, 2000).unref())]);
       if (net) release(sys.trace, id, net.net, net.held);
       return finish(sys, state, cgroup, code, nextStatus?.(state, code) ?? 'exited');
     });

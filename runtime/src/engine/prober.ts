@@ -69,8 +69,8 @@ export class Prober {
     const take = (d: Buffer) => {
       if (output.length < MAX_OUTPUT) output += d.toString('utf8');
     };
-    probe.child.stdout?.on('data', take);
-    probe.child.stderr?.on('data', take);
+    probe.output.stdout?.on('data', take);
+    probe.output.stderr?.on('data', take);
     const pid = probe.running.state.pid;
     // The exec'd process is the probe; box-init (its parent) exits with it.
     const kill = () => {

@@ -45,6 +45,7 @@ export function labLayer(hostRoot = '/'): { tar: Buffer; shell: string; hostBind
     dir('dev'), dir('proc'), dir('sys'), dir('home'), dir('var'), dir('run'),
     dir('root', 0o700),
     dir('tmp', 0o1777),
+    dir('var/tmp', 0o1777), // podman's storage makes its temporary files there
   );
   return { tar: reproducibleTar(entries), shell, hostBinds };
 }

@@ -1,13 +1,13 @@
 // Container output to a docker client: the multiplexed stream of the Engine API (stdcopy).
 // Without a terminal, dockerd sends each chunk behind an 8-byte header: [stream, 0, 0, 0,
 // size as big-endian uint32], stream 1 stdout and 2 stderr, so the client can split them.
-// box keeps a detached container's output in one file (container.log; stdout and stderr
-// share the fd the container writes to), so everything arrives as stream 1.
+// box's log keeps each line tagged by the stream that wrote it (container/log.ts), so
+// `docker logs CTR 2>/dev/null` shows only stdout. With a terminal, the bytes go raw.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
-import { containerDir, readState } from '../../container/state.ts';
+import { logPathOf, readLog, tailOf, type LogCursor, type LogStream } from '../../container/log.ts';
+import { readState } from '../../container/state.ts';
 
 export function frame(stream: 1 | 2, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
@@ -17,35 +17,27 @@ export function frame(stream: 1 | 2, data: Buffer): Buffer {
 }
 
 /**
- * Copy the container's log to `out` from `offset`: all of it, then, with `follow`, what is
- * written until the container stops for good (not while it restarts) or `out` closes.
+ * Copy the container's log to `out` from `cursor` (or its start, or its last `tail` lines):
+ * all of it, then, with `follow`, what is written until the container stops for good (not
+ * while it restarts) or `out` closes. `streams` picks stdout, stderr or both (the default).
  */
-export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow: boolean; tty: boolean; offset?: number; tail?: number }): Promise<void> {
-  const file = path.join(containerDir(id), 'container.log');
-  let offset = opts.offset ?? 0;
+export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow: boolean; tty: boolean; cursor?: LogCursor; tail?: number; streams?: LogStream[] }): Promise<void> {
+  const cursor = opts.cursor ?? (opts.tail !== undefined ? tailOf(id, opts.tail) : { file: logPathOf(id), offset: 0 });
+  const streams = opts.streams ?? ['stdout', 'stderr'];
   let closed = false;
   out.on('close', () => { closed = true; });
   out.on('finish', () => { closed = true; });
-  const write = (b: Buffer) => out.write(opts.tty ? b : frame(1, b));
-  if (opts.tail !== undefined && fs.existsSync(file)) {
-    const text = fs.readFileSync(file);
-    const lines = text.toString('utf8').split(/(?<=\n)/);
-    const keep = lines.slice(Math.max(0, lines.length - opts.tail)).join('');
-    offset = text.length - Buffer.byteLength(keep);
-  }
   // The file is held open: an --rm container's files go as it exits, and its last output
   // must still be read from the open file.
   let fd: number | null = null;
   const pump = () => {
     if (fd === null) {
-      if (!fs.existsSync(file)) return;
-      fd = fs.openSync(file, 'r');
+      if (!fs.existsSync(cursor.file)) return;
+      fd = fs.openSync(cursor.file, 'r');
     }
-    const buf = Buffer.alloc(65536);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, offset)) > 0) {
-      write(Buffer.from(buf.subarray(0, n)));
-      offset += n;
+    for (const e of readLog(cursor, fd)) {
+      if (!streams.includes(e.stream)) continue;
+      out.write(opts.tty ? e.data : frame(e.stream === 'stderr' ? 2 : 1, e.data));
     }
   };
   pump();

@@ -1,6 +1,6 @@
 // /containers/...: create, start, stop, kill, remove, list, inspect, wait, logs, attach, on
 // box's own functions. A container made through the API is run detached and kept by the
-// engine's supervisor (its output goes to container.log, which logs and attach read), so
+// engine's supervisor (its output goes to its log, container/log.ts, which logs and attach read), so
 // docker's `run` is create + attach + start + wait, as the docker CLI does it.
 
 import fs from 'node:fs';
@@ -20,9 +20,10 @@ import {
 import { resolveImage } from '../../image/index.ts';
 import { UserError } from '../../sys/errors.ts';
 import { realSys } from '../../sys/sys.ts';
-import { nullTrace } from '../../sys/trace.ts';
+import { nullTrace, Trace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
 import { pumpLog } from './attach.ts';
+import { endOf, JSON_LOG, logPathOf } from '../../container/log.ts';
 import { hasTerminal, keepTerminal, resizeTerminal, typeInto } from './tty.ts';
 import { statsHandler } from './stats.ts';
 import { emitEvent } from './events.ts';
@@ -201,7 +202,7 @@ async function create({ res, query, json }: Call): Promise<void> {
   const cname = cfg.name ?? claimRandomName(id);
   fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
   fs.mkdirSync(containerDir(id), { mode: 0o711 });
-  fs.writeFileSync(`${containerDir(id)}/container.log`, '', { mode: 0o600 });
+  fs.writeFileSync(`${containerDir(id)}/${JSON_LOG}`, '', { mode: 0o600 });
   const state: ContainerState = {
     id, name: cname, image: b.Image, imageId: image.id,
     command: [...(cfg.entrypoint ?? image.config.Entrypoint ?? []), ...(cfg.command.length ? cfg.command : image.config.Cmd ?? [])],
@@ -217,6 +218,17 @@ async function create({ res, query, json }: Call): Promise<void> {
 
 // ---- start, stop, kill, rm --------------------------------------------------------------
 
+/**
+ * The trace of a start (the runtime's system calls): with BOX_API_DEBUG into engine.log,
+ * after the requests that led to it, so one file shows what the client asked and what the
+ * runtime did (the engine lesson reads it there); with BOX_TRACE_FILE (a lab's panel) there too.
+ */
+function startTrace(s: ContainerState): Trace {
+  const sinkPath = process.env.BOX_TRACE_FILE;
+  if (!process.env.BOX_API_DEBUG && !sinkPath) return nullTrace;
+  return new Trace({ echo: !!process.env.BOX_API_DEBUG, sinkPath, command: ['POST', `/containers/${s.name}/start`] });
+}
+
 async function start({ res, params }: Call): Promise<void> {
   const s = find(params[0]);
   if (s.status === 'running') return send(res, 304, undefined);
@@ -227,7 +239,7 @@ async function start({ res, params }: Call): Promise<void> {
   // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
   const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
   stdinAttaches.delete(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s, undefined, !!input && !cfg.tty);
+  const running = await supervisor.start({ ...cfg, detach: true }, s, startTrace(s), !!input && !cfg.tty);
   if (running.pty) keepTerminal(s.id, running.pty, running.exited);
   if (input && running.pty) typeInto(s.id, input);
   else if (input && running.child.stdin) feedStdin(input, running.child.stdin);
@@ -308,7 +320,8 @@ async function wait({ res, params, query }: Call): Promise<void> {
   if (condition === 'removed') {
     while (fs.existsSync(containerDir(s.id))) await new Promise((r) => setTimeout(r, 50));
   }
-  res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+  // Error is left out when there is none (dockerd's omitempty; the description has no null for it).
+  res.end(JSON.stringify({ StatusCode: code }) + '\n');
 }
 
 async function pollExit(id: string, last: number): Promise<number> {
@@ -325,10 +338,11 @@ async function logs({ res, params, query }: Call): Promise<void> {
   const tty = !!(s.config as { tty?: boolean }).tty;
   const tail = query.get('tail');
   res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream', ...commonHeaders() });
-  const wantOut = ['1', 'true'].includes(query.get('stdout') ?? '') || ['1', 'true'].includes(query.get('stderr') ?? '');
-  if (wantOut) {
+  const yes = (k: string) => ['1', 'true'].includes(query.get(k) ?? '');
+  const streams = (['stdout', 'stderr'] as const).filter(yes);
+  if (streams.length) {
     await pumpLog(s.id, res, {
-      follow: ['1', 'true'].includes(query.get('follow') ?? ''), tty,
+      follow: yes('follow'), tty, streams: [...streams],
       tail: tail && tail !== 'all' ? Number(tail) : undefined,
     });
   }
@@ -372,10 +386,8 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
       typeInto(s.id, socket); // docker attach to a running container's terminal
     }
     // logs=1 replays what it wrote so far; without it (docker attach) only what comes next.
-    const logFile = `${containerDir(s.id)}/container.log`;
     const replay = q.get('logs') === '1' || q.get('logs') === 'true';
-    const offset = replay || !fs.existsSync(logFile) ? 0 : fs.statSync(logFile).size;
-    pumpLog(s.id, socket, { follow: stream, tty, offset }).finally(() => socket.end());
+    pumpLog(s.id, socket, { follow: stream, tty, cursor: replay ? undefined : endOf(s.id) }).finally(() => socket.end());
   } catch (err) {
     const e = apiError(err);
     const body = JSON.stringify({ message: e.message });
@@ -474,7 +486,7 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
     ResolvConfPath: '',
     HostnamePath: '',
     HostsPath: '',
-    LogPath: `${containerDir(s.id)}/container.log`,
+    LogPath: logPathOf(s.id),
     Name: `/${s.name}`,
     RestartCount: s.restartCount ?? 0,
     Driver: 'overlay2',
@@ -515,9 +527,9 @@ export function inspectContainer(s: ContainerState): Record<string, unknown> {
       Cmd: c.command?.length ? c.command : s.command,
       Healthcheck: c.healthcheck,
       Image: s.image,
-      Volumes: null,
+      Volumes: {},
       WorkingDir: c.workdir ?? '',
-      Entrypoint: c.entrypoint?.length ? c.entrypoint : null,
+      Entrypoint: c.entrypoint ?? [],
       OnBuild: null,
       Labels: c.labels ?? {},
     },

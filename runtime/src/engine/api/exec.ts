@@ -60,8 +60,9 @@ export const execRoutes: Route[] = [
   }],
   ['GET', /^\/exec\/([^/]+)\/json$/, ({ res, params }) => {
     const e = lookupExec(params[0]);
+    // ExitCode is an integer in the API's description: 0 until it has exited (Running says which).
     send(res, 200, {
-      ID: e.id, Running: e.running, ExitCode: e.exitCode, ContainerID: e.container, Pid: e.pid, CanRemove: false, OpenStdin: e.stdin,
+      ID: e.id, Running: e.running, ExitCode: e.exitCode ?? 0, ContainerID: e.container, Pid: e.pid, CanRemove: false, OpenStdin: e.stdin,
       OpenStdout: true, OpenStderr: true, DetachKeys: '',
       ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: false, user: e.user ?? '' },
     });
@@ -84,7 +85,7 @@ function lookupExec(id: string): ExecRecord {
 /** Start the exec; with a socket, its output goes there and the socket ends once it has exited. */
 async function run(e: ExecRecord, socket: net.Socket | null): Promise<void> {
   if (e.running || e.exitCode !== null) throw new ApiError(409, `exec ${e.id} has already been started`);
-  const { running, exited, child } = await execInContainer(realSys(nullTrace), e.container, e.cmd, {
+  const { running, exited, child, output } = await execInContainer(realSys(nullTrace), e.container, e.cmd, {
     interactive: false, tty: e.tty, env: e.env, workdir: e.workdir, user: e.user,
     stdio: [socket && e.stdin ? 'pipe' : 'ignore', socket ? 'pipe' : 'ignore', socket ? 'pipe' : 'ignore'],
   });
@@ -111,7 +112,7 @@ async function run(e: ExecRecord, socket: net.Socket | null): Promise<void> {
   e.running = true;
   e.pid = running.state.pid ?? 0;
   emitEvent('container', `exec_start: ${e.cmd.join(' ')}`, e.container, {});
-  const drained = socket ? Promise.all([child.stdout, child.stderr].map((stream, i) => new Promise<void>((resolve) => {
+  const drained = socket ? Promise.all([output.stdout, output.stderr].map((stream, i) => new Promise<void>((resolve) => {
     if (!stream) return resolve();
     stream.on('data', (d: Buffer) => socket.write(frame((i + 1) as 1 | 2, d)));
     stream.on('end', () => resolve());

@@ -141,7 +141,7 @@ export const imageRoutes: Route[] = [
     send(res, 200, {
       Id: sha(img.id), RepoTags: [params[0]], RepoDigests: [], Parent: '', Comment: '', Created: '1970-01-01T00:00:00Z',
       Container: '', DockerVersion: '', Author: '', Architecture: goArch(), Os: 'linux', Size: 0, VirtualSize: 0,
-      Config: { Env: c.Env ?? [], Cmd: c.Cmd ?? null, Entrypoint: c.Entrypoint ?? null, WorkingDir: c.WorkingDir ?? '', User: c.User ?? '',
+      Config: { Env: c.Env ?? [], Cmd: c.Cmd ?? [], Entrypoint: c.Entrypoint ?? [], WorkingDir: c.WorkingDir ?? '', User: c.User ?? '',
         ExposedPorts: c.ExposedPorts ?? {}, Labels: {}, Healthcheck: c.Healthcheck },
       GraphDriver: { Name: 'overlay2', Data: {} }, RootFS: { Type: 'layers', Layers: [] }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
     });

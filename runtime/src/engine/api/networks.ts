@@ -19,7 +19,7 @@ function find(ref: string): Network {
 function view(n: Network) {
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: n.driver, EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
     Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: Object.fromEntries(leases(n).map((l) => [l.containerId, { Name: liveContainerName(l.containerId) ?? '', IPv4Address: `${l.ip}/${n.subnet.split('/')[1]}`, EndpointID: '', MacAddress: '', IPv6Address: '' }])),
     Options: {}, Labels: {},

@@ -55,7 +55,7 @@ function info() {
     Images: listImages().length,
     Driver: 'overlay2',
     DriverStatus: [],
-    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: [], Log: ['json-file'] },
     MemoryLimit: true,
     SwapLimit: false,
     CpuCfsPeriod: true,

@@ -1,27 +1,24 @@
 // The terminals of API containers made with Tty (docker run -t). The engine adopts the
 // container's pty master (container/pty.ts: box-init opens it from the container's devpts,
 // the engine copies the fd out with pidfd_getfd) and keeps it: what the container writes
-// goes to container.log, raw, with no stdcopy framing (a terminal merges stdout and stderr
-// already), so `docker logs` and every attach read it there; what an attached client types
+// goes to the container's log (container/log.ts) as stdout (a terminal merges stdout and
+// stderr already), and goes to a client raw, with no stdcopy framing, so `docker logs` and every attach read it there; what an attached client types
 // is written to the master. The client (docker's CLI) puts its own terminal in raw mode and
 // watches for the detach keys itself; it then just closes the connection, and the
 // container keeps running.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { appendLog, openLog } from '../../container/log.ts';
 import type { Pty } from '../../container/pty.ts';
-import { containerDir } from '../../container/state.ts';
 
 const terminals = new Map<string, Pty>();
 
-/** Keep container `id`'s terminal: its output appended to container.log until it closes. */
+/** Keep container `id`'s terminal: its output appended to its log until it closes. */
 export function keepTerminal(id: string, pty: Pty, exited: Promise<unknown>): void {
   terminals.set(id, pty);
-  const log = fs.openSync(path.join(containerDir(id), 'container.log'), 'a', 0o600);
-  pty.master.on('data', (d: Buffer) => {
-    try { fs.writeSync(log, d); } catch { /* the container's files went (--rm) */ }
-  });
+  const log = openLog(id);
+  pty.master.on('data', (d: Buffer) => appendLog(log, 'stdout', d));
   // Reading the master fails with EIO once the last process holding the slave is gone.
   pty.master.on('error', () => {});
   const done = () => {
