@@ -5,31 +5,10 @@ export const LANGUAGES = ['en', 'ko'] as const;
 export type Lang = (typeof LANGUAGES)[number];
 export const DEFAULT_LANG: Lang = 'en';
 
-/**
- * The sentences the lab server (src/server) sends in English in error frames, exit reasons and
- * check details. A page in another language maps each one it recognises to its own string of
- * the same key (src/scripts/server-messages.ts): {n} stands for a number, {s} for the rest.
- * test/unit/server-messages.test.ts checks that the server still says them.
- */
-export const SERVER_SENTENCES = {
-  srvCheckTimeout: 'the check did not finish within {n} s',
-  srvCheckStatus: 'the check exited with status {n}',
-  srvTakenOver: 'this terminal was opened in another tab or window; it continues there',
-  srvShuttingDown: 'the lab server is shutting down; your sandbox is being removed',
-  srvShutDown: 'the lab server is shutting down',
-  srvCheckRunning: 'a check is already running; wait for its answer',
-  srvSandboxEnded: 'the sandbox has ended; restart it to check exercises',
-  srvIdleRemoved: 'this sandbox was removed after {s} without input; start a new one to go on',
-  srvNoSandbox: 'could not start a sandbox: {s}',
-  srvCheckFailed: 'the check could not run: {s}',
-  srvInstructorReset: 'your instructor reset your sandbox; start a new one to go on',
-  srvClassClosed: 'your instructor closed the class',
-  srvQueue: 'the lab is full; you are number {n} in the queue, and this page tries again by itself',
-  srvStudentLimit: 'you already have {n} lab terminals open, the most one student may have; close another lab tab (its sandbox goes a minute later) and try again',
-  srvTerminalLimit: 'this sandbox already has {n} terminals, the most one sandbox may have; close one of its tabs to open another',
-  srvNoFirstTerminal: 'this sandbox is not running; open its first terminal again',
-};
-export type ServerSentence = keyof typeof SERVER_SENTENCES;
+// The sentences the lab server sends, by code (src/shared/server-sentences.ts): each language
+// below has its own sentence for every code.
+import { SERVER_SENTENCES, type ServerSentence } from '../shared/server-sentences.ts';
+export { SERVER_SENTENCES, type ServerSentence };
 
 const en = {
   courseName: 'Isolab',
@@ -353,6 +332,11 @@ const ko: UiStrings = {
   srvStudentLimit: '이미 실습 터미널을 {n}개 열었습니다. 학생 한 명이 열 수 있는 최대입니다. 다른 실습 탭을 닫고(그 샌드박스는 1분 뒤에 지워집니다) 다시 시도하세요',
   srvTerminalLimit: '이 샌드박스에는 이미 터미널이 {n}개 있습니다. 샌드박스 하나에 열 수 있는 최대입니다. 탭 하나를 닫고 다시 여세요',
   srvNoFirstTerminal: '이 샌드박스가 실행 중이 아닙니다. 첫 터미널을 다시 여세요',
+  srvClientLimit: '이 브라우저에서 이미 실습 터미널을 {n}개 열었습니다. 한 사람이 열 수 있는 최대입니다. 다른 실습 탭을 닫고(그 샌드박스는 1분 뒤에 지워집니다) 다시 시도하세요',
+  srvAddressLimit: '이 네트워크 주소에서 이미 실습 터미널을 {n}개 열었습니다. 주소 하나가 열 수 있는 최대입니다. 실습 탭 하나를 닫고 다시 시도하세요',
+  srvNoTerminal: '터미널을 하나 더 열지 못했습니다: {s}',
+  srvOtherBrowser: '이 터미널은 다른 브라우저의 것입니다',
+  srvReconnects: '이 터미널이 너무 자주 다시 연결되었습니다. 잠시 뒤에 다시 시도합니다',
   srvSeconds: '{n}초',
   srvMinutes: '{n}분',
   note: '참고',
@@ -448,6 +432,11 @@ export function clientStrings(lang: string) {
     srvStudentLimit: s.srvStudentLimit,
     srvTerminalLimit: s.srvTerminalLimit,
     srvNoFirstTerminal: s.srvNoFirstTerminal,
+    srvClientLimit: s.srvClientLimit,
+    srvAddressLimit: s.srvAddressLimit,
+    srvNoTerminal: s.srvNoTerminal,
+    srvOtherBrowser: s.srvOtherBrowser,
+    srvReconnects: s.srvReconnects,
     srvSeconds: s.srvSeconds,
     srvMinutes: s.srvMinutes,
     controlAsked: s.controlAsked,

@@ -15,6 +15,8 @@ export interface CheckResult {
   pass: boolean;
   hint?: string;
   detail?: string;
+  /** The code of the server's own sentence in `detail`, when it is one (a timeout, a bare status). */
+  said?: unknown;
 }
 
 const TIMEOUT_MS = 20_000;
@@ -100,7 +102,7 @@ export function mountExercises(): void {
         show(box, 'pass', r.detail ?? '');
       } else {
         const reason = failReason(r.detail ?? '', reasonsOf(box));
-        show(box, 'fail', reason || localizeServerMessage(r.detail ?? '', clientStrings()).slice(0, 400));
+        show(box, 'fail', reason || localizeServerMessage(r.detail ?? '', r.said, clientStrings()).slice(0, 400));
         box.dataset.reason = reason ? 'yes' : '';
         const n = (fails.get(box) ?? 0) + 1;
         fails.set(box, n);

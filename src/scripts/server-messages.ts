@@ -1,36 +1,19 @@
-// The lab server speaks English (its sentences are in SERVER_SENTENCES); a page in another
-// language shows each sentence it recognises in its own language, and any other text as it
-// came (a check's own output, box's messages: those stay English, as Docker's do).
-import { SERVER_SENTENCES, type ServerSentence } from '../lib/i18n.ts';
+// The lab server's sentences in the page's language. The server sends each with its code
+// (`said`, src/shared/server-sentences.ts) beside the English text; a page in another language
+// writes its own sentence for the code. Text without a code (a check's own output, box's
+// messages) is shown as it came: those stay English, as Docker's do.
+import { fill, isSaid, type ServerSentence } from '../shared/server-sentences.ts';
 
 type Strings = Record<ServerSentence | 'srvSeconds' | 'srvMinutes', string>;
 
-const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** 'after {s} without' -> /^after (?<s>.+) without$/ */
-function pattern(template: string): RegExp {
-  const body = escape(template).replace('\\{n\\}', '(?<n>\\d+)').replace('\\{s\\}', '(?<s>.+?)');
-  return new RegExp(`^${body}$`, 's');
+/** "60 minutes" in the page's words, from the seconds the server sent beside it. */
+function duration(seconds: number, s: Strings): string {
+  return seconds < 60 ? s.srvSeconds.replace('{n}', String(seconds)) : s.srvMinutes.replace('{n}', String(Math.round(seconds / 60)));
 }
 
-const PATTERNS = (Object.keys(SERVER_SENTENCES) as ServerSentence[]).map((key) => [key, pattern(SERVER_SENTENCES[key])] as const);
-
-/** "60 minutes" (the server's duration()) in the page's words. */
-function duration(text: string, s: Strings): string {
-  const m = /^(\d+) (second|minute)s?$/.exec(text);
-  if (!m) return text;
-  return (m[2] === 'second' ? s.srvSeconds : s.srvMinutes).replace('{n}', m[1]);
-}
-
-/** A sentence from the lab server in the page's language; unknown text is returned as it is. */
-export function localizeServerMessage(text: string, s: Strings, lang = document.documentElement.lang): string {
-  if (!text || lang === 'en') return text;
-  for (const [key, re] of PATTERNS) {
-    const m = re.exec(text.trim());
-    if (!m) continue;
-    const n = m.groups?.n ?? '';
-    const rest = m.groups?.s ?? '';
-    return s[key].replace('{n}', n).replace('{s}', key === 'srvIdleRemoved' ? duration(rest, s) : rest);
-  }
-  return text;
+/** What the server said, in the page's language: by its code when it sent one, else `text` as it is. */
+export function localizeServerMessage(text: string, said: unknown, s: Strings, lang = document.documentElement.lang): string {
+  if (lang === 'en' || !isSaid(said)) return text;
+  if (said.code === 'srvIdleRemoved' && said.n !== undefined) return fill(s[said.code], { ...said, s: duration(said.n, s) });
+  return fill(s[said.code], said);
 }

@@ -4,6 +4,7 @@
 // exercise; the command always comes from content/exercises on the server, never from the
 // browser and never from a lesson file.
 
+import { sayIn, type Said } from '../shared/server-sentences.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -23,6 +24,8 @@ export interface CheckResult {
   /** Always "": the page shows the hint of its own language (kept for the protocol). */
   hint: string;
   detail: string;
+  /** When `detail` is the server's own sentence (no output to show), its code. */
+  said?: Said;
 }
 
 interface YamlModule { load(text: string): unknown }
@@ -109,8 +112,10 @@ function lastLines(text: string, lines = 6, chars = 600): string {
 export async function runCheck(sandbox: Sandbox, exercise: Exercise, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckResult> {
   const r = await sandbox.exec(exercise.check, timeoutMs);
   if (r.timedOut) {
-    return { pass: false, hint: '', detail: `the check did not finish within ${Math.round(timeoutMs / 1000)} s` };
+    return { pass: false, hint: '', ...sayIn('detail', { code: 'srvCheckTimeout', n: Math.round(timeoutMs / 1000) }) };
   }
   if (r.code === 0) return { pass: true, hint: '', detail: lastLines(r.output) };
-  return { pass: false, hint: '', detail: lastLines(r.output) || `the check exited with status ${r.code}` };
+  const shown = lastLines(r.output);
+  if (shown) return { pass: false, hint: '', detail: shown };
+  return { pass: false, hint: '', ...sayIn('detail', { code: 'srvCheckStatus', n: r.code ?? -1 }) };
 }

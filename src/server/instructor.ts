@@ -191,7 +191,7 @@ export async function handleTeach(req: IncomingMessage, res: ServerResponse, ctx
       json(res, 400, { error: 'student must be the id of a student of this class' });
       return true;
     }
-    const n = sessions.endMatching((s) => s.client.student === id, 'your instructor reset your sandbox; start a new one to go on');
+    const n = sessions.endMatching((s) => s.client.student === id, { code: 'srvInstructorReset' });
     ctx.log(`isolab: class: the instructor reset ${n} sandbox(es) of student ${id}`);
     classroom.changed(id);
     json(res, 200, { reset: n });
@@ -199,7 +199,7 @@ export async function handleTeach(req: IncomingMessage, res: ServerResponse, ctx
   }
   if (route === 'close' && req.method === 'POST') {
     await classroom.close();
-    const n = sessions.endMatching((s) => s.client.student !== undefined, 'your instructor closed the class');
+    const n = sessions.endMatching((s) => s.client.student !== undefined, { code: 'srvClassClosed' });
     ctx.log(`isolab: class "${classroom.cls.name}" closed; ${n} sandbox(es) removed`);
     classroom.changed(0);
     json(res, 200, { closed: true });

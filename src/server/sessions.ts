@@ -2,6 +2,7 @@
 // A session outlives its WebSocket for a grace period so that a reload, or the next
 // lesson in the same tab, finds the same sandbox with the reader's files and processes.
 
+import type { Said } from '../shared/server-sentences.ts';
 import { Scrollback, TokenBucket } from './flow.ts';
 import { KernelPanel } from './panel.ts';
 import { sandboxName } from './sandbox.ts';
@@ -22,7 +23,7 @@ export interface Attachment {
   /** Terminal bytes from the sandbox. */
   output(chunk: Buffer): void;
   /** The sandbox is gone (its shell exited, or we removed it); `why` says why when we did. */
-  ended(code: number, why?: string): void;
+  ended(code: number, why?: Said): void;
   /** Another WebSocket took this session over. */
   takenOver(): void;
   /** The server is stopping. */
@@ -125,11 +126,11 @@ export interface SessionOptions {
 
 export type ExtraAttachResult =
   | { ok: true; session: Session; terminal: ExtraTerminal; resumed: boolean }
-  | { ok: false; message: string };
+  | { ok: false; said: Said };
 
 export type AttachResult =
   | { ok: true; session: Session; resumed: boolean }
-  | { ok: false; full: boolean; message: string; retry?: boolean; position?: number };
+  | { ok: false; full: boolean; said: Said; retry?: boolean; position?: number };
 
 export class SessionManager {
   readonly #sessions = new Map<string, Session>();
@@ -166,17 +167,17 @@ export class SessionManager {
    * from another socket), or start a sandbox if there is room.
    */
   attach(id: string, attachment: Attachment, cols: number, rows: number, client: Client = { id: null, address: '' }): AttachResult {
-    if (this.#closed) return { ok: false, full: false, message: 'the lab server is shutting down' };
+    if (this.#closed) return { ok: false, full: false, said: { code: 'srvShutDown' } };
     const existing = this.#sessions.get(id);
     if (existing && !existing.ended) {
       // A session id is a capability only together with the browser that made it: anyone with
       // the lab's token who learned another reader's id must not get that reader's shell.
       const owner = existing.client;
       if (owner.id !== null ? owner.id !== client.id : owner.address !== client.address) {
-        return { ok: false, full: false, message: 'this terminal belongs to another browser' };
+        return { ok: false, full: false, said: { code: 'srvOtherBrowser' } };
       }
       if (!existing.reattach.take()) {
-        return { ok: false, full: false, retry: true, message: 'this terminal was reconnected too often; trying again shortly' };
+        return { ok: false, full: false, retry: true, said: { code: 'srvReconnects' } };
       }
       clearTimeout(existing.graceTimer);
       existing.graceTimer = undefined;
@@ -194,11 +195,11 @@ export class SessionManager {
     // Full, or a free sandbox is owed to someone earlier in the line: take a place in it.
     if (this.#sessions.size >= this.#opts.maxSandboxes || this.#queue.ahead(id) >= this.#opts.maxSandboxes - this.#sessions.size) {
       const position = this.#queue.place(id);
-      return { ok: false, full: true, position, message: `the lab is full; you are number ${position} in the queue, and this page tries again by itself` };
+      return { ok: false, full: true, position, said: { code: 'srvQueue', n: position } };
     }
     this.#queue.leave(id);
     const over = this.#overClientLimit(client);
-    if (over) return { ok: false, full: true, message: over };
+    if (over) return { ok: false, full: true, said: over };
     // A sandbox made ahead when there is one (its prompt is already there), else a new one.
     const warm = this.#warm.take();
     let sandbox: Sandbox;
@@ -210,7 +211,7 @@ export class SessionManager {
         sandbox = this.#opts.driver.start(sandboxName(), cols, rows);
       } catch (e) {
         this.#log(`isolab: could not start a sandbox: ${(e as Error).message}`);
-        return { ok: false, full: false, message: `could not start a sandbox: ${(e as Error).message}` };
+        return { ok: false, full: false, said: { code: 'srvNoSandbox', s: (e as Error).message } };
       }
     }
     const session = new Session(id, sandbox, client, this.#log, warm?.madeAt);
@@ -242,14 +243,14 @@ export class SessionManager {
    * first terminal must be open, and the sandbox limits are not touched (same sandbox).
    */
   attachExtra(id: string, index: number, attachment: Attachment, cols: number, rows: number, client: Client = { id: null, address: '' }): ExtraAttachResult {
-    if (this.#closed) return { ok: false, message: 'the lab server is shutting down' };
+    if (this.#closed) return { ok: false, said: { code: 'srvShutDown' } };
     const session = this.#sessions.get(id);
-    if (!session || session.ended) return { ok: false, message: 'this sandbox is not running; open its first terminal again' };
+    if (!session || session.ended) return { ok: false, said: { code: 'srvNoFirstTerminal' } };
     const owner = session.client;
     if (owner.id !== null ? owner.id !== client.id : owner.address !== client.address) {
-      return { ok: false, message: 'this terminal belongs to another browser' };
+      return { ok: false, said: { code: 'srvOtherBrowser' } };
     }
-    if (!session.reattach.take()) return { ok: false, message: 'this terminal was reconnected too often; trying again shortly' };
+    if (!session.reattach.take()) return { ok: false, said: { code: 'srvReconnects' } };
     const existing = session.extras.get(index);
     if (existing && !existing.ended) {
       clearTimeout(existing.graceTimer);
@@ -262,14 +263,14 @@ export class SessionManager {
       return { ok: true, session, terminal: existing, resumed: true };
     }
     if (session.extras.size + 1 >= MAX_TERMINALS || index < 2 || index > MAX_TERMINALS) {
-      return { ok: false, message: `this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another` };
+      return { ok: false, said: { code: 'srvTerminalLimit', n: MAX_TERMINALS } };
     }
     let shell: Shell;
     try {
       shell = session.sandbox.openShell(cols, rows);
     } catch (e) {
       this.#log(`isolab: sandbox ${session.sandbox.name}: could not open terminal ${index}: ${(e as Error).message}`);
-      return { ok: false, message: `could not open another terminal: ${(e as Error).message}` };
+      return { ok: false, said: { code: 'srvNoTerminal', s: (e as Error).message } };
     }
     const terminal = new ExtraTerminal(session, index, shell);
     terminal.attachment = attachment;
@@ -300,7 +301,7 @@ export class SessionManager {
   /** The reader closed that tab: hang up its shell (the sandbox and its other terminals go on). */
   closeExtra(terminal: ExtraTerminal): void { this.#endExtra(terminal, HUNG_UP); }
 
-  #endExtra(terminal: ExtraTerminal, code: number, why?: string): void {
+  #endExtra(terminal: ExtraTerminal, code: number, why?: Said): void {
     if (terminal.ended) return;
     terminal.ended = true;
     clearTimeout(terminal.graceTimer);
@@ -321,7 +322,7 @@ export class SessionManager {
    * shares an address, so that limit is the higher one). A client that sends no client id is
    * held to its address's limit only.
    */
-  #overClientLimit(client: Client): string {
+  #overClientLimit(client: Client): Said | undefined {
     const { maxPerClient = Infinity, maxPerAddress = Infinity, maxPerStudent = Infinity } = this.#opts;
     let byClient = 0;
     let byAddress = 0;
@@ -332,15 +333,15 @@ export class SessionManager {
       if (client.student !== undefined && s.client.student === client.student) byStudent++;
     }
     if (client.student !== undefined && byStudent >= maxPerStudent) {
-      return `you already have ${byStudent} lab terminals open, the most one student may have; close another lab tab (its sandbox goes a minute later) and try again`;
+      return { code: 'srvStudentLimit', n: byStudent };
     }
     if (client.id !== null && byClient >= maxPerClient) {
-      return `this browser already has ${byClient} lab terminals open, the most one reader may have; close another lab tab (its sandbox goes a minute later) and try again`;
+      return { code: 'srvClientLimit', n: byClient };
     }
     if (byAddress >= maxPerAddress) {
-      return `your network address already has ${byAddress} lab terminals open, the most one address may have; close a lab tab and try again`;
+      return { code: 'srvAddressLimit', n: byAddress };
     }
-    return '';
+    return undefined;
   }
 
   /** End the sandbox this browser's tab left longest ago, if it has one without a page. */
@@ -389,7 +390,7 @@ export class SessionManager {
       if (!session.ended && now - session.lastInput > this.#opts.idleMs) {
         const idle = duration(this.#opts.idleMs);
         this.#log(`isolab: sandbox ${session.sandbox.name}: no input for ${idle}, removing it`);
-        this.#end(session, HUNG_UP, `this sandbox was removed after ${idle} without input; start a new one to go on`);
+        this.#end(session, HUNG_UP, { code: 'srvIdleRemoved', s: idle, n: Math.round(this.#opts.idleMs / 1000) });
       }
     }
   }
@@ -398,14 +399,14 @@ export class SessionManager {
   all(): Session[] { return [...this.#sessions.values()].filter((x) => !x.ended); }
 
   /** End the sandboxes `match` picks, telling their pages `why` (an instructor's reset or close). */
-  endMatching(match: (s: Session) => boolean, why: string): number {
+  endMatching(match: (s: Session) => boolean, why: Said): number {
     const picked = this.all().filter(match);
     for (const session of picked) this.#end(session, HUNG_UP, why);
     return picked.length;
   }
 
   /** Remove a session and its sandbox, telling its page (if any) with an exit frame. */
-  #end(session: Session, code: number, why?: string): void {
+  #end(session: Session, code: number, why?: Said): void {
     if (session.ended) return;
     session.ended = true;
     clearTimeout(session.graceTimer);

@@ -15,6 +15,7 @@ import type { Attachment, Client, ExtraTerminal, Pane, Session, SessionManager }
 import type { PanelSink } from './panel.ts';
 import type { PanelTab } from './protocol.ts';
 import { CLOSE } from '../shared/close-codes.ts';
+import { sayIn } from '../shared/server-sentences.ts';
 import { answerControl } from './viewer.ts';
 
 
@@ -115,18 +116,18 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     },
     ended(code, why) {
       flush();
-      if (why) send({ type: 'error', message: why });
-      send(why ? { type: 'exit', code, reason: why } : { type: 'exit', code });
+      if (why) send({ type: 'error', ...sayIn('message', why) });
+      send(why ? { type: 'exit', code, ...sayIn('reason', why) } : { type: 'exit', code });
       ws.close(CLOSE.normal, 'sandbox ended');
     },
     takenOver() {
-      send({ type: 'error', message: 'this terminal was opened in another tab or window; it continues there' });
+      send({ type: 'error', ...sayIn('message', { code: 'srvTakenOver' }) });
       ws.close(CLOSE.takenOver, 'taken over');
     },
     control(frame) { send(frame); },
     shutdown() {
       flush();
-      send({ type: 'error', message: 'the lab server is shutting down; your sandbox is being removed' });
+      send({ type: 'error', ...sayIn('message', { code: 'srvShuttingDown' }) });
       ws.close(CLOSE.goingAway, 'server shutting down');
     },
   };
@@ -139,13 +140,13 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     if (!result.ok) {
       if (result.full) {
         // The lab is full, or this reader has all the sandboxes one reader may have.
-        send({ type: 'full', ...(result.message ? { message: result.message } : {}), ...(result.position ? { position: result.position } : {}) });
+        send({ type: 'full', ...sayIn('message', result.said), ...(result.position ? { position: result.position } : {}) });
         ws.close(CLOSE.tryLater, 'lab is full');
       } else if (result.retry) {
-        send({ type: 'error', message: result.message });
+        send({ type: 'error', ...sayIn('message', result.said) });
         ws.close(CLOSE.tryLater, 'too many reconnects');
       } else {
-        send({ type: 'error', message: result.message });
+        send({ type: 'error', ...sayIn('message', result.said) });
         ws.close(CLOSE.failed, 'no sandbox');
       }
       return;
@@ -157,7 +158,7 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
     // Another terminal in the sandbox: never a sandbox of its own (no limits to count).
     const result = ctx.sessions.attachExtra(sid, index, attachment, cols, rows, client);
     if (!result.ok) {
-      send({ type: 'error', message: result.message });
+      send({ type: 'error', ...sayIn('message', result.said) });
       ws.close(CLOSE.failed, 'no terminal');
       return;
     }
@@ -177,15 +178,15 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   const onCheck = async (lesson: string, exercise: string) => {
     const found = ctx.catalog.lookup(lesson, exercise);
     if (!found.ok) { send({ type: 'error', message: found.error }); return; }
-    if (own.ended) { send({ type: 'error', message: 'the sandbox has ended; restart it to check exercises' }); return; }
-    if (checking) { send({ type: 'error', message: 'a check is already running; wait for its answer' }); return; }
+    if (own.ended) { send({ type: 'error', ...sayIn('message', { code: 'srvSandboxEnded' }) }); return; }
+    if (checking) { send({ type: 'error', ...sayIn('message', { code: 'srvCheckRunning' }) }); return; }
     checking = true;
     try {
       const r = await runCheck(own.sandbox, found.exercise);
-      send({ type: 'check', lesson, exercise, pass: r.pass, hint: r.hint, detail: r.detail });
+      send({ type: 'check', lesson, exercise, pass: r.pass, hint: r.hint, detail: r.detail, ...(r.said ? { said: r.said } : {}) });
       ctx.onCheckResult?.(lesson, exercise, r.pass, r.detail);
     } catch (e) {
-      send({ type: 'error', message: `the check could not run: ${(e as Error).message}` });
+      send({ type: 'error', ...sayIn('message', { code: 'srvCheckFailed', s: (e as Error).message }) });
     } finally {
       checking = false;
     }

@@ -17,6 +17,7 @@ import type { RawData, WebSocket } from 'ws';
 import { TokenBucket } from './flow.ts';
 import type { Attachment, Session, SessionManager } from './sessions.ts';
 import { CLOSE } from '../shared/close-codes.ts';
+import { sayIn, type Said } from '../shared/server-sentences.ts';
 
 export const VIEW_PATH = '/ws/view';
 /** The class's presenter: the instructor's terminal (client.student is this id). */
@@ -33,7 +34,7 @@ export type ControlState = 'asked' | 'allowed' | 'none';
 
 interface Viewer {
   output(chunk: Buffer): void;
-  ended(code: number, why?: string): void;
+  ended(code: number, why?: Said): void;
   /** A JSON frame to this viewer. */
   tell(frame: Record<string, unknown>): void;
 }
@@ -99,8 +100,8 @@ export function handleViewer(ws: WebSocket, session: Session, log: (line: string
       if (skipped) { skipped = false; send({ type: 'skipped' }); }
       ws.send(chunk, { binary: true });
     },
-    ended(code: number, why?: string) {
-      send({ type: 'exit', code, ...(why ? { reason: why } : {}) });
+    ended(code: number, why?: Said) {
+      send({ type: 'exit', code, ...(why ? sayIn('reason', why) : {}) });
       ws.close(CLOSE.normal);
     },
     tell: send,

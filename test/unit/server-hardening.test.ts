@@ -109,11 +109,11 @@ describe('sandbox limits per client', () => {
     const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
     expect(m.attach('session-a1', page(), 80, 24, a).ok).toBe(true);
     expect(m.attach('session-a2', page(), 80, 24, a).ok).toBe(true);
-    expect(m.attach('session-a3', page(), 80, 24, a)).toMatchObject({ ok: false, full: true, message: expect.stringMatching(/^this browser already has 2/) });
+    expect(m.attach('session-a3', page(), 80, 24, a)).toMatchObject({ ok: false, full: true, said: { code: 'srvClientLimit', n: 2 } });
     // The same session again is a reload, not a new sandbox.
     expect(m.attach('session-a1', page(), 80, 24, a)).toMatchObject({ ok: true, resumed: true });
     expect(m.attach('session-b1', page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' }).ok).toBe(true);
-    expect(m.attach('session-c1', page(), 80, 24, { id: null, address: '10.0.0.1' })).toMatchObject({ ok: false, message: expect.stringMatching(/^your network address already has 3/) });
+    expect(m.attach('session-c1', page(), 80, 24, { id: null, address: '10.0.0.1' })).toMatchObject({ ok: false, said: { code: 'srvAddressLimit', n: 3 } });
     expect(m.attach('session-d1', page(), 80, 24, { id: null, address: '10.0.0.2' }).ok).toBe(true);
     expect(m.size).toBe(4);
     await m.close();
@@ -123,7 +123,7 @@ describe('sandbox limits per client', () => {
     const driver = fakeDriver();
     const m = new SessionManager({ driver, maxSandboxes: 10, maxPerClient: 1, graceMs: 60_000, idleMs: 3_600_000, log: () => {} });
     const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
-    expect(m.attachExtra('session-a1', 2, page(), 80, 24, a)).toMatchObject({ ok: false, message: expect.stringMatching(/not running; open its first terminal/) });
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, a)).toMatchObject({ ok: false, said: { code: 'srvNoFirstTerminal' } });
     expect(m.attach('session-a1', page(), 80, 24, a).ok).toBe(true);
     const extras = [2, 3, 4].map((n) => m.attachExtra('session-a1', n, page(), 80, 24, a));
     for (const r of extras) expect(r.ok).toBe(true);
@@ -131,7 +131,7 @@ describe('sandbox limits per client', () => {
     // The limit of one sandbox per browser is not touched: they are terminals, not sandboxes.
     expect(driver.started).toBe(1);
     expect(driver.shells).toBe(3);
-    expect(m.attachExtra('session-a1', 2, page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' })).toMatchObject({ ok: false, message: expect.stringMatching(/another browser/) });
+    expect(m.attachExtra('session-a1', 2, page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' })).toMatchObject({ ok: false, said: { code: 'srvOtherBrowser' } });
     const first = extras[0]!;
     if (!first.ok) throw new Error('unreachable');
     m.closeExtra(first.terminal);
@@ -145,7 +145,7 @@ describe('sandbox limits per client', () => {
     const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
     m.attach('session-a1', page(), 80, 24, a);
     for (const n of [2, 3, 4]) expect(m.attachExtra('session-a1', n, page(), 80, 24, a).ok).toBe(true);
-    expect(m.attachExtra('session-a1', 5, page(), 80, 24, a)).toMatchObject({ ok: false, message: `this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another` });
+    expect(m.attachExtra('session-a1', 5, page(), 80, 24, a)).toMatchObject({ ok: false, said: { code: 'srvTerminalLimit', n: MAX_TERMINALS } });
     expect(m.get('session-a1')!.extras.size).toBe(3);
     await m.close();
   });
@@ -155,7 +155,7 @@ describe('sandbox limits per client', () => {
     const a = { id: 'browser-a-0123456789', address: '10.0.0.1' };
     expect(m.attach('session-a1', page(), 80, 24, a).ok).toBe(true);
     expect(m.attach('session-a1', page(), 80, 24, { id: 'browser-b-0123456789', address: '10.0.0.1' }))
-      .toMatchObject({ ok: false, full: false, message: 'this terminal belongs to another browser' });
+      .toMatchObject({ ok: false, full: false, said: { code: 'srvOtherBrowser' } });
     expect(m.attach('session-a1', page(), 80, 24, { id: null, address: '10.0.0.1' })).toMatchObject({ ok: false });
     expect(m.attach('session-a1', page(), 80, 24, a)).toMatchObject({ ok: true, resumed: true });
     // Without a client id, the address it came from is what it has.

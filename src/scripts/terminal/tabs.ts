@@ -32,7 +32,7 @@ export interface TabsDeps {
   /** Say something to the reader in the terminal's notice (already in the page's language). */
   notify(text: string): void;
   /** A server sentence in the page's language. */
-  localize(text: string): string;
+  localize(text: string, said: unknown): string;
   /** Focus back to the page (Ctrl+Shift+L). */
   leave(): void;
   /** Tab 1 was selected: fit and focus the first terminal. */
@@ -152,7 +152,7 @@ export function setupTabs(pane: HTMLElement, deps: TabsDeps): TerminalTabs {
         // Its shell ended (`exit`, or the tab was closed, or the sandbox went): the tab goes.
         remove(tab);
       } else if (frame.type === 'error') {
-        tab.lastError = deps.localize(frame.message);
+        tab.lastError = deps.localize(frame.message, frame.said);
       }
     };
     sock.onclose = (ev) => {

@@ -218,7 +218,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
       showNotice('error', text);
       errorTimer = setTimeout(hideNotice, 8000);
     },
-    localize: (text) => localizeServerMessage(text, s),
+    localize: (text, said) => localizeServerMessage(text, said, s),
     leave: () => access.leave(),
     showFirst: () => {
       refit();
@@ -227,7 +227,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     strings: {
       tab: (n) => s.terminalTab.replace('{n}', String(n)),
       close: (n) => s.closeTerminal.replace('{n}', String(n)),
-      limit: localizeServerMessage(`this sandbox already has ${MAX_TERMINALS} terminals, the most one sandbox may have; close one of its tabs to open another`, s),
+      limit: s.srvTerminalLimit.replace('{n}', String(MAX_TERMINALS)),
     },
   });
   /** The terminal on screen: the first, or a tab's. */
@@ -336,19 +336,19 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         setState('exited');
         queue.length = 0;
         // The server's reason when it removed the sandbox (idle, an instructor's reset), else the exit status.
-        showNotice('end', typeof frame.reason === 'string' ? localizeServerMessage(frame.reason, s) : `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
+        showNotice('end', typeof frame.reason === 'string' ? localizeServerMessage(frame.reason, frame.said, s) : `${s.exitedMessage} (exit ${frame.code})`, { label: s.newShell, run: restart });
         sock.close(1000, 'shell exited');
         break;
       case 'full':
         setState('full');
         // The server may say why (this browser already has the most terminals one reader may have).
-        showNotice('end', typeof frame.message === 'string' ? localizeServerMessage(frame.message, s) : s.fullMessage, { label: s.retry, run: restart });
+        showNotice('end', typeof frame.message === 'string' ? localizeServerMessage(frame.message, frame.said, s) : s.fullMessage, { label: s.retry, run: restart });
         // In the line for a full lab (frame.position), retrying soon keeps the place (sessions.ts).
         retryTimer = setTimeout(restart, typeof frame.position === 'number' ? QUEUE_RETRY_MS : FULL_RETRY_MS);
         sock.close(1000, 'lab full');
         break;
       case 'error':
-        lastError = localizeServerMessage(frame.message, s);
+        lastError = localizeServerMessage(frame.message, frame.said, s);
         showNotice('error', lastError);
         errorTimer = setTimeout(hideNotice, 8000);
         break;
