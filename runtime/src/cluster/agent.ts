@@ -9,6 +9,7 @@ import { listIds, monitorAlive, readState } from '../container/state.ts';
 import { boxCli } from './box-cli.ts';
 import type { ApiClient } from './client.ts';
 import { probe } from './probe.ts';
+import { podSearch } from './service-dns.ts';
 import { quantity } from './objects.ts';
 import type { Obj } from './store.ts';
 
@@ -127,7 +128,7 @@ export class NodeAgent {
     const args = ['run', '-d', '--name', containerName(pod, c), '--label', `${NODE_LABEL}=${this.node}`, '--label', `${POD_LABEL}=${pod.metadata.namespace}/${pod.metadata.name}`];
     // the first container owns the pod's network (its IP, its hostname); the others join it
     if (joinNetworkOf) args.push('--network', `container:${joinNetworkOf}`);
-    else args.push('--network', CLUSTER_NETWORK, '--hostname', pod.metadata.name);
+    else args.push('--network', CLUSTER_NETWORK, '--hostname', pod.metadata.name, ...dnsArgs(pod));
     const limits = c.resources?.limits ?? {};
     if (limits.memory) args.push('--memory', String(Math.floor(quantity(limits.memory))));
     if (limits.cpu) args.push('--cpus', String(quantity(limits.cpu)));
@@ -139,6 +140,16 @@ export class NodeAgent {
     args.push(...(c.args ?? []));
     return args;
   }
+}
+
+/**
+ * The pod's resolv.conf: the cluster network's DNS, with the kubelet's search domains so a
+ * short `web` finds the Service of the pod's namespace. ndots:1 rather than Kubernetes' 5: a
+ * name with a dot (web.default.svc, example.com) is asked as it is first, so it costs no
+ * misses through the search list (box-dns would forward each miss to the host's resolvers).
+ */
+function dnsArgs(pod: Obj): string[] {
+  return [...podSearch(pod.metadata.namespace).flatMap((d) => ['--dns-search', d]), '--dns-option', 'ndots:1'];
 }
 
 /** What box's state files say of a container, in `box inspect`'s words (read, not run: the
