@@ -1,7 +1,8 @@
 // Services on a 3-node `box cluster`, with the real kubectl and the real kernel: a ClusterIP
 // load-balanced by nftables across every Ready pod (the answering pod's hostname, counted),
 // an unready pod skipped, a NodePort on 127.0.0.1, names through the cluster's DNS, and
-// `cluster down` leaving no rule or route. KUBECONFIG and BOX_ROOT are temporary.
+// ConfigMaps as env and files, and `cluster down` leaving no rule or route. KUBECONFIG and
+// BOX_ROOT are temporary.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,7 +52,7 @@ const inPod = (pod: string, script: string) => {
   return box(root, ['exec', name, 'sh', '-c', script]).stdout;
 };
 
-suite.describe('box cluster Services: ClusterIP, NodePort, endpoints, DNS', () => {
+suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and ConfigMaps', () => {
   vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
   const pods = (): any[] => JSON.parse(ok(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items;
   const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
@@ -138,6 +139,32 @@ suite.describe('box cluster Services: ClusterIP, NodePort, endpoints, DNS', () =
       expect(pods().map((p) => p.metadata.name)).toContain(inPod(first, `wget -O- http://${name}/ 2>/dev/null`).trim());
     }
     expect(inPod(first, 'cat /etc/resolv.conf')).toContain('search default.svc.cluster.local svc.cluster.local cluster.local');
+  });
+
+  suite.it('a ConfigMap reaches a pod as env (configMapKeyRef, envFrom) and as files; a missing one holds the pod back', async () => {
+    expect(ok(['apply', '-f', path.join(FIX, 'configmap.yaml')])).toContain('configmap/web-config created');
+    expect(ok(['get', 'configmap', 'web-config'])).toMatch(/web-config\s+3\s+/);
+    await until(() => ok(['logs', 'configured']).includes('app.conf'), 'the configured pod\'s output', 60);
+    const out = ok(['logs', 'configured']);
+    expect(out).toContain('GREETING=hello from a ConfigMap');
+    expect(out).toContain('CFG_color=blue');
+    expect(out).toContain('listen 80\nroot /www\n');
+    expect(out.trim().split('\n').slice(-3)).toEqual(['GREETING', 'app.conf', 'color']); // one file per key
+    expect(inPod('configured', 'echo x > /etc/app/new 2>&1; echo $?').trim()).not.toBe('0'); // read-only
+
+    ok(['apply', '-f', path.join(FIX, 'configmap-late.yaml')]);
+    const waiting = () => JSON.parse(ok(['get', 'pod', 'waits-for-config', '-o', 'json'])).status?.containerStatuses?.[0]?.state?.waiting;
+    await until(() => waiting()?.reason === 'CreateContainerConfigError', 'CreateContainerConfigError', 30);
+    expect(waiting().message).toBe('configmap "late-config" not found');
+    expect(ok(['get', 'pod', 'waits-for-config'])).toContain('CreateContainerConfigError');
+    const file = path.join(path.dirname(kubeconfig), 'late.yaml');
+    fs.writeFileSync(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late-config}\ndata: {mode: fast}\n');
+    ok(['create', '-f', file]);
+    await until(() => kubectl(['logs', 'waits-for-config']).stdout.includes('MODE=fast'), 'the pod started with its ConfigMap', 30);
+    fs.writeFileSync(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad-config}\ndata: {replicas: 3}\n');
+    const bad = kubectl(['create', '-f', file]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('data[replicas]');
   });
 
   suite.it('cluster down removes the service proxy\'s table and route', () => {
