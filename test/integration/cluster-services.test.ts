@@ -101,9 +101,17 @@ suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and C
     expect([...fromPod].sort()).toEqual(names); // itself included
   });
 
-  suite.it('the NodePort answers on 127.0.0.1, spread the same way', async () => {
+  suite.it('the NodePort answers on 127.0.0.1 and on every node\'s address, spread the same way', async () => {
+    const names = pods().map((p) => p.metadata.name).sort();
     const seen = await count('127.0.0.1', svc.spec.ports[0].nodePort, 60);
-    expect([...seen.keys()].sort()).toEqual(pods().map((p) => p.metadata.name).sort());
+    expect([...seen.keys()].sort()).toEqual(names);
+    const nodeIps: string[] = JSON.parse(ok(['get', 'nodes', '-o', 'json'])).items.map((n: any) => n.status.addresses?.find((a: any) => a.type === 'InternalIP')?.address);
+    expect(nodeIps).toHaveLength(3);
+    for (const ip of nodeIps) {
+      // the node's own namespace answers: its copy of the proxy's table DNATs and masquerades
+      const atNode = await count(ip, svc.spec.ports[0].nodePort, 45);
+      expect([...atNode.keys()].sort()).toEqual(names);
+    }
   });
 
   suite.it('a pod that is not Ready gets no traffic, and gets it again once Ready', async () => {

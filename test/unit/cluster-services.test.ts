@@ -88,7 +88,7 @@ describe('service proxy rules', () => {
   const web = svc('web', { clusterIP: '10.96.5.2', type: 'NodePort', ports: [{ port: 80, protocol: 'TCP', nodePort: 30080 }] });
   const ep = { metadata: { name: 'web', namespace: 'default' }, subsets: [{ addresses: [{ ip: '172.18.0.2' }, { ip: '172.18.0.3' }], notReadyAddresses: [{ ip: '172.18.0.4' }], ports: [{ port: 8080, protocol: 'TCP' }] }] };
   it('DNATs the ClusterIP and the NodePort at random over the ready endpoints only', () => {
-    const text = proxyRules('box_svc_x', [web], [ep], { subnet: '172.18.0.0/16', bridge: 'box-abc' });
+    const text = proxyRules('box_svc_x', [web], [ep], 'ip saddr 172.18.0.0/16 oifname "box-abc" ct status dnat');
     expect(text).toContain('ip daddr 10.96.5.2 tcp dport 80 jump svc_0');
     expect(text).toContain('fib daddr type local tcp dport 30080 jump svc_0');
     expect(text).toContain('meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 172.18.0.2 . 8080, 1 : 172.18.0.3 . 8080 }');
