@@ -186,3 +186,32 @@ suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and C
     expect(execFileSync('ip', ['route'], { encoding: 'utf8' })).not.toContain(range);
   });
 });
+
+suite.describe('box cluster: the service proxy\'s rules do not outlive a SIGKILLed control plane', () => {
+  vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+  const tables = () => execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  beforeAll(() => {
+    root = tempBoxRoot('cluster-svc-kill');
+    kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-kube-')), 'config');
+    const r = box(root, ['cluster', 'up', '--nodes', '1'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
+    if (r.code !== 0) throw new Error(`cluster up: ${r.stderr}`);
+  });
+  afterAll(() => {
+    if (root) box(root, ['cluster', 'down'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  suite.it('kill -9 of the control plane: the next box removes its table', async () => {
+    ok(['create', '-f', path.join(FIX, 'empty-service.yaml')]);
+    const ip = JSON.parse(ok(['get', 'svc', 'nobody', '-o', 'json'])).spec.clusterIP;
+    const mine = () => tables().split('\n').map((l) => l.trim().split(' ').pop()!).filter((t) => t.startsWith('box_svc_'))
+      .find((t) => { try { return execFileSync('nft', ['list', 'table', 'ip', t], { encoding: 'utf8' }).includes(ip); } catch { return false; } });
+    await until(() => mine() !== undefined, 'the proxy\'s table', 20);
+    const table = mine()!;
+    const pid = JSON.parse(fs.readFileSync(path.join(root, 'cluster/state.json'), 'utf8')).pid as number;
+    process.kill(pid, 'SIGKILL');
+    expect(tables()).toContain(table); // a killed process removes nothing itself
+    box(root, ['cluster', 'status'], { timeout: 60_000 });
+    expect(tables()).not.toContain(table);
+  });
+});
