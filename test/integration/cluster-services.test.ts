@@ -83,6 +83,12 @@ suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and C
     await until(() => (JSON.parse(ok(['get', 'endpoints', 'web', '-o', 'json'])).subsets?.[0]?.addresses ?? []).length === 3, 'the Endpoints to list 3 pods', 20);
     const listed = ok(['get', 'endpoints', 'web', '--no-headers']).trim().split(/\s+/)[1].split(',').sort();
     expect(listed).toEqual(ips);
+    // the same as an EndpointSlice, which kubectl describe reads
+    await until(() => (JSON.parse(ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'])).items[0]?.endpoints ?? []).length === 3, 'the EndpointSlice', 20);
+    const described = ok(['describe', 'svc', 'web']);
+    const line = described.split('\n').find((l) => l.startsWith('Endpoints:'))!;
+    expect(line.replace('Endpoints:', '').trim().split(',').sort()).toEqual(ips);
+    expect(described).toMatch(new RegExp(`NodePort:\\s+<unset>\\s+${svc.spec.ports[0].nodePort}/TCP`));
     // a port already given to this Service is refused to another, as the allocator does
     const file = path.join(path.dirname(kubeconfig), 'other.yaml');
     fs.writeFileSync(file, `apiVersion: v1\nkind: Service\nmetadata: {name: other}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports:\n  - {port: 80, nodePort: ${svc.spec.ports[0].nodePort}}\n`);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envArgs, volumeArgs } from '../../runtime/src/cluster/configmaps.ts';
-import { desiredEndpoints, MANAGED, reconcileEndpoints } from '../../runtime/src/cluster/endpoints-controller.ts';
+import { desiredEndpoints, endpointSliceOf, MANAGED, reconcileEndpoints } from '../../runtime/src/cluster/endpoints-controller.ts';
 import { allocate, pickServiceRange } from '../../runtime/src/cluster/service-alloc.ts';
 import { podSearch, serviceNames } from '../../runtime/src/cluster/service-dns.ts';
 import { proxyRules } from '../../runtime/src/cluster/service-proxy.ts';
@@ -70,6 +70,13 @@ describe('Endpoints controller', () => {
   it('resolves a named targetPort from the pod\'s container ports', () => {
     const e = desiredEndpoints(svc('web', { ports: [{ name: 'web', port: 80, targetPort: 'http' }] }), [pod('a', '172.18.0.2', true)])!;
     expect(e.subsets[0].ports).toEqual([{ name: 'web', port: 8080, protocol: 'TCP' }]);
+  });
+  it('mirrors Endpoints as an EndpointSlice: one endpoint per pod with its ready condition, unnamed ports named ""', () => {
+    const e = desiredEndpoints(svc('web', {}), [pod('b', '172.18.0.3', true), pod('a', '172.18.0.2', false)])!;
+    const slice = endpointSliceOf(e);
+    expect(slice.metadata.labels['kubernetes.io/service-name']).toBe('web');
+    expect(slice.endpoints.map((x: Obj) => [x.addresses[0], x.conditions.ready])).toEqual([['172.18.0.3', true], ['172.18.0.2', false]]);
+    expect(slice.ports).toEqual([{ name: '', port: 80, protocol: 'TCP' }]);
   });
   it('makes, updates, and removes (only its own) Endpoints; a Service without selector is left alone', () => {
     const services = [svc('web', {}), svc('manual', { selector: undefined })];

@@ -73,6 +73,7 @@ export class ApiServer {
     const fixed: Record<string, () => unknown> = {
       '/version': version, '/api': coreVersions, '/apis': groupList,
       '/api/v1': () => resourceList('', 'v1'), '/apis/apps/v1': () => resourceList('apps', 'v1'),
+      '/apis/discovery.k8s.io/v1': () => resourceList('discovery.k8s.io', 'v1'),
       '/openapi/v3': openapiRoot,
     };
     const doc = p.startsWith('/openapi/v3/') ? openapiGroupVersion(p.slice('/openapi/v3/'.length)) : undefined;
