@@ -15,6 +15,7 @@ import { fieldSelector, labelSelector } from './selectors.ts';
 import { alreadyExists, ApiError, badRequest, conflict, invalid, notFound } from './status.ts';
 import type { Obj, Store } from './store.ts';
 import { toTable } from './table.ts';
+import { allocate } from './service-alloc.ts';
 import { defaults, validate } from './validate.ts';
 
 export interface Target { res: Resource; ns: string; name?: string; sub?: string }
@@ -42,6 +43,8 @@ export class ApiServer {
 
   readonly store: Store;
   private token: string;
+  /** The range ClusterIPs are given from (service-alloc.ts); set by the control plane. */
+  serviceRange = '10.96.0.0/24';
 
   constructor(store: Store, token: string, tls: { cert: string; key: string }) {
     this.store = store;
@@ -70,6 +73,7 @@ export class ApiServer {
     const fixed: Record<string, () => unknown> = {
       '/version': version, '/api': coreVersions, '/apis': groupList,
       '/api/v1': () => resourceList('', 'v1'), '/apis/apps/v1': () => resourceList('apps', 'v1'),
+      '/apis/discovery.k8s.io/v1': () => resourceList('discovery.k8s.io', 'v1'),
       '/openapi/v3': openapiRoot,
     };
     const doc = p.startsWith('/openapi/v3/') ? openapiGroupVersion(p.slice('/openapi/v3/'.length)) : undefined;
@@ -135,6 +139,7 @@ export class ApiServer {
     if (this.store.get(res.plural, o.metadata.namespace ?? '', o.metadata.name)) throw alreadyExists(res.plural, o.metadata.name);
     delete o.metadata.resourceVersion;
     defaults(res.kind, o);
+    this.allocateService(res.kind, o);
     return dryRun ? o : this.store.put(res.plural, o);
   }
 
@@ -151,7 +156,20 @@ export class ApiServer {
     const causes = validate(t.res.kind, o);
     if (causes.length) throw invalid(t.res.kind, o.metadata.name, causes);
     defaults(t.res.kind, o);
+    this.allocateService(t.res.kind, o, old);
     return dryRun ? o : this.store.put(t.res.plural, o);
+  }
+
+  /** A Service's ClusterIP and NodePorts: given once, kept on updates (the field is immutable). */
+  private allocateService(kind: string, o: Obj, old?: Obj): void {
+    if (kind !== 'Service') return;
+    if (old?.spec?.clusterIP) {
+      if (o.spec.clusterIP && o.spec.clusterIP !== old.spec.clusterIP) throw invalid('Service', o.metadata.name, [{ field: 'spec.clusterIP', reason: 'FieldValueInvalid', message: `Invalid value: "${o.spec.clusterIP}": field is immutable` }]);
+      o.spec.clusterIP = old.spec.clusterIP;
+      for (const p of o.spec.ports) if (o.spec.type === 'NodePort' && p.nodePort === undefined) p.nodePort = old.spec.ports?.find((q: Obj) => q.port === p.port)?.nodePort;
+    }
+    const causes = allocate(o, this.store.list('services', ''), this.serviceRange, old);
+    if (causes.length) throw invalid('Service', o.metadata.name, causes);
   }
 
   private patch(t: Target, body: string, contentType: string, dryRun: boolean): Obj {
@@ -203,10 +221,24 @@ export class ApiServer {
     const selected = (o: Obj) => ls(o) && fs(o) && (!t.name || o.metadata.name === t.name)
       && (!t.ns || o.metadata.namespace === t.ns);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // the headers now, not with the first event: a client waits for them before it goes on,
+    // and `kubectl rollout status` of a finished rollout would wait for a change that never comes
+    res.flushHeaders();
     const write = (type: string, o: Obj) => res.write(`${JSON.stringify({ type, object: table ? toTable(t.res.kind, [o], o.metadata.resourceVersion) : o })}\n`);
     const rv = q.get('resourceVersion');
-    // resourceVersion "0" or none: start with the objects there are now, as ADDED events
-    if (!rv || rv === '0') for (const o of this.store.list(t.res.plural, t.ns)) if (selected(o)) write('ADDED', o);
+    // resourceVersion "0" or none: start with the objects there are now, as ADDED events;
+    // a resourceVersion (a client that listed at it): first what changed since, so nothing
+    // that happened between its list and its watch is lost
+    if (!rv || rv === '0') {
+      for (const o of this.store.list(t.res.plural, t.ns)) if (selected(o)) write('ADDED', o);
+    } else {
+      const missed = this.store.since(Number(rv));
+      if (!missed) {
+        res.end(`${JSON.stringify({ type: 'ERROR', object: new ApiError(410, 'Expired', `too old resource version: ${rv} (${this.store.resourceVersion})`).toStatus() })}\n`);
+        return;
+      }
+      for (const e of missed) if (e.plural === t.res.plural && selected(e.object)) write(e.type, e.object);
+    }
     const stop = this.store.watch((e) => { if (e.plural === t.res.plural && selected(e.object)) write(e.type, e.object); });
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;

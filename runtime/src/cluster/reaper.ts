@@ -20,6 +20,7 @@ import { removeContext } from './kubeconfig.ts';
 import { agentPid, clusterCgroup, nodeCgroup, nodeNames } from './node-process.ts';
 import { hostVethName, netnsName, NETNS_PREFIX, removeNodeNet, removeNodeNetns } from './node-netns.ts';
 import { forgetCluster, orphanClusters } from './host-record.ts';
+import { deleteProxyTable, proxyTable } from './service-proxy.ts';
 import { clusterDir, isControlPlane, readClusterState, type ClusterState } from './paths.ts';
 
 /** Set in a box that is removing a cluster, and so in the boxes it runs: they must not start another reaping. */
@@ -78,7 +79,9 @@ export async function removeCluster(id?: string): Promise<void> {
     }
     for (const n of nodeNames()) removeNodeNet(nullTrace, n);
     if (id) removeStrays(id);
-    // 4. the cluster network (bridge, nftables table, box-dns), the context, the files
+    // 4. the service proxy's table (gone with its process, unless that was SIGKILLed), the
+    // cluster network (bridge, nftables table, box-dns), the context, the files
+    deleteProxyTable();
     await boxCli(['network', 'rm', CLUSTER_NETWORK]); // absent: nothing to do
     if (state) removeContext(state.kubeconfig, state.server);
     if (id) forgetCluster(id);
@@ -102,6 +105,7 @@ export function reapOrphanClusters(): void {
     const cluster = detectCgroups(realSys(nullTrace)).open(clusterCgroup(r.id));
     try { cluster?.killAll(); cluster?.destroy(); } catch { /* the next reaper */ }
     removeStrays(r.id);
+    deleteProxyTable(proxyTable(r.clusterDir));
     removeContext(r.kubeconfig, r.server);
     forgetCluster(r.id);
   }

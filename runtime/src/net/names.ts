@@ -77,16 +77,25 @@ export function hostsText(records: NameRecord[], others: NameRecord[][] = []): s
   return [...records.map((r) => `${r.ip}\t${r.names.join(' ')}\n`), ...scoped].join('');
 }
 
+/** Names no container holds (a cluster's Services, cluster/service-dns.ts): a file of their own, kept whole. */
+const extraNamesFile = (n: Network) => path.join(networkDir(n.id), 'extra-hosts');
+
+export function setExtraNames(n: Network, records: { ip: string; names: string[] }[]): void {
+  atomicWrite(extraNamesFile(n), hostsText(records.map((r) => ({ containerId: '', ...r }))));
+  writeHosts();
+}
+
 /**
  * Rewrite the hosts file of every network with names: a container joining or leaving one
- * network changes what its other networks' box-dns answer it.
+ * network changes what its other networks' box-dns answer it. A network's extra names (a
+ * cluster's Services) follow its containers'.
  */
 export function writeHosts(): void {
   const nets = listNetworks().filter((m) => m.dns);
   const records = new Map(nets.map((m) => [m.id, nameRecords(m)]));
   for (const m of nets) {
     try {
-      atomicWrite(hostsFile(m.id), hostsText(records.get(m.id)!, nets.filter((o) => o.id !== m.id).map((o) => records.get(o.id)!)));
+      atomicWrite(hostsFile(m.id), hostsText(records.get(m.id)!, nets.filter((o) => o.id !== m.id).map((o) => records.get(o.id)!)) + readOr(extraNamesFile(m)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
     }
@@ -170,11 +179,17 @@ function readOr(file: string): string {
 }
 
 /** The container's /etc/resolv.conf: its network's box-dns, or the host's resolvers. */
-export function resolvConf(dnsServer: string | null): string {
-  if (dnsServer) return `# box: this network's DNS (box-dns): container names, then the host's resolvers\nnameserver ${dnsServer}\noptions ndots:0\n`;
+export function resolvConf(dnsServer: string | null, given: { dnsSearch?: string[]; dnsOptions?: string[] } = {}): string {
+  const options = given.dnsOptions?.length ? given.dnsOptions : null;
+  const searchLine = (s: string[]) => (s.length ? [`search ${s.join(' ')}`] : []);
+  if (dnsServer) {
+    return [`# box: this network's DNS (box-dns): container names, then the host's resolvers\nnameserver ${dnsServer}`,
+      ...searchLine(given.dnsSearch ?? []), `options ${(options ?? ['ndots:0']).join(' ')}`].join('\n') + '\n';
+  }
   const { nameservers, search } = hostResolvers();
   return ['# box: the host\'s resolvers, without loopback ones (the default network has no container names)',
-    ...nameservers.map((s) => `nameserver ${s}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join('\n') + '\n';
+    ...nameservers.map((s) => `nameserver ${s}`), ...searchLine(given.dnsSearch?.length ? given.dnsSearch : search),
+    ...(options ? [`options ${options.join(' ')}`] : [])].join('\n') + '\n';
 }
 
 /**
