@@ -68,8 +68,9 @@ needs(missing).describe('the engine lesson in a browser', () => {
     await p.typeAll('until box ps | grep -q napper; do sleep 0.2; done');
     // sleep's parent is box-init, whose parent is the engine; the client has no children.
     const tree = await p.run('pstree -pT', /\(1\)[\s\S]*pstree\(\d+\)\n[^\n]*[#$] *$/); // PID 1: the sandbox's shell keeper, then bash
-    expect(tree).toMatch(/MainThread\(\d+\)---box-init\(\d+\)---sleep\(\d+\)/);
-    expect(tree).toMatch(/-box-client\(\d+\)\n/);
+    // The sandbox's locale is UTF-8, so pstree draws its lines with box-drawing characters.
+    expect(tree).toMatch(/MainThread\(\d+\)───box-init\(\d+\)───sleep\(\d+\)/);
+    expect(tree).toMatch(/─box-client\(\d+\)\n/);
 
     await expectFail('whose-child', 'box-init');
     await p.typeAll('pgrep -x box-client > /root/parent'); // the client is not the parent
