@@ -184,6 +184,9 @@ needs(missing).describe('container networks on the real kernel', () => {
     expect(httpGet('127.0.0.1', port)).toBe('srv');
     expect(httpGet(HOST_ADDR, port)).toBe('srv');
     expect(httpGet(HOST_ADDR, port, `ip netns exec ${OUT_NS}`)).toBe('srv'); // from beyond the host
+    // Hairpin: the container reaches its own published port through the host's address (DNAT
+    // back to itself: the bridge port in hairpin mode, the connection masqueraded).
+    expect(ok(['exec', 'srv', 'sh', '-c', `timeout 5 wget -O- http://${HOST_ADDR}:${port}/hostname 2>/dev/null`])).toBe('srv');
     const again = box(root, ['run', '--rm', '--name', 'taken', '-p', `${port}:80`, 'busybox', 'true']);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toBe(`box: -p: host port 0.0.0.0:${port}/tcp is already in use by container 'srv' (box rm -f srv frees it); pick another host port, or free it\n`);

@@ -61,7 +61,9 @@ export function tableRules(n: Network): string {
     `    type nat hook postrouting priority srcnat; policy accept;`,
     ...(n.internal ? [] : [`    ip saddr ${n.subnet} oifname != "${br}" masquerade`]),
     `    ip saddr 127.0.0.0/8 oifname "${br}" masquerade`,
-    `    iifname "${br}" oifname "${br}" ct status dnat masquerade`,
+    // Hairpin. Not `iifname br`: with br_netfilter the DNATed frame is bridged, and its input
+    // interface is the container's veth, not the bridge.
+    `    ip saddr ${n.subnet} oifname "${br}" ct status dnat masquerade`,
     `  }`,
     `  chain forward {`,
     `    type filter hook forward priority filter; policy accept;`,

@@ -30,7 +30,11 @@ export interface VethSpec {
 export function plugVeths(trace: Trace | null, pid: number, specs: VethSpec[]): void {
   if (specs.length === 0) return;
   runTool(trace, 'ip', ['-batch', '-'], specs.map((s) =>
-    `link add ${s.veth} type veth peer name ${s.ifname} address ${macOf(s.ip)} netns ${pid}\nlink set ${s.veth} master ${s.bridge} up\n`).join(''));
+    `link add ${s.veth} type veth peer name ${s.ifname} address ${macOf(s.ip)} netns ${pid}\nlink set ${s.veth} master ${s.bridge} up\n` +
+    // Hairpin: a container reaching its own published port is DNATed back to itself, and with
+    // br_netfilter the frame is bridged out of the port it came in by, which a bridge refuses
+    // unless the port says it may (Docker sets the same without its userland proxy).
+    `link set ${s.veth} type bridge_slave hairpin on\n`).join(''));
   const inside = ['link set lo up'];
   for (const s of specs) inside.push(`addr add ${s.ip}/${s.prefix} dev ${s.ifname}`, `link set ${s.ifname} up`);
   const gw = specs.find((s) => s.gateway);
