@@ -14,6 +14,7 @@ import type { RunConfig } from './config.ts';
 import { finishProcess, parseUser, type ProcessSpec } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
 import { Plan } from './plan.ts';
+import { SyncPoint } from './sync-point.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import { signalNumber } from './run.ts';
 import { lookup, type ContainerState } from './state.ts';
@@ -43,7 +44,7 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   const cfg = state.config as unknown as RunConfig;
   const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
   const plan = new Plan();
-  plan.sync('box puts us in the container\'s cgroup');
+  plan.sync(SyncPoint.JoinCgroup);
   // The container's root as its first process sees it (after pivot_root or chroot), opened
   // before we join its mount namespace, whose own root may be the host's (--chroot).
   plan.rootFd(`/proc/${state.pid}/root`);

@@ -16,7 +16,8 @@ import type { Sys } from '../sys/sys.ts';
 import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
 import { claimIdRange } from './id-ranges.ts';
 import { mountDisk } from './disk.ts';
-import { containerPlan, processSpec, SYNC_CGROUP, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
+import { containerPlan, processSpec } from './build-plan.ts';
+import { SyncPoint } from './sync-point.ts';
 import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
 import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';
@@ -149,11 +150,11 @@ export async function startContainer(
       // cgroup v1 only root of the first user namespace, or the same uid, may move a process)
       // and before it forks, so that the container's PID 1 is born in the cgroup.
       onProcess: ids ? undefined : (pid) => cgroup?.addProcess(pid),
-      onSync: (pid, why) => {
+      onSync: (pid, point) => {
         // The container's network namespace exists now: plug its veths in.
-        if (why === SYNC_CGROUP && net) plug(sys.trace, pid, net.net);
-        if (why === SYNC_LEAF && cgroup && ids) moveToLeaf(sys, cgroup, [init.child.pid!, pid], ids);
-        if (why !== SYNC_IDMAP || !ids) return;
+        if (point === SyncPoint.Cgroup && net) plug(sys.trace, pid, net.net);
+        if (point === SyncPoint.Leaf && cgroup && ids) moveToLeaf(sys, cgroup, [init.child.pid!, pid], ids);
+        if (point !== SyncPoint.IdMap || !ids) return;
         cgroup?.addProcess(pid);
         writeIdMaps(sys, pid, ids);
       },
