@@ -8,7 +8,7 @@ import { normalizeRef } from '../image/ref.ts';
 import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { humanSize } from './format.ts';
 import type { ImageCommand } from './image-commands.ts';
 

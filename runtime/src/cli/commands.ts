@@ -16,8 +16,9 @@ import { markStoppedByHand } from '../container/restart.ts';
 import { isPaused, pauseContainer, unpauseContainer } from '../container/pause.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
-import { execCommand, EXEC_OPTIONS, monitorCommand, runCommand, runHelp } from './run-command.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
+import { execCommand, monitorCommand, runCommand, runHelp } from './run-command.ts';
+import { EXEC_OPTIONS } from '../container/run-flags.ts';
 
 export interface Command {
   summary: string;

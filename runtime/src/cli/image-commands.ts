@@ -21,7 +21,7 @@ import { layerSize } from '../image/sizes.ts';
 import { tagImage } from '../image/tag.ts';
 import { isNotFound, NotFoundError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { ago, formatTable, humanSize, truncate } from './format.ts';
 
 /** The shape of an entry of the COMMANDS table (cli/commands.ts). */

@@ -9,7 +9,7 @@ import {
   anonymousName, createVolume, dataDir, diskUsage, getVolume, listVolumes, removeVolume, requireVolume, volumeView,
   type VolumeRecord,
 } from '../volume/store.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { formatTemplate } from './commands.ts';
 import { formatTable, humanSize } from './format.ts';
 import { confirm, type ImageCommand } from './image-commands.ts';

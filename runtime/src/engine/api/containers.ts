@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import type http from 'node:http';
 import type { Writable } from 'node:stream';
-import { runConfigFrom } from '../../cli/run-command.ts';
+import { runConfigFrom } from '../../container/run-flags.ts';
 import { killAll, signalContainer, statusText, stopContainer } from '../../cli/commands.ts';
 import { removeAnonymousVolumes, removeContainerFiles, reapStale } from '../../container/cleanup.ts';
 import type { RunConfig } from '../../container/config.ts';
