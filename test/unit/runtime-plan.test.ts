@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, parseDuration, parseEnv } from '../../runtime/src/container/args.ts';
 import { parseVolumeFlag } from '../../runtime/src/volume/spec.ts';
 import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
-import { formatTemplate } from '../../runtime/src/cli/commands.ts';
+import { formatTemplate } from '../../runtime/src/cli/format.ts';
 import { containerPlan, processSpec, parseUser } from '../../runtime/src/container/build-plan.ts';
 import { Plan, PLAN_MAX_BYTES } from '../../runtime/src/container/plan.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../../runtime/src/ns/namespaces.ts';

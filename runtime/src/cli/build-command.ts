@@ -10,7 +10,7 @@ import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { humanSize } from './format.ts';
-import type { ImageCommand } from './image-commands.ts';
+import type { ImageCommand } from './command.ts';
 
 const BUILD_OPTIONS: OptionSpec[] = [
   { name: 'tag', short: 't', value: true, repeat: true, help: 'name the image NAME[:TAG] (may be given more than once)' },

@@ -10,7 +10,8 @@ import {
   containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
 } from '../container/state.ts';
 import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
-import { ago, formatTable, humanDuration } from './format.ts';
+import { ago, formatTable, formatTemplate, humanDuration } from './format.ts';
+import type { Command } from './command.ts';
 import { healthSuffix } from '../container/health.ts';
 import { markStoppedByHand } from '../container/restart.ts';
 import { isPaused, pauseContainer, unpauseContainer } from '../container/pause.ts';
@@ -20,13 +21,6 @@ import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { execCommand, monitorCommand, runCommand, runHelp } from './run-command.ts';
 import { EXEC_OPTIONS } from '../container/run-flags.ts';
 
-export interface Command {
-  summary: string;
-  help(): string | Promise<string>;
-  run(argv: string[], trace: Trace): Promise<number>;
-  /** For commands whose arguments may contain --help meant for the container's command. */
-  passHelp?(argv: string[]): boolean;
-}
 
 const afterCommand = (argv: string[]) => {
   // `box run busybox ls --help`: the --help belongs to ls.
@@ -462,19 +456,6 @@ async function inspect(opts: Record<string, unknown>, args: string[]): Promise<n
   return 0;
 }
 
-/** The part of Go templates that `docker inspect -f` users reach for: {{.A.B}} and {{json .A}}. */
-export function formatTemplate(format: string, value: Record<string, unknown>): string {
-  return format.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, field: string) => {
-    let v: unknown = value;
-    for (const key of field.split('.').filter(Boolean)) {
-      if (v === null || typeof v !== 'object' || !(key in (v as object))) {
-        throw new UserError(`--format: no field '${field}'; the fields are those of \`box inspect\` (e.g. .State.Pid)`);
-      }
-      v = (v as Record<string, unknown>)[key];
-    }
-    return json || (v !== null && typeof v === 'object') ? JSON.stringify(v) : String(v);
-  });
-}
 
 function info(_opts: Record<string, unknown>, _args: string[], trace: Trace): number {
   const sys = realSys(trace);

@@ -2,6 +2,8 @@
 // reader who knows `docker ps` and `docker images` reads box's output the same way. One copy,
 // used by every command that prints a table (ps, images, history, trust ls...).
 
+import { UserError } from '../sys/errors.ts';
+
 /** Bytes as Docker prints them: decimal units, three significant digits ("4.26MB", "772kB", "0B"). */
 export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
@@ -47,4 +49,18 @@ export function formatTable(head: string[], rows: string[][]): string {
 /** Shorten to `max` characters with an ellipsis, as docker does without --no-trunc. */
 export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The part of Go templates that `docker inspect -f` users reach for: {{.A.B}} and {{json .A}}. */
+export function formatTemplate(format: string, value: Record<string, unknown>): string {
+  return format.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, field: string) => {
+    let v: unknown = value;
+    for (const key of field.split('.').filter(Boolean)) {
+      if (v === null || typeof v !== 'object' || !(key in (v as object))) {
+        throw new UserError(`--format: no field '${field}'; the fields are those of \`box inspect\` (e.g. .State.Pid)`);
+      }
+      v = (v as Record<string, unknown>)[key];
+    }
+    return json || (v !== null && typeof v === 'object') ? JSON.stringify(v) : String(v);
+  });
 }

@@ -12,7 +12,7 @@ import { connectContainer, disconnectContainer, liveContainerName } from '../con
 import { reapStale } from '../container/cleanup.ts';
 import { lookup, readState } from '../container/state.ts';
 import { realSys } from '../sys/sys.ts';
-import type { Command } from './commands.ts';
+import type { Command } from './command.ts';
 
 interface Sub {
   usage: string;

@@ -10,9 +10,9 @@ import {
   type VolumeRecord,
 } from '../volume/store.ts';
 import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
-import { formatTemplate } from './commands.ts';
+import { formatTemplate } from './format.ts';
 import { formatTable, humanSize } from './format.ts';
-import { confirm, type ImageCommand } from './image-commands.ts';
+import { confirm, type ImageCommand } from './command.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 const out = (text: string) => process.stdout.write(text);
