@@ -4,6 +4,9 @@
 
 import { UserError } from '../sys/errors.ts';
 
+// Durations live with the container's status (the engine says "Up 5 minutes" too); one copy.
+export { ago, humanDuration } from '../container/status.ts';
+
 /** Bytes as Docker prints them: decimal units, three significant digits ("4.26MB", "772kB", "0B"). */
 export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
@@ -14,29 +17,6 @@ export function humanSize(bytes: number): string {
     u++;
   }
   return `${Number(v.toPrecision(3))}${units[u]}`;
-}
-
-/** How long ago, as Docker says it: "5 seconds", "About a minute", "3 hours", "2 weeks", "55 years". */
-export function humanDuration(seconds: number): string {
-  const s = Math.floor(seconds);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
-}
-
-export function ago(iso: string | undefined, now = Date.now()): string {
-  if (!iso || Number.isNaN(Date.parse(iso))) return 'N/A';
-  return `${humanDuration((now - Date.parse(iso)) / 1000)} ago`;
 }
 
 /** Columns padded to the widest cell plus three spaces, as `docker` and `box ps` print them. */
