@@ -1,8 +1,8 @@
-// `box build` and `box builder prune`: parsing and printing; the work is in image/build/.
+// `box build` and `box builder prune`: parsing and printing; the work is in build/.
 
 import { boxRoot } from '../image/paths.ts';
-import { Builder } from '../image/build/builder.ts';
-import { pruneBuildCache } from '../image/build/cache.ts';
+import { Builder } from '../build/builder.ts';
+import { pruneBuildCache } from '../build/cache.ts';
 import { shortDigest } from '../image/digest.ts';
 import { normalizeRef } from '../image/ref.ts';
 import { UserError } from '../sys/errors.ts';
