@@ -11,7 +11,7 @@ import { parseVolumeFlag } from '../../runtime/src/volume/spec.ts';
 import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import { formatTemplate } from '../../runtime/src/cli/format.ts';
 import { containerPlan, processSpec, parseUser } from '../../runtime/src/container/build-plan.ts';
-import { Plan, PLAN_MAX_BYTES } from '../../runtime/src/container/plan.ts';
+import { Plan, PLAN_MAX_BYTES } from '../../runtime/src/init/plan.ts';
 import { DEFAULT_NAMESPACES, parseNamespaceList } from '../../runtime/src/ns/namespaces.ts';
 import { resolveInImage, type RootfsSpec } from '../../runtime/src/rootfs/rootfs.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';

@@ -4,9 +4,9 @@
 
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SyncPoint, SYNC_TEXT, syncPoint } from '../../runtime/src/container/sync-point.ts';
+import { SyncPoint, SYNC_TEXT, syncPoint } from '../../runtime/src/init/sync-point.ts';
 import { spawnInit } from '../../runtime/src/container/init-stage.ts';
-import { Plan } from '../../runtime/src/container/plan.ts';
+import { Plan } from '../../runtime/src/init/plan.ts';
 import { initSource } from '../../runtime/src/init/build.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
 

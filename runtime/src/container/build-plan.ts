@@ -27,8 +27,8 @@ import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
 import type { NamespaceName } from '../sys/constants.ts';
 import type { RunConfig } from './config.ts';
-import { Plan } from './plan.ts';
-import { SyncPoint } from './sync-point.ts';
+import { Plan } from '../init/plan.ts';
+import { SyncPoint } from '../init/sync-point.ts';
 
 export interface ProcessSpec {
   args: string[];

@@ -6,8 +6,8 @@ import type { Readable, Writable } from 'node:stream';
 import { initPath } from '../init/build.ts';
 import { SysError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import type { Plan } from './plan.ts';
-import { SYNC_TEXT, syncPoint, type SyncPoint } from './sync-point.ts';
+import type { Plan } from '../init/plan.ts';
+import { SYNC_TEXT, syncPoint, type SyncPoint } from '../init/sync-point.ts';
 
 export interface InitStage {
   child: ChildProcess;

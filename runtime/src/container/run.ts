@@ -17,7 +17,7 @@ import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
 import { claimIdRange } from './id-ranges.ts';
 import { mountDisk } from './disk.ts';
 import { containerPlan, processSpec } from './build-plan.ts';
-import { SyncPoint } from './sync-point.ts';
+import { SyncPoint } from '../init/sync-point.ts';
 import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
 import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';

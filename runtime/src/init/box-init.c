@@ -11,7 +11,7 @@
  *     close to runc.
  *
  * It makes no decisions. TypeScript computes a *plan*, a list of system calls
- * (runtime/src/container/build-plan.ts decides them, plan.ts writes them down), and writes
+ * (runtime/src/container/build-plan.ts decides them, init/plan.ts writes them down), and writes
  * it to fd 3; box-init executes them in order and reports each result on fd 4, so box can
  * trace them and name the one that failed.
  *
@@ -19,7 +19,7 @@
  * fields separated by 0x1f (ASCII unit separator), ending with a line "end". Nothing about
  * a plan has a fixed size here: the ops, their arguments and the environment are allocated
  * to fit, and a plan over PLAN_MAX_BYTES is refused whole (box refuses it first, with the
- * same bound, in container/plan.ts). Report lines: "OK <i> <result>", "ERR <i> <errno>"
+ * same bound, in init/plan.ts). Report lines: "OK <i> <result>", "ERR <i> <errno>"
  * (i = -1: the plan itself was refused), "SYNC <i> <pid> <point>", "PTY <i> <fd>".
  * fd 4 is close-on-exec: when the final execve succeeds box sees EOF, and knows the
  * user's command is running.
@@ -58,13 +58,13 @@
  * and the two pipes come right after them (plan_fds_after_preserved). */
 static int PLAN_FD = 3;
 static int REPORT_FD = 4;
-/* The same bound as PLAN_MAX_BYTES in container/plan.ts. The kernel's own limits are far
+/* The same bound as PLAN_MAX_BYTES in init/plan.ts. The kernel's own limits are far
  * below it (execve takes at most a quarter of the stack limit for argv and environment,
  * 2 MiB with the usual 8 MiB stack; a seccomp filter at most 4096 instructions). */
 #define PLAN_MAX_BYTES (16u << 20)
 
 /* The points at which we stop and wait for box ("sync <point>" ops). The numbers are the
- * ones of SyncPoint in runtime/src/container/sync-point.ts, where they are explained;
+ * ones of SyncPoint in runtime/src/init/sync-point.ts, where they are explained;
  * test/unit/sync-point.test.ts reads this enum and fails if the two differ. */
 enum sync_point {
 	SYNC_ID_MAP = 1,      /* box writes uid_map and gid_map */

@@ -4,7 +4,7 @@
 //
 // Most of a container's kernel work (unshare, mount, pivot_root, capset, seccomp) is made by
 // box-init, the single-threaded C stage, from a plan (container/build-plan.ts computes it,
-// container/plan.ts writes it down); what box itself
+// init/plan.ts writes it down); what box itself
 // asks of the kernel is mostly file writes to cgroupfs and /proc, and signals.
 
 import fs from 'node:fs';
