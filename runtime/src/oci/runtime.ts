@@ -22,7 +22,7 @@ import type { Cgroup } from '../cgroups/types.ts';
 import { containerPlan } from '../container/build-plan.ts';
 import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { restrictDevices } from '../container/run.ts';
+import { restrictDevices } from '../cgroups/devices.ts';
 import { Plan } from '../init/plan.ts';
 import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
