@@ -1,4 +1,4 @@
-// What box does at each of box-init's stops, and the lab sandbox's cgroup and device steps,
+// What box does at each of box-init's stops, box exec's plan, and the lab sandbox's cgroup and device steps,
 // run against a fake Sys (test/support/fake-sys.ts) and the real cgroup v2 driver over a
 // temporary directory: no root. The same steps run for real in test/integration/runtime.test.ts
 // (--userns, a lab's loop device) and lab-attacks.test.ts (the leaf and the delegation).
@@ -10,6 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { delegate, labCgroupMounts, moveToLeaf } from '../../runtime/src/cgroups/lab.ts';
 import { answerSync } from '../../runtime/src/container/sync-answers.ts';
+import { execPlan } from '../../runtime/src/container/exec.ts';
+import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
+import type { ContainerState } from '../../runtime/src/container/state.ts';
 import { SyncPoint } from '../../runtime/src/init/sync-point.ts';
 import { deviceFor } from '../../runtime/src/rootfs/device-node.ts';
 import { makedev } from '../../runtime/src/sys/sys.ts';
@@ -145,5 +148,40 @@ describe('a device node of a user-namespaced container\'s own', () => {
       const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
       expect(makedev(major, minor)).toBe(BigInt(st.rdev));
     }
+  });
+});
+
+describe('box exec\'s plan', () => {
+  const base = runConfigFrom(['-e', 'A=1', 'busybox']);
+  const state = {
+    id: 'c0ffee', name: 'web', pid: 4321, status: 'running',
+    namespaces: { user: 'user:[1]', ipc: 'ipc:[2]', uts: 'uts:[3]', net: 'net:[4]', cgroup: 'cgroup:[5]', pid: 'pid:[6]', mnt: 'mnt:[7]' },
+    config: { ...base, env: ['PATH=/bin', 'A=1'], workdir: '/srv' },
+  } as unknown as ContainerState;
+  const ours = (shared: string[]) => (ns: string) => (shared.includes(ns) ? (state.namespaces as Record<string, string>)[ns] : `${ns}:[99]`);
+
+  it('stops for the cgroup first, holds the root, joins user first and mnt last, skips what we share, forks into the PID namespace', () => {
+    const plan = execPlan(state, ['ps'], { interactive: false, tty: false, env: ['B=2'] }, ours(['net']));
+    const ops = plan.ops.map((op) => op.args[0] === 'setns' ? `setns ${op.args[1]}` : op.args[0]);
+    expect(plan.ops[0].args).toEqual(['sync', String(SyncPoint.JoinCgroup)]);
+    expect(ops.slice(1, ops.indexOf('fork') + 1)).toEqual([
+      'rootfd',
+      'setns /proc/4321/ns/user', 'setgroups', 'setresgid', 'setresuid',
+      'setns /proc/4321/ns/ipc', 'setns /proc/4321/ns/uts', 'setns /proc/4321/ns/cgroup',
+      'setns /proc/4321/ns/pid', 'setns /proc/4321/ns/mnt',
+      'enterroot', 'fork',
+    ]);
+    const last = plan.ops.at(-1)!;
+    expect(last.args.slice(0, 3)).toEqual(['exec', 'ps', 'ps']);
+    expect(plan.ops.filter((op) => op.args[0] === 'env').map((op) => op.args[1])).toEqual(['PATH=/bin', 'A=1', 'B=2']);
+    expect(plan.ops.some((op) => op.args[0] === 'chdir' && op.args[1] === '/srv')).toBe(true);
+  });
+
+  it('sharing the PID namespace: no fork; sharing the user namespace: no credential change', () => {
+    const plan = execPlan(state, ['ps'], { interactive: false, tty: false, env: [] }, ours(['pid', 'user']));
+    const ops = plan.ops.map((op) => op.args[0]);
+    expect(ops).not.toContain('fork');
+    expect(plan.ops.filter((op) => op.args[0] === 'setns').map((op) => op.args[1])).not.toContain('/proc/4321/ns/user');
+    expect(ops).not.toContain('setresuid'); // root in its user namespace already, and no --user
   });
 });
