@@ -12,6 +12,8 @@ export interface FakeSys extends Sys {
   /** Directories, device nodes and owners made so far, by path. */
   readonly made: Map<string, { kind: 'dir' | 'b' | 'c'; mode: number; dev?: [number, number]; owner?: [number, number] }>;
   readonly owners: Map<string, [number, number]>;
+  /** Loop devices attached, device -> backing file. */
+  readonly loops: Map<string, string>;
   /** Make the next call named `call` fail with this errno: fail('kill', 3) for ESRCH, fail('write:PATH', 16) for EBUSY. */
   fail(call: string, errno: number): void;
 }
@@ -22,6 +24,7 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
   const failures = new Map<string, number>();
   const made: FakeSys['made'] = new Map();
   const owners: FakeSys['owners'] = new Map();
+  const loops: FakeSys['loops'] = new Map();
   function call(name: string, args: string): void {
     const errno = failures.get(name);
     if (errno !== undefined) {
@@ -36,6 +39,7 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     files,
     made,
     owners,
+    loops,
     fail: (name, errno) => void failures.set(name, errno),
     kill: (pid, sig) => call('kill', `${pid}, ${sig}`),
     writeFile(path, value) {
@@ -61,6 +65,12 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     chown(path, uid, gid) {
       call('lchown', `"${path}", ${uid}, ${gid}`);
       owners.set(path, [uid, gid]);
+    },
+    attachLoop(file) {
+      call('attachLoop', `"${file}"`);
+      const device = `/dev/loop${loops.size}`;
+      loops.set(device, file);
+      return device;
     },
     mknod(path, type, mode, major, minor) {
       call('mknod', `"${path}", ${type === 'b' ? 'S_IFBLK' : 'S_IFCHR'}|0${mode.toString(8)}, makedev(${major}, ${minor})`);

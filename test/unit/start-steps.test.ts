@@ -11,6 +11,7 @@ import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { delegate, labCgroupMounts, moveToLeaf } from '../../runtime/src/cgroups/lab.ts';
 import { answerSync } from '../../runtime/src/container/sync-answers.ts';
 import { execPlan } from '../../runtime/src/container/exec.ts';
+import { withLabDisk } from '../../runtime/src/container/lab.ts';
 import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import type { ContainerState } from '../../runtime/src/container/state.ts';
 import { SyncPoint } from '../../runtime/src/init/sync-point.ts';
@@ -183,5 +184,38 @@ describe('box exec\'s plan', () => {
     expect(ops).not.toContain('fork');
     expect(plan.ops.filter((op) => op.args[0] === 'setns').map((op) => op.args[1])).not.toContain('/proc/4321/ns/user');
     expect(ops).not.toContain('setresuid'); // root in its user namespace already, and no --user
+  });
+});
+
+describe('a lab sandbox\'s loop device', () => {
+  const cfg = runConfigFrom(['--lab', 'busybox']);
+
+  it('is recorded (backing file\'s identity) before it is attached, so a box killed in between leaves a trace', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-loop-'));
+    temps.push(dir);
+    const sys = fakeSys();
+    let recordedFirst: unknown = null;
+    const attach = sys.attachLoop;
+    sys.attachLoop = (file) => {
+      recordedFirst = JSON.parse(fs.readFileSync(path.join(dir, 'loops.json'), 'utf8'));
+      return attach(file);
+    };
+    const withDisk = withLabDisk(sys, cfg, dir);
+    const st = fs.statSync(path.join(dir, 'lab-disk.img'));
+    expect(recordedFirst).toEqual([{ backing: expect.stringMatching(new RegExp(`^\\d+:\\d+:${st.ino}$`)) }]);
+    expect(withDisk.devices).toEqual([...cfg.devices, '/dev/loop0']);
+    expect(sys.loops.get('/dev/loop0')).toBe(path.join(dir, 'lab-disk.img'));
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'loops.json'), 'utf8'))[0].device).toBe('/dev/loop0');
+    expect(st.size).toBe(64 * 1024 * 1024); // sparse: its size, not its blocks
+  });
+
+  it('when the attach fails: the sandbox starts without one, and its file and record are gone', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-loop-'));
+    temps.push(dir);
+    const sys = fakeSys();
+    sys.fail('attachLoop', 19 /* ENODEV: no loop driver */);
+    expect(withLabDisk(sys, cfg, dir)).toBe(cfg);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(sys.loops.size).toBe(0);
   });
 });

@@ -93,7 +93,7 @@ export async function startContainer(
     fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
     fs.chmodSync(containersDir(), 0o711);
     if (!again) fs.mkdirSync(dir, { mode: 0o711 });
-    if (cfg.lab) cfg = withLabDisk(cfg, dir); // a loop device of its own, for the disk I/O lesson
+    if (cfg.lab) cfg = withLabDisk(sys, cfg, dir); // a loop device of its own, for the disk I/O lesson
     const state: ContainerState = {
       id, name, image: again?.image ?? cfg.image, imageId: image.id, command: proc.args,
       created: again?.created ?? new Date().toISOString(), status: 'created', pid: null,

@@ -8,6 +8,7 @@
 // cgroupfs and /proc, signals, and for a lab sandbox or a --device under --userns, a
 // directory, a device node and their owners (youki's Syscall trait has the same shape).
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { SysError } from './errors.ts';
@@ -35,6 +36,12 @@ export interface Sys {
   chown(path: string, uid: number, gid: number): void;
   /** mknod(2): a block ('b') or character ('c') device node with permission bits `mode`. */
   mknod(path: string, type: 'b' | 'c', mode: number, major: number, minor: number): void;
+  /**
+   * Attach a loop device over `file` (LOOP_CTL_GET_FREE on /dev/loop-control, then LOOP_SET_FD
+   * on the device it names); its path, /dev/loopN. The real one runs `losetup --find --show`,
+   * which retries when another attacher takes the same free device first.
+   */
+  attachLoop(file: string): string;
 }
 
 /** The real calls. Throws SysError naming the call on failure. */
@@ -70,6 +77,17 @@ export function realSys(trace: Trace): Sys {
     },
     chown(path, uid, gid) {
       traced(trace, 'lchown', `${q(path)}, ${uid}, ${gid}`, () => fs.lchownSync(path, uid, gid));
+    },
+    attachLoop(file) {
+      try {
+        const device = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+        trace.record({ kind: 'note', text: `losetup --find --show ${file}: ${device} (LOOP_CTL_GET_FREE, LOOP_SET_FD)` });
+        return device;
+      } catch (err) {
+        const why = String((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
+        trace.record({ kind: 'note', text: `losetup --find --show ${file}: failed: ${why}` });
+        throw new Error(why);
+      }
     },
     mknod(path, type, mode, major, minor) {
       const args = `${q(path)}, ${type === 'b' ? 'S_IFBLK' : 'S_IFCHR'}|0${mode.toString(8)}, makedev(${major}, ${minor})`;
