@@ -248,7 +248,7 @@ needs(rootReason).describe('restart policies and health checks', () => {
 
     // A RunConfig made in code, kept by the engine, waited for until healthy.
     const { runKeptInEngine } = await import('../../runtime/src/engine/control.ts');
-    const { runConfigFrom } = await import('../../runtime/src/cli/run-command.ts');
+    const { runConfigFrom } = await import('../../runtime/src/container/run-flags.ts');
     const cfg = runConfigFrom(['-d', '--name', 'api', '--restart', 'unless-stopped', '--health-cmd', 'echo up', '--health-interval', '100ms', 'busybox', 'sleep', '1000']);
     const api = await runKeptInEngine(cfg);
     ids.push(api);

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { contextPath, readContext } from '../../runtime/src/image/build/context.ts';
-import { cleanPath, globToRegex, isIgnored, parseIgnore } from '../../runtime/src/image/build/ignore.ts';
+import { contextPath, readContext } from '../../runtime/src/build/context.ts';
+import { cleanPath, globToRegex, isIgnored, parseIgnore } from '../../runtime/src/build/ignore.ts';
 import { userError } from './user-error.ts';
 
 const ignored = (patterns: string, p: string) => isIgnored(parseIgnore(patterns), p);

@@ -2,7 +2,7 @@
 // and what box makes of it (or the one line that says why not).
 
 import { describe, expect, it } from 'vitest';
-import { expand, keyValues, parseBoxfile, words } from '../../runtime/src/image/build/parse.ts';
+import { expand, keyValues, parseBoxfile, words } from '../../runtime/src/build/parse.ts';
 import { parseBuildArgs } from '../../runtime/src/cli/build-command.ts';
 import { userError } from './user-error.ts';
 

@@ -13,7 +13,7 @@ import { mapsEveryId, usernsRange } from '../../runtime/src/container/config.ts'
 import { claimIdRange, heldIdRanges } from '../../runtime/src/container/id-ranges.ts';
 import { containerDir } from '../../runtime/src/container/state.ts';
 import { containerPlan, processSpec } from '../../runtime/src/container/build-plan.ts';
-import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
+import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import { applyLab, labStoreBytes, LAB_DEFAULT_DISK_BYTES } from '../../runtime/src/container/lab.ts';
 import { parseSize } from '../../runtime/src/cgroups/index.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';

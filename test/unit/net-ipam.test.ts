@@ -6,7 +6,7 @@ import { addPortsRules, deletePortsRules, tableRules } from '../../runtime/src/n
 import { exposedPorts, formatPort, parsePublish } from '../../runtime/src/net/ports.ts';
 import { etcHosts, hostResolvers, hostsText, resolvConf } from '../../runtime/src/net/names.ts';
 import type { Network } from '../../runtime/src/net/store.ts';
-import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
+import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import { userError } from './user-error.ts';
 
 const net = (over: Partial<Network> = {}): Network => ({

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readBundle } from '../../runtime/src/oci/bundle.ts';
 import { finishProcess } from '../../runtime/src/container/build-plan.ts';
-import { Plan } from '../../runtime/src/container/plan.ts';
+import { Plan } from '../../runtime/src/init/plan.ts';
 
 let dir = '';
 beforeAll(() => {

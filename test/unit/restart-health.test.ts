@@ -11,8 +11,8 @@ import {
   applyProbe, effectiveHealthcheck, healthcheckFromFlags, healthSuffix, parseGoDuration, probeCommand, startingHealth,
   type Health, type Healthcheck,
 } from '../../runtime/src/container/health.ts';
-import { healthcheckInstruction } from '../../runtime/src/image/build/builder.ts';
-import { parseBoxfile } from '../../runtime/src/image/build/parse.ts';
+import { healthcheckInstruction } from '../../runtime/src/build/builder.ts';
+import { parseBoxfile } from '../../runtime/src/build/parse.ts';
 import { userError } from './user-error.ts';
 
 const S = 1e9;

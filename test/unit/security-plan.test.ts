@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { capHex } from '../../runtime/src/security/capabilities.ts';
 import { describePlan, parseSecurityOpts, securityPlan } from '../../runtime/src/security/plan.ts';
 import { parseSecurityStatus } from '../support/proc-status.ts';
-import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
+import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import { containerPlan, processSpec } from '../../runtime/src/container/build-plan.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
 import { fakeSys } from '../support/fake-sys.ts';

@@ -2,7 +2,7 @@
 // without root. The same mounts are made for real in test/integration/volume.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import { runConfigFrom } from '../../runtime/src/cli/run-command.ts';
+import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import { containerPlan, processSpec } from '../../runtime/src/container/build-plan.ts';
 import type { RootfsSpec } from '../../runtime/src/rootfs/rootfs.ts';
 import {

@@ -12,6 +12,8 @@ import fs from 'node:fs';
 import { lastErrno, libc } from '../sys/libc.ts';
 import { SysError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
+import path from 'node:path';
+import type { Cgroup } from './types.ts';
 
 export interface DeviceRule {
   type: 'c' | 'b' | 'a';
@@ -151,4 +153,24 @@ export function attachDeviceProgram(sys: Sys, dir: string, rules: DeviceRule[]):
 export function writeDeviceRulesV1(sys: Sys, dir: string, rules: string[]): void {
   sys.writeFile(`${dir}/devices.deny`, 'a');
   for (const rule of rules) sys.writeFile(`${dir}/devices.allow`, rule);
+}
+
+/**
+ * The device rules (cgroups/devices.ts): a container may open only the harmless device nodes,
+ * whatever nodes it makes. Inside a user namespace (box in a lab sandbox) the kernel refuses
+ * both the v1 writes and loading an eBPF program; the sandbox's own rules, which apply to
+ * every cgroup below it, still hold there.
+ */
+export function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
+  const rules = [...DEFAULT_DEVICE_RULES, ...extra.map(ruleForDevice)];
+  try {
+    if (cg.version === 2) {
+      attachDeviceProgram(sys, cg.paths[0], rules.map(parseDeviceRule));
+    } else {
+      const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
+      if (dir) writeDeviceRulesV1(sys, dir, rules);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
 }

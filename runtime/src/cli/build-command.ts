@@ -1,16 +1,16 @@
-// `box build` and `box builder prune`: parsing and printing; the work is in image/build/.
+// `box build` and `box builder prune`: parsing and printing; the work is in build/.
 
 import { boxRoot } from '../image/paths.ts';
-import { Builder } from '../image/build/builder.ts';
-import { pruneBuildCache } from '../image/build/cache.ts';
+import { Builder } from '../build/builder.ts';
+import { pruneBuildCache } from '../build/cache.ts';
 import { shortDigest } from '../image/digest.ts';
 import { normalizeRef } from '../image/ref.ts';
 import { UserError } from '../sys/errors.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { humanSize } from './format.ts';
-import type { ImageCommand } from './image-commands.ts';
+import type { ImageCommand } from './command.ts';
 
 const BUILD_OPTIONS: OptionSpec[] = [
   { name: 'tag', short: 't', value: true, repeat: true, help: 'name the image NAME[:TAG] (may be given more than once)' },

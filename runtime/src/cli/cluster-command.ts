@@ -20,7 +20,7 @@ import { processStart } from '../container/state.ts';
 import { lookupNetwork } from '../net/store.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import { parseArgs, type OptionSpec } from './args.ts';
+import { parseArgs, type OptionSpec } from '../container/args.ts';
 
 const USAGE = `Usage: box cluster COMMAND
 

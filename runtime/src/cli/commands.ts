@@ -3,29 +3,25 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { detectCgroups } from '../cgroups/index.ts';
-import { containerCgroup } from '../container/cgroup.ts';
-import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../container/cleanup.ts';
+import { reapStale } from '../container/cleanup.ts';
 import {
-  containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
+  containerDir, listIds, lookup, monitorAlive, readState, type ContainerState,
 } from '../container/state.ts';
-import { errnoCode, isNotFound, UserError } from '../sys/errors.ts';
-import { ago, formatTable, humanDuration } from './format.ts';
-import { healthSuffix } from '../container/health.ts';
+import { isNotFound, UserError } from '../sys/errors.ts';
+import { ago, formatTable, formatTemplate } from './format.ts';
+import { parseSignal, signalContainer, stopContainer } from '../container/kill.ts';
+import { removeContainer } from '../container/remove.ts';
+import { statusText } from '../container/status.ts';
+import type { Command } from './command.ts';
 import { markStoppedByHand } from '../container/restart.ts';
 import { hasLog, logPathOf, readLog } from '../container/log.ts';
-import { isPaused, pauseContainer, unpauseContainer } from '../container/pause.ts';
+import { pauseContainer, unpauseContainer } from '../container/pause.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
-import { execCommand, EXEC_OPTIONS, monitorCommand, runCommand, runHelp } from './run-command.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
+import { execCommand, monitorCommand, runCommand, runHelp } from './run-command.ts';
+import { EXEC_OPTIONS } from '../container/run-flags.ts';
 
-export interface Command {
-  summary: string;
-  help(): string | Promise<string>;
-  run(argv: string[], trace: Trace): Promise<number>;
-  /** For commands whose arguments may contain --help meant for the container's command. */
-  passHelp?(argv: string[]): boolean;
-}
 
 const afterCommand = (argv: string[]) => {
   // `box run busybox ls --help`: the --help belongs to ls.
@@ -148,12 +144,6 @@ function needOne(args: string[], usage: string): void {
 
 // ---- ps ---------------------------------------------------------------------------------
 
-export function statusText(s: ContainerState): string {
-  if (s.status === 'running') return `Up ${humanDuration((Date.now() - Date.parse(s.started ?? s.created)) / 1000)}${isPaused(s) ? ' (Paused)' : healthSuffix(s.health)}`;
-  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${ago(s.finished ?? undefined)}`;
-  if (s.status === 'exited') return `Exited (${s.exitCode})${s.oomKilled ? ' OOM' : ''} ${ago(s.finished ?? undefined)}`;
-  return 'Created';
-}
 
 function allStates(): ContainerState[] {
   return listIds().map(readState).filter((s): s is ContainerState => s !== null)
@@ -173,52 +163,9 @@ function ps(opts: Record<string, unknown>, _args: string[], trace: Trace): numbe
 
 // ---- stop, kill, rm ---------------------------------------------------------------------
 
-function parseSignal(s: string): NodeJS.Signals | number {
-  if (/^\d+$/.test(s)) return Number(s);
-  const name = (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`) as NodeJS.Signals;
-  if (!(name in os.constants.signals)) throw new UserError(`unknown signal '${s}'; e.g. TERM, KILL, HUP or 15`);
-  return name;
-}
 
-export function signalContainer(s: ContainerState, sig: NodeJS.Signals | number): void {
-  if (s.status !== 'running' || !s.pid) throw new UserError(`container '${s.name}' is not running`);
-  try {
-    process.kill(s.pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
 
-/** Wait until the container's monitor has recorded its exit (or removed it). */
-async function waitExited(id: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const s = readState(id);
-    if (!s || s.status === 'exited') return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
 
-/** SIGKILL everything in the container's cgroup: PID 1 and any process it left behind. */
-export function killAll(s: ContainerState, trace: Trace): void {
-  const sys = realSys(trace);
-  if (s.pid) {
-    try {
-      process.kill(s.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  try {
-    containerCgroup(sys, s)?.killAll();
-  } catch (err) {
-    // The container's own box may be removing the same cgroup right now (its command died):
-    // a cgroup file gone from under us means the job is done, not failed.
-    const code = errnoCode(err);
-    if (code !== 'ENOENT' && code !== 'ENODEV') throw err;
-  }
-}
 
 async function stop(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
   needOne(args, 'stop CONTAINER');
@@ -231,38 +178,11 @@ async function stop(opts: Record<string, unknown>, args: string[], trace: Trace)
   return 0;
 }
 
-/** Stop one container: `signal` (SIGTERM, or its stop signal), then SIGKILL after `graceMs`. */
-export async function stopContainer(s: ContainerState, graceMs: number, trace: Trace, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  // By hand: its restart policy lets it be (a file the engine reads; container/restart.ts).
-  if (s.status === 'running' || s.status === 'restarting') markStoppedByHand(s.id);
-  if (s.status === 'running') {
-    signalContainer(s, signal);
-    if (!(await waitExited(s.id, graceMs))) {
-      killAll(s, trace);
-      await waitExited(s.id, 5000);
-    }
-  }
-  if (readState(s.id)?.status === 'restarting') await waitExited(s.id, 5000); // the engine sees the mark within 0.1 s
-}
 
 async function stopOne(s: ContainerState, grace: number, trace: Trace): Promise<void> {
   await stopContainer(s, grace * 1000, trace);
 }
 
-/** Remove one container, killing it first if it runs (`box rm -f`); with `volumes`, its anonymous volumes too. */
-export async function removeContainer(s: ContainerState, trace: Trace, volumes = false): Promise<void> {
-  if (s.status === 'running' || s.status === 'restarting') {
-    markStoppedByHand(s.id); // no restart: it is going away
-    if (s.status === 'running') killAll(s, trace); // restarting: no process (its old pid may be another's now)
-    if (!(await waitExited(s.id, 5000))) reapStale(realSys(trace));
-  }
-  // An --rm container's monitor removes it; otherwise it is ours to remove.
-  if (fs.existsSync(containerDir(s.id))) {
-    removeContainerFiles(s.id);
-    releaseName(s.name, s.id);
-  }
-  if (volumes) removeAnonymousVolumes(s);
-}
 
 async function restart(opts: Record<string, unknown>, args: string[], trace: Trace): Promise<number> {
   needOne(args, 'restart CONTAINER');
@@ -451,19 +371,6 @@ async function inspect(opts: Record<string, unknown>, args: string[]): Promise<n
   return 0;
 }
 
-/** The part of Go templates that `docker inspect -f` users reach for: {{.A.B}} and {{json .A}}. */
-export function formatTemplate(format: string, value: Record<string, unknown>): string {
-  return format.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, field: string) => {
-    let v: unknown = value;
-    for (const key of field.split('.').filter(Boolean)) {
-      if (v === null || typeof v !== 'object' || !(key in (v as object))) {
-        throw new UserError(`--format: no field '${field}'; the fields are those of \`box inspect\` (e.g. .State.Pid)`);
-      }
-      v = (v as Record<string, unknown>)[key];
-    }
-    return json || (v !== null && typeof v === 'object') ? JSON.stringify(v) : String(v);
-  });
-}
 
 function info(_opts: Record<string, unknown>, _args: string[], trace: Trace): number {
   const sys = realSys(trace);

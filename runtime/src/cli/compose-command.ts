@@ -15,10 +15,12 @@ import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, parseEnv, type OptionSpec } from './args.ts';
-import { removeContainer, stopContainer } from './commands.ts';
+import { helpText, parseArgs, parseEnv, type OptionSpec } from '../container/args.ts';
+import { stopContainer } from '../container/kill.ts';
+import { removeContainer } from '../container/remove.ts';
 import { formatTable } from './format.ts';
-import { attach, runConfigFrom, startDetached } from './run-command.ts';
+import { attach, startDetached } from './run-command.ts';
+import { runConfigFrom } from '../container/run-flags.ts';
 import { startOne } from './start-command.ts';
 
 const GLOBAL: OptionSpec[] = [

@@ -2,6 +2,11 @@
 // reader who knows `docker ps` and `docker images` reads box's output the same way. One copy,
 // used by every command that prints a table (ps, images, history, trust ls...).
 
+import { UserError } from '../sys/errors.ts';
+
+// Durations live with the container's status (the engine says "Up 5 minutes" too); one copy.
+export { ago, humanDuration } from '../container/status.ts';
+
 /** Bytes as Docker prints them: decimal units, three significant digits ("4.26MB", "772kB", "0B"). */
 export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
@@ -14,29 +19,6 @@ export function humanSize(bytes: number): string {
   return `${Number(v.toPrecision(3))}${units[u]}`;
 }
 
-/** How long ago, as Docker says it: "5 seconds", "About a minute", "3 hours", "2 weeks", "55 years". */
-export function humanDuration(seconds: number): string {
-  const s = Math.floor(seconds);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
-}
-
-export function ago(iso: string | undefined, now = Date.now()): string {
-  if (!iso || Number.isNaN(Date.parse(iso))) return 'N/A';
-  return `${humanDuration((now - Date.parse(iso)) / 1000)} ago`;
-}
-
 /** Columns padded to the widest cell plus three spaces, as `docker` and `box ps` print them. */
 export function formatTable(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -47,4 +29,18 @@ export function formatTable(head: string[], rows: string[][]): string {
 /** Shorten to `max` characters with an ellipsis, as docker does without --no-trunc. */
 export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The part of Go templates that `docker inspect -f` users reach for: {{.A.B}} and {{json .A}}. */
+export function formatTemplate(format: string, value: Record<string, unknown>): string {
+  return format.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_m, json: string | undefined, field: string) => {
+    let v: unknown = value;
+    for (const key of field.split('.').filter(Boolean)) {
+      if (v === null || typeof v !== 'object' || !(key in (v as object))) {
+        throw new UserError(`--format: no field '${field}'; the fields are those of \`box inspect\` (e.g. .State.Pid)`);
+      }
+      v = (v as Record<string, unknown>)[key];
+    }
+    return json || (v !== null && typeof v === 'object') ? JSON.stringify(v) : String(v);
+  });
 }

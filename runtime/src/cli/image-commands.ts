@@ -21,16 +21,11 @@ import { layerSize } from '../image/sizes.ts';
 import { tagImage } from '../image/tag.ts';
 import { isNotFound, NotFoundError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
-import { ago, formatTable, humanSize, truncate } from './format.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
+import { ago, formatTable, formatTemplate, humanSize, truncate } from './format.ts';
+import { confirm, type ImageCommand } from './command.ts';
 
 /** The shape of an entry of the COMMANDS table (cli/commands.ts). */
-export interface ImageCommand {
-  summary: string;
-  help(): string;
-  run(argv: string[], trace: Trace): Promise<number>;
-  passHelp?(argv: string[]): boolean;
-}
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
@@ -182,25 +177,6 @@ function pruneCommand(opts: Opts, args: string[]): number {
   return 0;
 }
 
-/** Ask on the terminal; anything but y/yes (or no input at all) is no. */
-export function confirm(question: string): boolean {
-  process.stderr.write(question);
-  const buf = Buffer.alloc(256);
-  let answer = '';
-  for (;;) {
-    let n: number;
-    try {
-      n = fs.readSync(0, buf, 0, buf.length, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      break;
-    }
-    if (n === 0) break;
-    answer += buf.toString('utf8', 0, n);
-    if (answer.includes('\n')) break;
-  }
-  return /^\s*y(es)?\s*$/i.test(answer.split('\n')[0]);
-}
 
 // ---- history, inspect -------------------------------------------------------------------
 
@@ -248,8 +224,6 @@ async function imageInspectCommand(opts: Opts, args: string[]): Promise<number> 
     return view;
   });
   if (typeof opts.format === 'string') {
-    // Loaded when used: commands.ts imports this file, so a static import would be a cycle.
-    const { formatTemplate } = await import('./commands.ts');
     for (const v of views) out(formatTemplate(opts.format, v) + '\n');
   } else {
     out(JSON.stringify(views, null, 2) + '\n');

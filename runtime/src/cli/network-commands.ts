@@ -3,7 +3,7 @@
 
 import type { Trace } from '../sys/trace.ts';
 import { UserError } from '../sys/errors.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { createNetwork, removeNetwork } from '../net/network.ts';
 import { DEFAULT_NETWORK, leases, listNetworks, lookupNetwork, type Network } from '../net/store.ts';
 import { dnsRunning, nameRecords } from '../net/names.ts';
@@ -12,7 +12,7 @@ import { connectContainer, disconnectContainer, liveContainerName } from '../con
 import { reapStale } from '../container/cleanup.ts';
 import { lookup, readState } from '../container/state.ts';
 import { realSys } from '../sys/sys.ts';
-import type { Command } from './commands.ts';
+import type { Command } from './command.ts';
 
 interface Sub {
   usage: string;

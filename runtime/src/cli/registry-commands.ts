@@ -9,8 +9,8 @@ import { pushImage } from '../image/registry/push.ts';
 import { addTrustedKey, ownPublicKey, removeTrustedKey, signImage, trustedKeys, trustPaths, verifyImage } from '../image/trust.ts';
 import { UserError } from '../sys/errors.ts';
 import { formatTable, humanSize } from './format.ts';
-import type { ImageCommand } from './image-commands.ts';
-import { helpText, parseArgs, type OptionSpec, type Parsed } from './args.ts';
+import type { ImageCommand } from './command.ts';
+import { helpText, parseArgs, type OptionSpec, type Parsed } from '../container/args.ts';
 
 /** A command's words: `push [OPTIONS] IMAGE...` (its name first), what it does, its flags. */
 interface Spec {

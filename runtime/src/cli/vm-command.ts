@@ -14,7 +14,7 @@ import { DEFAULT_TIMEOUT_MS } from '../vmm/monitor.ts';
 import { exitStatus, formatCounts, formatMs, formatStopReport, formatSummary, isFailure } from '../vmm/report.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
 import { formatTable } from './format.ts';
 
 const KVM_OPTION: OptionSpec = { name: 'kvm', value: true, help: 'the KVM device (default /dev/kvm)' };

@@ -9,10 +9,10 @@ import {
   anonymousName, createVolume, dataDir, diskUsage, getVolume, listVolumes, removeVolume, requireVolume, volumeView,
   type VolumeRecord,
 } from '../volume/store.ts';
-import { helpText, parseArgs, type OptionSpec } from './args.ts';
-import { formatTemplate } from './commands.ts';
+import { helpText, parseArgs, type OptionSpec } from '../container/args.ts';
+import { formatTemplate } from './format.ts';
 import { formatTable, humanSize } from './format.ts';
-import { confirm, type ImageCommand } from './image-commands.ts';
+import { confirm, type ImageCommand } from './command.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 const out = (text: string) => process.stdout.write(text);

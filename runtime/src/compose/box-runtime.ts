@@ -10,7 +10,7 @@ import { reapStale } from '../container/cleanup.ts';
 import { connectContainer, liveContainerName } from '../container/network.ts';
 import { containersUsingVolume, listIds, lookup, readState, type ContainerState } from '../container/state.ts';
 import { needsEngine } from '../container/restart.ts';
-import { Builder } from '../image/build/builder.ts';
+import { Builder } from '../build/builder.ts';
 import { resolveImage } from '../image/index.ts';
 import { findImage } from '../image/catalog.ts';
 import { boxRoot } from '../image/paths.ts';

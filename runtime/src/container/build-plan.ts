@@ -27,7 +27,8 @@ import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
 import type { NamespaceName } from '../sys/constants.ts';
 import type { RunConfig } from './config.ts';
-import { Plan } from './plan.ts';
+import { Plan } from '../init/plan.ts';
+import { SyncPoint } from '../init/sync-point.ts';
 
 export interface ProcessSpec {
   args: string[];
@@ -51,9 +52,6 @@ export interface ProcessSpec {
   preserveFds?: number;
 }
 
-export const SYNC_IDMAP = 'box writes uid_map and gid_map';
-export const SYNC_CGROUP = 'box has put the container in its cgroup';
-export const SYNC_LEAF = 'box moves the sandbox into a leaf cgroup, so it may hand controllers down';
 
 /** The network, as far as box-init is concerned (the rest is net/: veths, addresses, routes). */
 export interface PlanNet {
@@ -95,7 +93,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
     }
     plan.unshare(CLONE_NEWUSER);
     if (owner !== undefined) plan.prctl(PR_SET_PDEATHSIG, SIGKILL, 'PR_SET_PDEATHSIG'); // the uid change cleared it
-    plan.sync(SYNC_IDMAP);
+    plan.sync(SyncPoint.IdMap);
     // We are in the new user namespace with every capability, but our uid 0 outside is not
     // mapped inside: become the namespace's root (uid `base` of the range box maps).
     plan.setgroups([]).setresgid(0).setresuid(0);
@@ -110,12 +108,12 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (has('pid')) plan.fork();
 
   if (rootfs) buildRootfs(plan, rootfs, { newIpcNs: has('ipc'), volumesBound: cfg.userns });
-  plan.sync(SYNC_CGROUP);
+  plan.sync(SyncPoint.Cgroup);
   if (has('cgroup')) plan.unshare(CLONE_NEWCGROUP);
   // A lab sandbox makes cgroups of its own. On cgroup v2 a cgroup that holds processes may not
   // hand controllers down ("no internal processes"), so now that the namespace's root is the
   // sandbox's cgroup, box moves the sandbox's processes into a leaf below it.
-  if (cfg.lab) plan.sync(SYNC_LEAF);
+  if (cfg.lab) plan.sync(SyncPoint.Leaf);
   if (has('uts') && cfg.hostname) plan.sethostname(cfg.hostname);
   // A new network namespace has only lo, and it is down (as after `unshare --net`). A lab
   // sandbox brings it up, so the reader's own servers on 127.0.0.1 work.

@@ -14,7 +14,8 @@ import type { Sys } from '../sys/sys.ts';
 import type { RunConfig } from './config.ts';
 import { finishProcess, parseUser, type ProcessSpec } from './build-plan.ts';
 import { spawnInit } from './init-stage.ts';
-import { Plan } from './plan.ts';
+import { Plan } from '../init/plan.ts';
+import { SyncPoint } from '../init/sync-point.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import { signalNumber } from './run.ts';
 import { lookup, type ContainerState } from './state.ts';
@@ -35,16 +36,16 @@ export interface ExecOptions {
 // The mount namespace last: joining it changes our root, and the /proc paths we open.
 const JOIN_ORDER: NamespaceName[] = ['user', 'ipc', 'uts', 'net', 'cgroup', 'time', 'pid', 'mnt'];
 
-export async function execInContainer(sys: Sys, ref: string, command: string[], opts: ExecOptions):
-  Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number>; child: ChildProcess; output: Output }> {
-  const state = lookup(ref);
-  if (state.status !== 'running' || !state.pid || !fs.existsSync(`/proc/${state.pid}`)) {
-    throw new UserError(`container '${state.name}' is not running; start a new one with box run`);
-  }
+/**
+ * box-init's plan for `box exec`: stop at JoinCgroup (box puts it in the container's cgroup),
+ * hold the container's root, join each namespace the container does not share with us
+ * (`mine`: our own namespace of that type), enter the root, fork into its PID namespace, then
+ * the same lock-down as box run (finishProcess).
+ */
+export function execPlan(state: ContainerState, command: string[], opts: ExecOptions, mine: (ns: NamespaceName) => string | null): Plan {
   const cfg = state.config as unknown as RunConfig;
-  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
   const plan = new Plan();
-  plan.sync('box puts us in the container\'s cgroup');
+  plan.sync(SyncPoint.JoinCgroup);
   // The container's root as its first process sees it (after pivot_root or chroot), opened
   // before we join its mount namespace, whose own root may be the host's (--chroot).
   plan.rootFd(`/proc/${state.pid}/root`);
@@ -62,6 +63,17 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push(`TERM=${invocation().env.TERM || 'xterm'}`);
   const proc: ProcessSpec = { args: command, env, cwd: opts.workdir ?? (cfg.workdir as string) ?? '/', uid, gid, tty: opts.tty };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
+  return plan;
+}
+
+export async function execInContainer(sys: Sys, ref: string, command: string[], opts: ExecOptions):
+  Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number>; child: ChildProcess; output: Output }> {
+  const state = lookup(ref);
+  if (state.status !== 'running' || !state.pid || !fs.existsSync(`/proc/${state.pid}`)) {
+    throw new UserError(`container '${state.name}' is not running; start a new one with box run`);
+  }
+  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
+  const plan = execPlan(state, command, opts, mine);
 
   let pty: Pty | null = null;
   const cgroup = containerCgroup(sys, state);

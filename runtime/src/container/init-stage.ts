@@ -6,7 +6,8 @@ import type { Readable, Writable } from 'node:stream';
 import { initPath } from '../init/build.ts';
 import { SysError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
-import type { Plan } from './plan.ts';
+import type { Plan } from '../init/plan.ts';
+import { SYNC_TEXT, syncPoint, type SyncPoint } from '../init/sync-point.ts';
 
 export interface InitStage {
   child: ChildProcess;
@@ -21,8 +22,8 @@ export interface InitOptions {
   trace: Trace;
   /** stdin, stdout, stderr of the container: 'inherit', 'pipe', 'ignore' or file descriptors. */
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[];
-  /** Called at each `sync` op with the pid of the process that waits; resolve to let it go on. */
-  onSync?: (pid: number, why: string) => void | Promise<void>;
+  /** Called at each `sync` op with the pid of the process that waits and the point; resolve to let it go on. */
+  onSync?: (pid: number, point: SyncPoint) => void | Promise<void>;
   /**
    * Called once the host PID of the container's process is known: at once when the plan has
    * no fork, else when box-init reports the fork. Put it in the container's cgroup here.
@@ -87,15 +88,21 @@ export function spawnInit(opts: InitOptions): InitStage {
     });
 
     async function handle(line: string): Promise<void> {
-      const [kind, idx, value] = line.split(' ');
+      const [kind, idx, value, extra] = line.split(' ');
       const op = opts.plan.ops[Number(idx)];
       const n = Number(value);
       if (kind === 'SYNC') {
+        // "SYNC <i> <pid> <point>": the point is the number box-init read from the op, which
+        // must be the one we planned there (anything else is a box-init out of step with us).
+        const point = syncPoint(Number(extra));
+        if (point === undefined || op?.args[0] !== 'sync' || op.args[1] !== String(point)) {
+          throw new UserError(`box-init stopped at an unknown sync point (${JSON.stringify(line)}); rebuild it with npm run build:box`);
+        }
         // The pid box-init reports is its own getpid(), which is 1 once it is inside a new
         // PID namespace: use the pid the host knows it by, the one we spawned or, after a
         // fork, the child's. (Trusting n here once moved the host's PID 1 into a container cgroup.)
-        await opts.onSync?.(pid, op?.text ?? '');
-        opts.trace.record({ kind: 'note', text: `sync: ${op?.text}` }, 'init');
+        await opts.onSync?.(pid, point);
+        opts.trace.record({ kind: 'note', text: `sync: ${SYNC_TEXT[point]}` }, 'init');
         planPipe.write('\n');
       } else if (kind === 'PTY') {
         await opts.onConsole?.(pid, n);

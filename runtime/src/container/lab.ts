@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { RunConfig } from './config.ts';
+import type { Sys } from '../sys/sys.ts';
 import { invocation } from '../sys/invocation.ts';
 import { BOX_HOME as boxHome } from '../home.ts';
 
@@ -98,7 +99,7 @@ interface LoopRecord {
 }
 
 /** The config with the sandbox's own loop device added, or unchanged (and a note) where the host has none. */
-export function withLabDisk(cfg: RunConfig, dir: string): RunConfig {
+export function withLabDisk(sys: Sys, cfg: RunConfig, dir: string): RunConfig {
   const image = path.join(dir, LAB_DISK_FILE);
   const record = path.join(dir, LOOPS_FILE);
   try {
@@ -107,7 +108,7 @@ export function withLabDisk(cfg: RunConfig, dir: string): RunConfig {
     const st = fs.statSync(image);
     const backing = `${major(st.dev)}:${minor(st.dev)}:${st.ino}`;
     writeRecords(record, [{ backing }]);
-    const loop = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const loop = sys.attachLoop(image);
     writeRecords(record, [{ backing, device: loop }]);
     return { ...cfg, devices: [...cfg.devices, loop] };
   } catch (err) {

@@ -5,10 +5,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { detectCgroups, warmCgroupMigration } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { parseMountinfo } from '../cgroups/mounts.ts';
 import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
@@ -16,7 +15,8 @@ import type { Sys } from '../sys/sys.ts';
 import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
 import { claimIdRange } from './id-ranges.ts';
 import { mountDisk } from './disk.ts';
-import { containerPlan, processSpec, SYNC_CGROUP, SYNC_IDMAP, SYNC_LEAF } from './build-plan.ts';
+import { containerPlan, processSpec } from './build-plan.ts';
+import { answerSync } from './sync-answers.ts';
 import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
 import { portOwner, sharedNetns } from './network.ts';
 import { spawnInit } from './init-stage.ts';
@@ -30,7 +30,9 @@ import {
 import { reapStale, removeAnonymousVolumes, removeContainerFiles } from './cleanup.ts';
 import { prepareMounts, removeUnused, type PreparedMounts } from '../volume/mounts.ts';
 import { parseVolumesFrom, requestsFrom, type MountRequest } from '../volume/spec.ts';
-import { attachDeviceProgram, DEFAULT_DEVICE_RULES, parseDeviceRule, ruleForDevice, writeDeviceRulesV1 } from '../cgroups/devices.ts';
+import { restrictDevices } from '../cgroups/devices.ts';
+import { delegate, labCgroupMounts } from '../cgroups/lab.ts';
+import { deviceFor } from '../rootfs/device-node.ts';
 import { labStoreBytes, withLabDisk } from './lab.ts';
 import { invocation } from '../sys/invocation.ts';
 import { effectiveHealthcheck, startingHealth } from './health.ts';
@@ -92,7 +94,7 @@ export async function startContainer(
     fs.mkdirSync(containersDir(), { recursive: true, mode: 0o711 });
     fs.chmodSync(containersDir(), 0o711);
     if (!again) fs.mkdirSync(dir, { mode: 0o711 });
-    if (cfg.lab) cfg = withLabDisk(cfg, dir); // a loop device of its own, for the disk I/O lesson
+    if (cfg.lab) cfg = withLabDisk(sys, cfg, dir); // a loop device of its own, for the disk I/O lesson
     const state: ContainerState = {
       id, name, image: again?.image ?? cfg.image, imageId: image.id, command: proc.args,
       created: again?.created ?? new Date().toISOString(), status: 'created', pid: null,
@@ -125,10 +127,10 @@ export async function startContainer(
       invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
-    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(d, ids, dir));
+    if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(sys, d, ids.base, dir));
     cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
-      rootfs.cgroupMounts = labCgroupMounts(cgroup);
+      rootfs.cgroupMounts = labCgroupMounts(sys, cgroup);
       rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
     }
     if (rootfs && net) rootfs.lowerDirs = [...rootfs.lowerDirs, initLayer(dir, net.files, rootfs.lowerDirs)];
@@ -150,14 +152,11 @@ export async function startContainer(
       // cgroup v1 only root of the first user namespace, or the same uid, may move a process)
       // and before it forks, so that the container's PID 1 is born in the cgroup.
       onProcess: ids ? undefined : (pid) => cgroup?.addProcess(pid),
-      onSync: (pid, why) => {
-        // The container's network namespace exists now: plug its veths in.
-        if (why === SYNC_CGROUP && net) plug(sys.trace, pid, net.net);
-        if (why === SYNC_LEAF && cgroup && ids) moveToLeaf(sys, cgroup, [init.child.pid!, pid], ids);
-        if (why !== SYNC_IDMAP || !ids) return;
-        cgroup?.addProcess(pid);
-        writeIdMaps(sys, pid, ids);
-      },
+      // At each stop: cgroup and id maps, network, the lab's leaf (sync-answers.ts says the order).
+      onSync: (pid, point) => answerSync({
+        sys, cgroup, ids, reaperPid: () => init.child.pid!,
+        plugNetwork: net ? (p) => plug(sys.trace, p, net!.net) : undefined,
+      }, pid, point),
       onConsole: takeConsole ?? ((pid, fd) => {
         pty = adoptConsole(sys, pid, fd);
       }),
@@ -275,10 +274,6 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
   return spec;
 }
 
-/** What a lab sandbox may make below its delegated cgroup (v2): ample for nested box and the lessons. */
-const LAB_MAX_CGROUPS = 256;
-const LAB_MAX_CGROUP_DEPTH = 8;
-
 /** Recorded in state.json before the cgroup exists, so a box killed in between leaves no unknown cgroup. */
 const cgroupName = (id: string) => `box-${id.slice(0, 12)}`;
 
@@ -311,8 +306,7 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
     });
     restrictDevices(sys, cg, cfg.devices);
     if (cfg.lab && ids) {
-      delegate(cg, ids.base);
-      cg.limitNesting(LAB_MAX_CGROUPS, LAB_MAX_CGROUP_DEPTH); // v2 only: see cgroups/v1.ts limitNesting
+      delegate(sys, cg, ids.base);
     }
   } catch (err) {
     cg.destroy();
@@ -321,102 +315,11 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
   return cg;
 }
 
-/**
- * The device rules (cgroups/devices.ts): a container may open only the harmless device nodes,
- * whatever nodes it makes. Inside a user namespace (box in a lab sandbox) the kernel refuses
- * both the v1 writes and loading an eBPF program; the sandbox's own rules, which apply to
- * every cgroup below it, still hold there.
- */
-export function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
-  const rules = [...DEFAULT_DEVICE_RULES, ...extra.map(ruleForDevice)];
-  try {
-    if (cg.version === 2) {
-      attachDeviceProgram(sys, cg.paths[0], rules.map(parseDeviceRule));
-    } else {
-      const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
-      if (dir) writeDeviceRulesV1(sys, dir, rules);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-  }
-}
 
-/**
- * The lab's leaf: on cgroup v2, the sandbox's processes (box-init's reaper and the sandbox's
- * PID 1, who brings the rest) go to <sandbox>/init, and the sandbox's cgroup hands memory, cpu,
- * pids and io down, so that box inside may make cgroups beside it (BOX_CGROUP_PARENT=/box, set by
- * applyLab). cgroup v1 has no such rule: nothing to do there.
- */
-function moveToLeaf(sys: Sys, cg: Cgroup, pids: number[], ids: IdRange): void {
-  if (cg.version !== 2) return;
-  const dir = cg.paths[0];
-  const leaf = path.join(dir, 'init');
-  fs.mkdirSync(leaf);
-  for (const pid of pids) sys.writeFile(path.join(leaf, 'cgroup.procs'), String(pid));
-  const available = fs.readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean);
-  // io too where the host has it (v2 only: on v1 blkio is a hierarchy of its own), for the disk lesson.
-  const wanted = ['memory', 'cpu', 'pids', 'io'].filter((c) => available.includes(c));
-  if (wanted.length) sys.writeFile(path.join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
-  for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) {
-    fs.chownSync(path.join(leaf, f), ids.base, ids.base);
-  }
-}
 
-/**
- * Hand a lab sandbox's cgroup to its root: it may create child cgroups and move its own
- * processes, but not raise its own limits (those files stay owned by the host's root).
- */
-function delegate(cg: Cgroup, uid: number): void {
-  for (const dir of cg.paths) {
-    fs.chownSync(dir, uid, uid);
-    for (const f of ['cgroup.procs', 'tasks', 'cgroup.subtree_control', 'cgroup.threads']) {
-      try {
-        fs.chownSync(path.join(dir, f), uid, uid);
-      } catch {
-        /* not every hierarchy has every file */
-      }
-    }
-  }
-}
 
-/**
- * A device for a user-namespaced container. Its root is an ordinary uid on the host, and the
- * host's node (/dev/kvm: crw------- root) would refuse it; box makes a node of its own with
- * the same major:minor, owned by the container's root, and binds that instead. The host's
- * node keeps its mode; only this container gets the device. The node is the container's
- * alone, in <container>/devices (0700, its root's: no host user can reach it), and goes with
- * the container: `chmod 666 /dev/kvm` inside changes this node, nobody else's.
- */
-function deviceFor(device: string, ids: IdRange, containerDir: string): string {
-  const st = fs.statSync(device);
-  const type = st.isBlockDevice() ? 'b' : 'c'; // a lab's loop device is a block device
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new UserError(`--device ${device}: not a device node`);
-  const dir = path.join(containerDir, 'devices');
-  const node = path.join(dir, path.basename(device));
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.chownSync(dir, ids.base, ids.base); // the container's root binds it from here
-  fs.rmSync(node, { force: true });
-  const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
-  execFileSync('mknod', ['-m', '600', node, type, String(major), String(minor)]);
-  fs.chownSync(node, ids.base, ids.base);
-  return node;
-}
 
-/** Where each of the cgroup's directories appears in a lab sandbox: by its hierarchy's mount point name. */
-function labCgroupMounts(cg: Cgroup): { name: string; host: string }[] {
-  if (cg.version === 2) return [{ name: '', host: cg.paths[0] }];
-  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.version === 1).map((m) => m.mountpoint);
-  return cg.paths.map((p) => {
-    const mountPoint = mounts.filter((m) => p.startsWith(m + '/')).sort((a, b) => b.length - a.length)[0];
-    return { name: path.basename(mountPoint ?? p), host: p };
-  });
-}
 
-/** Map root inside to ids.base outside, for ids.size ids. */
-function writeIdMaps(sys: Sys, pid: number, ids: IdRange): void {
-  sys.writeFile(`/proc/${pid}/uid_map`, `0 ${ids.base} ${ids.size}\n`);
-  sys.writeFile(`/proc/${pid}/gid_map`, `0 ${ids.base} ${ids.size}\n`);
-}
 
 export function readNamespaces(pid: number): Record<string, string> {
   const out: Record<string, string> = {};

@@ -17,7 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { execConfigFrom, runConfigFrom, oomNotice } from '../cli/run-command.ts';
+import { execConfigFrom, runConfigFrom, oomNotice } from '../container/run-flags.ts';
 import { execInContainer } from '../container/exec.ts';
 import { startContainer } from '../container/run.ts';
 import type { RunConfig } from '../container/config.ts';

@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { cacheRoots } from './build/cache-roots.ts';
+import { cacheRoots } from './build-cache.ts';
 import { digestHex, isDigest } from './digest.ts';
 import { layerDir } from './layers.ts';
 import { storePaths } from './paths.ts';

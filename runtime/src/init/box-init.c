@@ -11,7 +11,7 @@
  *     close to runc.
  *
  * It makes no decisions. TypeScript computes a *plan*, a list of system calls
- * (runtime/src/container/build-plan.ts decides them, plan.ts writes them down), and writes
+ * (runtime/src/container/build-plan.ts decides them, init/plan.ts writes them down), and writes
  * it to fd 3; box-init executes them in order and reports each result on fd 4, so box can
  * trace them and name the one that failed.
  *
@@ -19,8 +19,8 @@
  * fields separated by 0x1f (ASCII unit separator), ending with a line "end". Nothing about
  * a plan has a fixed size here: the ops, their arguments and the environment are allocated
  * to fit, and a plan over PLAN_MAX_BYTES is refused whole (box refuses it first, with the
- * same bound, in container/plan.ts). Report lines: "OK <i> <result>", "ERR <i> <errno>"
- * (i = -1: the plan itself was refused), "SYNC <i> <pid>", "PTY <i> <fd>".
+ * same bound, in init/plan.ts). Report lines: "OK <i> <result>", "ERR <i> <errno>"
+ * (i = -1: the plan itself was refused), "SYNC <i> <pid> <point>", "PTY <i> <fd>".
  * fd 4 is close-on-exec: when the final execve succeeds box sees EOF, and knows the
  * user's command is running.
  */
@@ -58,10 +58,22 @@
  * and the two pipes come right after them (plan_fds_after_preserved). */
 static int PLAN_FD = 3;
 static int REPORT_FD = 4;
-/* The same bound as PLAN_MAX_BYTES in container/plan.ts. The kernel's own limits are far
+/* The same bound as PLAN_MAX_BYTES in init/plan.ts. The kernel's own limits are far
  * below it (execve takes at most a quarter of the stack limit for argv and environment,
  * 2 MiB with the usual 8 MiB stack; a seccomp filter at most 4096 instructions). */
 #define PLAN_MAX_BYTES (16u << 20)
+
+/* The points at which we stop and wait for box ("sync <point>" ops). The numbers are the
+ * ones of SyncPoint in runtime/src/init/sync-point.ts, where they are explained;
+ * test/unit/sync-point.test.ts reads this enum and fails if the two differ. */
+enum sync_point {
+	SYNC_ID_MAP = 1,      /* box writes uid_map and gid_map */
+	SYNC_CGROUP = 2,      /* box puts us in our cgroup, plugs the network in */
+	SYNC_LEAF = 3,        /* a lab sandbox: box moves us into a leaf cgroup */
+	SYNC_CREATED = 4,     /* OCI create: box records the container; we wait on exec.fifo next */
+	SYNC_HOOKS = 5,       /* OCI create: box runs the create hooks */
+	SYNC_JOIN_CGROUP = 6, /* box exec: box puts us in the container's cgroup */
+};
 
 struct op {
 	char **argv; /* argv[0] is the op name; NULL-terminated */
@@ -182,11 +194,17 @@ static void fail(int i, int err)
 static const char *nul(const char *s) { return s[0] ? s : NULL; }
 static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
 
-/* Wait until box says go (it has written our uid_map, or put us in our cgroup). */
-static void wait_for_go(int i, pid_t pid)
+/* Wait until box says go at `point` (it has written our uid_map, or put us in our cgroup).
+ * i < 0: no report, box already knows we wait (after PTY). */
+static void wait_for_go(int i, pid_t pid, enum sync_point point)
 {
 	char c;
-	if (i >= 0) report("SYNC", i, pid);
+	if (i >= 0) {
+		if (reports_gone) return;
+		char line[96];
+		int n = snprintf(line, sizeof line, "SYNC %d %ld %d\n", i, (long)pid, (int)point);
+		(void)!write(REPORT_FD, line, n);
+	}
 	for (;;) {
 		ssize_t r = read(PLAN_FD, &c, 1);
 		if (r < 0 && errno == EINTR) continue;
@@ -259,7 +277,7 @@ static int open_console(int i, const char *rows, const char *cols)
 		return rc;
 	}
 	report("PTY", i, m);
-	wait_for_go(-1, 0);
+	wait_for_go(-1, 0, 0);
 	close(m); /* box has its own copy now */
 	return 0;
 }
@@ -565,7 +583,13 @@ static long run_op(int i, struct op *o)
 		errno = err;
 		return rc;
 	}
-	if (IS("sync")) { wait_for_go(i, getpid()); return 0; }
+	if (IS("sync")) {
+		if (o->argc < 2) { errno = EINVAL; return -1; }
+		long p = (long)num(a[1]);
+		if (p < SYNC_ID_MAP || p > SYNC_JOIN_CGROUP) { errno = EINVAL; return -1; } /* a point box does not know */
+		wait_for_go(i, getpid(), (enum sync_point)p);
+		return 0;
+	}
 	if (IS("fork")) { do_fork(i); return 0; }
 	if (IS("init")) { do_init(i); return 0; }
 	if (IS("mount")) return mount(nul(a[1]), a[2], nul(a[3]), num(a[4]), nul(a[5]));

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, openCgroup } from './runtime.ts';
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { Plan } from '../container/plan.ts';
+import { Plan } from '../init/plan.ts';
+import { SyncPoint } from '../init/sync-point.ts';
 import { joinNamespaces } from './join.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
@@ -52,7 +53,7 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
 
   const plan = new Plan();
   if (o.consoleSocket) plan.consoleSocket(o.consoleSocket);
-  plan.sync('box puts us in the container\'s cgroup');
+  plan.sync(SyncPoint.JoinCgroup);
   plan.rootFd(`/proc/${first}/root`);
   const otherPidNs = joinNamespaces(plan, first);
   plan.enterRoot();

@@ -15,7 +15,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { Plan } from '../container/plan.ts';
+import { Plan } from '../init/plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { joinNamespaces } from './join.ts';
 import { UserError } from '../sys/errors.ts';

@@ -3,7 +3,7 @@
 // in the container, as container/exec.ts does for box's own containers.
 
 import fs from 'node:fs';
-import type { Plan } from '../container/plan.ts';
+import type { Plan } from '../init/plan.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
 
 // The user namespace first: joining it gives the capabilities over the namespaces it owns.

@@ -19,10 +19,11 @@ import { execFileSync } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { detectCgroups } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { containerPlan, SYNC_IDMAP } from '../container/build-plan.ts';
+import { containerPlan } from '../container/build-plan.ts';
+import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { restrictDevices } from '../container/run.ts';
-import { Plan } from '../container/plan.ts';
+import { restrictDevices } from '../cgroups/devices.ts';
+import { Plan } from '../init/plan.ts';
 import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
@@ -30,8 +31,6 @@ import { readBundle } from './bundle.ts';
 import { runHooks, runHooksWarn, type HookState } from './hooks.ts';
 import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
 
-export const SYNC_CREATED = 'box create records the container: it waits on exec.fifo next';
-export const SYNC_HOOKS = 'box runs the prestart, createRuntime and createContainer hooks (before pivot_root)';
 
 const cgroupName = (id: string) => `box-oci-${id}`;
 
@@ -96,13 +95,13 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     // config's linux.resources.devices that engines send (deny all, then the usual nodes).
     restrictDevices(sys, cgroup, []);
     // The stop before exec: still root with every capability, in the container's namespaces.
-    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SYNC_CREATED).waitExecFifo());
+    const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SyncPoint.Created).waitExecFifo());
     closeFdsBeforeFilter(plan);
     const createHooks = ['prestart', 'createRuntime', 'createContainer'].some((h) => b.hooks[h as keyof typeof b.hooks]?.length);
     if (createHooks) {
       const pivot = plan.ops.findIndex((op) => op.args[0] === 'pivot_root'); // a bundle's root is always pivoted into
       if (pivot < 0) throw new Error('OCI create: the plan has no pivot_root to run the create hooks before');
-      plan.ops.splice(pivot, 0, ...new Plan().sync(SYNC_HOOKS).ops);
+      plan.ops.splice(pivot, 0, ...new Plan().sync(SyncPoint.Hooks).ops);
     }
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
     if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
@@ -122,19 +121,19 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     const init = spawnInit({
       plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
       onProcess: (pid) => cg.addProcess(pid),
-      onSync: async (pid, why) => {
+      onSync: async (pid, point) => {
         // A user namespace: box-init waits, just made, for its id maps (the host's root writes them).
-        if (why === SYNC_IDMAP && b.idMaps) {
+        if (point === SyncPoint.IdMap && b.idMaps) {
           sys.writeFile(`/proc/${pid}/uid_map`, b.idMaps.uid);
           sys.writeFile(`/proc/${pid}/gid_map`, b.idMaps.gid);
         }
-        if (why === SYNC_HOOKS) {
+        if (point === SyncPoint.Hooks) {
           const state: HookState = { ociVersion: OCI_VERSION, id: o.id, status: 'creating', pid: init.child.pid!, bundle: b.dir, annotations: b.spec.annotations ?? {} };
           await runHooks('prestart', b.hooks, state, sys.trace);
           await runHooks('createRuntime', b.hooks, state, sys.trace);
           await runHooks('createContainer', b.hooks, state, sys.trace, pid);
         }
-        if (why !== SYNC_CREATED) return;
+        if (point !== SyncPoint.Created) return;
         reaper = init.child.pid!;
         writeOciState(o.root, {
           ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,

@@ -12,7 +12,7 @@ import {
   MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
 } from '../sys/constants.ts';
 import { NotFoundError, UserError } from '../sys/errors.ts';
-import type { Plan } from '../container/plan.ts';
+import type { Plan } from '../init/plan.ts';
 import { mountHolding, readMountinfo } from '../sys/mountinfo.ts';
 
 export interface Volume {

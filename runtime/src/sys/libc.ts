@@ -19,6 +19,8 @@ export interface Libc {
   openat2(dirfd: number, path: Buffer, how: Buffer): number;
   /** Where a buffer's memory is, for structures that hold pointers (bpf_attr). */
   address(buf: Buffer): bigint;
+  /** mknod(2): a device node (glibc exports it as a symbol since 2.33). */
+  mknod(path: string, mode: number, dev: bigint): number;
 }
 
 const SYS_bpf = 321;
@@ -52,6 +54,7 @@ export function libc(): Libc {
     // memset(buf, 0, 0) does nothing and returns buf: koffi passes a Buffer's own memory (no
     // copy), so this is the address the kernel must be given.
     address: (buf: Buffer) => BigInt(k.address(memset(buf, 0, 0))),
+    mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
   };
   return cached;
 }

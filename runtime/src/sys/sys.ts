@@ -4,13 +4,25 @@
 //
 // Most of a container's kernel work (unshare, mount, pivot_root, capset, seccomp) is made by
 // box-init, the single-threaded C stage, from a plan (container/build-plan.ts computes it,
-// container/plan.ts writes it down); what box itself
-// asks of the kernel is mostly file writes to cgroupfs and /proc, and signals.
+// init/plan.ts writes it down); what box itself asks of the kernel is mostly file writes to
+// cgroupfs and /proc, signals, and for a lab sandbox or a --device under --userns, a
+// directory, a device node and their owners (youki's Syscall trait has the same shape).
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { SysError } from './errors.ts';
-import type { Trace } from './trace.ts';
+import { lastErrno, libc } from './libc.ts';
+import { q, type Trace } from './trace.ts';
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+
+/** makedev(3): glibc's encoding of a device number (12+20 bits of major, 8+24 of minor). */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
 
 export interface Sys {
   readonly trace: Trace;
@@ -18,6 +30,18 @@ export interface Sys {
   /** Write a kernel file (cgroup limit, uid_map...). Recorded as a write in the trace. */
   writeFile(path: string, value: string): void;
   readFile(path: string): string;
+  /** mkdir(2) with `mode` (before the umask). EEXIST is an error: the caller made the name unique. */
+  mkdir(path: string, mode: number): void;
+  /** chown(2) (lchown: a symlink itself, never where it points). */
+  chown(path: string, uid: number, gid: number): void;
+  /** mknod(2): a block ('b') or character ('c') device node with permission bits `mode`. */
+  mknod(path: string, type: 'b' | 'c', mode: number, major: number, minor: number): void;
+  /**
+   * Attach a loop device over `file` (LOOP_CTL_GET_FREE on /dev/loop-control, then LOOP_SET_FD
+   * on the device it names); its path, /dev/loopN. The real one runs `losetup --find --show`,
+   * which retries when another attacher takes the same free device first.
+   */
+  attachLoop(file: string): string;
 }
 
 /** The real calls. Throws SysError naming the call on failure. */
@@ -48,5 +72,40 @@ export function realSys(trace: Trace): Sys {
     readFile(path) {
       return fs.readFileSync(path, 'utf8');
     },
+    mkdir(path, mode) {
+      traced(trace, 'mkdir', `${q(path)}, 0${mode.toString(8)}`, () => fs.mkdirSync(path, { mode }));
+    },
+    chown(path, uid, gid) {
+      traced(trace, 'lchown', `${q(path)}, ${uid}, ${gid}`, () => fs.lchownSync(path, uid, gid));
+    },
+    attachLoop(file) {
+      try {
+        const device = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+        trace.record({ kind: 'note', text: `losetup --find --show ${file}: ${device} (LOOP_CTL_GET_FREE, LOOP_SET_FD)` });
+        return device;
+      } catch (err) {
+        const why = String((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
+        trace.record({ kind: 'note', text: `losetup --find --show ${file}: failed: ${why}` });
+        throw new Error(why);
+      }
+    },
+    mknod(path, type, mode, major, minor) {
+      const args = `${q(path)}, ${type === 'b' ? 'S_IFBLK' : 'S_IFCHR'}|0${mode.toString(8)}, makedev(${major}, ${minor})`;
+      const rc = libc().mknod(path, (type === 'b' ? S_IFBLK : S_IFCHR) | mode, makedev(major, minor));
+      const errno = rc < 0 ? lastErrno() : 0;
+      trace.record({ kind: 'syscall', call: 'mknod', args, result: rc, ...(errno ? { errno: new SysError('mknod', args, errno).code } : {}) });
+      if (errno) throw new SysError('mknod', args, errno);
+    },
   };
+}
+
+/** Run a call made through Node's fs, recording it (and its errno) in the trace. */
+function traced(trace: Trace, call: string, args: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    trace.record({ kind: 'syscall', call, args, result: -1, errno: (err as NodeJS.ErrnoException).code });
+    throw err;
+  }
+  trace.record({ kind: 'syscall', call, args, result: 0 });
 }

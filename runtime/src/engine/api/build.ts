@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
-import { Builder } from '../../image/build/builder.ts';
+import { Builder } from '../../build/builder.ts';
 import { boxRoot } from '../../image/index.ts';
 import { unpackTar } from '../../image/unpack.ts';
 import { realSys } from '../../sys/sys.ts';

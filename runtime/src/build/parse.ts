@@ -9,7 +9,7 @@
 // Parsing checks everything that can be checked without running anything, so a Boxfile
 // with an instruction box does not support fails before the first step, naming its line.
 
-import { UserError } from '../../sys/errors.ts';
+import { UserError } from '../sys/errors.ts';
 
 export interface Instruction {
   /** Line number (1-based) where the instruction starts. */

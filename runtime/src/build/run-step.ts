@@ -3,14 +3,14 @@
 // what the command changed, becomes the step's layer (as `box commit` makes one).
 
 import path from 'node:path';
-import type { RunConfig } from '../../container/config.ts';
-import { removeContainerFiles } from '../../container/cleanup.ts';
-import { startContainer, type Running } from '../../container/run.ts';
-import { containerDir, newId, releaseName } from '../../container/state.ts';
-import { DEFAULT_NAMESPACES } from '../../ns/namespaces.ts';
-import type { Sys } from '../../sys/sys.ts';
-import { upperToLayer } from '../commit.ts';
-import { importLayerTar, type LayerRecord } from '../layers.ts';
+import type { RunConfig } from '../container/config.ts';
+import { removeContainerFiles } from '../container/cleanup.ts';
+import { startContainer, type Running } from '../container/run.ts';
+import { containerDir, newId, releaseName } from '../container/state.ts';
+import { DEFAULT_NAMESPACES } from '../ns/namespaces.ts';
+import type { Sys } from '../sys/sys.ts';
+import { upperToLayer } from '../image/commit.ts';
+import { importLayerTar, type LayerRecord } from '../image/layers.ts';
 
 export interface RunStep {
   /** A name resolveImage knows the image so far by (a tag, or one pinned with pinImage). */

@@ -1,10 +1,10 @@
-// Where the build cache keeps its entries, and what they keep alive. Its own small module
-// because the garbage collector (gc.ts) reads it, and cache.ts uses the collector.
+// Where the build cache keeps its entries, and what they keep alive. Here in image/, not in
+// build/, because the garbage collector (gc.ts) reads it, and build/cache.ts uses the collector.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { isDigest } from '../digest.ts';
-import type { Descriptor } from '../store.ts';
+import { isDigest } from './digest.ts';
+import type { Descriptor } from './store.ts';
 
 export interface CacheEntry {
   key: string;

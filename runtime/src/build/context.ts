@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../sys/errors.ts';
+import { UserError } from '../sys/errors.ts';
 import { cleanPath, isIgnored, mayReinclude, parseIgnore, type IgnoreRule } from './ignore.ts';
 
 export interface ContextEntry {

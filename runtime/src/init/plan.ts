@@ -5,6 +5,7 @@
 import { UserError } from '../sys/errors.ts';
 import { cloneFlagNames, mountFlagNames } from '../sys/constants.ts';
 import { q } from '../sys/trace.ts';
+import { SYNC_TEXT, type SyncPoint } from './sync-point.ts';
 
 export interface PlanOp {
   /** The op and its arguments as box-init reads them. */
@@ -43,9 +44,9 @@ export class Plan {
   setns(path: string, nstype: number) {
     return this.push(['setns', path, nstype], 'setns', `open(${q(path)}), ${cloneFlagNames(nstype)}`);
   }
-  /** Stop and wait until box says go: box has written our uid_map, or put us in our cgroup. */
-  sync(why: string) {
-    return this.push(['sync'], 'sync', why);
+  /** Stop and wait until box says go at `point` (box has written our uid_map, or put us in our cgroup...). */
+  sync(point: SyncPoint) {
+    return this.push(['sync', point], 'sync', SYNC_TEXT[point]);
   }
   /** setrlimit(2): an OCI process's rlimits (values as the spec's uint64, 2^64-1 for unlimited). */
   rlimit(resource: number, name: string, soft: bigint, hard: bigint) {

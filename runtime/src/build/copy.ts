@@ -17,11 +17,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../sys/errors.ts';
-import { comparePaths, isWhiteout, mergedLayers } from '../changes.ts';
-import { readTar, TarError } from '../tar-read.ts';
-import type { TarWriteEntry } from '../tar-write.ts';
-import { KEPT_XATTRS, pathParts, symlinkStaysInside, unsafePath } from '../unpack.ts';
+import { UserError } from '../sys/errors.ts';
+import { comparePaths, isWhiteout, mergedLayers } from '../image/changes.ts';
+import { readTar, TarError } from '../image/tar-read.ts';
+import type { TarWriteEntry } from '../image/tar-write.ts';
+import { KEPT_XATTRS, pathParts, symlinkStaysInside, unsafePath } from '../image/unpack.ts';
 import { contextPath, entriesUnder, type BuildContext, type ContextEntry } from './context.ts';
 import { globToRegex } from './ignore.ts';
 

@@ -13,10 +13,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { digestHex, isDigest, sha256 } from '../digest.ts';
-import { liveParts, partsOf, removeUnneeded, type Freed, type Parts } from '../gc.ts';
-import { blobPath, readIndex, withStoreLock, writeFileAtomic } from '../store.ts';
-import { cacheDir, cacheEntries, type CacheEntry } from './cache-roots.ts';
+import { digestHex, isDigest, sha256 } from '../image/digest.ts';
+import { liveParts, partsOf, removeUnneeded, type Freed, type Parts } from '../image/gc.ts';
+import { blobPath, readIndex, withStoreLock, writeFileAtomic } from '../image/store.ts';
+import { cacheDir, cacheEntries, type CacheEntry } from '../image/build-cache.ts';
 
 export type { CacheEntry };
 

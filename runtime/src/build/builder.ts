@@ -16,23 +16,23 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { NotFoundError, UserError } from '../../sys/errors.ts';
-import type { Sys } from '../../sys/sys.ts';
-import { findImage } from '../catalog.ts';
-import { historyCoveringLayers } from '../commit.ts';
-import { shortDigest } from '../digest.ts';
-import { readImage, writeImageBlobs } from '../images.ts';
-import { ensureLayerUnpacked, importLayerTar, type LayerRecord } from '../layers.ts';
-import { normalizeRef } from '../ref.ts';
-import { pinImage } from '../resolve.ts';
-import { addUntagged, setTags, type Descriptor, type HistoryEntry, type ImageConfig } from '../store.ts';
-import { writeTar, type TarWriteEntry } from '../tar-write.ts';
+import { NotFoundError, UserError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
+import { findImage } from '../image/catalog.ts';
+import { historyCoveringLayers } from '../image/commit.ts';
+import { shortDigest } from '../image/digest.ts';
+import { readImage, writeImageBlobs } from '../image/images.ts';
+import { ensureLayerUnpacked, importLayerTar, type LayerRecord } from '../image/layers.ts';
+import { normalizeRef } from '../image/ref.ts';
+import { pinImage } from '../image/resolve.ts';
+import { addUntagged, setTags, type Descriptor, type HistoryEntry, type ImageConfig } from '../image/store.ts';
+import { writeTar, type TarWriteEntry } from '../image/tar-write.ts';
 import { cacheKey, lookupCache, storeCache, type KeyParts } from './cache.ts';
 import { readContext, type BuildContext } from './context.ts';
 import { directoryEntries, planCopy } from './copy.ts';
 import { expand, keyValues, parseBoxfile, words, type Instruction } from './parse.ts';
 import { runInContainer } from './run-step.ts';
-import { parseGoDuration, type Healthcheck } from '../healthcheck.ts';
+import { parseGoDuration, type Healthcheck } from '../image/healthcheck.ts';
 
 /**
  * HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command, or
