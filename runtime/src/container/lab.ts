@@ -22,8 +22,10 @@ export function applyLab(cfg: RunConfig): RunConfig {
     { host: path.join(boxHome, 'runtime'), container: '/opt/box/runtime', readOnly: true },
     { host: path.join(boxHome, 'node_modules'), container: '/opt/box/node_modules', readOnly: true },
     { host: path.join(boxHome, 'package.json'), container: '/opt/box/package.json', readOnly: true },
-    // Debian's tools reach many commands through /etc/alternatives symlinks (which, editor...).
-    ...['/etc/alternatives', '/etc/ld.so.cache'].filter((p) => fs.existsSync(p))
+    // Debian's tools reach many commands through /etc/alternatives symlinks (which, editor...);
+    // openssl reads /usr/lib/ssl/openssl.cnf, a symlink to /etc/ssl/openssl.cnf (`box cluster up`
+    // makes its API server's certificate with it).
+    ...['/etc/alternatives', '/etc/ld.so.cache', '/etc/ssl/openssl.cnf'].filter((p) => fs.existsSync(p))
       .map((p) => ({ host: p, container: p, readOnly: true })),
     // Kernels for `box vm linux`: the course's guest kernel, and the host's own images (only
     // the vmlinuz files: /boot's initrds may hold keys). A 0600 image stays unreadable inside.
