@@ -49,6 +49,7 @@ async function clusterAndWeb(p: LessonPage): Promise<void> {
 /** Chapter 44's demo, from its Run buttons. */
 async function orchestrationDemo(p: LessonPage): Promise<void> {
   await p.run('for i in 1 2 3; do box run -d --name byhand-$i busybox sleep 3600; done', PROMPT);
+  await p.run('box rm -f byhand-2', PROMPT);
   const byHand = await p.run('box ps', PROMPT);
   expect(byHand).toContain('byhand-1');
   expect(byHand).not.toContain('byhand-2'); // removed, and nothing brought it back
@@ -103,8 +104,8 @@ async function rollingUpdateDemo(p: LessonPage): Promise<void> {
   expect(await p.run('kubectl get deployment web -o yaml | grep -A4 strategy', /type: RollingUpdate\n/)).toMatch(/maxSurge: 25%\n +maxUnavailable: 25%/);
   await p.run("sed -i 's/hello from/v2 from/' /root/web.yaml", PROMPT);
   await p.run('kubectl apply -f /root/web.yaml', /deployment\.apps\/web configured\n/, 1);
-  // Watched pod by pod: a new pod Ready, then an old one Terminating.
-  await p.run('kubectl get pods -w', /\n(web-[a-z0-9]+-[a-z0-9]{5}) +0\/1 [^\n]*\n(?:[^\n]*\n)*?\1 +1\/1 +Running [^\n]*\n(?:[^\n]*\n)*?web-[a-z0-9-]+ +1\/1 +Terminating /);
+  // Watched pod by pod: a new pod Ready, and only then the next new one started.
+  await p.run('kubectl get pods -w', /\n(web-([a-z0-9]+)-[a-z0-9]{5}) +0\/1 [^\n]*\n(?:[^\n]*\n)*?\1 +1\/1 +Running [^\n]*\n(?:[^\n]*\n)*?(?!\1 )web-\2-[a-z0-9]{5} +0\/1 /);
   await interrupt(p);
   await p.typeAll('kubectl rollout status deployment/web');
   const rs = await p.run('kubectl get replicaset', PROMPT);
