@@ -11,6 +11,7 @@ import { controlPlaneMain } from '../cluster/control-plane.ts';
 import { agentMain, agentPid, nodeNames, startNode, stopNode } from '../cluster/node-process.ts';
 import { makeServingCert } from '../cluster/certs.ts';
 import { addContext, kubeconfigPath, removeContext } from '../cluster/kubeconfig.ts';
+import { deleteProxyTable } from '../cluster/service-proxy.ts';
 import { clusterDir, clusterFile, isControlPlane, readClusterState, type ClusterState } from '../cluster/paths.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
@@ -96,6 +97,7 @@ async function removeAll(): Promise<void> {
     for (let i = 0; i < 50 && isControlPlane(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
     if (isControlPlane(state.pid)) process.kill(state.pid, 'SIGKILL');
   }
+  deleteProxyTable(); // the service proxy's rules: gone with its process, unless it was SIGKILLed
   await boxCli(['network', 'rm', CLUSTER_NETWORK]); // absent: nothing to do
   fs.rmSync(clusterDir(), { recursive: true, force: true });
 }

@@ -61,6 +61,8 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'ip', value: true, help: "the container's address on its network, e.g. --ip 172.18.0.10" },
   { name: 'network-alias', value: true, repeat: true, help: 'another name the container answers to on its network' },
   { name: 'publish', short: 'p', value: true, repeat: true, help: 'publish a port: -p [IP:]HOST_PORT:CONTAINER_PORT[/udp], or -p CONTAINER_PORT for a free host port' },
+  { name: 'dns-search', value: true, repeat: true, help: "a search domain for the container's resolv.conf (a short name is tried in it), e.g. default.svc.cluster.local" },
+  { name: 'dns-option', value: true, repeat: true, help: "an options entry for the container's resolv.conf, e.g. ndots:1 (default on a network with names: ndots:0)" },
   { name: 'publish-all', short: 'P', help: "publish every port the image EXPOSEs, each on a free host port" },
   { name: 'lab', help: 'a lab sandbox: user namespace, host /usr read-only, box inside, delegated cgroup' },
   { name: 'restart', value: true, help: 'no, on-failure[:N], always or unless-stopped (with -d; the engine keeps it)' },
@@ -155,7 +157,10 @@ function networkOptions(opts: Record<string, unknown>, namespaces: RunConfig['na
     networkAliases: list(opts['network-alias']),
     publish,
     publishAll: !!opts['publish-all'],
+    dnsSearch: list(opts['dns-search']),
+    dnsOptions: list(opts['dns-option']),
   };
+  for (const d of [...net.dnsSearch!, ...net.dnsOptions!]) if (!/^[A-Za-z0-9._:-]+$/.test(d)) throw new UserError(`--dns-search/--dns-option '${d}': give a domain such as example.com, or an option such as ndots:1`);
   const mode = net.network;
   const shared = mode === 'host' || mode?.startsWith('container:');
   if (opts.lab && given) throw new UserError(`--lab with --network: a lab sandbox has a network namespace of its own and no way out`);

@@ -8,7 +8,9 @@
 import { listIds, monitorAlive, readState } from '../container/state.ts';
 import { boxCli } from './box-cli.ts';
 import type { ApiClient } from './client.ts';
+import { configArgs, ConfigError, removePodDirs } from './configmaps.ts';
 import { probe } from './probe.ts';
+import { podSearch } from './service-dns.ts';
 import { quantity } from './objects.ts';
 import type { Obj } from './store.ts';
 
@@ -52,6 +54,7 @@ export class NodeAgent {
     const wanted = new Set<string>();
     for (const pod of pods) for (const c of pod.spec.containers) wanted.add(containerName(pod, c));
     await Promise.all(pods.map((pod) => this.syncPod(pod).catch((err) => this.log(`pod ${pod.metadata.name}: ${(err as Error).message}`))));
+    removePodDirs(this.node, new Set(pods.map((p) => p.metadata.uid)));
     // containers of pods that are gone (deleted, evicted): remove them
     for (const name of nodeContainers(this.node)) {
       if (!wanted.has(name)) { await boxCli(['rm', '-f', name]); this.kept.delete(name); this.log(`removed container ${name}`); }
@@ -80,7 +83,13 @@ export class NodeAgent {
         if (k) { k.restarts += 1; k.live = 0; }
       }
       if (!info) {
-        const r = await boxCli(this.runArgs(pod, c, i === 0 ? undefined : containerName(pod, pod.spec.containers[0])));
+        const config = await this.configOf(pod, c);
+        if (typeof config === 'string') {
+          statuses.push({ name: c.name, image: c.image, ready: false, restartCount: k?.restarts ?? 0, state: { waiting: { reason: 'CreateContainerConfigError', message: config } } });
+          phase = 'Pending';
+          continue;
+        }
+        const r = await boxCli(this.runArgs(pod, c, i === 0 ? undefined : containerName(pod, pod.spec.containers[0]), config));
         if (r.code !== 0) {
           statuses.push({ name: c.name, image: c.image, ready: false, restartCount: k?.restarts ?? 0, state: { waiting: { reason: 'CreateContainerError', message: r.stderr.trim() } } });
           phase = 'Pending';
@@ -122,15 +131,24 @@ export class NodeAgent {
     if (changed) await this.api.request('PUT', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, { ...pod, status });
   }
 
-  /** `box run -d` for one container of a pod: its image, command, env, limits, network. */
-  private runArgs(pod: Obj, c: Obj, joinNetworkOf?: string): string[] {
+  /** The container's ConfigMaps as `box run` arguments (configmaps.ts), or why it cannot start. */
+  private async configOf(pod: Obj, c: Obj): Promise<string[] | string> {
+    try { return await configArgs(this.api, pod, c, this.node); } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
+  }
+
+  /** `box run -d` for one container of a pod: its image, command, env, limits, network, ConfigMaps. */
+  private runArgs(pod: Obj, c: Obj, joinNetworkOf: string | undefined, config: string[]): string[] {
     const args = ['run', '-d', '--name', containerName(pod, c), '--label', `${NODE_LABEL}=${this.node}`, '--label', `${POD_LABEL}=${pod.metadata.namespace}/${pod.metadata.name}`];
     // the first container owns the pod's network (its IP, its hostname); the others join it
     if (joinNetworkOf) args.push('--network', `container:${joinNetworkOf}`);
-    else args.push('--network', CLUSTER_NETWORK, '--hostname', pod.metadata.name);
+    else args.push('--network', CLUSTER_NETWORK, '--hostname', pod.metadata.name, ...dnsArgs(pod));
     const limits = c.resources?.limits ?? {};
     if (limits.memory) args.push('--memory', String(Math.floor(quantity(limits.memory))));
     if (limits.cpu) args.push('--cpus', String(quantity(limits.cpu)));
+    args.push(...config);
     for (const e of c.env ?? []) if (e.value !== undefined) args.push('-e', `${e.name}=${e.value}`);
     if (c.workingDir) args.push('-w', c.workingDir);
     if (c.command?.length) args.push('--entrypoint', c.command[0]);
@@ -139,6 +157,16 @@ export class NodeAgent {
     args.push(...(c.args ?? []));
     return args;
   }
+}
+
+/**
+ * The pod's resolv.conf: the cluster network's DNS, with the kubelet's search domains so a
+ * short `web` finds the Service of the pod's namespace. ndots:1 rather than Kubernetes' 5: a
+ * name with a dot (web.default.svc, example.com) is asked as it is first, so it costs no
+ * misses through the search list (box-dns would forward each miss to the host's resolvers).
+ */
+function dnsArgs(pod: Obj): string[] {
+  return [...podSearch(pod.metadata.namespace).flatMap((d) => ['--dns-search', d]), '--dns-option', 'ndots:1'];
 }
 
 /** What box's state files say of a container, in `box inspect`'s words (read, not run: the

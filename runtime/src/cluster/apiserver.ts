@@ -15,6 +15,7 @@ import { fieldSelector, labelSelector } from './selectors.ts';
 import { alreadyExists, ApiError, badRequest, conflict, invalid, notFound } from './status.ts';
 import type { Obj, Store } from './store.ts';
 import { toTable } from './table.ts';
+import { allocate } from './service-alloc.ts';
 import { defaults, validate } from './validate.ts';
 
 export interface Target { res: Resource; ns: string; name?: string; sub?: string }
@@ -42,6 +43,8 @@ export class ApiServer {
 
   readonly store: Store;
   private token: string;
+  /** The range ClusterIPs are given from (service-alloc.ts); set by the control plane. */
+  serviceRange = '10.96.0.0/24';
 
   constructor(store: Store, token: string, tls: { cert: string; key: string }) {
     this.store = store;
@@ -135,6 +138,7 @@ export class ApiServer {
     if (this.store.get(res.plural, o.metadata.namespace ?? '', o.metadata.name)) throw alreadyExists(res.plural, o.metadata.name);
     delete o.metadata.resourceVersion;
     defaults(res.kind, o);
+    this.allocateService(res.kind, o);
     return dryRun ? o : this.store.put(res.plural, o);
   }
 
@@ -151,7 +155,20 @@ export class ApiServer {
     const causes = validate(t.res.kind, o);
     if (causes.length) throw invalid(t.res.kind, o.metadata.name, causes);
     defaults(t.res.kind, o);
+    this.allocateService(t.res.kind, o, old);
     return dryRun ? o : this.store.put(t.res.plural, o);
+  }
+
+  /** A Service's ClusterIP and NodePorts: given once, kept on updates (the field is immutable). */
+  private allocateService(kind: string, o: Obj, old?: Obj): void {
+    if (kind !== 'Service') return;
+    if (old?.spec?.clusterIP) {
+      if (o.spec.clusterIP && o.spec.clusterIP !== old.spec.clusterIP) throw invalid('Service', o.metadata.name, [{ field: 'spec.clusterIP', reason: 'FieldValueInvalid', message: `Invalid value: "${o.spec.clusterIP}": field is immutable` }]);
+      o.spec.clusterIP = old.spec.clusterIP;
+      for (const p of o.spec.ports) if (o.spec.type === 'NodePort' && p.nodePort === undefined) p.nodePort = old.spec.ports?.find((q: Obj) => q.port === p.port)?.nodePort;
+    }
+    const causes = allocate(o, this.store.list('services', ''), this.serviceRange, old);
+    if (causes.length) throw invalid('Service', o.metadata.name, causes);
   }
 
   private patch(t: Target, body: string, contentType: string, dryRun: boolean): Obj {

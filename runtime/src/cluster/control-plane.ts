@@ -4,10 +4,13 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { containerName } from './agent.ts';
+import { CLUSTER_NETWORK, containerName } from './agent.ts';
 import { boxCommand } from './box-cli.ts';
 import { ApiServer } from './apiserver.ts';
 import { ControllerManager } from './controller-manager.ts';
+import { pickServiceRange } from './service-alloc.ts';
+import { ServiceNames } from './service-dns.ts';
+import { ServiceProxy } from './service-proxy.ts';
 import { clusterFile } from './paths.ts';
 import { Store } from './store.ts';
 
@@ -17,6 +20,7 @@ export async function controlPlaneMain(): Promise<number> {
   const store = new Store(clusterFile('store.json'));
   const tls = { cert: fs.readFileSync(clusterFile('apiserver.crt'), 'utf8'), key: fs.readFileSync(clusterFile('apiserver.key'), 'utf8') };
   const api = new ApiServer(store, token, tls);
+  api.serviceRange = pickServiceRange();
   // loopback only: the API server holds the whole cluster; the token is the second lock
   await new Promise<void>((resolve, reject) => { api.server.once('error', reject); api.server.listen(0, '127.0.0.1', resolve); });
   // `kubectl logs`: the API server asks the node's runtime; here every node's containers are
@@ -33,8 +37,12 @@ export async function controlPlaneMain(): Promise<number> {
   };
   const controllers = new ControllerManager(api);
   controllers.log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`); // control-plane.log
+  // the service proxy of this machine (kube-proxy): here, where the nodes' pods all live
+  const proxy = new ServiceProxy(store, api.serviceRange, CLUSTER_NETWORK);
+  proxy.log = controllers.log;
+  new ServiceNames(store, CLUSTER_NETWORK).log = controllers.log;
   const port = (api.server.address() as { port: number }).port;
   report.end(`ok https://127.0.0.1:${port}\n`);
-  process.on('SIGTERM', () => { api.server.close(); process.exit(0); });
+  process.on('SIGTERM', () => { api.server.close(); proxy.stop(); process.exit(0); });
   return new Promise<number>(() => {}); // serve until stopped
 }

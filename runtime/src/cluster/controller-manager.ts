@@ -5,6 +5,7 @@
 
 import type { ApiServer } from './apiserver.ts';
 import { reconcileDeployment, REVISION } from './deployment-controller.ts';
+import { reconcileEndpoints } from './endpoints-controller.ts';
 import { reconcileReplicaSet } from './replicaset-controller.ts';
 import { byPlural, type Resource } from './resources.ts';
 import { reconcileNodes } from './node-lifecycle.ts';
@@ -12,7 +13,10 @@ import { schedule } from './scheduler.ts';
 import type { Obj } from './store.ts';
 
 const res = (plural: string): Resource => byPlural(plural === 'deployments' || plural === 'replicasets' ? 'apps' : '', 'v1', plural)!;
+const names = (list: Obj[]) => list.map((o) => o.metadata.name).join(', ');
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+const readyIps = (e: Obj) => (e.subsets ?? []).flatMap((s: Obj) => (s.addresses ?? []).map((a: Obj) => a.ip)).join(' ');
 
 export class ControllerManager {
   private pending = false;
@@ -59,6 +63,13 @@ export class ControllerManager {
       for (const pod of a.create) { this.api.create(res('pods'), rs.metadata.namespace, pod); this.log(`replicaset ${rs.metadata.name}: created pod ${pod.metadata.name}`); }
       for (const name of a.remove) { this.api.remove({ res: res('pods'), ns: rs.metadata.namespace, name }, 'Background'); this.log(`replicaset ${rs.metadata.name}: deleted pod ${name}`); }
       if (!same(rs.status, a.status)) this.write('replicasets', { ...rs, status: a.status }, 'status');
+    }
+    for (const ns of store.list('namespaces', '').map((n) => n.metadata.name)) {
+      const a = reconcileEndpoints(store.list('services', ns), store.list('pods', ns), store.list('endpoints', ns));
+      for (const e of a.create) this.api.create(res('endpoints'), ns, e);
+      for (const e of a.update) { this.write('endpoints', e); this.log(`endpoints ${ns}/${e.metadata.name}: ready ${readyIps(e) || '<none>'}`); }
+      for (const name of a.remove) this.api.remove({ res: res('endpoints'), ns, name }, 'Background');
+      if (a.create.length) this.log(`endpoints: made ${names(a.create)} in ${ns}`);
     }
     const nodes = store.list('nodes', '');
     const pods = store.list('pods', '');

@@ -18,6 +18,12 @@ const podStatus = (o: Obj) => (o.metadata.deletionTimestamp ? 'Terminating'
   : o.status?.containerStatuses?.find((c: Obj) => c.state?.waiting)?.state.waiting.reason ?? o.status?.phase ?? 'Pending');
 const ready = (o: Obj) => `${(o.status?.containerStatuses ?? []).filter((c: Obj) => c.ready).length}/${o.spec.containers.length}`;
 const ports = (o: Obj) => (o.spec.ports ?? []).map((p: Obj) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',');
+/** "172.18.0.3:80,172.18.0.4:80 + 1 more...": the ready addresses, as kubectl shows three. */
+function endpoints(o: Obj): string {
+  const all = (o.subsets ?? []).flatMap((s: Obj) => (s.addresses ?? []).flatMap((a: Obj) => (s.ports ?? []).map((p: Obj) => `${a.ip}:${p.port}`)));
+  if (all.length === 0) return '<none>';
+  return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
+}
 const AGE: Column = { name: 'Age', cell: (o) => age(o) };
 
 const COLUMNS: Record<string, Column[]> = {
@@ -39,7 +45,9 @@ const COLUMNS: Record<string, Column[]> = {
   Service: [
     { name: 'Type', cell: (o) => o.spec.type }, { name: 'Cluster-IP', cell: (o) => o.spec.clusterIP ?? '<pending>' },
     { name: 'External-IP', cell: () => '<none>' }, { name: 'Port(s)', cell: ports }, AGE,
+    { name: 'Selector', priority: 1, cell: (o) => Object.entries(o.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>' },
   ],
+  Endpoints: [{ name: 'Endpoints', cell: endpoints }, AGE],
   ConfigMap: [{ name: 'Data', cell: (o) => Object.keys(o.data ?? {}).length }, AGE],
   Namespace: [{ name: 'Status', cell: (o) => o.status?.phase ?? 'Active' }, AGE],
   Node: [

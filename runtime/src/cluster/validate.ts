@@ -57,11 +57,26 @@ export function validate(kind: string, o: Obj): Cause[] {
     if (!Array.isArray(spec?.ports) || spec.ports.length === 0) causes.push(required('spec.ports'));
     else spec.ports.forEach((p: Obj, i: number) => {
       if (!(p.port > 0 && p.port < 65536)) causes.push(bad(`spec.ports[${i}].port`, p.port, 'must be between 1 and 65535, inclusive'));
+      if (p.protocol && !['TCP', 'UDP'].includes(p.protocol)) causes.push({ field: `spec.ports[${i}].protocol`, reason: 'FieldValueNotSupported', message: `Unsupported value: "${p.protocol}": supported values: "TCP", "UDP"` });
+      const t = p.targetPort;
+      if (typeof t === 'number' ? !(t > 0 && t < 65536) : t !== undefined && !DNS_LABEL.test(String(t))) causes.push(bad(`spec.ports[${i}].targetPort`, t, 'must be a port number from 1 to 65535 or the name of a container port'));
+      if (spec.ports.length > 1 && !p.name) causes.push(required(`spec.ports[${i}].name`));
     });
+    if (spec?.selector !== undefined && (typeof spec.selector !== 'object' || Object.values(spec.selector).some((v) => typeof v !== 'string'))) causes.push(bad('spec.selector', spec.selector, 'a map of label keys to string values, e.g. app: web'));
     if (spec?.type && !['ClusterIP', 'NodePort'].includes(spec.type)) causes.push({ field: 'spec.type', reason: 'FieldValueNotSupported', message: `Unsupported value: "${spec.type}": supported values: "ClusterIP", "NodePort"` });
+  }
+  if (kind === 'ConfigMap') {
+    for (const field of ['data', 'binaryData']) {
+      for (const [k, v] of Object.entries(o[field] ?? {})) {
+        if (!CONFIG_KEY.test(k) || k.length > 253) causes.push(bad(`${field}[${k}]`, k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
+        if (typeof v !== 'string') causes.push(bad(`${field}[${k}]`, v, 'must be a string (quote numbers and booleans in YAML)'));
+      }
+    }
   }
   return causes;
 }
+
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /** Fill in what the server owns and the defaults a reader sees in `kubectl get -o yaml`. */
 export function defaults(kind: string, o: Obj): Obj {

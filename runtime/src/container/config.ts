@@ -64,6 +64,9 @@ export interface RunConfig {
   networkAliases?: string[];
   publish?: PortSpec[];
   publishAll?: boolean;
+  /** --dns-search, --dns-option: the search and options lines of the container's resolv.conf */
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   /** --label KEY=VALUE: metadata, e.g. com.docker.compose.project (box compose) */
   labels?: Record<string, string>;
   /** --restart: kept by the engine (engine/supervisor.ts) */

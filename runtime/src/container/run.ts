@@ -106,7 +106,7 @@ export async function startContainer(
     // Its address and host ports are claimed after the state is written: a box killed in
     // between leaves nothing the next box cannot trace back to a dead container (cleanup.ts).
     const names = { id, name, hostname: cfg.hostname! };
-    const request = { network: cfg.network, ip: cfg.ip, aliases: cfg.networkAliases, publish: cfg.publish, publishAll: cfg.publishAll };
+    const request = { network: cfg.network, ip: cfg.ip, aliases: cfg.networkAliases, publish: cfg.publish, publishAll: cfg.publishAll, dnsSearch: cfg.dnsSearch, dnsOptions: cfg.dnsOptions };
     net = await prepare(sys.trace, request, names, image.config.ExposedPorts, portOwner);
     if (net) writeState(Object.assign(state, { network: net.net }));
 

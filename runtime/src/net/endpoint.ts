@@ -28,6 +28,8 @@ export interface NetRequest {
   aliases?: string[];
   publish?: PortSpec[];
   publishAll?: boolean;
+  dnsSearch?: string[];
+  dnsOptions?: string[];
 }
 
 export interface Endpoint {
@@ -94,7 +96,7 @@ export async function prepare(trace: Trace | null, req: NetRequest, c: Container
     const dns = n.dns && dnsAvailable() ? n.gateway : null;
     if (n.dns) await joinNames(trace, n, { containerId: c.id, ip, names: namesOf(c, ep.aliases) });
     const files = [
-      { container: '/etc/resolv.conf', text: resolvConf(dns) },
+      { container: '/etc/resolv.conf', text: resolvConf(dns, req) },
       { container: '/etc/hosts', text: etcHosts(ip, [c.hostname]) },
       { container: '/etc/hostname', text: `${c.hostname}\n` },
     ];

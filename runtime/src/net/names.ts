@@ -66,8 +66,16 @@ export function hostsText(records: NameRecord[]): string {
   return records.map((r) => `${r.ip}\t${r.names.join(' ')}\n`).join('');
 }
 
+/** Names no container holds (a cluster's Services, cluster/service-dns.ts): a file of their own, kept whole. */
+const extraNamesFile = (n: Network) => path.join(networkDir(n.id), 'extra-hosts');
+
+export function setExtraNames(n: Network, records: { ip: string; names: string[] }[]): void {
+  atomicWrite(extraNamesFile(n), hostsText(records.map((r) => ({ containerId: '', ...r }))));
+  writeHosts(n);
+}
+
 export function writeHosts(n: Network): void {
-  atomicWrite(hostsFile(n.id), hostsText(nameRecords(n)));
+  atomicWrite(hostsFile(n.id), hostsText(nameRecords(n)) + readOr(extraNamesFile(n)));
 }
 
 function atomicWrite(file: string, text: string): void {
@@ -147,11 +155,17 @@ function readOr(file: string): string {
 }
 
 /** The container's /etc/resolv.conf: its network's box-dns, or the host's resolvers. */
-export function resolvConf(dnsServer: string | null): string {
-  if (dnsServer) return `# box: this network's DNS (box-dns): container names, then the host's resolvers\nnameserver ${dnsServer}\noptions ndots:0\n`;
+export function resolvConf(dnsServer: string | null, given: { dnsSearch?: string[]; dnsOptions?: string[] } = {}): string {
+  const options = given.dnsOptions?.length ? given.dnsOptions : null;
+  const searchLine = (s: string[]) => (s.length ? [`search ${s.join(' ')}`] : []);
+  if (dnsServer) {
+    return [`# box: this network's DNS (box-dns): container names, then the host's resolvers\nnameserver ${dnsServer}`,
+      ...searchLine(given.dnsSearch ?? []), `options ${(options ?? ['ndots:0']).join(' ')}`].join('\n') + '\n';
+  }
   const { nameservers, search } = hostResolvers();
   return ['# box: the host\'s resolvers, without loopback ones (the default network has no container names)',
-    ...nameservers.map((s) => `nameserver ${s}`), ...(search.length ? [`search ${search.join(' ')}`] : [])].join('\n') + '\n';
+    ...nameservers.map((s) => `nameserver ${s}`), ...searchLine(given.dnsSearch?.length ? given.dnsSearch : search),
+    ...(options ? [`options ${options.join(' ')}`] : [])].join('\n') + '\n';
 }
 
 /** The container's /etc/hosts: localhost, and its own name on its address. */
