@@ -88,6 +88,18 @@ async function orchestrationDemo(p: LessonPage): Promise<void> {
   await p.run('kubectl scale deployment web --replicas 3', /deployment\.apps\/web scaled\n/);
   await until(p, '[ "$(kubectl get pods --no-headers | wc -l)" = 3 ]');
 
+  // A Service spreading requests: its endpoints are the three pods, and a client pod asking
+  // web.default.svc (the cluster DNS) gets answers from each of them.
+  await p.run('kubectl expose deployment web --port 80', /service\/web exposed\n/);
+  await until(p, 'kubectl get endpoints web 2>/dev/null | grep -q ":80,.*:80,.*:80"');
+  await p.run('kubectl get service web', /\nweb +ClusterIP +10\.[0-9.]+ +<none> +80\/TCP /);
+  expect((await p.run('kubectl get endpoints web', /\nweb +[0-9.:,]+ [^\n]*\n[^\n]*[#$] *$/)).match(/\d+\.\d+\.\d+\.\d+:80/g)).toHaveLength(3);
+  await p.runStarting("cat > /root/client.yaml <<'EOF'", PROMPT);
+  await p.run('kubectl apply -f /root/client.yaml', /pod\/client created\n/);
+  await until(p, '[ "$(kubectl logs client 2>/dev/null | grep "^hello from" | sort -u | wc -l)" -ge 3 ]');
+  const counts = await p.run('kubectl logs client | sort | uniq -c', PROMPT);
+  expect(counts.match(/^ +\d+ hello from web-[a-z0-9]+-[a-z0-9]{5}$/gm)).toHaveLength(3);
+
   // What each controller did, from the control plane's own log.
   const log = await p.run('cat /var/lib/box/cluster/control-plane.log', /deleted pod web-[a-z0-9-]+\n[^\n]*[#$] *$/);
   expect(log).toMatch(/deployment web: created replicaset web-[a-z0-9]+ \(revision 1\)/);
@@ -133,6 +145,13 @@ async function rollbackAndReadiness(p: LessonPage): Promise<void> {
   expect(held.match(READY_WEB)).toHaveLength(3);
   expect(held).toMatch(/ 0\/1 +Running /);
   expect(await p.run('kubectl get deployment web', /\nweb +3\/3 +1 +3 /, 1)).toMatch(/UP-TO-DATE/);
+  // The Service's endpoints: the three Ready pods, not the new one that is not ready.
+  await p.run('kubectl expose deployment web --port 80', /service\/web exposed\n/);
+  await until(p, 'kubectl get endpoints web 2>/dev/null | grep -q ":80,.*:80,.*:80"');
+  const unready = / 0\/1 +Running +\d+ +\w+ +(\d+\.\d+\.\d+\.\d+) /.exec((await p.type('kubectl get pods -o wide')).out)![1];
+  const ep = await p.run('kubectl get endpoints web', /\nweb +[0-9.:,]+ [^\n]*\n[^\n]*[#$] *$/);
+  expect(ep.match(/\d+\.\d+\.\d+\.\d+:80/g)).toHaveLength(3);
+  expect(ep).not.toContain(`${unready}:80`);
 }
 
 needs(missing, kubectlMissing).describe('the orchestration lessons in a browser', () => {
