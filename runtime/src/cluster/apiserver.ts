@@ -220,6 +220,9 @@ export class ApiServer {
     const selected = (o: Obj) => ls(o) && fs(o) && (!t.name || o.metadata.name === t.name)
       && (!t.ns || o.metadata.namespace === t.ns);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // Send the headers now, not with the first event: a client that stops watching before any
+    // event (kubectl rollout status, done from its first list) waits for them to close the request.
+    res.flushHeaders();
     const write = (type: string, o: Obj) => res.write(`${JSON.stringify({ type, object: table ? toTable(t.res.kind, [o], o.metadata.resourceVersion) : o })}\n`);
     const rv = q.get('resourceVersion');
     // resourceVersion "0" or none: start with the objects there are now, as ADDED events
