@@ -42,6 +42,7 @@ export async function benchCluster(): Promise<void> {
   };
   const readyCount = () => (JSON.parse(sh('kubectl', ['get', 'pods', '-l', 'app=bench', '-o', 'json'])).items as any[])
     .filter((p) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).length;
+  const restarts = (pod: string) => JSON.parse(sh('kubectl', ['get', 'pod', pod, '-o', 'json'])).status?.containerStatuses?.[0]?.restartCount ?? 0;
   const waitFor = async (test: () => boolean) => { while (!test()) await new Promise((r) => setTimeout(r, 50)); };
   const apply: number[] = [];
   const heal: number[] = [];
@@ -55,9 +56,12 @@ export async function benchCluster(): Promise<void> {
       await waitFor(() => readyCount() === 3);
       apply.push(performance.now() - t0);
       const container = sh(box, ['ps']).split('\n').map((l) => l.trim().split(/\s+/).pop()!).find((n) => n.startsWith('bench-'))!;
+      const pod = container.split('.')[0];
       t0 = performance.now();
       sh(box, ['kill', container]);
-      await waitFor(() => readyCount() < 3);
+      // the restart, seen by its count (the agent may restart it before it ever reports it not
+      // Ready: waiting for the Ready count to dip could wait forever), then Ready
+      await waitFor(() => restarts(pod) >= 1);
       await waitFor(() => readyCount() === 3);
       heal.push(performance.now() - t0);
       if (i === 0) {

@@ -83,6 +83,12 @@ suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and C
     await until(() => (JSON.parse(ok(['get', 'endpoints', 'web', '-o', 'json'])).subsets?.[0]?.addresses ?? []).length === 3, 'the Endpoints to list 3 pods', 20);
     const listed = ok(['get', 'endpoints', 'web', '--no-headers']).trim().split(/\s+/)[1].split(',').sort();
     expect(listed).toEqual(ips);
+    // the same as an EndpointSlice, which kubectl describe reads
+    await until(() => (JSON.parse(ok(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'])).items[0]?.endpoints ?? []).length === 3, 'the EndpointSlice', 20);
+    const described = ok(['describe', 'svc', 'web']);
+    const line = described.split('\n').find((l) => l.startsWith('Endpoints:'))!;
+    expect(line.replace('Endpoints:', '').trim().split(',').sort()).toEqual(ips);
+    expect(described).toMatch(new RegExp(`NodePort:\\s+<unset>\\s+${svc.spec.ports[0].nodePort}/TCP`));
     // a port already given to this Service is refused to another, as the allocator does
     const file = path.join(path.dirname(kubeconfig), 'other.yaml');
     fs.writeFileSync(file, `apiVersion: v1\nkind: Service\nmetadata: {name: other}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports:\n  - {port: 80, nodePort: ${svc.spec.ports[0].nodePort}}\n`);
@@ -101,9 +107,17 @@ suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and C
     expect([...fromPod].sort()).toEqual(names); // itself included
   });
 
-  suite.it('the NodePort answers on 127.0.0.1, spread the same way', async () => {
+  suite.it('the NodePort answers on 127.0.0.1 and on every node\'s address, spread the same way', async () => {
+    const names = pods().map((p) => p.metadata.name).sort();
     const seen = await count('127.0.0.1', svc.spec.ports[0].nodePort, 60);
-    expect([...seen.keys()].sort()).toEqual(pods().map((p) => p.metadata.name).sort());
+    expect([...seen.keys()].sort()).toEqual(names);
+    const nodeIps: string[] = JSON.parse(ok(['get', 'nodes', '-o', 'json'])).items.map((n: any) => n.status.addresses?.find((a: any) => a.type === 'InternalIP')?.address);
+    expect(nodeIps).toHaveLength(3);
+    for (const ip of nodeIps) {
+      // the node's own namespace answers: its copy of the proxy's table DNATs and masquerades
+      const atNode = await count(ip, svc.spec.ports[0].nodePort, 45);
+      expect([...atNode.keys()].sort()).toEqual(names);
+    }
   });
 
   suite.it('a pod that is not Ready gets no traffic, and gets it again once Ready', async () => {
@@ -176,5 +190,34 @@ suite.describe('box cluster Services (ClusterIP, NodePort, endpoints, DNS) and C
     expect(box(root, ['cluster', 'down'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 }).code).toBe(0);
     expect(tables()).not.toContain(table);
     expect(execFileSync('ip', ['route'], { encoding: 'utf8' })).not.toContain(range);
+  });
+});
+
+suite.describe('box cluster: the service proxy\'s rules do not outlive a SIGKILLed control plane', () => {
+  vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
+  const tables = () => execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  beforeAll(() => {
+    root = tempBoxRoot('cluster-svc-kill');
+    kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-kube-')), 'config');
+    const r = box(root, ['cluster', 'up', '--nodes', '1'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
+    if (r.code !== 0) throw new Error(`cluster up: ${r.stderr}`);
+  });
+  afterAll(() => {
+    if (root) box(root, ['cluster', 'down'], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  suite.it('kill -9 of the control plane: the next box removes its table', async () => {
+    ok(['create', '-f', path.join(FIX, 'empty-service.yaml')]);
+    const ip = JSON.parse(ok(['get', 'svc', 'nobody', '-o', 'json'])).spec.clusterIP;
+    const mine = () => tables().split('\n').map((l) => l.trim().split(' ').pop()!).filter((t) => t.startsWith('box_svc_'))
+      .find((t) => { try { return execFileSync('nft', ['list', 'table', 'ip', t], { encoding: 'utf8' }).includes(ip); } catch { return false; } });
+    await until(() => mine() !== undefined, 'the proxy\'s table', 20);
+    const table = mine()!;
+    const pid = JSON.parse(fs.readFileSync(path.join(root, 'cluster/state.json'), 'utf8')).pid as number;
+    process.kill(pid, 'SIGKILL');
+    expect(tables()).toContain(table); // a killed process removes nothing itself
+    box(root, ['cluster', 'status'], { timeout: 60_000 });
+    expect(tables()).not.toContain(table);
   });
 });

@@ -27,6 +27,12 @@ export interface DetectOptions {
    * our own cgroup. The BOX_CGROUP_PARENT environment variable sets it too.
    */
   parent?: string;
+  /**
+   * A path below box's parent, e.g. `cluster-3fa2c1/node-1` (a cluster node's cgroup): box's
+   * cgroups go there, and its directories stay when their last cgroup goes (they carry the
+   * node's own limits, and the node removes them). Docker's --cgroup-parent, relative.
+   */
+  sub?: string;
 }
 
 /** The name of the directory that holds box's cgroups under our own. */
@@ -42,8 +48,11 @@ export function detectCgroups(sys: Sys, opts: DetectOptions = {}): CgroupDriver 
     throw new UserError(`BOX_CGROUP_PARENT: '${parentPath}' is not an absolute cgroup path; use e.g. /box`);
   }
 
-  const v2 = v2Layout(mounts, mine, parentPath);
-  const v1 = v1Layout(mounts, mine, parentPath);
+  if (opts.sub !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/.test(opts.sub)) {
+    throw new UserError(`--cgroup-parent: '${opts.sub}' is not a relative cgroup path; use e.g. cluster/node-1`);
+  }
+  const v2 = below(v2Layout(mounts, mine, parentPath), opts.sub);
+  const v1 = v1Layout(mounts, mine, parentPath).map((h) => below(h, opts.sub)!);
   // How many of the controllers box needs each version would give it.
   const v2Count = v2 ? readWords(path.join(v2.owner, 'cgroup.controllers')).filter((c) => V2_CONTROLLERS.includes(c)).length : -1;
   const v1Count = v1.filter((h) => h.controllers.some((c) => V2_CONTROLLERS.includes(c))).length;
@@ -63,6 +72,11 @@ function parentDir(mount: CgroupMount, ownPath: string, parentPath: string | und
   const owner = dirOf(mount, parentPath === undefined ? ownPath : path.dirname(parentPath));
   if (owner === null) return null;
   return { owner, parent: parentPath === undefined ? path.join(owner, BOX_DIR) : path.join(owner, path.basename(parentPath)) };
+}
+
+/** The layout with its parent moved down to `sub`, kept when empty (see DetectOptions.sub). */
+function below<T extends { parent: string }>(layout: T | null, sub: string | undefined): T | null {
+  return layout && sub !== undefined ? { ...layout, parent: path.join(layout.parent, sub), keepParent: true } : layout;
 }
 
 function v2Layout(mounts: CgroupMount[], mine: Map<string, string>, parentPath: string | undefined): V2Layout | null {

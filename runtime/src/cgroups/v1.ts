@@ -35,6 +35,8 @@ export interface V1Hierarchy {
   owner: string;
   /** The directory holding box's cgroups, usually `<owner>/box`. */
   parent: string;
+  /** A parent that is not box's own directory (DetectOptions.sub): destroy leaves it. */
+  keepParent?: boolean;
 }
 
 /** cpuset starts every new cgroup with no CPUs and no memory nodes, and a task cannot join
@@ -238,7 +240,7 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     destroy() {
       noteOomKills(sys, dirOf('memory'), keyed('memory', 'memory.oom_control')?.get('oom_kill'));
       for (const p of places) for (const d of subtree(p.dir)) removeDir(sys, d);
-      for (const p of places) removeDirIfEmpty(sys, p.parent);
+      for (const p of places) if (!p.keepParent) removeDirIfEmpty(sys, p.parent);
     },
     procsFiles() {
       return places.map((p) => path.join(p.dir, 'cgroup.procs'));

@@ -24,6 +24,8 @@ export interface V2Layout {
   owner: string;
   /** The directory holding box's cgroups, a descendant of `owner`: usually `<owner>/box`. */
   parent: string;
+  /** A parent that is not box's own directory (DetectOptions.sub): destroy leaves it. */
+  keepParent?: boolean;
 }
 
 export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
@@ -208,7 +210,7 @@ function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, control
     destroy() {
       noteOomKills(sys, dir, readKeyed(file('memory.events'))?.get('oom_kill'));
       for (const d of subtree(dir)) removeDir(sys, d);
-      removeDirIfEmpty(sys, parent);
+      if (!layout.keepParent) removeDirIfEmpty(sys, parent);
     },
     procsFiles() {
       return [file('cgroup.procs')];

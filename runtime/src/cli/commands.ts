@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { detectCgroups } from '../cgroups/index.ts';
+import { containerCgroup } from '../container/cgroup.ts';
 import { reapStale, removeAnonymousVolumes, removeContainerFiles } from '../container/cleanup.ts';
 import {
   containerDir, listIds, lookup, monitorAlive, readState, releaseName, type ContainerState,
@@ -210,7 +211,7 @@ export function killAll(s: ContainerState, trace: Trace): void {
     }
   }
   try {
-    if (s.cgroup) detectCgroups(sys).open(s.cgroup)?.killAll();
+    containerCgroup(sys, s)?.killAll();
   } catch (err) {
     // The container's own box may be removing the same cgroup right now (its command died):
     // a cgroup file gone from under us means the job is done, not failed.

@@ -5,6 +5,8 @@
 import { Trace } from '../sys/trace.ts';
 import { UserError } from '../sys/errors.ts';
 import { COMMANDS, globalHelp } from './commands.ts';
+import { readClusterState } from '../cluster/paths.ts';
+import { anyClusterRecord } from '../cluster/host-record.ts';
 import { isOciCall, ociMain } from './oci-commands.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -44,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
     invocation: monitor,
   });
   process.env.BOX_TRACE_INVOCATION = trace.invocation;
+  // A cluster whose control plane was killed: any box removes what it left (cluster/reaper.ts).
+  if (name !== 'cluster' && name !== '__monitor' && (readClusterState() || anyClusterRecord())) await (await import('../cluster/reaper.ts')).reapBeforeCommand();
   return command.run(argv, trace);
 }
 

@@ -18,6 +18,16 @@ export const CLUSTER_NETWORK = 'box-cluster';
 export const NODE_LABEL = 'box.cluster.node';
 const POD_LABEL = 'box.cluster.pod';
 
+/** Where a node is (node-process.ts, node-netns.ts): its address, what its cgroup allows, where its pods' cgroups go. */
+export interface NodePlace {
+  /** Its InternalIP: the address of eth0 in its network namespace. */
+  address?: string;
+  /** Its capacity, which its cgroup enforces: CPUs and memory (e.g. '2', '2Gi'). */
+  capacity?: { cpu: string; memory: string };
+  /** `box run --cgroup-parent`: the node's cgroup (cluster-<id>/node-1), whose limits hold for every pod in it. */
+  cgroupParent?: string;
+}
+
 interface Kept { restarts: number; ready: boolean; live: number; startedAt: number; exitCode?: number; lastStart: number }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -27,11 +37,13 @@ export class NodeAgent {
   private kept = new Map<string, Kept>(); // per container name
   private api: ApiClient;
   readonly node: string;
+  readonly place: NodePlace;
   log: (line: string) => void = () => {};
 
-  constructor(api: ApiClient, node: string) {
+  constructor(api: ApiClient, node: string, place: NodePlace = {}) {
     this.api = api;
     this.node = node;
+    this.place = place;
   }
 
   /** The Node object: who it is, what it can hold, and that it is Ready now. */
@@ -39,8 +51,10 @@ export class NodeAgent {
     const path = `/api/v1/nodes/${this.node}`;
     const cur = await this.api.request('GET', path);
     const node = cur.code === 404 ? { apiVersion: 'v1', kind: 'Node', metadata: { name: this.node, labels: { 'kubernetes.io/hostname': this.node } }, spec: {} } : cur.body;
+    const capacity = { ...(this.place.capacity ?? { cpu: '2', memory: '2Gi' }), pods: '110' };
     node.status = {
-      capacity: { cpu: '2', memory: '2Gi', pods: '110' }, allocatable: { cpu: '2', memory: '2Gi', pods: '110' },
+      capacity, allocatable: capacity,
+      addresses: [...(this.place.address ? [{ type: 'InternalIP', address: this.place.address }] : []), { type: 'Hostname', address: this.node }],
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'box node agent is posting ready status', lastHeartbeatTime: now(), lastTransitionTime: node.status?.conditions?.[0]?.status === 'True' ? node.status.conditions[0].lastTransitionTime : now() }],
       nodeInfo: { kubeletVersion: 'box', containerRuntimeVersion: 'box', operatingSystem: 'linux', architecture: 'amd64' },
     };
@@ -118,7 +132,7 @@ export class NodeAgent {
     }
     const ready = statuses.length === pod.spec.containers.length && statuses.every((s) => s.ready);
     const status = {
-      phase, hostIP: this.node, podIP, ...(podIP ? { podIPs: [{ ip: podIP }] } : {}), startTime: pod.status?.startTime ?? now(),
+      phase, hostIP: this.place.address ?? this.node, podIP, ...(podIP ? { podIPs: [{ ip: podIP }] } : {}), startTime: pod.status?.startTime ?? now(),
       conditions: [
         { type: 'PodScheduled', status: 'True' },
         { type: 'Initialized', status: 'True' },
@@ -145,6 +159,7 @@ export class NodeAgent {
     // the first container owns the pod's network (its IP, its hostname); the others join it
     if (joinNetworkOf) args.push('--network', `container:${joinNetworkOf}`);
     else args.push('--network', CLUSTER_NETWORK, '--hostname', pod.metadata.name, ...dnsArgs(pod));
+    if (this.place.cgroupParent) args.push('--cgroup-parent', this.place.cgroupParent);
     const limits = c.resources?.limits ?? {};
     if (limits.memory) args.push('--memory', String(Math.floor(quantity(limits.memory))));
     if (limits.cpu) args.push('--cpus', String(quantity(limits.cpu)));

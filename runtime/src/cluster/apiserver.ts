@@ -73,6 +73,7 @@ export class ApiServer {
     const fixed: Record<string, () => unknown> = {
       '/version': version, '/api': coreVersions, '/apis': groupList,
       '/api/v1': () => resourceList('', 'v1'), '/apis/apps/v1': () => resourceList('apps', 'v1'),
+      '/apis/discovery.k8s.io/v1': () => resourceList('discovery.k8s.io', 'v1'),
       '/openapi/v3': openapiRoot,
     };
     const doc = p.startsWith('/openapi/v3/') ? openapiGroupVersion(p.slice('/openapi/v3/'.length)) : undefined;
@@ -220,13 +221,24 @@ export class ApiServer {
     const selected = (o: Obj) => ls(o) && fs(o) && (!t.name || o.metadata.name === t.name)
       && (!t.ns || o.metadata.namespace === t.ns);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-    // Send the headers now, not with the first event: a client that stops watching before any
-    // event (kubectl rollout status, done from its first list) waits for them to close the request.
+    // the headers now, not with the first event: a client waits for them before it goes on,
+    // and `kubectl rollout status` of a finished rollout would wait for a change that never comes
     res.flushHeaders();
     const write = (type: string, o: Obj) => res.write(`${JSON.stringify({ type, object: table ? toTable(t.res.kind, [o], o.metadata.resourceVersion) : o })}\n`);
     const rv = q.get('resourceVersion');
-    // resourceVersion "0" or none: start with the objects there are now, as ADDED events
-    if (!rv || rv === '0') for (const o of this.store.list(t.res.plural, t.ns)) if (selected(o)) write('ADDED', o);
+    // resourceVersion "0" or none: start with the objects there are now, as ADDED events;
+    // a resourceVersion (a client that listed at it): first what changed since, so nothing
+    // that happened between its list and its watch is lost
+    if (!rv || rv === '0') {
+      for (const o of this.store.list(t.res.plural, t.ns)) if (selected(o)) write('ADDED', o);
+    } else {
+      const missed = this.store.since(Number(rv));
+      if (!missed) {
+        res.end(`${JSON.stringify({ type: 'ERROR', object: new ApiError(410, 'Expired', `too old resource version: ${rv} (${this.store.resourceVersion})`).toStatus() })}\n`);
+        return;
+      }
+      for (const e of missed) if (e.plural === t.res.plural && selected(e.object)) write(e.type, e.object);
+    }
     const stop = this.store.watch((e) => { if (e.plural === t.res.plural && selected(e.object)) write(e.type, e.object); });
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;

@@ -5,14 +5,14 @@
 
 import type { ApiServer } from './apiserver.ts';
 import { reconcileDeployment, REVISION } from './deployment-controller.ts';
-import { reconcileEndpoints } from './endpoints-controller.ts';
+import { endpointSliceOf, MANAGED, reconcileEndpoints } from './endpoints-controller.ts';
 import { reconcileReplicaSet } from './replicaset-controller.ts';
-import { byPlural, type Resource } from './resources.ts';
+import { RESOURCES, type Resource } from './resources.ts';
 import { reconcileNodes } from './node-lifecycle.ts';
 import { schedule } from './scheduler.ts';
 import type { Obj } from './store.ts';
 
-const res = (plural: string): Resource => byPlural(plural === 'deployments' || plural === 'replicasets' ? 'apps' : '', 'v1', plural)!;
+const res = (plural: string): Resource => RESOURCES.find((r) => r.plural === plural)!;
 const names = (list: Obj[]) => list.map((o) => o.metadata.name).join(', ');
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -70,6 +70,16 @@ export class ControllerManager {
       for (const e of a.update) { this.write('endpoints', e); this.log(`endpoints ${ns}/${e.metadata.name}: ready ${readyIps(e) || '<none>'}`); }
       for (const name of a.remove) this.api.remove({ res: res('endpoints'), ns, name }, 'Background');
       if (a.create.length) this.log(`endpoints: made ${names(a.create)} in ${ns}`);
+      // the same addresses as an EndpointSlice (discovery.k8s.io/v1), which kubectl describe reads
+      const slices = store.list('endpointslices', ns);
+      for (const e of store.list('endpoints', ns)) {
+        if (e.metadata.annotations?.[MANAGED] !== 'true') continue;
+        const want = endpointSliceOf(e);
+        const have = slices.find((s) => s.metadata.name === want.metadata.name);
+        if (!have) this.api.create(res('endpointslices'), ns, want);
+        else if (!same(have.endpoints, want.endpoints) || !same(have.ports, want.ports)) this.write('endpointslices', { ...have, endpoints: want.endpoints, ports: want.ports });
+      }
+      for (const s of slices) if (!store.get('endpoints', ns, s.metadata.name)) this.api.remove({ res: res('endpointslices'), ns, name: s.metadata.name }, 'Background');
     }
     const nodes = store.list('nodes', '');
     const pods = store.list('pods', '');

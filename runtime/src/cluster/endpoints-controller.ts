@@ -74,5 +74,24 @@ export function reconcileEndpoints(services: Obj[], pods: Obj[], existing: Obj[]
   return out;
 }
 
+/**
+ * The same addresses as an EndpointSlice (discovery.k8s.io/v1), the newer form that kube-proxy
+ * and `kubectl describe service` read: one endpoint per pod with its ready condition. Named as
+ * its Endpoints (a real cluster names them SERVICE-RANDOM and may split one Service's over several).
+ */
+export function endpointSliceOf(e: Obj): Obj {
+  const subsets: Obj[] = e.subsets ?? [];
+  const endpoints = subsets.flatMap((s) => [
+    ...(s.addresses ?? []).map((a: Obj) => ({ a, ready: true })), ...(s.notReadyAddresses ?? []).map((a: Obj) => ({ a, ready: false })),
+  ]).map(({ a, ready }) => ({ addresses: [a.ip], conditions: { ready, serving: ready, terminating: false }, nodeName: a.nodeName, targetRef: a.targetRef }));
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+    metadata: { name: e.metadata.name, namespace: e.metadata.namespace, labels: { 'kubernetes.io/service-name': e.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+    // every port with a name, "" when it has none, as the real controller writes them (kubectl
+    // describe reads the name through a pointer and would crash on a missing one)
+    endpoints, ports: (subsets[0]?.ports ?? []).map((p: Obj) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
+  };
+}
+
 /** Marks the Endpoints this controller made (a user's own, for a Service without selector, stay). */
 export const MANAGED = 'box.cluster/endpoints-controller';

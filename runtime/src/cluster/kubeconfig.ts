@@ -37,9 +37,11 @@ export function addContext(file: string, server: string, token: string, caPem: s
   write(file, c);
 }
 
-export function removeContext(file: string): void {
+/** Take the context out; with `server`, only if it is still that cluster's (not a newer one's). */
+export function removeContext(file: string, server?: string): void {
   if (!fs.existsSync(file)) return;
   const c = read(file);
+  if (server && !(c.clusters ?? []).some((x: Named) => x.name === CONTEXT && (x.cluster as { server?: string })?.server === server)) return;
   c.clusters = without(c.clusters);
   c.users = without(c.users);
   c.contexts = without(c.contexts);

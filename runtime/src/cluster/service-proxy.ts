@@ -53,7 +53,7 @@ export function backends(svcPort: Obj, ep: Obj | undefined): Backend[] {
 }
 
 /** The whole table for these Services and their Endpoints (pure text, unit-tested). */
-export function proxyRules(table: string, services: Obj[], endpoints: Obj[], pods?: { subnet: string; bridge: string }): string {
+export function proxyRules(table: string, services: Obj[], endpoints: Obj[], masquerade?: string): string {
   const rules: string[] = [];
   const chains: string[] = [];
   const rejects: string[] = [];
@@ -86,8 +86,7 @@ export function proxyRules(table: string, services: Obj[], endpoints: Obj[], pod
     '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    jump services', '  }',
     '  chain output {', '    type nat hook output priority -100; policy accept;', '    jump services', '  }',
     '  chain services {', ...rules, '  }',
-    ...(pods ? ['  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;',
-      `    ip saddr ${pods.subnet} oifname "${pods.bridge}" ct status dnat masquerade`, '  }'] : []),
+    ...(masquerade ? ['  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', `    ${masquerade} masquerade`, '  }'] : []),
     ...chains,
     '  chain reject_forward {', '    type filter hook forward priority filter; policy accept;', ...rejects, '  }',
     '  chain reject_output {', '    type filter hook output priority filter; policy accept;', ...rejects, '  }',
@@ -120,6 +119,8 @@ export class ServiceProxy {
   private last = '';
   private route = '';
   private held = new Map<number, HeldPort>();
+  private nodeTables = new Map<string, string>(); // namespace (path and inode) -> the table written there
+  private nodes: () => { node: string; netnsPath: string }[];
   private pending = false;
   private store: Store;
   private range: string;
@@ -127,8 +128,9 @@ export class ServiceProxy {
   readonly table = proxyTable();
   log: (line: string) => void = () => {};
 
-  constructor(store: Store, range: string, network: string) {
+  constructor(store: Store, range: string, network: string, nodes: () => { node: string; netnsPath: string }[] = () => []) {
     this.store = store;
+    this.nodes = nodes;
     this.range = range;
     this.network = network;
     store.watch((e) => { if (e.plural === 'services' || e.plural === 'endpoints') this.soon(); });
@@ -145,7 +147,9 @@ export class ServiceProxy {
   async sync(): Promise<void> {
     const services = this.store.list('services', '');
     const n = findNetwork(this.network);
-    const text = proxyRules(this.table, services, this.store.list('endpoints', ''), n ? { subnet: n.subnet, bridge: n.bridge } : undefined);
+    const endpoints = this.store.list('endpoints', '');
+    // the hairpin case only: from the pods' subnet, out to their bridge, DNATed
+    const text = proxyRules(this.table, services, endpoints, n ? `ip saddr ${n.subnet} oifname "${n.bridge}" ct status dnat` : undefined);
     if (text !== this.last) {
       runTool(null, 'nft', ['-f', '-'], text);
       this.last = text;
@@ -156,6 +160,7 @@ export class ServiceProxy {
       runTool(null, 'ip', ['route', 'replace', this.range, 'dev', n.bridge]); // gone with the bridge
       this.route = n.bridge;
     }
+    this.syncNodes(proxyRules(this.table, services, endpoints, 'ct status dnat'));
     const want = new Set(services.flatMap((s) => (s.spec.ports ?? []).map((p: Obj) => p.nodePort)).filter(Boolean) as number[]);
     for (const [port, h] of this.held) if (!want.has(port)) { h.close(); this.held.delete(port); }
     for (const port of want) {
@@ -165,6 +170,28 @@ export class ServiceProxy {
         this.held.set(port, h);
       } catch (err) { this.log(`service proxy: node port ${port}: ${(err as Error).message}`); }
     }
+  }
+
+  /**
+   * The same table in each node's network namespace, where its address (and so NODE-IP:
+   * NODEPORT) is delivered. Everything DNATed there is masqueraded to the node's address: a
+   * client on the bridge would otherwise get the pod's answer straight from the pod. A node
+   * started again has a new namespace (another inode): it gets the table again.
+   */
+  private syncNodes(text: string): void {
+    const seen = new Set<string>();
+    for (const node of this.nodes()) {
+      let key: string;
+      try { key = `${node.netnsPath}:${fs.statSync(node.netnsPath).ino}`; } catch { continue; }
+      seen.add(key);
+      if (this.nodeTables.get(key) === text) continue;
+      try {
+        runTool(null, 'nsenter', [`--net=${node.netnsPath}`, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+        runTool(null, 'nsenter', [`--net=${node.netnsPath}`, 'nft', '-f', '-'], text);
+        this.nodeTables.set(key, text);
+      } catch (err) { this.log(`service proxy: node ${node.node}: ${(err as Error).message}`); } // stopped meanwhile: the next pass
+    }
+    for (const key of this.nodeTables.keys()) if (!seen.has(key)) this.nodeTables.delete(key);
   }
 
   stop(): void {

@@ -12,12 +12,15 @@ export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent { type: EventType; plural: string; object: Obj }
 type Watcher = (e: WatchEvent) => void;
 
+const HISTORY = 2000;
 const keyOf = (plural: string, ns: string, name: string) => `${plural}/${ns}/${name}`;
 
 export class Store {
   private objects = new Map<string, Obj>();
   private watchers = new Set<Watcher>();
   private rv = 0;
+  /** The latest events, so a watch that starts from a resourceVersion misses none since (etcd keeps such a window too). */
+  private history: WatchEvent[] = [];
   private snapshotTimer: NodeJS.Timeout | undefined;
 
   private snapshotPath?: string;
@@ -72,7 +75,21 @@ export class Store {
     return () => this.watchers.delete(fn);
   }
 
+  /**
+   * The events after resourceVersion `rv`, for a watch that listed at `rv` and watches from
+   * there: undefined when they are older than the window kept (the client lists again, on
+   * the 410 Gone the API server answers then).
+   */
+  since(rv: number): WatchEvent[] | undefined {
+    if (rv >= this.rv) return [];
+    const first = this.history[0];
+    if (!first || Number(first.object.metadata.resourceVersion) > rv + 1) return undefined;
+    return this.history.filter((e) => Number(e.object.metadata.resourceVersion) > rv).map((e) => structuredClone(e));
+  }
+
   private emit(e: WatchEvent): void {
+    this.history.push(structuredClone(e));
+    if (this.history.length > HISTORY) this.history.shift();
     for (const w of this.watchers) w(structuredClone(e));
     this.scheduleSnapshot();
   }

@@ -48,6 +48,10 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Selector', priority: 1, cell: (o) => Object.entries(o.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>' },
   ],
   Endpoints: [{ name: 'Endpoints', cell: endpoints }, AGE],
+  EndpointSlice: [
+    { name: 'AddressType', cell: (o) => o.addressType }, { name: 'Ports', cell: (o) => (o.ports ?? []).map((p: Obj) => p.port).join(',') || '<unset>' },
+    { name: 'Endpoints', cell: (o) => { const ips = (o.endpoints ?? []).filter((x: Obj) => x.conditions?.ready).map((x: Obj) => x.addresses[0]); return ips.length > 3 ? `${ips.slice(0, 3).join(',')} + ${ips.length - 3} more...` : ips.join(',') || '<unset>'; } }, AGE,
+  ],
   ConfigMap: [{ name: 'Data', cell: (o) => Object.keys(o.data ?? {}).length }, AGE],
   Namespace: [{ name: 'Status', cell: (o) => o.status?.phase ?? 'Active' }, AGE],
   Node: [

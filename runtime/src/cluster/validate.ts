@@ -99,6 +99,11 @@ export function defaults(kind: string, o: Obj): Obj {
   }
   if (kind === 'Service') {
     o.spec.type ??= 'ClusterIP';
+    o.spec.sessionAffinity ??= 'None';
+    o.spec.ipFamilies ??= ['IPv4'];
+    o.spec.ipFamilyPolicy ??= 'SingleStack';
+    o.spec.internalTrafficPolicy ??= 'Cluster';
+    if (o.spec.type === 'NodePort') o.spec.externalTrafficPolicy ??= 'Cluster';
     o.spec.ports = o.spec.ports.map((p: Obj) => ({ protocol: 'TCP', targetPort: p.port, ...p }));
   }
   if (kind === 'Namespace') o.status ??= { phase: 'Active' };

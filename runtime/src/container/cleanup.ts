@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { detectCgroups } from '../cgroups/index.ts';
+import { containerCgroup } from './cgroup.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
 import { pruneNetworks } from '../net/endpoint.ts';
@@ -37,8 +37,6 @@ export function removeAnonymousVolumes(s: Pick<ContainerState, 'mounts'>): void 
 
 export function reapStale(sys: Sys): void {
   const ids = listIds();
-  let driver: ReturnType<typeof detectCgroups> | null = null;
-  const cgroups = () => (driver ??= detectCgroups(sys));
   for (const id of ids) {
     const s = readState(id);
     if (!s) {
@@ -55,7 +53,7 @@ export function reapStale(sys: Sys): void {
     if (s.status === 'exited' || monitorAlive(s)) continue;
     // Its box is gone: kill what is left, and record how it ended.
     if (s.cgroup) {
-      const cg = cgroups().open(s.cgroup);
+      const cg = containerCgroup(sys, s);
       if (cg) {
         cg.killAll();
         cg.destroy();

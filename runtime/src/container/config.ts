@@ -45,6 +45,8 @@ export interface RunConfig {
   memoryBytes?: number;
   cpus?: { quotaUs: number; periodUs: number };
   pidsLimit?: number;
+  /** --cgroup-parent cluster-<id>/node-1: the cgroup goes below this one (a cluster node's limits hold). */
+  cgroupParent?: string;
   capAdd: string[];
   capDrop: string[];
   seccomp: boolean;

@@ -5,7 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { detectCgroups } from '../cgroups/index.ts';
+import { containerCgroup } from './cgroup.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
@@ -63,7 +63,7 @@ export async function execInContainer(sys: Sys, ref: string, command: string[], 
   finishProcess(plan, cfg, proc, { newTimeNs: false });
 
   let pty: Pty | null = null;
-  const cgroup = state.cgroup ? detectCgroups(sys).open(state.cgroup) : null;
+  const cgroup = containerCgroup(sys, state);
   const init = spawnInit({
     plan,
     trace: sys.trace,

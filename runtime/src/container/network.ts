@@ -2,6 +2,7 @@
 // port, whose network namespace `--network container:NAME` joins, whether a container still
 // holds its addresses. The network work itself is in net/.
 
+import fs from 'node:fs';
 import { UserError } from '../sys/errors.ts';
 import type { PortSpec } from '../net/ports.ts';
 import type { RunConfig } from './config.ts';
@@ -34,6 +35,8 @@ export function sharedNetns(cfg: RunConfig): string | undefined {
 
 /** Does this container still run (or start), so that its addresses and names stay? */
 export function holdsNetwork(containerId: string): boolean {
+  // A cluster node's address (cluster/node-netns.ts): held while its named namespace exists.
+  if (containerId.startsWith('netns:')) return fs.existsSync(`/run/netns/${containerId.slice('netns:'.length)}`);
   const s = readState(containerId);
   return !!s && s.status !== 'exited' && monitorAlive(s);
 }

@@ -3,7 +3,7 @@
 // controller's freezer.state = FROZEN): the kernel parks each task outside the scheduler, so
 // unlike SIGSTOP the processes cannot notice, catch or ignore it, and none can fork meanwhile.
 
-import { detectCgroups } from '../cgroups/index.ts';
+import { containerCgroup } from './cgroup.ts';
 import type { Cgroup } from '../cgroups/types.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
@@ -28,7 +28,7 @@ export function unpauseContainer(sys: Sys, s: ContainerState): void {
 
 function freezer(sys: Sys, s: ContainerState): Cgroup & { freeze(): void; thaw(): void } {
   if (!s.cgroup) throw new UserError(`container '${s.name}' has no cgroup of its own, so it cannot be frozen`);
-  const cgroup = detectCgroups(sys)?.open(s.cgroup);
+  const cgroup = containerCgroup(sys, s);
   if (!cgroup) throw new UserError('pausing needs cgroups, and none are mounted here (/sys/fs/cgroup)');
   if (!cgroup.freeze || !cgroup.thaw) {
     throw new UserError('pausing needs the cgroup freezer: cgroup v2, or the v1 freezer controller mounted (/sys/fs/cgroup/freezer)');

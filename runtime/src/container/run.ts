@@ -97,7 +97,7 @@ export async function startContainer(
       created: again?.created ?? new Date().toISOString(), status: 'created', pid: null,
       monitorPid: process.pid, monitorStart: processStart(process.pid) ?? '',
       exitCode: null, oomKilled: false, finished: null, autoRemove: cfg.autoRemove,
-      cgroup: cgroupName(id), namespaces: {}, config: { ...cfg, workdir: proc.cwd, env: proc.env },
+      cgroup: cgroupName(id), ...(cfg.cgroupParent ? { cgroupParent: cfg.cgroupParent } : {}), namespaces: {}, config: { ...cfg, workdir: proc.cwd, env: proc.env },
       restartCount: again?.restartCount ?? 0,
     };
     const healthcheck = effectiveHealthcheck(cfg.healthcheck, image.config.Healthcheck);
@@ -294,7 +294,7 @@ function reachableByUsernsRoot(rootfs: string): void {
 }
 
 function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null): Cgroup | null {
-  const driver = detectCgroups(sys);
+  const driver = detectCgroups(sys, { sub: cfg.cgroupParent });
   const cg = driver.create(name);
   try {
     cg.setLimits({

@@ -33,6 +33,8 @@ export interface ContainerState {
   finished: string | null;
   autoRemove: boolean;
   cgroup: string | null;
+  /** --cgroup-parent: the directory below box's cgroup directory that holds `cgroup` (container/cgroup.ts). */
+  cgroupParent?: string;
   /** A user-namespaced container's host ids: root inside is `base` outside (container/id-ranges.ts). */
   idRange?: { base: number; size: number };
   /** /proc/PID/ns links of the container, e.g. { pid: "pid:[4026532283]" }. */

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { detectCgroups } from '../../cgroups/detect.ts';
+import { containerCgroup } from '../../container/cgroup.ts';
 import { realSys } from '../../sys/sys.ts';
 import { nullTrace } from '../../sys/trace.ts';
 import { find } from './containers.ts';
@@ -19,7 +19,7 @@ function systemCpuNs(): number {
 export async function statsHandler({ res, params, query }: Call): Promise<void> {
   const s = find(params[0]);
   if (s.status !== 'running' || !s.cgroup) throw new ApiError(409, `Container ${s.id} is not running`);
-  const cg = detectCgroups(realSys(nullTrace)).open(s.cgroup);
+  const cg = containerCgroup(realSys(nullTrace), s);
   if (!cg) throw new ApiError(409, `Container ${s.id} has no cgroup`);
   const sample = () => {
     const st = cg.stats();
