@@ -206,6 +206,11 @@ nodeSuite.describe('box cluster with 3 nodes: pods as box containers', () => {
     expect(during).toContain('deployment "web" successfully rolled out');
     await until(() => allReady(3)() && pods().every((p) => p.spec.containers[0].env[0].value === '1'), 'the pods of revision 1 back', 90);
     expect(ok(['rollout', 'history', 'deployment/web'])).toMatch(/2\s+<none>\n3\s+<none>/);
+    // rollout status of a rollout already done: kubectl's first list says so, and it stops the
+    // watch it had just begun, before any event: it exits only if the watch's headers came
+    const done = kubectl(['rollout', 'status', 'deployment/web']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain('deployment "web" successfully rolled out');
   });
 
   nodeSuite.it('a stopped node is marked NotReady and its pods are made again on the other nodes', async () => {

@@ -19,6 +19,7 @@ import { recordCluster } from '../cluster/host-record.ts';
 import { processStart } from '../container/state.ts';
 import { lookupNetwork } from '../net/store.ts';
 import { UserError } from '../sys/errors.ts';
+import { cpuCeiling } from '../cgroups/ceiling.ts';
 import type { Trace } from '../sys/trace.ts';
 import { parseArgs, type OptionSpec } from '../container/args.ts';
 
@@ -58,9 +59,14 @@ const UP_OPTIONS: OptionSpec[] = [
 
 /** --node-cpus and --node-memory, checked: the Node's capacity and its cgroup's limits. */
 function nodeCapacity(opts: Record<string, unknown>): { cpu: string; memory: string } {
-  const cpu = String(opts['node-cpus'] ?? NODE_CAPACITY.cpu);
+  // each node's cgroup is below box's own, which may itself be limited (a lab sandbox's --cpus 1):
+  // on v1 the kernel refuses a node more CPU than that, so the default is no more than it
+  const ceiling = cpuCeiling();
+  const most = Number.isInteger(ceiling) ? String(ceiling) : `${Math.floor(ceiling * 1000)}m`;
+  const cpu = String(opts['node-cpus'] ?? (ceiling < quantity(NODE_CAPACITY.cpu) ? most : NODE_CAPACITY.cpu));
   const memory = String(opts['node-memory'] ?? NODE_CAPACITY.memory);
   if (!(quantity(cpu) >= 0.01)) throw new UserError(`--node-cpus ${cpu}: give CPUs as Kubernetes writes them, at least 10m, e.g. 1 or 500m`);
+  if (quantity(cpu) > ceiling) throw new UserError(`--node-cpus ${cpu}: box's own cgroup allows at most ${most} CPU; give that or less`);
   if (!(quantity(memory) >= 32 * 2 ** 20)) throw new UserError(`--node-memory ${memory}: give a size as Kubernetes writes it, at least 32Mi, e.g. 512Mi or 2Gi`);
   return { cpu, memory };
 }

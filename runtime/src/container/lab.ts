@@ -26,7 +26,9 @@ export function applyLab(cfg: RunConfig): RunConfig {
     // Debian's tools reach many commands through /etc/alternatives symlinks (which, editor...);
     // podman (the engine lesson runs it with box as its runtime) needs its image policy and
     // registry list: those two files only, not the folder (an admin may keep auth.json there).
-    ...['/etc/alternatives', '/etc/ld.so.cache', '/etc/containers/policy.json', '/etc/containers/registries.conf']
+    // openssl reads /usr/lib/ssl/openssl.cnf, a symlink to /etc/ssl/openssl.cnf (`box cluster up`
+    // makes its API server's certificate with it).
+    ...['/etc/alternatives', '/etc/ld.so.cache', '/etc/containers/policy.json', '/etc/containers/registries.conf', '/etc/ssl/openssl.cnf']
       .filter((p) => fs.existsSync(p))
       .map((p) => ({ host: p, container: p, readOnly: true })),
     // Kernels for `box vm linux`: the course's guest kernel, and the host's own images (only
