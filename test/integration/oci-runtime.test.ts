@@ -395,4 +395,38 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', hooks, '../x']).out).toMatch(/^box: invalid container id/);
     expect(fs.existsSync(path.join(root, 'hooks'))).toBe(false);
   });
+
+  t.it('writes linux.resources cpu shares, cpuset, memory reservation, swap, swappiness and disableOOMKiller (v1 here)', () => {
+    const v1 = fs.existsSync('/sys/fs/cgroup/memory/memory.soft_limit_in_bytes');
+    const memory = { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20, ...(v1 ? { swappiness: 10, disableOOMKiller: true } : {}) };
+    const b = bundle('res', { process: proc(['sleep', '30']), linux: { namespaces: NS_DEFAULT, resources: { memory, cpu: { shares: 512, cpus: '0', mems: '0' } } } });
+    const created = oci(['create', '-b', b, 'res']);
+    expect(created.out).toBe('');
+    expect(created.code).toBe(0);
+    if (v1) {
+      expect(cgroupFile('res', 'cpu.shares')).toBe('512');
+      expect(cgroupFile('res', 'memory.soft_limit_in_bytes')).toBe(String(32 << 20));
+      expect(cgroupFile('res', 'memory.swappiness')).toBe('10');
+      expect(cgroupFile('res', 'memory.oom_control')).toMatch(/^oom_kill_disable 1$/m);
+      if (fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')) expect(cgroupFile('res', 'memory.memsw.limit_in_bytes')).toBe(String(128 << 20));
+    } else {
+      expect(cgroupFile('res', 'cpu.weight')).toBe('20'); // 1 + (510 * 9999) / 262142, runc's map
+      expect(cgroupFile('res', 'memory.low')).toBe(String(32 << 20));
+      expect(cgroupFile('res', 'memory.swap.max')).toBe(String(64 << 20));
+    }
+    expect(cgroupFile('res', 'cpuset.cpus')).toBe('0');
+    expect(cgroupFile('res', 'cpuset.mems')).toBe('0');
+    expect(oci(['delete', '--force', 'res']).code).toBe(0);
+    expect(cgroupFile('res', 'cpu.shares') ?? cgroupFile('res', 'cpu.weight')).toBeNull();
+
+    // Bad values: one line, nothing left behind.
+    const low = bundle('swaplow', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, resources: { memory: { limit: 64 << 20, swap: 32 << 20 } } } });
+    expect(oci(['create', '-b', low, 'swaplow']).out).toBe(`box: linux.resources.memory.swap: ${32 << 20} is out of range; use -1 (unlimited) or at least memory.limit (${64 << 20})\n`);
+    const shares = bundle('shares1', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, resources: { cpu: { shares: 1 } } } });
+    expect(oci(['create', '-b', shares, 'shares1']).out).toBe('box: linux.resources.cpu.shares: 1 is out of range; use 2 to 262144 (default 1024)\n');
+    for (const id of ['swaplow', 'shares1']) {
+      expect(fs.existsSync(path.join(root, id))).toBe(false);
+      expect(cgroupFile(id, 'pids.max')).toBeNull();
+    }
+  });
 });

@@ -41,8 +41,8 @@ export interface OciSpec {
     uidMappings?: IdMapping[];
     gidMappings?: IdMapping[];
     resources?: {
-      memory?: { limit?: number };
-      cpu?: { quota?: number; period?: number; shares?: number };
+      memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+      cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string; realtimeRuntime?: number; realtimePeriod?: number };
       pids?: { limit?: number };
     };
     seccomp?: SeccompProfile;
@@ -290,6 +290,17 @@ export function readBundle(bundleDir: string): Bundle {
     cpuQuotaUs: r?.cpu?.quota && r.cpu.quota > 0 ? r.cpu.quota : undefined,
     cpuPeriodUs: r?.cpu?.period || undefined,
     pidsMax: r?.pids?.limit && r.pids.limit > 0 ? r.pids.limit : undefined,
+    // 0 is the spec's "not set" for shares, as for the others; an empty cpus/mems string too.
+    cpuShares: r?.cpu?.shares || undefined,
+    cpusetCpus: r?.cpu?.cpus || undefined,
+    cpusetMems: r?.cpu?.mems || undefined,
+    cpuRealtime: r?.cpu?.realtimeRuntime || r?.cpu?.realtimePeriod
+      ? { runtimeUs: r.cpu.realtimeRuntime || undefined, periodUs: r.cpu.realtimePeriod || undefined }
+      : undefined,
+    memoryReservation: r?.memory?.reservation && r.memory.reservation > 0 ? r.memory.reservation : undefined,
+    memorySwap: r?.memory?.swap || undefined,
+    swappiness: r?.memory?.swappiness ?? undefined,
+    disableOomKiller: r?.memory?.disableOOMKiller || undefined,
   };
   // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
   // hierarchy. Without one, or a relative one, under /box-oci: a fixed place, not one relative
