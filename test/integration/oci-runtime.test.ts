@@ -429,4 +429,39 @@ t.describe('box with runc\'s command line', () => {
       expect(cgroupFile(id, 'pids.max')).toBeNull();
     }
   });
+
+  t.it('joins a pid and a mount namespace by path: the process runs beside the namespace\'s PID 1', async () => {
+    // Someone else's namespaces: unshare's sleep is PID 1 of a new pid namespace, in a new mount namespace.
+    const holder = spawn('unshare', ['--pid', '--mount', '--fork', '--kill-child', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      const pidNs = `/proc/${holder.pid}/ns/pid_for_children`;
+      const mntNs = `/proc/${holder.pid}/ns/mnt`;
+      await until(() => { try { return fs.readlinkSync(pidNs) !== fs.readlinkSync('/proc/self/ns/pid'); } catch { return false; } }, 10_000, 'unshare\'s namespaces');
+      const namespaces = [{ type: 'pid', path: pidNs }, { type: 'mount', path: mntNs }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }];
+      const b = bundle('nsjoin', { process: proc(['sh', '-c', 'echo "me $$"; echo "one $(cat /proc/1/cmdline | tr "\\0" " ")"; exec sleep 30']), linux: { namespaces } });
+      const out = path.join(dir, 'nsjoin.out');
+      const created = oci(['create', '-b', b, '--pid-file', path.join(dir, 'nsjoin.pid'), 'nsjoin'], out);
+      expect(created.out).toBe('');
+      expect(created.code).toBe(0);
+      const s = state('nsjoin');
+      expect(fs.readFileSync(path.join(dir, 'nsjoin.pid'), 'utf8')).toBe(String(s.pid));
+      expect(fs.readlinkSync(`/proc/${s.pid}/ns/pid`)).toBe(fs.readlinkSync(pidNs));
+      expect(fs.readlinkSync(`/proc/${s.pid}/ns/mnt`)).toBe(fs.readlinkSync(mntNs));
+      expect(oci(['start', 'nsjoin']).code).toBe(0);
+      await until(() => fs.readFileSync(out, 'utf8').includes('one '), 10_000, 'the container\'s output');
+      const text = fs.readFileSync(out, 'utf8');
+      expect(text).toMatch(/^me (\d+)\n/);
+      expect(text).not.toMatch(/^me 1\n/); // not its own namespace's PID 1: unshare's sleep is
+      expect(text).toContain('one sleep 120');
+      expect(oci(['kill', 'nsjoin', 'KILL']).code).toBe(0);
+      await until(() => state('nsjoin').status === 'stopped', 10_000, 'stopped');
+      expect(oci(['delete', 'nsjoin']).code).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    // A config that would build the root nowhere: no mount namespace, new or joined.
+    const none = bundle('nomnt', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }] } });
+    expect(oci(['create', '-b', none, 'nomnt']).out).toMatch(/^box: .*linux\.namespaces must include a mount namespace, new or joined by path: box builds the root in one\n$/);
+    expect(fs.existsSync(path.join(root, 'nomnt'))).toBe(false);
+  });
 });
