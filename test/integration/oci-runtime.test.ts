@@ -395,4 +395,73 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', hooks, '../x']).out).toMatch(/^box: invalid container id/);
     expect(fs.existsSync(path.join(root, 'hooks'))).toBe(false);
   });
+
+  t.it('writes linux.resources cpu shares, cpuset, memory reservation, swap, swappiness and disableOOMKiller (v1 here)', () => {
+    const v1 = fs.existsSync('/sys/fs/cgroup/memory/memory.soft_limit_in_bytes');
+    const memory = { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20, ...(v1 ? { swappiness: 10, disableOOMKiller: true } : {}) };
+    const b = bundle('res', { process: proc(['sleep', '30']), linux: { namespaces: NS_DEFAULT, resources: { memory, cpu: { shares: 512, cpus: '0', mems: '0' } } } });
+    const created = oci(['create', '-b', b, 'res']);
+    expect(created.out).toBe('');
+    expect(created.code).toBe(0);
+    if (v1) {
+      expect(cgroupFile('res', 'cpu.shares')).toBe('512');
+      expect(cgroupFile('res', 'memory.soft_limit_in_bytes')).toBe(String(32 << 20));
+      expect(cgroupFile('res', 'memory.swappiness')).toBe('10');
+      expect(cgroupFile('res', 'memory.oom_control')).toMatch(/^oom_kill_disable 1$/m);
+      if (fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')) expect(cgroupFile('res', 'memory.memsw.limit_in_bytes')).toBe(String(128 << 20));
+    } else {
+      expect(cgroupFile('res', 'cpu.weight')).toBe('20'); // 1 + (510 * 9999) / 262142, runc's map
+      expect(cgroupFile('res', 'memory.low')).toBe(String(32 << 20));
+      expect(cgroupFile('res', 'memory.swap.max')).toBe(String(64 << 20));
+    }
+    expect(cgroupFile('res', 'cpuset.cpus')).toBe('0');
+    expect(cgroupFile('res', 'cpuset.mems')).toBe('0');
+    expect(oci(['delete', '--force', 'res']).code).toBe(0);
+    expect(cgroupFile('res', 'cpu.shares') ?? cgroupFile('res', 'cpu.weight')).toBeNull();
+
+    // Bad values: one line, nothing left behind.
+    const low = bundle('swaplow', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, resources: { memory: { limit: 64 << 20, swap: 32 << 20 } } } });
+    expect(oci(['create', '-b', low, 'swaplow']).out).toBe(`box: linux.resources.memory.swap: ${32 << 20} is out of range; use -1 (unlimited) or at least memory.limit (${64 << 20})\n`);
+    const shares = bundle('shares1', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, resources: { cpu: { shares: 1 } } } });
+    expect(oci(['create', '-b', shares, 'shares1']).out).toBe('box: linux.resources.cpu.shares: 1 is out of range; use 2 to 262144 (default 1024)\n');
+    for (const id of ['swaplow', 'shares1']) {
+      expect(fs.existsSync(path.join(root, id))).toBe(false);
+      expect(cgroupFile(id, 'pids.max')).toBeNull();
+    }
+  });
+
+  t.it('joins a pid and a mount namespace by path: the process runs beside the namespace\'s PID 1', async () => {
+    // Someone else's namespaces: unshare's sleep is PID 1 of a new pid namespace, in a new mount namespace.
+    const holder = spawn('unshare', ['--pid', '--mount', '--fork', '--kill-child', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      const pidNs = `/proc/${holder.pid}/ns/pid_for_children`;
+      const mntNs = `/proc/${holder.pid}/ns/mnt`;
+      await until(() => { try { return fs.readlinkSync(pidNs) !== fs.readlinkSync('/proc/self/ns/pid'); } catch { return false; } }, 10_000, 'unshare\'s namespaces');
+      const namespaces = [{ type: 'pid', path: pidNs }, { type: 'mount', path: mntNs }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }];
+      const b = bundle('nsjoin', { process: proc(['sh', '-c', 'echo "me $$"; echo "one $(cat /proc/1/cmdline | tr "\\0" " ")"; exec sleep 30']), linux: { namespaces } });
+      const out = path.join(dir, 'nsjoin.out');
+      const created = oci(['create', '-b', b, '--pid-file', path.join(dir, 'nsjoin.pid'), 'nsjoin'], out);
+      expect(created.out).toBe('');
+      expect(created.code).toBe(0);
+      const s = state('nsjoin');
+      expect(fs.readFileSync(path.join(dir, 'nsjoin.pid'), 'utf8')).toBe(String(s.pid));
+      expect(fs.readlinkSync(`/proc/${s.pid}/ns/pid`)).toBe(fs.readlinkSync(pidNs));
+      expect(fs.readlinkSync(`/proc/${s.pid}/ns/mnt`)).toBe(fs.readlinkSync(mntNs));
+      expect(oci(['start', 'nsjoin']).code).toBe(0);
+      await until(() => fs.readFileSync(out, 'utf8').includes('one '), 10_000, 'the container\'s output');
+      const text = fs.readFileSync(out, 'utf8');
+      expect(text).toMatch(/^me (\d+)\n/);
+      expect(text).not.toMatch(/^me 1\n/); // not its own namespace's PID 1: unshare's sleep is
+      expect(text).toContain('one sleep 120');
+      expect(oci(['kill', 'nsjoin', 'KILL']).code).toBe(0);
+      await until(() => state('nsjoin').status === 'stopped', 10_000, 'stopped');
+      expect(oci(['delete', 'nsjoin']).code).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    // A config that would build the root nowhere: no mount namespace, new or joined.
+    const none = bundle('nomnt', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }] } });
+    expect(oci(['create', '-b', none, 'nomnt']).out).toMatch(/^box: .*linux\.namespaces must include a mount namespace, new or joined by path: box builds the root in one\n$/);
+    expect(fs.existsSync(path.join(root, 'nomnt'))).toBe(false);
+  });
 });

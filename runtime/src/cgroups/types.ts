@@ -13,6 +13,22 @@ export interface Limits {
   cpuWeight?: number;
   /** `--pids-limit 20`: the most processes and threads the cgroup may hold (pids.max on both). */
   pidsMax?: number;
+  /** OCI linux.resources.cpu.shares, 2..262144: v1 cpu.shares as given, v2 cpu.weight converted as runc does. */
+  cpuShares?: number;
+  /** CPUs the cgroup may run on, e.g. "0-1" (cpuset.cpus on both). */
+  cpusetCpus?: string;
+  /** Memory nodes the cgroup may allocate from, e.g. "0" (cpuset.mems on both). */
+  cpusetMems?: string;
+  /** Real-time scheduling budget: v1 cpu.rt_period_us and cpu.rt_runtime_us; v2 has none. */
+  cpuRealtime?: { periodUs?: number; runtimeUs?: number };
+  /** Memory the kernel reclaims from others first: v1 memory.soft_limit_in_bytes, v2 memory.low. */
+  memoryReservation?: number;
+  /** OCI memory.swap: memory PLUS swap, -1 unlimited; v1 memory.memsw.limit_in_bytes, v2 memory.swap.max = swap - limit. */
+  memorySwap?: number;
+  /** 0..100, how eagerly the cgroup's pages are swapped: v1 memory.swappiness; v2 has none. */
+  swappiness?: number;
+  /** Pause instead of OOM-killing at the limit: v1 memory.oom_control; v2 has none. */
+  disableOomKiller?: boolean;
 }
 
 /** A snapshot of a cgroup's own counters. `null` means "not available here" (or, for a max, "no limit"). */

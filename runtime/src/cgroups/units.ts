@@ -53,3 +53,11 @@ export function parseCpus(s: string, flag = '--cpus'): { quotaUs: number; period
 export function weightToShares(weight: number): number {
   return Math.min(262_144, Math.max(2, Math.round((weight * 1024) / 100)));
 }
+
+/**
+ * v1 cpu.shares (2..262144, default 1024) -> v2 cpu.weight (1..10000, default 100), the
+ * linear map runc and crun use: 2 -> 1, 262144 -> 10000 (1024 -> 39, not 100).
+ */
+export function sharesToWeight(shares: number): number {
+  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}

@@ -152,7 +152,7 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     }
   }
 
-  function setMemory(bytes: number): void {
+  function setMemory(bytes: number, memswBytes: number = bytes): void {
     // memory.memsw.limit_in_bytes caps memory + swap (it exists only with swap accounting).
     // Setting it equal to the limit means no swap. The kernel insists memsw >= limit at every
     // moment, so when raising the limit, memsw goes first, and when lowering it, last.
@@ -160,9 +160,19 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     const hasMemsw = exists(memsw);
     const current = num('memory', 'memory.limit_in_bytes');
     const raising = current !== null && bytes > current;
-    if (hasMemsw && raising) write('memory', 'memory.memsw.limit_in_bytes', String(bytes), 'setting memory+swap limit');
+    if (hasMemsw && raising) write('memory', 'memory.memsw.limit_in_bytes', String(memswBytes), 'setting memory+swap limit');
     write('memory', 'memory.limit_in_bytes', String(bytes), 'setting the memory limit (it cannot go below what the cgroup uses now)');
-    if (hasMemsw && !raising) write('memory', 'memory.memsw.limit_in_bytes', String(bytes), 'setting memory+swap limit');
+    if (hasMemsw && !raising) write('memory', 'memory.memsw.limit_in_bytes', String(memswBytes), 'setting memory+swap limit');
+  }
+
+  /** Real-time group scheduling exists only in kernels built with CONFIG_RT_GROUP_SCHED. */
+  function setRealtime(rt: { periodUs?: number; runtimeUs?: number }): void {
+    if (!exists(file('cpu', 'cpu.rt_runtime_us')!)) {
+      throw new UserError('linux.resources.cpu.realtimeRuntime: this kernel has no real-time group scheduling (CONFIG_RT_GROUP_SCHED); remove realtimeRuntime and realtimePeriod');
+    }
+    // The period first: the runtime is checked against it (runtime <= period).
+    if (rt.periodUs !== undefined) write('cpu', 'cpu.rt_period_us', String(rt.periodUs), 'setting the real-time period');
+    if (rt.runtimeUs !== undefined) write('cpu', 'cpu.rt_runtime_us', String(rt.runtimeUs), 'setting the real-time runtime (the parent cgroup must have as much to give)');
   }
 
   const hasFreezer = dirOf('freezer') !== null;
@@ -181,13 +191,21 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     setLimits(l) {
       validateLimits(l);
       requireControllers(l);
-      if (l.memoryBytes !== undefined) setMemory(l.memoryBytes);
+      if (l.memoryBytes !== undefined) setMemory(l.memoryBytes, l.memorySwap);
+      if (l.memoryReservation !== undefined) write('memory', 'memory.soft_limit_in_bytes', String(l.memoryReservation), 'setting the memory reservation (soft limit)');
+      if (l.swappiness !== undefined) write('memory', 'memory.swappiness', String(l.swappiness), 'setting swappiness');
+      // oom_control 1: a task at the limit waits for memory instead of being killed.
+      if (l.disableOomKiller) write('memory', 'memory.oom_control', '1', 'turning the OOM killer off for the cgroup');
       if (l.cpuQuotaUs !== undefined || l.cpuPeriodUs !== undefined) {
         // v1 splits cpu.max in two files; the period first, so the quota is read against it.
         write('cpu', 'cpu.cfs_period_us', String(l.cpuPeriodUs ?? 100_000), 'setting the CPU period');
         if (l.cpuQuotaUs !== undefined) write('cpu', 'cpu.cfs_quota_us', String(l.cpuQuotaUs), 'setting the CPU quota');
       }
       if (l.cpuWeight !== undefined) write('cpu', 'cpu.shares', String(weightToShares(l.cpuWeight)), 'setting CPU shares');
+      if (l.cpuShares !== undefined) write('cpu', 'cpu.shares', String(l.cpuShares), 'setting CPU shares');
+      if (l.cpuRealtime !== undefined) setRealtime(l.cpuRealtime);
+      if (l.cpusetCpus !== undefined) write('cpuset', 'cpuset.cpus', l.cpusetCpus, 'setting the CPUs the cgroup may use (they must be in the parent cpuset)');
+      if (l.cpusetMems !== undefined) write('cpuset', 'cpuset.mems', l.cpusetMems, 'setting the memory nodes the cgroup may use (they must be in the parent cpuset)');
       if (l.pidsMax !== undefined) write('pids', 'pids.max', String(l.pidsMax), 'setting the pids limit');
     },
     addProcess(pid) {

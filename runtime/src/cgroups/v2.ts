@@ -11,11 +11,12 @@ import {
 import { killEach, waitEmpty } from './kill.ts';
 import { neededControllers, validateLimits } from './limits.ts';
 import type { Cgroup, CgroupDriver, CgroupStats, Limits } from './types.ts';
+import { sharesToWeight } from './units.ts';
 
 /** The controllers box turns on for its cgroups. */
 export const V2_CONTROLLERS = ['memory', 'cpu', 'pids'];
-/** ...and where the host offers it, io: no box option uses it, but a lab sandbox hands it on (the disk lesson). */
-export const V2_OPTIONAL = ['io'];
+/** ...and where the host offers them, io (no box option uses it, but a lab sandbox hands it on: the disk lesson) and cpuset (an OCI config's cpu.cpus and cpu.mems). */
+export const V2_OPTIONAL = ['io', 'cpuset'];
 
 export interface V2Layout {
   /** Where the cgroup2 filesystem is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host. */
@@ -127,6 +128,13 @@ function missingController(layout: V2Layout, controller: string, flag: string): 
   );
 }
 
+/** The v1 knobs cgroup v2 has no file for: refused in one line, before anything is written. */
+function refuseV1Only(l: Limits): void {
+  if (l.swappiness !== undefined) throw new UserError('linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness; remove it from the config');
+  if (l.disableOomKiller) throw new UserError('linux.resources.memory.disableOOMKiller: cgroup v2 cannot turn the OOM killer off for a cgroup; remove it (or set it to false)');
+  if (l.cpuRealtime !== undefined) throw new UserError('linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time group scheduling; remove realtimeRuntime and realtimePeriod');
+}
+
 function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, controllers: string[]): Cgroup {
   const { parent } = layout;
   const file = (f: string) => path.join(dir, f);
@@ -144,12 +152,19 @@ function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, control
     paths: [dir],
     setLimits(l) {
       validateLimits(l);
+      refuseV1Only(l);
       requireControllers(l);
       if (l.memoryBytes !== undefined) {
         write('memory.max', String(l.memoryBytes), 'setting the memory limit');
-        // Without this the cgroup could swap out past its limit instead of being OOM-killed.
-        if (exists(file('memory.swap.max'))) write('memory.swap.max', '0', 'turning swap off for the cgroup');
+        // v2 counts swap apart from memory (v1's memsw counts both): swap.max = swap - limit.
+        // Without a swap given, 0: the cgroup could otherwise swap out past its limit instead of being OOM-killed.
+        const swap = l.memorySwap === undefined ? '0' : l.memorySwap === -1 ? 'max' : String(l.memorySwap - l.memoryBytes);
+        if (exists(file('memory.swap.max'))) write('memory.swap.max', swap, 'setting the cgroup\'s swap limit');
       }
+      if (l.memoryReservation !== undefined) write('memory.low', String(l.memoryReservation), 'setting the memory reservation (memory.low)');
+      if (l.cpuShares !== undefined) write('cpu.weight', String(sharesToWeight(l.cpuShares)), 'setting the CPU weight (from shares)');
+      if (l.cpusetCpus !== undefined) write('cpuset.cpus', l.cpusetCpus, 'setting the CPUs the cgroup may use (they must be in the parent cpuset)');
+      if (l.cpusetMems !== undefined) write('cpuset.mems', l.cpusetMems, 'setting the memory nodes the cgroup may use (they must be in the parent cpuset)');
       if (l.cpuQuotaUs !== undefined || l.cpuPeriodUs !== undefined) {
         // cpu.max is "<quota> <period>": the cgroup may run `quota` µs in every `period` µs.
         write('cpu.max', `${l.cpuQuotaUs ?? 'max'} ${l.cpuPeriodUs ?? 100_000}`, 'setting the CPU quota');

@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_UNBINDABLE, type NamespaceName } from '../sys/constants.ts';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_UNBINDABLE, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { RunConfig } from '../container/config.ts';
 import type { ProcessSpec } from '../container/build-plan.ts';
@@ -41,8 +41,8 @@ export interface OciSpec {
     uidMappings?: IdMapping[];
     gidMappings?: IdMapping[];
     resources?: {
-      memory?: { limit?: number };
-      cpu?: { quota?: number; period?: number; shares?: number };
+      memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+      cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string; realtimeRuntime?: number; realtimePeriod?: number };
       pids?: { limit?: number };
     };
     seccomp?: SeccompProfile;
@@ -76,9 +76,11 @@ export interface Bundle {
 
 // The spec's names for namespaces, and box's.
 const NS: Record<string, NamespaceName> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup' };
-// Joined by path: those a process can enter with setns(2) before it builds the root. (pid would
-// need a fork after the setns, mount would replace the root box builds, user its id maps.)
-const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
+// Joined by path: entered with setns(2) before box builds the root. A pid namespace holds
+// only the children of whoever setns's into it, so box-init forks after (oci/runtime.ts); in a
+// joined mount namespace box builds the root there, as runc does (not a user namespace: its
+// id maps are box's to write).
+const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS, pid: CLONE_NEWPID, mount: CLONE_NEWNS };
 
 // Mount options as runc parses them: flags set or cleared, the rest is the filesystem's data.
 const SETS: Record<string, number> = { ro: MS_RDONLY, nosuid: MS_NOSUID, nodev: MS_NODEV, noexec: MS_NOEXEC, strictatime: MS_STRICTATIME };
@@ -234,12 +236,16 @@ export function readBundle(bundleDir: string): Bundle {
     const name = NS[ns.type];
     if (!name) throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
     if (ns.path) {
-      if (!(ns.type in JOINABLE)) throw new UserError(`${file}: joining a ${ns.type} namespace by path is not supported; only network, ipc and uts`);
+      if (!(ns.type in JOINABLE)) throw new UserError(`${file}: joining a ${ns.type} namespace by path is not supported; only network, ipc, uts, pid and mount`);
       if (!fs.existsSync(ns.path)) throw new UserError(`${file}: namespace path ${ns.path} does not exist`);
       joins.push({ path: ns.path, flag: JOINABLE[ns.type] });
     } else namespaces.push(name);
   }
-  if (!namespaces.includes('mnt')) throw new UserError(`${file}: linux.namespaces must include a new mount namespace: box builds the root in one`);
+  const joinsMount = joins.some((j) => j.flag === CLONE_NEWNS);
+  if (!namespaces.includes('mnt') && !joinsMount) throw new UserError(`${file}: linux.namespaces must include a mount namespace, new or joined by path: box builds the root in one`);
+  if (joinsMount && userns) throw new UserError(`${file}: joining a mount namespace by path together with a new user namespace is not supported; drop one of them`);
+  // The mount namespace last: the other paths (/proc/PID/ns/...) are the host's until then.
+  joins.sort((a, b) => Number(a.flag === CLONE_NEWNS) - Number(b.flag === CLONE_NEWNS));
 
   for (const list of ['maskedPaths', 'readonlyPaths'] as const) {
     const rel = spec.linux?.[list]?.find((p) => !p.startsWith('/'));
@@ -290,6 +296,17 @@ export function readBundle(bundleDir: string): Bundle {
     cpuQuotaUs: r?.cpu?.quota && r.cpu.quota > 0 ? r.cpu.quota : undefined,
     cpuPeriodUs: r?.cpu?.period || undefined,
     pidsMax: r?.pids?.limit && r.pids.limit > 0 ? r.pids.limit : undefined,
+    // 0 is the spec's "not set" for shares, as for the others; an empty cpus/mems string too.
+    cpuShares: r?.cpu?.shares || undefined,
+    cpusetCpus: r?.cpu?.cpus || undefined,
+    cpusetMems: r?.cpu?.mems || undefined,
+    cpuRealtime: r?.cpu?.realtimeRuntime || r?.cpu?.realtimePeriod
+      ? { runtimeUs: r.cpu.realtimeRuntime || undefined, periodUs: r.cpu.realtimePeriod || undefined }
+      : undefined,
+    memoryReservation: r?.memory?.reservation && r.memory.reservation > 0 ? r.memory.reservation : undefined,
+    memorySwap: r?.memory?.swap || undefined,
+    swappiness: r?.memory?.swappiness ?? undefined,
+    disableOomKiller: r?.memory?.disableOOMKiller || undefined,
   };
   // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
   // hierarchy. Without one, or a relative one, under /box-oci: a fixed place, not one relative

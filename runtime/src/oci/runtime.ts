@@ -24,7 +24,7 @@ import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { restrictDevices } from '../cgroups/devices.ts';
 import { Plan } from '../init/plan.ts';
-import { PR_SET_PDEATHSIG } from '../sys/constants.ts';
+import { CLONE_NEWPID, PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
@@ -114,6 +114,10 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     for (const r of b.rlimits) first.rlimit(r.resource, r.name, r.soft, r.hard);
     if (b.oomScoreAdj !== undefined) first.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
     for (const j of b.joins) first.setns(j.path, j.flag);
+    // setns into a PID namespace moves only our future children there: fork, as runc does.
+    const joinsPid = b.joins.some((j) => j.flag === CLONE_NEWPID);
+    if (joinsPid) first.fork();
+    let statePid = 0;
     plan.ops.unshift(...first.ops);
     const cg = cgroup;
     let created: () => void = () => {};
@@ -135,8 +139,12 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
         }
         if (point !== SyncPoint.Created) return;
         reaper = init.child.pid!;
+        // The state's pid is what callers look at the container through (/proc/PID/ns/...):
+        // box-init's reaper, or in a joined PID namespace (which the reaper is not in) the
+        // container's process itself.
+        statePid = joinsPid ? pid : reaper;
         writeOciState(o.root, {
-          ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: reaper, bundle: b.dir, rootfs: b.rootfs.rootfs,
+          ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: statePid, bundle: b.dir, rootfs: b.rootfs.rootfs,
           created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
           cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid, hooks: b.hooks,
         });
@@ -148,7 +156,7 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     cg.addProcess(init.child.pid!);
     // Either the sync point (created) or a failure before it.
     await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
-    if (o.pidFile) fs.writeFileSync(o.pidFile, String(reaper)); // runc writes the pid without a newline
+    if (o.pidFile) fs.writeFileSync(o.pidFile, String(statePid)); // runc writes the pid without a newline
     // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
     for (const p of init.pipes) p.destroy();
     init.child.unref();
