@@ -53,7 +53,7 @@ export async function clusterCommand(argv: string[], _trace: Trace): Promise<num
 
 const UP_OPTIONS: OptionSpec[] = [
   { name: 'nodes', value: true, help: 'how many nodes (default 1)' },
-  { name: 'node-cpus', value: true, help: 'CPUs of each node, a limit of its cgroup (default 2; e.g. 1, 500m)' },
+  { name: 'node-cpus', value: true, help: 'CPUs of each node, a limit of its cgroup (default 2, or what box\'s own cgroup allows if less; e.g. 1, 500m)' },
   { name: 'node-memory', value: true, help: 'memory of each node, a limit of its cgroup (default 2Gi; e.g. 512Mi)' },
 ];
 
