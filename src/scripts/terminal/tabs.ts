@@ -21,6 +21,7 @@ import {
 import { followLook, terminalOptions } from './look.ts';
 import { isLeaveKey } from './access.ts';
 import { keystrokesFor } from '../../lib/shell-commands.ts';
+import { bufferText } from './buffer-text.ts';
 
 const STORE_KEY = 'isolab.terminals';
 
@@ -81,20 +82,6 @@ interface Tab {
   timer?: ReturnType<typeof setTimeout>;
   stopLook: () => void;
   resizeObserver: ResizeObserver;
-}
-
-function bufferText(term: Terminal): string {
-  const buffer = term.buffer.active;
-  const lines: string[] = [];
-  for (let i = 0; i < buffer.length; i++) {
-    const line = buffer.getLine(i);
-    if (!line) continue;
-    const text = line.translateToString(true);
-    if (line.isWrapped && lines.length) lines[lines.length - 1] += text;
-    else lines.push(text);
-  }
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines.join('\n');
 }
 
 export function setupTabs(pane: HTMLElement, deps: TabsDeps): TerminalTabs {

@@ -34,6 +34,7 @@ import {
 import { keystrokesFor } from '../../lib/shell-commands.ts';
 import { clientStrings } from '../strings.ts';
 import { localizeServerMessage } from '../server-messages.ts';
+import { bufferText } from './buffer-text.ts';
 import { setupSplitter } from './splitter.ts';
 import { setupRoom } from './room.ts';
 import { isLeaveKey, setupAccess } from './access.ts';
@@ -471,20 +472,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     sendFrame({ type: 'check', lesson, exercise });
   });
 
-  function terminalText(): string {
-    const buffer = term.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < buffer.length; i++) {
-      const line = buffer.getLine(i);
-      if (!line) continue;
-      const text = line.translateToString(true);
-      // A long line the terminal wrapped is still one line of output.
-      if (line.isWrapped && lines.length) lines[lines.length - 1] += text;
-      else lines.push(text);
-    }
-    while (lines.length && lines[lines.length - 1] === '') lines.pop();
-    return lines.join('\n');
-  }
+  const terminalText = (): string => bufferText(term);
 
   const api: IsolabApi = {
     get state() {
