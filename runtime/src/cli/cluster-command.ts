@@ -1,10 +1,8 @@
 // `box cluster`: start, show and remove the small Kubernetes-shaped cluster of cluster/.
 // Parsing and printing only.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
 import { CLUSTER_NETWORK, NODE_LABEL } from '../cluster/agent.ts';
 import { boxCli } from '../cluster/box-cli.ts';
 import { controlPlaneMain } from '../cluster/control-plane.ts';
@@ -19,6 +17,7 @@ import { recordCluster } from '../cluster/host-record.ts';
 import { processStart } from '../container/state.ts';
 import { lookupNetwork } from '../net/store.ts';
 import { UserError } from '../sys/errors.ts';
+import { spawnDetached } from '../sys/detached.ts';
 import { cpuCeiling } from '../cgroups/ceiling.ts';
 import type { Trace } from '../sys/trace.ts';
 import { parseArgs, type OptionSpec } from '../container/args.ts';
@@ -101,20 +100,13 @@ async function up(argv: string[]): Promise<number> {
   }
   const { cert } = makeServingCert(gateway ? [gateway] : []);
   const log = fs.openSync(clusterFile('control-plane.log'), 'a');
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'cluster', '__control-plane', ...(gateway ? [gateway] : [])], {
-    detached: true, stdio: ['ignore', log, log, 'pipe'],
-  });
+  const child = spawnDetached(process.execPath, [...process.execArgv, process.argv[1], 'cluster', '__control-plane', ...(gateway ? [gateway] : [])], { output: log });
   fs.closeSync(log);
-  let out = '';
-  const pipe = child.stdio[3] as Readable;
-  pipe.setEncoding('utf8');
-  for await (const chunk of pipe) out += chunk;
-  child.unref();
-  const line = out.trim();
+  const line = await child.report;
   if (!line.startsWith('ok ')) { await removeCluster(id); throw new UserError(`the control plane did not start; see ${clusterFile('control-plane.log')}`); }
   const [server, nodeServer] = line.slice(3).split(' ');
   const state: ClusterState = {
-    pid: child.pid!, pidStart: processStart(child.pid!) ?? undefined, id,
+    pid: child.pid, pidStart: processStart(child.pid) ?? undefined, id,
     server, nodeServer, kubeconfig: kubeconfigPath(), nodes, nodeCapacity: capacity,
   };
   fs.writeFileSync(clusterFile('state.json'), JSON.stringify(state));

@@ -1,13 +1,12 @@
 // `box run` and `box exec`: the flags become a RunConfig (container/run-flags.ts), then start
 // the container, connect the user's terminal to it, and exit with the command's exit code.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
 import type { RunConfig } from '../container/config.ts';
 import { startContainer, type Running } from '../container/run.ts';
 import { execInContainer } from '../container/exec.ts';
 import { UserError } from '../sys/errors.ts';
+import { spawnDetached } from '../sys/detached.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import { helpText } from '../container/args.ts';
@@ -91,17 +90,10 @@ async function runDetached(cfg: RunConfig): Promise<number> {
 /** Start a detached container through its monitor (`again`: the id of a stopped one, `box start`); its id once it runs. */
 export async function startDetached(cfg: RunConfig, again?: string): Promise<string> {
   // The monitor is this same program: the bundle or the sources, whichever is running.
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+  const line = await spawnDetached(process.execPath, [...process.execArgv, process.argv[1], '__monitor'], {
+    output: 'ignore',
     env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg), ...(again ? { BOX_MONITOR_AGAIN: again } : {}) }, // again: `box start`
-  });
-  const pipe = child.stdio[3] as Readable;
-  let out = '';
-  pipe.setEncoding('utf8');
-  for await (const chunk of pipe) out += chunk;
-  child.unref();
-  const line = out.trim();
+  }).report;
   if (line.startsWith('ok ')) return line.slice(3);
   throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
 }

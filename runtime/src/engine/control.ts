@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { processStart } from '../container/state.ts';
 import { boxRoot } from '../image/paths.ts';
 import { clientBinary } from '../init/build.ts';
 import { inHome } from '../home.ts';
 import type { RunConfig } from '../container/config.ts';
+import { spawnDetached } from '../sys/detached.ts';
 import { ExitStatusError, UserError } from '../sys/errors.ts';
 import { engineSocket, enginePidFile, serveEngine } from './daemon.ts';
 import { encodeRequest } from './protocol.ts';
@@ -172,22 +172,13 @@ async function spawnEngine(): Promise<string> {
   for (const k of ['BOX_TRACE_FILE', 'BOX_TRACE_INVOCATION', 'BOX_ENGINE', 'BOX_ENGINE_RELAY']) delete env[k]; // per request, not per engine
   // runtime/bin/box, not process.argv[1]: the caller may be code that uses box, not box itself.
   env.BOX_ENGINE = 'off';
-  const child = spawn(inHome('runtime/bin/box'), ['__engine'], {
-    detached: true, // a session of its own: the terminal that started it may close
-    stdio: ['ignore', log, log, 'pipe'],
-    env,
-    cwd: '/',
-  });
+  const engine = spawnDetached(inHome('runtime/bin/box'), ['__engine'], { output: log, env, cwd: '/' });
   fs.closeSync(log);
-  let out = '';
-  const pipe = child.stdio[3] as Readable;
-  pipe.setEncoding('utf8');
-  for await (const chunk of pipe) out += chunk;
-  child.unref();
-  if (!out.startsWith('ok ')) {
+  const line = await engine.report;
+  if (!line.startsWith('ok ')) {
     throw new UserError(`the engine did not start; see ${path.join(boxRoot(), 'engine.log')}`);
   }
-  return out.slice(3).trim();
+  return line.slice(3);
 }
 
 function enginePid(): number | null {
