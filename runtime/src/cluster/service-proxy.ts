@@ -23,8 +23,8 @@
 // A pod reaching a Service that picks that very pod: with br_netfilter (bridge-nf-call-iptables
 // = 1, as here and on every Kubernetes node) the DNAT happens on the bridge's own path, and the
 // frame is bridged back out of the port it came in by, which a bridge refuses unless the port
-// is in hairpin mode: the proxy sets it on every port of the cluster bridge (the kubelet's
-// hairpin-veth mode does the same per pod).
+// is in hairpin mode: box sets it on every container's port when it plugs the veth in
+// (net/veth.ts), as the kubelet's hairpin-veth mode does per pod.
 // The host reaches the service range through a route to the cluster network's bridge; pods
 // need none (their default route is the bridge's address).
 
@@ -96,16 +96,6 @@ export function proxyRules(table: string, services: Obj[], endpoints: Obj[], mas
   return lines.join('\n') + '\n';
 }
 
-/** Every port of the bridge in hairpin mode (see above); a veth gone meanwhile is no matter. */
-function hairpin(bridge: string): void {
-  let ports: string[] = [];
-  try { ports = fs.readdirSync(`/sys/class/net/${bridge}/brif`); } catch { return; }
-  for (const p of ports) {
-    const file = `/sys/class/net/${bridge}/brif/${p}/hairpin_mode`;
-    try { if (fs.readFileSync(file, 'utf8').trim() !== '1') fs.writeFileSync(file, '1'); } catch { /* gone */ }
-  }
-}
-
 export function deleteProxyTable(table = proxyTable()): void {
   try { runTool(null, 'nft', ['delete', 'table', 'ip', table]); } catch { /* gone already, or no nft: then it was never made */ }
 }
@@ -155,7 +145,6 @@ export class ServiceProxy {
       this.last = text;
       this.log(`service proxy: wrote table ${this.table} (${services.length} services)`);
     }
-    if (n) hairpin(n.bridge);
     if (n && this.route !== n.bridge) {
       runTool(null, 'ip', ['route', 'replace', this.range, 'dev', n.bridge]); // gone with the bridge
       this.route = n.bridge;
