@@ -1,34 +1,22 @@
 // More terminals in one sandbox (the page's tabs, PROTOCOL.md `term`): each a shell with a pty
 // of its own in the SAME sandbox, so what one starts the other sees; closing one ends only it.
 // With the host-shell driver (plumbing) and with real `box --lab` sandboxes.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LabServer } from '../../src/server/app.ts';
 import { MAX_TERMINALS } from '../../src/server/sessions.ts';
-import { boxLabAvailable, driverByName, makeTestLessons, startInProcess, TEST_TOKEN } from '../e2e/harness.ts';
+import { TEST_TOKEN } from '../e2e/harness.ts';
 import { LabClient, newSessionId } from '../e2e/lab-client.ts';
 import type { ClientOptions } from '../e2e/lab-client.ts';
 import { needs } from '../support/requires.ts';
+import { closedAfterEach, LAB_DRIVERS, startLab, stepTimeout } from './lab-servers.ts';
 
-const box = await boxLabAvailable();
-const open: LabServer[] = [];
-const clients: LabClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await Promise.all(open.splice(0).map((s) => s.close()));
-});
+const { open, clients } = closedAfterEach();
 
-describe.each([
-  { driver: 'host-shell' as const, missing: '' },
-  { driver: 'box' as const, missing: box.ok ? '' : box.reason },
-])('terminal tabs in one sandbox ($driver)', ({ driver, missing }) => {
-  const T = driver === 'box' ? 60_000 : 20_000;
+describe.each(LAB_DRIVERS)('terminal tabs in one sandbox ($driver)', ({ driver, missing }) => {
+  const T = stepTimeout(driver);
   const clientId = 'browser-tabs-0123456789';
 
-  async function server(): Promise<LabServer> {
-    const s = await startInProcess({ driver: driverByName(driver), lessonsDir: makeTestLessons(), maxPerClient: 1 });
-    open.push(s);
-    return s;
-  }
+  const server = () => startLab(driver, open, { maxPerClient: 1 });
   async function ready(s: LabServer, o: ClientOptions): Promise<LabClient> {
     const c = new LabClient(s.port, { token: TEST_TOKEN, clientId, ...o });
     clients.push(c);

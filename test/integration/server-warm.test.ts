@@ -3,34 +3,22 @@
 // server's state: the name waiting in the pool is the one the reader's hello names, and its
 // sandbox was made before the reader asked. Two readers never share one; the pool counts
 // against --max-sandboxes and never gets past the per-browser limit; closing removes it.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import type { LabServer } from '../../src/server/app.ts';
-import { BOX, boxLabAvailable, driverByName, makeTestLessons, startInProcess, TEST_TOKEN } from '../e2e/harness.ts';
+import { BOX, TEST_TOKEN } from '../e2e/harness.ts';
 import type { InProcessOptions } from '../e2e/harness.ts';
 import { LabClient, newSessionId } from '../e2e/lab-client.ts';
 import type { ClientOptions } from '../e2e/lab-client.ts';
 import { needs } from '../support/requires.ts';
+import { closedAfterEach, LAB_DRIVERS, startLab, stepTimeout } from './lab-servers.ts';
 
-const box = await boxLabAvailable();
-const open: LabServer[] = [];
-const clients: LabClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await Promise.all(open.splice(0).map((s) => s.close()));
-});
+const { open, clients } = closedAfterEach();
 
-describe.each([
-  { driver: 'host-shell' as const, missing: '' },
-  { driver: 'box' as const, missing: box.ok ? '' : box.reason },
-])('warm sandboxes ($driver)', ({ driver, missing }) => {
-  const T = driver === 'box' ? 60_000 : 20_000;
+describe.each(LAB_DRIVERS)('warm sandboxes ($driver)', ({ driver, missing }) => {
+  const T = stepTimeout(driver);
 
-  async function server(o: InProcessOptions): Promise<LabServer> {
-    const s = await startInProcess({ driver: driverByName(driver), lessonsDir: makeTestLessons(), ...o });
-    open.push(s);
-    return s;
-  }
+  const server = (o: InProcessOptions) => startLab(driver, open, o);
   function connect(s: LabServer, o: ClientOptions = {}): LabClient {
     const c = new LabClient(s.port, { token: TEST_TOKEN, clientId: `browser-${newSessionId()}`, ...o });
     clients.push(c);

@@ -1,37 +1,24 @@
 // The terminal WebSocket for real: a listening lab server, real ptys, real shells.
 // Every test runs with the host-shell driver (plumbing only, no isolation) and again with
 // the real `box --lab` sandbox when this machine can run it.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import type { LabServer } from '../../src/server/app.ts';
 import { HIGH_WATERMARK } from '../../src/server/flow.ts';
-import { BOX, boxLabAvailable, driverByName, makeTestLessons, sleep, startInProcess, TEST_TOKEN } from '../e2e/harness.ts';
+import { BOX, sleep, TEST_TOKEN } from '../e2e/harness.ts';
 import type { InProcessOptions } from '../e2e/harness.ts';
 import { LabClient, newSessionId } from '../e2e/lab-client.ts';
 import type { ClientOptions } from '../e2e/lab-client.ts';
 import { needs } from '../support/requires.ts';
+import { closedAfterEach, LAB_DRIVERS, startLab, stepTimeout } from './lab-servers.ts';
 
-const box = await boxLabAvailable();
+const { open, clients } = closedAfterEach();
 
-const open: LabServer[] = [];
-const clients: LabClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await Promise.all(open.splice(0).map((s) => s.close()));
-});
+describe.each(LAB_DRIVERS)('terminal over WebSocket ($driver)', ({ driver, missing }) => {
+  const T = stepTimeout(driver);
 
-describe.each([
-  { driver: 'host-shell' as const, missing: '' },
-  { driver: 'box' as const, missing: box.ok ? '' : box.reason },
-])('terminal over WebSocket ($driver)', ({ driver, missing }) => {
-  const T = driver === 'box' ? 60_000 : 20_000;
-
-  async function server(o: InProcessOptions = {}): Promise<LabServer> {
-    const s = await startInProcess({ driver: driverByName(driver), lessonsDir: makeTestLessons(), ...o });
-    open.push(s);
-    return s;
-  }
+  const server = (o: InProcessOptions = {}) => startLab(driver, open, o);
 
   async function connect(s: LabServer, o: ClientOptions = {}): Promise<LabClient> {
     const c = new LabClient(s.port, { token: TEST_TOKEN, ...o });
