@@ -5,7 +5,7 @@
 // bridge, nftables table, cgroup, mount or kubeconfig context. KUBECONFIG and BOX_ROOT are
 // temporary; every address is on the cluster's own bridge.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { nodeAddress, nodeNets } from '../../runtime/src/cluster/node-netns.ts';
 import { needs } from '../support/requires.ts';
 import { box, has, repo, rootReason, tempBoxRoot } from './helpers.ts';
+import { kubectlWith, untilCluster as until } from './kubectl.ts';
 
 const suite = needs(
   !has('kubectl') && 'kubectl is not installed (apt-get install kubectl)', !has('openssl') && 'openssl is not installed (apt-get install openssl)',
@@ -22,17 +23,8 @@ const WEB = path.join(repo, 'test/fixtures/cluster/web.yaml');
 let root = '';
 let kubeconfig = '';
 
-function ok(args: string[]): string {
-  const r = spawnSync('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
+const { ok } = kubectlWith(() => kubeconfig);
 const running = (pid: number) => { try { return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
-async function until(check: () => boolean, what: string, seconds = 10): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) { if (check()) return; await new Promise((r) => setTimeout(r, 200)); }
-  throw new Error(`waited ${seconds} s for ${what}`);
-}
 const up = (nodes: number, ...more: string[]) => {
   const r = box(root, ['cluster', 'up', '--nodes', String(nodes), ...more], { env: { KUBECONFIG: kubeconfig }, timeout: 60_000 });
   if (r.code !== 0) throw new Error(`cluster up: ${r.stderr}`);

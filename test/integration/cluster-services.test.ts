@@ -4,7 +4,7 @@
 // ConfigMaps as env and files, and `cluster down` leaving no rule or route. KUBECONFIG and
 // BOX_ROOT are temporary.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { needs } from '../support/requires.ts';
 import { box, has, repo, rootReason, tempBoxRoot } from './helpers.ts';
+import { kubectlWith, untilCluster as until } from './kubectl.ts';
 
 const suite = needs(
   !has('kubectl') && 'kubectl is not installed (apt-get install kubectl)', !has('openssl') && 'openssl is not installed (apt-get install openssl)',
@@ -21,20 +22,7 @@ const FIX = path.join(repo, 'test/fixtures/cluster');
 let root = '';
 let kubeconfig = '';
 
-function kubectl(args: string[]) {
-  const r = spawnSync('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[]): string {
-  const r = kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-async function until(check: () => boolean, what: string, seconds = 10): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) { if (check()) return; await new Promise((r) => setTimeout(r, 200)); }
-  throw new Error(`waited ${seconds} s for ${what}`);
-}
+const { kubectl, ok } = kubectlWith(() => kubeconfig);
 /** GET http://host:port/ from this machine: the body (a pod's hostname), '' if it failed. */
 const get = (host: string, port: number) => new Promise<string>((resolve) => {
   http.get({ host, port, path: '/', timeout: 3000, agent: false }, (res) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b.trim())); })

@@ -2,7 +2,7 @@
 // (create, then strategic merge patch), validation errors with field paths, scale, watch,
 // delete, and `cluster down` leaving nothing. KUBECONFIG and BOX_ROOT are temporary.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -10,28 +10,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { needs } from '../support/requires.ts';
 import { box, has, repo, rootReason, tempBoxRoot } from './helpers.ts';
+import { kubectlWith, untilCluster as until } from './kubectl.ts';
 
 const suite = needs(!has('kubectl') && 'kubectl is not installed (apt-get install kubectl)', !has('openssl') && 'openssl is not installed (apt-get install openssl)');
 const FIX = path.join(repo, 'test/fixtures/cluster');
 let root = '';
 let kubeconfig = '';
 
-function kubectl(args: string[]) {
-  const r = spawnSync('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[]): string {
-  const r = kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const { kubectl, ok } = kubectlWith(() => kubeconfig);
 /** Alive and not a zombie (a zombie waits for a reaper that may be this test's runner). */
 const running = (pid: number) => { try { return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
-async function until(check: () => boolean, what: string, seconds = 10): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) { if (check()) return; await new Promise((r) => setTimeout(r, 100)); }
-  throw new Error(`waited ${seconds} s for ${what}`);
-}
 const controlPlanePid = () => JSON.parse(fs.readFileSync(path.join(root, 'cluster/state.json'), 'utf8')).pid as number;
 
 suite.describe('box cluster with kubectl', () => {

@@ -50,13 +50,13 @@ export function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Poll until `check` is true, or fail after `ms`. */
-export async function until(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+/** Poll until `check` is true (every `everyMs`), or fail after `ms`. */
+export async function until(check: () => boolean, ms = 10_000, what = 'condition', everyMs = 25): Promise<void> {
   ms *= TIME_SCALE;
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
