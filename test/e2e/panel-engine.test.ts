@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOX, browserTestsMissing } from './harness.ts';
 import { T, startLessonLab } from './lesson-page.ts';
 import type { LessonLab, LessonPage } from './lesson-page.ts';
+import { removeEngineCgroups, startEngineInOwnCgroup } from '../support/engine-cgroup.ts';
 
 const isRoot = process.getuid?.() === 0;
 const missing = (await browserTestsMissing()) || (isRoot ? '' : 'needs root (an engine in a cgroup of its own)');
@@ -33,16 +34,8 @@ describe.skipIf(skip)('the memory plot with a box engine running on the host, in
   beforeAll(async () => {
     if (missing) throw new Error(missing);
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'isolab-e2e-engine-'));
-    const name = `isolab-e2e-engine-${process.pid}`;
-    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
-    for (const h of v2 ? [''] : ['memory', 'cpu,cpuacct', 'pids']) {
-      const dir = path.join('/sys/fs/cgroup', h, name);
-      if (!fs.existsSync(path.dirname(dir))) continue;
-      fs.mkdirSync(dir);
-      engineGroups.push(dir);
-    }
-    const into = engineGroups.map((d) => `echo $$ > ${d}/cgroup.procs`).join('; ');
-    const started = spawnSync('sh', ['-c', `${into}; exec "$0" engine start`, BOX], { env: { ...process.env, BOX_ROOT: root }, encoding: 'utf8', timeout: 60_000 });
+    const started = startEngineInOwnCgroup(BOX, root, `isolab-e2e-engine-${process.pid}`);
+    engineGroups.push(...started.groups);
     expect(started.status, started.stderr).toBe(0);
     // The lab server (a child of this process) runs its box commands on the engine's root.
     const before = process.env.BOX_ROOT;
@@ -69,11 +62,7 @@ describe.skipIf(skip)('the memory plot with a box engine running on the host, in
       expect(stopped.status, stopped.out).toBe(0);
       fs.rmSync(root, { recursive: true, force: true });
     }
-    for (const d of engineGroups.reverse()) {
-      for (let i = 0; i < 50; i++) {
-        try { fs.rmdirSync(d); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-      }
-    }
+    await removeEngineCgroups(engineGroups);
   }, T);
 
   it("plots the hog's memory, and the sandbox's, from cgroups under the engine's", async () => {

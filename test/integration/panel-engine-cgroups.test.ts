@@ -7,8 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needs } from '../support/requires.ts';
 import { cgroupLayoutOfPid, readUsage, sandboxCgroupLayout } from '../../src/server/panel-stats.ts';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { box, boxBin, inspect, rootReason, tempBoxRoot } from './helpers.ts';
+import { removeEngineCgroups, startEngineInOwnCgroup } from '../support/engine-cgroup.ts';
 
 needs(rootReason).describe('the panel finds cgroups from a process, with an engine running', () => {
   let root: string;
@@ -17,27 +18,15 @@ needs(rootReason).describe('the panel finds cgroups from a process, with an engi
   const engineGroups: string[] = [];
   beforeAll(() => {
     root = tempBoxRoot('panel-engine');
-    const name = `isolab-engine-test-${process.pid}`;
-    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
-    for (const h of v2 ? [''] : ['memory', 'cpu,cpuacct', 'pids']) {
-      const dir = path.join('/sys/fs/cgroup', h, name);
-      if (!fs.existsSync(path.dirname(dir))) continue;
-      fs.mkdirSync(dir);
-      engineGroups.push(dir);
-    }
-    const into = engineGroups.map((d) => `echo $$ > ${d}/cgroup.procs`).join('; ');
-    const r = spawnSync('sh', ['-c', `${into}; exec "$0" engine start`, boxBin], { env: { ...process.env, BOX_ROOT: root }, encoding: 'utf8', timeout: 60_000 });
+    const r = startEngineInOwnCgroup(boxBin, root, `isolab-engine-test-${process.pid}`);
+    engineGroups.push(...r.groups);
     expect(r.status, r.stderr).toBe(0);
   });
   afterAll(async () => {
     box(root, ['rm', '-f', 'hog']);
     expect(box(root, ['engine', 'stop']).code).toBe(0);
     fs.rmSync(root, { recursive: true, force: true });
-    for (const d of engineGroups.reverse()) {
-      for (let i = 0; i < 50; i++) {
-        try { fs.rmdirSync(d); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-      }
-    }
+    await removeEngineCgroups(engineGroups);
   });
 
   it("reads the memory of a container the engine made, under the engine's cgroup", async () => {
