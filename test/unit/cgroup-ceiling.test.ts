@@ -2,22 +2,12 @@
 // made below it may not exceed on v1 (why `box cluster up` in a lab sandbox of --cpus 1 gives
 // its nodes 1 CPU). A fake cgroup tree in a temporary directory, mounted there by mountinfo.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cpuCeiling } from '../../runtime/src/cgroups/ceiling.ts';
+import { temporaryTrees } from '../support/cgroup-tree.ts';
 
-let top = '';
-afterEach(() => { if (top) fs.rmSync(top, { recursive: true, force: true }); });
-
-function tree(files: Record<string, string>): string {
-  top = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-ceiling-'));
-  for (const [f, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(top, f)), { recursive: true });
-    fs.writeFileSync(path.join(top, f), text);
-  }
-  return top;
-}
+const tree = temporaryTrees('boxtest-ceiling-');
 
 describe('cpuCeiling', () => {
   it('v1: the smallest quota / period from our cgroup up to the mount, an unlimited level (-1) skipped', () => {

@@ -4,43 +4,16 @@
 // driver writes. test/integration/cgroups.test.ts runs the same drivers on the real kernel.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { killEach } from '../../runtime/src/cgroups/kill.ts';
 import { parseMountinfo, parseProcCgroup } from '../../runtime/src/cgroups/mounts.ts';
 import { UserError } from '../../runtime/src/sys/errors.ts';
 import { fakeSys, type FakeSys } from '../support/fake-sys.ts';
+import { dirOps, put, temporaryTrees, writes } from '../support/cgroup-tree.ts';
 
-const temps: string[] = [];
-afterAll(() => {
-  for (const t of temps) fs.rmSync(t, { recursive: true, force: true });
-});
-
-/** A temporary directory holding `files` (path relative to it -> contents). */
-function tree(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-cg-'));
-  temps.push(root);
-  for (const [rel, text] of Object.entries(files)) put(root, rel, text);
-  return root;
-}
-function put(root: string, rel: string, text: string): void {
-  fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-  fs.writeFileSync(path.join(root, rel), text);
-}
-
-/** The cgroup writes the fake Sys saw, as [path relative to root, value]. */
-function writes(sys: FakeSys, root: string): [string, string][] {
-  return sys.trace.events.flatMap((e) => (e.kind === 'write' ? [[path.relative(root, e.path), e.value] as [string, string]] : []));
-}
-/** The mkdir/rmdir notes in the trace, relative to root. */
-function dirOps(sys: FakeSys, root: string): string[] {
-  return sys.trace.events.flatMap((e) => {
-    const m = e.kind === 'note' ? /^(mkdir|rmdir) (.*)$/.exec(e.text) : null;
-    return m ? [`${m[1]} ${path.relative(root, m[2]!)}`] : [];
-  });
-}
+const tree = temporaryTrees('boxtest-cg-');
 function clearTrace(sys: FakeSys): void {
   sys.trace.events.length = 0;
 }

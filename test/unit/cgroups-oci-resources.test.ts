@@ -3,31 +3,14 @@
 // without a kernel: a temporary directory laid out like the hierarchy, a fake Sys recording
 // every write. test/integration/oci-runtime.test.ts runs the v1 driver on the real kernel.
 
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { sharesToWeight } from '../../runtime/src/cgroups/units.ts';
 import { fakeSys, type FakeSys } from '../support/fake-sys.ts';
+import { put, temporaryTrees, writes } from '../support/cgroup-tree.ts';
 
-const temps: string[] = [];
-afterAll(() => {
-  for (const t of temps) fs.rmSync(t, { recursive: true, force: true });
-});
-function tree(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-cgoci-'));
-  temps.push(root);
-  for (const [rel, text] of Object.entries(files)) put(root, rel, text);
-  return root;
-}
-function put(root: string, rel: string, text: string): void {
-  fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-  fs.writeFileSync(path.join(root, rel), text);
-}
-function writes(sys: FakeSys, root: string): [string, string][] {
-  return sys.trace.events.flatMap((e) => (e.kind === 'write' ? [[path.relative(root, e.path), e.value] as [string, string]] : []));
-}
+const tree = temporaryTrees('boxtest-cgoci-');
 const v2Line = (mp: string) => `29 23 0:26 / ${mp} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate`;
 const v1Line = (id: number, mp: string, opts: string) => `${id} 25 0:${id} / ${mp} rw,nosuid,nodev,noexec,relatime shared:${id} - cgroup cgroup rw,${opts}`;
 

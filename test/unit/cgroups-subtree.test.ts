@@ -5,30 +5,13 @@
 // test/integration/cluster-nodes.test.ts makes the same tree on the real kernel (v1).
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
 import { fakeSys, type FakeSys } from '../support/fake-sys.ts';
+import { dirOps, temporaryTrees, writes } from '../support/cgroup-tree.ts';
 
-const temps: string[] = [];
-afterAll(() => { for (const t of temps) fs.rmSync(t, { recursive: true, force: true }); });
-
-function tree(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-cgsub-'));
-  temps.push(root);
-  for (const [rel, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  }
-  return root;
-}
-const writes = (sys: FakeSys, root: string) =>
-  sys.trace.events.flatMap((e) => (e.kind === 'write' ? [[path.relative(root, e.path), e.value]] : []));
-const dirOps = (sys: FakeSys, root: string) => sys.trace.events.flatMap((e) => {
-  const m = e.kind === 'note' ? /^(mkdir|rmdir) (.*)$/.exec(e.text) : null;
-  return m ? [`${m[1]} ${path.relative(root, m[2]!)}`] : [];
-});
+const tree = temporaryTrees('boxtest-cgsub-');
 
 describe('cgroups below a sub-path (a cluster node)', () => {
   it('v2: each level on the way hands memory, cpu and pids down; the pod cgroup is made last; its removal keeps the node', () => {
