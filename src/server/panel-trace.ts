@@ -9,13 +9,10 @@
 
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import type { RelayedTraceEvent } from '../../runtime/src/sys/trace-event.ts';
 
-/** One event as the page gets it: the fields of a runtime TraceEvent, checked and bounded. */
-export type PanelTraceEvent =
-  | { inv: string; kind: 'command'; who: string; t: number; argv: string[] }
-  | { inv: string; kind: 'syscall'; who: string; t: number; call: string; args: string; result: number; errno?: string }
-  | { inv: string; kind: 'write'; who: string; t: number; path: string; value: string; errno?: string }
-  | { inv: string; kind: 'note'; who: string; t: number; text: string };
+/** One event as the page gets it: the runtime's TraceEvent with its invocation, checked and bounded here. */
+export type PanelTraceEvent = RelayedTraceEvent;
 
 export const LIMITS = {
   /** Bytes read per turn; the rest waits for the next turn. */

@@ -231,7 +231,8 @@ export async function proxyPortRequest(req: IncomingMessage, res: ServerResponse
     headers: upstreamHeaders(req, target.port, target.prefix, false),
     createConnection: () => stream as unknown as import('node:net').Socket,
   });
-  const slow = setTimeout(() => upstream.destroy(new Error('timeout')), RESPONSE_HEAD_MS);
+  let timedOut = false; // our own timer cut it: a 504, not the connection's error
+  const slow = setTimeout(() => { timedOut = true; upstream.destroy(new Error(`no response head within ${RESPONSE_HEAD_MS} ms`)); }, RESPONSE_HEAD_MS);
   upstream.on('response', (up) => {
     clearTimeout(slow);
     res.writeHead(up.statusCode ?? 502, downstreamHeaders(up.headers, target.prefix, target.port));
@@ -242,7 +243,7 @@ export async function proxyPortRequest(req: IncomingMessage, res: ServerResponse
     clearTimeout(slow);
     stream.destroy();
     if (res.headersSent) { res.destroy(); return; }
-    if (e.message === 'timeout') {
+    if (timedOut) {
       answer(res, 504, 'Gateway Timeout', `<p>The server on port ${target.port} in your sandbox sent no answer within ${RESPONSE_HEAD_MS / 1000} s.</p>`);
       return;
     }

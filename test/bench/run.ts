@@ -126,6 +126,11 @@ const SECTIONS: [string, () => Promise<void>][] = [
     const m = await import('./page.ts');
     console.log(`\n${m.formatPageBench(await m.benchPage())}`);
   }],
+  // Keystroke echo on the lesson page beside wetty 3.2, same method, same run (WETTY, or node_modules/wetty).
+  ['echo', async () => {
+    const m = await import('./echo.ts');
+    console.log(`\n${m.formatEchoBench(await m.benchEcho())}`);
+  }],
   // box compose up -d / down of three services beside the same three by hand.
   ['compose', async () => (await import('./compose.ts')).benchCompose()],
   // box cluster: kubectl apply to 3 Ready pods, a killed pod to Ready again; control plane and agent memory.

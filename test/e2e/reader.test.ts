@@ -1,7 +1,8 @@
 // End to end, what a reader and a presenter meet around the lessons, in both languages: the
 // home page (chapter numbers 1, 2, 3 without the content keys' gaps, `code` in summaries,
 // "continue where you left off", progress in words) and a terminal with room (presenter mode
-// at a projector's 1024x768 keeps ~90 columns, the maximise toggle gives it the page).
+// at a projector's 1024x768 keeps ~90 columns, a divider to drag, the maximise toggle gives it
+// the page).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { browserTestsMissing } from './harness.ts';
@@ -96,6 +97,42 @@ describe.skipIf(skip)('the reader and the presenter, in a browser', () => {
       await page.close();
     }, T);
   }
+
+  it('en at 1440x900: the divider widens the terminal by dragging and by arrow keys, remembered across a reload; a double-click gives the default back', async () => {
+    const viewport = { width: 1440, height: 900 };
+    let page = await openConnected('en/uts-namespaces', viewport);
+    const bar = page.locator('[data-testid="terminal-splitter"]');
+    expect(await bar.getAttribute('role')).toBe('separator');
+    const start = await cols(page);
+    // Drag the divider 300 px towards the lesson: the terminal takes them.
+    const box = (await bar.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 - 300, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction((n) => (window as unknown as Api).isolab.cols > n, start, { timeout: T });
+    const dragged = await cols(page);
+    expect(dragged).toBeGreaterThanOrEqual(start + 20); // 300 px of a ~9 px cell
+    // The keyboard does the same: ArrowLeft on the focused divider, 32 px a press.
+    await bar.focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    await page.waitForFunction((n) => (window as unknown as Api).isolab.cols > n, dragged, { timeout: T });
+    const keyed = await cols(page);
+    // The shell was told (the resize reached the pty).
+    await page.locator('[data-testid="terminal"]').click();
+    await page.keyboard.type('echo "cols=$(tput cols)"');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((n) => (window as unknown as Api).isolab.terminalText().includes(`cols=${n}`), keyed, { timeout: T });
+    // Remembered: a reload opens with the same width.
+    await page.close();
+    page = await openConnected('en/uts-namespaces', viewport);
+    expect(await cols(page)).toBe(keyed);
+    // A double-click on the divider gives the default split back (and forgets the width).
+    await page.locator('[data-testid="terminal-splitter"]').dblclick();
+    await page.waitForFunction((n) => (window as unknown as Api).isolab.cols === n, start, { timeout: T });
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem('isolab.split') ?? '{}'))).toEqual({});
+    await page.close();
+  }, 2 * T);
 
   it('ko: the maximise toggle gives the terminal the page and gives it back, and the shell is told', async () => {
     const page = await openConnected('ko/volumes');

@@ -283,7 +283,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(seen).toBe('create dapi-events\nstart dapi-events\ndie dapi-events\ndestroy dapi-events\n');
   });
 
-  it.skipIf(!!registryReason)('docker pull from a registry on loopback', async () => {
+  needs(registryReason).it('docker pull from a registry on loopback', async () => {
     const registry = await startRegistry();
     try {
       expect(box(root, ['push', 'busybox', `${registry.host}/dapi/bb:v1`]).code).toBe(0);

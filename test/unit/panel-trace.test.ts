@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { LIMITS, parseTraceLine, TraceFileReader, TraceRecord } from '../../src/server/panel-trace.ts';
 import type { PanelTraceEvent } from '../../src/server/panel-trace.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
@@ -162,11 +162,15 @@ describe('TraceFileReader', () => {
     fs.mkdirSync(file);
     expect(new TraceFileReader(file).read()).toEqual({ lines: [], more: false });
     fs.rmdirSync(file);
-    // A FIFO nobody writes to: opening it for reading would block without O_NONBLOCK.
+    // A FIFO nobody writes to: opening it for reading would block without O_NONBLOCK, for
+    // ever. Read in a child process, so that a hang is a killed child (a failure), not a hung run.
     execFileSync('mkfifo', [file]);
-    const t0 = Date.now();
-    expect(new TraceFileReader(file).read()).toEqual({ lines: [], more: false });
-    expect(Date.now() - t0).toBeLessThan(1000);
+    const reader = path.resolve(import.meta.dirname, '../../src/server/panel-trace.ts');
+    const read = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `import { TraceFileReader } from ${JSON.stringify(reader)}; process.stdout.write(JSON.stringify(new TraceFileReader(process.argv[1]).read()));`, file],
+    { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    expect(read.signal, 'the read of a FIFO hung (killed)').toBe(null);
+    expect(JSON.parse(read.stdout)).toEqual({ lines: [], more: false });
   });
 });
 

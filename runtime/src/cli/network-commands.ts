@@ -13,6 +13,7 @@ import { reapStale } from '../container/cleanup.ts';
 import { lookup, readState } from '../container/state.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Command } from './command.ts';
+import { formatTable } from './format.ts';
 
 interface Sub {
   usage: string;
@@ -46,7 +47,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
     run(_opts, _args, trace) {
       reapStale(realSys(trace));
       const rows = listNetworks().map((n) => [n.id.slice(0, 12), n.name, 'bridge', n.subnet, n.internal ? 'internal' : '', String(users(n).length)]);
-      table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'SCOPE', 'CONTAINERS'], rows);
+      out(formatTable(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'SCOPE', 'CONTAINERS'], rows));
       return 0;
     },
   },
@@ -144,12 +145,6 @@ function inspectView(n: Network): Record<string, unknown> {
     DNS: n.dns ? { Server: `${n.gateway}:53`, Running: dnsRunning(n), Pid: n.dnsPid ?? null, Names: nameRecords(n).map((r) => r.names) } : null,
     Containers: containers,
   };
-}
-
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
-  out([line(head), ...rows.map(line)].join('\n') + '\n');
 }
 
 const help = (sub: Sub) => helpText(`box ${sub.usage}`, `${sub.summary}.`, sub.options);

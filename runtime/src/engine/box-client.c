@@ -76,7 +76,10 @@ static void put(const char *s)
 	if (req_len + n > req_cap) {
 		req_cap = (req_len + n) * 2 + 4096;
 		req = realloc(req, req_cap);
-		if (!req) exit(125);
+		if (!req) {
+			fprintf(stderr, "box: out of memory building the request to the engine\n");
+			exit(125);
+		}
 	}
 	memcpy(req + req_len, s, n);
 	req_len += n;

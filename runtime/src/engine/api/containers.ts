@@ -19,7 +19,7 @@ import {
   type ContainerState,
 } from '../../container/state.ts';
 import { resolveImage } from '../../image/index.ts';
-import { UserError } from '../../sys/errors.ts';
+import { isNotFound } from '../../sys/errors.ts';
 import { realSys } from '../../sys/sys.ts';
 import { nullTrace, Trace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
@@ -54,7 +54,7 @@ export function find(ref: string): ContainerState {
   try {
     return lookup(ref.replace(/^\//, ''));
   } catch (err) {
-    if (err instanceof UserError && /^no such container/.test(err.message)) throw new ApiError(404, `No such container: ${ref}`);
+    if (isNotFound(err)) throw new ApiError(404, `No such container: ${ref}`);
     throw err;
   }
 }
