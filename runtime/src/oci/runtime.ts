@@ -138,7 +138,14 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     const waiting = new Promise<void>((resolve) => { created = resolve; });
     const init = spawnInit({
       plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
-      onProcess: (pid) => cg.addProcess(pid),
+      onProcess: (pid) => {
+        try {
+          cg.addProcess(pid);
+        } catch (err) {
+          // Gone already (a step failed: a mount the kernel refused): box-init's own report says why, not this.
+          if (!exited(pid)) throw err;
+        }
+      },
       onSync: async (pid, point) => {
         // A user namespace: box-init waits, just made, for its id maps (the host's root writes them).
         if (point === SyncPoint.IdMap && b.idMaps) {
@@ -187,6 +194,15 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     if (hostMounts) detachRoot(hostMounts.root, hostMounts.before);
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Whether a process has exited (a zombie not yet reaped, or gone). */
+function exited(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
