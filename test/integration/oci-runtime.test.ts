@@ -507,13 +507,17 @@ t.describe('box with runc\'s command line', () => {
     try {
       await until(() => { try { return fs.readFileSync(`/proc/${deny.pid}/uid_map`, 'utf8').trim() !== '' && fs.readlinkSync(`/proc/${deny.pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user'); } catch { return false; } }, 10_000, 'unshare\'s user namespace');
       expect(fs.readFileSync(`/proc/${deny.pid}/setgroups`, 'utf8').trim()).toBe('deny');
-      const b = bundle('ujoin-deny', { process: proc(['sh', '-c', 'id -u; cat /proc/self/uid_map']), linux: { namespaces: [{ type: 'user', path: `/proc/${deny.pid}/ns/user` }, { type: 'pid' }, { type: 'mount' }, { type: 'network' }] } });
+      const b = bundle('ujoin-deny', { process: proc(['sh', '-c', 'id -u; cat /proc/self/uid_map; exec sleep 60']), linux: { namespaces: [{ type: 'user', path: `/proc/${deny.pid}/ns/user` }, { type: 'pid' }, { type: 'mount' }, { type: 'network' }] } });
       const out = path.join(dir, 'ujoin-deny.out');
       expect(oci(['create', '-b', b, 'ujoin-deny'], out)).toEqual({ code: 0, out: '' });
       expect(oci(['start', 'ujoin-deny']).code).toBe(0);
-      await until(() => state('ujoin-deny').status === 'stopped', 10_000, 'the container to exit');
+      await until(() => fs.readFileSync(out, 'utf8').includes(' 1\n'), 10_000, 'the container\'s output');
       expect(fs.readFileSync(out, 'utf8')).toMatch(/^0\n\s+0\s+0\s+1\n$/);
-      expect(oci(['delete', 'ujoin-deny']).code).toBe(0);
+      // The namespace's first holder gone, the container keeps it: exec joins it through the container's process.
+      deny.kill('SIGKILL');
+      await until(() => !fs.existsSync(`/proc/${deny.pid}/ns`), 10_000, 'unshare gone');
+      expect(oci(['exec', 'ujoin-deny', 'id', '-u']).out).toBe('0\n');
+      expect(oci(['delete', '--force', 'ujoin-deny']).code).toBe(0);
     } finally {
       deny.kill('SIGKILL');
     }

@@ -281,7 +281,12 @@ export function ociProcess(p: NonNullable<OciSpec['process']>): ProcessSpec {
   };
 }
 
-export function readBundle(bundleDir: string): Bundle {
+/**
+ * `running`: for exec into a container made from it. Its namespaces are joined through its
+ * own process then, so the config's namespace paths are neither checked nor read: whoever
+ * held them may be gone, while the container keeps the namespaces alive.
+ */
+export function readBundle(bundleDir: string, { running = false } = {}): Bundle {
   const dir = path.resolve(bundleDir);
   const file = path.join(dir, 'config.json');
   let spec: OciSpec;
@@ -316,7 +321,7 @@ export function readBundle(bundleDir: string): Bundle {
     if (!name && ns.type !== 'user') throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
     if (ns.path) {
       if (!(ns.type in JOINABLE)) throw new UserError(`${file}: joining a ${ns.type} namespace by path is not supported; only network, ipc, uts, pid, mount and user`);
-      checkNsKind(file, ns.type, ns.path);
+      if (!running) checkNsKind(file, ns.type, ns.path);
       joins.push({ path: ns.path, flag: JOINABLE[ns.type] });
     } else if (ns.type === 'user') userns = true;
     else namespaces.push(name);
@@ -340,8 +345,8 @@ export function readBundle(bundleDir: string): Bundle {
     const rel = spec.linux?.[list]?.find((p) => !p.startsWith('/'));
     if (rel !== undefined) throw new UserError(`${file}: linux.${list} '${rel}' is not an absolute path; write it as the container sees it, e.g. /proc/kcore`);
   }
-  const userJoin = userPath ? joinedUserns(file, userPath, spec.linux?.uidMappings, spec.linux?.gidMappings) : undefined;
-  const idMaps = userJoin ? undefined : idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
+  const userJoin = userPath && !running ? joinedUserns(file, userPath, spec.linux?.uidMappings, spec.linux?.gidMappings) : undefined;
+  const idMaps = userPath ? undefined : idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
   const nsRoot = idMaps ? { uid: idMaps.rootUid, gid: idMaps.rootGid } : userJoin ? { uid: userJoin.rootUid, gid: userJoin.rootGid } : undefined;
   if (nsRoot) checkSearchable(file, root, nsRoot.uid, nsRoot.gid);
   // runc skips setgroups(2) where the namespace denies it; supplementary groups cannot be set there.

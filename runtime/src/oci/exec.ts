@@ -38,7 +38,7 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   const st = readOciState(o.root, o.id);
   if (st.status !== 'running') throw new UserError(`cannot exec in container "${o.id}": it is ${st.status}, not running`);
   const first = st.initPid ?? st.pid;
-  const b = readBundle(st.bundle);
+  const b = readBundle(st.bundle, { running: true });
   let p: NonNullable<OciSpec['process']>;
   if (o.processFile) {
     try {
