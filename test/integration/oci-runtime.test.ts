@@ -136,6 +136,14 @@ t.describe('box with runc\'s command line', () => {
       await until(() => state('join').status === 'stopped', 10_000, 'the container to exit');
       expect(fs.readFileSync(out, 'utf8')).toBe('joined\n');
       expect(oci(['delete', 'join']).code).toBe(0);
+      // A hostname in the config is set in the joined namespace, as runc does: its holder sees it.
+      const renamed = bundle('join-host', {
+        hostname: 'renamed', process: proc(['true']),
+        linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts', path: `/proc/${holder.pid}/ns/uts` }] },
+      });
+      expect(oci(['create', '-b', renamed, 'join-host']).code).toBe(0);
+      expect(execFileSync('nsenter', [`--uts=/proc/${holder.pid}/ns/uts`, 'hostname'], { encoding: 'utf8' })).toBe('renamed\n');
+      expect(oci(['delete', '--force', 'join-host']).code).toBe(0);
     } finally {
       holder.kill('SIGKILL');
     }

@@ -158,6 +158,9 @@ describe('readBundle', () => {
     const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
     expect(refusal({}, { namespaces: [{ type: 'user' }], uidMappings: maps, gidMappings: maps })).toMatch(/a user namespace cannot be used without a mount namespace of its own/);
     expect(read({}).rootfs.hostMountNs).toBe(false);
+    // Nor a hostname without a UTS namespace: it would rename the host (runc's rule).
+    expect(refusal({ hostname: 'c1' }, noMnt)).toMatch(/unable to set hostname without a private UTS namespace; add \{"type": "uts"\}/);
+    expect(read({ hostname: 'c1' }, { namespaces: [{ type: 'uts', path: '/proc/self/ns/uts' }] }).cfg.hostname).toBe('c1');
   });
 
   it('hooks: known points, absolute paths, positive timeouts; unknown capabilities refused', () => {

@@ -333,6 +333,10 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
   // user namespace has no CAP_SYS_ADMIN over it, and every mount of the root would fail (EPERM).
   if (joinsMount && userns) throw new UserError(`${file}: a mount namespace joined by path cannot be used from a new user namespace (mounts there need CAP_SYS_ADMIN in the user namespace that owns it); join that user namespace by path too, or make a new mount namespace`);
 
+  // Without a UTS namespace, new or joined, sethostname(2) would rename the host (runc's rule and words).
+  if (spec.hostname && !namespaces.includes('uts') && !joins.some((j) => j.flag === CLONE_NEWUTS)) {
+    throw new UserError(`${file}: unable to set hostname without a private UTS namespace; add {"type": "uts"} to linux.namespaces or remove "hostname"`);
+  }
   // No mount namespace, new or joined: runc's chroot (oci/host-mountns.ts). What would need one is refused, as runc does.
   const hostMountNs = !namespaces.includes('mnt') && !joinsMount;
   if (hostMountNs) {

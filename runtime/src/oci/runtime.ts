@@ -24,7 +24,7 @@ import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { restrictDevices } from '../cgroups/devices.ts';
 import { Plan } from '../init/plan.ts';
-import { CLONE_NEWPID, CLONE_NEWUSER, PR_SET_PDEATHSIG } from '../sys/constants.ts';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
@@ -120,6 +120,8 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     if (b.oomScoreAdj !== undefined) first.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
     for (const j of b.joins) {
       first.setns(j.path, j.flag);
+      // The config's hostname in a joined UTS namespace too, as runc (box's plan sets it only in a new one).
+      if (j.flag === CLONE_NEWUTS && b.cfg.hostname) first.sethostname(b.cfg.hostname);
       // In a joined user namespace box-init still has the host's ids (unmapped there): become
       // its root, as runc does, so that what it makes next (namespaces, mounts) is the
       // namespace's. Its maps are its own: box writes none.
