@@ -1,9 +1,11 @@
 // A container without a mount namespace of its own (a config that lists none, new or joined,
 // which runc allows): its root is a chroot, and its mounts (/proc, /dev, /sys, the config's)
 // are made in the host's mount namespace, below a bind of root.path onto itself that box-init
-// makes private first, so none of them propagates to the host's other mounts. runc does the
-// same but leaves them mounted after delete (and makes the host's "/" rslave); box detaches
-// that one bind at delete, which takes every mount below it along (umount2 MNT_DETACH).
+// makes private first, so none of them propagates to the host's other mounts. (The bind itself,
+// like any mount, appears in the peers of the mount it is made on, if that one is shared, as
+// on systemd hosts; its unmount propagates to them too.) runc does the same but leaves them
+// mounted after delete (and makes the host's "/" rslave); box detaches that one bind at
+// delete, which takes every mount below it along (umount2 MNT_DETACH).
 
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
