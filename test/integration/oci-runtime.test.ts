@@ -534,42 +534,68 @@ t.describe('box with runc\'s command line', () => {
   t.it('no mount namespace (as runc allows): a chroot, its mounts private below the root and gone after delete', async () => {
     // The host's mounts under the test's directory, and the host's "/" with its propagation.
     const mounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
-    const ours = () => mounts().filter((l) => l.split(' ')[4]?.startsWith(`${dir}/`));
+    const under = (p: string) => mounts().filter((l) => l.split(' ')[4]?.startsWith(p));
     const hostRoot = () => mounts().find((l) => l.split(' ')[4] === '/')!.split(' ').slice(4).join(' ');
     const rootBefore = hostRoot();
-    const b = bundle('nomnt', {
-      process: proc(['sh', '-c', 'ls /; head -1 /proc/self/cmdline; echo; exec sleep 60']),
-      mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
-      linux: { namespaces: [{ type: 'pid' }, { type: 'network' }] },
-    });
-    const out = path.join(dir, 'nomnt.out');
-    expect(oci(['create', '-b', b, 'nomnt'], out)).toEqual({ code: 0, out: '' });
-    expect(oci(['start', 'nomnt']).code).toBe(0);
-    await until(() => fs.readFileSync(out, 'utf8').includes('sh'), 10_000, 'the container\'s output');
-    // Its root is the bundle's rootfs (/proc, /dev, /sys and the tmpfs mounted in it), in the host's mount namespace.
-    expect(fs.readFileSync(out, 'utf8')).toMatch(/^bin\ndev\nproc\nsys\ntmp\nsh/);
-    const pid = JSON.parse(oci(['ps', '--format', 'json', 'nomnt']).out).find((p: number) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'));
-    expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
-    expect(fs.readlinkSync(`/proc/${pid}/root`)).toBe(path.join(b, 'rootfs'));
-    // Mounted in the host's namespace while it lives, each private: none propagates anywhere.
-    const during = ours();
-    expect(during.map((l) => l.split(' ')[4])).toEqual(expect.arrayContaining([`${b}/rootfs`, `${b}/rootfs/proc`, `${b}/rootfs/dev`, `${b}/rootfs/sys`, `${b}/rootfs/tmp`]));
-    for (const l of during) expect(l).not.toMatch(/ (shared|master):\d+/);
-    expect(oci(['kill', 'nomnt', 'KILL']).code).toBe(0);
-    await until(() => state('nomnt').status === 'stopped', 10_000, 'stopped');
-    expect(oci(['delete', 'nomnt']).code).toBe(0);
-    expect(ours()).toEqual([]);
+    // The bundle sits on a shared mount with a peer elsewhere, as on a systemd host: a mount
+    // made below the bundle in the host's namespace would appear at the peer too.
+    const shared = path.join(dir, 'shared-parent');
+    const peer = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-oci-peer-'));
+    fs.mkdirSync(shared);
+    execFileSync('mount', ['--bind', shared, shared]);
+    try {
+      execFileSync('mount', ['--make-shared', shared]);
+      execFileSync('mount', ['--bind', shared, peer]);
+      await noMountNamespace(shared, peer, under);
+    } finally {
+      spawnSync('umount', ['-l', peer]);
+      spawnSync('umount', ['-l', shared]);
+      fs.rmSync(peer, { recursive: true, force: true });
+    }
+    expect(under(`${dir}/`)).toEqual([]);
+    expect(under(`${peer}/`)).toEqual([]);
     expect(hostRoot()).toBe(rootBefore); // runc would have made it rslave
-
-    // A create that fails after some of the mounts (a tmpfs option the kernel refuses): they go too.
-    const failing = bundle('nomnt-fail', { process: proc(['true']), mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=not-a-size'] }], linux: { namespaces: [{ type: 'pid' }] } });
-    const r = oci(['create', '-b', failing, 'nomnt-fail']);
-    expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/^box: .*mount.*\n$/);
-    expect(ours()).toEqual([]);
-    expect(fs.existsSync(path.join(root, 'nomnt-fail'))).toBe(false);
-    // What needs a mount namespace of its own is refused, as runc does.
-    const masked = bundle('nomnt-masked', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }], maskedPaths: ['/proc/kcore'] } });
-    expect(oci(['create', '-b', masked, 'nomnt-masked']).out).toMatch(/^box: .*linux\.maskedPaths and readonlyPaths cannot be applied without a mount namespace of its own; add \{"type": "mount"\}.*\n$/);
   });
 });
+
+/** A container without a mount namespace, its bundle in `shared`, whose peer is `peer`. */
+async function noMountNamespace(shared: string, peer: string, under: (p: string) => string[]): Promise<void> {
+  const ours = () => under(`${shared}/`);
+  const b = bundle('shared-parent/nomnt', {
+    process: proc(['sh', '-c', 'ls /; head -1 /proc/self/cmdline; echo; exec sleep 60']),
+    mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
+    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }] },
+  });
+  const out = path.join(dir, 'nomnt.out');
+  expect(oci(['create', '-b', b, 'nomnt'], out)).toEqual({ code: 0, out: '' });
+  expect(oci(['start', 'nomnt']).code).toBe(0);
+  await until(() => fs.readFileSync(out, 'utf8').includes('sh'), 10_000, 'the container\'s output');
+  // Its root is the bundle's rootfs (/proc, /dev, /sys and the tmpfs mounted in it), in the host's mount namespace.
+  expect(fs.readFileSync(out, 'utf8')).toMatch(/^bin\ndev\nproc\nsys\ntmp\nsh/);
+  const pid = JSON.parse(oci(['ps', '--format', 'json', 'nomnt']).out).find((p: number) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'));
+  expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+  expect(fs.readlinkSync(`/proc/${pid}/root`)).toBe(path.join(b, 'rootfs'));
+  // Mounted in the host's namespace while it lives, each private: none propagates anywhere.
+  const during = ours();
+  expect(during.map((l) => l.split(' ')[4])).toEqual(expect.arrayContaining([`${b}/rootfs`, `${b}/rootfs/proc`, `${b}/rootfs/dev`, `${b}/rootfs/sys`, `${b}/rootfs/tmp`]));
+  for (const l of during) expect(l).not.toMatch(/ (shared|master):\d+/);
+  // At the peer: the root's bind itself (made on a shared mount), and nothing of what is below it.
+  expect(under(`${peer}/`).map((l) => l.split(' ')[4])).toEqual([`${peer}/nomnt/rootfs`]);
+  expect(oci(['kill', 'nomnt', 'KILL']).code).toBe(0);
+  await until(() => state('nomnt').status === 'stopped', 10_000, 'stopped');
+  expect(oci(['delete', 'nomnt']).code).toBe(0);
+  expect(ours()).toEqual([]);
+  expect(under(`${peer}/`)).toEqual([]); // the unmount reached the peer too
+
+  // A create that fails after some of the mounts (a tmpfs option the kernel refuses): they go too.
+  const failing = bundle('shared-parent/nomnt-fail', { process: proc(['true']), mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=not-a-size'] }], linux: { namespaces: [{ type: 'pid' }] } });
+  const r = oci(['create', '-b', failing, 'nomnt-fail']);
+  expect(r.code).not.toBe(0);
+  expect(r.out).toMatch(/^box: .*mount.*\n$/);
+  expect(ours()).toEqual([]);
+  expect(under(`${peer}/`)).toEqual([]);
+  expect(fs.existsSync(path.join(root, 'nomnt-fail'))).toBe(false);
+  // What needs a mount namespace of its own is refused, as runc does.
+  const masked = bundle('nomnt-masked', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }], maskedPaths: ['/proc/kcore'] } });
+  expect(oci(['create', '-b', masked, 'nomnt-masked']).out).toMatch(/^box: .*linux\.maskedPaths and readonlyPaths cannot be applied without a mount namespace of its own; add \{"type": "mount"\}.*\n$/);
+}
