@@ -136,6 +136,14 @@ t.describe('box with runc\'s command line', () => {
       await until(() => state('join').status === 'stopped', 10_000, 'the container to exit');
       expect(fs.readFileSync(out, 'utf8')).toBe('joined\n');
       expect(oci(['delete', 'join']).code).toBe(0);
+      // A hostname in the config is set in the joined namespace, as runc does: its holder sees it.
+      const renamed = bundle('join-host', {
+        hostname: 'renamed', process: proc(['true']),
+        linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts', path: `/proc/${holder.pid}/ns/uts` }] },
+      });
+      expect(oci(['create', '-b', renamed, 'join-host']).code).toBe(0);
+      expect(execFileSync('nsenter', [`--uts=/proc/${holder.pid}/ns/uts`, 'hostname'], { encoding: 'utf8' })).toBe('renamed\n');
+      expect(oci(['delete', '--force', 'join-host']).code).toBe(0);
     } finally {
       holder.kill('SIGKILL');
     }
@@ -459,9 +467,135 @@ t.describe('box with runc\'s command line', () => {
     } finally {
       holder.kill('SIGKILL');
     }
-    // A config that would build the root nowhere: no mount namespace, new or joined.
-    const none = bundle('nomnt', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }] } });
-    expect(oci(['create', '-b', none, 'nomnt']).out).toMatch(/^box: .*linux\.namespaces must include a mount namespace, new or joined by path: box builds the root in one\n$/);
-    expect(fs.existsSync(path.join(root, 'nomnt'))).toBe(false);
+  });
+
+  t.it('joins a user namespace by path: its own maps, none written; root inside is its mapped id outside, for exec too', async () => {
+    // Someone else's user namespace with a mount namespace it owns (unshare -U -m): its maps,
+    // 0 -> 100000 for 65536 ids, written by us as its parent's root, as an engine would.
+    const holder = spawn('unshare', ['--user', '--mount', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      const userNs = `/proc/${holder.pid}/ns/user`;
+      await until(() => { try { return fs.readlinkSync(userNs) !== fs.readlinkSync('/proc/self/ns/user'); } catch { return false; } }, 10_000, 'unshare\'s user namespace');
+      fs.writeFileSync(`/proc/${holder.pid}/uid_map`, '0 100000 65536\n');
+      fs.writeFileSync(`/proc/${holder.pid}/gid_map`, '0 100000 65536\n');
+      fs.chmodSync(dir, 0o711); // its root (100000 on the host) builds the container's root: it must reach the bundle
+      const hostUid = (pid: number) => /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+      for (const mount of [{ type: 'mount' }, { type: 'mount', path: `/proc/${holder.pid}/ns/mnt` }]) {
+        const id = mount.path ? 'ujoin-mnt' : 'ujoin';
+        const b = bundle(id, {
+          process: proc(['sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 60']),
+          linux: { namespaces: [{ type: 'user', path: userNs }, { type: 'pid' }, mount, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }] },
+        });
+        // The root filesystem belongs to the namespace's root, as an engine prepares it (podman chowns it).
+        spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]);
+        const out = path.join(dir, `${id}.out`);
+        expect(oci(['create', '-b', b, id], out)).toEqual({ code: 0, out: '' });
+        expect(oci(['start', id]).code).toBe(0);
+        await until(() => (fs.readFileSync(out, 'utf8').match(/65536/g) ?? []).length === 2, 10_000, 'the container\'s output');
+        expect(fs.readFileSync(out, 'utf8')).toMatch(/^uid=0 gid=0\n\s+0\s+100000\s+65536\n\s+0\s+100000\s+65536\n$/);
+        const pid = state(id).pid;
+        expect(fs.readlinkSync(`/proc/${pid}/ns/user`)).toBe(fs.readlinkSync(userNs));
+        // The mount namespace: a new one (owned by the joined user namespace), or the joined one.
+        if (mount.path) expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync(mount.path));
+        else expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`));
+        expect(hostUid(pid)).toBe('100000');
+        expect(oci(['exec', id, 'id']).out).toBe('uid=0 gid=0\n');
+        expect(oci(['delete', '--force', id]).code).toBe(0);
+      }
+      // Maps in the config that are not the namespace's: refused, as runc, nothing left behind.
+      const other = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      const bad = bundle('ujoin-bad', { process: proc(['true']), linux: { namespaces: [{ type: 'user', path: userNs }, { type: 'mount' }], uidMappings: other, gidMappings: other } });
+      expect(oci(['create', '-b', bad, 'ujoin-bad']).out).toMatch(/^box: .*linux\.uidMappings\/gidMappings differ from the maps of the user namespace .* it joins; remove them.*\n$/);
+      expect(fs.existsSync(path.join(root, 'ujoin-bad'))).toBe(false);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    // A namespace made by `unshare --map-root-user`: its setgroups file says deny, and box (as runc) leaves the groups be.
+    const deny = spawn('unshare', ['--user', '--map-root-user', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      await until(() => { try { return fs.readFileSync(`/proc/${deny.pid}/uid_map`, 'utf8').trim() !== '' && fs.readlinkSync(`/proc/${deny.pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user'); } catch { return false; } }, 10_000, 'unshare\'s user namespace');
+      expect(fs.readFileSync(`/proc/${deny.pid}/setgroups`, 'utf8').trim()).toBe('deny');
+      const b = bundle('ujoin-deny', { process: proc(['sh', '-c', 'id -u; cat /proc/self/uid_map; exec sleep 60']), linux: { namespaces: [{ type: 'user', path: `/proc/${deny.pid}/ns/user` }, { type: 'pid' }, { type: 'mount' }, { type: 'network' }] } });
+      const out = path.join(dir, 'ujoin-deny.out');
+      expect(oci(['create', '-b', b, 'ujoin-deny'], out)).toEqual({ code: 0, out: '' });
+      expect(oci(['start', 'ujoin-deny']).code).toBe(0);
+      await until(() => fs.readFileSync(out, 'utf8').includes(' 1\n'), 10_000, 'the container\'s output');
+      expect(fs.readFileSync(out, 'utf8')).toMatch(/^0\n\s+0\s+0\s+1\n$/);
+      // The namespace's first holder gone, the container keeps it: exec joins it through the container's process.
+      deny.kill('SIGKILL');
+      await until(() => !fs.existsSync(`/proc/${deny.pid}/ns`), 10_000, 'unshare gone');
+      expect(oci(['exec', 'ujoin-deny', 'id', '-u']).out).toBe('0\n');
+      expect(oci(['delete', '--force', 'ujoin-deny']).code).toBe(0);
+    } finally {
+      deny.kill('SIGKILL');
+    }
+  });
+
+  t.it('no mount namespace (as runc allows): a chroot, its mounts private below the root and gone after delete', async () => {
+    // The host's mounts under the test's directory, and the host's "/" with its propagation.
+    const mounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    const under = (p: string) => mounts().filter((l) => l.split(' ')[4]?.startsWith(p));
+    const hostRoot = () => mounts().find((l) => l.split(' ')[4] === '/')!.split(' ').slice(4).join(' ');
+    const rootBefore = hostRoot();
+    // The bundle sits on a shared mount with a peer elsewhere, as on a systemd host: a mount
+    // made below the bundle in the host's namespace would appear at the peer too.
+    const shared = path.join(dir, 'shared-parent');
+    const peer = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-oci-peer-'));
+    fs.mkdirSync(shared);
+    execFileSync('mount', ['--bind', shared, shared]);
+    try {
+      execFileSync('mount', ['--make-shared', shared]);
+      execFileSync('mount', ['--bind', shared, peer]);
+      await noMountNamespace(shared, peer, under);
+    } finally {
+      spawnSync('umount', ['-l', peer]);
+      spawnSync('umount', ['-l', shared]);
+      fs.rmSync(peer, { recursive: true, force: true });
+    }
+    expect(under(`${dir}/`)).toEqual([]);
+    expect(under(`${peer}/`)).toEqual([]);
+    expect(hostRoot()).toBe(rootBefore); // runc would have made it rslave
   });
 });
+
+/** A container without a mount namespace, its bundle in `shared`, whose peer is `peer`. */
+async function noMountNamespace(shared: string, peer: string, under: (p: string) => string[]): Promise<void> {
+  const ours = () => under(`${shared}/`);
+  const b = bundle('shared-parent/nomnt', {
+    process: proc(['sh', '-c', 'ls /; head -1 /proc/self/cmdline; echo; exec sleep 60']),
+    mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
+    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }] },
+  });
+  const out = path.join(dir, 'nomnt.out');
+  expect(oci(['create', '-b', b, 'nomnt'], out)).toEqual({ code: 0, out: '' });
+  expect(oci(['start', 'nomnt']).code).toBe(0);
+  await until(() => fs.readFileSync(out, 'utf8').includes('sh'), 10_000, 'the container\'s output');
+  // Its root is the bundle's rootfs (/proc, /dev, /sys and the tmpfs mounted in it), in the host's mount namespace.
+  expect(fs.readFileSync(out, 'utf8')).toMatch(/^bin\ndev\nproc\nsys\ntmp\nsh/);
+  const pid = JSON.parse(oci(['ps', '--format', 'json', 'nomnt']).out).find((p: number) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'));
+  expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+  expect(fs.readlinkSync(`/proc/${pid}/root`)).toBe(path.join(b, 'rootfs'));
+  // Mounted in the host's namespace while it lives, each private: none propagates anywhere.
+  const during = ours();
+  expect(during.map((l) => l.split(' ')[4])).toEqual(expect.arrayContaining([`${b}/rootfs`, `${b}/rootfs/proc`, `${b}/rootfs/dev`, `${b}/rootfs/sys`, `${b}/rootfs/tmp`]));
+  for (const l of during) expect(l).not.toMatch(/ (shared|master):\d+/);
+  // At the peer: the root's bind itself (made on a shared mount), and nothing of what is below it.
+  expect(under(`${peer}/`).map((l) => l.split(' ')[4])).toEqual([`${peer}/nomnt/rootfs`]);
+  expect(oci(['kill', 'nomnt', 'KILL']).code).toBe(0);
+  await until(() => state('nomnt').status === 'stopped', 10_000, 'stopped');
+  expect(oci(['delete', 'nomnt']).code).toBe(0);
+  expect(ours()).toEqual([]);
+  expect(under(`${peer}/`)).toEqual([]); // the unmount reached the peer too
+
+  // A create that fails after some of the mounts (a tmpfs option the kernel refuses): they go too.
+  const failing = bundle('shared-parent/nomnt-fail', { process: proc(['true']), mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=not-a-size'] }], linux: { namespaces: [{ type: 'pid' }] } });
+  const r = oci(['create', '-b', failing, 'nomnt-fail']);
+  expect(r.code).not.toBe(0);
+  expect(r.out).toMatch(/^box: .*mount.*\n$/);
+  expect(ours()).toEqual([]);
+  expect(under(`${peer}/`)).toEqual([]);
+  expect(fs.existsSync(path.join(root, 'nomnt-fail'))).toBe(false);
+  // What needs a mount namespace of its own is refused, as runc does.
+  const masked = bundle('nomnt-masked', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }], maskedPaths: ['/proc/kcore'] } });
+  expect(oci(['create', '-b', masked, 'nomnt-masked']).out).toMatch(/^box: .*linux\.maskedPaths and readonlyPaths cannot be applied without a mount namespace of its own; add \{"type": "mount"\}.*\n$/);
+}

@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readBundle } from '../../runtime/src/oci/bundle.ts';
-import { finishProcess } from '../../runtime/src/container/build-plan.ts';
+import { containerPlan, finishProcess } from '../../runtime/src/container/build-plan.ts';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { needs } from '../support/requires.ts';
 import { Plan } from '../../runtime/src/init/plan.ts';
 
 let dir = '';
@@ -17,6 +19,25 @@ beforeAll(() => {
   fs.chmodSync(dir, 0o711); // a user namespace's root (an unprivileged id) must reach the root filesystem
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+// A user namespace to join, as any user may make one: `unshare --user --map-root-user` maps
+// its root to whoever ran it and writes "deny" to its setgroups file.
+const usernsWorks = spawnSync('unshare', ['--user', '--map-root-user', 'true']).status === 0;
+const withUserns = needs(usernsWorks ? '' : 'unshare --user --map-root-user fails here (util-linux missing, or user namespaces disabled)');
+let holder: ChildProcess | undefined;
+beforeAll(async () => {
+  if (!usernsWorks) return;
+  holder = spawn('unshare', ['--user', '--map-root-user', 'sleep', '60'], { stdio: 'ignore' });
+  const mine = fs.readlinkSync('/proc/self/ns/user');
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (fs.readlinkSync(`/proc/${holder.pid}/ns/user`) !== mine && fs.readFileSync(`/proc/${holder.pid}/uid_map`, 'utf8').trim()) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('unshare made no user namespace');
+});
+afterAll(() => { holder?.kill('SIGKILL'); });
 
 const NS = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }];
 
@@ -86,6 +107,60 @@ describe('readBundle', () => {
     expect(refusal({}, { uidMappings: maps, gidMappings: maps })).toMatch(/need a user namespace/);
     expect(refusal({}, { namespaces: [...NS, { type: 'user' }] })).toMatch(/a user namespace needs linux\.uidMappings/);
     expect(refusal({}, { namespaces: [...NS, { type: 'user' }], uidMappings: [{ containerID: 0, hostID: 4294967290, size: 10 }], gidMappings: maps })).toMatch(/is not a range of ids/);
+  });
+
+  withUserns.it('a user namespace joined by path: its own maps (none written), joined after the others, before the mount namespace', () => {
+    const nsPath = `/proc/${holder!.pid}/ns/user`;
+    const me = { uid: process.getuid!(), gid: process.getgid!() };
+    const namespaces = [{ type: 'mount', path: `/proc/${holder!.pid}/ns/mnt` }, { type: 'user', path: nsPath }, { type: 'uts', path: '/proc/self/ns/uts' }, { type: 'pid' }];
+    const b = read({}, { namespaces });
+    expect(b.userJoin).toEqual({ path: nsPath, rootUid: me.uid, rootGid: me.gid, setgroups: false });
+    expect(b.idMaps).toBeUndefined();
+    expect(b.cfg.userns).toBe(false); // nothing to unshare: box-init setns's into it
+    expect(b.joins.map((j) => j.path)).toEqual(['/proc/self/ns/uts', nsPath, `/proc/${holder!.pid}/ns/mnt`]);
+    // setgroups says deny: the process keeps its groups (no setgroups op), as runc.
+    expect(b.proc.keepGroups).toBe(true);
+    const plan = new Plan();
+    finishProcess(plan, b.cfg, b.proc, { newTimeNs: false });
+    expect(plan.ops.map((o) => o.args[0])).not.toContain('setgroups');
+    // The config may repeat the namespace's maps (containerd and CRI-O do); other maps are an error.
+    const same = [{ containerID: 0, hostID: me.uid, size: 1 }];
+    expect(read({}, { namespaces, uidMappings: same, gidMappings: [{ containerID: 0, hostID: me.gid, size: 1 }] }).userJoin?.rootUid).toBe(me.uid);
+    const other = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    expect(refusal({}, { namespaces, uidMappings: other, gidMappings: other })).toMatch(/uidMappings\/gidMappings differ from the maps of the user namespace .* it joins; remove them/);
+    expect(refusal({ process: { args: ['sh'], user: { uid: 0, gid: 0, additionalGids: [5] } } }, { namespaces })).toMatch(/additionalGids cannot be set: the user namespace .* denies setgroups/);
+    // A new user namespace cannot use a joined mount namespace (it owns none of it).
+    expect(refusal({}, { namespaces: [{ type: 'mount', path: `/proc/${holder!.pid}/ns/mnt` }, { type: 'user' }], uidMappings: other, gidMappings: other }))
+      .toMatch(/a mount namespace joined by path cannot be used from a new user namespace.*join that user namespace by path too/);
+  });
+
+  it('a namespace path of the wrong kind, a missing one, or the host\'s own user namespace is refused', () => {
+    expect(refusal({}, { namespaces: [...NS, { type: 'user', path: '/proc/self/ns/uts' }] })).toMatch(/namespace path \/proc\/self\/ns\/uts is a uts namespace, not user \(type "user"\)/);
+    expect(refusal({}, { namespaces: [{ type: 'mount', path: '/proc/self/ns/net' }] })).toMatch(/is a net namespace, not mnt \(type "mount"\)/);
+    expect(refusal({}, { namespaces: [...NS, { type: 'user', path: '/proc/self/ns/user' }] })).toMatch(/is the host's own user namespace, not one to join/);
+    expect(refusal({}, { namespaces: [...NS, { type: 'user', path: '/nonexistent/ns/user' }] })).toMatch(/namespace path \/nonexistent\/ns\/user does not exist/);
+  });
+
+  it('no mount namespace (runc allows it): chroot into a private bind of the root, nothing done to the host\'s "/"', () => {
+    const b = read({}, { namespaces: [{ type: 'pid' }, { type: 'network' }] });
+    expect(b.rootfs.hostMountNs).toBe(true);
+    const R = path.join(dir, 'rootfs');
+    const ops = containerPlan(b.cfg, b.rootfs, b.proc).ops.map((o) => o.args);
+    expect(ops).not.toContainEqual(['mount', '', '/', '', String(0x4000 | 0x40000), '']); // MS_REC|MS_PRIVATE on the host's "/"
+    const bind = ops.findIndex((a) => a[0] === 'mount' && a[1] === R && a[2] === R);
+    expect(ops[bind + 1]).toEqual(['mount', '', R, '', String(0x4000 | 0x40000), '']); // the bind itself made private, first
+    expect(ops.map((a) => a[0])).not.toContain('pivot_root');
+    expect(ops).toContainEqual(['chroot', '.']);
+    // What needs a mount namespace of its own is refused, as runc.
+    const noMnt = { namespaces: [{ type: 'pid' }] };
+    expect(refusal({}, { ...noMnt, maskedPaths: ['/proc/kcore'] })).toMatch(/maskedPaths and readonlyPaths cannot be applied without a mount namespace of its own; add \{"type": "mount"\}.*unable to restrict sys entries/);
+    expect(refusal({}, { ...noMnt, rootfsPropagation: 'shared' })).toMatch(/rootfsPropagation cannot be set without a mount namespace/);
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    expect(refusal({}, { namespaces: [{ type: 'user' }], uidMappings: maps, gidMappings: maps })).toMatch(/a user namespace cannot be used without a mount namespace of its own/);
+    expect(read({}).rootfs.hostMountNs).toBe(false);
+    // Nor a hostname without a UTS namespace: it would rename the host (runc's rule).
+    expect(refusal({ hostname: 'c1' }, noMnt)).toMatch(/unable to set hostname without a private UTS namespace; add \{"type": "uts"\}/);
+    expect(read({ hostname: 'c1' }, { namespaces: [{ type: 'uts', path: '/proc/self/ns/uts' }] }).cfg.hostname).toBe('c1');
   });
 
   it('hooks: known points, absolute paths, positive timeouts; unknown capabilities refused', () => {

@@ -61,6 +61,12 @@ export interface RootfsSpec {
    * mount namespace: every mount was made private when it was created.
    */
   rootPropagation?: number;
+  /**
+   * No mount namespace of the container's own (an OCI config without one): the mounts are
+   * made in the host's, below the root's bind, which is made private first; chroot, since
+   * pivot_root would move the host's own root (oci/host-mountns.ts removes them at delete).
+   */
+  hostMountNs?: boolean;
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.
@@ -112,6 +118,8 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   // a user namespace, mounts copied from the parent namespace are locked and pivot_root into
   // one fails with EINVAL.) Locked mounts below it stay locked in the copy.
   plan.mount(R, R, null, MS_BIND | MS_REC);
+  // In the host's namespace, only this bind stops propagation: nothing below it reaches the host's other mounts.
+  if (spec.hostMountNs) plan.mount(null, R, null, MS_REC | MS_PRIVATE);
   // An OCI bundle's mounts go in their listed order (the spec's MUST), after box's own /proc,
   // /dev and /sys; box's containers bind volumes first. (With a user namespace they were bound
   // before it, as real root: volumesBound.)
@@ -195,7 +203,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     }
   }
 
-  if (spec.chroot) {
+  if (spec.chroot || spec.hostMountNs) {
     // chroot(2) only changes how "/" is resolved for this process. The old root is still
     // mounted and reachable (e.g. through /proc/1/root or a second chroot): not isolation.
     plan.chdir(R).chroot('.').chdir('/');
