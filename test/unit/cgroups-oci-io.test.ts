@@ -90,7 +90,7 @@ describe('cgroup v1: blockIO, hugetlb, network', () => {
   it('hugetlb.<size>.limit_in_bytes and its .rsvd twin; a size the kernel lacks is refused, naming the ones it has', () => {
     const { root, sys, cg } = v1Host(['hugetlb'], { hugetlb: ['hugetlb.2MB.limit_in_bytes', 'hugetlb.2MB.rsvd.limit_in_bytes', 'hugetlb.1GB.limit_in_bytes', 'hugetlb.1GB.rsvd.limit_in_bytes'] });
     expect(() => cg.setLimits({ hugepages: [{ pageSize: '2MB', bytes: 1 << 30 }, { pageSize: '3MB', bytes: 1 << 30 }] })).toThrow(
-      /^linux\.resources\.hugepageLimits: this kernel has no 3MB huge pages; use one of (2MB, 1GB|1GB, 2MB)$/,
+      'linux.resources.hugepageLimits: this kernel has no 3MB huge pages; use one of 2MB, 1GB',
     );
     expect(() => cg.setLimits({ hugepages: [{ pageSize: '../../x', bytes: 1 }] })).toThrow("page size '../../x' is not a size as the kernel names them; use e.g. 2MB or 1GB");
     expect(writes(sys, root)).toEqual([]);

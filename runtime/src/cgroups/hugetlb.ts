@@ -16,7 +16,8 @@ function pageSizes(dir: string, suffix: string): string[] {
     names = fs.readdirSync(dir);
   } catch { /* no directory: no sizes */ }
   const re = new RegExp(`^hugetlb\\.([0-9]+[KMGTP]?B)\\.${suffix.replace('.', '\\.')}$`);
-  return names.map((n) => re.exec(n)?.[1]).filter((s): s is string => !!s);
+  const bytes = (s: string) => parseInt(s, 10) * 1024 ** 'BKMGTP'.indexOf(s.replace(/^[0-9]+/, '')[0]!);
+  return names.map((n) => re.exec(n)?.[1]).filter((s): s is string => !!s).sort((a, b) => bytes(a) - bytes(b));
 }
 
 /** The writes for `limits` in a hugetlb cgroup `dir`; `suffix` is limit_in_bytes (v1) or max (v2). */
