@@ -5,15 +5,16 @@
 // as the lab host), the test mounts them in a private mount namespace of its own (with a
 // tmpfs over /sys/fs/cgroup there, and the host's hierarchies mounted again in it) and runs
 // box inside it; after, it unmounts them where the kernel would keep an unmounted hierarchy.
-// The unit side: test/unit/cgroups-oci-io.test.ts.
+// Last, box run's Docker flags for the same throttles (--device-read-bps and the like).
+// The unit side: test/unit/cgroups-oci-io.test.ts and test/unit/blkio-flags.test.ts.
 
 import { afterAll, beforeAll, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { boxBin, rootReason, until } from './helpers.ts';
-import { lacks, needs } from '../support/requires.ts';
+import { box, boxBin, cgroupDirsFor, rootReason, tempBoxRoot, until } from './helpers.ts';
+import { hostFact, needs } from '../support/requires.ts';
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p));
 const t = needs(rootReason, !busybox && 'busybox-static is not installed (apt-get install busybox-static)', !hasUnshare() && 'unshare is not installed (apt-get install util-linux)');
@@ -81,9 +82,9 @@ afterAll(() => {
 });
 
 t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (runc\'s command line)', () => {
-  t.it('throttles a disk (v1 blkio.throttle.*, v2 io.max), warns that kernel memory is ignored, keeps a relative cgroupsPath\'s levels', () => {
+  t.it('throttles a disk (v1 blkio.throttle.*, v2 io.max), warns that kernel memory is ignored, keeps a relative cgroupsPath\'s levels', (ctx) => {
     const disk = hostDisk();
-    if (lacks(!disk && 'no whole disk in /sys/block to throttle')) return;
+    if (!disk) return hostFact(ctx, `no whole disk to throttle: /sys/block has ${fs.readdirSync('/sys/block').join(' ')}`);
     const [major, minor] = disk!.split(':').map(Number);
     const dev = (rate: number) => [{ major, minor, rate }];
     const b = bundle('io', {
@@ -117,25 +118,26 @@ t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (
   t.it('refuses what the host cannot do in one line, leaving nothing: a disk it lacks, a weight without BFQ or CFQ', () => {
     const noDisk = bundle('nodisk', { cgroupsPath: `${tag}/nodisk`, resources: { blockIO: { throttleReadBpsDevice: [{ major: 4094, minor: 0, rate: 1 }] } } });
     expect(oci(['create', '-b', noDisk, 'nodisk']).out).toBe(
-      "box: linux.resources.blockIO.throttleReadBpsDevice: there is no disk 4094:0 on this host (limits apply to whole disks, not partitions); use a MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' lists\n",
+      "box: linux.resources.blockIO.throttleReadBpsDevice (--device-read-bps): there is no disk 4094:0 on this host (limits apply to whole disks, not partitions); use a MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' lists\n",
     );
     const weightFiles = v1 ? ['blkio.weight', 'blkio.bfq.weight'].map((f) => `/sys/fs/cgroup/blkio/${f}`) : [];
     if (v1 && !weightFiles.some((f) => fs.existsSync(f))) {
       // This host's disks use none, mq-deadline or kyber: runc's write of blkio.bfq.weight fails with ENOENT; box says why.
       const weight = bundle('weight', { cgroupsPath: `${tag}/weight`, resources: { blockIO: { weight: 500 } } });
-      expect(oci(['create', '-b', weight, 'weight']).out).toMatch(/^box: linux\.resources\.blockIO\.weight: this host has no proportional I\/O weights \(blkio\.weight and blkio\.bfq\.weight missing: .*\); remove it, or switch the disk to BFQ .*\n$/);
+      expect(oci(['create', '-b', weight, 'weight']).out).toMatch(/^box: linux\.resources\.blockIO\.weight \(--blkio-weight\): this host has no proportional I\/O weights \(blkio\.weight and blkio\.bfq\.weight missing: .*\); remove it, or switch the disk to BFQ .*\n$/);
     }
     for (const id of ['nodisk', 'weight']) expect(fs.existsSync(path.join(root, id))).toBe(false);
     expect(cgroupDirs(`box-oci/${tag}`)).toEqual([]);
   });
 
-  t.it('hugepageLimits and network on v1: hugetlb.<size>.limit_in_bytes, net_cls.classid, net_prio.ifpriomap', async () => {
-    if (lacks(!v1 && 'a cgroup v1 host (net_cls and net_prio are v1 only; v2 hugetlb is in test/unit/cgroups-oci-io.test.ts)')) return;
+  t.it('hugepageLimits and network on v1: hugetlb.<size>.limit_in_bytes, net_cls.classid, net_prio.ifpriomap', async (ctx) => {
+    // net_cls and net_prio exist on v1 only (v2's driver leaves them out: test/unit/cgroups-oci-io.test.ts).
+    if (!v1) return hostFact(ctx, 'cgroup v2: /sys/fs/cgroup/memory/memory.limit_in_bytes does not exist');
     const sizes = fs.readdirSync('/sys/kernel/mm/hugepages').map((d) => /^hugepages-(\d+)kB$/.exec(d)?.[1]).filter(Boolean).map((kb) => {
       const n = Number(kb);
       return n >= 1 << 20 ? `${n >> 20}GB` : n >= 1024 ? `${n >> 10}MB` : `${n}KB`;
     });
-    if (lacks(sizes.length === 0 && 'a kernel with huge pages (/sys/kernel/mm/hugepages is empty)')) return;
+    if (sizes.length === 0) return hostFact(ctx, 'this kernel has no huge pages: /sys/kernel/mm/hugepages is empty');
     const extra = unmounted(['hugetlb', 'net_cls', 'net_prio']);
     const b = bundle('huge', {
       cgroupsPath: `/${tag}-huge`,
@@ -186,6 +188,38 @@ t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (
       for (const id of ['huge', 'badhuge', 'badif']) expect(fs.existsSync(path.join(root, id))).toBe(false);
     } finally {
       await unmountLeftHierarchies(extra);
+    }
+  });
+});
+
+t.describe('box run --device-read-bps, --device-write-iops, --blkio-weight (Docker\'s flags)', () => {
+  t.it('writes the throttles of the disk named by its path; refuses a weight the host has no scheduler for, leaving nothing', (ctx) => {
+    const disk = fs.readdirSync('/sys/block').find((d) => !/^(loop|ram|zram|dm-|sr|md|nbd)/.test(d) && fs.existsSync(`/dev/${d}`));
+    if (!disk) return hostFact(ctx, `no whole disk with a node in /dev: /sys/block has ${fs.readdirSync('/sys/block').join(' ')}`);
+    const numbers = fs.readFileSync(`/sys/block/${disk}/dev`, 'utf8').trim();
+    const boxRoot = tempBoxRoot('blkio');
+    try {
+      const r = box(boxRoot, ['run', '-d', '--name', 'io', '--device-read-bps', `/dev/${disk}:1mb`, '--device-write-iops', `/dev/${disk}:50`, 'busybox', 'sleep', '30']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const dirs = cgroupDirsFor(r.stdout.trim());
+      if (v1) {
+        const blkio = dirs.find((d) => d.startsWith('/sys/fs/cgroup/blkio/'))!;
+        expect(cat(path.join(blkio, 'blkio.throttle.read_bps_device'))).toBe(`${numbers} ${1 << 20}`);
+        expect(cat(path.join(blkio, 'blkio.throttle.write_iops_device'))).toBe(`${numbers} 50`);
+      } else {
+        expect(cat(path.join(dirs[0]!, 'io.max'))).toBe(`${numbers} rbps=${1 << 20} wbps=max riops=max wiops=50`);
+      }
+      expect(box(boxRoot, ['rm', '-f', 'io']).code).toBe(0);
+      if (v1 && !['blkio.weight', 'blkio.bfq.weight'].some((f) => fs.existsSync(`/sys/fs/cgroup/blkio/${f}`))) {
+        const w = box(boxRoot, ['run', '--name', 'w', '--blkio-weight', '500', 'busybox', 'true']);
+        expect(w.stderr).toMatch(/^box: linux\.resources\.blockIO\.weight \(--blkio-weight\): this host has no proportional I\/O weights .*\n$/);
+        expect(box(boxRoot, ['inspect', 'w']).code).not.toBe(0); // no container was left
+      }
+      expect(box(boxRoot, ['run', '--device-read-bps', '/dev/null:1mb', 'busybox', 'true']).stderr).toBe("box: --device-read-bps: /dev/null is not a block device; name a disk, e.g. /dev/vda ('lsblk -d' lists them)\n");
+    } finally {
+      box(boxRoot, ['rm', '-f', 'io']);
+      fs.rmSync(boxRoot, { recursive: true, force: true });
     }
   });
 });

@@ -71,11 +71,11 @@ describe('cgroup v1: blockIO, hugetlb, network', () => {
   it('refuses a weight where neither scheduler gives one, and a leaf weight without CFQ, before any write', () => {
     const { root, sys, cg } = v1Host(['memory', 'blkio']);
     expect(() => cg.setLimits({ memoryBytes: 1 << 26, blockIO: { weight: 500, throttle } })).toThrow(
-      /^linux\.resources\.blockIO\.weight: this host has no proportional I\/O weights \(blkio\.weight and blkio\.bfq\.weight missing: .*BFQ.*\); remove it, or switch the disk to BFQ/,
+      /^linux\.resources\.blockIO\.weight \(--blkio-weight\): this host has no proportional I\/O weights \(blkio\.weight and blkio\.bfq\.weight missing: .*BFQ.*\); remove it, or switch the disk to BFQ/,
     );
     expect(() => cg.setLimits({ blockIO: { leafWeight: 300 } })).toThrow('linux.resources.blockIO.leafWeight: this kernel has no leaf weights (blkio.leaf_weight was the CFQ scheduler\'s, removed in Linux 5.0); remove leafWeight');
-    expect(() => cg.setLimits({ blockIO: { weight: 5 } })).toThrow('linux.resources.blockIO.weight: 5 is out of range; use 10 to 1000');
-    expect(() => cg.setLimits({ blockIO: { throttle: [{ major: -1, minor: 0, kind: 'rbps', rate: 1 }] } })).toThrow(/throttleReadBpsDevice: -1:0 is not a device number/);
+    expect(() => cg.setLimits({ blockIO: { weight: 5 } })).toThrow('linux.resources.blockIO.weight (--blkio-weight): 5 is out of range; use 10 to 1000');
+    expect(() => cg.setLimits({ blockIO: { throttle: [{ major: -1, minor: 0, kind: 'rbps', rate: 1 }] } })).toThrow(/throttleReadBpsDevice \(--device-read-bps\): -1:0 is not a device number/);
     expect(writes(sys, root)).toEqual([]);
   });
 
@@ -83,7 +83,7 @@ describe('cgroup v1: blockIO, hugetlb, network', () => {
     const { root, sys, cg } = v1Host(['blkio']);
     sys.fail(`write:${path.join(root, 'blkio/box/web/blkio.throttle.read_bps_device')}`, ENODEV);
     expect(() => cg.setLimits({ blockIO: { throttle: [{ major: 8, minor: 0, kind: 'rbps', rate: 1 }] } })).toThrow(
-      "linux.resources.blockIO.throttleReadBpsDevice: there is no disk 8:0 on this host (limits apply to whole disks, not partitions); use a MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' lists",
+      "linux.resources.blockIO.throttleReadBpsDevice (--device-read-bps): there is no disk 8:0 on this host (limits apply to whole disks, not partitions); use a MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' lists",
     );
   });
 
@@ -145,7 +145,7 @@ describe('cgroup v2: io, hugetlb; network left out', () => {
 
   it('refuses a weight with neither io.weight nor io.bfq.weight; hugetlb.<size>.max; net_cls/net_prio left out with a warning', () => {
     const { root, sys, cg, d } = v2Host(['hugetlb.2MB.max', 'hugetlb.2MB.rsvd.max']);
-    expect(() => cg.setLimits({ blockIO: { weight: 500 } })).toThrow(/blockIO\.weight: this host has no proportional I\/O weights \(io\.weight and io\.bfq\.weight missing/);
+    expect(() => cg.setLimits({ blockIO: { weight: 500 } })).toThrow(/blockIO\.weight \(--blkio-weight\): this host has no proportional I\/O weights \(io\.weight and io\.bfq\.weight missing/);
     expect(() => cg.setLimits({ hugepages: [{ pageSize: '1GB', bytes: 1 << 30 }] })).toThrow('linux.resources.hugepageLimits: this kernel has no 1GB huge pages; use one of 2MB');
     expect(writes(sys, root)).toEqual([]);
     const left = cg.setLimits({ hugepages: [{ pageSize: '2MB', bytes: 1 << 30 }], netClassId: 1, netPriorities: [{ iface: 'lo', priority: 1 }] });

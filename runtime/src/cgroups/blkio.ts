@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import { exists, readText, type CgroupWrite } from './files.ts';
-import { THROTTLE_NAME } from './limits.ts';
+import { blockIOName, THROTTLE_NAME } from './limits.ts';
 import type { BlockDevice, BlockIOLimits, ThrottleKind } from './types.ts';
 
 /** The v1 file of each throttle list (v2 writes them all to io.max, as `rbps=N` and so on). */
@@ -23,15 +23,15 @@ const devName = (d: BlockDevice) => `${d.major}:${d.minor}`;
 /** The kernel answers ENODEV for a device it does not have, or a partition: say which, and how to list disks. */
 function deviceError(what: string, d: BlockDevice) {
   return (code: string) => code === 'ENODEV' || code === 'ENXIO'
-    ? `linux.resources.blockIO.${what}: there is no disk ${devName(d)} on this host (limits apply to whole disks, not partitions); use a MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' lists`
+    ? `${blockIOName(what)}: there is no disk ${devName(d)} on this host (limits apply to whole disks, not partitions); use a MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' lists`
     : undefined;
 }
 
 const noWeight = (what: string, files: string) =>
-  new UserError(`linux.resources.blockIO.${what}: this host has no proportional I/O weights (${files} missing: weights need the BFQ I/O scheduler on the disk, or CFQ before Linux 5.0); remove it, or switch the disk to BFQ (echo bfq > /sys/block/DISK/queue/scheduler)`);
+  new UserError(`${blockIOName(what)}: this host has no proportional I/O weights (${files} missing: weights need the BFQ I/O scheduler on the disk, or CFQ before Linux 5.0); remove it, or switch the disk to BFQ (echo bfq > /sys/block/DISK/queue/scheduler)`);
 
 const noLeaf = (what: string) =>
-  new UserError(`linux.resources.blockIO.${what}: this kernel has no leaf weights (blkio.leaf_weight was the CFQ scheduler's, removed in Linux 5.0); remove leafWeight`);
+  new UserError(`${blockIOName(what)}: this kernel has no leaf weights (blkio.leaf_weight was the CFQ scheduler's, removed in Linux 5.0); remove leafWeight`);
 
 /**
  * cgroup v1, in runc's order. blkio.weight exists only while CFQ is in the kernel (removed in

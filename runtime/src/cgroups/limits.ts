@@ -70,10 +70,10 @@ export function validateLimits(l: Limits): void {
 function validateBlockIO(b: BlockIOLimits): void {
   const int = Number.isSafeInteger;
   const weight = (what: string, w: number | undefined) => {
-    if (w !== undefined) check(int(w) && w >= 10 && w <= 1000, `linux.resources.blockIO.${what}`, w, '10 to 1000');
+    if (w !== undefined) check(int(w) && w >= 10 && w <= 1000, blockIOName(what), w, '10 to 1000');
   };
   const device = (what: string, d: BlockDevice) => {
-    if (!int(d.major) || !int(d.minor) || d.major < 0 || d.minor < 0) throw new UserError(`linux.resources.blockIO.${what}: ${d.major}:${d.minor} is not a device number; use the MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' shows`);
+    if (!int(d.major) || !int(d.minor) || d.major < 0 || d.minor < 0) throw new UserError(`${blockIOName(what)}: ${d.major}:${d.minor} is not a device number; use the MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' shows`);
   };
   weight('weight', b.weight);
   weight('leafWeight', b.leafWeight);
@@ -84,8 +84,19 @@ function validateBlockIO(b: BlockIOLimits): void {
   }
   for (const t of b.throttle ?? []) {
     device(THROTTLE_NAME[t.kind], t);
-    check(int(t.rate) && t.rate >= 0, `linux.resources.blockIO.${THROTTLE_NAME[t.kind]}.rate`, t.rate, 'a number per second, 0 or more');
+    check(int(t.rate) && t.rate >= 0, `${blockIOName(THROTTLE_NAME[t.kind])} rate`, t.rate, 'a number per second, 0 or more');
   }
+}
+
+/** box run's flag for each part of blockIO, named beside the spec's name in messages. */
+const BLKIO_FLAG: Record<string, string> = {
+  weight: '--blkio-weight', throttleReadBpsDevice: '--device-read-bps', throttleWriteBpsDevice: '--device-write-bps',
+  throttleReadIOPSDevice: '--device-read-iops', throttleWriteIOPSDevice: '--device-write-iops',
+};
+
+/** "linux.resources.blockIO.weight (--blkio-weight)": what a message names, for a config and for box run. */
+export function blockIOName(what: string): string {
+  return `linux.resources.blockIO.${what}${BLKIO_FLAG[what] ? ` (${BLKIO_FLAG[what]})` : ''}`;
 }
 
 /** The spec's name of each throttle list, for messages. */
