@@ -303,6 +303,7 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
       cpuQuotaUs: cfg.cpus?.quotaUs,
       cpuPeriodUs: cfg.cpus?.periodUs,
       pidsMax: cfg.pidsLimit,
+      blockIO: cfg.blockIO,
     });
     restrictDevices(sys, cg, cfg.devices);
     if (cfg.lab && ids) {

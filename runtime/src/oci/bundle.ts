@@ -16,6 +16,7 @@ import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
 import { CAPABILITIES, capMask } from '../security/capabilities.ts';
 import { readHooks, type Hooks } from './hooks.ts';
+import { cgroupPlace, moreLimits, type OciMoreResources } from './resources.ts';
 
 export interface OciSpec {
   ociVersion?: string;
@@ -45,7 +46,7 @@ export interface OciSpec {
       memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
       cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string; realtimeRuntime?: number; realtimePeriod?: number };
       pids?: { limit?: number };
-    };
+    } & OciMoreResources;
     seccomp?: SeccompProfile;
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
@@ -63,6 +64,8 @@ export interface Bundle {
   proc: ProcessSpec;
   rootfs: RootfsSpec;
   limits: Limits;
+  /** What box leaves out of the config, as runc does (kernel memory limits): create shows them as warnings. */
+  warnings: string[];
   /** linux.cgroupsPath as box's driver takes it: an absolute parent and a name (else box's own). */
   cgroup: { parent: string; name?: string };
   /** process.rlimits, by number; process.oomScoreAdj. */
@@ -110,7 +113,6 @@ export function mountOptions(options: string[]): { flags: number; data: string }
   return { flags, data: data.join(',') };
 }
 
-export const OCI_CGROUP_PARENT = '/box-oci';
 
 // RLIMIT_* by number (asm-generic/resource.h).
 const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE',
@@ -396,7 +398,9 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
     sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation), hostMountNs,
   };
   const r = spec.linux?.resources;
+  const more = moreLimits(r);
   const limits: Limits = {
+    ...more.limits,
     memoryBytes: r?.memory?.limit && r.memory.limit > 0 ? r.memory.limit : undefined,
     cpuQuotaUs: r?.cpu?.quota && r.cpu.quota > 0 ? r.cpu.quota : undefined,
     cpuPeriodUs: r?.cpu?.period || undefined,
@@ -413,13 +417,6 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
     swappiness: r?.memory?.swappiness ?? undefined,
     disableOomKiller: r?.memory?.disableOOMKiller || undefined,
   };
-  // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
-  // hierarchy. Without one, or a relative one, under /box-oci: a fixed place, not one relative
-  // to the caller's cgroup, since create and delete may be called from different cgroups.
-  const cgPath = spec.linux?.cgroupsPath;
-  const cgroup = cgPath?.startsWith('/')
-    ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
-    : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
-  if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
-  return { dir, spec, cfg, proc, rootfs, limits, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
+  const cgroup = cgroupPlace(file, spec.linux?.cgroupsPath);
+  return { dir, spec, cfg, proc, rootfs, limits, warnings: more.warnings, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
 }

@@ -93,7 +93,8 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     const nsRoot = b.idMaps ? { uid: b.idMaps.rootUid, gid: b.idMaps.rootGid } : b.userJoin ? { uid: b.userJoin.rootUid, gid: b.userJoin.rootGid } : null;
     if (nsRoot) fs.chownSync(fifo, nsRoot.uid, nsRoot.gid);
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
-    cgroup.setLimits(b.limits);
+    // What this cgroup version has no file for, and runc leaves out too, is said on stderr as runc's warnings are.
+    for (const w of [...b.warnings, ...cgroup.setLimits(b.limits)]) process.stderr.write(`box: warning: ${w}\n`);
     // Only the harmless device nodes may be opened, whatever nodes the container makes
     // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
     // config's linux.resources.devices that engines send (deny all, then the usual nodes).
