@@ -15,6 +15,8 @@ import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
 import { CAPABILITIES, capMask } from '../security/capabilities.ts';
 import { readHooks, type Hooks } from './hooks.ts';
+import { readDevices, type OciDevice, type OciDeviceRule } from './devices.ts';
+import type { DeviceRule } from '../cgroups/devices.ts';
 
 export interface OciSpec {
   ociVersion?: string;
@@ -44,7 +46,9 @@ export interface OciSpec {
       memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
       cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string; realtimeRuntime?: number; realtimePeriod?: number };
       pids?: { limit?: number };
+      devices?: OciDeviceRule[];
     };
+    devices?: OciDevice[];
     seccomp?: SeccompProfile;
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
@@ -70,6 +74,8 @@ export interface Bundle {
   /** Namespaces to join rather than create: linux.namespaces[].path. */
   joins: { path: string; flag: number }[];
   hooks: Hooks;
+  /** The cgroup's device rules in order, the last match deciding (oci/devices.ts). */
+  deviceRules: DeviceRule[];
   /** With a user namespace: uid_map and gid_map as box writes them ("inside outside count" lines). */
   idMaps?: { uid: string; gid: string; rootUid: number; rootGid: number };
 }
@@ -254,6 +260,7 @@ export function readBundle(bundleDir: string): Bundle {
   const idMaps = idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
   if (idMaps) checkSearchable(file, root, idMaps.rootUid, idMaps.rootGid);
   checkSysctls(file, spec.linux?.sysctl ?? {}, (spec.linux?.namespaces ?? []).map((n) => n.type));
+  const devices = readDevices(file, spec.linux?.devices, spec.linux?.resources?.devices, userns);
 
   const volumes: Volume[] = [];
   const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
@@ -285,7 +292,7 @@ export function readBundle(bundleDir: string): Bundle {
   const proc = ociProcess(p);
   const rootfs: RootfsSpec = {
     rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
-    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [],
+    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [], nodes: devices.nodes,
     // The config's lists, as runc: none given, nothing masked (engines send runc's defaults).
     maskPaths: true, maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
     sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation),
@@ -316,5 +323,5 @@ export function readBundle(bundleDir: string): Bundle {
     ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
     : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
   if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
-  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
+  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps, deviceRules: devices.rules };
 }

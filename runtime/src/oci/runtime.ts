@@ -22,7 +22,7 @@ import type { Cgroup } from '../cgroups/types.ts';
 import { containerPlan } from '../container/build-plan.ts';
 import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { restrictDevices } from '../cgroups/devices.ts';
+import { applyDeviceRules } from '../cgroups/devices.ts';
 import { Plan } from '../init/plan.ts';
 import { CLONE_NEWPID, PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
@@ -90,10 +90,10 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     if (b.idMaps) fs.chownSync(fifo, b.idMaps.rootUid, b.idMaps.rootGid);
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
     cgroup.setLimits(b.limits);
-    // Only the harmless device nodes may be opened, whatever nodes the container makes
-    // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
-    // config's linux.resources.devices that engines send (deny all, then the usual nodes).
-    restrictDevices(sys, cgroup, []);
+    // The config's device rules, then the harmless nodes and its linux.devices (oci/devices.ts):
+    // engines send "deny all" first, so what else the container makes (podman grants
+    // CAP_MKNOD) cannot be opened.
+    applyDeviceRules(sys, cgroup, b.deviceRules);
     // The stop before exec: still root with every capability, in the container's namespaces.
     const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SyncPoint.Created).waitExecFifo());
     closeFdsBeforeFilter(plan);
