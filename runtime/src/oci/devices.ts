@@ -3,9 +3,10 @@
 //
 // The rules as runc applies them: the config's in order (the last that matches decides),
 // then the nodes every container gets (null, zero, full, random, urandom, tty, the pty ones,
-// mknod of any node: cgroups/devices.ts DEFAULT_DEVICE_RULES, what runc appends too), then
-// each linux.devices node, so a node the config makes can be used. Engines send "deny all"
-// first and rely on that; a config that allows everything is its caller's choice.
+// mknod of any node: cgroups/devices.ts DEFAULT_DEVICE_RULES, what runc appends too) unless
+// the config has a rule for that very node, then each linux.devices node, so a node the
+// config makes can be used. Engines send "deny all" first and rely on the harmless nodes
+// staying usable; a config that allows everything is its caller's choice.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -83,9 +84,14 @@ export function readDevices(file: string, devices: OciDevice[] | undefined, rule
   const nodes = (devices ?? []).map((d) => readNode(file, d, userns));
   const twice = nodes.find((n, i) => nodes.findIndex((m) => m.path === n.path) !== i);
   if (twice) throw new UserError(`${file}: linux.devices lists ${twice.path} twice; keep one`);
+  const own = (rules ?? []).map((r, i) => readRule(file, r, i));
+  // A harmless node the config names itself ("deny c 1:3 rwm": /dev/null) is the config's to
+  // decide: its default is not appended after it (runc appends it anyway, so that such a rule
+  // does nothing there; "deny all" still keeps the harmless nodes, which engines rely on).
+  const named = (d: DeviceRule) => own.some((r) => r.type === d.type && r.major === d.major && r.minor === d.minor);
   const all = [
-    ...(rules ?? []).map((r, i) => readRule(file, r, i)),
-    ...DEFAULT_DEVICE_RULES.map(parseDeviceRule),
+    ...own,
+    ...DEFAULT_DEVICE_RULES.map(parseDeviceRule).filter((d) => !named(d)),
     ...nodes.filter((n) => n.type !== 'p').map((n): DeviceRule => ({ type: n.type as 'c' | 'b', major: n.major, minor: n.minor, access: 'rwm', allow: true })),
   ];
   try {
