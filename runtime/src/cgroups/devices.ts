@@ -73,6 +73,7 @@ export interface DevicePolicy {
 const covers = (a: number, b: number) => a < 0 || a === b;
 const meets = (a: number, b: number) => a < 0 || b < 0 || a === b;
 const without = (access: string, gone: string) => [...access].filter((c) => !gone.includes(c)).join('');
+const common = (a: string, b: string) => [...a].filter((c) => b.includes(c)).join('');
 const sameNumbers = (a: DeviceRule, b: DeviceRule) => a.type === b.type && a.major === b.major && a.minor === b.minor;
 
 /**
@@ -99,7 +100,7 @@ export function devicePolicy(rules: DeviceRule[]): DevicePolicy {
       // would have to be split, which the kernel's exceptions cannot say.
       for (const e of policy.exceptions) {
         if (e.type !== rule.type || !meets(e.major, rule.major) || !meets(e.minor, rule.minor)) continue;
-        if (!without(e.access, without(e.access, rule.access))) continue; // no access in common
+        if (!common(e.access, rule.access)) continue;
         if (!covers(rule.major, e.major) || !covers(rule.minor, e.minor)) {
           const word = (a: boolean) => (a ? 'allow' : 'deny');
           throw new UserError(`device rule "${word(allow)} ${ruleText(rule)}" cuts a hole in the earlier "${word(!allow)} ${ruleText(e)}", which cgroup device rules cannot express; list the narrower ${word(!allow)} rules instead of the wide one`);
