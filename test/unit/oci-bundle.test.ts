@@ -11,6 +11,8 @@ import { containerPlan, finishProcess } from '../../runtime/src/container/build-
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { needs } from '../support/requires.ts';
 import { Plan } from '../../runtime/src/init/plan.ts';
+import { buildRootfs } from '../../runtime/src/rootfs/rootfs.ts';
+import { ruleText } from '../../runtime/src/cgroups/devices.ts';
 
 let dir = '';
 beforeAll(() => {
@@ -172,5 +174,66 @@ describe('readBundle', () => {
     expect(refusal({}, { rootfsPropagation: 'sideways' })).toMatch(/rootfsPropagation 'sideways' is not one of/);
     expect(refusal({ ociVersion: 'invalid' })).toMatch(/ociVersion 'invalid' is not a version of the runtime spec/);
     expect(refusal({ ociVersion: '1.0.2-dev' })).toBe('accepted'); // podman 4.3's
+  });
+
+  it('linux.devices: made in /dev with mknod, chmod and lchown (a fifo too), bound from the host in a user namespace', () => {
+    const devices = [
+      { path: '/dev/test1', type: 'c', major: 10, minor: 666, fileMode: 0o660, uid: 0, gid: 5 },
+      { path: '/dev/sub/test2', type: 'b', major: 8, minor: 666 },
+      { path: '/dev/test3', type: 'p', fileMode: 0o600 },
+    ];
+    const plan = new Plan();
+    buildRootfs(plan, read({}, { devices }).rootfs, { newIpcNs: true });
+    const ops = plan.ops.map((o) => o.args.join(' ').replace(path.join(dir, 'rootfs'), 'R'));
+    const made = ops.filter((o) => /^(mknod|chmod|lchown|mkdir R\/dev\/sub)/.test(o));
+    expect(made).toEqual([
+      'mknod R/dev/test1 020660 10 666', 'chmod R/dev/test1 0660', 'lchown R/dev/test1 0 5',
+      'mkdir R/dev/sub 0755', 'mknod R/dev/sub/test2 060666 8 666', 'chmod R/dev/sub/test2 0666', 'lchown R/dev/sub/test2 0 0',
+      'mknod R/dev/test3 010600 0 0', 'chmod R/dev/test3 0600', 'lchown R/dev/test3 0 0',
+    ]);
+    // Listing a harmless node replaces box's bind of the host's.
+    const nul = new Plan();
+    buildRootfs(nul, read({}, { devices: [{ path: '/dev/null', type: 'c', major: 1, minor: 3 }] }).rootfs, { newIpcNs: true });
+    expect(nul.ops.filter((o) => o.args[0] === 'mount' && o.args[1] === '/dev/null')).toEqual([]);
+
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const userns = { namespaces: [...NS, { type: 'user' }], uidMappings: maps, gidMappings: maps };
+    const bound = new Plan();
+    buildRootfs(bound, read({}, { ...userns, devices: [{ path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o600 }] }).rootfs, { newIpcNs: true, volumesBound: true });
+    expect(bound.ops.map((o) => o.args[0])).not.toContain('mknod');
+    expect(bound.ops.map((o) => o.args.slice(0, 2).join(' '))).toContain('mount /dev/null');
+    expect(refusal({}, { ...userns, devices: [{ path: '/dev/null', type: 'c', major: 1, minor: 5 }] })).toMatch(/binds the host's \/dev\/null, which is c 1:3, not the c 1:5 asked for/);
+    expect(refusal({}, { ...userns, devices: [{ path: '/dev/box-no-such', type: 'c', major: 1, minor: 5 }] })).toMatch(/the host has none; create it on the host or drop the user namespace/);
+  });
+
+  it('linux.devices: bad entries refused in one line', () => {
+    const one = (d: Record<string, unknown>) => refusal({}, { devices: [d] });
+    expect(one({ path: '/etc/passwd', type: 'c', major: 1, minor: 3 })).toMatch(/linux\.devices \/etc\/passwd: the path must be a node under \/dev/);
+    expect(one({ path: '/dev/../etc/x', type: 'c', major: 1, minor: 3 })).toMatch(/must be a node under \/dev/);
+    expect(one({ path: '/dev/pts/9', type: 'c', major: 136, minor: 9 })).toMatch(/\/dev\/pts is box's own/);
+    expect(one({ path: '/dev/x', type: 'z', major: 1, minor: 3 })).toMatch(/type 'z' is not one of c, b, u \(devices\) or p \(a fifo\)/);
+    expect(one({ path: '/dev/x', type: 'c', minor: 3 })).toMatch(/a 'c' device needs "major" and "minor"/);
+    expect(one({ path: '/dev/x', type: 'b', major: -1, minor: 3 })).toMatch(/needs "major" and "minor"/);
+    expect(one({ path: '/dev/x', type: 'c', major: 1, minor: 3, uid: -5 })).toMatch(/uid -5 is not a number >= 0/);
+    expect(refusal({}, { devices: [{ path: '/dev/x', type: 'p' }, { path: '/dev/x', type: 'p' }] })).toMatch(/lists \/dev\/x twice/);
+    expect(one({ path: '/dev/x', type: 'u', major: 1, minor: 3 })).toBe('accepted'); // u: an unbuffered char device
+  });
+
+  it('linux.resources.devices: the config\'s rules, then the harmless nodes, then each linux.devices node', () => {
+    const rules = (r: unknown[], devices: unknown[] = []) => read({}, { devices, resources: { devices: r } }).deviceRules.map((d) => `${d.allow === false ? 'deny' : 'allow'} ${ruleText(d)}`);
+    const podman = rules([{ allow: false, access: 'rwm' }], [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }]);
+    expect(podman[0]).toBe('deny a *:* rwm');
+    expect(podman).toContain('allow c 1:3 rwm'); // /dev/null stays usable after "deny all"
+    expect(podman.at(-1)).toBe('allow c 10:229 rwm'); // the node it makes can be opened
+    // A rule for a harmless node itself is the config's to decide: its default is not appended.
+    expect(rules([{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' }])).not.toContain('allow c 1:3 rwm');
+    expect(read({}).deviceRules[0]).toEqual({ type: 'c', major: -1, minor: -1, access: 'm' }); // none given: the harmless nodes only
+    const bad = (r: Record<string, unknown>) => refusal({}, { resources: { devices: [r] } });
+    expect(bad({ type: 'c' })).toMatch(/linux\.resources\.devices\[0\] needs "allow": true or false/);
+    expect(bad({ allow: true, type: 'x' })).toMatch(/type 'x' is not one of a \(all\), c or b/);
+    expect(bad({ allow: true, type: 'c', major: 1.5 })).toMatch(/major 1\.5 is not a number >= 0/);
+    expect(bad({ allow: true, type: 'c', access: 'rx' })).toMatch(/access 'rx' is not made of r, w and m/);
+    expect(refusal({}, { resources: { devices: [{ allow: true, type: 'c', access: 'rwm' }, { allow: false, type: 'c', major: 4, minor: 1, access: 'r' }] } }))
+      .toMatch(/linux\.resources\.devices: device rule "deny c 4:1 r" cuts a hole in the earlier "allow c \*:\* rwm"/);
   });
 });

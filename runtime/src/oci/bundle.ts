@@ -17,6 +17,8 @@ import type { SeccompProfile } from '../security/seccomp_profile.ts';
 import { CAPABILITIES, capMask } from '../security/capabilities.ts';
 import { readHooks, type Hooks } from './hooks.ts';
 import { cgroupPlace, moreLimits, type OciMoreResources } from './resources.ts';
+import { readDevices, type OciDevice, type OciDeviceRule } from './devices.ts';
+import type { DeviceRule } from '../cgroups/devices.ts';
 
 export interface OciSpec {
   ociVersion?: string;
@@ -46,7 +48,9 @@ export interface OciSpec {
       memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
       cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string; realtimeRuntime?: number; realtimePeriod?: number };
       pids?: { limit?: number };
+      devices?: OciDeviceRule[];
     } & OciMoreResources;
+    devices?: OciDevice[];
     seccomp?: SeccompProfile;
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
@@ -79,6 +83,8 @@ export interface Bundle {
    */
   userJoin?: { path: string; rootUid: number; rootGid: number; setgroups: boolean };
   hooks: Hooks;
+  /** The cgroup's device rules in order, the last match deciding (oci/devices.ts). */
+  deviceRules: DeviceRule[];
   /** With a user namespace: uid_map and gid_map as box writes them ("inside outside count" lines). */
   idMaps?: { uid: string; gid: string; rootUid: number; rootGid: number };
 }
@@ -360,6 +366,7 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
     throw new UserError(`${file}: process.user.additionalGids cannot be set: the user namespace ${userJoin.path} denies setgroups(2) (its setgroups file says deny); remove them`);
   }
   checkSysctls(file, spec.linux?.sysctl ?? {}, (spec.linux?.namespaces ?? []).map((n) => n.type));
+  const devices = readDevices(file, spec.linux?.devices, spec.linux?.resources?.devices, userns);
 
   const volumes: Volume[] = [];
   const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
@@ -392,7 +399,7 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
   if (userJoin && !userJoin.setgroups) proc.keepGroups = true;
   const rootfs: RootfsSpec = {
     rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
-    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [],
+    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [], nodes: devices.nodes,
     // The config's lists, as runc: none given, nothing masked (engines send runc's defaults).
     maskPaths: true, maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
     sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation), hostMountNs,
@@ -418,5 +425,5 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
     disableOomKiller: r?.memory?.disableOOMKiller || undefined,
   };
   const cgroup = cgroupPlace(file, spec.linux?.cgroupsPath);
-  return { dir, spec, cfg, proc, rootfs, limits, warnings: more.warnings, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
+  return { dir, spec, cfg, proc, rootfs, limits, warnings: more.warnings, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps, deviceRules: devices.rules };
 }

@@ -22,7 +22,7 @@ import type { Cgroup } from '../cgroups/types.ts';
 import { containerPlan } from '../container/build-plan.ts';
 import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { restrictDevices } from '../cgroups/devices.ts';
+import { applyDeviceRules } from '../cgroups/devices.ts';
 import { Plan } from '../init/plan.ts';
 import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
@@ -95,10 +95,10 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
     // What this cgroup version has no file for, and runc leaves out too, is said on stderr as runc's warnings are.
     for (const w of [...b.warnings, ...cgroup.setLimits(b.limits)]) process.stderr.write(`box: warning: ${w}\n`);
-    // Only the harmless device nodes may be opened, whatever nodes the container makes
-    // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
-    // config's linux.resources.devices that engines send (deny all, then the usual nodes).
-    restrictDevices(sys, cgroup, []);
+    // The config's device rules, then the harmless nodes and its linux.devices (oci/devices.ts):
+    // engines send "deny all" first, so what else the container makes (podman grants
+    // CAP_MKNOD) cannot be opened.
+    applyDeviceRules(sys, cgroup, b.deviceRules);
     // The stop before exec: still root with every capability, in the container's namespaces.
     const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SyncPoint.Created).waitExecFifo());
     closeFdsBeforeFilter(plan);
