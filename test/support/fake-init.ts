@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { NAMESPACES, type NamespaceName } from '../../runtime/src/sys/constants.ts';
 
 export interface FakeInit {
   /** box-init's pid (the one box spawned). */
@@ -17,6 +18,8 @@ export interface FakeInit {
   readonly commandPid: number;
   /** The plan's ops as box-init parsed them, each its fields: ['sync', '2'], ['exec', 'echo', 'echo', 'hi']. */
   readonly ops: string[][];
+  /** The namespaces its unshare ops made (the rest it shares with the host). */
+  readonly unshared: Set<NamespaceName>;
   /** What happened, in order: 'OK 3 0', 'SYNC 5 2', 'answered 5', 'ERR 7 1', 'exec', 'exit 0', 'killed SIGKILL'. */
   readonly log: string[];
   /** Resolves once box-init has exec'd the command, refused the plan, or failed at an op. */
@@ -55,6 +58,7 @@ export function fakeInit(pid: number, stdio: StdioOptions, faults: InitFaults, l
   live.add(pid);
   const log: string[] = [];
   const ops: string[][] = [];
+  const unshared = new Set<NamespaceName>();
   let commandPid = pid;
   let ended = false;
 
@@ -119,6 +123,10 @@ export function fakeInit(pid: number, stdio: StdioOptions, faults: InitFaults, l
           live.add(commandPid);
           report(`OK ${i} ${commandPid}`);
           break;
+        case 'unshare':
+          for (const [name, flag] of Object.entries(NAMESPACES)) if (Number(op[1]) & flag) unshared.add(name as NamespaceName);
+          report(`OK ${i} 0`);
+          break;
         case 'exec':
           log.push('exec');
           reports.end(); // close-on-exec: EOF tells box the command runs
@@ -130,7 +138,7 @@ export function fakeInit(pid: number, stdio: StdioOptions, faults: InitFaults, l
   }
 
   const init: FakeInit = {
-    pid, ops, log, child,
+    pid, ops, unshared, log, child,
     get commandPid() { return commandPid; },
     done: run(),
     exit: (code) => end(code, null),

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SysError } from '../../runtime/src/sys/errors.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
+import type { NamespaceName } from '../../runtime/src/sys/constants.ts';
 import type { Sys } from '../../runtime/src/sys/sys.ts';
 import { fakeInit, type FakeInit, type InitFaults } from './fake-init.ts';
 
@@ -109,8 +110,16 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     },
     readlink(p) {
       const m = /^\/proc\/(self|\d+)\/ns\/(\w+)$/.exec(p);
-      if (m && m[1] === 'self') return `${m[2]}:[1]`; // the host's namespaces
-      if (m && live.has(Number(m[1]))) return `${m[2]}:[${m[1]}]`; // a container's own
+      const pid = Number(m?.[1]);
+      if (m && m[1] === 'self') return `${m[2]}:[1]`; // the host's namespaces are [1]
+      if (m && live.has(pid)) {
+        // Those its box-init unshared are the container's own, [<box-init pid>]. A new PID
+        // namespace holds only the children of whoever unshared it, not box-init itself.
+        const init = inits.find((i) => i.pid === pid || i.commandPid === pid)!;
+        const ns = m[2] as NamespaceName;
+        const own = init.unshared.has(ns) && !(ns === 'pid' && pid === init.pid);
+        return `${ns}:[${own ? init.pid : 1}]`;
+      }
       throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
     },
     spawn(file, args, stdio) {
