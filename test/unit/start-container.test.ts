@@ -10,9 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reapStale } from '../../runtime/src/container/cleanup.ts';
+import { withLabDisk } from '../../runtime/src/container/lab.ts';
 import { startContainer } from '../../runtime/src/container/run.ts';
 import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
-import { containerDir, containersDir, nameClaimed, readState } from '../../runtime/src/container/state.ts';
+import { containerDir, containersDir, nameClaimed, readState, updateState } from '../../runtime/src/container/state.ts';
 import { SyncPoint } from '../../runtime/src/init/sync-point.ts';
 import { fakeSys, type FakeSys } from '../support/fake-sys.ts';
 import { fakeHost, type FakeHost } from '../support/fake-host.ts';
@@ -173,5 +175,32 @@ describe('startContainer, run whole against a fake Sys and Host', () => {
       .rejects.toThrow(/^box run needs root .*: run it with sudo$/);
     expect(sys.trace.events).toEqual([]);
     expect(sys.inits).toEqual([]);
+  });
+});
+
+describe('the reaper, through the same seam', () => {
+  it('a --rm container whose box was SIGKILLed: the next box kills its cgroup, releases its network, detaches its loop device, removes its files', async () => {
+    const { sys, host } = machine();
+    const running = await startContainer(sys, runConfigFrom(['--rm', '--name', 'orphan', 'busybox', 'sleep', '1000']), quiet, undefined, { host });
+    const { id } = running.state;
+    // A lab sandbox's loop device, attached and recorded as a lab start does (lab.ts).
+    const cfg = withLabDisk(sys, runConfigFrom(['busybox']), containerDir(id));
+    expect(cfg.devices).toEqual(['/dev/loop0']);
+    // Its box dies: the state names a monitor that is no longer that process (pid reused, start time differs).
+    updateState(id, { monitorStart: '0' });
+    sys.trace.events.length = 0;
+
+    reapStale(sys, host);
+    const steps = asked(sys, host);
+    expect(steps).toEqual([
+      ...CGROUPS.map((c) => `rmdir ${c}/box/box-<id>`), // killed first (none left here), then removed
+      ...CGROUPS.map((c) => `rmdir ${c}/box`),
+      'network: release dead <id>', // its ports, veths, address and names
+      'detachLoop "/dev/loop0"', // before its directory goes: the image file is the loop's backing
+      'network: prune', // addresses and names no live container holds
+    ]);
+    expect(sys.attached.size).toBe(0);
+    expect(fs.existsSync(containerDir(id))).toBe(false);
+    expect(nameClaimed('orphan')).toBe(false);
   });
 });
