@@ -1,7 +1,9 @@
 // A fake Host (runtime/src/container/host.ts) for unit tests of startContainer and
 // execInContainer: the real cgroup v1 driver over a temporary directory laid out like this
 // lab host's /sys/fs/cgroup (one hierarchy per controller; its writes go to the fake Sys), an
-// image of one small layer, and a network that records what it is asked.
+// image of one small layer, a network that records what it is asked, the real table of
+// user-namespace id ranges in a temporary directory (not the host's /run/box), and in place
+// of a filesystem of the container's own (mkfs, mount) a plain directory.
 // (No devices hierarchy: on v1 the device rules are file writes a test can read, but a new
 // directory here lacks cgroupfs's devices.deny, so they are skipped as on a host without the
 // controller; on v2 they are an eBPF program that only the kernel can take.) Everything it does is noted in the fake Sys's trace, so a
@@ -10,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectCgroups } from '../../runtime/src/cgroups/index.ts';
+import { claimIdRange } from '../../runtime/src/container/id-ranges.ts';
 import type { Host } from '../../runtime/src/container/host.ts';
 import type { FakeSys } from './fake-sys.ts';
 
@@ -51,6 +54,21 @@ export function fakeHost(sys: FakeSys, dir: string): FakeHost {
       release: (id, _prepared, opts) => note(`network: release ${id}${opts?.unplug ? ' (unplug)' : ''}`),
       releaseDead: (s) => note(`network: release dead ${s.id}`),
       prune: () => note('network: prune'),
+    },
+    claimIdRange(id, uidMap) {
+      const ids = claimIdRange(id, uidMap, path.join(dir, 'id-ranges'));
+      note(`userns: ids ${ids.base}+${ids.size}`);
+      return ids;
+    },
+    shiftedLayers(layerDirs, base) {
+      note(`userns: layers shifted by ${base}`); // the copies are made with lchown, root's to make
+      return layerDirs;
+    },
+    mountDisk(cdir, bytes) {
+      const mnt = path.join(cdir, 'disk');
+      fs.mkdirSync(mnt, { mode: 0o700 });
+      note(`disk: ${bytes} bytes, mounted at <container>/disk`);
+      return mnt;
     },
   };
 }

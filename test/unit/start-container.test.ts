@@ -23,6 +23,7 @@ let dir: string;
 const saved = process.env.BOX_ROOT;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-start-'));
+  fs.chmodSync(dir, 0o711); // --userns: root inside is another uid outside, and must pass through to the rootfs
   process.env.BOX_ROOT = path.join(dir, 'root');
 });
 afterAll(() => {
@@ -109,6 +110,37 @@ describe('startContainer, run whole against a fake Sys and Host', () => {
     expect(fs.existsSync(containerDir(id))).toBe(false); // --rm: its directory, state and layers
     expect(nameClaimed('web')).toBe(false);
     for (const c of CGROUPS) expect(fs.existsSync(path.join(host.cgroupRoot, c, 'box'))).toBe(false);
+  });
+
+  it('--userns: a range of its own, the upper layer its root\'s, and at the IdMap stop the cgroup joined before uid_map and gid_map are written', async () => {
+    const { sys, host } = machine();
+    const running = await startContainer(sys, runConfigFrom(['--rm', '--userns', '--name', 'u', 'busybox', 'id']), quiet, undefined, { host });
+    const init = sys.inits[0]!;
+    const [base, size] = [running.state.idRange!.base, running.state.idRange!.size];
+    expect(size).toBe(65536);
+    expect(init.ops.filter((op) => op[0] === 'sync').map((op) => Number(op[1]))).toEqual([SyncPoint.IdMap, SyncPoint.Cgroup]);
+    init.exit(0);
+    expect(await running.exited).toBe(0);
+    const steps = asked(sys, host);
+    expect(steps.slice(steps.indexOf('network: prepare bridge for u') + 1)).toEqual([
+      `userns: ids ${base}+${size}`,
+      `userns: layers shifted by ${base}`,
+      `lchown "${containerDir(running.state.id).replace(/[0-9a-f]{64}/, '<id>')}/upper", ${base}, ${base}`, // root inside must write its layer
+      `lchown "${containerDir(running.state.id).replace(/[0-9a-f]{64}/, '<id>')}/work", ${base}, ${base}`,
+      ...CGROUPS.flatMap((c) => [`mkdir ${c}/box`, `mkdir ${c}/box/box-<id>`]),
+      'spawn "box-init"',
+      // IdMap: box-init itself joins the cgroup while it still has our credentials, before it forks PID 1 there
+      ...CGROUPS.map((c) => `write ${c}/box/box-<id>/cgroup.procs ${init.pid}`),
+      `write /proc/${init.pid}/uid_map 0 ${base} ${size}`,
+      `write /proc/${init.pid}/gid_map 0 ${base} ${size}`,
+      'sync: box writes uid_map and gid_map',
+      `box-init: fork = ${init.commandPid}`, // born in the cgroup: no write for it
+      `network: plug into ${init.commandPid}`,
+      'sync: box has put the container in its cgroup',
+      'network: release <id>',
+      ...CGROUPS.map((c) => `rmdir ${c}/box/box-<id>`),
+      ...CGROUPS.map((c) => `rmdir ${c}/box`),
+    ]);
   });
 
   it('without --rm, the exit is recorded: status exited and the code, the container kept for box start', async () => {

@@ -1,6 +1,7 @@
 // What starting a container asks of the machine beyond single system calls (those are the
-// Sys's, sys/sys.ts): the image store, the cgroup hierarchy and the network. Each needs root
-// or changes the host (a cgroup directory, a bridge, nftables rules), so startContainer and
+// Sys's, sys/sys.ts): the image store, the cgroup hierarchy, the network, the host's table of
+// user-namespace id ranges and a filesystem of the container's own. Each needs root or
+// changes the host (a cgroup directory, a bridge, nftables rules, /run/box), so startContainer and
 // execInContainer take them as a `Host`: `realHost` for box, a fake in unit tests
 // (test/unit/start-container.test.ts), as youki passes its Syscall and its cgroup manager.
 
@@ -8,6 +9,10 @@ import { detectCgroups, warmCgroupMigration, type CgroupDriver } from '../cgroup
 import { resolveImage, type ResolvedImage } from '../image/index.ts';
 import { plug, prepare, pruneNetworks, release, type NetRequest, type NetState, type Prepared, type ContainerNames } from '../net/endpoint.ts';
 import type { Sys } from '../sys/sys.ts';
+import type { IdRange } from './config.ts';
+import { mountDisk } from './disk.ts';
+import { claimIdRange } from './id-ranges.ts';
+import { shiftedLayers } from './userns-layers.ts';
 import { holdsNetwork, portOwner, releaseDead } from './network.ts';
 import type { ContainerState } from './state.ts';
 
@@ -20,6 +25,12 @@ export interface Host {
   warmCgroups(): void;
   /** The container's network (net/endpoint.ts). */
   network: ContainerNetwork;
+  /** --userns: a host id range of the container's own (id-ranges.ts: one table for the whole host, under /run/box). */
+  claimIdRange(id: string, uidMap: string): IdRange;
+  /** --userns: the image's layers with every owner shifted up by `base` (userns-layers.ts: copies made once, with lchown). */
+  shiftedLayers(layerDirs: string[], base: number): string[];
+  /** --storage-opt size: an ext4 filesystem of that size mounted in `dir` (disk.ts: mkfs.ext4, mount -o loop); where upper/ and work/ go. */
+  mountDisk(dir: string, bytes: number): string;
 }
 
 /** A container's network, in the order a start uses it. */
@@ -54,5 +65,8 @@ export function realHost(sys: Sys): Host {
       releaseDead: (s) => releaseDead(trace, s),
       prune: () => pruneNetworks(trace, holdsNetwork),
     },
+    claimIdRange: (id, uidMap) => claimIdRange(id, uidMap),
+    shiftedLayers,
+    mountDisk,
   };
 }

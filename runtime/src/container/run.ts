@@ -11,15 +11,12 @@ import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
-import { claimIdRange } from './id-ranges.ts';
-import { mountDisk } from './disk.ts';
 import { containerPlan, processSpec } from './build-plan.ts';
 import { answerSync } from './sync-answers.ts';
 import { initLayer, type Prepared } from '../net/endpoint.ts';
 import { sharedNetns } from './network.ts';
 import { realHost, type Host } from './host.ts';
 import { spawnInit } from './init-stage.ts';
-import { shiftedLayers } from './userns-layers.ts';
 import { writeLog } from './log.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
@@ -118,15 +115,17 @@ export async function startContainer(
     if (net) writeState(Object.assign(state, { network: net.net }));
 
     const uidMap = sys.readFile('/proc/self/uid_map');
-    const ids = cfg.userns ? claimIdRange(id, uidMap) : null;
+    const ids = cfg.userns ? host.claimIdRange(id, uidMap) : null;
     if (ids) state.idRange = ids;
+    // With a user namespace, the image's files must be owned by its root: copies shifted up by ids.base.
+    const lowerDirs = ids && cfg.namespaces.includes('mnt') ? host.shiftedLayers(image.layerDirs, ids.base) : image.layerDirs;
     if (cfg.namespaces.includes('mnt')) {
       // Volumes named for the first time are made (and filled) here; the state names them at once.
-      const view = { lowerDirs: ids ? shiftedLayers(image.layerDirs, ids.base) : image.layerDirs, upperDir: path.join(dir, 'upper') };
+      const view = { lowerDirs, upperDir: path.join(dir, 'upper') };
       mounts = prepareMounts(mountRequests(cfg), view, dir, ids?.base ?? null, (records) => writeState({ ...state, mounts: records }));
       state.mounts = mounts.records;
     }
-    const rootfs = mounts ? prepareRootfs(dir, image.layerDirs, cfg, ids, mounts) : null;
+    const rootfs = mounts ? prepareRootfs(sys, host, dir, lowerDirs, cfg, ids, mounts) : null;
     if (!rootfs) {
       invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
@@ -253,16 +252,16 @@ function mountRequests(cfg: RunConfig): MountRequest[] {
   return [...own, ...from];
 }
 
-/** The overlay's three directories, and the image's layers (shifted for a user namespace). */
-function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
+/** The overlay's three directories over the image's layers (`lowerDirs`, shifted already for a user namespace). */
+function prepareRootfs(sys: Sys, host: Host, dir: string, lowerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
   // With --storage-opt size (every lab sandbox), everything the container writes lands on a
   // filesystem of that size (disk.ts).
-  const writable = cfg.diskBytes ? mountDisk(dir, cfg.diskBytes) : dir;
+  const writable = cfg.diskBytes ? host.mountDisk(dir, cfg.diskBytes) : dir;
   const spec: RootfsSpec = {
     rootfs: path.join(dir, 'rootfs'),
     upperDir: path.join(writable, 'upper'),
     workDir: path.join(writable, 'work'),
-    lowerDirs: ids ? shiftedLayers(layerDirs, ids.base) : layerDirs,
+    lowerDirs,
     readOnly: cfg.readOnly,
     volumes: mounts.binds,
     tmpfs: mounts.tmpfs,
@@ -274,7 +273,7 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
   if (ids) {
     reachableByUsernsRoot(spec.rootfs);
     // Root inside is ids.base outside: it must own the upper layer to write to it.
-    for (const d of [spec.upperDir, spec.workDir]) fs.chownSync(d, ids!.base, ids!.base);
+    for (const d of [spec.upperDir, spec.workDir]) sys.chown(d, ids!.base, ids!.base);
   }
   return spec;
 }
