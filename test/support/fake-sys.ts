@@ -4,11 +4,10 @@
 // Its spawn starts a fake box-init (fake-init.ts) that answers the plan as box-init would.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { SysError } from '../../runtime/src/sys/errors.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
 import type { NamespaceName } from '../../runtime/src/sys/constants.ts';
-import type { Sys } from '../../runtime/src/sys/sys.ts';
+import { spawnText, type Sys } from '../../runtime/src/sys/sys.ts';
 import { fakeInit, type FakeInit, type InitFaults } from './fake-init.ts';
 
 export interface FakeSys extends Sys {
@@ -124,7 +123,7 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     },
     spawn(file, args, stdio) {
       const pid = nextPid += 10;
-      call('spawn', `"${path.basename(file)}"${args.map((a) => `, "${a}"`).join('')}`);
+      trace.record({ kind: 'note', text: spawnText(file, args, pid) });
       const init = fakeInit(pid, stdio, faults, live, (p, sig) => call('kill', `${p}, ${sig}`));
       faults = {};
       inits.push(init);

@@ -57,8 +57,8 @@ describe('execInContainer, run whole against a fake Sys and Host', () => {
     // What box did for it: spawn, and at the stop, box-init (not yet forked) into each of the container's cgroup directories.
     const rel = (p: string) => p.replaceAll(`${host.cgroupRoot}/`, '').replace(/box-[0-9a-f]{12}/, 'box-<id>');
     expect(sys.trace.events.slice(mark).flatMap((e) => e.who === 'init' ? (e.kind === 'note' ? [e.text] : [])
-      : e.kind === 'write' ? [`write ${rel(e.path)} ${e.value}`] : e.kind === 'syscall' ? [`${e.call} ${e.args}`] : [])).toEqual([
-      'spawn "box-init"',
+      : e.kind === 'write' ? [`write ${rel(e.path)} ${e.value}`] : e.kind === 'syscall' ? [`${e.call} ${e.args}`] : e.kind === 'note' ? [e.text] : [])).toEqual([
+      `spawn box-init (fork + execve): pid ${init.pid}`,
       ...CGROUPS.map((c) => `write ${c}/box/box-<id>/cgroup.procs ${init.pid}`),
       "sync: box puts us in the container's cgroup",
     ]);

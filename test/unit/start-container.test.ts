@@ -97,7 +97,7 @@ describe('startContainer, run whole against a fake Sys and Host', () => {
       'network: prepare bridge for web',
       ...CGROUPS.flatMap((c) => [`mkdir ${c}/box`, `mkdir ${c}/box/box-<id>`]),
       'write memory/box/box-<id>/memory.limit_in_bytes 67108864',
-      'spawn "box-init"',
+      `spawn box-init (fork + execve): pid ${init.pid}`,
       `box-init: fork = ${pid1}`,
       ...CGROUPS.map((c) => `write ${c}/box/box-<id>/cgroup.procs ${pid1}`), // PID 1 joins its cgroup before it goes on
       `network: plug into ${pid1}`, // the host's pid of PID 1, not the 1 box-init reported
@@ -128,7 +128,7 @@ describe('startContainer, run whole against a fake Sys and Host', () => {
       `lchown "${containerDir(running.state.id).replace(/[0-9a-f]{64}/, '<id>')}/upper", ${base}, ${base}`, // root inside must write its layer
       `lchown "${containerDir(running.state.id).replace(/[0-9a-f]{64}/, '<id>')}/work", ${base}, ${base}`,
       ...CGROUPS.flatMap((c) => [`mkdir ${c}/box`, `mkdir ${c}/box/box-<id>`]),
-      'spawn "box-init"',
+      `spawn box-init (fork + execve): pid ${init.pid}`,
       // IdMap: box-init itself joins the cgroup while it still has our credentials, before it forks PID 1 there
       ...CGROUPS.map((c) => `write ${c}/box/box-<id>/cgroup.procs ${init.pid}`),
       `write /proc/${init.pid}/uid_map 0 ${base} ${size}`,

@@ -16,6 +16,7 @@
 import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { SysError } from './errors.ts';
 import { lastErrno, libc } from './libc.ts';
 import { q, type Trace } from './trace.ts';
@@ -135,7 +136,9 @@ export function realSys(trace: Trace): Sys {
       return fs.readlinkSync(path);
     },
     spawn(file, args, stdio) {
-      return spawn(file, args, { stdio, env: {} });
+      const child = spawn(file, args, { stdio, env: {} });
+      trace.record({ kind: 'note', text: spawnText(file, args, child.pid) });
+      return child;
     },
     mknod(path, type, mode, major, minor) {
       const args = `${q(path)}, ${type === 'b' ? 'S_IFBLK' : 'S_IFCHR'}|0${mode.toString(8)}, makedev(${major}, ${minor})`;
@@ -145,6 +148,11 @@ export function realSys(trace: Trace): Sys {
       if (errno) throw new SysError('mknod', args, errno);
     },
   };
+}
+
+/** How the trace tells a spawn (the fake Sys says it the same way). */
+export function spawnText(file: string, args: string[], pid: number | undefined): string {
+  return `spawn ${path.basename(file)}${args.map((a) => ` ${a}`).join('')} (fork + execve): pid ${pid ?? 'none'}`;
 }
 
 /** Run a call made through Node's fs, recording it (and its errno) in the trace. */
