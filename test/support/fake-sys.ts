@@ -104,6 +104,7 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
       attached.delete(device);
       backing.delete(device);
     },
+    unmountDetached: (p) => call('umount2', `"${p}", MNT_DETACH`),
     getuid() {
       return this.uid;
     },

@@ -22,7 +22,7 @@ const ORPHAN_AGE_MS = 60_000;
  */
 export function removeContainerFiles(sys: Sys, id: string): void {
   detachLabDisks(sys, containerDir(id));
-  removeDisk(containerDir(id));
+  removeDisk(sys, containerDir(id));
   fs.rmSync(containerDir(id), { recursive: true, force: true });
 }
 

@@ -8,7 +8,8 @@
 // removes a container is what this interface lists: who it runs as (getuid), file writes to
 // cgroupfs and /proc, signals, the namespace links of a process (readlink), spawning box-init
 // (fork + execve), and for a lab sandbox or a --device under --userns, a directory, a device
-// node, their owners and a loop device (attached, listed, detached). youki's Syscall trait
+// node, their owners and a loop device (attached, listed, detached), and at removal the
+// unmount of a container's own filesystem (--storage-opt size). youki's Syscall trait
 // has the same shape. What needs root but is not one call (a cgroup hierarchy, a network, the
 // image store) sits behind container/host.ts, so `startContainer` and `execInContainer` run
 // whole in unit tests with a fake of both (test/unit/start-container.test.ts).
@@ -17,6 +18,7 @@ import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MNT_DETACH } from './constants.ts';
 import { SysError } from './errors.ts';
 import { lastErrno, libc } from './libc.ts';
 import { q, type Trace } from './trace.ts';
@@ -55,6 +57,8 @@ export interface Sys {
   loops(): { device: string; backing: string }[];
   /** LOOP_CLR_FD: detach a loop device (the real one runs `losetup -d`). Busy, the kernel detaches it on its last close. */
   detachLoop(device: string): void;
+  /** umount2(2) with MNT_DETACH: the mount leaves the tree now, the kernel ends it when its last user goes (umount -l). */
+  unmountDetached(path: string): void;
   /** getuid(2): box run refuses to start without root. */
   getuid(): number;
   /** readlink(2): what a /proc/<pid>/ns/<type> link names ("pid:[4026532201]"); ENOENT once the process is gone. */
@@ -128,6 +132,13 @@ export function realSys(trace: Trace): Sys {
       } catch {
         /* gone already; if busy, the kernel detaches it on the last close (autoclear) */
       }
+    },
+    unmountDetached(path) {
+      const args = `${q(path)}, MNT_DETACH`;
+      const rc = libc().umount2(path, MNT_DETACH);
+      const errno = rc < 0 ? lastErrno() : 0;
+      trace.record({ kind: 'syscall', call: 'umount2', args, result: rc, ...(errno ? { errno: new SysError('umount2', args, errno).code } : {}) });
+      if (errno) throw new SysError('umount2', args, errno);
     },
     getuid() {
       return process.getuid?.() ?? -1;
