@@ -302,7 +302,7 @@ async function remove({ res, params, query }: Call): Promise<void> {
     while (Date.now() < deadline && readState(s.id) && readState(s.id)!.status !== 'exited') await new Promise((r) => setTimeout(r, 20));
   }
   if (fs.existsSync(containerDir(s.id))) {
-    removeContainerFiles(s.id);
+    removeContainerFiles(realSys(nullTrace), s.id);
     releaseName(s.name, s.id);
   }
   if (['1', 'true'].includes(query.get('v') ?? '')) removeAnonymousVolumes(s);
