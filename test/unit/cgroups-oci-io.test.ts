@@ -157,6 +157,19 @@ describe('cgroup v2: io, hugetlb; network left out', () => {
   });
 });
 
+describe('cgroup v2 where only an optional controller is offered (a hybrid host\'s v2 mount with hugetlb)', () => {
+  it('creates the cgroup when enabling it is refused (EBUSY: our cgroup holds processes), and refuses a limit that needs it by name', () => {
+    const root = tree({ 'cgroup.controllers': 'hugetlb', 'cgroup.subtree_control': '', 'user/cgroup.controllers': 'hugetlb', 'user/cgroup.subtree_control': '' });
+    const sys = fakeSys();
+    sys.fail(`write:${path.join(root, 'user/cgroup.subtree_control')}`, 16);
+    const cg = detectCgroups(sys, { root, mountinfo: v2Line(root), procSelfCgroup: '0::/user\n', version: 2 }).create('web');
+    expect(cg.paths).toEqual([path.join(root, 'user/box/web')]);
+    expect(() => cg.setLimits({ hugepages: [{ pageSize: '2MB', bytes: 1 << 21 }] })).toThrow(
+      `linux.resources.hugepageLimits needs the cgroup v2 'hugetlb' controller, which ${path.join(root, 'user')} does not have`,
+    );
+  });
+});
+
 describe('oci/resources.ts: the config\'s parts into Limits', () => {
   it('blockIO lists in runc\'s order, 0 as "not set"; hugepageLimits; network', () => {
     const { limits, warnings } = moreLimits({

@@ -44,15 +44,20 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
    * Switch box's controllers on in `dir`'s cgroup.subtree_control, so its children get them.
    * In v2 a cgroup has only the controllers its parent lists there. The kernel refuses (EBUSY)
    * below a cgroup that holds processes itself, the root excepted: "no internal processes".
+   * When only optional ones are missing (V2_OPTIONAL: a hybrid host's v2 mount may offer just
+   * hugetlb), that refusal is not an error: returns those it could not enable, and a limit that
+   * needs one is refused later by name.
    */
-  function enableBelow(dir: string, want: string[]): void {
+  function enableBelow(dir: string, want: string[]): string[] {
     const on = readWords(path.join(dir, 'cgroup.subtree_control'));
     const add = want.filter((c) => !on.includes(c));
-    if (add.length === 0) return;
+    if (add.length === 0) return [];
     try {
       sys.writeFile(path.join(dir, 'cgroup.subtree_control'), add.map((c) => `+${c}`).join(' '));
+      return [];
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EBUSY' && add.every((c) => V2_OPTIONAL.includes(c))) return add;
       if (code === 'EBUSY') {
         throw new UserError(
           `cgroup v2: cannot enable ${add.join(', ')} below ${dir}: it holds processes itself, and v2 lets a ` +
@@ -66,13 +71,14 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
 
   /** Make `parent` (and any level between it and `owner`), each handing the controllers down. */
   function prepareParent(): string[] {
-    const want = available();
+    let want = available();
     const levels: string[] = [];
     for (let d = parent; d !== owner && d.startsWith(owner + '/'); d = path.dirname(d)) levels.unshift(d);
-    enableBelow(owner, want);
+    const lacking = (missed: string[]) => { want = want.filter((c) => !missed.includes(c)); };
+    lacking(enableBelow(owner, want));
     for (const dir of levels) {
       makeDir(sys, dir);
-      enableBelow(dir, want);
+      lacking(enableBelow(dir, want));
     }
     return want;
   }
