@@ -51,9 +51,18 @@ function bundle(name: string, linux: Record<string, unknown>): string {
   return b;
 }
 
-/** A whole disk of this host as "MAJ:MIN" (not a loop, RAM or mapper device, which may come and go), or null. */
+/**
+ * A whole disk of this host, by name: a real one if there is one, else a loop device (a qemu
+ * guest may have only those). The rules live in the container's own cgroup and go with it.
+ */
+function hostDiskName(): string | null {
+  const all = fs.readdirSync('/sys/block').filter((d) => fs.existsSync(`/dev/${d}`)).sort();
+  return all.find((d) => !/^(loop|ram|zram|dm-|sr|md|nbd)/.test(d)) ?? all.find((d) => d.startsWith('loop')) ?? null;
+}
+
+/** That disk as "MAJ:MIN", or null. */
 function hostDisk(): string | null {
-  const disk = fs.readdirSync('/sys/block').find((d) => !/^(loop|ram|zram|dm-|sr|md|nbd)/.test(d));
+  const disk = hostDiskName();
   return disk ? fs.readFileSync(`/sys/block/${disk}/dev`, 'utf8').trim() : null;
 }
 
@@ -84,7 +93,7 @@ afterAll(() => {
 t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (runc\'s command line)', () => {
   t.it('throttles a disk (v1 blkio.throttle.*, v2 io.max), warns that kernel memory is ignored, keeps a relative cgroupsPath\'s levels', (ctx) => {
     const disk = hostDisk();
-    if (!disk) return hostFact(ctx, `no whole disk to throttle: /sys/block has ${fs.readdirSync('/sys/block').join(' ')}`);
+    if (!disk) return hostFact(ctx, `no whole disk with a node in /dev to throttle: /sys/block has ${fs.readdirSync('/sys/block').join(' ')}`);
     const [major, minor] = disk!.split(':').map(Number);
     const dev = (rate: number) => [{ major, minor, rate }];
     const b = bundle('io', {
@@ -194,7 +203,7 @@ t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (
 
 t.describe('box run --device-read-bps, --device-write-iops, --blkio-weight (Docker\'s flags)', () => {
   t.it('writes the throttles of the disk named by its path; refuses a weight the host has no scheduler for, leaving nothing', (ctx) => {
-    const disk = fs.readdirSync('/sys/block').find((d) => !/^(loop|ram|zram|dm-|sr|md|nbd)/.test(d) && fs.existsSync(`/dev/${d}`));
+    const disk = hostDiskName();
     if (!disk) return hostFact(ctx, `no whole disk with a node in /dev: /sys/block has ${fs.readdirSync('/sys/block').join(' ')}`);
     const numbers = fs.readFileSync(`/sys/block/${disk}/dev`, 'utf8').trim();
     const boxRoot = tempBoxRoot('blkio');

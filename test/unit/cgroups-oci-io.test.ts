@@ -143,17 +143,33 @@ describe('cgroup v2: io, hugetlb; network left out', () => {
     expect(writes(sys, root)).toEqual([[`${d}/io.bfq.weight`, '500'], [`${d}/io.bfq.weight`, '8:0 400']]);
   });
 
-  it('refuses a weight with neither io.weight nor io.bfq.weight; hugetlb.<size>.max; net_cls/net_prio left out with a warning', () => {
+  it('refuses a weight with neither io.weight nor io.bfq.weight; hugetlb (enabled only when asked) .max and .rsvd.max; net_cls/net_prio left out with a warning', () => {
     const { root, sys, cg, d } = v2Host(['hugetlb.2MB.max', 'hugetlb.2MB.rsvd.max']);
     expect(() => cg.setLimits({ blockIO: { weight: 500 } })).toThrow(/blockIO\.weight \(--blkio-weight\): this host has no proportional I\/O weights \(io\.weight and io\.bfq\.weight missing/);
-    expect(() => cg.setLimits({ hugepages: [{ pageSize: '1GB', bytes: 1 << 30 }] })).toThrow('linux.resources.hugepageLimits: this kernel has no 1GB huge pages; use one of 2MB');
     expect(writes(sys, root)).toEqual([]);
+    // create did not turn hugetlb on (a hybrid host could then not mount it as v1): the first limit that needs it does.
+    expect(() => cg.setLimits({ hugepages: [{ pageSize: '1GB', bytes: 1 << 30 }] })).toThrow('linux.resources.hugepageLimits: this kernel has no 1GB huge pages; use one of 2MB');
+    expect(writes(sys, root)).toEqual([['cgroup.subtree_control', '+hugetlb'], ['box/cgroup.subtree_control', '+hugetlb']]);
+    sys.trace.events.length = 0;
     const left = cg.setLimits({ hugepages: [{ pageSize: '2MB', bytes: 1 << 30 }], netClassId: 1, netPriorities: [{ iface: 'lo', priority: 1 }] });
     expect(writes(sys, root)).toEqual([[`${d}/hugetlb.2MB.max`, String(1 << 30)], [`${d}/hugetlb.2MB.rsvd.max`, String(1 << 30)]]);
     expect(left).toEqual([
       'linux.resources.network.classID is left out: cgroup v2 has no net_cls controller (match the cgroup\'s path instead: nftables "socket cgroupv2"), as runc',
       'linux.resources.network.priorities is left out: cgroup v2 has no net_prio controller, as runc',
     ]);
+  });
+});
+
+describe('cgroup v2 where hugetlb is offered but cannot be handed down (our cgroup holds processes: EBUSY)', () => {
+  it('creates the cgroup without it, and refuses a limit that needs it by name', () => {
+    const root = tree({ 'cgroup.controllers': 'hugetlb', 'cgroup.subtree_control': '', 'user/cgroup.controllers': 'hugetlb', 'user/cgroup.subtree_control': '' });
+    const sys = fakeSys();
+    sys.fail(`write:${path.join(root, 'user/cgroup.subtree_control')}`, 16);
+    const cg = detectCgroups(sys, { root, mountinfo: v2Line(root), procSelfCgroup: '0::/user\n', version: 2 }).create('web');
+    expect(cg.paths).toEqual([path.join(root, 'user/box/web')]);
+    expect(() => cg.setLimits({ hugepages: [{ pageSize: '2MB', bytes: 1 << 21 }] })).toThrow(
+      `linux.resources.hugepageLimits needs the cgroup v2 'hugetlb' controller, which ${path.join(root, 'user')} does not have`,
+    );
   });
 });
 

@@ -17,8 +17,14 @@ import { sharesToWeight } from './units.ts';
 
 /** The controllers box turns on for its cgroups. */
 export const V2_CONTROLLERS = ['memory', 'cpu', 'pids'];
-/** ...and where the host offers them, io (an OCI config's blockIO; a lab sandbox hands it on: the disk lesson), cpuset (an OCI config's cpu.cpus and cpu.mems) and hugetlb (its hugepageLimits). */
-export const V2_OPTIONAL = ['io', 'cpuset', 'hugetlb'];
+/** ...and where the host offers them, io (an OCI config's blockIO; a lab sandbox hands it on: the disk lesson) and cpuset (an OCI config's cpu.cpus and cpu.mems). */
+export const V2_OPTIONAL = ['io', 'cpuset'];
+/**
+ * ...and only when a limit needs it: hugetlb (an OCI config's hugepageLimits). A hybrid host
+ * offers its unmounted v1 controllers on v2 too (the lab host's hugetlb), and once enabled in
+ * a v2 subtree_control one can no longer be mounted as v1: box enables it only when asked.
+ */
+export const V2_ON_DEMAND = ['hugetlb'];
 
 export interface V2Layout {
   /** Where the cgroup2 filesystem is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host. */
@@ -44,15 +50,20 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
    * Switch box's controllers on in `dir`'s cgroup.subtree_control, so its children get them.
    * In v2 a cgroup has only the controllers its parent lists there. The kernel refuses (EBUSY)
    * below a cgroup that holds processes itself, the root excepted: "no internal processes".
+   * When only optional ones are missing (V2_OPTIONAL: a hybrid host's v2 mount may offer just
+   * hugetlb), that refusal is not an error: returns those it could not enable, and a limit that
+   * needs one is refused later by name.
    */
-  function enableBelow(dir: string, want: string[]): void {
+  function enableBelow(dir: string, want: string[]): string[] {
     const on = readWords(path.join(dir, 'cgroup.subtree_control'));
     const add = want.filter((c) => !on.includes(c));
-    if (add.length === 0) return;
+    if (add.length === 0) return [];
     try {
       sys.writeFile(path.join(dir, 'cgroup.subtree_control'), add.map((c) => `+${c}`).join(' '));
+      return [];
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EBUSY' && add.every((c) => V2_OPTIONAL.includes(c) || V2_ON_DEMAND.includes(c))) return add;
       if (code === 'EBUSY') {
         throw new UserError(
           `cgroup v2: cannot enable ${add.join(', ')} below ${dir}: it holds processes itself, and v2 lets a ` +
@@ -64,15 +75,27 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
     }
   }
 
+  /** The directories from `owner` down to `parent`, each of which hands controllers to the next. */
+  function levels(): string[] {
+    const dirs: string[] = [];
+    for (let d = parent; d !== owner && d.startsWith(owner + '/'); d = path.dirname(d)) dirs.unshift(d);
+    return dirs;
+  }
+
+  /** Hand an on-demand controller down from `owner` to box's cgroups: true if every level took it. */
+  function enableOnDemand(controller: string): boolean {
+    if (!readWords(path.join(owner, 'cgroup.controllers')).includes(controller)) return false;
+    return [owner, ...levels()].every((dir) => enableBelow(dir, [controller]).length === 0);
+  }
+
   /** Make `parent` (and any level between it and `owner`), each handing the controllers down. */
   function prepareParent(): string[] {
-    const want = available();
-    const levels: string[] = [];
-    for (let d = parent; d !== owner && d.startsWith(owner + '/'); d = path.dirname(d)) levels.unshift(d);
-    enableBelow(owner, want);
-    for (const dir of levels) {
+    let want = available();
+    const lacking = (missed: string[]) => { want = want.filter((c) => !missed.includes(c)); };
+    lacking(enableBelow(owner, want));
+    for (const dir of levels()) {
       makeDir(sys, dir);
-      enableBelow(dir, want);
+      lacking(enableBelow(dir, want));
     }
     return want;
   }
@@ -96,7 +119,7 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
           if (!makeDir(sys, dir)) {
             throw new UserError(`cgroup ${dir} already exists: a container named '${name}' is running, or a stale one is left (remove it with box rm)`);
           }
-          return v2Cgroup(sys, name, dir, layout, controllers);
+          return v2Cgroup(sys, name, dir, layout, controllers, enableOnDemand);
         } catch (err) {
           if (!isCode(err, 'ENOENT') || attempt > 2) throw asUserError(err);
         }
@@ -106,7 +129,7 @@ export function v2Driver(sys: Sys, layout: V2Layout): CgroupDriver {
       checkName(name);
       const dir = path.join(parent, name);
       if (!exists(dir)) return null;
-      return v2Cgroup(sys, name, dir, layout, readWords(path.join(dir, 'cgroup.controllers')));
+      return v2Cgroup(sys, name, dir, layout, readWords(path.join(dir, 'cgroup.controllers')), enableOnDemand);
     },
     list() {
       return listDirs(parent);
@@ -149,13 +172,14 @@ function refuseV1Only(l: Limits): void {
   if (l.cpuRealtime !== undefined) throw new UserError('linux.resources.cpu.realtimeRuntime: cgroup v2 has no real-time group scheduling; remove realtimeRuntime and realtimePeriod');
 }
 
-function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, controllers: string[]): Cgroup {
+function v2Cgroup(sys: Sys, name: string, dir: string, layout: V2Layout, controllers: string[], enableOnDemand: (c: string) => boolean): Cgroup {
   const { parent } = layout;
   const file = (f: string) => path.join(dir, f);
   const write = (f: string, value: string, why: string) => writeCgroupFile(sys, file(f), value, why);
 
   function requireControllers(limits: Limits): void {
     for (const [controller, flag] of neededControllers(limits, 2)) {
+      if (!controllers.includes(controller) && V2_ON_DEMAND.includes(controller) && enableOnDemand(controller)) controllers.push(controller);
       if (!controllers.includes(controller)) throw missingController(layout, controller, flag);
     }
   }
