@@ -36,6 +36,9 @@ const GUEST_TEST = 'test/integration/cgroups.test.ts';
 const RUNTIME_TEST = 'test/integration/runtime.test.ts';
 /** The runtime tests that exercise cgroups and the start/stop path (the whole file is slow under emulation). */
 const RUNTIME_IN_GUEST = 'PID 1|OOM-kills|fork bomb|throttles|exec joins|SIGKILLed, and the next|lab sandbox|userns|harmless devices';
+const OCI_TEST = 'test/integration/oci-runtime.test.ts';
+/** The OCI runtime's device tests: on v2 a config's rules become the eBPF device program. */
+const OCI_IN_GUEST = 'linux.devices|linux.resources.devices';
 /** Modules the guest kernel needs to mount the host's files, in load order (each after its dependencies). */
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay'];
 /**
@@ -47,7 +50,9 @@ const OPTIONAL_MODULES = ['loop', 'crc16', 'crc32c_generic', 'mbcache', 'jbd2', 
   // box's container networks: a bridge and veths, and the nftables rules of net/nat.ts
   // (masquerade, dnat maps, fib), each after the modules it needs.
   'libcrc32c', 'nfnetlink', 'nf_tables', 'nf_defrag_ipv4', 'nf_defrag_ipv6', 'nf_conntrack', 'nf_nat',
-  'nft_chain_nat', 'nft_nat', 'nft_masq', 'nft_ct', 'nft_fib', 'nft_fib_ipv4', 'llc', 'stp', 'bridge', 'veth'];
+  'nft_chain_nat', 'nft_nat', 'nft_masq', 'nft_ct', 'nft_fib', 'nft_fib_ipv4', 'llc', 'stp', 'bridge', 'veth',
+  // /dev/fuse (c 10:229), which the OCI device-rule tests open or are refused.
+  'fuse'];
 
 interface GuestKernel { vmlinuz: string; modules: Map<string, string> }
 
@@ -222,6 +227,22 @@ needs(skipReason).it(
     expect(ran, show).toBeGreaterThanOrEqual(names); // every pattern matched at least one test
     const total = Number(/Tests\s+.*\((\d+)\)/.exec(guest)?.[1] ?? 0);
     console.log(`guest, box run: ${expectAllPassed(guest, show, total - ran)}`);
+  },
+  960_000,
+);
+
+needs(skipReason).it(
+  'box as an OCI runtime makes linux.devices and applies a config\'s device rules on a v2-only kernel: the eBPF program (a qemu guest)',
+  async () => {
+    const guest = await runInGuest(`${OCI_TEST} -t "${OCI_IN_GUEST}"`);
+    const show = `guest output:\n${guest.slice(-6000)}`;
+    for (const name of ['linux.devices: the nodes are made', 'linux.devices in a user namespace', 'linux.resources.devices: the config\'s rules in order']) {
+      expect(guest, show).toMatch(new RegExp(`✓ .*${name}`));
+    }
+    const ran = (guest.match(/^ ✓ test\/integration\/oci-runtime\.test\.ts.*(linux\.devices|linux\.resources\.devices)/gm) ?? []).length;
+    expect(ran, show).toBe(3);
+    const total = Number(/Tests\s+.*\((\d+)\)/.exec(guest)?.[1] ?? 0);
+    console.log(`guest, OCI devices: ${expectAllPassed(guest, show, total - ran)}`);
   },
   960_000,
 );

@@ -30,7 +30,7 @@ function bundle(name: string, config: Record<string, unknown>): string {
   fs.mkdirSync(path.join(b, 'rootfs/bin'), { recursive: true });
   fs.copyFileSync(busybox!, path.join(b, 'rootfs/bin/busybox'));
   fs.chmodSync(path.join(b, 'rootfs/bin/busybox'), 0o755);
-  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head', 'tty', 'stty', 'ls', 'id', 'umask']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
+  for (const a of ['sh', 'cat', 'echo', 'hostname', 'sleep', 'touch', 'grep', 'mknod', 'head', 'tty', 'stty', 'ls', 'id', 'umask', 'stat']) fs.symlinkSync('busybox', path.join(b, 'rootfs/bin', a));
   fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({
     ociVersion: '1.0.2',
     root: { path: 'rootfs', readonly: true },
@@ -136,6 +136,14 @@ t.describe('box with runc\'s command line', () => {
       await until(() => state('join').status === 'stopped', 10_000, 'the container to exit');
       expect(fs.readFileSync(out, 'utf8')).toBe('joined\n');
       expect(oci(['delete', 'join']).code).toBe(0);
+      // A hostname in the config is set in the joined namespace, as runc does: its holder sees it.
+      const renamed = bundle('join-host', {
+        hostname: 'renamed', process: proc(['true']),
+        linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts', path: `/proc/${holder.pid}/ns/uts` }] },
+      });
+      expect(oci(['create', '-b', renamed, 'join-host']).code).toBe(0);
+      expect(execFileSync('nsenter', [`--uts=/proc/${holder.pid}/ns/uts`, 'hostname'], { encoding: 'utf8' })).toBe('renamed\n');
+      expect(oci(['delete', '--force', 'join-host']).code).toBe(0);
     } finally {
       holder.kill('SIGKILL');
     }
@@ -377,6 +385,80 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['spec', '--bundle', specDir]).out).toMatch(/^box: .*config\.json exists already; remove it first\n$/);
   });
 
+  /** Create and start a bundle, wait until it exits, and return what it printed. */
+  async function runToEnd(id: string, b: string): Promise<string> {
+    const out = path.join(dir, `${id}.out`);
+    const created = oci(['create', '-b', b, id], out);
+    expect(created.out).toBe('');
+    expect(oci(['start', id]).code).toBe(0);
+    await until(() => state(id).status === 'stopped', 10_000, 'the container to exit');
+    expect(oci(['delete', id]).code).toBe(0);
+    return fs.readFileSync(out, 'utf8');
+  }
+
+  t.it('linux.devices: the nodes are made in its /dev with their mode and owner, and may be opened', async () => {
+    const b = bundle('devs', {
+      process: proc(['sh', '-c', 'stat -c "%n %F %t:%T %a %u:%g" /dev/mine /dev/net/tun /dev/fifo /dev/fuse; (: < /dev/fuse) && echo fuse opened']),
+      linux: {
+        namespaces: NS_DEFAULT,
+        devices: [
+          { path: '/dev/mine', type: 'c', major: 1, minor: 3, fileMode: 0o640, uid: 12, gid: 34 },
+          { path: '/dev/net/tun', type: 'c', major: 10, minor: 200 },
+          { path: '/dev/fifo', type: 'p', fileMode: 0o600 },
+          { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 },
+        ],
+        // As podman sends it: deny all. A listed node is allowed all the same (as runc appends it).
+        resources: { devices: [{ allow: false, access: 'rwm' }] },
+      },
+    });
+    expect(await runToEnd('devs', b)).toBe('/dev/mine character special file 1:3 640 12:34\n/dev/net/tun character special file a:c8 666 0:0\n' +
+      '/dev/fifo fifo 0:0 600 0:0\n/dev/fuse character special file a:e5 666 0:0\nfuse opened\n');
+
+    // Bad ones: one line naming the fix, nothing left behind.
+    const bad = (id: string, device: Record<string, unknown>) => oci(['create', '-b', bundle(id, { process: proc(['true']), linux: { namespaces: NS_DEFAULT, devices: [device] } }), id]).out;
+    expect(bad('devout', { path: '/etc/mine', type: 'c', major: 1, minor: 3 })).toMatch(/^box: .*linux\.devices \/etc\/mine: the path must be a node under \/dev.*\n$/);
+    expect(bad('devtype', { path: '/dev/mine', type: 'x', major: 1, minor: 3 })).toMatch(/^box: .*type 'x' is not one of c, b, u \(devices\) or p \(a fifo\)\n$/);
+    expect(bad('devnum', { path: '/dev/mine', type: 'b', minor: 3 })).toMatch(/^box: .*a 'b' device needs "major" and "minor".*\n$/);
+    for (const id of ['devout', 'devtype', 'devnum']) expect(fs.existsSync(path.join(root, id))).toBe(false);
+  });
+
+  t.it('linux.devices in a user namespace: the host\'s node is bound (mknod is refused there)', async () => {
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const b = bundle('devuserns', {
+      process: proc(['sh', '-c', 'stat -c "%n %F %t:%T %a %u" /dev/fuse; (: < /dev/fuse) || true']),
+      linux: { namespaces: [...NS_DEFAULT, { type: 'user' }], uidMappings: maps, gidMappings: maps, devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666 }] },
+    });
+    spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]);
+    fs.chmodSync(dir, 0o711);
+    // The host's /dev/fuse (crw------- root): its root is nobody in the namespace, and keeps the node's mode.
+    expect(await runToEnd('devuserns', b)).toBe("/dev/fuse character special file a:e5 600 65534\nsh: can't open /dev/fuse: Permission denied\n");
+  });
+
+  t.it('linux.resources.devices: the config\'s rules in order, on top of "deny all"', async () => {
+    // The host's /dev/fuse bound in: the node is there, and only the rules decide whether it opens.
+    const config = (rules: unknown[]) => ({
+      process: proc(['sh', '-c', 'echo > /dev/null && echo null written; (: < /dev/fuse) && echo fuse opened; (: < /dev/zero) && echo zero read']),
+      mounts: [{ destination: '/dev/fuse', type: 'bind', source: '/dev/fuse', options: ['bind'] }],
+      linux: { namespaces: NS_DEFAULT, resources: { devices: rules } },
+    });
+    const refused = bundle('devdeny', config([{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'rwm' }]));
+    expect(await runToEnd('devdeny', refused)).toBe("sh: can't create /dev/null: Operation not permitted\nsh: can't open /dev/fuse: Operation not permitted\nzero read\n");
+
+    const allowed = bundle('devallow', config([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }, { allow: true, type: 'b', major: 8, minor: 20, access: 'rw' }]));
+    const out = path.join(dir, 'devallow.out');
+    expect(oci(['create', '-b', allowed, 'devallow'], out).code).toBe(0);
+    const list = cgroupFile('devallow', 'devices.list'); // cgroup v1: the exceptions in the order written
+    if (list !== null) expect(list.split('\n').slice(0, 3)).toEqual(['c 10:229 rwm', 'b 8:20 rw', 'c *:* m']);
+    expect(oci(['start', 'devallow']).code).toBe(0);
+    await until(() => state('devallow').status === 'stopped', 10_000, 'the container to exit');
+    expect(fs.readFileSync(out, 'utf8')).toBe('null written\nfuse opened\nzero read\n');
+    expect(oci(['delete', 'devallow']).code).toBe(0);
+
+    const hole = bundle('devhole', config([{ allow: true, type: 'c', access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }]));
+    expect(oci(['create', '-b', hole, 'devhole']).out).toMatch(/^box: .*device rule "deny c 1:3 w" cuts a hole in the earlier "allow c \*:\* rwm".*\n$/);
+    expect(fs.existsSync(path.join(root, 'devhole'))).toBe(false);
+  });
+
   t.it('refuses bad input in one line, logs it as runc does, and leaves nothing behind', () => {
     const b = path.join(dir, 'bad');
     fs.mkdirSync(b);
@@ -459,9 +541,135 @@ t.describe('box with runc\'s command line', () => {
     } finally {
       holder.kill('SIGKILL');
     }
-    // A config that would build the root nowhere: no mount namespace, new or joined.
-    const none = bundle('nomnt', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }] } });
-    expect(oci(['create', '-b', none, 'nomnt']).out).toMatch(/^box: .*linux\.namespaces must include a mount namespace, new or joined by path: box builds the root in one\n$/);
-    expect(fs.existsSync(path.join(root, 'nomnt'))).toBe(false);
+  });
+
+  t.it('joins a user namespace by path: its own maps, none written; root inside is its mapped id outside, for exec too', async () => {
+    // Someone else's user namespace with a mount namespace it owns (unshare -U -m): its maps,
+    // 0 -> 100000 for 65536 ids, written by us as its parent's root, as an engine would.
+    const holder = spawn('unshare', ['--user', '--mount', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      const userNs = `/proc/${holder.pid}/ns/user`;
+      await until(() => { try { return fs.readlinkSync(userNs) !== fs.readlinkSync('/proc/self/ns/user'); } catch { return false; } }, 10_000, 'unshare\'s user namespace');
+      fs.writeFileSync(`/proc/${holder.pid}/uid_map`, '0 100000 65536\n');
+      fs.writeFileSync(`/proc/${holder.pid}/gid_map`, '0 100000 65536\n');
+      fs.chmodSync(dir, 0o711); // its root (100000 on the host) builds the container's root: it must reach the bundle
+      const hostUid = (pid: number) => /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+      for (const mount of [{ type: 'mount' }, { type: 'mount', path: `/proc/${holder.pid}/ns/mnt` }]) {
+        const id = mount.path ? 'ujoin-mnt' : 'ujoin';
+        const b = bundle(id, {
+          process: proc(['sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 60']),
+          linux: { namespaces: [{ type: 'user', path: userNs }, { type: 'pid' }, mount, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }] },
+        });
+        // The root filesystem belongs to the namespace's root, as an engine prepares it (podman chowns it).
+        spawnSync('chown', ['-R', '100000:100000', path.join(b, 'rootfs')]);
+        const out = path.join(dir, `${id}.out`);
+        expect(oci(['create', '-b', b, id], out)).toEqual({ code: 0, out: '' });
+        expect(oci(['start', id]).code).toBe(0);
+        await until(() => (fs.readFileSync(out, 'utf8').match(/65536/g) ?? []).length === 2, 10_000, 'the container\'s output');
+        expect(fs.readFileSync(out, 'utf8')).toMatch(/^uid=0 gid=0\n\s+0\s+100000\s+65536\n\s+0\s+100000\s+65536\n$/);
+        const pid = state(id).pid;
+        expect(fs.readlinkSync(`/proc/${pid}/ns/user`)).toBe(fs.readlinkSync(userNs));
+        // The mount namespace: a new one (owned by the joined user namespace), or the joined one.
+        if (mount.path) expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync(mount.path));
+        else expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).not.toBe(fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`));
+        expect(hostUid(pid)).toBe('100000');
+        expect(oci(['exec', id, 'id']).out).toBe('uid=0 gid=0\n');
+        expect(oci(['delete', '--force', id]).code).toBe(0);
+      }
+      // Maps in the config that are not the namespace's: refused, as runc, nothing left behind.
+      const other = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      const bad = bundle('ujoin-bad', { process: proc(['true']), linux: { namespaces: [{ type: 'user', path: userNs }, { type: 'mount' }], uidMappings: other, gidMappings: other } });
+      expect(oci(['create', '-b', bad, 'ujoin-bad']).out).toMatch(/^box: .*linux\.uidMappings\/gidMappings differ from the maps of the user namespace .* it joins; remove them.*\n$/);
+      expect(fs.existsSync(path.join(root, 'ujoin-bad'))).toBe(false);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    // A namespace made by `unshare --map-root-user`: its setgroups file says deny, and box (as runc) leaves the groups be.
+    const deny = spawn('unshare', ['--user', '--map-root-user', 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      await until(() => { try { return fs.readFileSync(`/proc/${deny.pid}/uid_map`, 'utf8').trim() !== '' && fs.readlinkSync(`/proc/${deny.pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user'); } catch { return false; } }, 10_000, 'unshare\'s user namespace');
+      expect(fs.readFileSync(`/proc/${deny.pid}/setgroups`, 'utf8').trim()).toBe('deny');
+      const b = bundle('ujoin-deny', { process: proc(['sh', '-c', 'id -u; cat /proc/self/uid_map; exec sleep 60']), linux: { namespaces: [{ type: 'user', path: `/proc/${deny.pid}/ns/user` }, { type: 'pid' }, { type: 'mount' }, { type: 'network' }] } });
+      const out = path.join(dir, 'ujoin-deny.out');
+      expect(oci(['create', '-b', b, 'ujoin-deny'], out)).toEqual({ code: 0, out: '' });
+      expect(oci(['start', 'ujoin-deny']).code).toBe(0);
+      await until(() => fs.readFileSync(out, 'utf8').includes(' 1\n'), 10_000, 'the container\'s output');
+      expect(fs.readFileSync(out, 'utf8')).toMatch(/^0\n\s+0\s+0\s+1\n$/);
+      // The namespace's first holder gone, the container keeps it: exec joins it through the container's process.
+      deny.kill('SIGKILL');
+      await until(() => !fs.existsSync(`/proc/${deny.pid}/ns`), 10_000, 'unshare gone');
+      expect(oci(['exec', 'ujoin-deny', 'id', '-u']).out).toBe('0\n');
+      expect(oci(['delete', '--force', 'ujoin-deny']).code).toBe(0);
+    } finally {
+      deny.kill('SIGKILL');
+    }
+  });
+
+  t.it('no mount namespace (as runc allows): a chroot, its mounts private below the root and gone after delete', async () => {
+    // The host's mounts under the test's directory, and the host's "/" with its propagation.
+    const mounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    const under = (p: string) => mounts().filter((l) => l.split(' ')[4]?.startsWith(p));
+    const hostRoot = () => mounts().find((l) => l.split(' ')[4] === '/')!.split(' ').slice(4).join(' ');
+    const rootBefore = hostRoot();
+    // The bundle sits on a shared mount with a peer elsewhere, as on a systemd host: a mount
+    // made below the bundle in the host's namespace would appear at the peer too.
+    const shared = path.join(dir, 'shared-parent');
+    const peer = fs.mkdtempSync(path.join(os.tmpdir(), 'boxtest-oci-peer-'));
+    fs.mkdirSync(shared);
+    execFileSync('mount', ['--bind', shared, shared]);
+    try {
+      execFileSync('mount', ['--make-shared', shared]);
+      execFileSync('mount', ['--bind', shared, peer]);
+      await noMountNamespace(shared, peer, under);
+    } finally {
+      spawnSync('umount', ['-l', peer]);
+      spawnSync('umount', ['-l', shared]);
+      fs.rmSync(peer, { recursive: true, force: true });
+    }
+    expect(under(`${dir}/`)).toEqual([]);
+    expect(under(`${peer}/`)).toEqual([]);
+    expect(hostRoot()).toBe(rootBefore); // runc would have made it rslave
   });
 });
+
+/** A container without a mount namespace, its bundle in `shared`, whose peer is `peer`. */
+async function noMountNamespace(shared: string, peer: string, under: (p: string) => string[]): Promise<void> {
+  const ours = () => under(`${shared}/`);
+  const b = bundle('shared-parent/nomnt', {
+    process: proc(['sh', '-c', 'ls /; head -1 /proc/self/cmdline; echo; exec sleep 60']),
+    mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
+    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }] },
+  });
+  const out = path.join(dir, 'nomnt.out');
+  expect(oci(['create', '-b', b, 'nomnt'], out)).toEqual({ code: 0, out: '' });
+  expect(oci(['start', 'nomnt']).code).toBe(0);
+  await until(() => fs.readFileSync(out, 'utf8').includes('sh'), 10_000, 'the container\'s output');
+  // Its root is the bundle's rootfs (/proc, /dev, /sys and the tmpfs mounted in it), in the host's mount namespace.
+  expect(fs.readFileSync(out, 'utf8')).toMatch(/^bin\ndev\nproc\nsys\ntmp\nsh/);
+  const pid = JSON.parse(oci(['ps', '--format', 'json', 'nomnt']).out).find((p: number) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep'));
+  expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+  expect(fs.readlinkSync(`/proc/${pid}/root`)).toBe(path.join(b, 'rootfs'));
+  // Mounted in the host's namespace while it lives, each private: none propagates anywhere.
+  const during = ours();
+  expect(during.map((l) => l.split(' ')[4])).toEqual(expect.arrayContaining([`${b}/rootfs`, `${b}/rootfs/proc`, `${b}/rootfs/dev`, `${b}/rootfs/sys`, `${b}/rootfs/tmp`]));
+  for (const l of during) expect(l).not.toMatch(/ (shared|master):\d+/);
+  // At the peer: the root's bind itself (made on a shared mount), and nothing of what is below it.
+  expect(under(`${peer}/`).map((l) => l.split(' ')[4])).toEqual([`${peer}/nomnt/rootfs`]);
+  expect(oci(['kill', 'nomnt', 'KILL']).code).toBe(0);
+  await until(() => state('nomnt').status === 'stopped', 10_000, 'stopped');
+  expect(oci(['delete', 'nomnt']).code).toBe(0);
+  expect(ours()).toEqual([]);
+  expect(under(`${peer}/`)).toEqual([]); // the unmount reached the peer too
+
+  // A create that fails after some of the mounts (a tmpfs option the kernel refuses): they go too.
+  const failing = bundle('shared-parent/nomnt-fail', { process: proc(['true']), mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=not-a-size'] }], linux: { namespaces: [{ type: 'pid' }] } });
+  const r = oci(['create', '-b', failing, 'nomnt-fail']);
+  expect(r.code).not.toBe(0);
+  expect(r.out).toMatch(/^box: .*mount.*\n$/);
+  expect(ours()).toEqual([]);
+  expect(under(`${peer}/`)).toEqual([]);
+  expect(fs.existsSync(path.join(root, 'nomnt-fail'))).toBe(false);
+  // What needs a mount namespace of its own is refused, as runc does.
+  const masked = bundle('nomnt-masked', { process: proc(['true']), linux: { namespaces: [{ type: 'pid' }], maskedPaths: ['/proc/kcore'] } });
+  expect(oci(['create', '-b', masked, 'nomnt-masked']).out).toMatch(/^box: .*linux\.maskedPaths and readonlyPaths cannot be applied without a mount namespace of its own; add \{"type": "mount"\}.*\n$/);
+}

@@ -95,4 +95,15 @@ t.describe('podman --runtime box', () => {
     const r = podman(['run', '--rm', ...LIMITS, '--memory', '32m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
     expect(r.code).toBe(137);
   }, 120_000);
+
+  t.it('--device and --device-cgroup-rule: linux.devices made, the config\'s device rules applied', () => {
+    const open = '(: < /dev/fuse) && echo opened';
+    // --device: the node in the container's /dev (the host's mode and owner) and a rule allowing it.
+    const dev = podman(['run', '--rm', ...LIMITS, '--device', '/dev/fuse', 'busybox', 'sh', '-c', `stat -c '%t:%T %a' /dev/fuse; ${open}`]);
+    expect(dev).toMatchObject({ code: 0, stdout: `a:e5 ${(fs.statSync('/dev/fuse').mode & 0o777).toString(8)}\nopened\n` });
+    // The host's node bound in: only a rule lets it open ("deny all" first otherwise refuses it).
+    const bound = [...LIMITS, '-v', '/dev/fuse:/dev/fuse', 'busybox', 'sh', '-c', open];
+    expect(podman(['run', '--rm', '--device-cgroup-rule', 'c 10:229 rwm', ...bound])).toMatchObject({ code: 0, stdout: 'opened\n' });
+    expect(podman(['run', '--rm', ...bound])).toMatchObject({ code: 1, stdout: '', stderr: "sh: can't open /dev/fuse: Operation not permitted\n" });
+  }, 120_000);
 });

@@ -1,10 +1,14 @@
 // A fake system-call layer for unit tests: it records what would have been asked of the
 // kernel and keeps written files in memory, so logic above sys/ runs without root.
 // Every behaviour tested against it is also tested on the real kernel (test/integration).
+// Its spawn starts a fake box-init (fake-init.ts) that answers the plan as box-init would.
 
+import fs from 'node:fs';
 import { SysError } from '../../runtime/src/sys/errors.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
-import type { Sys } from '../../runtime/src/sys/sys.ts';
+import type { NamespaceName } from '../../runtime/src/sys/constants.ts';
+import { spawnText, type Sys } from '../../runtime/src/sys/sys.ts';
+import { fakeInit, type FakeInit, type InitFaults } from './fake-init.ts';
 
 export interface FakeSys extends Sys {
   /** Files "written" so far, by path: the last value wins, as in a cgroup file. */
@@ -13,7 +17,15 @@ export interface FakeSys extends Sys {
   readonly made: Map<string, { kind: 'dir' | 'b' | 'c'; mode: number; dev?: [number, number]; owner?: [number, number] }>;
   readonly owners: Map<string, [number, number]>;
   /** Loop devices attached, device -> backing file. */
-  readonly loops: Map<string, string>;
+  readonly attached: Map<string, string>;
+  /** The box-inits spawned, in order. */
+  readonly inits: FakeInit[];
+  /** Processes alive now (box-inits and their children): /proc/<pid>/ns/* links resolve for these. */
+  readonly live: Set<number>;
+  /** What getuid() answers (0: root). */
+  uid: number;
+  /** Make the next box-init report an error at its first op of this name (as box-init.c's ERR line). */
+  initFails(call: string, errno: number): void;
   /** Make the next call named `call` fail with this errno: fail('kill', 3) for ESRCH, fail('write:PATH', 16) for EBUSY. */
   fail(call: string, errno: number): void;
 }
@@ -24,7 +36,12 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
   const failures = new Map<string, number>();
   const made: FakeSys['made'] = new Map();
   const owners: FakeSys['owners'] = new Map();
-  const loops: FakeSys['loops'] = new Map();
+  const attached: FakeSys['attached'] = new Map();
+  const backing = new Map<string, string>();
+  const inits: FakeInit[] = [];
+  const live = new Set<number>();
+  let faults: InitFaults = {};
+  let nextPid = 40000;
   function call(name: string, args: string): void {
     const errno = failures.get(name);
     if (errno !== undefined) {
@@ -39,8 +56,12 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     files,
     made,
     owners,
-    loops,
+    attached,
+    inits,
+    live,
+    uid: 0,
     fail: (name, errno) => void failures.set(name, errno),
+    initFails: (name, errno) => void (faults = { failAt: { call: name, errno } }),
     kill: (pid, sig) => call('kill', `${pid}, ${sig}`),
     writeFile(path, value) {
       const errno = failures.get(`write:${path}`);
@@ -68,9 +89,46 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     },
     attachLoop(file) {
       call('attachLoop', `"${file}"`);
-      const device = `/dev/loop${loops.size}`;
-      loops.set(device, file);
+      const device = `/dev/loop${attached.size}`;
+      attached.set(device, file);
+      // The backing file's identity, as LOOP_GET_STATUS64 reports it (glibc's major/minor of st_dev, st_ino).
+      const st = fs.statSync(file);
+      const major = (Math.floor(st.dev / 256) & 0xfff) | (Math.floor(st.dev / 2 ** 32) & ~0xfff);
+      const minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & ~0xff);
+      backing.set(device, `${major}:${minor}:${st.ino}`);
       return device;
+    },
+    loops: () => [...attached.keys()].map((device) => ({ device, backing: backing.get(device)! })),
+    detachLoop(device) {
+      call('detachLoop', `"${device}"`);
+      attached.delete(device);
+      backing.delete(device);
+    },
+    unmountDetached: (p) => call('umount2', `"${p}", MNT_DETACH`),
+    getuid() {
+      return this.uid;
+    },
+    readlink(p) {
+      const m = /^\/proc\/(self|\d+)\/ns\/(\w+)$/.exec(p);
+      const pid = Number(m?.[1]);
+      if (m && m[1] === 'self') return `${m[2]}:[1]`; // the host's namespaces are [1]
+      if (m && live.has(pid)) {
+        // Those its box-init unshared are the container's own, [<box-init pid>]. A new PID
+        // namespace holds only the children of whoever unshared it, not box-init itself.
+        const init = inits.find((i) => i.pid === pid || i.commandPid === pid)!;
+        const ns = m[2] as NamespaceName;
+        const own = init.unshared.has(ns) && !(ns === 'pid' && pid === init.pid);
+        return `${ns}:[${own ? init.pid : 1}]`;
+      }
+      throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+    },
+    spawn(file, args, stdio) {
+      const pid = nextPid += 10;
+      trace.record({ kind: 'note', text: spawnText(file, args, pid) });
+      const init = fakeInit(pid, stdio, faults, live, (p, sig) => call('kill', `${p}, ${sig}`));
+      faults = {};
+      inits.push(init);
+      return init.child;
     },
     mknod(path, type, mode, major, minor) {
       call('mknod', `"${path}", ${type === 'b' ? 'S_IFBLK' : 'S_IFCHR'}|0${mode.toString(8)}, makedev(${major}, ${minor})`);

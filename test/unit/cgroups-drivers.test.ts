@@ -181,9 +181,9 @@ describe('detection', () => {
     const sys = fakeSys();
     const driver = detectCgroups(sys, { root, mountinfo: v2Line(root), procSelfCgroup: '0::/user.slice/session-1.scope\n', parent: '/box' });
     expect(driver.create('c1').paths).toEqual([`${root}/box/c1`]);
-    // io and cpuset too, where the host offers them: a lab sandbox hands io on for the disk
-    // lesson, an OCI config may pin CPUs.
-    expect(writes(sys, root)).toEqual([['box/cgroup.subtree_control', '+memory +cpu +pids +io +cpuset']]);
+    // io, cpuset and hugetlb too, where the host offers them: a lab sandbox hands io on for the
+    // disk lesson, an OCI config may pin CPUs and limit huge pages.
+    expect(writes(sys, root)).toEqual([['cgroup.subtree_control', '+hugetlb'], ['box/cgroup.subtree_control', '+memory +cpu +pids +io +cpuset +hugetlb']]);
     expect(() => detectCgroups(sys, { root, mountinfo: v2Line(root), procSelfCgroup: '0::/\n', parent: 'relative' })).toThrow(
       "BOX_CGROUP_PARENT: 'relative' is not an absolute cgroup path; use e.g. /box",
     );

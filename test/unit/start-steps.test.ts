@@ -204,7 +204,7 @@ describe('a lab sandbox\'s loop device', () => {
     const st = fs.statSync(path.join(dir, 'lab-disk.img'));
     expect(recordedFirst).toEqual([{ backing: expect.stringMatching(new RegExp(`^\\d+:\\d+:${st.ino}$`)) }]);
     expect(withDisk.devices).toEqual([...cfg.devices, '/dev/loop0']);
-    expect(sys.loops.get('/dev/loop0')).toBe(path.join(dir, 'lab-disk.img'));
+    expect(sys.attached.get('/dev/loop0')).toBe(path.join(dir, 'lab-disk.img'));
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'loops.json'), 'utf8'))[0].device).toBe('/dev/loop0');
     expect(st.size).toBe(64 * 1024 * 1024); // sparse: its size, not its blocks
   });
@@ -216,6 +216,6 @@ describe('a lab sandbox\'s loop device', () => {
     sys.fail('attachLoop', 19 /* ENODEV: no loop driver */);
     expect(withLabDisk(sys, cfg, dir)).toBe(cfg);
     expect(fs.readdirSync(dir)).toEqual([]);
-    expect(sys.loops.size).toBe(0);
+    expect(sys.attached.size).toBe(0);
   });
 });

@@ -52,8 +52,10 @@ describe('sync points', () => {
     await init.started;
     await new Promise((r) => init.child.once('close', r));
     expect(seen).toEqual([SyncPoint.Cgroup, SyncPoint.JoinCgroup]);
-    expect(trace.events.filter((e) => e.kind === 'note').map((e) => (e as { text: string }).text))
-      .toEqual([`sync: ${SYNC_TEXT[SyncPoint.Cgroup]}`, `sync: ${SYNC_TEXT[SyncPoint.JoinCgroup]}`]);
+    expect(trace.events.filter((e) => e.kind === 'note').map((e) => (e as { text: string }).text)).toEqual([
+      `spawn box-init (fork + execve): pid ${init.child.pid}`, // Sys.spawn says when it starts
+      `sync: ${SYNC_TEXT[SyncPoint.Cgroup]}`, `sync: ${SYNC_TEXT[SyncPoint.JoinCgroup]}`,
+    ]);
   });
 
   it('box-init refuses a sync point it does not know, before waiting', async () => {

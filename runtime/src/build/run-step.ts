@@ -74,7 +74,7 @@ export async function runInContainer(sys: Sys, root: string, step: RunStep): Pro
     const tar = upperToLayer(upper, { warn: step.warn });
     return { code, layer: importLayerTar(root, tar, { unpack: true, trace: sys.trace }) };
   } finally {
-    removeContainerFiles(id);
+    removeContainerFiles(sys, id);
     releaseName(name, id);
   }
 }

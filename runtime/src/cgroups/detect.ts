@@ -67,11 +67,19 @@ export function detectCgroups(sys: Sys, opts: DetectOptions = {}): CgroupDriver 
   throw new UserError(`no cgroup filesystem is mounted under ${top}; mount one with 'mount -t cgroup2 none ${top}'`);
 }
 
-/** Box's parent directory for a hierarchy: `<our cgroup>/box`, or the configured path. */
+/**
+ * Box's parent directory for a hierarchy: `<our cgroup>/box`, or the configured path. A
+ * configured path is made level by level from the hierarchy's root (an OCI config's may be
+ * several levels deep, /box-oci/testdir/cgrouptest), and its empty levels go with the last cgroup.
+ */
 function parentDir(mount: CgroupMount, ownPath: string, parentPath: string | undefined): { owner: string; parent: string } | null {
-  const owner = dirOf(mount, parentPath === undefined ? ownPath : path.dirname(parentPath));
-  if (owner === null) return null;
-  return { owner, parent: parentPath === undefined ? path.join(owner, BOX_DIR) : path.join(owner, path.basename(parentPath)) };
+  if (parentPath === undefined) {
+    const owner = dirOf(mount, ownPath);
+    return owner === null ? null : { owner, parent: path.join(owner, BOX_DIR) };
+  }
+  const owner = dirOf(mount, '/') ?? dirOf(mount, path.dirname(parentPath));
+  const parent = dirOf(mount, parentPath);
+  return owner === null || parent === null ? null : { owner, parent };
 }
 
 /** The layout with its parent moved down to `sub`, kept when empty (see DetectOptions.sub). */

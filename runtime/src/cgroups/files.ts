@@ -68,6 +68,32 @@ export function writeCgroupFile(sys: Sys, file: string, value: string, why: stri
   }
 }
 
+/**
+ * One write a driver has planned: the limits that need files only some kernels have (blkio
+ * weights, huge page sizes) are planned first and written after, so a missing file is
+ * refused before anything was changed. `onError` words a kernel refusal for that value
+ * (ENODEV for a device or interface this host lacks).
+ */
+export interface CgroupWrite {
+  file: string;
+  value: string;
+  why: string;
+  onError?: (code: string) => string | undefined;
+}
+
+/** Carry out planned writes in order; the first failure is a one-line UserError. */
+export function applyWrites(sys: Sys, writes: CgroupWrite[]): void {
+  for (const w of writes) {
+    try {
+      sys.writeFile(w.file, w.value);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      const told = w.onError?.(code);
+      throw new UserError(told ?? `cgroup: writing "${w.value}" to ${w.file} failed (${code}): ${w.why}`);
+    }
+  }
+}
+
 /** A filesystem error from making a cgroup, as one line for the user; a UserError passes through. */
 export function asUserError(err: unknown): Error {
   if (err instanceof UserError) return err;
@@ -121,13 +147,22 @@ export function noteOomKills(sys: Sys, memoryDir: string | null, kills: number |
   if (memoryDir && kills) sys.trace.record({ kind: 'note', text: `oom_kill ${kills} in ${memoryDir}` });
 }
 
-/** rmdir that gives up quietly: for box's shared parent directory, which others may be using. */
-export function removeDirIfEmpty(sys: Sys, dir: string): void {
+/** rmdir that gives up quietly: for box's shared parent directory, which others may be using. True if it went. */
+export function removeDirIfEmpty(sys: Sys, dir: string): boolean {
   try {
     fs.rmdirSync(dir);
     sys.trace.record({ kind: 'note', text: `rmdir ${dir}` });
+    return true;
   } catch {
     /* another container's cgroup is in it (EBUSY), or it is gone already */
+    return false;
+  }
+}
+
+/** removeDirIfEmpty for `dir` and each level above it up to (not including) `stop`, until one is still in use. */
+export function removeEmptyLevels(sys: Sys, dir: string, stop: string): void {
+  for (let d = dir; d !== stop && d.startsWith(stop + '/'); d = path.dirname(d)) {
+    if (!removeDirIfEmpty(sys, d)) return;
   }
 }
 

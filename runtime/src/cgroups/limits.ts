@@ -2,10 +2,14 @@
 // each limit needs, so a missing one is reported by name with the flag that wanted it.
 
 import { UserError } from '../sys/errors.ts';
-import type { Limits } from './types.ts';
+import type { BlockDevice, BlockIOLimits, Limits, ThrottleKind } from './types.ts';
 
-/** Which controller enforces each limit, and the box flag a user sets it with. */
-export const LIMIT_CONTROLLER: Record<keyof Limits, { controller: string; flag: string }> = {
+/**
+ * Which controller enforces each limit, and the box flag a user sets it with. `v2` is the
+ * controller's name on cgroup v2 where it differs (blkio became io), or null where v2 has
+ * none (net_cls and net_prio: the driver leaves those limits out, with a warning, as runc).
+ */
+export const LIMIT_CONTROLLER: Record<keyof Limits, { controller: string; flag: string; v2?: string | null }> = {
   memoryBytes: { controller: 'memory', flag: '--memory' },
   cpuQuotaUs: { controller: 'cpu', flag: '--cpus' },
   cpuPeriodUs: { controller: 'cpu', flag: '--cpus' },
@@ -19,6 +23,10 @@ export const LIMIT_CONTROLLER: Record<keyof Limits, { controller: string; flag: 
   memorySwap: { controller: 'memory', flag: 'linux.resources.memory.swap' },
   swappiness: { controller: 'memory', flag: 'linux.resources.memory.swappiness' },
   disableOomKiller: { controller: 'memory', flag: 'linux.resources.memory.disableOOMKiller' },
+  blockIO: { controller: 'blkio', flag: 'linux.resources.blockIO', v2: 'io' },
+  hugepages: { controller: 'hugetlb', flag: 'linux.resources.hugepageLimits' },
+  netClassId: { controller: 'net_cls', flag: 'linux.resources.network.classID', v2: null },
+  netPriorities: { controller: 'net_prio', flag: 'linux.resources.network.priorities', v2: null },
 };
 
 function check(ok: boolean, flag: string, value: unknown, range: string): void {
@@ -44,15 +52,66 @@ export function validateLimits(l: Limits): void {
     check(l.memorySwap === -1 || (int(l.memorySwap) && l.memorySwap >= l.memoryBytes), 'linux.resources.memory.swap', l.memorySwap, `-1 (unlimited) or at least memory.limit (${l.memoryBytes})`);
   }
   if (l.pidsMax !== undefined) check(int(l.pidsMax) && l.pidsMax > 0, '--pids-limit', l.pidsMax, 'a number of processes above 0, e.g. 20');
+  if (l.blockIO) validateBlockIO(l.blockIO);
+  for (const h of l.hugepages ?? []) {
+    // The page size becomes part of a file name (hugetlb.2MB.max): only the kernel's own shape.
+    if (!/^[1-9][0-9]*(B|KB|MB|GB|TB|PB)$/.test(h.pageSize)) throw new UserError(`linux.resources.hugepageLimits: page size '${h.pageSize}' is not a size as the kernel names them; use e.g. 2MB or 1GB`);
+    check(int(h.bytes) && h.bytes >= 0, `linux.resources.hugepageLimits[${h.pageSize}].limit`, h.bytes, 'a number of bytes, 0 or more');
+  }
+  if (l.netClassId !== undefined) check(int(l.netClassId) && l.netClassId >= 0 && l.netClassId <= 0xffffffff, 'linux.resources.network.classID', l.netClassId, '0 to 4294967295 (0xAAAABBBB: major AAAA, minor BBBB of a tc class)');
+  for (const p of l.netPriorities ?? []) {
+    // One "name priority" line per write: a name with a space or a newline would be read as more.
+    if (!/^[^\s/:]{1,15}$/.test(p.iface)) throw new UserError(`linux.resources.network.priorities: '${p.iface}' is not an interface name; use one 'ip link' lists, e.g. eth0`);
+    check(int(p.priority) && p.priority >= 0 && p.priority <= 0xffffffff, `linux.resources.network.priorities[${p.iface}].priority`, p.priority, '0 to 4294967295');
+  }
 }
 
-/** The controllers a set of limits needs, each with the first flag that asked for it. */
-export function neededControllers(l: Limits): Map<string, string> {
+/** Weights in the range of the v1 blkio.weight (CFQ's and BFQ's 10..1000), devices and rates as whole numbers. */
+function validateBlockIO(b: BlockIOLimits): void {
+  const int = Number.isSafeInteger;
+  const weight = (what: string, w: number | undefined) => {
+    if (w !== undefined) check(int(w) && w >= 10 && w <= 1000, blockIOName(what), w, '10 to 1000');
+  };
+  const device = (what: string, d: BlockDevice) => {
+    if (!int(d.major) || !int(d.minor) || d.major < 0 || d.minor < 0) throw new UserError(`${blockIOName(what)}: ${d.major}:${d.minor} is not a device number; use the MAJ:MIN that 'lsblk -d -o NAME,MAJ:MIN' shows`);
+  };
+  weight('weight', b.weight);
+  weight('leafWeight', b.leafWeight);
+  for (const d of b.weightDevices ?? []) {
+    device('weightDevice', d);
+    weight('weightDevice.weight', d.weight);
+    weight('weightDevice.leafWeight', d.leafWeight);
+  }
+  for (const t of b.throttle ?? []) {
+    device(THROTTLE_NAME[t.kind], t);
+    check(int(t.rate) && t.rate >= 0, `${blockIOName(THROTTLE_NAME[t.kind])} rate`, t.rate, 'a number per second, 0 or more');
+  }
+}
+
+/** box run's flag for each part of blockIO, named beside the spec's name in messages. */
+const BLKIO_FLAG: Record<string, string> = {
+  weight: '--blkio-weight', throttleReadBpsDevice: '--device-read-bps', throttleWriteBpsDevice: '--device-write-bps',
+  throttleReadIOPSDevice: '--device-read-iops', throttleWriteIOPSDevice: '--device-write-iops',
+};
+
+/** "linux.resources.blockIO.weight (--blkio-weight)": what a message names, for a config and for box run. */
+export function blockIOName(what: string): string {
+  return `linux.resources.blockIO.${what}${BLKIO_FLAG[what] ? ` (${BLKIO_FLAG[what]})` : ''}`;
+}
+
+/** The spec's name of each throttle list, for messages. */
+export const THROTTLE_NAME: Record<ThrottleKind, string> = {
+  rbps: 'throttleReadBpsDevice', wbps: 'throttleWriteBpsDevice', riops: 'throttleReadIOPSDevice', wiops: 'throttleWriteIOPSDevice',
+};
+
+/** The controllers a set of limits needs on cgroup `version`, each with the first flag that asked for it. */
+export function neededControllers(l: Limits, version: 1 | 2 = 1): Map<string, string> {
   const need = new Map<string, string>();
   for (const key of Object.keys(LIMIT_CONTROLLER) as (keyof Limits)[]) {
     if (l[key] === undefined) continue;
-    const { controller, flag } = LIMIT_CONTROLLER[key];
-    if (!need.has(controller)) need.set(controller, flag);
+    const { controller: v1, flag, v2 } = LIMIT_CONTROLLER[key];
+    const controller = version === 2 ? (v2 === undefined ? v1 : v2) : v1;
+    if (controller !== null && !need.has(controller)) need.set(controller, flag);
   }
   return need;
 }

@@ -29,6 +29,32 @@ export interface Limits {
   swappiness?: number;
   /** Pause instead of OOM-killing at the limit: v1 memory.oom_control; v2 has none. */
   disableOomKiller?: boolean;
+  /** OCI linux.resources.blockIO: v1 blkio.* files, v2 io.weight / io.bfq.weight and io.max (cgroups/blkio.ts). */
+  blockIO?: BlockIOLimits;
+  /** OCI hugepageLimits, e.g. { pageSize: "2MB", bytes: 1 << 30 }: v1 hugetlb.2MB.limit_in_bytes, v2 hugetlb.2MB.max. */
+  hugepages?: { pageSize: string; bytes: number }[];
+  /** OCI network.classID: the tag v1 net_cls.classid puts on the cgroup's packets (for tc and iptables); v2 has no net_cls. */
+  netClassId?: number;
+  /** OCI network.priorities: v1 net_prio.ifpriomap, "interface priority" per line; v2 has no net_prio. */
+  netPriorities?: { iface: string; priority: number }[];
+}
+
+/** A block device by its numbers, as /sys/dev/block names it ("8:0"): a whole disk, not a partition. */
+export interface BlockDevice { major: number; minor: number }
+
+/** Which limit of io.max (v2's key): bytes or I/O operations per second, read or written. */
+export type ThrottleKind = 'rbps' | 'wbps' | 'riops' | 'wiops';
+
+/** OCI linux.resources.blockIO as box takes it. Weights are 10..1000 (the v1 range), rates are per second. */
+export interface BlockIOLimits {
+  /** The cgroup's share of disk time when disks are contended (default 500 on v1, 100 on v2). */
+  weight?: number;
+  /** v1 with CFQ only: the weight of the cgroup's own tasks against its child cgroups. */
+  leafWeight?: number;
+  /** A weight (and leaf weight) for one device. */
+  weightDevices?: (BlockDevice & { weight?: number; leafWeight?: number })[];
+  /** Bandwidth and IOPS caps per device, in the spec's order: read bps, write bps, read IOPS, write IOPS. */
+  throttle?: (BlockDevice & { kind: ThrottleKind; rate: number })[];
 }
 
 /** A snapshot of a cgroup's own counters. `null` means "not available here" (or, for a max, "no limit"). */
@@ -61,8 +87,12 @@ export interface Cgroup {
   readonly version: 1 | 2;
   /** The cgroup's directories: one for v2, one per mounted controller hierarchy for v1. */
   readonly paths: string[];
-  /** Write the limits to the kernel (each write appears in the trace). */
-  setLimits(limits: Limits): void;
+  /**
+   * Write the limits to the kernel (each write appears in the trace). Returns what it left
+   * out because this cgroup version has no file for it, as runc does, one line each (the
+   * caller shows them as warnings); anything else it cannot honour is a UserError.
+   */
+  setLimits(limits: Limits): string[];
   /** Move a process into the cgroup (its cgroup.procs in every hierarchy). */
   addProcess(pid: number): void;
   /** The processes in the cgroup and in any cgroup made below it, sorted. */

@@ -5,9 +5,11 @@
 import path from 'node:path';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
+import { blkioWritesV1 } from './blkio.ts';
+import { hugetlbWrites } from './hugetlb.ts';
 import {
-  asUserError, checkName, exists, isCode, listDirs, makeDir, noteOomKills, readKeyed, readNumber, readText,
-  removeDir, removeDirIfEmpty, subtree, subtreePids, waitFor, writeCgroupFile,
+  applyWrites, asUserError, checkName, type CgroupWrite, exists, isCode, listDirs, makeDir, noteOomKills, readKeyed, readNumber, readText,
+  removeDir, removeEmptyLevels, subtree, subtreePids, waitFor, writeCgroupFile,
 } from './files.ts';
 import { killEach, waitEmpty } from './kill.ts';
 import { neededControllers, validateLimits } from './limits.ts';
@@ -17,11 +19,13 @@ import type { Cgroup, CgroupDriver, CgroupStats, Limits } from './types.ts';
 /**
  * The hierarchies box puts a container in. memory, cpu, cpuacct and pids carry the limits
  * and statistics; freezer makes killing a fork bomb reliable; cpuset, blkio and devices let
- * the lessons pin CPUs, throttle I/O and refuse devices per container. Not joined:
- * name=systemd (systemd's own bookkeeping) and net_cls, net_prio, perf_event, hugetlb, rdma,
- * misc, which box sets no limits with.
+ * the lessons pin CPUs, throttle I/O and refuse devices per container; hugetlb, net_cls and
+ * net_prio carry an OCI config's hugepageLimits and network, where they are mounted (a host
+ * may have them in the kernel, /proc/cgroups, and not mounted: a config that asks for one is
+ * then refused, as runc's "cannot set hugetlb limit"). Not joined: name=systemd (systemd's
+ * own bookkeeping) and perf_event, rdma, misc, which box sets no limits with.
  */
-export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'cpuset', 'blkio', 'devices'];
+export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', 'cpuset', 'blkio', 'devices', 'hugetlb', 'net_cls', 'net_prio'];
 /** The ones without which a box flag cannot work. */
 export const V1_REQUIRED = ['memory', 'cpu', 'cpuacct', 'pids'];
 
@@ -175,6 +179,20 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     if (rt.runtimeUs !== undefined) write('cpu', 'cpu.rt_runtime_us', String(rt.runtimeUs), 'setting the real-time runtime (the parent cgroup must have as much to give)');
   }
 
+  /** net_cls tags the cgroup's packets with a class id (tc and iptables match it); net_prio sets their priority per interface. */
+  function networkWrites(l: Limits): CgroupWrite[] {
+    const writes: CgroupWrite[] = [];
+    if (l.netClassId !== undefined) writes.push({ file: file('net_cls', 'net_cls.classid')!, value: String(l.netClassId), why: 'setting the network class id' });
+    for (const p of l.netPriorities ?? []) {
+      writes.push({
+        file: file('net_prio', 'net_prio.ifpriomap')!, value: `${p.iface} ${p.priority}`, why: 'setting a network priority',
+        // The kernel looks the name up among the host's interfaces (the initial network namespace).
+        onError: (code) => code === 'ENODEV' ? `linux.resources.network.priorities: the host has no interface '${p.iface}'; use one 'ip link' lists` : undefined,
+      });
+    }
+    return writes;
+  }
+
   const hasFreezer = dirOf('freezer') !== null;
   const cgroup: Cgroup = {
     name,
@@ -191,6 +209,9 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     setLimits(l) {
       validateLimits(l);
       requireControllers(l);
+      // Planned first: they need files only some kernels have, refused before anything is written.
+      const io = l.blockIO ? blkioWritesV1(dirOf('blkio')!, l.blockIO) : [];
+      const huge = l.hugepages ? hugetlbWrites(dirOf('hugetlb')!, l.hugepages, 'limit_in_bytes') : [];
       if (l.memoryBytes !== undefined) setMemory(l.memoryBytes, l.memorySwap);
       if (l.memoryReservation !== undefined) write('memory', 'memory.soft_limit_in_bytes', String(l.memoryReservation), 'setting the memory reservation (soft limit)');
       if (l.swappiness !== undefined) write('memory', 'memory.swappiness', String(l.swappiness), 'setting swappiness');
@@ -207,6 +228,8 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
       if (l.cpusetCpus !== undefined) write('cpuset', 'cpuset.cpus', l.cpusetCpus, 'setting the CPUs the cgroup may use (they must be in the parent cpuset)');
       if (l.cpusetMems !== undefined) write('cpuset', 'cpuset.mems', l.cpusetMems, 'setting the memory nodes the cgroup may use (they must be in the parent cpuset)');
       if (l.pidsMax !== undefined) write('pids', 'pids.max', String(l.pidsMax), 'setting the pids limit');
+      applyWrites(sys, [...io, ...huge, ...networkWrites(l)]);
+      return [];
     },
     addProcess(pid) {
       // Each hierarchy has its own cgroup.procs; a process is in one cgroup per hierarchy.
@@ -258,7 +281,7 @@ function v1Cgroup(sys: Sys, name: string, places: (V1Hierarchy & { dir: string }
     destroy() {
       noteOomKills(sys, dirOf('memory'), keyed('memory', 'memory.oom_control')?.get('oom_kill'));
       for (const p of places) for (const d of subtree(p.dir)) removeDir(sys, d);
-      for (const p of places) if (!p.keepParent) removeDirIfEmpty(sys, p.parent);
+      for (const p of places) if (!p.keepParent) removeEmptyLevels(sys, p.parent, p.owner);
     },
     procsFiles() {
       return places.map((p) => path.join(p.dir, 'cgroup.procs'));

@@ -27,6 +27,8 @@ export const podSearch = (ns: string) => [`${ns}.svc.${CLUSTER_DOMAIN}`, `svc.${
 /** Keeps the network's names in step with the Services (and writes them again if lost). */
 export class ServiceNames {
   private last = '';
+  /** The records last logged: the 5 s repair pass rewrites the file without a word. */
+  private said = '';
   private pending = false;
   private store: Store;
   private network: string;
@@ -56,7 +58,11 @@ export class ServiceNames {
     const text = JSON.stringify(records);
     if (text === this.last) return;
     setExtraNames(n, records);
-    if (this.last !== '' || records.length) this.log(`service names: ${records.map((r) => `${r.names[1]} ${r.ip}`).join(', ') || 'none'}`);
+    // The 5 s rewrite is a repair, not news: say only what changed since it was last said.
+    if (text !== this.said && (this.said !== '' || records.length)) {
+      this.log(`service names: ${records.map((r) => `${r.names[1]} ${r.ip}`).join(', ') || 'none'}`);
+    }
+    this.said = text;
     this.last = text;
   }
 }

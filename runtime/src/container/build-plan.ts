@@ -46,6 +46,11 @@ export interface ProcessSpec {
   capSets?: { effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint };
   /** Supplementary groups (OCI process.user.additionalGids); without them, [gid] when the user changes. */
   groups?: number[];
+  /**
+   * Leave the supplementary groups as they are: setgroups(2) is denied in the user namespace
+   * (an OCI config's joined one whose setgroups file says "deny"); runc skips it there too.
+   */
+  keepGroups?: boolean;
   /** umask(2) for the command (OCI: process.user.umask, 022 if absent); without it, box-init's own. */
   umask?: number;
   /** Descriptors 3..3+N-1 the command keeps (runc's --preserve-fds N); box-init's pipes come after them. */
@@ -101,9 +106,11 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   } else {
     if (now.length) plan.unshare(flagsOf(now));
     // An OCI bundle's root (oci/bundle.ts) is a directory as it is, no overlay: only make
-    // every mount private, which mountOverlay does first, before buildRootfs binds it.
-    if (rootfs?.given) plan.mount(null, '/', null, MS_REC | MS_PRIVATE);
-    else if (rootfs) mountOverlay(plan, rootfs);
+    // every mount private, which mountOverlay does first, before buildRootfs binds it (not
+    // when it has no mount namespace of its own: that would change the host's).
+    if (rootfs?.given) {
+      if (!rootfs.hostMountNs) plan.mount(null, '/', null, MS_REC | MS_PRIVATE);
+    } else if (rootfs) mountOverlay(plan, rootfs);
   }
   if (has('pid')) plan.fork();
 
@@ -163,9 +170,9 @@ export function finishProcess(plan: Plan, cfg: RunConfig, proc: ProcessSpec, opt
   if (filterFirst) plan.seccomp(sec.seccomp!.bytes, filterNote!);
   if (switchUser) plan.prctl(PR_SET_KEEPCAPS, 1, 'PR_SET_KEEPCAPS');
   plan.boundingSet(keep, sec.lastCap);
-  if (proc.groups) plan.setgroups(proc.groups);
+  if (proc.groups && !proc.keepGroups) plan.setgroups(proc.groups);
   if (switchUser) {
-    if (!proc.groups) plan.setgroups([proc.gid]);
+    if (!proc.groups && !proc.keepGroups) plan.setgroups([proc.gid]);
     plan.setresgid(proc.gid).setresuid(proc.uid);
     plan.prctl(PR_SET_KEEPCAPS, 0, 'PR_SET_KEEPCAPS');
   }

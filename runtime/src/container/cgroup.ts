@@ -3,10 +3,12 @@
 // the state records so that every later box (rm, exec, pause, stats, the reaper) finds it.
 
 import { detectCgroups } from '../cgroups/index.ts';
-import type { Cgroup } from '../cgroups/types.ts';
+import type { Cgroup, CgroupDriver } from '../cgroups/types.ts';
 import type { Sys } from '../sys/sys.ts';
 import type { ContainerState } from './state.ts';
 
-export function containerCgroup(sys: Sys, s: Pick<ContainerState, 'cgroup' | 'cgroupParent'>): Cgroup | null {
-  return s.cgroup ? detectCgroups(sys, { sub: s.cgroupParent }).open(s.cgroup) : null;
+/** `cgroups` picks the driver (default: detected from the mount table; container/host.ts). */
+export function containerCgroup(sys: Sys, s: Pick<ContainerState, 'cgroup' | 'cgroupParent'>,
+  cgroups: (sub?: string) => CgroupDriver = (sub) => detectCgroups(sys, { sub })): Cgroup | null {
+  return s.cgroup ? cgroups(s.cgroupParent).open(s.cgroup) : null;
 }

@@ -8,8 +8,7 @@ import path from 'node:path';
 import { containerCgroup } from './cgroup.ts';
 import type { Sys } from '../sys/sys.ts';
 import { detachLabDisks } from './lab.ts';
-import { pruneNetworks } from '../net/endpoint.ts';
-import { holdsNetwork, releaseDead } from './network.ts';
+import { realHost, type Host } from './host.ts';
 import { removeDisk } from './disk.ts';
 import { boxRoot, containerDir, containersUsingVolume, listIds, monitorAlive, pruneNames, readState, releaseName, updateState, type ContainerState } from './state.ts';
 import { anonymousVolumes, removeUnused } from '../volume/mounts.ts';
@@ -21,9 +20,9 @@ const ORPHAN_AGE_MS = 60_000;
  * the filesystem of --storage-opt size (unmounted first, or rm would walk into it). Its user
  * namespace id range is free again once the directory is gone (id-ranges.ts).
  */
-export function removeContainerFiles(id: string): void {
-  detachLabDisks(containerDir(id));
-  removeDisk(containerDir(id));
+export function removeContainerFiles(sys: Sys, id: string): void {
+  detachLabDisks(sys, containerDir(id));
+  removeDisk(sys, containerDir(id));
   fs.rmSync(containerDir(id), { recursive: true, force: true });
 }
 
@@ -35,7 +34,8 @@ export function removeAnonymousVolumes(s: Pick<ContainerState, 'mounts'>): void 
   if (s.mounts?.length) removeUnused(anonymousVolumes(s.mounts), containersUsingVolume);
 }
 
-export function reapStale(sys: Sys): void {
+/** Everything a dead box left (its containers' processes, cgroups, networks, files), through `host` (host.ts). */
+export function reapStale(sys: Sys, host: Host = realHost(sys)): void {
   const ids = listIds();
   for (const id of ids) {
     const s = readState(id);
@@ -43,7 +43,7 @@ export function reapStale(sys: Sys): void {
       // A directory without state: a box killed before it wrote any. Old enough = abandoned.
       try {
         if (Date.now() - fs.statSync(containerDir(id)).mtimeMs > ORPHAN_AGE_MS) {
-          removeContainerFiles(id);
+          removeContainerFiles(sys, id);
         }
       } catch {
         /* raced with another box */
@@ -53,15 +53,15 @@ export function reapStale(sys: Sys): void {
     if (s.status === 'exited' || monitorAlive(s)) continue;
     // Its box is gone: kill what is left, and record how it ended.
     if (s.cgroup) {
-      const cg = containerCgroup(sys, s);
+      const cg = containerCgroup(sys, s, host.cgroups);
       if (cg) {
         cg.killAll();
         cg.destroy();
       }
     }
-    releaseDead(sys.trace, s); // its ports, veths, addresses, names
+    host.network.releaseDead(s); // its ports, veths, addresses, names
     if (s.autoRemove) {
-      removeContainerFiles(id);
+      removeContainerFiles(sys, id);
       releaseName(s.name, id);
       removeAnonymousVolumes(s);
     } else {
@@ -70,7 +70,7 @@ export function reapStale(sys: Sys): void {
   }
   pruneNames();
   // Addresses and names claimed by a box killed before it recorded them in the state.
-  pruneNetworks(sys.trace, holdsNetwork);
+  host.network.prune();
   // Device nodes of a box before 2026-12 lived in one shared $BOX_ROOT/devices/<uid>/ that
   // host users could traverse: a sandbox's `chmod 666 /dev/kvm` there reached the host. Each
   // container now has its own (<container>/devices); remove the old ones. (A running sandbox

@@ -9,6 +9,7 @@ import type { PortSpec } from '../net/ports.ts';
 import type { Healthcheck } from './health.ts';
 import type { RestartPolicy } from './restart.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
+import type { BlockIOLimits } from '../cgroups/types.ts';
 
 export interface RunConfig {
   image: string;
@@ -45,6 +46,8 @@ export interface RunConfig {
   memoryBytes?: number;
   cpus?: { quotaUs: number; periodUs: number };
   pidsLimit?: number;
+  /** --blkio-weight, --device-read-bps and the like: the cgroup's block I/O limits (cgroups/blkio.ts). */
+  blockIO?: BlockIOLimits;
   /** --cgroup-parent cluster-<id>/node-1: the cgroup goes below this one (a cluster node's limits hold). */
   cgroupParent?: string;
   capAdd: string[];

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { UserError } from '../sys/errors.ts';
+import type { Sys } from '../sys/sys.ts';
 
 const DISK_IMAGE = 'disk.img';
 const DISK_MOUNT = 'disk';
@@ -41,7 +42,7 @@ export function mountDisk(dir: string, bytes: number): string {
 }
 
 /** Unmount the container's filesystem if it is mounted (lazily: the container may still hold it). */
-export function removeDisk(dir: string): void {
+export function removeDisk(sys: Sys, dir: string): void {
   const mnt = path.join(dir, DISK_MOUNT);
   try {
     if (fs.statSync(mnt).dev === fs.statSync(dir).dev) return; // not mounted
@@ -49,7 +50,7 @@ export function removeDisk(dir: string): void {
     return;
   }
   try {
-    execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    sys.unmountDetached(mnt);
   } catch {
     /* gone already */
   }

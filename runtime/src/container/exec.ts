@@ -4,9 +4,9 @@
 // so that its child is inside the container's PID namespace.
 
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { containerCgroup } from './cgroup.ts';
+import { realHost, type Host } from './host.ts';
 import { NAMESPACES, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
@@ -66,20 +66,26 @@ export function execPlan(state: ContainerState, command: string[], opts: ExecOpt
   return plan;
 }
 
-export async function execInContainer(sys: Sys, ref: string, command: string[], opts: ExecOptions):
+/**
+ * Run `command` in the running container `ref`. As startContainer: system calls through `sys`,
+ * its cgroup through `host` (host.ts), so a unit test runs it whole with fakes.
+ */
+export async function execInContainer(sys: Sys, ref: string, command: string[], opts: ExecOptions, host: Host = realHost(sys)):
   Promise<{ running: { pty: Pty | null; state: ContainerState }; exited: Promise<number>; child: ChildProcess; output: Output }> {
   const state = lookup(ref);
-  if (state.status !== 'running' || !state.pid || !fs.existsSync(`/proc/${state.pid}`)) {
+  const link = (path: string) => { try { return sys.readlink(path); } catch { return null; } };
+  // Its first process's PID namespace link is there as long as that process lives (not a zombie's).
+  if (state.status !== 'running' || !state.pid || link(`/proc/${state.pid}/ns/pid`) === null) {
     throw new UserError(`container '${state.name}' is not running; start a new one with box run`);
   }
-  const mine = (ns: string) => { try { return fs.readlinkSync(`/proc/self/ns/${ns}`); } catch { return null; } };
-  const plan = execPlan(state, command, opts, mine);
+  const plan = execPlan(state, command, opts, (ns) => link(`/proc/self/ns/${ns}`));
 
   let pty: Pty | null = null;
-  const cgroup = containerCgroup(sys, state);
+  const cgroup = containerCgroup(sys, state, host.cgroups);
   const init = spawnInit({
     plan,
     trace: sys.trace,
+    spawn: sys.spawn,
     stdio: opts.tty ? ['ignore', 'ignore', 'ignore'] : opts.stdio ?? [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
     onSync: (pid) => cgroup?.addProcess(pid),
     onConsole: opts.takeConsole ?? ((pid, fd) => {

@@ -1,10 +1,11 @@
 // Starting box-init and driving its plan: write the plan to its fd 3, read its reports from
 // fd 4, answer its sync points, and learn the host PID of the container's first process.
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { initPath } from '../init/build.ts';
 import { SysError, UserError } from '../sys/errors.ts';
+import { realSys, type Sys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
 import type { Plan } from '../init/plan.ts';
 import { SYNC_TEXT, syncPoint, type SyncPoint } from '../init/sync-point.ts';
@@ -31,6 +32,8 @@ export interface InitOptions {
   onProcess?: (pid: number) => void;
   /** Called when box-init has opened the container's terminal: fd is the master, in `pid`. */
   onConsole?: (pid: number, fd: number) => void | Promise<void>;
+  /** How box-init is started (fork + execve): a Sys's spawn; default the real one. A unit test's fake Sys answers as box-init would. */
+  spawn?: Sys['spawn'];
   /** Our descriptors 3..3+N-1 go to box-init at the same numbers, for the command (runc's --preserve-fds). */
   preserveFds?: number;
 }
@@ -42,10 +45,8 @@ export interface InitOptions {
 export function spawnInit(opts: InitOptions): InitStage {
   const encoded = opts.plan.encode(); // refuses an oversized plan before box-init starts
   const kept = Array.from({ length: opts.preserveFds ?? 0 }, (_, k) => 3 + k);
-  const child = spawn(initPath(), kept.length ? ['--preserve-fds', String(kept.length)] : [], {
-    stdio: [...opts.stdio, ...kept, 'pipe', 'pipe'] as StdioOptions,
-    env: {},
-  });
+  const spawn = opts.spawn ?? realSys(opts.trace).spawn;
+  const child = spawn(initPath(), kept.length ? ['--preserve-fds', String(kept.length)] : [], [...opts.stdio, ...kept, 'pipe', 'pipe'] as StdioOptions);
   const planPipe = child.stdio[3 + kept.length] as Writable;
   const reports = child.stdio[4 + kept.length] as Readable;
   planPipe.on('error', () => {}); // box-init may exit before reading everything: reports say why

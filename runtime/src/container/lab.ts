@@ -7,7 +7,6 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { RunConfig } from './config.ts';
 import type { Sys } from '../sys/sys.ts';
 import { invocation } from '../sys/invocation.ts';
@@ -116,7 +115,7 @@ export function withLabDisk(sys: Sys, cfg: RunConfig, dir: string): RunConfig {
   } catch (err) {
     const why = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n').pop();
     invocation().stderr(`box: note: the sandbox gets no loop device (${why})\n`);
-    detachLabDisks(dir);
+    detachLabDisks(sys, dir);
     fs.rmSync(image, { force: true });
     fs.rmSync(record, { force: true });
     return cfg;
@@ -124,7 +123,7 @@ export function withLabDisk(sys: Sys, cfg: RunConfig, dir: string): RunConfig {
 }
 
 /** Detach every loop device backed by a file box attached for the container in `dir`. */
-export function detachLabDisks(dir: string): void {
+export function detachLabDisks(sys: Sys, dir: string): void {
   let records: LoopRecord[];
   try {
     records = JSON.parse(fs.readFileSync(path.join(dir, LOOPS_FILE), 'utf8')) as LoopRecord[];
@@ -132,26 +131,7 @@ export function detachLabDisks(dir: string): void {
     return; // box attached nothing for it
   }
   const ours = new Set(records.map((r) => r.backing));
-  for (const loop of attachedLoops()) {
-    if (!ours.has(loop.backing)) continue;
-    try {
-      execFileSync('losetup', ['-d', loop.device], { stdio: 'ignore' });
-    } catch {
-      /* gone already; if busy, the kernel detaches it on the last close (autoclear) */
-    }
-  }
-}
-
-/** Every attached loop device and its backing file's identity, from the kernel (losetup --list). */
-function attachedLoops(): { device: string; backing: string }[] {
-  try {
-    const out = execFileSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-MAJ:MIN,BACK-INO'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    if (!out.trim()) return []; // none attached
-    const list = (JSON.parse(out) as { loopdevices: { name: string; 'back-maj:min': string; 'back-ino': number }[] }).loopdevices;
-    return list.map((l) => ({ device: l.name, backing: `${String(l['back-maj:min']).trim()}:${l['back-ino']}` }));
-  } catch {
-    return [];
-  }
+  for (const loop of sys.loops()) if (ours.has(loop.backing)) sys.detachLoop(loop.device);
 }
 
 function writeRecords(file: string, records: LoopRecord[]): void {

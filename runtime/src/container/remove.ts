@@ -18,7 +18,7 @@ export async function removeContainer(s: ContainerState, trace: Trace, volumes =
   }
   // An --rm container's monitor removes it; otherwise it is ours to remove.
   if (fs.existsSync(containerDir(s.id))) {
-    removeContainerFiles(s.id);
+    removeContainerFiles(realSys(trace), s.id);
     releaseName(s.name, s.id);
   }
   if (volumes) removeAnonymousVolumes(s);

@@ -16,6 +16,7 @@ import type { Volume } from '../rootfs/rootfs.ts';
 import { parsePublish } from '../net/ports.ts';
 import { parseRestartPolicy } from './restart.ts';
 import { healthcheckFromFlags } from './health.ts';
+import { BLKIO_OPTIONS, blockIOFrom } from './blkio-flags.ts';
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
@@ -42,6 +43,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'memory', short: 'm', value: true, help: 'memory limit, e.g. 64m' },
   { name: 'cpus', value: true, help: 'CPU limit in CPUs, e.g. 0.5' },
   { name: 'pids-limit', value: true, help: 'most processes the container may have' },
+  ...BLKIO_OPTIONS,
   { name: 'cgroup-parent', value: true, help: 'put the container\'s cgroup below this one, a path relative to box\'s (e.g. a cluster node\'s); its limits hold for all below' },
   { name: 'cap-add', value: true, repeat: true, help: 'add a capability (e.g. NET_ADMIN, or ALL)' },
   { name: 'cap-drop', value: true, repeat: true, help: 'drop a capability (e.g. CHOWN, or ALL)' },
@@ -65,6 +67,11 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'health-start-period', value: true, help: 'failures in this time after the start do not count, e.g. 10s' },
   { name: 'no-healthcheck', help: "turn off the image's HEALTHCHECK" },
 ];
+
+/** { key: value }, or nothing when the value is undefined (a RunConfig without the key at all). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: V });
+}
 
 function list(v: unknown): string[] {
   return (v as string[] | undefined) ?? [];
@@ -110,6 +117,7 @@ export function runConfigFrom(argv: string[]): RunConfig {
     memoryBytes: opts.memory !== undefined ? parseSize(opts.memory as string, '--memory') : undefined,
     cpus: opts.cpus !== undefined ? parseCpus(opts.cpus as string, '--cpus') : undefined,
     pidsLimit: pids !== undefined ? Number(pids) : undefined,
+    ...optional('blockIO', blockIOFrom(opts)),
     cgroupParent: opts['cgroup-parent'] as string | undefined,
     capAdd: list(opts['cap-add']),
     capDrop: list(opts['cap-drop']),

@@ -6,21 +6,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { detectCgroups, warmCgroupMigration } from '../cgroups/index.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { resolveImage } from '../image/index.ts';
 import type { RootfsSpec } from '../rootfs/rootfs.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { mapsEveryId, type IdRange, type RunConfig } from './config.ts';
-import { claimIdRange } from './id-ranges.ts';
-import { mountDisk } from './disk.ts';
 import { containerPlan, processSpec } from './build-plan.ts';
 import { answerSync } from './sync-answers.ts';
-import { initLayer, plug, prepare, release, type Prepared } from '../net/endpoint.ts';
-import { portOwner, sharedNetns } from './network.ts';
+import { initLayer, type Prepared } from '../net/endpoint.ts';
+import { sharedNetns } from './network.ts';
+import { realHost, type Host } from './host.ts';
 import { spawnInit } from './init-stage.ts';
-import { shiftedLayers } from './userns-layers.ts';
 import { writeLog } from './log.ts';
 import { adoptConsole, type Pty } from './pty.ts';
 import {
@@ -54,6 +50,11 @@ export interface StartAgain {
   nextStatus?: (state: ContainerState, exitCode: number) => Status;
 }
 
+export interface StartOptions extends StartAgain {
+  /** The image store, cgroups and network (host.ts); default the machine's. Unit tests pass a fake. */
+  host?: Host;
+}
+
 /**
  * Start a container. `stdio` is where its stdin/stdout/stderr go when there is no tty:
  * 'log' writes its output to its log (log.ts: stdout and stderr apart), 'log+stdin' also gives it a stdin pipe
@@ -61,22 +62,22 @@ export interface StartAgain {
  * `takeConsole`, for a caller that hands the terminal to someone else (the engine gives it to
  * its client): called when box-init has opened the terminal's master as `fd`, and box-init
  * waits until it resolves. Without it, box adopts the master itself (Running.pty).
+ * Every system call box makes goes through `sys`, everything else that needs root through
+ * `host` (host.ts): a unit test runs this whole function with a fake of each.
  */
 export async function startContainer(
   sys: Sys,
   cfg: RunConfig,
   stdio: (number | 'inherit' | 'pipe' | 'ignore')[] | 'log' | 'log+stdin',
   takeConsole?: (pid: number, fd: number) => Promise<void>,
-  { again, nextStatus }: StartAgain = {},
+  { again, nextStatus, host = realHost(sys) }: StartOptions = {},
 ): Promise<Running> {
-  if (process.getuid?.() !== 0) {
+  if (sys.getuid() !== 0) {
     throw new UserError('box run needs root (it makes namespaces, mounts and cgroups): run it with sudo');
   }
-  warmCgroupMigration(); // first: it waits in the kernel while we do the rest
-  reapStale(sys);
-  // Content trust: the signature covers the manifest digest, and every layer is re-hashed.
-  if (cfg.verify) (await import('../image/trust.ts')).verifyImageForRun(cfg.image);
-  const image = resolveImage(cfg.image);
+  host.warmCgroups(); // first: it waits in the kernel while we do the rest
+  reapStale(sys, host);
+  const image = await host.image(cfg.image, !!cfg.verify);
 
   const id = again?.id ?? newId();
   const name = again?.name ?? cfg.name ?? claimRandomName(id);
@@ -110,25 +111,27 @@ export async function startContainer(
     // between leaves nothing the next box cannot trace back to a dead container (cleanup.ts).
     const names = { id, name, hostname: cfg.hostname! };
     const request = { network: cfg.network, ip: cfg.ip, aliases: cfg.networkAliases, publish: cfg.publish, publishAll: cfg.publishAll, dnsSearch: cfg.dnsSearch, dnsOptions: cfg.dnsOptions };
-    net = await prepare(sys.trace, request, names, image.config.ExposedPorts, portOwner);
+    net = await host.network.prepare(request, names, image.config.ExposedPorts);
     if (net) writeState(Object.assign(state, { network: net.net }));
 
-    const uidMap = fs.readFileSync('/proc/self/uid_map', 'utf8');
-    const ids = cfg.userns ? claimIdRange(id, uidMap) : null;
+    const uidMap = sys.readFile('/proc/self/uid_map');
+    const ids = cfg.userns ? host.claimIdRange(id, uidMap) : null;
     if (ids) state.idRange = ids;
+    // With a user namespace, the image's files must be owned by its root: copies shifted up by ids.base.
+    const lowerDirs = ids && cfg.namespaces.includes('mnt') ? host.shiftedLayers(image.layerDirs, ids.base) : image.layerDirs;
     if (cfg.namespaces.includes('mnt')) {
       // Volumes named for the first time are made (and filled) here; the state names them at once.
-      const view = { lowerDirs: ids ? shiftedLayers(image.layerDirs, ids.base) : image.layerDirs, upperDir: path.join(dir, 'upper') };
+      const view = { lowerDirs, upperDir: path.join(dir, 'upper') };
       mounts = prepareMounts(mountRequests(cfg), view, dir, ids?.base ?? null, (records) => writeState({ ...state, mounts: records }));
       state.mounts = mounts.records;
     }
-    const rootfs = mounts ? prepareRootfs(dir, image.layerDirs, cfg, ids, mounts) : null;
+    const rootfs = mounts ? prepareRootfs(sys, host, dir, lowerDirs, cfg, ids, mounts) : null;
     if (!rootfs) {
       invocation().stderr(`box: note: no mount namespace (--ns without mnt): the command runs in the host's filesystem, not in ${cfg.image}\n`);
     }
 
     if (rootfs && ids) rootfs.devices = rootfs.devices.map((d) => deviceFor(sys, d, ids.base, dir));
-    cgroup = makeCgroup(sys, cfg, cgroupName(id), ids);
+    cgroup = makeCgroup(sys, host, cfg, cgroupName(id), ids);
     if (rootfs && cfg.lab && cgroup) {
       rootfs.cgroupMounts = labCgroupMounts(sys, cgroup);
       rootfs.tmpfs = [...rootfs.tmpfs ?? [], { path: '/var/lib/box', options: `mode=755,size=${labStoreBytes(cfg)}` }];
@@ -146,6 +149,7 @@ export async function startContainer(
     const init = spawnInit({
       plan,
       trace: sys.trace,
+      spawn: sys.spawn,
       stdio: childStdio,
       // Without a user namespace: join the container's process as soon as we know it. With
       // one: join box-init at its uid_map stop, while it still has our credentials (on
@@ -155,7 +159,7 @@ export async function startContainer(
       // At each stop: cgroup and id maps, network, the lab's leaf (sync-answers.ts says the order).
       onSync: (pid, point) => answerSync({
         sys, cgroup, ids, reaperPid: () => init.child.pid!,
-        plugNetwork: net ? (p) => plug(sys.trace, p, net!.net) : undefined,
+        plugNetwork: net ? (p) => host.network.plug(p, net!.net) : undefined,
       }, pid, point),
       onConsole: takeConsole ?? ((pid, fd) => {
         pty = adoptConsole(sys, pid, fd);
@@ -172,7 +176,7 @@ export async function startContainer(
     state.pid = pid;
     state.status = 'running';
     state.started = new Date().toISOString();
-    state.namespaces = readNamespaces(pid);
+    state.namespaces = readNamespaces(sys, pid);
     writeState(state);
 
     const exited = exitCode.then(async (code) => {
@@ -180,18 +184,18 @@ export async function startContainer(
       // there). The pipes end as PID 1's exit takes its namespace's processes along; one
       // that escaped it (a shared PID namespace) is not waited for long.
       await Promise.race([logWritten, new Promise((r) => setTimeout(r, 2000).unref())]);
-      if (net) release(sys.trace, id, net.net, net.held);
+      if (net) host.network.release(id, net);
       return finish(sys, state, cgroup, code, nextStatus?.(state, code) ?? 'exited');
     });
     return { state, child: init.child, cgroup, pty, exited };
   } catch (err) {
     pty?.close();
-    if (net) release(sys.trace, id, net.net, net.held, { unplug: true });
+    if (net) host.network.release(id, net, { unplug: true });
     if (cgroup) destroyCgroup(cgroup);
     if (again) {
       updateState(id, { status: 'exited', pid: null, exitCode: 125, finished: new Date().toISOString() }); // as it was, not removed
     } else {
-      removeContainerFiles(id);
+      removeContainerFiles(sys, id);
       releaseName(name, id);
       // Anonymous volumes made for this start go with it; named ones stay (Docker keeps them too).
       if (mounts) removeUnused(mounts.anonymous, () => []);
@@ -212,7 +216,7 @@ function finish(sys: Sys, state: ContainerState, cgroup: Cgroup | null, exitCode
     destroyCgroup(cgroup);
   }
   if (state.autoRemove) {
-    removeContainerFiles(state.id);
+    removeContainerFiles(sys, state.id);
     releaseName(state.name, state.id);
     removeAnonymousVolumes(state);
   } else {
@@ -248,16 +252,16 @@ function mountRequests(cfg: RunConfig): MountRequest[] {
   return [...own, ...from];
 }
 
-/** The overlay's three directories, and the image's layers (shifted for a user namespace). */
-function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
+/** The overlay's three directories over the image's layers (`lowerDirs`, shifted already for a user namespace). */
+function prepareRootfs(sys: Sys, host: Host, dir: string, lowerDirs: string[], cfg: RunConfig, ids: IdRange | null, mounts: PreparedMounts): RootfsSpec {
   // With --storage-opt size (every lab sandbox), everything the container writes lands on a
   // filesystem of that size (disk.ts).
-  const writable = cfg.diskBytes ? mountDisk(dir, cfg.diskBytes) : dir;
+  const writable = cfg.diskBytes ? host.mountDisk(dir, cfg.diskBytes) : dir;
   const spec: RootfsSpec = {
     rootfs: path.join(dir, 'rootfs'),
     upperDir: path.join(writable, 'upper'),
     workDir: path.join(writable, 'work'),
-    lowerDirs: ids ? shiftedLayers(layerDirs, ids.base) : layerDirs,
+    lowerDirs,
     readOnly: cfg.readOnly,
     volumes: mounts.binds,
     tmpfs: mounts.tmpfs,
@@ -269,7 +273,7 @@ function prepareRootfs(dir: string, layerDirs: string[], cfg: RunConfig, ids: Id
   if (ids) {
     reachableByUsernsRoot(spec.rootfs);
     // Root inside is ids.base outside: it must own the upper layer to write to it.
-    for (const d of [spec.upperDir, spec.workDir]) fs.chownSync(d, ids!.base, ids!.base);
+    for (const d of [spec.upperDir, spec.workDir]) sys.chown(d, ids!.base, ids!.base);
   }
   return spec;
 }
@@ -294,8 +298,8 @@ function reachableByUsernsRoot(rootfs: string): void {
   }
 }
 
-function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null): Cgroup | null {
-  const driver = detectCgroups(sys, { sub: cfg.cgroupParent });
+function makeCgroup(sys: Sys, host: Host, cfg: RunConfig, name: string, ids: IdRange | null): Cgroup | null {
+  const driver = host.cgroups(cfg.cgroupParent);
   const cg = driver.create(name);
   try {
     cg.setLimits({
@@ -303,6 +307,7 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
       cpuQuotaUs: cfg.cpus?.quotaUs,
       cpuPeriodUs: cfg.cpus?.periodUs,
       pidsMax: cfg.pidsLimit,
+      blockIO: cfg.blockIO,
     });
     restrictDevices(sys, cg, cfg.devices);
     if (cfg.lab && ids) {
@@ -315,17 +320,12 @@ function makeCgroup(sys: Sys, cfg: RunConfig, name: string, ids: IdRange | null)
   return cg;
 }
 
-
-
-
-
-
-
-export function readNamespaces(pid: number): Record<string, string> {
+/** Which namespaces `pid` is in: the links' text, "pid:[4026532201]" (what `box inspect` shows, and box exec compares). */
+export function readNamespaces(sys: Sys, pid: number): Record<string, string> {
   const out: Record<string, string> = {};
   for (const ns of ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']) {
     try {
-      out[ns] = fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
+      out[ns] = sys.readlink(`/proc/${pid}/ns/${ns}`);
     } catch {
       /* gone already, or not supported */
     }

@@ -39,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -602,6 +603,9 @@ static long run_op(int i, struct op *o)
 		return fd < 0 ? -1 : close(fd);
 	}
 	if (IS("symlink")) return exists_ok(symlink(a[1], a[2]));
+	if (IS("mknod")) return mknod(a[1], num(a[2]), makedev(num(a[3]), num(a[4])));
+	if (IS("chmod")) return chmod(a[1], num(a[2]));
+	if (IS("lchown")) return lchown(a[1], num(a[2]), num(a[3]));
 	if (IS("chdir")) return chdir(a[1]);
 	if (IS("rootfd")) return root_fd = open(a[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (IS("rlimit")) {

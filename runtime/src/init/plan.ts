@@ -94,6 +94,20 @@ export class Plan {
   touch(path: string) {
     return this.push(['touch', path], 'open', `${q(path)}, O_CREAT`);
   }
+  /** mknod(2): a device node (type c or b, with its numbers) or a fifo (p); the mode passes through the umask. */
+  mknod(path: string, type: 'c' | 'b' | 'p', mode: number, major: number, minor: number) {
+    const ifmt = { c: 0o020000, b: 0o060000, p: 0o010000 }[type];
+    const name = { c: 'S_IFCHR', b: 'S_IFBLK', p: 'S_IFIFO' }[type];
+    return this.push(['mknod', path, `0${(ifmt | mode).toString(8)}`, major, minor], 'mknod',
+      `${q(path)}, ${name}|0${mode.toString(8)}${type === 'p' ? '' : `, makedev(${major}, ${minor})`}`);
+  }
+  chmod(path: string, mode: number) {
+    return this.push(['chmod', path, `0${mode.toString(8)}`], 'chmod', `${q(path)}, 0${mode.toString(8)}`);
+  }
+  /** lchown(2): the owner of `path` itself, a symlink not followed. */
+  lchown(path: string, uid: number, gid: number) {
+    return this.push(['lchown', path, uid, gid], 'lchown', `${q(path)}, ${uid}, ${gid}`);
+  }
   symlink(target: string, path: string) {
     return this.push(['symlink', target, path], 'symlink', `${q(target)}, ${q(path)}`);
   }

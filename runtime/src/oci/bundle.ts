@@ -6,7 +6,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_UNBINDABLE, type NamespaceName } from '../sys/constants.ts';
+import { execFileSync } from 'node:child_process';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_UNBINDABLE, type NamespaceName } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { RunConfig } from '../container/config.ts';
 import type { ProcessSpec } from '../container/build-plan.ts';
@@ -15,6 +16,9 @@ import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
 import { CAPABILITIES, capMask } from '../security/capabilities.ts';
 import { readHooks, type Hooks } from './hooks.ts';
+import { cgroupPlace, moreLimits, type OciMoreResources } from './resources.ts';
+import { readDevices, type OciDevice, type OciDeviceRule } from './devices.ts';
+import type { DeviceRule } from '../cgroups/devices.ts';
 
 export interface OciSpec {
   ociVersion?: string;
@@ -44,7 +48,9 @@ export interface OciSpec {
       memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
       cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string; realtimeRuntime?: number; realtimePeriod?: number };
       pids?: { limit?: number };
-    };
+      devices?: OciDeviceRule[];
+    } & OciMoreResources;
+    devices?: OciDevice[];
     seccomp?: SeccompProfile;
     sysctl?: Record<string, string>;
     maskedPaths?: string[];
@@ -62,14 +68,23 @@ export interface Bundle {
   proc: ProcessSpec;
   rootfs: RootfsSpec;
   limits: Limits;
+  /** What box leaves out of the config, as runc does (kernel memory limits): create shows them as warnings. */
+  warnings: string[];
   /** linux.cgroupsPath as box's driver takes it: an absolute parent and a name (else box's own). */
   cgroup: { parent: string; name?: string };
   /** process.rlimits, by number; process.oomScoreAdj. */
   rlimits: { resource: number; name: string; soft: bigint; hard: bigint }[];
   oomScoreAdj?: number;
-  /** Namespaces to join rather than create: linux.namespaces[].path. */
+  /** Namespaces to join rather than create: linux.namespaces[].path, in the order to join them. */
   joins: { path: string; flag: number }[];
+  /**
+   * A user namespace joined by path: its maps are the namespace's own (box writes none), read
+   * here for the ids of its root on the host; setgroups false where its setgroups file says deny.
+   */
+  userJoin?: { path: string; rootUid: number; rootGid: number; setgroups: boolean };
   hooks: Hooks;
+  /** The cgroup's device rules in order, the last match deciding (oci/devices.ts). */
+  deviceRules: DeviceRule[];
   /** With a user namespace: uid_map and gid_map as box writes them ("inside outside count" lines). */
   idMaps?: { uid: string; gid: string; rootUid: number; rootGid: number };
 }
@@ -78,9 +93,16 @@ export interface Bundle {
 const NS: Record<string, NamespaceName> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup' };
 // Joined by path: entered with setns(2) before box builds the root. A pid namespace holds
 // only the children of whoever setns's into it, so box-init forks after (oci/runtime.ts); in a
-// joined mount namespace box builds the root there, as runc does (not a user namespace: its
-// id maps are box's to write).
-const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS, pid: CLONE_NEWPID, mount: CLONE_NEWNS };
+// joined mount namespace box builds the root there, as runc does. A joined user namespace
+// already has its id maps: box-init becomes its root, and namespaces made after are its.
+const JOINABLE: Record<string, number> = { network: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS, pid: CLONE_NEWPID, mount: CLONE_NEWNS, user: CLONE_NEWUSER };
+// The kernel's names, as readlink(/proc/PID/ns/X) shows them ("net:[4026531840]").
+const KERNEL_NAME: Record<string, string> = { network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', pid: 'pid', user: 'user' };
+// The order of the joins, as runc's: the others first while box-init is still the host's root
+// (it may join any namespace), then the user namespace, then the mount namespace, whose
+// /proc is another: its path is opened last. A joined mount namespace must be owned by the
+// joined user namespace (e.g. made by the same `unshare -U -m`), or setns(2) refuses it.
+const JOIN_RANK = (flag: number) => (flag === CLONE_NEWUSER ? 1 : flag === CLONE_NEWNS ? 2 : 0);
 
 // Mount options as runc parses them: flags set or cleared, the rest is the filesystem's data.
 const SETS: Record<string, number> = { ro: MS_RDONLY, nosuid: MS_NOSUID, nodev: MS_NODEV, noexec: MS_NOEXEC, strictatime: MS_STRICTATIME };
@@ -97,7 +119,6 @@ export function mountOptions(options: string[]): { flags: number; data: string }
   return { flags, data: data.join(',') };
 }
 
-export const OCI_CGROUP_PARENT = '/box-oci';
 
 // RLIMIT_* by number (asm-generic/resource.h).
 const RLIMITS = ['RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE',
@@ -145,6 +166,77 @@ function idMappings(file: string, userns: boolean, uids: IdMapping[] | undefined
   };
   const host0 = (maps: IdMapping[]) => maps.find((m) => m.containerID === 0)!.hostID;
   return { uid: text('uidMappings', uids), gid: text('gidMappings', gids), rootUid: host0(uids!), rootGid: host0(gids!) };
+}
+
+/**
+ * A file of /proc/PID for the user namespace at nsPath: that process's own for a
+ * /proc/PID/ns/user path; for another (a bind-mounted namespace file), read by a process that
+ * joins it (nsenter). Either way uid_map's outside ids are the parent namespace's: the host's.
+ */
+function readOfUserns(file: string, nsPath: string, name: string): string {
+  const m = /^\/proc\/(\d+)\/(?:task\/\d+\/)?ns\/user$/.exec(nsPath);
+  try {
+    if (m) return fs.readFileSync(`/proc/${m[1]}/${name}`, 'utf8');
+    return execFileSync('nsenter', [`--user=${nsPath}`, '--preserve-credentials', 'cat', `/proc/self/${name}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT' && !m) throw new UserError('nsenter is missing (it reads a joined user namespace\'s id maps); install util-linux');
+    throw new UserError(`${file}: cannot read ${name} of the user namespace ${nsPath} (${(e.stderr || e.message).trim().split('\n')[0]}); is its process still running?`);
+  }
+}
+
+function parseIdMap(text: string): IdMapping[] {
+  return text.trim().split('\n').filter(Boolean).map((l) => {
+    const [containerID, hostID, size] = l.trim().split(/\s+/).map(Number);
+    return { containerID, hostID, size };
+  });
+}
+
+const sameMaps = (a: IdMapping[], b: IdMapping[]) => {
+  const key = (m: IdMapping[]) => JSON.stringify([...m].sort((x, y) => x.containerID - y.containerID).map((r) => [r.containerID, r.hostID, r.size]));
+  return key(a) === key(b);
+};
+
+/**
+ * A user namespace joined by path keeps the maps it has (only one write to uid_map is ever
+ * allowed). As runc: the config may repeat them, but maps that differ are an error; box-init
+ * becomes the namespace's root after setns(2), so it must map id 0.
+ */
+function joinedUserns(file: string, nsPath: string, uids: IdMapping[] | undefined, gids: IdMapping[] | undefined): NonNullable<Bundle['userJoin']> {
+  // setns(2) into one's own user namespace is EINVAL: say which it is.
+  if (fs.readlinkSync('/proc/self/ns/user') === readlinkOrNull(nsPath)) throw new UserError(`${file}: ${nsPath} is the host's own user namespace, not one to join; give a container's, or remove the user namespace`);
+  const uid = parseIdMap(readOfUserns(file, nsPath, 'uid_map'));
+  const gid = parseIdMap(readOfUserns(file, nsPath, 'gid_map'));
+  if ((uids?.length || gids?.length) && !(sameMaps(uid, uids ?? []) && sameMaps(gid, gids ?? []))) {
+    throw new UserError(`${file}: linux.uidMappings/gidMappings differ from the maps of the user namespace ${nsPath} it joins; remove them (a joined namespace keeps its own)`);
+  }
+  const root = (maps: IdMapping[]) => maps.find((m) => m.containerID === 0);
+  const u = root(uid), g = root(gid);
+  if (!u || !g) throw new UserError(`${file}: the user namespace ${nsPath} does not map id 0 (uid_map: ${uid.length ? 'no 0' : 'empty'}); box becomes its root, as runc: join one that maps it, e.g. made by unshare -U --map-root-user`);
+  // "deny" (what unshare --map-root-user writes): setgroups(2) fails there, for good.
+  const setgroups = readOfUserns(file, nsPath, 'setgroups').trim() !== 'deny';
+  return { path: nsPath, rootUid: u.hostID, rootGid: g.hostID, setgroups };
+}
+
+function readlinkOrNull(p: string): string | null {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** A /proc/PID/ns/X path names its kind in its link ("uts:[4026531838]"): a path of another kind is an error. */
+function checkNsKind(file: string, type: string, nsPath: string): void {
+  let link: string;
+  try {
+    link = fs.readlinkSync(nsPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file}: namespace path ${nsPath} does not exist`);
+    return; // not a link: a bind-mounted namespace file, whose kind setns(2) checks
+  }
+  const kind = /^(\w+):\[/.exec(link)?.[1];
+  if (kind && kind !== KERNEL_NAME[type]) throw new UserError(`${file}: namespace path ${nsPath} is a ${kind} namespace, not ${KERNEL_NAME[type]} (type "${type}"); give a /proc/PID/ns/${KERNEL_NAME[type]} path`);
 }
 
 /**
@@ -197,7 +289,12 @@ export function ociProcess(p: NonNullable<OciSpec['process']>): ProcessSpec {
   };
 }
 
-export function readBundle(bundleDir: string): Bundle {
+/**
+ * `running`: for exec into a container made from it. Its namespaces are joined through its
+ * own process then, so the config's namespace paths are neither checked nor read: whoever
+ * held them may be gone, while the container keeps the namespaces alive.
+ */
+export function readBundle(bundleDir: string, { running = false } = {}): Bundle {
   const dir = path.resolve(bundleDir);
   const file = path.join(dir, 'config.json');
   let spec: OciSpec;
@@ -228,32 +325,48 @@ export function readBundle(bundleDir: string): Bundle {
   const joins: Bundle['joins'] = [];
   let userns = false;
   for (const ns of spec.linux?.namespaces ?? []) {
-    if (ns.type === 'user') {
-      if (ns.path) throw new UserError(`${file}: joining a user namespace by path is not supported; remove its path to make a new one`);
-      userns = true;
-      continue;
-    }
     const name = NS[ns.type];
-    if (!name) throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
+    if (!name && ns.type !== 'user') throw new UserError(`${file}: unknown namespace type '${ns.type}' in linux.namespaces`);
     if (ns.path) {
-      if (!(ns.type in JOINABLE)) throw new UserError(`${file}: joining a ${ns.type} namespace by path is not supported; only network, ipc, uts, pid and mount`);
-      if (!fs.existsSync(ns.path)) throw new UserError(`${file}: namespace path ${ns.path} does not exist`);
+      if (!(ns.type in JOINABLE)) throw new UserError(`${file}: joining a ${ns.type} namespace by path is not supported; only network, ipc, uts, pid, mount and user`);
+      if (!running) checkNsKind(file, ns.type, ns.path);
       joins.push({ path: ns.path, flag: JOINABLE[ns.type] });
-    } else namespaces.push(name);
+    } else if (ns.type === 'user') userns = true;
+    else namespaces.push(name);
   }
+  joins.sort((a, b) => JOIN_RANK(a.flag) - JOIN_RANK(b.flag));
   const joinsMount = joins.some((j) => j.flag === CLONE_NEWNS);
-  if (!namespaces.includes('mnt') && !joinsMount) throw new UserError(`${file}: linux.namespaces must include a mount namespace, new or joined by path: box builds the root in one`);
-  if (joinsMount && userns) throw new UserError(`${file}: joining a mount namespace by path together with a new user namespace is not supported; drop one of them`);
-  // The mount namespace last: the other paths (/proc/PID/ns/...) are the host's until then.
-  joins.sort((a, b) => Number(a.flag === CLONE_NEWNS) - Number(b.flag === CLONE_NEWNS));
+  const userPath = joins.find((j) => j.flag === CLONE_NEWUSER)?.path;
+  // A mount namespace joined by path belongs to the user namespace that made it: root in a new
+  // user namespace has no CAP_SYS_ADMIN over it, and every mount of the root would fail (EPERM).
+  if (joinsMount && userns) throw new UserError(`${file}: a mount namespace joined by path cannot be used from a new user namespace (mounts there need CAP_SYS_ADMIN in the user namespace that owns it); join that user namespace by path too, or make a new mount namespace`);
 
+  // Without a UTS namespace, new or joined, sethostname(2) would rename the host (runc's rule and words).
+  if (spec.hostname && !namespaces.includes('uts') && !joins.some((j) => j.flag === CLONE_NEWUTS)) {
+    throw new UserError(`${file}: unable to set hostname without a private UTS namespace; add {"type": "uts"} to linux.namespaces or remove "hostname"`);
+  }
+  // No mount namespace, new or joined: runc's chroot (oci/host-mountns.ts). What would need one is refused, as runc does.
+  const hostMountNs = !namespaces.includes('mnt') && !joinsMount;
+  if (hostMountNs) {
+    const without = `without a mount namespace of its own; add {"type": "mount"} to linux.namespaces`;
+    if (userns || userPath) throw new UserError(`${file}: a user namespace cannot be used ${without} (its root may not mount in the host's)`);
+    if (spec.linux?.maskedPaths?.length || spec.linux?.readonlyPaths?.length) throw new UserError(`${file}: linux.maskedPaths and readonlyPaths cannot be applied ${without} (runc: "unable to restrict sys entries without a private MNT namespace")`);
+    if (spec.linux?.rootfsPropagation) throw new UserError(`${file}: linux.rootfsPropagation cannot be set ${without} (it would change the host's mounts)`);
+  }
   for (const list of ['maskedPaths', 'readonlyPaths'] as const) {
     const rel = spec.linux?.[list]?.find((p) => !p.startsWith('/'));
     if (rel !== undefined) throw new UserError(`${file}: linux.${list} '${rel}' is not an absolute path; write it as the container sees it, e.g. /proc/kcore`);
   }
-  const idMaps = idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
-  if (idMaps) checkSearchable(file, root, idMaps.rootUid, idMaps.rootGid);
+  const userJoin = userPath && !running ? joinedUserns(file, userPath, spec.linux?.uidMappings, spec.linux?.gidMappings) : undefined;
+  const idMaps = userPath ? undefined : idMappings(file, userns, spec.linux?.uidMappings, spec.linux?.gidMappings);
+  const nsRoot = idMaps ? { uid: idMaps.rootUid, gid: idMaps.rootGid } : userJoin ? { uid: userJoin.rootUid, gid: userJoin.rootGid } : undefined;
+  if (nsRoot) checkSearchable(file, root, nsRoot.uid, nsRoot.gid);
+  // runc skips setgroups(2) where the namespace denies it; supplementary groups cannot be set there.
+  if (userJoin && !userJoin.setgroups && p.user?.additionalGids?.length) {
+    throw new UserError(`${file}: process.user.additionalGids cannot be set: the user namespace ${userJoin.path} denies setgroups(2) (its setgroups file says deny); remove them`);
+  }
   checkSysctls(file, spec.linux?.sysctl ?? {}, (spec.linux?.namespaces ?? []).map((n) => n.type));
+  const devices = readDevices(file, spec.linux?.devices, spec.linux?.resources?.devices, userns);
 
   const volumes: Volume[] = [];
   const tmpfs: NonNullable<RootfsSpec['tmpfs']> = [];
@@ -283,15 +396,18 @@ export function readBundle(bundleDir: string): Bundle {
   };
   capList(p.capabilities?.bounding, 'bounding');
   const proc = ociProcess(p);
+  if (userJoin && !userJoin.setgroups) proc.keepGroups = true;
   const rootfs: RootfsSpec = {
     rootfs: root, given: true, lowerDirs: [root], upperDir: path.join(root, '.box-no-upper'), workDir: '',
-    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [],
+    readOnly: !!spec.root.readonly, volumes, tmpfs, chroot: false, devices: [], nodes: devices.nodes,
     // The config's lists, as runc: none given, nothing masked (engines send runc's defaults).
     maskPaths: true, maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
-    sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation),
+    sysctl: spec.linux?.sysctl, rootPropagation: rootPropagation(file, spec.linux?.rootfsPropagation), hostMountNs,
   };
   const r = spec.linux?.resources;
+  const more = moreLimits(r);
   const limits: Limits = {
+    ...more.limits,
     memoryBytes: r?.memory?.limit && r.memory.limit > 0 ? r.memory.limit : undefined,
     cpuQuotaUs: r?.cpu?.quota && r.cpu.quota > 0 ? r.cpu.quota : undefined,
     cpuPeriodUs: r?.cpu?.period || undefined,
@@ -308,13 +424,6 @@ export function readBundle(bundleDir: string): Bundle {
     swappiness: r?.memory?.swappiness ?? undefined,
     disableOomKiller: r?.memory?.disableOOMKiller || undefined,
   };
-  // cgroupsPath "/libpod_parent/libpod-ID" (podman's, cgroupfs): that directory in every
-  // hierarchy. Without one, or a relative one, under /box-oci: a fixed place, not one relative
-  // to the caller's cgroup, since create and delete may be called from different cgroups.
-  const cgPath = spec.linux?.cgroupsPath;
-  const cgroup = cgPath?.startsWith('/')
-    ? { parent: path.posix.dirname(cgPath), name: path.posix.basename(cgPath) }
-    : { parent: OCI_CGROUP_PARENT, name: cgPath ? path.posix.basename(cgPath) : undefined };
-  if (cgPath && cgPath.includes(':')) throw new UserError(`${file}: linux.cgroupsPath '${cgPath}' is a systemd slice path; box manages cgroups itself (cgroupfs): use a path like /mygroup/ID`);
-  return { dir, spec, cfg, proc, rootfs, limits, joins, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps };
+  const cgroup = cgroupPlace(file, spec.linux?.cgroupsPath);
+  return { dir, spec, cfg, proc, rootfs, limits, warnings: more.warnings, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps, deviceRules: devices.rules };
 }

@@ -12,7 +12,7 @@ import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../init/plan.ts';
 import { SyncPoint } from '../init/sync-point.ts';
-import { joinNamespaces } from './join.ts';
+import { joinNamespaces, setgroupsAllowed } from './join.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { ociProcess, readBundle, type OciSpec } from './bundle.ts';
@@ -38,7 +38,7 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   const st = readOciState(o.root, o.id);
   if (st.status !== 'running') throw new UserError(`cannot exec in container "${o.id}": it is ${st.status}, not running`);
   const first = st.initPid ?? st.pid;
-  const b = readBundle(st.bundle);
+  const b = readBundle(st.bundle, { running: true });
   let p: NonNullable<OciSpec['process']>;
   if (o.processFile) {
     try {
@@ -50,6 +50,8 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   if (!p.args?.length) throw new UserError('give the command to run: box exec ID COMMAND..., or --process FILE');
   checkConsole(o.processFile ?? 'exec', !!p.terminal, o.consoleSocket);
   checkPreserveFds(o.preserveFds);
+  const keepGroups = !setgroupsAllowed(first);
+  if (keepGroups && p.user?.additionalGids?.length) throw new UserError(`process.user.additionalGids cannot be set: the container's user namespace denies setgroups(2); remove them`);
 
   const plan = new Plan();
   if (o.consoleSocket) plan.consoleSocket(o.consoleSocket);
@@ -61,6 +63,7 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   const proc: ProcessSpec = {
     ...ociProcess({ capabilities: o.processFile ? undefined : b.spec.process?.capabilities, ...p }),
     env: [...(p.env ?? b.proc.env), ...o.env], cwd: o.cwd ?? p.cwd ?? '/', preserveFds: o.preserveFds,
+    keepGroups,
   };
   const cfg = {
     ...b.cfg,

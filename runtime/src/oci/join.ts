@@ -26,7 +26,20 @@ export function joinNamespaces(plan: Plan, pid: number): boolean {
     plan.setns(`/proc/${pid}/ns/${ns}`, NAMESPACES[ns]);
     // We keep our ids (host root) after joining; become the namespace's root, which maps to
     // an unprivileged id outside: host root must not act on the container's behalf.
-    if (ns === 'user') plan.setgroups([]).setresgid(0).setresuid(0);
+    // setgroups(2) only where the namespace allows it (`unshare --map-root-user` writes "deny").
+    if (ns === 'user') {
+      if (setgroupsAllowed(pid)) plan.setgroups([]);
+      plan.setresgid(0).setresuid(0);
+    }
   }
   return link(pid, 'pid') !== link('self', 'pid');
+}
+
+/** Whether setgroups(2) works in the user namespace of `pid` (its setgroups file says "allow"). */
+export function setgroupsAllowed(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() !== 'deny';
+  } catch {
+    return true;
+  }
 }

@@ -22,13 +22,14 @@ import type { Cgroup } from '../cgroups/types.ts';
 import { containerPlan } from '../container/build-plan.ts';
 import { SyncPoint } from '../init/sync-point.ts';
 import { spawnInit } from '../container/init-stage.ts';
-import { restrictDevices } from '../cgroups/devices.ts';
+import { applyDeviceRules } from '../cgroups/devices.ts';
 import { Plan } from '../init/plan.ts';
-import { CLONE_NEWPID, PR_SET_PDEATHSIG } from '../sys/constants.ts';
+import { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, PR_SET_PDEATHSIG } from '../sys/constants.ts';
 import { UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { readBundle } from './bundle.ts';
 import { runHooks, runHooksWarn, type HookState } from './hooks.ts';
+import { detachRoot, mountsAt } from './host-mountns.ts';
 import { checkId, containerDir, fifoPath, OCI_VERSION, readOciState, writeOciState, type OciState } from './state.ts';
 
 
@@ -83,24 +84,29 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
   }
   let cgroup: Cgroup | null = null;
   let reaper = 0;
+  // Without a mount namespace its mounts are the host's: the ones at its root now are not its.
+  const hostMounts = b.rootfs.hostMountNs ? { root: b.rootfs.rootfs, before: mountsAt(b.rootfs.rootfs) } : undefined;
   try {
     const fifo = fifoPath(o.root, o.id);
     execFileSync('mkfifo', ['-m', '0600', fifo]);
     // In a user namespace box-init reopens it as the container's root, an unprivileged id here (as runc).
-    if (b.idMaps) fs.chownSync(fifo, b.idMaps.rootUid, b.idMaps.rootGid);
+    const nsRoot = b.idMaps ? { uid: b.idMaps.rootUid, gid: b.idMaps.rootGid } : b.userJoin ? { uid: b.userJoin.rootUid, gid: b.userJoin.rootGid } : null;
+    if (nsRoot) fs.chownSync(fifo, nsRoot.uid, nsRoot.gid);
     cgroup = detectCgroups(sys, { parent: b.cgroup.parent }).create(b.cgroup.name ?? cgroupName(o.id));
-    cgroup.setLimits(b.limits);
-    // Only the harmless device nodes may be opened, whatever nodes the container makes
-    // (podman grants CAP_MKNOD): box's own rules, which are at least as strict as the
-    // config's linux.resources.devices that engines send (deny all, then the usual nodes).
-    restrictDevices(sys, cgroup, []);
+    // What this cgroup version has no file for, and runc leaves out too, is said on stderr as runc's warnings are.
+    for (const w of [...b.warnings, ...cgroup.setLimits(b.limits)]) process.stderr.write(`box: warning: ${w}\n`);
+    // The config's device rules, then the harmless nodes and its linux.devices (oci/devices.ts):
+    // engines send "deny all" first, so what else the container makes (podman grants
+    // CAP_MKNOD) cannot be opened.
+    applyDeviceRules(sys, cgroup, b.deviceRules);
     // The stop before exec: still root with every capability, in the container's namespaces.
     const plan = containerPlan(b.cfg, b.rootfs, b.proc, {}, undefined, (p) => p.sync(SyncPoint.Created).waitExecFifo());
     closeFdsBeforeFilter(plan);
     const createHooks = ['prestart', 'createRuntime', 'createContainer'].some((h) => b.hooks[h as keyof typeof b.hooks]?.length);
     if (createHooks) {
-      const pivot = plan.ops.findIndex((op) => op.args[0] === 'pivot_root'); // a bundle's root is always pivoted into
-      if (pivot < 0) throw new Error('OCI create: the plan has no pivot_root to run the create hooks before');
+      // a bundle's root is always pivoted (or, without a mount namespace, chrooted) into
+      const pivot = plan.ops.findIndex((op) => op.args[0] === 'pivot_root' || op.args[0] === 'chroot');
+      if (pivot < 0) throw new Error('OCI create: the plan has no pivot_root or chroot to run the create hooks before');
       plan.ops.splice(pivot, 0, ...new Plan().sync(SyncPoint.Hooks).ops);
     }
     // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
@@ -113,7 +119,18 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     // (runc sets rlimits later and, on this host, fails podman's RLIMIT_NPROC with EPERM.)
     for (const r of b.rlimits) first.rlimit(r.resource, r.name, r.soft, r.hard);
     if (b.oomScoreAdj !== undefined) first.writeFile('/proc/self/oom_score_adj', String(b.oomScoreAdj));
-    for (const j of b.joins) first.setns(j.path, j.flag);
+    for (const j of b.joins) {
+      first.setns(j.path, j.flag);
+      // The config's hostname in a joined UTS namespace too, as runc (box's plan sets it only in a new one).
+      if (j.flag === CLONE_NEWUTS && b.cfg.hostname) first.sethostname(b.cfg.hostname);
+      // In a joined user namespace box-init still has the host's ids (unmapped there): become
+      // its root, as runc does, so that what it makes next (namespaces, mounts) is the
+      // namespace's. Its maps are its own: box writes none.
+      if (j.flag === CLONE_NEWUSER) {
+        if (b.userJoin!.setgroups) first.setgroups([]);
+        first.setresgid(0).setresuid(0);
+      }
+    }
     // setns into a PID namespace moves only our future children there: fork, as runc does.
     const joinsPid = b.joins.some((j) => j.flag === CLONE_NEWPID);
     if (joinsPid) first.fork();
@@ -124,7 +141,14 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     const waiting = new Promise<void>((resolve) => { created = resolve; });
     const init = spawnInit({
       plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds,
-      onProcess: (pid) => cg.addProcess(pid),
+      onProcess: (pid) => {
+        try {
+          cg.addProcess(pid);
+        } catch (err) {
+          // Gone already (a step failed: a mount the kernel refused): box-init's own report says why, not this.
+          if (!exited(pid)) throw err;
+        }
+      },
       onSync: async (pid, point) => {
         // A user namespace: box-init waits, just made, for its id maps (the host's root writes them).
         if (point === SyncPoint.IdMap && b.idMaps) {
@@ -146,7 +170,7 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
         writeOciState(o.root, {
           ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: statePid, bundle: b.dir, rootfs: b.rootfs.rootfs,
           created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
-          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid, hooks: b.hooks,
+          cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid, hooks: b.hooks, hostMounts,
         });
         created();
       },
@@ -170,8 +194,18 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
       cgroup.killAll();
       cgroup.destroy();
     }
+    if (hostMounts) detachRoot(hostMounts.root, hostMounts.before);
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Whether a process has exited (a zombie not yet reaped, or gone). */
+function exited(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -281,6 +315,7 @@ export async function deleteContainer(sys: Sys, root: string, id: string, force:
       /* gone already */
     }
   }
+  if (st.hostMounts) detachRoot(st.hostMounts.root, st.hostMounts.before);
   fs.rmSync(containerDir(root, id), { recursive: true, force: true });
   await runHooksWarn('poststop', st.hooks ?? {}, hookState(st, 'stopped'), sys.trace);
 }

@@ -31,6 +31,8 @@ export interface OciState {
   initPid?: number;
   /** config.json's hooks, kept for start and delete (the bundle may be gone by then). */
   hooks?: Hooks;
+  /** Without a mount namespace: its root, where its mounts are in the host's, and the mount ids there before it (oci/host-mountns.ts). */
+  hostMounts?: { root: string; before: number[] };
 }
 
 // runc's rule for ids: a name that is safe as one path component.

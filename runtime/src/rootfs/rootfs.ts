@@ -23,6 +23,20 @@ export interface Volume {
   order?: number;
 }
 
+/** A node to make in the container's /dev (an OCI config's linux.devices, checked in oci/devices.ts). */
+export interface DeviceNode {
+  /** Where, as the container sees it: /dev/... */
+  path: string;
+  type: 'c' | 'b' | 'p';
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** In a user namespace, where mknod is refused: the host's node to bind instead. */
+  bind?: string;
+}
+
 export interface RootfsSpec {
   /** Mount point of the merged root (an empty directory). */
   rootfs: string;
@@ -37,6 +51,8 @@ export interface RootfsSpec {
   maskPaths: boolean;
   /** Extra device nodes to pass through, e.g. /dev/kvm. */
   devices: string[];
+  /** Nodes to make in its /dev (an OCI config's linux.devices). */
+  nodes?: DeviceNode[];
   /** tmpfs mounts, e.g. the lab's /var/lib/box (overlayfs cannot be the upper layer of another overlay). */
   tmpfs?: { path: string; options: string; flags?: number; order?: number }[];
   /**
@@ -61,6 +77,12 @@ export interface RootfsSpec {
    * mount namespace: every mount was made private when it was created.
    */
   rootPropagation?: number;
+  /**
+   * No mount namespace of the container's own (an OCI config without one): the mounts are
+   * made in the host's, below the root's bind, which is made private first; chroot, since
+   * pivot_root would move the host's own root (oci/host-mountns.ts removes them at delete).
+   */
+  hostMountNs?: boolean;
 }
 
 // Paths runc masks by default: kernel internals a container has no business reading.
@@ -112,6 +134,8 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   // a user namespace, mounts copied from the parent namespace are locked and pivot_root into
   // one fails with EINVAL.) Locked mounts below it stay locked in the copy.
   plan.mount(R, R, null, MS_BIND | MS_REC);
+  // In the host's namespace, only this bind stops propagation: nothing below it reaches the host's other mounts.
+  if (spec.hostMountNs) plan.mount(null, R, null, MS_REC | MS_PRIVATE);
   // An OCI bundle's mounts go in their listed order (the spec's MUST), after box's own /proc,
   // /dev and /sys; box's containers bind volumes first. (With a user namespace they were bound
   // before it, as real root: volumesBound.)
@@ -124,7 +148,8 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   const dev = at('/dev');
   plan.mkdir(dev);
   plan.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=65536k');
-  for (const name of SAFE_DEVICES) bindFile(plan, `/dev/${name}`, `${dev}/${name}`, 0);
+  const listed = new Set((spec.nodes ?? []).map((n) => n.path));
+  for (const name of SAFE_DEVICES.filter((n) => !listed.has(`/dev/${n}`))) bindFile(plan, `/dev/${name}`, `${dev}/${name}`, 0);
   for (const device of spec.devices) {
     if (!fs.existsSync(device)) throw new NotFoundError(`--device ${device}: no such device on this host`);
     bindFile(plan, device, path.join(dev, path.basename(device)), 0);
@@ -143,6 +168,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   plan.symlink('/proc/self/fd/0', `${dev}/stdin`);
   plan.symlink('/proc/self/fd/1', `${dev}/stdout`);
   plan.symlink('/proc/self/fd/2', `${dev}/stderr`);
+  for (const node of spec.nodes ?? []) makeNode(plan, dev, node);
 
   plan.mkdir(at('/sys'));
   plan.mount('sysfs', at('/sys'), 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -195,7 +221,7 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
     }
   }
 
-  if (spec.chroot) {
+  if (spec.chroot || spec.hostMountNs) {
     // chroot(2) only changes how "/" is resolved for this process. The old root is still
     // mounted and reachable (e.g. through /proc/1/root or a second chroot): not isolation.
     plan.chdir(R).chroot('.').chdir('/');
@@ -229,6 +255,23 @@ function bindVolume(plan: Plan, spec: RootfsSpec, v: Volume): void {
     // (nosuid, nodev, noexec) must be repeated or the kernel refuses (EPERM).
     plan.mountIn(null, R, inside, null, MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags(v.host));
   }
+}
+
+/**
+ * A node of the config's in the container's /dev (a tmpfs box just mounted, so nothing in it
+ * is the image's), with its parent directories. mknod's mode passes through the umask: chmod
+ * after it. In a user namespace the kernel refuses mknod of a device (it needs CAP_MKNOD in
+ * the initial one): the host's node is bound instead, keeping the host's mode and owner.
+ */
+function makeNode(plan: Plan, dev: string, node: DeviceNode): void {
+  const target = path.join(dev, node.path.slice('/dev/'.length));
+  const parents: string[] = [];
+  for (let d = path.dirname(target); d !== dev; d = path.dirname(d)) parents.unshift(d);
+  for (const d of parents) plan.mkdir(d);
+  if (node.bind) return bindFile(plan, node.bind, target, 0);
+  plan.mknod(target, node.type, node.mode, node.major, node.minor);
+  plan.chmod(target, node.mode);
+  plan.lchown(target, node.uid, node.gid);
 }
 
 function bindFile(plan: Plan, host: string, target: string, extra: number): void {

@@ -21,6 +21,8 @@ export interface Libc {
   address(buf: Buffer): bigint;
   /** mknod(2): a device node (glibc exports it as a symbol since 2.33). */
   mknod(path: string, mode: number, dev: bigint): number;
+  /** umount2(2): with MNT_DETACH, the mount leaves the tree now and goes when its last user does (umount -l). */
+  umount2(target: string, flags: number): number;
 }
 
 const SYS_bpf = 321;
@@ -55,6 +57,7 @@ export function libc(): Libc {
     // copy), so this is the address the kernel must be given.
     address: (buf: Buffer) => BigInt(k.address(memset(buf, 0, 0))),
     mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
   };
   return cached;
 }

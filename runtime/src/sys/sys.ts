@@ -4,13 +4,21 @@
 //
 // Most of a container's kernel work (unshare, mount, pivot_root, capset, seccomp) is made by
 // box-init, the single-threaded C stage, from a plan (container/build-plan.ts computes it,
-// init/plan.ts writes it down); what box itself asks of the kernel is mostly file writes to
-// cgroupfs and /proc, signals, and for a lab sandbox or a --device under --userns, a
-// directory, a device node and their owners (youki's Syscall trait has the same shape).
+// init/plan.ts writes it down). What box itself asks of the kernel while it starts, runs and
+// removes a container is what this interface lists: who it runs as (getuid), file writes to
+// cgroupfs and /proc, signals, the namespace links of a process (readlink), spawning box-init
+// (fork + execve), and for a lab sandbox or a --device under --userns, a directory, a device
+// node, their owners and a loop device (attached, listed, detached), and at removal the
+// unmount of a container's own filesystem (--storage-opt size). youki's Syscall trait
+// has the same shape. What needs root but is not one call (a cgroup hierarchy, a network, the
+// image store) sits behind container/host.ts, so `startContainer` and `execInContainer` run
+// whole in unit tests with a fake of both (test/unit/start-container.test.ts).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { MNT_DETACH } from './constants.ts';
 import { SysError } from './errors.ts';
 import { lastErrno, libc } from './libc.ts';
 import { q, type Trace } from './trace.ts';
@@ -42,6 +50,24 @@ export interface Sys {
    * which retries when another attacher takes the same free device first.
    */
   attachLoop(file: string): string;
+  /**
+   * The loop devices attached now, each with its backing file's identity "major:minor:inode"
+   * (LOOP_GET_STATUS64 on each; the real one reads `losetup --list`). Empty where none is.
+   */
+  loops(): { device: string; backing: string }[];
+  /** LOOP_CLR_FD: detach a loop device (the real one runs `losetup -d`). Busy, the kernel detaches it on its last close. */
+  detachLoop(device: string): void;
+  /** umount2(2) with MNT_DETACH: the mount leaves the tree now, the kernel ends it when its last user goes (umount -l). */
+  unmountDetached(path: string): void;
+  /** getuid(2): box run refuses to start without root. */
+  getuid(): number;
+  /** readlink(2): what a /proc/<pid>/ns/<type> link names ("pid:[4026532201]"); ENOENT once the process is gone. */
+  readlink(path: string): string;
+  /**
+   * fork + execve of a helper (box-init) with exactly these descriptors (0, 1, 2, then the
+   * plan and report pipes) and an empty environment: nothing of box's leaks into the container.
+   */
+  spawn(file: string, args: string[], stdio: StdioOptions): ChildProcess;
 }
 
 /** The real calls. Throws SysError naming the call on failure. */
@@ -89,6 +115,42 @@ export function realSys(trace: Trace): Sys {
         throw new Error(why);
       }
     },
+    loops() {
+      try {
+        const out = execFileSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-MAJ:MIN,BACK-INO'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        if (!out.trim()) return []; // none attached
+        const list = (JSON.parse(out) as { loopdevices: { name: string; 'back-maj:min': string; 'back-ino': number }[] }).loopdevices;
+        return list.map((l) => ({ device: l.name, backing: `${String(l['back-maj:min']).trim()}:${l['back-ino']}` }));
+      } catch {
+        return []; // no losetup, or no loop driver: nothing box could have attached
+      }
+    },
+    detachLoop(device) {
+      try {
+        execFileSync('losetup', ['-d', device], { stdio: 'ignore' });
+        trace.record({ kind: 'note', text: `losetup -d ${device} (LOOP_CLR_FD)` });
+      } catch {
+        /* gone already; if busy, the kernel detaches it on the last close (autoclear) */
+      }
+    },
+    unmountDetached(path) {
+      const args = `${q(path)}, MNT_DETACH`;
+      const rc = libc().umount2(path, MNT_DETACH);
+      const errno = rc < 0 ? lastErrno() : 0;
+      trace.record({ kind: 'syscall', call: 'umount2', args, result: rc, ...(errno ? { errno: new SysError('umount2', args, errno).code } : {}) });
+      if (errno) throw new SysError('umount2', args, errno);
+    },
+    getuid() {
+      return process.getuid?.() ?? -1;
+    },
+    readlink(path) {
+      return fs.readlinkSync(path);
+    },
+    spawn(file, args, stdio) {
+      const child = spawn(file, args, { stdio, env: {} });
+      trace.record({ kind: 'note', text: spawnText(file, args, child.pid) });
+      return child;
+    },
     mknod(path, type, mode, major, minor) {
       const args = `${q(path)}, ${type === 'b' ? 'S_IFBLK' : 'S_IFCHR'}|0${mode.toString(8)}, makedev(${major}, ${minor})`;
       const rc = libc().mknod(path, (type === 'b' ? S_IFBLK : S_IFCHR) | mode, makedev(major, minor));
@@ -97,6 +159,11 @@ export function realSys(trace: Trace): Sys {
       if (errno) throw new SysError('mknod', args, errno);
     },
   };
+}
+
+/** How the trace tells a spawn (the fake Sys says it the same way). */
+export function spawnText(file: string, args: string[], pid: number | undefined): string {
+  return `spawn ${path.basename(file)}${args.map((a) => ` ${a}`).join('')} (fork + execve): pid ${pid ?? 'none'}`;
 }
 
 /** Run a call made through Node's fs, recording it (and its errno) in the trace. */

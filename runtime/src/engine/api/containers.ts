@@ -119,12 +119,16 @@ function top({ res, params }: Call): void {
 
 // ---- create -----------------------------------------------------------------------------
 
+/** Docker's ThrottleDevice: a device path and a rate per second. */
+interface BlkioRate { Path: string; Rate: number }
+
 interface CreateBody {
   Hostname?: string; User?: string; Env?: string[]; Cmd?: string[] | null; Entrypoint?: string[] | null; Image?: string;
   WorkingDir?: string; Tty?: boolean; OpenStdin?: boolean; Labels?: Record<string, string>; ExposedPorts?: Record<string, object>;
   Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
   HostConfig?: {
     Binds?: string[] | null; Memory?: number; NanoCpus?: number; CpuQuota?: number; CpuPeriod?: number; PidsLimit?: number | null;
+    BlkioWeight?: number; BlkioDeviceReadBps?: BlkioRate[] | null; BlkioDeviceWriteBps?: BlkioRate[] | null; BlkioDeviceReadIOps?: BlkioRate[] | null; BlkioDeviceWriteIOps?: BlkioRate[] | null;
     RestartPolicy?: { Name?: string; MaximumRetryCount?: number }; AutoRemove?: boolean; NetworkMode?: string;
     PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean;
     ReadonlyRootfs?: boolean; CapAdd?: string[] | null; CapDrop?: string[] | null; Tmpfs?: Record<string, string>;
@@ -149,6 +153,11 @@ export function runArgsFrom(b: CreateBody, name: string | null): string[] {
   if (h.NanoCpus) a.push('--cpus', String(h.NanoCpus / 1e9));
   else if (h.CpuQuota && h.CpuPeriod) a.push('--cpus', String(h.CpuQuota / h.CpuPeriod));
   if (h.PidsLimit && h.PidsLimit > 0) a.push('--pids-limit', String(h.PidsLimit));
+  if (h.BlkioWeight) a.push('--blkio-weight', String(h.BlkioWeight));
+  const rates: [BlkioRate[] | null | undefined, string][] = [
+    [h.BlkioDeviceReadBps, '--device-read-bps'], [h.BlkioDeviceWriteBps, '--device-write-bps'], [h.BlkioDeviceReadIOps, '--device-read-iops'], [h.BlkioDeviceWriteIOps, '--device-write-iops'],
+  ];
+  for (const [list, flag] of rates) for (const r of list ?? []) a.push(flag, `${r.Path}:${r.Rate}`);
   const rp = h.RestartPolicy;
   if (rp?.Name && rp.Name !== 'no') a.push('--restart', rp.MaximumRetryCount ? `${rp.Name}:${rp.MaximumRetryCount}` : rp.Name);
   if (h.AutoRemove) a.push('--rm');
@@ -293,7 +302,7 @@ async function remove({ res, params, query }: Call): Promise<void> {
     while (Date.now() < deadline && readState(s.id) && readState(s.id)!.status !== 'exited') await new Promise((r) => setTimeout(r, 20));
   }
   if (fs.existsSync(containerDir(s.id))) {
-    removeContainerFiles(s.id);
+    removeContainerFiles(realSys(nullTrace), s.id);
     releaseName(s.name, s.id);
   }
   if (['1', 'true'].includes(query.get('v') ?? '')) removeAnonymousVolumes(s);
