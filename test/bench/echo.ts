@@ -34,16 +34,18 @@ const WETTY = process.env.WETTY ?? path.join(REPO, 'node_modules/wetty/build/mai
  */
 async function echoTimes(page: Page, text: string, n: number): Promise<number[]> {
   await page.evaluate((textFn) => {
-    type W = { benchProbe: { expect: string; len: number; result: number | string | null } | null; benchCheck: () => void; benchText: () => string };
+    type W = { benchProbe: { expect: string; len: number; result: number | string | null } | null; benchCheck: () => boolean; benchText: () => string };
     const w = window as unknown as W;
     w.benchText = new Function(`return (${textFn})`)() as () => string;
     w.benchProbe = null;
     let t0 = 0;
+    // true: nothing (more) to look for; false: a key waits for its glyph, not there yet.
     w.benchCheck = () => {
       const probe = w.benchProbe;
-      if (!probe || probe.result !== null || t0 === 0) return;
+      if (!probe || probe.result !== null || t0 === 0) return true;
       const now = w.benchText();
       if (now.length > probe.len && now.endsWith(probe.expect)) probe.result = performance.now() - t0;
+      return probe.result !== null;
     };
     document.addEventListener('keydown', () => {
       const probe = w.benchProbe;
@@ -80,7 +82,13 @@ const afterEachMessage = () => {
   window.WebSocket = new Proxy(Native, {
     construct(target, args: ConstructorParameters<typeof WebSocket>) {
       const sock = new target(...args);
-      sock.addEventListener('message', () => setTimeout(() => (window as unknown as { benchCheck?: () => void }).benchCheck?.(), 0));
+      // The terminal may parse the frame a task or two later (xterm.js's write buffer, a
+      // socket.io decode): look again a few turns, then wait for the next message.
+      sock.addEventListener('message', () => {
+        let turns = 0;
+        const look = () => { if ((window as unknown as { benchCheck?: () => boolean }).benchCheck?.() === false && ++turns < 20) setTimeout(look, 0); };
+        setTimeout(look, 0);
+      });
       return sock;
     },
   });
@@ -99,7 +107,9 @@ async function isolabEcho(n: number): Promise<number[]> {
     const page = await ctx.newPage();
     await page.addInitScript(afterEachMessage);
     await page.goto(`http://127.0.0.1:${server.port}/lessons/en/uts-namespaces/`);
-    await page.waitForFunction(() => /[#$] *$/.test((window as unknown as { isolab?: { terminalText(): string } }).isolab?.terminalText() ?? ''), null, { timeout: 90_000 });
+    await page.waitForFunction(() => /[#$] *$/.test((window as unknown as { isolab?: { terminalText(): string } }).isolab?.terminalText() ?? ''), null, { timeout: 90_000 }).catch((e: Error) => {
+      throw new Error(`bench echo: no prompt on the lesson page (${e.message})`);
+    });
     await page.locator('[data-testid="terminal"]').click();
     return await echoTimes(page, '() => window.isolab.terminalText().trimEnd()', n);
   } finally {
@@ -131,8 +141,11 @@ async function wettyEcho(n: number): Promise<number[]> {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    const text = `() => { const b = window.wetty_term.buffer.active; const lines = []; for (let y = 0; y < b.length; y++) lines.push(b.getLine(y).translateToString(true)); return lines.join('\\n').trimEnd(); }`;
-    await page.waitForFunction(`/[#$] *$/.test((${text})())`, null, { timeout: 90_000 });
+    // wetty's page sets window.wetty_term once its socket is up; until then, no text.
+    const text = `() => { if (!window.wetty_term) return ''; const b = window.wetty_term.buffer.active; const lines = []; for (let y = 0; y < b.length; y++) lines.push(b.getLine(y).translateToString(true)); return lines.join('\\n').trimEnd(); }`;
+    await page.waitForFunction(`/[#$] *$/.test((${text})())`, null, { timeout: 90_000 }).catch(async (e: Error) => {
+      throw new Error(`bench echo: no prompt in wetty's terminal (${e.message}); it shows ${JSON.stringify(String(await page.evaluate(text)).slice(-200))}; wetty said: ${log.slice(-500)}`);
+    });
     await page.locator('.xterm').first().click();
     return await echoTimes(page, text, n);
   } finally {

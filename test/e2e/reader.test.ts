@@ -81,6 +81,9 @@ describe.skipIf(skip)('the reader and the presenter, in a browser', () => {
       try {
         await page.waitForFunction((n) => (window as unknown as Api).isolab.cols !== n, before, { timeout: T });
         expect(await cols(page)).toBeGreaterThanOrEqual(90);
+        // ...and rows to show a command's output beside it, with the kernel panel open (4 before).
+        expect(await page.locator('[data-testid="kernel-panel"]').getAttribute('data-hidden')).toBe('false');
+        expect(await page.evaluate(() => (window as unknown as Api).isolab.rows)).toBeGreaterThanOrEqual(10);
         // Large type: the terminal's font grew with the page's.
         const fontPx = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.xterm-rows')!).fontSize));
         expect(fontPx).toBeGreaterThanOrEqual(17);

@@ -5,7 +5,7 @@
 
 import { containerCgroup } from './cgroup.ts';
 import type { Cgroup } from '../cgroups/types.ts';
-import { UserError } from '../sys/errors.ts';
+import { ConflictError, UserError } from '../sys/errors.ts';
 import type { Sys } from '../sys/sys.ts';
 import { updateState, type ContainerState } from './state.ts';
 
@@ -15,7 +15,7 @@ export function isPaused(s: ContainerState): boolean {
 
 export function pauseContainer(sys: Sys, s: ContainerState): void {
   if (s.status !== 'running') throw new UserError(`container '${s.name}' is not running; only a running container can be paused`);
-  if (isPaused(s)) throw new UserError(`container '${s.name}' is already paused; box unpause ${s.name} lets it go on`);
+  if (isPaused(s)) throw new ConflictError(`container '${s.name}' is already paused; box unpause ${s.name} lets it go on`);
   freezer(sys, s).freeze();
   updateState(s.id, { paused: true });
 }

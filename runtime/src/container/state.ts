@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { NotFoundError, UserError } from '../sys/errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../sys/errors.ts';
 import { kernelRandomBytes, randomHexId } from '../sys/random.ts';
 import { boxRoot } from '../image/paths.ts';
 import type { NetState } from '../net/endpoint.ts';
@@ -103,7 +103,7 @@ export function claimName(name: string, id: string): void {
     fs.symlinkSync(id, path.join(namesDir(), name));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new UserError(`the name '${name}' is already in use; remove that container (box rm ${name}) or pick another`);
+      throw new ConflictError(`the name '${name}' is already in use; remove that container (box rm ${name}) or pick another`);
     }
     throw err;
   }

@@ -8,7 +8,7 @@
 //     with -f only takes its tags away, leaving it as <none> until the container is gone;
 //   - removing by id means every tag of that image, so with several tags it needs -f.
 
-import { UserError } from '../sys/errors.ts';
+import { ConflictError, UserError } from '../sys/errors.ts';
 import { findImages, readCatalog, tagsOf, type Catalog, type StoredImage } from './catalog.ts';
 import { shortDigest } from './digest.ts';
 import { liveParts, orphans, partsOf, removeUnneeded, type Parts } from './gc.ts';
@@ -50,14 +50,14 @@ export function removeImage(root: string, ref: string, opts: { force?: boolean; 
     const othersKeepIt = byName && sameImage.some((i) => i.tag && i !== matches[0]);
 
     if (!byName && targets.length > 1 && !opts.force) {
-      throw new UserError(`conflict: image ${short} has ${targets.length} tags (${tagsOf(catalog, id).join(', ')}); ` +
+      throw new ConflictError(`conflict: image ${short} has ${targets.length} tags (${tagsOf(catalog, id).join(', ')}); ` +
         `remove them one by one (box rmi NAME:TAG), or all at once with box rmi -f ${ref}`);
     }
     const users = othersKeepIt ? [] : opts.usedBy(id);
     if (users.length && !opts.force) {
       const what = byName ? `'${matches[0].tag}'` : `image ${short}`;
       const [who, were, them] = users.length > 1 ? ['containers', 'were', 'them'] : ['container', 'was', 'it'];
-      throw new UserError(`conflict: unable to remove ${what}: ${who} ${users.map((u) => `'${u}'`).join(', ')} ` +
+      throw new ConflictError(`conflict: unable to remove ${what}: ${who} ${users.map((u) => `'${u}'`).join(', ')} ` +
         `${were} made from it; remove ${them} first (box rm ${users.join(' ')}), or keep the image untagged with box rmi -f`);
     }
 

@@ -8,7 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../sys/errors.ts';
+import { ConflictError, UserError } from '../sys/errors.ts';
 import type { Trace } from '../sys/trace.ts';
 import { parseCidr } from './ipam.ts';
 import { addPorts, deletePorts, type PortRule } from './nat.ts';
@@ -186,7 +186,7 @@ export function pruneNetworks(trace: Trace | null, live: (containerId: string) =
 
 /** `box network connect NETWORK CONTAINER` for a running container: one more interface. */
 export async function connect(trace: Trace | null, n: Network, c: ContainerNames, pid: number, net: NetState, opts: { ip?: string; aliases?: string[] }): Promise<Endpoint> {
-  if (net.endpoints.some((e) => e.networkId === n.id)) throw new UserError(`container '${c.name}' is already on network '${n.name}'`);
+  if (net.endpoints.some((e) => e.networkId === n.id)) throw new ConflictError(`container '${c.name}' is already on network '${n.name}'`);
   const ip = claimLease(n, c.id, opts.ip);
   const used = new Set(net.endpoints.map((e) => e.ifname));
   let index = 0;

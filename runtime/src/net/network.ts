@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import type { Trace } from '../sys/trace.ts';
-import { UserError } from '../sys/errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../sys/errors.ts';
 import { newNetworkId } from './ids.ts';
 import { formatSubnet, intToIp, ipToInt, isHost, overlaps, parseCidr, parseRoutes, pickSubnet, type Subnet } from './ipam.ts';
 import { bridgeName, ensureBridge, removeBridge } from './bridge.ts';
@@ -37,14 +37,14 @@ function usedSubnets(): { what: string; subnet: Subnet }[] {
 
 export function createNetwork(trace: Trace | null, opts: CreateOptions): Network {
   checkNetworkName(opts.name);
-  if (opts.name !== DEFAULT_NETWORK && findNetwork(opts.name)) throw new UserError(`network '${opts.name}' already exists; \`box network inspect ${opts.name}\` shows it`);
+  if (opts.name !== DEFAULT_NETWORK && findNetwork(opts.name)) throw new ConflictError(`network '${opts.name}' already exists; \`box network inspect ${opts.name}\` shows it`);
   const wanted = opts.subnet !== undefined ? parseCidr(opts.subnet) : null;
   if (opts.gateway !== undefined && !wanted) throw new UserError(`--gateway needs --subnet: the gateway is an address of that subnet`);
   return withNetworkLock(() => {
     // Again under the lock: two `box run` may both have found no default network.
     const made = findNetwork(opts.name);
     if (made && opts.name === DEFAULT_NETWORK) return made;
-    if (made) throw new UserError(`network '${opts.name}' already exists`);
+    if (made) throw new ConflictError(`network '${opts.name}' already exists`);
     const used = usedSubnets();
     let subnet: Subnet;
     if (wanted) {
@@ -68,7 +68,7 @@ export function createNetwork(trace: Trace | null, opts: CreateOptions): Network
       created: new Date().toISOString(), bridge: bridgeName(id), table: tableName(id), dns: opts.name !== DEFAULT_NETWORK,
       dnsPid: null,
     });
-    if (!created && opts.name !== DEFAULT_NETWORK) throw new UserError(`network '${opts.name}' already exists`);
+    if (!created && opts.name !== DEFAULT_NETWORK) throw new ConflictError(`network '${opts.name}' already exists`);
     try {
       ensureBridge(trace, network);
     } catch (err) {
@@ -85,7 +85,7 @@ export function createNetwork(trace: Trace | null, opts: CreateOptions): Network
 /** A network by name for `box run --network`: the default one is made on first use. */
 export function networkForRun(trace: Trace | null, name: string): Network {
   const n = findNetwork(name) ?? (name === DEFAULT_NETWORK ? createNetwork(trace, { name }) : null);
-  if (!n) throw new UserError(`no such network: '${name}'; \`box network create ${name}\` makes it, \`box network ls\` lists them`);
+  if (!n) throw new NotFoundError(`no such network: '${name}'; \`box network create ${name}\` makes it, \`box network ls\` lists them`);
   ensureBridge(trace, n); // after a reboot, or a bridge someone removed by hand
   return n;
 }
@@ -94,7 +94,7 @@ export function networkForRun(trace: Trace | null, name: string): Network {
 export function removeNetwork(trace: Trace | null, n: Network, usedBy: (containerId: string) => string | null): void {
   const users = leases(n).map((l) => usedBy(l.containerId)).filter((u): u is string => u !== null);
   if (users.length) {
-    throw new UserError(`network '${n.name}' is in use by ${users.map((u) => `'${u}'`).join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (box rm -f ${users.join(' ')})`);
+    throw new ConflictError(`network '${n.name}' is in use by ${users.map((u) => `'${u}'`).join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (box rm -f ${users.join(' ')})`);
   }
   stopDns(trace, n);
   removeBridge(trace, n);

@@ -12,7 +12,7 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
-import { UserError } from '../sys/errors.ts';
+import { ConflictError, UserError } from '../sys/errors.ts';
 import { ipToInt } from './ipam.ts';
 
 export interface PortSpec {
@@ -100,7 +100,7 @@ function portError(spec: PortSpec, err: NodeJS.ErrnoException, owner: (p: PortSp
   const where = `${spec.hostIp}:${spec.hostPort}/${spec.proto}`;
   if (err.code === 'EADDRINUSE') {
     const who = owner(spec) ?? holderProcess(spec);
-    return new UserError(`-p: host port ${where} is already in use${who ? ` by ${who}` : ''}; pick another host port, or free it`);
+    return new ConflictError(`-p: host port ${where} is already in use${who ? ` by ${who}` : ''}; pick another host port, or free it`);
   }
   if (err.code === 'EADDRNOTAVAIL') return new UserError(`-p: ${spec.hostIp} is not an address of this machine; use one \`ip addr\` lists, or leave it out`);
   if (err.code === 'EACCES') return new UserError(`-p: host port ${where}: permission denied (ports below 1024 need root)`);

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { boxRoot } from '../image/paths.ts';
-import { UserError } from '../sys/errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../sys/errors.ts';
 import { flock, LOCK_EX } from '../image/native.ts';
 import { intToIp, ipToInt, parseCidr, type Subnet } from './ipam.ts';
 
@@ -90,7 +90,7 @@ export function findNetwork(ref: string): Network | null {
 
 export function lookupNetwork(ref: string): Network {
   const n = findNetwork(ref);
-  if (!n) throw new UserError(`no such network: '${ref}'; \`box network ls\` lists them, \`box network create ${ref}\` makes it`);
+  if (!n) throw new NotFoundError(`no such network: '${ref}'; \`box network ls\` lists them, \`box network create ${ref}\` makes it`);
   return n;
 }
 
@@ -166,7 +166,7 @@ export function claimLease(n: Network, containerId: string, ip?: string): string
       return text;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (wanted) throw new UserError(`--ip ${text}: the address is in use on network '${n.name}'; pick another or leave --ip out`);
+      if (wanted) throw new ConflictError(`--ip ${text}: the address is in use on network '${n.name}'; pick another or leave --ip out`);
     }
   }
   throw new UserError(`network '${n.name}' (${n.subnet}) has no free address left; remove a container or make a larger network`);

@@ -52,6 +52,7 @@ export type ErrorCode =
   | 'failed' // box could not do what was asked (the default)
   | 'usage' // a flag or argument is wrong
   | 'not-found' // no container, image or file by that name
+  | 'conflict' // the name is taken, the object in use or already in that state
   | 'command-not-found' // the container's command does not exist in it
   | 'command-cannot-run' // ... exists but cannot be executed
   | 'build-step-failed' // a RUN step of box build exited non-zero
@@ -66,6 +67,7 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   failed: 125,
   usage: 125,
   'not-found': 125,
+  conflict: 125,
   'command-not-found': 127,
   'command-cannot-run': 126,
   'build-step-failed': 1, // as docker build
@@ -108,6 +110,17 @@ export class NotFoundError extends UserError {
 
 export function isNotFound(err: unknown): err is NotFoundError {
   return err instanceof UserError && err.code === 'not-found';
+}
+
+/** A name already taken, an object still in use, a state it is already in (Docker's errdefs.IsConflict). */
+export class ConflictError extends UserError {
+  constructor(message: string) {
+    super(message, 'conflict');
+  }
+}
+
+export function isConflict(err: unknown): err is ConflictError {
+  return err instanceof UserError && err.code === 'conflict';
 }
 
 /** A Node or SysError errno name (ENOENT...) carried by `err`, if any. */

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { boxRoot } from '../image/paths.ts';
 import { flock, LOCK_EX } from '../image/native.ts';
-import { NotFoundError, UserError } from '../sys/errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../sys/errors.ts';
 
 export interface VolumeRecord {
   Name: string;
@@ -121,7 +121,7 @@ export function removeVolume(name: string, usedBy: (name: string) => string[]): 
     requireVolume(name);
     const users = usedBy(name);
     if (users.length) {
-      throw new UserError(`volume '${name}' is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (box rm ${users.join(' ')})`);
+      throw new ConflictError(`volume '${name}' is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (box rm ${users.join(' ')})`);
     }
     // Rename first: a half-removed volume never looks like a whole one.
     const gone = path.join(volumesDir(), `.rm-${name}-${process.pid}`);

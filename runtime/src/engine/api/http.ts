@@ -9,7 +9,7 @@
 
 import http from 'node:http';
 import type net from 'node:net';
-import { UserError } from '../../sys/errors.ts';
+import { isConflict, isNotFound, UserError } from '../../sys/errors.ts';
 import { systemRoutes } from './system.ts';
 import { containerRoutes } from './containers.ts';
 import { imageRoutes } from './images.ts';
@@ -104,14 +104,11 @@ async function dispatch(req: http.IncomingMessage, res: http.ServerResponse): Pr
   throw new ApiError(501, `box's engine does not implement ${req.method} ${path} (Docker Engine API ${API_VERSION} subset; runtime/src/engine/api/README.md lists what it does)`);
 }
 
-/** A box UserError becomes the status its words say: "no such ..." is 404, the rest 400 or 409. */
+/** A box UserError becomes the status of its code, as dockerd maps errdefs: not found 404, conflict 409, the rest 400. */
 export function apiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof UserError) {
-    const msg = err.message;
-    if (/^no such |not found|no image|unknown image/i.test(msg)) return new ApiError(404, msg);
-    if (/is running|in use|conflict|already/i.test(msg)) return new ApiError(409, msg);
-    return new ApiError(400, msg);
+    return new ApiError(isNotFound(err) ? 404 : isConflict(err) ? 409 : 400, err.message);
   }
   console.error(`${new Date().toISOString()} api: ${(err as Error)?.stack ?? err}`);
   return new ApiError(500, String((err as Error)?.message ?? err).split('\n')[0]);

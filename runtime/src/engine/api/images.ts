@@ -11,6 +11,7 @@ import path from 'node:path';
 import { saveImages } from '../../image/save.ts';
 import { loadArchive, MAX_ARCHIVE_BYTES } from '../../image/load.ts';
 import { ApiError, commonHeaders, send, type Route } from './http.ts';
+import { isNotFound } from '../../sys/errors.ts';
 import { emitEvent } from './events.ts';
 import { goArch } from './system.ts';
 
@@ -87,8 +88,7 @@ export const imageRoutes: Route[] = [
       res.end();
     } catch (err) {
       if (!res.headersSent) {
-        const message = String((err as Error)?.message ?? err).split('\n')[0];
-        throw /not found|unknown/i.test(message) ? new ApiError(404, message) : err;
+        throw isNotFound(err) ? new ApiError(404, String(err.message).split('\n')[0]) : err;
       }
       const message = String((err as Error)?.message ?? err).split('\n')[0];
       say({ errorDetail: { message }, error: message });

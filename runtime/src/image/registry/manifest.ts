@@ -3,7 +3,7 @@
 // platform). Box asks for all four kinds, OCI's and Docker's, and picks this machine's
 // platform from a list, as `docker pull` does.
 
-import { UserError } from '../../sys/errors.ts';
+import { NotFoundError, UserError } from '../../sys/errors.ts';
 import { isDigest } from '../digest.ts';
 import { MediaType, type Descriptor, type OciIndex, type OciManifest } from '../store.ts';
 
@@ -67,5 +67,5 @@ export function selectPlatform(index: OciIndex, platform: { os: string; architec
   if (best) return best;
   const offered = [...new Set(index.manifests.map((d) => d.platform).filter((p) => p && p.os !== 'unknown')
     .map((p) => `${p!.os}/${p!.architecture}${p!.variant ? `/${p!.variant}` : ''}`))];
-  throw new UserError(`${what} has no image for ${platform.os}/${platform.architecture}${offered.length ? ` (it has ${offered.join(', ')})` : ''}`);
+  throw new NotFoundError(`${what} has no image for ${platform.os}/${platform.architecture}${offered.length ? ` (it has ${offered.join(', ')})` : ''}`);
 }
