@@ -15,9 +15,8 @@ import type { Sys } from '../sys/sys.ts';
  * the container: `chmod 666 /dev/kvm` inside changes this node, nobody else's.
  */
 export function deviceFor(sys: Sys, device: string, uid: number, containerDir: string): string {
-  const st = fs.statSync(device);
-  const type = st.isBlockDevice() ? 'b' : 'c'; // a lab's loop device is a block device
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new UserError(`--device ${device}: not a device node`);
+  const dev = sys.statDevice(device); // a lab's loop device is a block device, /dev/kvm a character one
+  if (!dev) throw new UserError(`--device ${device}: not a device node`);
   const dir = path.join(containerDir, 'devices');
   const node = path.join(dir, path.basename(device));
   if (!fs.existsSync(dir)) {
@@ -25,8 +24,7 @@ export function deviceFor(sys: Sys, device: string, uid: number, containerDir: s
     sys.chown(dir, uid, uid); // the container's root binds the node from here
   }
   fs.rmSync(node, { force: true }); // a restarted container makes it again
-  const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
-  sys.mknod(node, type, 0o600, major, minor);
+  sys.mknod(node, dev.type, 0o600, dev.major, dev.minor);
   sys.chown(node, uid, uid);
   return node;
 }
