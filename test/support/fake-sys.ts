@@ -102,8 +102,8 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
       return v;
     },
     mkdir(path, mode) {
+      if (made.has(path)) failures.set('mkdir', 17); // EEXIST, recorded as the kernel's answer
       call('mkdir', `"${path}", 0${mode.toString(8)}`);
-      if (made.has(path)) throw new SysError('mkdir', path, 17 /* EEXIST */);
       made.set(path, { kind: 'dir', mode });
     },
     chown(path, uid, gid) {

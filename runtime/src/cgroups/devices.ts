@@ -10,7 +10,7 @@
 
 import fs from 'node:fs';
 import { UserError } from '../sys/errors.ts';
-import type { Sys } from '../sys/sys.ts';
+import { requireDevice, type Sys } from '../sys/sys.ts';
 import path from 'node:path';
 import type { Cgroup } from './types.ts';
 
@@ -40,8 +40,7 @@ export function parseDeviceRule(text: string): DeviceRule {
 
 /** The rule that lets a container use host device `path` (`--device /dev/kvm`). */
 export function ruleForDevice(sys: Sys, path: string): string {
-  const dev = sys.statDevice(path);
-  if (!dev) throw new UserError(`--device ${path}: not a device node`);
+  const dev = requireDevice(sys, path);
   return `${dev.type} ${dev.major}:${dev.minor} rwm`;
 }
 

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MNT_DETACH } from './constants.ts';
-import { SysError } from './errors.ts';
+import { NotFoundError, SysError, UserError } from './errors.ts';
 import { lastErrno, libc } from './libc.ts';
 import { q, type Trace } from './trace.ts';
 
@@ -94,6 +94,22 @@ export interface DeviceNumbers {
   type: 'b' | 'c';
   major: number;
   minor: number;
+}
+
+/**
+ * A --device's type and numbers (a rule for it, a node of the container's own), or a one-line
+ * error naming the flag: no such path, or a path that is no device node.
+ */
+export function requireDevice(sys: Sys, device: string): DeviceNumbers {
+  let dev: DeviceNumbers | null;
+  try {
+    dev = sys.statDevice(device);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`--device ${device}: no such device on this host`);
+    throw err;
+  }
+  if (!dev) throw new UserError(`--device ${device}: not a device node`);
+  return dev;
 }
 
 // bpf(2) commands and constants (linux/bpf.h).
