@@ -57,7 +57,20 @@ export function fakeHost(sys: FakeSys, dir: string, { cgroupVersion = 1 }: { cgr
         layerDirs: [layer], config: { Cmd: ['sh'], Env: ['PATH=/bin'] },
       };
     },
-    cgroups: (sub) => detectCgroups(sys, { root: cgroupRoot, sub, mountinfo: mountinfo.join('\n'), procSelfCgroup: procSelfCgroup.join('\n') }),
+    cgroups(sub) {
+      const driver = detectCgroups(sys, { root: cgroupRoot, sub, mountinfo: mountinfo.join('\n'), procSelfCgroup: procSelfCgroup.join('\n') });
+      if (driver.version !== 2) return driver;
+      // The kernel fills a new v2 cgroup's cgroup.controllers from its parent's
+      // subtree_control (which the driver wrote through the Sys): the fake Sys answers it so.
+      return {
+        ...driver,
+        create(name) {
+          const cg = driver.create(name);
+          sys.files.set(path.join(cg.paths[0]!, 'cgroup.controllers'), driver.available().join(' '));
+          return cg;
+        },
+      };
+    },
     warmCgroups: () => note('cgroup migration warmed'),
     network: {
       async prepare(req, names) {

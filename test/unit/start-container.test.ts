@@ -326,6 +326,42 @@ describe('a --lab sandbox, started whole', () => {
   });
 });
 
+describe('a --lab sandbox on cgroup v2, started whole', () => {
+  it('its cgroup delegated with a budget, the device program attached, the v2 hierarchy bound inside, and at the Leaf stop its processes moved to init/ and the controllers handed down', async () => {
+    const { sys, host } = machine(2);
+    const cfg = { ...runConfigFrom(['--rm', '--lab', '--name', 'lab2', 'busybox', 'sh']), devices: ['/dev/kvm'] };
+    const running = await startContainer(sys, cfg, quiet, undefined, { host });
+    const init = sys.inits[0]!;
+    const base = running.state.idRange!.base;
+    const cg = path.join(host.cgroupRoot, 'box', `box-${running.state.id.slice(0, 12)}`);
+    expect(init.ops.filter((op) => op[0] === 'sync').map((op) => Number(op[1]))).toEqual([SyncPoint.IdMap, SyncPoint.Cgroup, SyncPoint.Leaf]);
+    // The whole v2 hierarchy of its own appears as /sys/fs/cgroup inside.
+    expect(init.ops.filter((op) => op[0] === 'mount' && (op[2] ?? '').endsWith('/rootfs/sys/fs/cgroup') && op[1] === cg)).toHaveLength(1);
+    init.exit(0);
+    expect(await running.exited).toBe(0);
+    const steps = asked(sys, host);
+    // What it asked of its cgroup after making it, in order (the removal apart).
+    const cgroupSteps = steps.filter((s) => s.includes('box/box-<id>') && !/^(mkdir|rmdir) box/.test(s));
+    expect(cgroupSteps).toEqual([
+      expect.stringMatching(/^bpf BPF_PROG_ATTACH, \{target_fd="box\/box-<id>"/), // its device rules: the host's root attaches them
+      ...['', '/cgroup.procs', '/tasks', '/cgroup.subtree_control', '/cgroup.threads'].map((f) => `lchown "box/box-<id>${f}", ${base}, ${base}`),
+      'write box/box-<id>/cgroup.max.descendants 256', // a budget: every memory cgroup takes one of the kernel's 65,535 ids
+      'write box/box-<id>/cgroup.max.depth 8',
+      `write box/box-<id>/cgroup.procs ${init.pid}`, // IdMap: box-init joins while it has our credentials
+      'mkdir "box/box-<id>/init", 0755', // Leaf: its processes into a leaf, so that the sandbox's cgroup may hand controllers down
+      `write box/box-<id>/init/cgroup.procs ${init.pid}`,
+      `write box/box-<id>/init/cgroup.procs ${init.commandPid}`,
+      'write box/box-<id>/cgroup.subtree_control +memory +cpu +pids +io',
+      ...['', '/cgroup.procs', '/cgroup.threads', '/cgroup.subtree_control'].map((f) => `lchown "box/box-<id>/init${f}", ${base}, ${base}`),
+    ]);
+    expect(sys.cgroupPrograms.map((p) => p.dir)).toEqual([cg]);
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'c', 10, 232, 'rw')).toBe(1); // its /dev/kvm
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'b', 7, 0, 'rw')).toBe(1); // its own loop device
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'b', 8, 0, 'r')).toBe(0); // not the host's disk
+    expect(sys.attached.size).toBe(0); // --rm: the loop detached with it
+  });
+});
+
 describe('the reaper, through the same seam', () => {
   it('a --rm container whose box was SIGKILLed: the next box kills its cgroup, releases its network, detaches its loop device, removes its files', async () => {
     const { sys, host } = machine();
