@@ -1,13 +1,16 @@
 // A fake Host (runtime/src/container/host.ts) for unit tests of startContainer and
-// execInContainer: the real cgroup v1 driver over a temporary directory laid out like this
-// lab host's /sys/fs/cgroup (one hierarchy per controller; its writes go to the fake Sys), an
+// execInContainer: the real cgroup driver over a temporary directory laid out like this
+// lab host's /sys/fs/cgroup (v1: one hierarchy per controller), or like a unified host's
+// (v2: one hierarchy; its writes go to the fake Sys in both), an
 // image of one small layer, a network that records what it is asked, the real table of
 // user-namespace id ranges in a temporary directory (not the host's /run/box), and in place
 // of a filesystem of the container's own (mkfs, mount) a plain directory.
-// (No devices hierarchy: on v1 the device rules are file writes a test can read, but a new
-// directory here lacks cgroupfs's devices.deny, so they are skipped as on a host without the
-// controller; on v2 they are an eBPF program that only the kernel can take.) Everything it does is noted in the fake Sys's trace, so a
-// test reads one ordered list of what the start asked of the machine.
+// (No devices hierarchy on v1: there the device rules are file writes, but a new directory
+// here lacks cgroupfs's devices.deny, so they are skipped as on a host without the
+// controller. On v2 they are an eBPF program, which the fake Sys records as attached.)
+// Everything it does is noted in the fake Sys's trace, so a test reads one ordered list of
+// what the start asked of the machine. The mount table it describes is the fake Sys's
+// /proc/self/mountinfo too (a lab start reads it there).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,14 +24,27 @@ export interface FakeHost extends Host {
   readonly cgroupRoot: string;
 }
 
-/** A host under `dir` (a temporary directory the test removes). */
-export function fakeHost(sys: FakeSys, dir: string): FakeHost {
+/** The controllers the v2 tree's root offers (its cgroup.controllers). */
+export const V2_TREE_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids'];
+
+/** A host under `dir` (a temporary directory the test removes), with cgroup v1 (this lab host's layout) or v2. */
+export function fakeHost(sys: FakeSys, dir: string, { cgroupVersion = 1 }: { cgroupVersion?: 1 | 2 } = {}): FakeHost {
   const note = (text: string) => sys.trace.record({ kind: 'note', text });
   const cgroupRoot = path.join(dir, 'cgroup');
-  const controllers = ['memory', 'cpu,cpuacct', 'pids', 'freezer'];
-  for (const c of controllers) fs.mkdirSync(path.join(cgroupRoot, c), { recursive: true });
-  const mountinfo = controllers.map((c, i) => `${30 + i} 25 0:${30 + i} / ${path.join(cgroupRoot, c)} rw,nosuid shared:${30 + i} - cgroup cgroup rw,${c}`);
-  const procSelfCgroup = controllers.map((c, i) => `${i + 1}:${c}:/`);
+  let mountinfo: string[], procSelfCgroup: string[];
+  if (cgroupVersion === 2) {
+    fs.mkdirSync(cgroupRoot, { recursive: true });
+    fs.writeFileSync(path.join(cgroupRoot, 'cgroup.controllers'), `${V2_TREE_CONTROLLERS.join(' ')}\n`);
+    fs.writeFileSync(path.join(cgroupRoot, 'cgroup.subtree_control'), '');
+    mountinfo = [`30 25 0:30 / ${cgroupRoot} rw,nosuid,nodev,noexec,relatime shared:30 - cgroup2 cgroup2 rw,nsdelegate`];
+    procSelfCgroup = ['0::/'];
+  } else {
+    const controllers = ['memory', 'cpu,cpuacct', 'pids', 'freezer'];
+    for (const c of controllers) fs.mkdirSync(path.join(cgroupRoot, c), { recursive: true });
+    mountinfo = controllers.map((c, i) => `${30 + i} 25 0:${30 + i} / ${path.join(cgroupRoot, c)} rw,nosuid shared:${30 + i} - cgroup cgroup rw,${c}`);
+    procSelfCgroup = controllers.map((c, i) => `${i + 1}:${c}:/`);
+  }
+  sys.files.set('/proc/self/mountinfo', `${mountinfo.join('\n')}\n`);
   const layer = path.join(dir, 'layer');
   fs.mkdirSync(path.join(layer, 'etc'), { recursive: true });
   fs.mkdirSync(path.join(layer, 'bin'), { recursive: true });
@@ -41,7 +57,20 @@ export function fakeHost(sys: FakeSys, dir: string): FakeHost {
         layerDirs: [layer], config: { Cmd: ['sh'], Env: ['PATH=/bin'] },
       };
     },
-    cgroups: (sub) => detectCgroups(sys, { root: cgroupRoot, sub, mountinfo: mountinfo.join('\n'), procSelfCgroup: procSelfCgroup.join('\n') }),
+    cgroups(sub) {
+      const driver = detectCgroups(sys, { root: cgroupRoot, sub, mountinfo: mountinfo.join('\n'), procSelfCgroup: procSelfCgroup.join('\n') });
+      if (driver.version !== 2) return driver;
+      // The kernel fills a new v2 cgroup's cgroup.controllers from its parent's
+      // subtree_control (which the driver wrote through the Sys): the fake Sys answers it so.
+      return {
+        ...driver,
+        create(name) {
+          const cg = driver.create(name);
+          sys.files.set(path.join(cg.paths[0]!, 'cgroup.controllers'), driver.available().join(' '));
+          return cg;
+        },
+      };
+    },
     warmCgroups: () => note('cgroup migration warmed'),
     network: {
       async prepare(req, names) {

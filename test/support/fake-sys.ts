@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { SysError } from '../../runtime/src/sys/errors.ts';
 import { Trace } from '../../runtime/src/sys/trace.ts';
 import type { NamespaceName } from '../../runtime/src/sys/constants.ts';
-import { spawnText, type Sys } from '../../runtime/src/sys/sys.ts';
+import { spawnText, type DeviceNumbers, type Sys } from '../../runtime/src/sys/sys.ts';
 import { fakeInit, type FakeInit, type InitFaults } from './fake-init.ts';
 
 export interface FakeSys extends Sys {
@@ -16,6 +16,17 @@ export interface FakeSys extends Sys {
   /** Directories, device nodes and owners made so far, by path. */
   readonly made: Map<string, { kind: 'dir' | 'b' | 'c'; mode: number; dev?: [number, number]; owner?: [number, number] }>;
   readonly owners: Map<string, [number, number]>;
+  /**
+   * The device nodes the fake machine has, by path (statDevice answers from it): /dev/null,
+   * /dev/zero, /dev/kvm, /dev/sda, and each loop device as attachLoop attaches it (b 7:N).
+   */
+  readonly devices: Map<string, DeviceNumbers>;
+  /** eBPF device programs loaded (bpf BPF_PROG_LOAD), by the fd each got; closing one leaves it here. */
+  readonly programs: Map<number, Buffer>;
+  /** Programs attached to a cgroup (BPF_PROG_ATTACH, BPF_CGROUP_DEVICE), in order: the kernel would hold these. */
+  readonly cgroupPrograms: { dir: string; insns: Buffer; allowMulti: boolean }[];
+  /** Descriptors the Sys gave and not yet closed. */
+  readonly openFds: Set<number>;
   /** Loop devices attached, device -> backing file. */
   readonly attached: Map<string, string>;
   /** The box-inits spawned, in order. */
@@ -39,6 +50,14 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
   const attached: FakeSys['attached'] = new Map();
   const backing = new Map<string, string>();
   const inits: FakeInit[] = [];
+  const devices: FakeSys['devices'] = new Map([
+    ['/dev/null', { type: 'c', major: 1, minor: 3 }], ['/dev/zero', { type: 'c', major: 1, minor: 5 }],
+    ['/dev/kvm', { type: 'c', major: 10, minor: 232 }], ['/dev/sda', { type: 'b', major: 8, minor: 0 }],
+  ]);
+  const programs: FakeSys['programs'] = new Map();
+  const cgroupPrograms: FakeSys['cgroupPrograms'] = [];
+  const openFds = new Set<number>();
+  let nextFd = 20;
   const live = new Set<number>();
   let faults: InitFaults = {};
   let nextPid = 40000;
@@ -57,6 +76,10 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
     made,
     owners,
     attached,
+    devices,
+    programs,
+    cgroupPrograms,
+    openFds,
     inits,
     live,
     uid: 0,
@@ -79,8 +102,8 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
       return v;
     },
     mkdir(path, mode) {
+      if (made.has(path)) failures.set('mkdir', 17); // EEXIST, recorded as the kernel's answer
       call('mkdir', `"${path}", 0${mode.toString(8)}`);
-      if (made.has(path)) throw new SysError('mkdir', path, 17 /* EEXIST */);
       made.set(path, { kind: 'dir', mode });
     },
     chown(path, uid, gid) {
@@ -91,6 +114,7 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
       call('attachLoop', `"${file}"`);
       const device = `/dev/loop${attached.size}`;
       attached.set(device, file);
+      devices.set(device, { type: 'b', major: 7, minor: attached.size - 1 }); // the loop driver's major
       // The backing file's identity, as LOOP_GET_STATUS64 reports it (glibc's major/minor of st_dev, st_ino).
       const st = fs.statSync(file);
       const major = (Math.floor(st.dev / 256) & 0xfff) | (Math.floor(st.dev / 2 ** 32) & ~0xfff);
@@ -103,6 +127,7 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
       call('detachLoop', `"${device}"`);
       attached.delete(device);
       backing.delete(device);
+      devices.delete(device);
     },
     unmountDetached: (p) => call('umount2', `"${p}", MNT_DETACH`),
     getuid() {
@@ -121,6 +146,30 @@ export function fakeSys(initialFiles: Record<string, string> = {}): FakeSys {
         return `${ns}:[${own ? init.pid : 1}]`;
       }
       throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+    },
+    statDevice(p) {
+      const dev = devices.get(p);
+      if (dev) return dev;
+      // Anything else that exists (a test's files, /etc/hostname) is not a device node here.
+      if (fs.existsSync(p)) return null;
+      throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+    },
+    loadDeviceProgram(insns, license) {
+      call('bpf', `BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=${insns.length / 8}, license="${license}", ...}, 128`);
+      const fd = nextFd++;
+      programs.set(fd, Buffer.from(insns));
+      openFds.add(fd);
+      return fd;
+    },
+    attachDeviceProgram(dir, progFd, allowMulti) {
+      call('bpf', `BPF_PROG_ATTACH, {target_fd="${dir}", attach_bpf_fd=${progFd}, attach_type=BPF_CGROUP_DEVICE, attach_flags=${allowMulti ? 'BPF_F_ALLOW_MULTI' : '0'}}, 32`);
+      const insns = programs.get(progFd);
+      if (!insns || !openFds.has(progFd)) throw new SysError('bpf', 'BPF_PROG_ATTACH', 9 /* EBADF */);
+      cgroupPrograms.push({ dir, insns, allowMulti });
+    },
+    close(fd) {
+      call('close', String(fd));
+      if (!openFds.delete(fd)) throw new SysError('close', String(fd), 9 /* EBADF */);
     },
     spawn(file, args, stdio) {
       const pid = nextPid += 10;

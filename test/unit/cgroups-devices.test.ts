@@ -1,6 +1,6 @@
 // The cgroup device rules: box's own (Docker's) and an OCI config's allow/deny list, the last
 // match deciding. On v2 box compiles them into eBPF: a small interpreter of the instructions
-// it uses runs the program the kernel would run, for opens and mknods of several devices;
+// it uses (test/support/ebpf-device-run.ts) runs the program the kernel would run, for opens and mknods of several devices;
 // test/integration/runtime.test.ts checks box's own in a real kernel (in the cgroup v2 guest).
 // On v1 they become writes to devices.deny/devices.allow (a fake Sys records them);
 // test/integration/oci-runtime.test.ts checks a config's rules on the real v1 controller.
@@ -8,31 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DEVICE_RULES, devicePolicy, deviceProgram, parseDeviceRule, writeDeviceRulesV1, type DeviceRule } from '../../runtime/src/cgroups/devices.ts';
 import { fakeSys } from '../support/fake-sys.ts';
+import { runDeviceProgram } from '../support/ebpf-device-run.ts';
 
-/** Run an eBPF device program on bpf_cgroup_dev_ctx { access_type, major, minor }. */
-function run(prog: Buffer, type: 'b' | 'c', major: number, minor: number, access: string): number {
-  const ctx = [((([...access].reduce((m, c) => m | ({ m: 1, r: 2, w: 4 } as Record<string, number>)[c], 0)) << 16) | (type === 'b' ? 1 : 2)) >>> 0, major, minor];
-  const r = new Array<bigint>(11).fill(0n);
-  for (let pc = 0, steps = 0; steps < 10_000; steps++) {
-    const code = prog.readUInt8(pc * 8), dst = prog.readUInt8(pc * 8 + 1) & 15, src = prog.readUInt8(pc * 8 + 1) >> 4;
-    const off = prog.readInt16LE(pc * 8 + 2), imm = BigInt(prog.readInt32LE(pc * 8 + 4));
-    const u64 = (v: bigint) => BigInt.asUintN(64, v);
-    pc++;
-    switch (code) {
-      case 0x61: expect(src).toBe(1); r[dst] = BigInt(ctx[off / 4]); break; // ldx w from the context
-      case 0xbf: r[dst] = r[src]; break;
-      case 0xb7: r[dst] = u64(imm); break;
-      case 0x57: r[dst] = r[dst] & u64(imm); break;
-      case 0x77: r[dst] = r[dst] >> imm; break;
-      case 0x55: if (r[dst] !== u64(imm)) pc += off; break;
-      case 0x15: if (r[dst] === u64(imm)) pc += off; break;
-      case 0x95: return Number(r[0]);
-      default: throw new Error(`unexpected opcode 0x${code.toString(16)}`);
-    }
-    expect(pc).toBeLessThan(prog.length / 8); // never runs off the end: the verifier would refuse it
-  }
-  throw new Error('no exit');
-}
+const run = runDeviceProgram;
 
 describe('cgroup v2 device program', () => {
   const prog = deviceProgram(DEFAULT_DEVICE_RULES.map(parseDeviceRule));

@@ -12,12 +12,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reapStale } from '../../runtime/src/container/cleanup.ts';
 import { withLabDisk } from '../../runtime/src/container/lab.ts';
+import { removeContainer } from '../../runtime/src/container/remove.ts';
 import { startContainer } from '../../runtime/src/container/run.ts';
 import { runConfigFrom } from '../../runtime/src/container/run-flags.ts';
 import { containerDir, containersDir, nameClaimed, readState, updateState } from '../../runtime/src/container/state.ts';
 import { SyncPoint } from '../../runtime/src/init/sync-point.ts';
 import { fakeSys, type FakeSys } from '../support/fake-sys.ts';
 import { fakeHost, type FakeHost } from '../support/fake-host.ts';
+import { runDeviceProgram } from '../support/ebpf-device-run.ts';
 
 let dir: string;
 const saved = process.env.BOX_ROOT;
@@ -33,9 +35,9 @@ afterAll(() => {
 });
 
 /** A fresh fake machine: root, a cgroup tree and a store of its own. */
-function machine(): { sys: FakeSys; host: FakeHost } {
+function machine(cgroupVersion: 1 | 2 = 1): { sys: FakeSys; host: FakeHost } {
   const sys = fakeSys({ '/proc/self/uid_map': '         0          0 4294967295\n' });
-  const host = fakeHost(sys, fs.mkdtempSync(path.join(dir, 'host-')));
+  const host = fakeHost(sys, fs.mkdtempSync(path.join(dir, 'host-')), { cgroupVersion });
   return { sys, host };
 }
 
@@ -207,6 +209,156 @@ describe('startContainer, run whole against a fake Sys and Host', () => {
       .rejects.toThrow(/^box run needs root .*: run it with sudo$/);
     expect(sys.trace.events).toEqual([]);
     expect(sys.inits).toEqual([]);
+  });
+});
+
+describe('on cgroup v2: the device rules are an eBPF program, attached to the container\'s cgroup', () => {
+  it('box run --rm --memory 64m on a unified host: controllers handed down, the program loaded and attached with BPF_F_ALLOW_MULTI, its fd closed', async () => {
+    const { sys, host } = machine(2);
+    const running = await startContainer(sys, runConfigFrom(['--rm', '--memory', '64m', '--name', 'v2', 'busybox', 'true']), quiet, undefined, { host });
+    const init = sys.inits[0]!;
+    const cg = path.join(host.cgroupRoot, 'box', `box-${running.state.id.slice(0, 12)}`);
+    init.exit(0);
+    expect(await running.exited).toBe(0);
+    const fd = [...sys.programs.keys()][0];
+    const on = '+memory +cpu +pids +io +cpuset +hugetlb';
+    expect(asked(sys, host).slice(4)).toEqual([
+      `write cgroup.subtree_control ${on}`, // v2: a cgroup has only the controllers its parent hands down
+      'mkdir box',
+      `write box/cgroup.subtree_control ${on}`,
+      'mkdir box/box-<id>',
+      'write box/box-<id>/memory.max 67108864',
+      expect.stringMatching(/^bpf BPF_PROG_LOAD, \{prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=\d+, license="Apache-2.0", \.\.\.\}, 128$/),
+      `bpf BPF_PROG_ATTACH, {target_fd="box/box-<id>", attach_bpf_fd=${fd}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}, 32`,
+      `close ${fd}`, // the attachment holds the program on
+      `spawn box-init (fork + execve): pid ${init.pid}`,
+      `box-init: fork = ${init.commandPid}`,
+      `write box/box-<id>/cgroup.procs ${init.commandPid}`, // one hierarchy: one write
+      `network: plug into ${init.commandPid}`,
+      'sync: box has put the container in its cgroup',
+      'network: release <id>',
+      'rmdir box/box-<id>', // the program goes with it
+      'rmdir box',
+    ]);
+    expect(sys.openFds.size).toBe(0);
+    // What the kernel would hold: one program, on this container's cgroup, and what it answers.
+    expect(sys.cgroupPrograms.map((p) => ({ dir: p.dir, allowMulti: p.allowMulti }))).toEqual([{ dir: cg, allowMulti: true }]);
+    const prog = sys.cgroupPrograms[0]!.insns;
+    expect(runDeviceProgram(prog, 'c', 1, 3, 'rw')).toBe(1); // /dev/null: opened
+    expect(runDeviceProgram(prog, 'b', 8, 0, 'r')).toBe(0); // /dev/sda: refused (EPERM)
+    expect(runDeviceProgram(prog, 'b', 8, 0, 'w')).toBe(0);
+    expect(runDeviceProgram(prog, 'b', 8, 0, 'm')).toBe(1); // made, as Docker allows; opening it is what is refused
+    expect(runDeviceProgram(prog, 'c', 10, 232, 'rw')).toBe(0); // /dev/kvm: not without --device
+  });
+
+  it('--device /dev/kvm adds its rule, from the numbers the Sys stats; a path that is no device fails in one line before anything is made', async () => {
+    const { sys, host } = machine(2);
+    const running = await startContainer(sys, runConfigFrom(['--rm', '--device', '/dev/kvm', 'busybox', 'true']), quiet, undefined, { host });
+    sys.inits[0]!.exit(0);
+    await running.exited;
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'c', 10, 232, 'rw')).toBe(1);
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'b', 8, 0, 'r')).toBe(0);
+
+    const other = machine(2);
+    const before = new Set(fs.readdirSync(containersDir()));
+    await expect(startContainer(other.sys, runConfigFrom(['--device', '/dev/nope', 'busybox', 'true']), quiet, undefined, { host: other.host }))
+      .rejects.toThrow(/^--device \/dev\/nope: no such device on this host$/);
+    expect(other.sys.programs.size).toBe(0);
+    expect(other.sys.inits).toEqual([]);
+    expect(fs.readdirSync(containersDir()).filter((d) => !before.has(d))).toEqual([]);
+    expect(fs.existsSync(path.join(other.host.cgroupRoot, 'box'))).toBe(false);
+  });
+
+  it('the kernel refuses the program (bpf EPERM, as inside a user namespace): the start goes on, the sandbox\'s own rules still hold', async () => {
+    const { sys, host } = machine(2);
+    sys.fail('bpf', 1 /* EPERM */);
+    const running = await startContainer(sys, runConfigFrom(['--rm', 'busybox', 'true']), quiet, undefined, { host });
+    sys.inits[0]!.exit(0);
+    expect(await running.exited).toBe(0);
+    expect(sys.cgroupPrograms).toEqual([]);
+    expect(asked(sys, host).filter((s) => s.startsWith('bpf') || s.startsWith('close'))).toEqual([
+      expect.stringMatching(/^bpf BPF_PROG_LOAD/), // refused: nothing to attach or close
+    ]);
+  });
+});
+
+describe('a --lab sandbox, started whole', () => {
+  it('its loop device attached, a node of its own made with the loop\'s numbers, its cgroup delegated and mounted inside; box rm detaches the loop', async () => {
+    const { sys, host } = machine();
+    // applyLab adds /dev/kvm where the host has it: named here so that the test does not depend on it.
+    const cfg = { ...runConfigFrom(['--lab', '--name', 'lab', 'busybox', 'sh']), devices: ['/dev/kvm'] };
+    const running = await startContainer(sys, cfg, quiet, undefined, { host });
+    const { id } = running.state;
+    const init = sys.inits[0]!;
+    const cdir = containerDir(id);
+    const base = running.state.idRange!.base;
+    const cgs = CGROUPS.map((c) => path.join(host.cgroupRoot, c, 'box', `box-${id.slice(0, 12)}`));
+
+    // The disk: attached through the Sys over the sandbox's own image file.
+    expect([...sys.attached]).toEqual([['/dev/loop0', path.join(cdir, 'lab-disk.img')]]);
+    expect(running.state.config.devices).toEqual(['/dev/kvm', '/dev/loop0']);
+    // Nodes of its own, with the numbers the Sys gave, owned by its root, in its 0700 directory.
+    expect(sys.made.get(path.join(cdir, 'devices'))).toEqual({ kind: 'dir', mode: 0o700 });
+    expect(sys.made.get(path.join(cdir, 'devices', 'kvm'))).toEqual({ kind: 'c', mode: 0o600, dev: [10, 232] });
+    expect(sys.made.get(path.join(cdir, 'devices', 'loop0'))).toEqual({ kind: 'b', mode: 0o600, dev: [7, 0] });
+    for (const n of ['devices', 'devices/kvm', 'devices/loop0']) expect(sys.owners.get(path.join(cdir, n))).toEqual([base, base]);
+    // ...and those nodes, not the host's, bound into its /dev.
+    const binds = init.ops.filter((op) => op[0] === 'mount' && (op[2]?.endsWith('/rootfs/dev/kvm') || op[2]?.endsWith('/rootfs/dev/loop0'))).map((op) => op[1]);
+    expect(binds).toEqual([path.join(cdir, 'devices', 'kvm'), path.join(cdir, 'devices', 'loop0')]);
+    // Delegation: each of its cgroup directories and the files that move processes are its root's; the limits stay root's.
+    for (const cg of cgs) {
+      for (const f of ['', 'cgroup.procs', 'tasks']) expect(sys.owners.get(path.join(cg, f))).toEqual([base, base]);
+    }
+    expect([...sys.owners.keys()].some((p) => p.endsWith('memory.limit_in_bytes'))).toBe(false);
+    // Its cgroup directories appear inside as /sys/fs/cgroup/<hierarchy>, named by their mount points.
+    const cgroupBinds = init.ops.filter((op) => op[0] === 'mount' && /\/rootfs\/sys\/fs\/cgroup\/[^/]+$/.test(op[2] ?? ''));
+    expect(cgroupBinds.map((op) => [op[1], path.basename(op[2]!)])).toEqual(cgs.map((cg, i) => [cg, CGROUPS[i]]));
+    // The stops a sandbox has: id maps, cgroup, and its leaf (nothing to do on v1).
+    expect(init.ops.filter((op) => op[0] === 'sync').map((op) => Number(op[1]))).toEqual([SyncPoint.IdMap, SyncPoint.Cgroup, SyncPoint.Leaf]);
+
+    init.exit(0);
+    expect(await running.exited).toBe(0);
+    expect(sys.attached.size).toBe(1); // kept with the container, for box start
+    await removeContainer(readState(id)!, sys.trace, false, sys);
+    expect(asked(sys, host).slice(-1)).toEqual(['detachLoop "/dev/loop0"']);
+    expect(sys.attached.size).toBe(0);
+    expect(fs.existsSync(cdir)).toBe(false);
+  });
+});
+
+describe('a --lab sandbox on cgroup v2, started whole', () => {
+  it('its cgroup delegated with a budget, the device program attached, the v2 hierarchy bound inside, and at the Leaf stop its processes moved to init/ and the controllers handed down', async () => {
+    const { sys, host } = machine(2);
+    const cfg = { ...runConfigFrom(['--rm', '--lab', '--name', 'lab2', 'busybox', 'sh']), devices: ['/dev/kvm'] };
+    const running = await startContainer(sys, cfg, quiet, undefined, { host });
+    const init = sys.inits[0]!;
+    const base = running.state.idRange!.base;
+    const cg = path.join(host.cgroupRoot, 'box', `box-${running.state.id.slice(0, 12)}`);
+    expect(init.ops.filter((op) => op[0] === 'sync').map((op) => Number(op[1]))).toEqual([SyncPoint.IdMap, SyncPoint.Cgroup, SyncPoint.Leaf]);
+    // The whole v2 hierarchy of its own appears as /sys/fs/cgroup inside.
+    expect(init.ops.filter((op) => op[0] === 'mount' && (op[2] ?? '').endsWith('/rootfs/sys/fs/cgroup') && op[1] === cg)).toHaveLength(1);
+    init.exit(0);
+    expect(await running.exited).toBe(0);
+    const steps = asked(sys, host);
+    // What it asked of its cgroup after making it, in order (the removal apart).
+    const cgroupSteps = steps.filter((s) => s.includes('box/box-<id>') && !/^(mkdir|rmdir) box/.test(s));
+    expect(cgroupSteps).toEqual([
+      expect.stringMatching(/^bpf BPF_PROG_ATTACH, \{target_fd="box\/box-<id>"/), // its device rules: the host's root attaches them
+      ...['', '/cgroup.procs', '/tasks', '/cgroup.subtree_control', '/cgroup.threads'].map((f) => `lchown "box/box-<id>${f}", ${base}, ${base}`),
+      'write box/box-<id>/cgroup.max.descendants 256', // a budget: every memory cgroup takes one of the kernel's 65,535 ids
+      'write box/box-<id>/cgroup.max.depth 8',
+      `write box/box-<id>/cgroup.procs ${init.pid}`, // IdMap: box-init joins while it has our credentials
+      'mkdir "box/box-<id>/init", 0755', // Leaf: its processes into a leaf, so that the sandbox's cgroup may hand controllers down
+      `write box/box-<id>/init/cgroup.procs ${init.pid}`,
+      `write box/box-<id>/init/cgroup.procs ${init.commandPid}`,
+      'write box/box-<id>/cgroup.subtree_control +memory +cpu +pids +io',
+      ...['', '/cgroup.procs', '/cgroup.threads', '/cgroup.subtree_control'].map((f) => `lchown "box/box-<id>/init${f}", ${base}, ${base}`),
+    ]);
+    expect(sys.cgroupPrograms.map((p) => p.dir)).toEqual([cg]);
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'c', 10, 232, 'rw')).toBe(1); // its /dev/kvm
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'b', 7, 0, 'rw')).toBe(1); // its own loop device
+    expect(runDeviceProgram(sys.cgroupPrograms[0]!.insns, 'b', 8, 0, 'r')).toBe(0); // not the host's disk
+    expect(sys.attached.size).toBe(0); // --rm: the loop detached with it
   });
 });
 

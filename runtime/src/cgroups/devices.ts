@@ -9,9 +9,8 @@
 // loads it with bpf(2) and attaches it to the container's cgroup, as runc and crun do.
 
 import fs from 'node:fs';
-import { lastErrno, libc } from '../sys/libc.ts';
-import { SysError, UserError } from '../sys/errors.ts';
-import type { Sys } from '../sys/sys.ts';
+import { UserError } from '../sys/errors.ts';
+import { requireDevice, type Sys } from '../sys/sys.ts';
 import path from 'node:path';
 import type { Cgroup } from './types.ts';
 
@@ -40,12 +39,9 @@ export function parseDeviceRule(text: string): DeviceRule {
 }
 
 /** The rule that lets a container use host device `path` (`--device /dev/kvm`). */
-export function ruleForDevice(path: string): string {
-  const st = fs.statSync(path);
-  const rdev = st.rdev;
-  const major = Math.floor(rdev / 256) & 0xfff;
-  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-  return `${st.isBlockDevice() ? 'b' : 'c'} ${major}:${minor} rwm`;
+export function ruleForDevice(sys: Sys, path: string): string {
+  const dev = requireDevice(sys, path);
+  return `${dev.type} ${dev.major}:${dev.minor} rwm`;
 }
 
 /** A rule as cgroup v1's files and `devices.list` write it: "c 1:3 rwm", "b *:* m". */
@@ -169,56 +165,21 @@ export function deviceProgram(rules: DeviceRule[]): Buffer {
   return Buffer.concat(out);
 }
 
-// ---- bpf(2) -------------------------------------------------------------------------------
-
-const BPF_PROG_LOAD = 5;
-const BPF_PROG_ATTACH = 8;
-const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
-const BPF_CGROUP_DEVICE = 6;
-const BPF_F_ALLOW_MULTI = 2; // other programs (systemd's, a parent's) keep running too
+// ---- loading and attaching it (cgroup v2) -----------------------------------------------
 
 /**
- * Load the rules as a program and attach it to the cgroup directory `dir` (cgroup v2). The
- * attachment holds the program: it lives as long as the cgroup, and goes with it.
+ * Load the rules as a program and attach it to the cgroup directory `dir` (cgroup v2), through
+ * the Sys (bpf(2) BPF_PROG_LOAD, then BPF_PROG_ATTACH). The attachment holds the program: it
+ * lives as long as the cgroup, and goes with it, so box closes its own fd at once.
  */
-export function attachDeviceProgram(sys: Sys, dir: string, rules: DeviceRule[]): void {
-  const { bpf, address: addressOf } = libc();
-  const code = deviceProgram(rules);
-  const license = Buffer.from('Apache-2.0\0');
-  const log = Buffer.alloc(64 * 1024);
-  // union bpf_attr for BPF_PROG_LOAD: prog_type u32, insn_cnt u32, insns u64, license u64,
-  // log_level u32, log_size u32, log_buf u64, kern_version u32, prog_flags u32, prog_name[16]...
-  const load = Buffer.alloc(128);
-  load.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0);
-  load.writeUInt32LE(code.length / 8, 4);
-  load.writeBigUInt64LE(addressOf(code), 8);
-  load.writeBigUInt64LE(addressOf(license), 16);
-  load.writeUInt32LE(1, 24); // log_level: the verifier explains a refusal
-  load.writeUInt32LE(log.length, 28);
-  load.writeBigUInt64LE(addressOf(log), 32);
-  load.write('box_devices', 48, 'latin1');
-  const prog = bpf(BPF_PROG_LOAD, load);
-  const loadErrno = lastErrno();
-  sys.trace.record({ kind: 'syscall', call: 'bpf', args: `BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=${code.length / 8}, ...}, 128`, result: prog });
-  if (prog < 0) {
-    const why = log.toString('latin1', 0, log.indexOf(0)).trim().split('\n').pop();
-    throw new SysError('bpf', `BPF_PROG_LOAD${why ? `: ${why}` : ''}`, loadErrno);
-  }
-  const cgroupFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+export function attachDeviceRules(sys: Sys, dir: string, rules: DeviceRule[]): void {
+  const prog = sys.loadDeviceProgram(deviceProgram(rules), 'Apache-2.0');
   try {
-    // BPF_PROG_ATTACH: target_fd u32, attach_bpf_fd u32, attach_type u32, attach_flags u32
-    const attach = Buffer.alloc(32);
-    attach.writeUInt32LE(cgroupFd, 0);
-    attach.writeUInt32LE(prog, 4);
-    attach.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
-    attach.writeUInt32LE(BPF_F_ALLOW_MULTI, 12);
-    const r = bpf(BPF_PROG_ATTACH, attach);
-    const errno = lastErrno();
-    sys.trace.record({ kind: 'syscall', call: 'bpf', args: `BPF_PROG_ATTACH, {target_fd=${JSON.stringify(dir)}, attach_type=BPF_CGROUP_DEVICE, attach_flags=BPF_F_ALLOW_MULTI}, 32`, result: r });
-    if (r < 0) throw new SysError('bpf', 'BPF_PROG_ATTACH', errno);
+    // BPF_F_ALLOW_MULTI: other programs (systemd's, a parent's) keep running too, and a
+    // device must pass every one of them.
+    sys.attachDeviceProgram(dir, prog, true);
   } finally {
-    fs.closeSync(cgroupFd);
-    fs.closeSync(prog);
+    sys.close(prog);
   }
 }
 
@@ -238,7 +199,7 @@ export function writeDeviceRulesV1(sys: Sys, dir: string, rules: DeviceRule[]): 
  * device nodes, whatever nodes it makes, and the --device ones.
  */
 export function restrictDevices(sys: Sys, cg: Cgroup, extra: string[]): void {
-  applyDeviceRules(sys, cg, [...DEFAULT_DEVICE_RULES, ...extra.map(ruleForDevice)].map(parseDeviceRule));
+  applyDeviceRules(sys, cg, [...DEFAULT_DEVICE_RULES, ...extra.map((d) => ruleForDevice(sys, d))].map(parseDeviceRule));
 }
 
 /**
@@ -251,7 +212,7 @@ export function applyDeviceRules(sys: Sys, cg: Cgroup, rules: DeviceRule[]): voi
   devicePolicy(rules); // a list the kernel cannot express fails here, before anything is written
   try {
     if (cg.version === 2) {
-      attachDeviceProgram(sys, cg.paths[0], rules);
+      attachDeviceRules(sys, cg.paths[0], rules);
     } else {
       const dir = cg.paths.find((p) => fs.existsSync(path.join(p, 'devices.deny')));
       if (dir) writeDeviceRulesV1(sys, dir, rules);

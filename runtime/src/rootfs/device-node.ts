@@ -3,8 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../sys/errors.ts';
-import type { Sys } from '../sys/sys.ts';
+import { requireDevice, type Sys } from '../sys/sys.ts';
 
 /**
  * A device for a user-namespaced container. Its root is an ordinary uid on the host, and the
@@ -15,18 +14,18 @@ import type { Sys } from '../sys/sys.ts';
  * the container: `chmod 666 /dev/kvm` inside changes this node, nobody else's.
  */
 export function deviceFor(sys: Sys, device: string, uid: number, containerDir: string): string {
-  const st = fs.statSync(device);
-  const type = st.isBlockDevice() ? 'b' : 'c'; // a lab's loop device is a block device
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new UserError(`--device ${device}: not a device node`);
+  const dev = requireDevice(sys, device); // a lab's loop device is a block device, /dev/kvm a character one
   const dir = path.join(containerDir, 'devices');
   const node = path.join(dir, path.basename(device));
-  if (!fs.existsSync(dir)) {
+  try {
     sys.mkdir(dir, 0o700); // the container's directory is 0711: nobody else lists or reaches it
     sys.chown(dir, uid, uid); // the container's root binds the node from here
+  } catch (err) {
+    // EEXIST: made for an earlier device of this start, or by an earlier start (a restart)
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   fs.rmSync(node, { force: true }); // a restarted container makes it again
-  const [major, minor] = [Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)];
-  sys.mknod(node, type, 0o600, major, minor);
+  sys.mknod(node, dev.type, 0o600, dev.major, dev.minor);
   sys.chown(node, uid, uid);
   return node;
 }

@@ -150,8 +150,9 @@ export function buildRootfs(plan: Plan, spec: RootfsSpec, opts: { newIpcNs: bool
   plan.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=65536k');
   const listed = new Set((spec.nodes ?? []).map((n) => n.path));
   for (const name of SAFE_DEVICES.filter((n) => !listed.has(`/dev/${n}`))) bindFile(plan, `/dev/${name}`, `${dev}/${name}`, 0);
+  // Each was checked through the Sys before (sys.ts requireDevice) when box run made its
+  // cgroup rule, or its node of the container's own under --userns (rootfs/device-node.ts).
   for (const device of spec.devices) {
-    if (!fs.existsSync(device)) throw new NotFoundError(`--device ${device}: no such device on this host`);
     bindFile(plan, device, path.join(dev, path.basename(device)), 0);
   }
   plan.mkdir(`${dev}/pts`);

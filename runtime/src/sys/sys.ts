@@ -8,8 +8,10 @@
 // removes a container is what this interface lists: who it runs as (getuid), file writes to
 // cgroupfs and /proc, signals, the namespace links of a process (readlink), spawning box-init
 // (fork + execve), and for a lab sandbox or a --device under --userns, a directory, a device
-// node, their owners and a loop device (attached, listed, detached), and at removal the
-// unmount of a container's own filesystem (--storage-opt size). youki's Syscall trait
+// node, their owners and a loop device (attached, listed, detached), what device a path is
+// (stat), on cgroup v2 the device rules' eBPF program (loaded, attached to the container's
+// cgroup), and at removal the unmount of a container's own filesystem (--storage-opt size).
+// youki's Syscall trait
 // has the same shape. What needs root but is not one call (a cgroup hierarchy, a network, the
 // image store) sits behind container/host.ts, so `startContainer` and `execInContainer` run
 // whole in unit tests with a fake of both (test/unit/start-container.test.ts).
@@ -19,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MNT_DETACH } from './constants.ts';
-import { SysError } from './errors.ts';
+import { NotFoundError, SysError, UserError } from './errors.ts';
 import { lastErrno, libc } from './libc.ts';
 import { q, type Trace } from './trace.ts';
 
@@ -61,6 +63,23 @@ export interface Sys {
   unmountDetached(path: string): void;
   /** getuid(2): box run refuses to start without root. */
   getuid(): number;
+  /**
+   * stat(2) of a device node: its type and numbers (a --device, a lab's /dev/loopN and
+   * /dev/kvm); null when `path` is something else. ENOENT when it does not exist.
+   */
+  statDevice(path: string): DeviceNumbers | null;
+  /**
+   * bpf(2) BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program (`insns`, 8 bytes each);
+   * its fd. The verifier's last word is in the error when the kernel refuses it.
+   */
+  loadDeviceProgram(insns: Buffer, license: string): number;
+  /**
+   * bpf(2) BPF_PROG_ATTACH of program `progFd` to the cgroup directory `dir` as its
+   * BPF_CGROUP_DEVICE program; `allowMulti` (BPF_F_ALLOW_MULTI): the programs already there stay.
+   */
+  attachDeviceProgram(dir: string, progFd: number, allowMulti: boolean): void;
+  /** close(2) of an fd the Sys gave (a program's: the attachment holds the program on). */
+  close(fd: number): void;
   /** readlink(2): what a /proc/<pid>/ns/<type> link names ("pid:[4026532201]"); ENOENT once the process is gone. */
   readlink(path: string): string;
   /**
@@ -69,6 +88,36 @@ export interface Sys {
    */
   spawn(file: string, args: string[], stdio: StdioOptions): ChildProcess;
 }
+
+/** A device node's type and numbers, as stat(2)'s st_rdev says them. */
+export interface DeviceNumbers {
+  type: 'b' | 'c';
+  major: number;
+  minor: number;
+}
+
+/**
+ * A --device's type and numbers (a rule for it, a node of the container's own), or a one-line
+ * error naming the flag: no such path, or a path that is no device node.
+ */
+export function requireDevice(sys: Sys, device: string): DeviceNumbers {
+  let dev: DeviceNumbers | null;
+  try {
+    dev = sys.statDevice(device);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`--device ${device}: no such device on this host`);
+    throw err;
+  }
+  if (!dev) throw new UserError(`--device ${device}: not a device node`);
+  return dev;
+}
+
+// bpf(2) commands and constants (linux/bpf.h).
+const BPF_PROG_LOAD = 5;
+const BPF_PROG_ATTACH = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
+const BPF_CGROUP_DEVICE = 6;
+const BPF_F_ALLOW_MULTI = 2;
 
 /** The real calls. Throws SysError naming the call on failure. */
 export function realSys(trace: Trace): Sys {
@@ -145,6 +194,59 @@ export function realSys(trace: Trace): Sys {
     },
     readlink(path) {
       return fs.readlinkSync(path);
+    },
+    statDevice(path) {
+      const st = fs.statSync(path);
+      if (!st.isCharacterDevice() && !st.isBlockDevice()) return null;
+      // glibc's major() and minor() of st_rdev (12+20 bits, 8+24 bits; see makedev).
+      const rdev = st.rdev;
+      return { type: st.isBlockDevice() ? 'b' : 'c', major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) };
+    },
+    loadDeviceProgram(insns, license) {
+      const { bpf, address: addressOf } = libc();
+      const lic = Buffer.from(`${license}\0`);
+      const log = Buffer.alloc(64 * 1024);
+      // union bpf_attr for BPF_PROG_LOAD: prog_type u32, insn_cnt u32, insns u64, license u64,
+      // log_level u32, log_size u32, log_buf u64, kern_version u32, prog_flags u32, prog_name[16]...
+      const load = Buffer.alloc(128);
+      load.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0);
+      load.writeUInt32LE(insns.length / 8, 4);
+      load.writeBigUInt64LE(addressOf(insns), 8);
+      load.writeBigUInt64LE(addressOf(lic), 16);
+      load.writeUInt32LE(1, 24); // log_level: the verifier explains a refusal
+      load.writeUInt32LE(log.length, 28);
+      load.writeBigUInt64LE(addressOf(log), 32);
+      load.write('box_devices', 48, 'latin1');
+      const fd = bpf(BPF_PROG_LOAD, load);
+      const errno = fd < 0 ? lastErrno() : 0;
+      const args = `BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt=${insns.length / 8}, license=${q(license)}, ...}, 128`;
+      trace.record({ kind: 'syscall', call: 'bpf', args, result: fd, ...(errno ? { errno: new SysError('bpf', '', errno).code } : {}) });
+      if (errno) {
+        const why = log.toString('latin1', 0, log.indexOf(0)).trim().split('\n').pop();
+        throw new SysError('bpf', `BPF_PROG_LOAD${why ? `: ${why}` : ''}`, errno);
+      }
+      return fd;
+    },
+    attachDeviceProgram(dir, progFd, allowMulti) {
+      const cgroupFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      try {
+        // BPF_PROG_ATTACH: target_fd u32, attach_bpf_fd u32, attach_type u32, attach_flags u32
+        const attach = Buffer.alloc(32);
+        attach.writeUInt32LE(cgroupFd, 0);
+        attach.writeUInt32LE(progFd, 4);
+        attach.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
+        attach.writeUInt32LE(allowMulti ? BPF_F_ALLOW_MULTI : 0, 12);
+        const rc = libc().bpf(BPF_PROG_ATTACH, attach);
+        const errno = rc < 0 ? lastErrno() : 0;
+        const args = `BPF_PROG_ATTACH, {target_fd=${q(dir)}, attach_bpf_fd=${progFd}, attach_type=BPF_CGROUP_DEVICE, attach_flags=${allowMulti ? 'BPF_F_ALLOW_MULTI' : '0'}}, 32`;
+        trace.record({ kind: 'syscall', call: 'bpf', args, result: rc, ...(errno ? { errno: new SysError('bpf', '', errno).code } : {}) });
+        if (errno) throw new SysError('bpf', 'BPF_PROG_ATTACH', errno);
+      } finally {
+        fs.closeSync(cgroupFd);
+      }
+    },
+    close(fd) {
+      traced(trace, 'close', String(fd), () => fs.closeSync(fd));
     },
     spawn(file, args, stdio) {
       const child = spawn(file, args, { stdio, env: {} });
