@@ -207,6 +207,43 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(unsupported.stderr).toMatch(/Error response from daemon: box's engine does not implement GET \/system\/df/);
   });
 
+  it('bad input: the daemon\'s one line, a non-zero exit, and nothing left behind (--rm means removed, even when the start fails)', () => {
+    const containers = () => (fs.existsSync(path.join(root, 'containers')) ? fs.readdirSync(path.join(root, 'containers')).sort() : []);
+    const before = containers();
+    const daemonSays = (r: { stderr: string }) => r.stderr.split('\n').filter((l) => /Error response from daemon/.test(l));
+    const cases: [string[], number, RegExp][] = [
+      [['run', '--rm', '--memory', '1k', 'busybox', 'true'], 125, /--memory 1k: the smallest limit is 6m/],
+      [['run', '--rm', '--network', 'dapi-nonet', 'busybox', 'true'], 125, /network dapi-nonet not found; docker network create dapi-nonet makes it/],
+      [['run', '--rm', 'busybox', 'no-such-command'], 127, /no-such-command: executable file not found/],
+      [['run', '--rm', '-v', '/no/such/dir:/x', 'busybox', 'true'], 125, /\/no\/such\/dir does not exist on the host/],
+      [['run', '--rm', '127.0.0.1:9/dapi/nothing:v1', 'true'], 125, /127\.0\.0\.1:9/], // a registry port nothing listens on
+      [['create', '--network', 'dapi-nonet', 'busybox', 'true'], 1, /network dapi-nonet not found/],
+      [['exec', 'no-such-thing', 'true'], 1, /No such container: no-such-thing/],
+      [['network', 'connect', 'dapi-nonet', 'no-such-thing'], 1, /dapi-nonet|no-such-thing/],
+      [['volume', 'rm', 'dapi-no-volume'], 1, /dapi-no-volume/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = docker(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      const said = daemonSays(r).length ? daemonSays(r) : r.stderr.trim().split('\n');
+      expect(said, args.join(' ')).toHaveLength(1);
+      expect(said[0], args.join(' ')).toMatch(message);
+    }
+    // Client-side checks: the CLI refuses before it asks the daemon.
+    expect(docker(['run', '--rm', '-p', '99999:80', 'busybox', 'true'])).toMatchObject({ code: 125, stderr: expect.stringMatching(/Invalid hostPort: 99999/) });
+    expect(docker(['run', '--rm', '--memory', 'lots', 'busybox', 'true']).code).toBe(125);
+    // A name in use: dockerd's words, naming the container that holds it.
+    const held = docker(['create', '--name', 'dapi-held', 'busybox', 'true']).stdout.trim();
+    const again = docker(['create', '--name', 'dapi-held', 'busybox', 'true']);
+    expect(again.code).toBe(1);
+    expect(daemonSays(again)).toEqual([`Error response from daemon: Conflict. The container name "/dapi-held" is already in use by container "${held}". You have to remove (or rename) that container to be able to reuse that name.`]);
+    expect(docker(['rm', 'dapi-held']).code).toBe(0);
+    // Nothing left: no container (ps, box's store), no mount under the root.
+    expect(docker(['ps', '-aq']).stdout).toBe('');
+    expect(containers()).toEqual(before);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${root}/containers/`);
+  }, 120_000);
+
   it('two docker run -d at once on one network both start, and the engine answers /_ping meanwhile', async () => {
     expect(docker(['network', 'create', 'dapi-par']).code).toBe(0);
     const runAsync = (name: string) => new Promise<{ code: number; stderr: string }>((resolve) => {

@@ -19,6 +19,7 @@ import {
   type ContainerState,
 } from '../../container/state.ts';
 import { resolveImage } from '../../image/index.ts';
+import { DEFAULT_NETWORK, findNetwork } from '../../net/store.ts';
 import { UserError } from '../../sys/errors.ts';
 import { realSys } from '../../sys/sys.ts';
 import { nullTrace, Trace } from '../../sys/trace.ts';
@@ -185,6 +186,12 @@ async function create({ res, query, json }: Call): Promise<void> {
     throw new ApiError(404, `No such image: ${b.Image}`);
   }
   const cfg: RunConfig = runConfigFrom(runArgsFrom(b, name?.replace(/^\//, '') ?? null));
+  // An unknown network refuses the create (dockerd makes the container and fails its start,
+  // which leaves a container that can never run). 400, not 404: on a 404 the CLI pulls the image.
+  const mode = cfg.network;
+  if (mode && mode !== DEFAULT_NETWORK && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:') && !findNetwork(mode)) {
+    throw new ApiError(400, `network ${mode} not found; docker network create ${mode} makes it, docker network ls lists them`);
+  }
   if (b.Cmd) cfg.command = b.Cmd;
   cfg.tty = !!b.Tty; // the engine keeps the terminal (tty.ts)
   if (b.Entrypoint) cfg.entrypoint = b.Entrypoint;
@@ -197,7 +204,10 @@ async function create({ res, query, json }: Call): Promise<void> {
     try {
       claimName(cfg.name, id);
     } catch (err) {
-      throw new ApiError(409, `Conflict. The container name "/${cfg.name}" is already in use. ${(err as Error).message}`);
+      if (!/already in use/.test((err as Error).message)) throw new ApiError(400, (err as Error).message);
+      // dockerd's words: box's own ("box rm NAME") would send a docker user to the wrong tool.
+      const holder = (() => { try { return lookup(cfg.name!).id; } catch { return '?'; } })();
+      throw new ApiError(409, `Conflict. The container name "/${cfg.name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
   }
   const cname = cfg.name ?? claimRandomName(id);
@@ -240,7 +250,13 @@ async function start({ res, params }: Call): Promise<void> {
   // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
   const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
   stdinAttaches.delete(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s, startTrace(s), !!input && !cfg.tty);
+  let running;
+  try {
+    running = await supervisor.start({ ...cfg, detach: true }, s, startTrace(s), !!input && !cfg.tty);
+  } catch (err) {
+    if (s.autoRemove) discardFailedStart(s);
+    throw err;
+  }
   if (running.pty) keepTerminal(s.id, running.pty, running.exited);
   if (input && running.pty) typeInto(s.id, input);
   else if (input && running.child.stdin) feedStdin(input, running.child.stdin);
@@ -252,6 +268,21 @@ async function start({ res, params }: Call): Promise<void> {
   });
   emitEvent('container', 'start', s.id, { name: s.name, image: s.image });
   res.writeHead(204, commonHeaders()).end();
+}
+
+/**
+ * A `--rm` container whose start failed (its command not found, a bind source missing) goes,
+ * as dockerd removes an AutoRemove container then: `docker run --rm` leaves nothing behind.
+ * The start already undid what it had made (cgroup, mounts, network); its files remain.
+ */
+function discardFailedStart(s: ContainerState): void {
+  const code = readState(s.id)?.exitCode ?? 125;
+  exits.get(s.id)?.resolve(code);
+  exits.delete(s.id);
+  if (!fs.existsSync(containerDir(s.id))) return;
+  removeContainerFiles(s.id);
+  releaseName(s.name, s.id);
+  emitEvent('container', 'destroy', s.id, { name: s.name, image: s.image });
 }
 
 async function stop({ res, params, query }: Call, quiet = false): Promise<void> {
