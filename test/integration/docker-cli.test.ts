@@ -31,8 +31,9 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(start.code, start.stderr).toBe(0);
   }, 60_000);
   afterAll(() => {
-    for (const name of ['dapi-web', 'dapi-sleeper', 'dapi-execloop', 'dapi-streams', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
+    for (const name of ['dapi-follow', 'dapi-joiner', 'dapi-held', 'dapi-web', 'dapi-sleeper', 'dapi-execloop', 'dapi-streams', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
     docker(['network', 'rm', 'dapi-par']);
+    docker(['network', 'rm', 'dapi-join']);
     box(root, ['engine', 'stop']);
     fs.rmSync(root, { recursive: true, force: true });
   }, 60_000);
@@ -320,7 +321,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(seen).toBe('create dapi-events\nstart dapi-events\ndie dapi-events\ndestroy dapi-events\n');
   });
 
-  it.skipIf(!!registryReason)('docker pull from a registry on loopback', async () => {
+  needs(registryReason).it('docker pull from a registry on loopback', async () => {
     const registry = await startRegistry();
     try {
       expect(box(root, ['push', 'busybox', `${registry.host}/dapi/bb:v1`]).code).toBe(0);
@@ -347,5 +348,55 @@ needs(reason).describe('the docker CLI against box engine', () => {
       void reject;
     });
     expect(answer).toMatch(/permission denied/);
+    // Behind the mode, the engine's own check (SO_PEERCRED): with the socket opened to everyone,
+    // a caller that is not root connects, and is refused before any request is served.
+    const sock = path.join(root, 'engine.sock');
+    const rootMode = fs.statSync(root).mode & 0o777;
+    fs.chmodSync(root, 0o711); // the path to it, searchable
+    fs.chmodSync(sock, 0o666);
+    try {
+      const c = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', DOCKER, 'ps'], { env: env(), encoding: 'utf8' });
+      expect(c.status).toBe(1);
+      expect(c.stderr).toMatch(/^Error response from daemon: only root may use box's engine$/m);
+    } finally {
+      fs.chmodSync(sock, 0o600);
+      fs.chmodSync(root, rootMode);
+    }
   });
+
+  it('the documented symlink: a client that only knows a socket path reaches the engine through a link to it', () => {
+    const link = path.join(root, 'docker.sock');
+    fs.symlinkSync(path.join(root, 'engine.sock'), link);
+    try {
+      const r = spawnSync(DOCKER, ['version', '--format', '{{.Server.Platform.Name}}'], { env: { ...env(), DOCKER_HOST: `unix://${link}` }, encoding: 'utf8' });
+      expect(r).toMatchObject({ status: 0, stdout: 'box engine\n' });
+    } finally {
+      fs.rmSync(link);
+    }
+  });
+
+  it('logs -f follows a running container until it exits; network connect gives a running one a second interface, disconnect takes it away', () => {
+    expect(docker(['run', '-d', '--name', 'dapi-follow', 'busybox', 'sh', '-c', 'echo first; sleep 1; echo second; exit 3']).code).toBe(0);
+    // Attached while it runs (the second line is a second away): -f returns when it exits.
+    expect(docker(['logs', '-f', 'dapi-follow'])).toMatchObject({ code: 0, stdout: 'first\nsecond\n' });
+    expect(docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dapi-follow']).stdout).toBe('exited 3\n');
+    expect(docker(['rm', 'dapi-follow']).code).toBe(0);
+
+    expect(docker(['network', 'create', 'dapi-join']).code).toBe(0);
+    expect(docker(['run', '-d', '--name', 'dapi-joiner', 'busybox', 'sleep', '300']).code).toBe(0);
+    const ifaces = () => docker(['exec', 'dapi-joiner', 'sh', '-c', 'ip -4 -o addr | grep -v " lo " | wc -l']).stdout.trim();
+    expect(ifaces()).toBe('1');
+    expect(docker(['network', 'connect', 'dapi-join', 'dapi-joiner'])).toMatchObject({ code: 0 });
+    expect(ifaces()).toBe('2');
+    const ip = docker(['inspect', '-f', '{{(index .NetworkSettings.Networks "dapi-join").IPAddress}}', 'dapi-joiner']).stdout.trim();
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(docker(['exec', 'dapi-joiner', 'ip', '-4', '-o', 'addr']).stdout).toContain(`inet ${ip}/`);
+    const twice = docker(['network', 'connect', 'dapi-join', 'dapi-joiner']);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/^Error response from daemon: .*already on network 'dapi-join'\n$/);
+    expect(docker(['network', 'disconnect', 'dapi-join', 'dapi-joiner']).code).toBe(0);
+    expect(ifaces()).toBe('1');
+    expect(docker(['rm', '-f', 'dapi-joiner']).code).toBe(0);
+    expect(docker(['network', 'rm', 'dapi-join']).code).toBe(0);
+  }, 60_000);
 });
