@@ -91,8 +91,15 @@ t.describe('podman --runtime box', () => {
     expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^0\n\s+0\s+100000\s+65536\n$/) });
   }, 120_000);
 
-  t.it('--memory: a process over the limit is killed (137)', () => {
+  t.it('--memory: a process over the limit is OOM-killed (137, and conmon saw the OOM event)', () => {
+    const oom = path.join(dir, 'oom');
+    fs.rmSync(oom, { force: true });
     const r = podman(['run', '--rm', ...LIMITS, '--memory', '32m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
     expect(r.code).toBe(137);
+    // An OOM kill, not some other SIGKILL: conmon, watching the cgroup box made for the config's
+    // memory limit, saw the kernel's OOM event and wrote its `oom` file (podman 4.3 leaves it
+    // in conmon's working directory, and so does runc there: inspect's OOMKilled stays false).
+    expect(fs.existsSync(oom)).toBe(true);
+    fs.rmSync(oom);
   }, 120_000);
 });
