@@ -91,6 +91,17 @@ t.describe('podman --runtime box', () => {
     expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^0\n\s+0\s+100000\s+65536\n$/) });
   }, 120_000);
 
+  t.it('seccomp from the bundle: podman\'s default profile is a filter, a Docker-format file of its own is honoured, unconfined is none', () => {
+    const profile = path.join(dir, 'no-mkdir.json');
+    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }));
+    const mode = (opts: string[], cmd: string) => podman(['run', '--rm', ...LIMITS, ...opts, 'busybox', 'sh', '-c', `${cmd}; grep ^Seccomp: /proc/self/status`]);
+    expect(mode(['--security-opt', `seccomp=${profile}`], 'mkdir /tmp/d')).toMatchObject({
+      code: 0, stdout: 'Seccomp:\t2\n', stderr: "mkdir: can't create directory '/tmp/d': Permission denied\n",
+    });
+    expect(mode([], 'mkdir /tmp/d && echo made')).toMatchObject({ code: 0, stdout: 'made\nSeccomp:\t2\n' });
+    expect(mode(['--security-opt', 'seccomp=unconfined'], 'true')).toMatchObject({ code: 0, stdout: 'Seccomp:\t0\n' });
+  }, 120_000);
+
   t.it('--memory: a process over the limit is OOM-killed (137, and conmon saw the OOM event)', () => {
     const oom = path.join(dir, 'oom');
     fs.rmSync(oom, { force: true });
