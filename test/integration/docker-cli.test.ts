@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { needs } from '../support/requires.ts';
-import { box, rawHttpGet as httpGet, rootReason, tempBoxRoot } from './helpers.ts';
+import { box, cgroupDirsFor, rawHttpGet as httpGet, rootReason, tempBoxRoot } from './helpers.ts';
 import { registryReason, startRegistry } from './registry-server.ts';
 
 const DOCKER = '/usr/bin/docker';
@@ -74,11 +74,11 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(docker(['rm', 'dapi-stdin'])).toMatchObject({ code: 0 });
   });
 
-  it('run -d with -p, a memory and pids limit: ps columns, inspect fields, the port answers, logs, stop, rm', async () => {
+  it('run -d with -p, memory, pids and CPU limits: ps columns, inspect fields, the port answers, logs, stop, rm', async () => {
     const html = path.join(root, 'www');
     fs.mkdirSync(html);
     fs.writeFileSync(path.join(html, 'index.html'), 'served by box\n');
-    const run = docker(['run', '-d', '--name', 'dapi-web', '-p', '127.0.0.1:18089:80', '--memory', '64m', '--pids-limit', '20',
+    const run = docker(['run', '-d', '--name', 'dapi-web', '-p', '127.0.0.1:18089:80', '--memory', '64m', '--pids-limit', '20', '--cpus', '0.5',
       '-v', `${html}:/www:ro`, 'busybox', 'sh', '-c', 'echo starting; exec httpd -f -p 80 -h /www']);
     expect(run.code, run.stderr).toBe(0);
     const id = run.stdout.trim();
@@ -94,10 +94,13 @@ needs(reason).describe('the docker CLI against box engine', () => {
     const info = JSON.parse(docker(['inspect', 'dapi-web']).stdout)[0];
     expect(info).toMatchObject({
       Id: id, Name: '/dapi-web', State: { Status: 'running', Running: true },
-      HostConfig: { Memory: 64 * 1024 * 1024, PidsLimit: 20 },
+      HostConfig: { Memory: 64 * 1024 * 1024, PidsLimit: 20, NanoCpus: 500_000_000 },
       Config: { Image: 'busybox' },
     });
     expect(info.State.Pid).toBeGreaterThan(0);
+    // The limits in the kernel: half a CPU is 50 ms of every 100 ms period (v1 here, or v2's cpu.max).
+    const quota = cgroupDirsFor(id).map((d) => ['cpu.cfs_quota_us', 'cpu.max'].map((f) => path.join(d, f)).find((f) => fs.existsSync(f))).filter(Boolean);
+    expect(quota.map((f) => fs.readFileSync(f!, 'utf8').trim())).toContainEqual(expect.stringMatching(/^50000( 100000)?$/));
     expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '18089' }]);
     expect(info.Mounts.map((m: { Destination: string }) => m.Destination)).toContain('/www');
 
