@@ -102,6 +102,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     const quota = cgroupDirsFor(id).map((d) => ['cpu.cfs_quota_us', 'cpu.max'].map((f) => path.join(d, f)).find((f) => fs.existsSync(f))).filter(Boolean);
     expect(quota.map((f) => fs.readFileSync(f!, 'utf8').trim())).toContainEqual(expect.stringMatching(/^50000( 100000)?$/));
     expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '18089' }]);
+    expect(docker(['port', 'dapi-web'])).toMatchObject({ code: 0, stdout: '80/tcp -> 127.0.0.1:18089\n' });
     expect(info.Mounts.map((m: { Destination: string }) => m.Destination)).toContain('/www');
 
     const body = await httpGet(18089);
