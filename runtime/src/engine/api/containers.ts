@@ -29,6 +29,8 @@ import { endOf, JSON_LOG, logPathOf } from '../../container/log.ts';
 import { hasTerminal, keepTerminal, resizeTerminal, typeInto } from './tty.ts';
 import { statsHandler } from './stats.ts';
 import { emitEvent } from './events.ts';
+import type { PendingConnect } from './networks.ts';
+import { connectContainer } from '../../container/network.ts';
 import { ApiError, apiError, commonHeaders, send, type Call, type Route } from './http.ts';
 
 let supervisor: Supervisor | null = null;
@@ -256,6 +258,16 @@ async function start({ res, params }: Call): Promise<void> {
   } catch (err) {
     if (s.autoRemove) discardFailedStart(s);
     throw err;
+  }
+  // Networks beyond its own, asked for while it was only created (networks.ts): joined now.
+  // A failure stops it again, as a start that cannot attach its networks fails in dockerd.
+  for (const p of (s.config as { connectOnStart?: PendingConnect[] }).connectOnStart ?? []) {
+    try {
+      await connectContainer(nullTrace, p.network, s.id, { ip: p.ip, aliases: p.aliases });
+    } catch (err) {
+      killAll(readState(s.id) ?? s, nullTrace);
+      throw err;
+    }
   }
   if (running.pty) keepTerminal(s.id, running.pty, running.exited);
   if (input && running.pty) typeInto(s.id, input);
