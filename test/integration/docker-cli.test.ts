@@ -31,7 +31,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(start.code, start.stderr).toBe(0);
   }, 60_000);
   afterAll(() => {
-    for (const name of ['dapi-follow', 'dapi-joiner', 'dapi-held', 'dapi-web', 'dapi-sleeper', 'dapi-execloop', 'dapi-streams', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
+    for (const name of ['dapi-again', 'dapi-follow', 'dapi-joiner', 'dapi-held', 'dapi-web', 'dapi-sleeper', 'dapi-execloop', 'dapi-streams', 'dapi-par-a', 'dapi-par-b']) docker(['rm', '-f', name]);
     docker(['network', 'rm', 'dapi-par']);
     docker(['network', 'rm', 'dapi-join']);
     box(root, ['engine', 'stop']);
@@ -210,6 +210,16 @@ needs(reason).describe('the docker CLI against box engine', () => {
     const unsupported = docker(['system', 'df']);
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toMatch(/Error response from daemon: box's engine does not implement GET \/system\/df/);
+  });
+
+  it('docker start -a of a stopped container prints its new run, on its own streams, and exits with its code', () => {
+    const script = 'echo "run $(cat /proc/uptime)"; echo err >&2; exit 4';
+    const first = docker(['run', '--name', 'dapi-again', 'busybox', 'sh', '-c', script]);
+    expect(first).toMatchObject({ code: 4, stdout: expect.stringMatching(/^run [\d.]+ [\d.]+\n$/), stderr: 'err\n' });
+    const again = docker(['start', '-a', 'dapi-again']);
+    expect(again).toMatchObject({ code: 4, stdout: expect.stringMatching(/^run [\d.]+ [\d.]+\n$/), stderr: 'err\n' });
+    expect(again.stdout).not.toBe(first.stdout); // the new run's line, not the old one replayed
+    expect(docker(['rm', 'dapi-again']).code).toBe(0);
   });
 
   it('bad input: the daemon\'s one line, a non-zero exit, and nothing left behind (--rm means removed, even when the start fails)', () => {

@@ -431,7 +431,7 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
     }
     // logs=1 replays what it wrote so far; without it (docker attach) only what comes next.
     const replay = q.get('logs') === '1' || q.get('logs') === 'true';
-    pumpLog(s.id, socket, { follow: stream, tty, cursor: replay ? undefined : endOf(s.id) }).finally(() => socket.end());
+    pumpLog(s.id, socket, { follow: stream, tty, cursor: replay ? undefined : endOf(s.id), waitStart: stream && s.status === 'exited' }).finally(() => socket.end());
   } catch (err) {
     const e = apiError(err);
     const body = JSON.stringify({ message: e.message });
