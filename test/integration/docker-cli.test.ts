@@ -165,6 +165,13 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect([tail.stdout, tail.stderr]).toContainEqual(expect.stringMatching(/^(out|err) 2\n$/));
     expect(`${tail.stdout}${tail.stderr}`.split('\n')).toHaveLength(2);
     expect(box(root, ['logs', 'dapi-streams'])).toMatchObject({ code: 0, stdout: 'out 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
+    // -t: each line behind the time it was written; --since/--until pick by that time.
+    const stamped = docker(['logs', '-t', 'dapi-streams']);
+    expect(stamped.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z out 1\n\S+Z out 2\n$/);
+    expect(stamped.stderr).toMatch(/^\S+Z err 1\n\S+Z err 2\n$/);
+    expect(docker(['logs', '--since', '1h', 'dapi-streams'])).toMatchObject({ stdout: 'out 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
+    expect(docker(['logs', '--until', '1h', 'dapi-streams'])).toMatchObject({ code: 0, stdout: '', stderr: '' }); // all written after an hour ago
+    expect(docker(['logs', '--since', new Date(Date.now() + 60_000).toISOString(), 'dapi-streams'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
     expect(docker(['run', '--rm', 'busybox', 'sh', '-c', script])).toMatchObject({ code: 0, stdout: 'out 1\nout 2\n', stderr: 'err 1\nerr 2\n' });
     // Its log on disk: Docker's json-file records, each tagged by its stream.
     const logPath = docker(['inspect', '-f', '{{.LogPath}}', 'dapi-streams']).stdout.trim();

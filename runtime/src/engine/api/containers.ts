@@ -385,9 +385,12 @@ async function logs({ res, params, query }: Call): Promise<void> {
   const yes = (k: string) => ['1', 'true'].includes(query.get(k) ?? '');
   const streams = (['stdout', 'stderr'] as const).filter(yes);
   if (streams.length) {
+    // since/until: Unix seconds (with a fraction), as the CLI sends --since 10m or a date.
+    const seconds = (k: string) => (query.get(k) && Number(query.get(k)) > 0 ? Number(query.get(k)) * 1000 : undefined);
     await pumpLog(s.id, res, {
       follow: yes('follow'), tty, streams: [...streams],
       tail: tail && tail !== 'all' ? Number(tail) : undefined,
+      since: seconds('since'), until: seconds('until'), timestamps: yes('timestamps'),
     });
   }
   res.end();
