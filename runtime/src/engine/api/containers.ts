@@ -19,6 +19,7 @@ import {
   type ContainerState,
 } from '../../container/state.ts';
 import { resolveImage } from '../../image/index.ts';
+import { parseSeccompProfile } from '../../security/seccomp_file.ts';
 import { DEFAULT_NETWORK, findNetwork } from '../../net/store.ts';
 import { UserError } from '../../sys/errors.ts';
 import { realSys } from '../../sys/sys.ts';
@@ -131,9 +132,38 @@ interface CreateBody {
     RestartPolicy?: { Name?: string; MaximumRetryCount?: number }; AutoRemove?: boolean; NetworkMode?: string;
     PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean;
     ReadonlyRootfs?: boolean; CapAdd?: string[] | null; CapDrop?: string[] | null; Tmpfs?: Record<string, string>;
-    VolumesFrom?: string[] | null;
-  };
+    VolumesFrom?: string[] | null; SecurityOpt?: string[] | null; Init?: boolean | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null;
+    Mounts?: { Type?: string; Source?: string; Target?: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number } }[] | null;
+  } & Record<string, unknown>;
   NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }> };
+}
+
+/**
+ * What the docker CLI can ask that box does not do, by the HostConfig key and the flag a user
+ * typed: refused in one line, never ignored (an ignored --mount would lose what is written
+ * there; an ignored --privileged or --pid host would run something else than asked).
+ */
+const NOT_TAKEN: Record<string, string> = {
+  Privileged: '--privileged', PidMode: '--pid', IpcMode: '--ipc', UTSMode: '--uts', UsernsMode: '--userns', CgroupnsMode: '--cgroupns',
+  Ulimits: '--ulimit', Sysctls: '--sysctl', ExtraHosts: '--add-host', Dns: '--dns', ShmSize: '--shm-size', GroupAdd: '--group-add',
+  Links: '--link', Devices: '--device', DeviceCgroupRules: '--device-cgroup-rule', DeviceRequests: '--gpus', CgroupParent: '--cgroup-parent',
+  MemorySwap: '--memory-swap', MemoryReservation: '--memory-reservation', KernelMemory: '--kernel-memory', CpuShares: '--cpu-shares',
+  CpusetCpus: '--cpuset-cpus', CpusetMems: '--cpuset-mems', OomKillDisable: '--oom-kill-disable', OomScoreAdj: '--oom-score-adj',
+  BlkioWeight: '--blkio-weight', BlkioWeightDevice: '--blkio-weight-device', BlkioDeviceReadBps: '--device-read-bps',
+  BlkioDeviceWriteBps: '--device-write-bps', BlkioDeviceReadIOps: '--device-read-iops', BlkioDeviceWriteIOps: '--device-write-iops',
+  CpuRealtimePeriod: '--cpu-rt-period', CpuRealtimeRuntime: '--cpu-rt-runtime', StorageOpt: '--storage-opt', Runtime: '--runtime',
+  VolumeDriver: '--volume-driver', Isolation: '--isolation',
+};
+
+export function refuseNotTaken(b: CreateBody): void {
+  const h = b.HostConfig ?? {};
+  const set = (v: unknown) => v !== undefined && v !== null && v !== 0 && v !== '' && v !== false
+    && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+  const no = (flag: string) => new ApiError(400, `box's engine does not take ${flag} yet; leave it out (runtime/src/engine/api/README.md lists what it takes)`);
+  for (const [key, flag] of Object.entries(NOT_TAKEN)) if (set(h[key])) throw no(flag);
+  if (set(h.MemorySwappiness) && h.MemorySwappiness !== -1) throw no('--memory-swappiness');
+  const driver = (h.LogConfig as { Type?: string } | undefined)?.Type;
+  if (driver && driver !== 'json-file') throw no(`--log-driver ${driver}`);
 }
 
 /** The create body as box run's own flags, so box's parser checks them and says what is wrong. */
@@ -156,6 +186,17 @@ export function runArgsFrom(b: CreateBody, name: string | null): string[] {
   if (rp?.Name && rp.Name !== 'no') a.push('--restart', rp.MaximumRetryCount ? `${rp.Name}:${rp.MaximumRetryCount}` : rp.Name);
   if (h.AutoRemove) a.push('--rm');
   if (h.ReadonlyRootfs) a.push('--read-only');
+  if (h.Init) a.push('--init');
+  for (const d of h.DnsSearch ?? []) a.push('--dns-search', d);
+  for (const o of h.DnsOptions ?? []) a.push('--dns-option', o);
+  // A seccomp profile comes inline (the CLI reads the file): createContainer parses it.
+  for (const o of h.SecurityOpt ?? []) if (!/^seccomp[=:]\s*\{/.test(o)) a.push('--security-opt', o);
+  for (const m of h.Mounts ?? []) {
+    const parts = [`type=${m.Type ?? 'volume'}`, ...(m.Source ? [`source=${m.Source}`] : []), `target=${m.Target ?? ''}`];
+    if (m.ReadOnly) parts.push('readonly');
+    if (m.TmpfsOptions?.SizeBytes) parts.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`);
+    a.push('--mount', parts.join(','));
+  }
   for (const c of h.CapAdd ?? []) a.push('--cap-add', c);
   for (const c of h.CapDrop ?? []) a.push('--cap-drop', c);
   const mode = h.NetworkMode && h.NetworkMode !== 'default' ? h.NetworkMode : 'bridge';
@@ -187,7 +228,13 @@ async function create({ res, query, json }: Call): Promise<void> {
   } catch (err) {
     throw new ApiError(404, `No such image: ${b.Image}`);
   }
+  refuseNotTaken(b);
   const cfg: RunConfig = runConfigFrom(runArgsFrom(b, name?.replace(/^\//, '') ?? null));
+  const inline = (b.HostConfig?.SecurityOpt ?? []).find((o) => /^seccomp[=:]\s*\{/.test(o));
+  if (inline) {
+    cfg.seccomp = true;
+    cfg.seccompProfile = parseSeccompProfile(inline.slice('seccomp='.length));
+  }
   // An unknown network refuses the create (dockerd makes the container and fails its start,
   // which leaves a container that can never run). 400, not 404: on a 404 the CLI pulls the image.
   const mode = cfg.network;
