@@ -229,7 +229,7 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(docker(['rm', 'dapi-again']).code).toBe(0);
   });
 
-  it('--security-opt seccomp=FILE (sent inline by the CLI) and unconfined, --mount and --init are honoured; --privileged, --pid, --ulimit are refused, not ignored', () => {
+  it('--security-opt seccomp=FILE (sent inline by the CLI) and unconfined, --mount, --init and --device are honoured; --privileged, --pid, --ulimit are refused, not ignored', () => {
     const profile = path.join(root, 'no-mkdir.json');
     fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }));
     expect(docker(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'mkdir', '/tmp/d'])).toMatchObject({ code: 1, stderr: "mkdir: can't create directory '/tmp/d': Permission denied\n" });
@@ -241,6 +241,10 @@ needs(reason).describe('the docker CLI against box engine', () => {
     expect(fs.readFileSync(path.join(host, 'f'), 'utf8')).toBe('kept\n');
     expect(docker(['run', '--rm', '--mount', 'type=bind,source=' + host + ',target=/m,readonly', 'busybox', 'touch', '/m/g']).code).not.toBe(0);
     expect(docker(['run', '--rm', '--init', 'busybox', 'cat', '/proc/1/comm'])).toMatchObject({ code: 0, stdout: 'box-init\n' });
+    // --device: a host device at its own path (as box run --device); a renamed one is refused.
+    const dev = ['/dev/kvm', '/dev/net/tun', '/dev/fuse'].find((d) => fs.existsSync(d))!;
+    expect(docker(['run', '--rm', '--device', dev, 'busybox', 'ls', dev])).toMatchObject({ code: 0, stdout: `${dev}\n` });
+    expect(docker(['run', '--rm', '--device', `${dev}:/dev/other`, 'busybox', 'true']).stderr).toMatch(/^docker: Error response from daemon: --device \S+:\/dev\/other:rwm: box's engine passes a device at its own path with rwm only/);
     for (const [flag, args] of [['--privileged', ['--privileged']], ['--pid', ['--pid', 'host']], ['--ulimit', ['--ulimit', 'nofile=10:10']]] as const) {
       const r = docker(['run', '--rm', ...args, 'busybox', 'true']);
       expect(r.code, flag).toBe(125);

@@ -132,7 +132,7 @@ interface CreateBody {
     RestartPolicy?: { Name?: string; MaximumRetryCount?: number }; AutoRemove?: boolean; NetworkMode?: string;
     PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean;
     ReadonlyRootfs?: boolean; CapAdd?: string[] | null; CapDrop?: string[] | null; Tmpfs?: Record<string, string>;
-    VolumesFrom?: string[] | null; SecurityOpt?: string[] | null; Init?: boolean | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null;
+    VolumesFrom?: string[] | null; Devices?: unknown[] | null; SecurityOpt?: string[] | null; Init?: boolean | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null;
     Mounts?: { Type?: string; Source?: string; Target?: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number } }[] | null;
   } & Record<string, unknown>;
   NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }> };
@@ -146,7 +146,7 @@ interface CreateBody {
 const NOT_TAKEN: Record<string, string> = {
   Privileged: '--privileged', PidMode: '--pid', IpcMode: '--ipc', UTSMode: '--uts', UsernsMode: '--userns', CgroupnsMode: '--cgroupns',
   Ulimits: '--ulimit', Sysctls: '--sysctl', ExtraHosts: '--add-host', Dns: '--dns', ShmSize: '--shm-size', GroupAdd: '--group-add',
-  Links: '--link', Devices: '--device', DeviceCgroupRules: '--device-cgroup-rule', DeviceRequests: '--gpus', CgroupParent: '--cgroup-parent',
+  Links: '--link', DeviceCgroupRules: '--device-cgroup-rule', DeviceRequests: '--gpus', CgroupParent: '--cgroup-parent',
   MemorySwap: '--memory-swap', MemoryReservation: '--memory-reservation', KernelMemory: '--kernel-memory', CpuShares: '--cpu-shares',
   CpusetCpus: '--cpuset-cpus', CpusetMems: '--cpuset-mems', OomKillDisable: '--oom-kill-disable', OomScoreAdj: '--oom-score-adj',
   BlkioWeight: '--blkio-weight', BlkioWeightDevice: '--blkio-weight-device', BlkioDeviceReadBps: '--device-read-bps',
@@ -187,6 +187,12 @@ export function runArgsFrom(b: CreateBody, name: string | null): string[] {
   if (h.AutoRemove) a.push('--rm');
   if (h.ReadonlyRootfs) a.push('--read-only');
   if (h.Init) a.push('--init');
+  for (const d of (h.Devices ?? []) as { PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }[]) {
+    if ((d.PathInContainer && d.PathInContainer !== d.PathOnHost) || (d.CgroupPermissions && d.CgroupPermissions !== 'rwm')) {
+      throw new ApiError(400, `--device ${d.PathOnHost}:${d.PathInContainer}:${d.CgroupPermissions}: box's engine passes a device at its own path with rwm only, e.g. --device /dev/kvm`);
+    }
+    a.push('--device', d.PathOnHost ?? '');
+  }
   for (const d of h.DnsSearch ?? []) a.push('--dns-search', d);
   for (const o of h.DnsOptions ?? []) a.push('--dns-option', o);
   // A seccomp profile comes inline (the CLI reads the file): createContainer parses it.
