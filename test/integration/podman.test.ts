@@ -112,5 +112,11 @@ t.describe('podman --runtime box', () => {
     // in conmon's working directory, and so does runc there: inspect's OOMKilled stays false).
     expect(fs.existsSync(oom)).toBe(true);
     fs.rmSync(oom);
+    // A limit below what box-init needs: killed during create, and box says so (not "ran before start").
+    const tiny = podman(['run', '--rm', ...LIMITS, '--memory', '1k', 'busybox', 'true']);
+    expect(tiny.code).toBe(126);
+    expect(tiny.stderr).toContain('box: the OOM killer killed the container during create: its memory limit (linux.resources.memory.limit) is below what it needs to start; give it 6m or more');
+    fs.rmSync(oom, { force: true });
+    expect(podman(['ps', '-aq']).stdout).toBe('');
   }, 120_000);
 });
