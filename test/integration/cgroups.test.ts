@@ -342,7 +342,7 @@ needs(v2Reason).describe('cgroup v2 rules about where box may put its cgroups', 
       fs.writeFileSync(path.join(session, 'cgroup.procs'), String(process.pid));
       const fromSession = detectCgroups(sys!);
       expect(() => fromSession.create(`boxtest-${process.pid}-internal`)).toThrow(
-        /cannot enable memory, cpu, pids(, (io|cpuset))* below .*boxtest-session-\d+: it holds processes itself.*BOX_CGROUP_PARENT=\/box/,
+        /cannot enable memory, cpu, pids(, (io|cpuset|hugetlb))* below .*boxtest-session-\d+: it holds processes itself.*BOX_CGROUP_PARENT=\/box/,
       );
       const fixed = detectCgroups(sys!, { parent });
       const cg = fixed.create(`boxtest-${process.pid}-parented`);

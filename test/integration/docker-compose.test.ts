@@ -47,6 +47,7 @@ needs(reason).describe('docker-compose against box engine', () => {
   }, 60_000);
   afterAll(() => {
     compose(['down']);
+    run(COMPOSE, ['-p', 'dapitwo', '-f', path.join(dir, 'two.yml'), 'down']);
     box(root, ['engine', 'stop']);
     fs.rmSync(root, { recursive: true, force: true });
   }, 120_000);
@@ -79,5 +80,27 @@ needs(reason).describe('docker-compose against box engine', () => {
     expect(down.stderr).toContain('Removing network dapitest_default');
     expect(run('/usr/bin/docker', ['ps', '-aq']).stdout).toBe('');
     expect(run('/usr/bin/docker', ['network', 'ls', '--format', '{{.Name}}']).stdout).not.toContain('dapitest_default');
+  });
+
+  it('a service on two networks: created on one, connected to the other before its start, it reaches both', () => {
+    const two = path.join(dir, 'two.yml');
+    fs.writeFileSync(two, 'version: "3"\nservices:\n  app:\n    image: busybox\n    command: sleep 300\n    networks: [front, back]\n' +
+      '  db:\n    image: busybox\n    command: sleep 300\n    networks: [back]\nnetworks:\n  front: {}\n  back: {}\n');
+    const two_ = (args: string[]) => run(COMPOSE, ['-p', 'dapitwo', '-f', two, ...args]);
+    try {
+      const up = two_(['up', '-d']);
+      expect(up.code, up.stderr).toBe(0);
+      const docker = (args: string[]) => run('/usr/bin/docker', args);
+      const addrs = docker(['exec', 'dapitwo_app_1', 'ip', '-4', '-o', 'addr']).stdout;
+      for (const net of ['dapitwo_front', 'dapitwo_back']) {
+        const ip = docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'dapitwo_app_1']).stdout.trim();
+        expect(ip, net).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        expect(addrs, net).toContain(`inet ${ip}/`);
+      }
+      expect(docker(['exec', 'dapitwo_app_1', 'ping', '-c', '1', '-W', '2', 'db']).code).toBe(0);
+      expect(docker(['exec', 'dapitwo_db_1', 'ping', '-c', '1', '-W', '2', 'app']).code).toBe(0);
+    } finally {
+      expect(two_(['down']).code).toBe(0);
+    }
   });
 });

@@ -73,7 +73,7 @@ t.describe('box with runc\'s command line', () => {
     const b = bundle('life', {
       hostname: 'oci-box',
       // CAP_MKNOD: it may make a node of the host's disk, but the device rules refuse to open it.
-      process: proc(['sh', '-c', 'echo started on $(hostname); grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
+      process: proc(['sh', '-c', 'echo started on $(hostname); grep -E "CapEff|NoNewPrivs" /proc/self/status; touch /x 2>/dev/null || echo read-only; ' +
         `mknod /tmp/disk b ${hostBlockDevice()} && (head -c1 /tmp/disk >/dev/null 2>&1 || echo disk refused); ulimit -n; exec sleep 60`],
         { capabilities: { bounding: ['CAP_KILL', 'CAP_MKNOD'], effective: ['CAP_KILL', 'CAP_MKNOD'], permitted: ['CAP_KILL', 'CAP_MKNOD'] }, noNewPrivileges: true, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 321 }] }),
       mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }],
@@ -101,6 +101,7 @@ t.describe('box with runc\'s command line', () => {
     const lines = fs.readFileSync(out, 'utf8');
     expect(lines).toContain('started on oci-box');
     expect(lines).toMatch(/CapEff:\s+0000000008000020/); // CAP_KILL (5) and CAP_MKNOD (27) only
+    expect(lines).toMatch(/NoNewPrivs:\s+1\n/); // process.noNewPrivileges
     expect(lines).toContain('read-only\ndisk refused\n321\n');
     expect(oci(['start', 'life']).out).toMatch(/^box: cannot start container "life": it is running, not created\n$/);
 

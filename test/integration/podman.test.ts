@@ -91,9 +91,33 @@ t.describe('podman --runtime box', () => {
     expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^0\n\s+0\s+100000\s+65536\n$/) });
   }, 120_000);
 
-  t.it('--memory: a process over the limit is killed (137)', () => {
+  t.it('seccomp from the bundle: podman\'s default profile is a filter, a Docker-format file of its own is honoured, unconfined is none', () => {
+    const profile = path.join(dir, 'no-mkdir.json');
+    fs.writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }));
+    const mode = (opts: string[], cmd: string) => podman(['run', '--rm', ...LIMITS, ...opts, 'busybox', 'sh', '-c', `${cmd}; grep ^Seccomp: /proc/self/status`]);
+    expect(mode(['--security-opt', `seccomp=${profile}`], 'mkdir /tmp/d')).toMatchObject({
+      code: 0, stdout: 'Seccomp:\t2\n', stderr: "mkdir: can't create directory '/tmp/d': Permission denied\n",
+    });
+    expect(mode([], 'mkdir /tmp/d && echo made')).toMatchObject({ code: 0, stdout: 'made\nSeccomp:\t2\n' });
+    expect(mode(['--security-opt', 'seccomp=unconfined'], 'true')).toMatchObject({ code: 0, stdout: 'Seccomp:\t0\n' });
+  }, 120_000);
+
+  t.it('--memory: a process over the limit is OOM-killed (137, and conmon saw the OOM event)', () => {
+    const oom = path.join(dir, 'oom');
+    fs.rmSync(oom, { force: true });
     const r = podman(['run', '--rm', ...LIMITS, '--memory', '32m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
     expect(r.code).toBe(137);
+    // An OOM kill, not some other SIGKILL: conmon, watching the cgroup box made for the config's
+    // memory limit, saw the kernel's OOM event and wrote its `oom` file (podman 4.3 leaves it
+    // in conmon's working directory, and so does runc there: inspect's OOMKilled stays false).
+    expect(fs.existsSync(oom)).toBe(true);
+    fs.rmSync(oom);
+    // A limit below what box-init needs: killed during create, and box says so (not "ran before start").
+    const tiny = podman(['run', '--rm', ...LIMITS, '--memory', '1k', 'busybox', 'true']);
+    expect(tiny.code).toBe(126);
+    expect(tiny.stderr).toContain('box: the OOM killer killed the container during create: its memory limit (linux.resources.memory.limit) is below what it needs to start; give it 6m or more');
+    fs.rmSync(oom, { force: true });
+    expect(podman(['ps', '-aq']).stdout).toBe('');
   }, 120_000);
 
   t.it('--device and --device-cgroup-rule: linux.devices made, the config\'s device rules applied', () => {

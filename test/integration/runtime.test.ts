@@ -395,6 +395,9 @@ needs(rootReason).describe('box run on the real kernel', () => {
     expect(box(root, ['run', '--rm', 'no-such-image', 'true']).code).toBe(125);
     expect(box(root, ['run', '--rm', 'busybox', 'no-such-command']).code).toBe(127);
     expect(box(root, ['run', '--rm', 'busybox', '/etc/passwd']).code).toBe(126);
+    // Detached, the same statuses and the same line (the monitor process passes them on).
+    expect(box(root, ['run', '-d', '--rm', 'busybox', 'no-such-command'])).toMatchObject({ code: 127, stderr: expect.stringMatching(/^box: no-such-command: executable file not found[^\n]*\n$/) });
+    expect(box(root, ['run', '-d', '--rm', 'busybox', '/etc/passwd']).code).toBe(126);
     const rm = box(root, ['rm', 'never-was']);
     expect(rm.code).toBe(1);
     expect(rm.stderr).toBe("box: no such container: 'never-was'; `box ps -a` lists them\n");

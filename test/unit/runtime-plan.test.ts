@@ -45,6 +45,8 @@ describe('box run arguments', () => {
       [['--ns', 'user', 'busybox'], /use --userns/],
       [['--pids-limit', '0', 'busybox'], /--pids-limit '0'/],
       [['--memory', 'lots', 'busybox'], /--memory/],
+      [['--memory', '1k', 'busybox'], /^--memory 1k: the smallest limit is 6m/],
+      [['--memory', '6291455', 'busybox'], /the smallest limit is 6m/],
       [['--time-offset', '1d', 'busybox'], /needs the time namespace/],
       [['--hostname', 'bad name', 'busybox'], /--hostname/],
       [['-w', 'rel', 'busybox'], /absolute path/],
@@ -56,6 +58,7 @@ describe('box run arguments', () => {
       expect(() => runConfigFrom(argv), argv.join(' ')).toThrow(UserError);
       expect(() => runConfigFrom(argv), argv.join(' ')).toThrow(msg);
     }
+    expect(runConfigFrom(['--memory', '6m', 'busybox']).memoryBytes).toBe(6 * 1024 * 1024); // Docker's floor itself is allowed
   });
 
   it('parses -v, -e, durations and users', () => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { RunConfig } from '../container/config.ts';
 import { startContainer, type Running } from '../container/run.ts';
 import { execInContainer } from '../container/exec.ts';
-import { UserError } from '../sys/errors.ts';
+import { EXIT_STATUS, UserError, type ErrorCode } from '../sys/errors.ts';
 import { spawnDetached } from '../sys/detached.ts';
 import { realSys } from '../sys/sys.ts';
 import type { Trace } from '../sys/trace.ts';
@@ -95,7 +95,10 @@ export async function startDetached(cfg: RunConfig, again?: string): Promise<str
     env: { ...process.env, BOX_MONITOR_CONFIG: JSON.stringify(cfg), ...(again ? { BOX_MONITOR_AGAIN: again } : {}) }, // again: `box start`
   }).report;
   if (line.startsWith('ok ')) return line.slice(3);
-  throw new UserError(line.startsWith('err ') ? line.slice(4) : 'the container did not start (its monitor exited)');
+  // `err CODE message`: the code keeps Docker's status (127: command not found) across the monitor.
+  const err = /^err (\S+) ([^]*)$/.exec(line);
+  if (err) throw new UserError(err[2]!, err[1]! in EXIT_STATUS ? (err[1] as ErrorCode) : 'failed');
+  throw new UserError('the container did not start (its monitor exited)');
 }
 
 /** The detached monitor: start, report, wait. Its stdout and stderr go nowhere. */
@@ -109,7 +112,7 @@ export async function monitorCommand(_argv: string[], trace: Trace): Promise<num
   try {
     running = await startContainer(realSys(trace), cfg, 'log', undefined, { again });
   } catch (err) {
-    report.end(`err ${(err as Error).message}\n`);
+    report.end(`err ${err instanceof UserError ? err.code : 'failed'} ${(err as Error).message}\n`);
     return 1;
   }
   report.end(`ok ${running.state.id}\n`);

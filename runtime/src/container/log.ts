@@ -30,6 +30,8 @@ const LEGACY_LOG = 'container.log';
 export interface LogEntry {
   stream: LogStream;
   data: Buffer;
+  /** When it was written (RFC 3339, the json record's `time`); none in an old raw log. */
+  time?: string;
 }
 
 /** The log file `box logs`, `docker logs` and attaches read: the json one, else an old raw one, else where the json one will be. */
@@ -147,8 +149,8 @@ export function readLog(cursor: LogCursor, fd?: number): LogEntry[] {
     for (const line of got.subarray(0, end).toString('utf8').split('\n')) {
       if (!line) continue;
       try {
-        const r = JSON.parse(line) as { log?: string; stream?: string };
-        entries.push({ stream: r.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(r.log ?? '', 'utf8') });
+        const r = JSON.parse(line) as { log?: string; stream?: string; time?: string };
+        entries.push({ stream: r.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(r.log ?? '', 'utf8'), time: r.time });
       } catch {
         /* a damaged record: skipped, as docker logs does */
       }

@@ -18,6 +18,9 @@ import { parseRestartPolicy } from './restart.ts';
 import { healthcheckFromFlags } from './health.ts';
 import { BLKIO_OPTIONS, blockIOFrom } from './blkio-flags.ts';
 
+/** Docker's smallest --memory (6 MiB). */
+const MIN_MEMORY = 6 * 1024 * 1024;
+
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'detach', short: 'd', help: 'run in the background and print the container id' },
   { name: 'interactive', short: 'i', help: 'keep stdin open' },
@@ -131,6 +134,11 @@ export function runConfigFrom(argv: string[]): RunConfig {
     ...keptOptions(opts),
     labels: labelsFrom(list(opts.label)),
   };
+  // Docker's floor (dockerd's linuxMinMemory): below it the runtime and the shell alone are
+  // over the limit, and the container dies by the OOM killer before its command runs.
+  if (cfg.memoryBytes !== undefined && cfg.memoryBytes < MIN_MEMORY) {
+    throw new UserError(`--memory ${opts.memory}: the smallest limit is 6m (below it the container is OOM-killed before its command runs), as with Docker`);
+  }
   if (cfg.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(cfg.hostname)) {
     throw new UserError(`--hostname '${cfg.hostname}': use letters, digits, '-' and '.', up to 63 characters`);
   }

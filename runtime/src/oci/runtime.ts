@@ -179,7 +179,11 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     // and conmon finds the cgroup to watch for OOM kills from /proc/PID/cgroup of that pid.
     cg.addProcess(init.child.pid!);
     // Either the sync point (created) or a failure before it.
-    await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]);
+    await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]).catch((err) => {
+      // A memory limit smaller than box-init itself: the kernel kills it before the sync point.
+      if (cg.stats().oomKills) throw new UserError('the OOM killer killed the container during create: its memory limit (linux.resources.memory.limit) is below what it needs to start; give it 6m or more');
+      throw err;
+    });
     if (o.pidFile) fs.writeFileSync(o.pidFile, String(statePid)); // runc writes the pid without a newline
     // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
     for (const p of init.pipes) p.destroy();

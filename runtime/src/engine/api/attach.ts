@@ -19,9 +19,17 @@ export function frame(stream: 1 | 2, data: Buffer): Buffer {
 /**
  * Copy the container's log to `out` from `cursor` (or its start, or its last `tail` lines):
  * all of it, then, with `follow`, what is written until the container stops for good (not
- * while it restarts) or `out` closes. `streams` picks stdout, stderr or both (the default).
+ * while it restarts) or `out` closes; with `waitStart`, a stopped container's next run too. `streams` picks stdout, stderr or both (the default).
  */
-export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow: boolean; tty: boolean; cursor?: LogCursor; tail?: number; streams?: LogStream[] }): Promise<void> {
+export interface LogWindow {
+  /** Only entries written at or after / before these times (ms since the epoch): --since, --until. */
+  since?: number;
+  until?: number;
+  /** Each entry behind its time, as `docker logs -t` prints it. */
+  timestamps?: boolean;
+}
+
+export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow: boolean; tty: boolean; cursor?: LogCursor; tail?: number; streams?: LogStream[]; waitStart?: boolean } & LogWindow): Promise<void> {
   const cursor = opts.cursor ?? (opts.tail !== undefined ? tailOf(id, opts.tail) : { file: logPathOf(id), offset: 0 });
   const streams = opts.streams ?? ['stdout', 'stderr'];
   let closed = false;
@@ -37,7 +45,11 @@ export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow
     }
     for (const e of readLog(cursor, fd)) {
       if (!streams.includes(e.stream)) continue;
-      out.write(opts.tty ? e.data : frame(e.stream === 'stderr' ? 2 : 1, e.data));
+      const at = e.time ? Date.parse(e.time) : NaN;
+      if (opts.since !== undefined && !(at >= opts.since)) continue;
+      if (opts.until !== undefined && !(at < opts.until)) continue;
+      const data = opts.timestamps && e.time ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
+      out.write(opts.tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
     }
   };
   pump();
@@ -49,6 +61,14 @@ export async function pumpLog(id: string, out: Writable | Duplex, opts: { follow
     const s = readState(id);
     return !!s && ['running', 'restarting', 'created'].includes(s.status);
   };
+  // An attach before a start (`docker start -a`, docker-compose up of a stopped service) waits
+  // for that start: for a new `started`, since a quick command may have run and exited between
+  // two looks at its status.
+  if (opts.waitStart) {
+    const before = readState(id)?.started;
+    const begun = () => { const s = readState(id); return !s || s.started !== before || s.status !== 'exited'; };
+    while (!closed && !begun()) await new Promise((r) => setTimeout(r, 50));
+  }
   while (!closed && live()) {
     await new Promise((r) => setTimeout(r, 100));
     pump();

@@ -19,7 +19,9 @@ import {
   type ContainerState,
 } from '../../container/state.ts';
 import { resolveImage } from '../../image/index.ts';
-import { isNotFound } from '../../sys/errors.ts';
+import { parseSeccompProfile } from '../../security/seccomp_file.ts';
+import { DEFAULT_NETWORK, findNetwork } from '../../net/store.ts';
+import { isNotFound, UserError } from '../../sys/errors.ts';
 import { realSys } from '../../sys/sys.ts';
 import { nullTrace, Trace } from '../../sys/trace.ts';
 import type { Supervisor } from '../supervisor.ts';
@@ -28,6 +30,8 @@ import { endOf, JSON_LOG, logPathOf } from '../../container/log.ts';
 import { hasTerminal, keepTerminal, resizeTerminal, typeInto } from './tty.ts';
 import { statsHandler } from './stats.ts';
 import { emitEvent } from './events.ts';
+import type { PendingConnect } from './networks.ts';
+import { connectContainer } from '../../container/network.ts';
 import { ApiError, apiError, commonHeaders, send, type Call, type Route } from './http.ts';
 
 let supervisor: Supervisor | null = null;
@@ -132,9 +136,38 @@ interface CreateBody {
     RestartPolicy?: { Name?: string; MaximumRetryCount?: number }; AutoRemove?: boolean; NetworkMode?: string;
     PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; PublishAllPorts?: boolean;
     ReadonlyRootfs?: boolean; CapAdd?: string[] | null; CapDrop?: string[] | null; Tmpfs?: Record<string, string>;
-    VolumesFrom?: string[] | null;
-  };
+    VolumesFrom?: string[] | null; Devices?: unknown[] | null; SecurityOpt?: string[] | null; Init?: boolean | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null;
+    Mounts?: { Type?: string; Source?: string; Target?: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number } }[] | null;
+  } & Record<string, unknown>;
   NetworkingConfig?: { EndpointsConfig?: Record<string, { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null }> };
+}
+
+/**
+ * What the docker CLI can ask that box does not do, by the HostConfig key and the flag a user
+ * typed: refused in one line, never ignored (an ignored --mount would lose what is written
+ * there; an ignored --privileged or --pid host would run something else than asked).
+ */
+const NOT_TAKEN: Record<string, string> = {
+  Privileged: '--privileged', PidMode: '--pid', IpcMode: '--ipc', UTSMode: '--uts', UsernsMode: '--userns', CgroupnsMode: '--cgroupns',
+  Ulimits: '--ulimit', Sysctls: '--sysctl', ExtraHosts: '--add-host', Dns: '--dns', ShmSize: '--shm-size', GroupAdd: '--group-add',
+  Links: '--link', DeviceCgroupRules: '--device-cgroup-rule', DeviceRequests: '--gpus', CgroupParent: '--cgroup-parent',
+  MemorySwap: '--memory-swap', MemoryReservation: '--memory-reservation', KernelMemory: '--kernel-memory', CpuShares: '--cpu-shares',
+  CpusetCpus: '--cpuset-cpus', CpusetMems: '--cpuset-mems', OomKillDisable: '--oom-kill-disable', OomScoreAdj: '--oom-score-adj',
+  BlkioWeight: '--blkio-weight', BlkioWeightDevice: '--blkio-weight-device', BlkioDeviceReadBps: '--device-read-bps',
+  BlkioDeviceWriteBps: '--device-write-bps', BlkioDeviceReadIOps: '--device-read-iops', BlkioDeviceWriteIOps: '--device-write-iops',
+  CpuRealtimePeriod: '--cpu-rt-period', CpuRealtimeRuntime: '--cpu-rt-runtime', StorageOpt: '--storage-opt', Runtime: '--runtime',
+  VolumeDriver: '--volume-driver', Isolation: '--isolation',
+};
+
+export function refuseNotTaken(b: CreateBody): void {
+  const h = b.HostConfig ?? {};
+  const set = (v: unknown) => v !== undefined && v !== null && v !== 0 && v !== '' && v !== false
+    && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+  const no = (flag: string) => new ApiError(400, `box's engine does not take ${flag} yet; leave it out (runtime/src/engine/api/README.md lists what it takes)`);
+  for (const [key, flag] of Object.entries(NOT_TAKEN)) if (set(h[key])) throw no(flag);
+  if (set(h.MemorySwappiness) && h.MemorySwappiness !== -1) throw no('--memory-swappiness');
+  const driver = (h.LogConfig as { Type?: string } | undefined)?.Type;
+  if (driver && driver !== 'json-file') throw no(`--log-driver ${driver}`);
 }
 
 /** The create body as box run's own flags, so box's parser checks them and says what is wrong. */
@@ -162,6 +195,23 @@ export function runArgsFrom(b: CreateBody, name: string | null): string[] {
   if (rp?.Name && rp.Name !== 'no') a.push('--restart', rp.MaximumRetryCount ? `${rp.Name}:${rp.MaximumRetryCount}` : rp.Name);
   if (h.AutoRemove) a.push('--rm');
   if (h.ReadonlyRootfs) a.push('--read-only');
+  if (h.Init) a.push('--init');
+  for (const d of (h.Devices ?? []) as { PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }[]) {
+    if ((d.PathInContainer && d.PathInContainer !== d.PathOnHost) || (d.CgroupPermissions && d.CgroupPermissions !== 'rwm')) {
+      throw new ApiError(400, `--device ${d.PathOnHost}:${d.PathInContainer}:${d.CgroupPermissions}: box's engine passes a device at its own path with rwm only, e.g. --device /dev/kvm`);
+    }
+    a.push('--device', d.PathOnHost ?? '');
+  }
+  for (const d of h.DnsSearch ?? []) a.push('--dns-search', d);
+  for (const o of h.DnsOptions ?? []) a.push('--dns-option', o);
+  // A seccomp profile comes inline (the CLI reads the file): createContainer parses it.
+  for (const o of h.SecurityOpt ?? []) if (!/^seccomp[=:]\s*\{/.test(o)) a.push('--security-opt', o);
+  for (const m of h.Mounts ?? []) {
+    const parts = [`type=${m.Type ?? 'volume'}`, ...(m.Source ? [`source=${m.Source}`] : []), `target=${m.Target ?? ''}`];
+    if (m.ReadOnly) parts.push('readonly');
+    if (m.TmpfsOptions?.SizeBytes) parts.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`);
+    a.push('--mount', parts.join(','));
+  }
   for (const c of h.CapAdd ?? []) a.push('--cap-add', c);
   for (const c of h.CapDrop ?? []) a.push('--cap-drop', c);
   const mode = h.NetworkMode && h.NetworkMode !== 'default' ? h.NetworkMode : 'bridge';
@@ -193,7 +243,19 @@ async function create({ res, query, json }: Call): Promise<void> {
   } catch (err) {
     throw new ApiError(404, `No such image: ${b.Image}`);
   }
+  refuseNotTaken(b);
   const cfg: RunConfig = runConfigFrom(runArgsFrom(b, name?.replace(/^\//, '') ?? null));
+  const inline = (b.HostConfig?.SecurityOpt ?? []).find((o) => /^seccomp[=:]\s*\{/.test(o));
+  if (inline) {
+    cfg.seccomp = true;
+    cfg.seccompProfile = parseSeccompProfile(inline.slice('seccomp='.length));
+  }
+  // An unknown network refuses the create (dockerd makes the container and fails its start,
+  // which leaves a container that can never run). 400, not 404: on a 404 the CLI pulls the image.
+  const mode = cfg.network;
+  if (mode && mode !== DEFAULT_NETWORK && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:') && !findNetwork(mode)) {
+    throw new ApiError(400, `network ${mode} not found; docker network create ${mode} makes it, docker network ls lists them`);
+  }
   if (b.Cmd) cfg.command = b.Cmd;
   cfg.tty = !!b.Tty; // the engine keeps the terminal (tty.ts)
   if (b.Entrypoint) cfg.entrypoint = b.Entrypoint;
@@ -206,7 +268,10 @@ async function create({ res, query, json }: Call): Promise<void> {
     try {
       claimName(cfg.name, id);
     } catch (err) {
-      throw new ApiError(409, `Conflict. The container name "/${cfg.name}" is already in use. ${(err as Error).message}`);
+      if (!/already in use/.test((err as Error).message)) throw new ApiError(400, (err as Error).message);
+      // dockerd's words: box's own ("box rm NAME") would send a docker user to the wrong tool.
+      const holder = (() => { try { return lookup(cfg.name!).id; } catch { return '?'; } })();
+      throw new ApiError(409, `Conflict. The container name "/${cfg.name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
   }
   const cname = cfg.name ?? claimRandomName(id);
@@ -249,7 +314,23 @@ async function start({ res, params }: Call): Promise<void> {
   // docker run -i attaches with stdin=1 before it starts: that connection feeds the pipe.
   const input = (s.config as { openStdin?: boolean }).openStdin ? stdinAttaches.get(s.id) : undefined;
   stdinAttaches.delete(s.id);
-  const running = await supervisor.start({ ...cfg, detach: true }, s, startTrace(s), !!input && !cfg.tty);
+  let running;
+  try {
+    running = await supervisor.start({ ...cfg, detach: true }, s, startTrace(s), !!input && !cfg.tty);
+  } catch (err) {
+    if (s.autoRemove) discardFailedStart(s);
+    throw err;
+  }
+  // Networks beyond its own, asked for while it was only created (networks.ts): joined now.
+  // A failure stops it again, as a start that cannot attach its networks fails in dockerd.
+  for (const p of (s.config as { connectOnStart?: PendingConnect[] }).connectOnStart ?? []) {
+    try {
+      await connectContainer(nullTrace, p.network, s.id, { ip: p.ip, aliases: p.aliases });
+    } catch (err) {
+      killAll(readState(s.id) ?? s, nullTrace);
+      throw err;
+    }
+  }
   if (running.pty) keepTerminal(s.id, running.pty, running.exited);
   if (input && running.pty) typeInto(s.id, input);
   else if (input && running.child.stdin) feedStdin(input, running.child.stdin);
@@ -261,6 +342,21 @@ async function start({ res, params }: Call): Promise<void> {
   });
   emitEvent('container', 'start', s.id, { name: s.name, image: s.image });
   res.writeHead(204, commonHeaders()).end();
+}
+
+/**
+ * A `--rm` container whose start failed (its command not found, a bind source missing) goes,
+ * as dockerd removes an AutoRemove container then: `docker run --rm` leaves nothing behind.
+ * The start already undid what it had made (cgroup, mounts, network); its files remain.
+ */
+function discardFailedStart(s: ContainerState): void {
+  const code = readState(s.id)?.exitCode ?? 125;
+  exits.get(s.id)?.resolve(code);
+  exits.delete(s.id);
+  if (!fs.existsSync(containerDir(s.id))) return;
+  removeContainerFiles(s.id);
+  releaseName(s.name, s.id);
+  emitEvent('container', 'destroy', s.id, { name: s.name, image: s.image });
 }
 
 async function stop({ res, params, query }: Call, quiet = false): Promise<void> {
@@ -351,9 +447,12 @@ async function logs({ res, params, query }: Call): Promise<void> {
   const yes = (k: string) => ['1', 'true'].includes(query.get(k) ?? '');
   const streams = (['stdout', 'stderr'] as const).filter(yes);
   if (streams.length) {
+    // since/until: Unix seconds (with a fraction), as the CLI sends --since 10m or a date.
+    const seconds = (k: string) => (query.get(k) && Number(query.get(k)) > 0 ? Number(query.get(k)) * 1000 : undefined);
     await pumpLog(s.id, res, {
       follow: yes('follow'), tty, streams: [...streams],
       tail: tail && tail !== 'all' ? Number(tail) : undefined,
+      since: seconds('since'), until: seconds('until'), timestamps: yes('timestamps'),
     });
   }
   res.end();
@@ -397,7 +496,7 @@ export function attachUpgrade(req: http.IncomingMessage, socket: net.Socket, pat
     }
     // logs=1 replays what it wrote so far; without it (docker attach) only what comes next.
     const replay = q.get('logs') === '1' || q.get('logs') === 'true';
-    pumpLog(s.id, socket, { follow: stream, tty, cursor: replay ? undefined : endOf(s.id) }).finally(() => socket.end());
+    pumpLog(s.id, socket, { follow: stream, tty, cursor: replay ? undefined : endOf(s.id), waitStart: stream && s.status === 'exited' }).finally(() => socket.end());
   } catch (err) {
     const e = apiError(err);
     const body = JSON.stringify({ message: e.message });

@@ -10,6 +10,9 @@ import { find as findContainer } from './containers.ts';
 import { emitEvent } from './events.ts';
 import { ApiError, commonHeaders, send, type Route } from './http.ts';
 
+/** A connection asked for while the container was only created: made when it starts (containers.ts). */
+export interface PendingConnect { network: string; aliases: string[]; ip?: string }
+
 function find(ref: string): Network {
   const n = findNetwork(ref);
   if (!n) throw new ApiError(404, `network ${ref} not found`);
@@ -54,12 +57,20 @@ export const networkRoutes: Route[] = [
     if (c.status === 'created' || c.status === 'exited') {
       // docker-compose creates with NetworkMode set to its network, then connects with the
       // service's aliases before the start: they join the container's own configuration.
-      const cfg = c.config as { network?: string; networkAliases?: string[] };
-      if (cfg.network !== n.name && cfg.network !== n.id) {
-        throw new ApiError(400, `box connects a created container to the network it was created on only ('${cfg.network}'); start it first, then connect it to ${n.name}`);
+      const cfg = c.config as { network?: string; networkAliases?: string[]; connectOnStart?: PendingConnect[] };
+      if (cfg.network === n.name || cfg.network === n.id) {
+        const aliases = [...new Set([...(cfg.networkAliases ?? []), ...(b.EndpointConfig?.Aliases ?? [])])];
+        writeState({ ...c, config: { ...c.config, networkAliases: aliases } });
+        return void res.writeHead(200, commonHeaders()).end();
       }
-      const aliases = [...new Set([...(cfg.networkAliases ?? []), ...(b.EndpointConfig?.Aliases ?? [])])];
-      writeState({ ...c, config: { ...c.config, networkAliases: aliases } });
+      // Another network (a Compose service on two): box runs a container on one network, so
+      // the start connects it to the others, as `docker network connect` does a running one.
+      if (!cfg.network || cfg.network === 'none' || cfg.network === 'host' || cfg.network.startsWith('container:')) {
+        throw new ApiError(400, `container ${c.name} has --network ${cfg.network ?? 'none'}: it has no network of its own to connect`);
+      }
+      const pending = (cfg.connectOnStart ?? []).filter((p) => p.network !== n.name);
+      pending.push({ network: n.name, aliases: b.EndpointConfig?.Aliases ?? [], ip: b.EndpointConfig?.IPAMConfig?.IPv4Address });
+      writeState({ ...c, config: { ...c.config, connectOnStart: pending } });
       return void res.writeHead(200, commonHeaders()).end();
     }
     await connectContainer(nullTrace, n.name, b.Container, { ip: b.EndpointConfig?.IPAMConfig?.IPv4Address, aliases: b.EndpointConfig?.Aliases ?? [] });
