@@ -354,7 +354,7 @@ function discardFailedStart(s: ContainerState): void {
   exits.get(s.id)?.resolve(code);
   exits.delete(s.id);
   if (!fs.existsSync(containerDir(s.id))) return;
-  removeContainerFiles(s.id);
+  removeContainerFiles(realSys(nullTrace), s.id);
   releaseName(s.name, s.id);
   emitEvent('container', 'destroy', s.id, { name: s.name, image: s.image });
 }
