@@ -174,6 +174,24 @@ t.describe('box with runc\'s command line', () => {
     expect(fs.existsSync(path.join(root, 'notty'))).toBe(false);
   });
 
+  t.it('exec --detach: the pid in --pid-file is the caller\'s subreaper\'s to reap, with its exit status, even when it ends at once', async () => {
+    // As conmon: a subreaper runs `box exec --detach --pid-file F` and then waits for F's pid.
+    // A quick command once ended while box (Node, which reaps every child it spawned) was still
+    // there: the status went to Node, and the subreaper's waitpid(2) said ECHILD ("not ours").
+    const reaper = path.join(dir, 'subreaper');
+    execFileSync('gcc', ['-static', '-O2', '-o', reaper, path.join(import.meta.dirname, '../fixtures/subreaper/subreaper.c')]);
+    const b = bundle('detach', { process: proc(['sleep', '60']) });
+    expect(oci(['create', '-b', b, 'detach']).code).toBe(0);
+    expect(oci(['start', 'detach']).code).toBe(0);
+    const pidFile = path.join(dir, 'detach.pid');
+    const runs = 10;
+    const r = spawnSync(reaper, [String(runs), pidFile, boxBin, '--root', root, 'exec', '--detach', '--pid-file', pidFile, 'detach', 'sh', '-c', 'exit 3'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout.trim().split('\n')).toEqual(Array(runs).fill('exit 3'));
+    expect(oci(['kill', 'detach', 'KILL']).code).toBe(0);
+    await until(() => state('detach').status === 'stopped', 10_000, 'stopped');
+    expect(oci(['delete', 'detach']).code).toBe(0);
+  });
+
   t.it('--preserve-fds N: descriptors 3..3+N-1 reach the container\'s process, and no others', async () => {
     const b = bundle('fds', { process: proc(['sh', '-c', 'echo kept >&3; ls /proc/self/fd']) });
     const kept = path.join(dir, 'kept.txt');
