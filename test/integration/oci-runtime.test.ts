@@ -184,7 +184,7 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', b, 'detach']).code).toBe(0);
     expect(oci(['start', 'detach']).code).toBe(0);
     const pidFile = path.join(dir, 'detach.pid');
-    const runs = 10;
+    const runs = 30;
     const r = spawnSync(reaper, [String(runs), pidFile, boxBin, '--root', root, 'exec', '--detach', '--pid-file', pidFile, 'detach', 'sh', '-c', 'exit 3'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.stdout.trim().split('\n')).toEqual(Array(runs).fill('exit 3'));
     expect(oci(['kill', 'detach', 'KILL']).code).toBe(0);
