@@ -187,6 +187,16 @@ t.describe('box with runc\'s command line', () => {
     const runs = 30;
     const r = spawnSync(reaper, [String(runs), pidFile, boxBin, '--root', root, 'exec', '--detach', '--pid-file', pidFile, 'detach', 'sh', '-c', 'exit 3'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.stdout.trim().split('\n')).toEqual(Array(runs).fill('exit 3'));
+    // Its parent is then the subreaper; when that one exits the process lives on (no death
+    // signal tied to it: a detached exec once died with it), and is adopted further up.
+    expect(spawnSync(reaper, ['0', pidFile, boxBin, '--root', root, 'exec', '-d', '--pid-file', pidFile, 'detach', 'sleep', '60'], { stdio: 'ignore' }).status).toBe(0);
+    const sleeper = Number(fs.readFileSync(pidFile, 'utf8'));
+    // A death signal is sent while its parent exits, before that one is reaped: by now the
+    // process would be gone, a zombie, or have SIGKILL (bit 8) pending.
+    const status = fs.readFileSync(`/proc/${sleeper}/status`, 'utf8');
+    expect(status).not.toMatch(/^State:\s+[ZX]/m);
+    for (const pending of status.matchAll(/^(?:SigPnd|ShdPnd):\s+([0-9a-f]+)$/gm)) expect(BigInt(`0x${pending[1]}`) & 0x100n).toBe(0n);
+    process.kill(sleeper, 'SIGKILL');
     expect(oci(['kill', 'detach', 'KILL']).code).toBe(0);
     await until(() => state('detach').status === 'stopped', 10_000, 'stopped');
     expect(oci(['delete', 'detach']).code).toBe(0);

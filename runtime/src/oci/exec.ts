@@ -9,7 +9,7 @@
 // container's process itself, as runc's, with no reaper in between.
 
 import fs from 'node:fs';
-import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, openCgroup } from './runtime.ts';
+import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, dropDeathSignal, openCgroup } from './runtime.ts';
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../init/plan.ts';
@@ -74,6 +74,9 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
     noNewPrivs: p.noNewPrivileges ?? b.cfg.noNewPrivs,
   };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
+  // Detached, its parent is the caller's subreaper once box-init's first process has gone: a
+  // death signal would kill it when that one exits (runc sets none unless configured).
+  if (o.detach) dropDeathSignal(plan);
   closeFdsBeforeFilter(plan);
 
   const cgroup = openCgroup(sys, st);

@@ -66,6 +66,15 @@ export function checkPreserveFds(n: number | undefined): void {
   if (!Number.isInteger(n) || n < 0 || n > 1000) throw new UserError(`--preserve-fds ${n}: give a count of descriptors after stdio, e.g. 1 for fd 3`);
 }
 
+/**
+ * No PR_SET_PDEATHSIG: the process outlives box, and its parent is then whoever adopts it
+ * (the caller's subreaper, conmon), whose exit must not kill it. runc sets none either.
+ */
+export function dropDeathSignal(plan: Plan): void {
+  const at = (k: number) => plan.ops[k].args[0] === 'prctl' && plan.ops[k].args[1] === String(PR_SET_PDEATHSIG);
+  for (let k = plan.ops.length - 1; k >= 0; k--) if (at(k)) plan.ops.splice(k, 1);
+}
+
 /** `box create`: returns once the container waits before exec; the container keeps our stdio. */
 export async function createContainer(sys: Sys, o: CreateOptions): Promise<void> {
   checkId(o.id);
