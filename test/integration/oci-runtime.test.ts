@@ -44,6 +44,13 @@ const NS_DEFAULT = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type:
 const proc = (args: string[], extra: Record<string, unknown> = {}) => ({ args, env: ['PATH=/bin'], cwd: '/', ...extra });
 const state = (id: string) => JSON.parse(oci(['state', id]).out) as { status: string; pid: number; id: string; bundle: string };
 
+/** test/fixtures/subreaper, built once: a caller that reaps the pid of --pid-file, as conmon does. */
+function subreaper(): string {
+  const bin = path.join(dir, 'subreaper');
+  if (!fs.existsSync(bin)) execFileSync('gcc', ['-static', '-O2', '-o', bin, path.join(import.meta.dirname, '../fixtures/subreaper/subreaper.c')]);
+  return bin;
+}
+
 /** A block device this host has (a loop device if there is one), as "MAJOR MINOR": opening it must be refused. */
 function hostBlockDevice(): string {
   const all = fs.readdirSync('/sys/dev/block');
@@ -174,12 +181,34 @@ t.describe('box with runc\'s command line', () => {
     expect(fs.existsSync(path.join(root, 'notty'))).toBe(false);
   });
 
+  t.it('create: the state\'s pid and --pid-file are the container\'s PID 1, which the caller\'s subreaper reaps with its exit status', async () => {
+    // As runc: box-init's first process exits once it has forked into the new PID namespace,
+    // so the container's PID 1 is the subreaper's child, with nothing of box's in between.
+    const b = bundle('pid1', { process: proc(['sh', '-c', 'exit 5']) });
+    const pidFile = path.join(dir, 'pid1.pid');
+    const out = path.join(dir, 'pid1.out');
+    const caller = spawn(subreaper(), ['1', pidFile, boxBin, '--root', root, 'create', '-b', b, '--pid-file', pidFile, 'pid1'], { stdio: ['ignore', fs.openSync(out, 'w'), 'inherit'] });
+    const done = new Promise<number | null>((resolve) => caller.once('exit', resolve));
+    await until(() => fs.existsSync(pidFile), 30_000, 'create to write the pid file');
+    const s = state('pid1');
+    expect(s.status).toBe('created');
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(s.pid));
+    const status = fs.readFileSync(`/proc/${s.pid}/status`, 'utf8');
+    expect(status).toMatch(/^NSpid:\s+\d+\s+1$/m); // PID 1 in its own namespace
+    expect(status).toMatch(new RegExp(`^PPid:\\s+${caller.pid}$`, 'm')); // adopted by the subreaper
+    expect(fs.readlinkSync(`/proc/${s.pid}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
+    expect(oci(['start', 'pid1']).code).toBe(0);
+    expect(await done).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe('exit 5\n');
+    expect(state('pid1').status).toBe('stopped');
+    expect(oci(['delete', 'pid1']).code).toBe(0);
+  });
+
   t.it('exec --detach: the pid in --pid-file is the caller\'s subreaper\'s to reap, with its exit status, even when it ends at once', async () => {
     // As conmon: a subreaper runs `box exec --detach --pid-file F` and then waits for F's pid.
     // A quick command once ended while box (Node, which reaps every child it spawned) was still
     // there: the status went to Node, and the subreaper's waitpid(2) said ECHILD ("not ours").
-    const reaper = path.join(dir, 'subreaper');
-    execFileSync('gcc', ['-static', '-O2', '-o', reaper, path.join(import.meta.dirname, '../fixtures/subreaper/subreaper.c')]);
+    const reaper = subreaper();
     const b = bundle('detach', { process: proc(['sleep', '60']) });
     expect(oci(['create', '-b', b, 'detach']).code).toBe(0);
     expect(oci(['start', 'detach']).code).toBe(0);
