@@ -418,6 +418,47 @@ t.describe('box with runc\'s command line', () => {
     expect(oci(['create', '-b', bad, 'prop-bad']).out).toMatch(/^box: .*linux\.rootfsPropagation 'sideways' is not one of shared, slave, /);
   });
 
+  t.it('bind options as runc: rbind or bind, propagation (rshared, rslave, private) after it, ro/nosuid/noexec as a remount', async () => {
+    // The source is a shared mount of its own (this host's "/" is private): what the host
+    // mounts below it later reaches the rshared and rslave binds (the container's mounts are
+    // slaves of the host's, as runc makes them), not the private one.
+    const src = path.join(dir, 'propsrc');
+    fs.mkdirSync(path.join(src, 'pre'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'later'));
+    execFileSync('mount', ['--bind', src, src]);
+    execFileSync('mount', ['--make-shared', src]);
+    execFileSync('mount', ['-t', 'tmpfs', 'pre', path.join(src, 'pre')]);
+    try {
+      const bind = (destination: string, options: string[]) => ({ destination, type: 'bind', source: src, options });
+      const b = bundle('bindprop', {
+        process: proc(['sleep', '60']),
+        mounts: [bind('/sh', ['rbind', 'rshared']), bind('/sl', ['rbind', 'rslave']), bind('/pr', ['bind', 'private']), bind('/ro', ['bind', 'ro', 'nosuid', 'noexec'])],
+      });
+      expect(oci(['create', '-b', b, 'bindprop']).code).toBe(0);
+      expect(oci(['start', 'bindprop']).code).toBe(0);
+      const { pid } = state('bindprop');
+      // findmnt reads the container's mount table (/proc/PID/mountinfo): paths as it sees them.
+      const table = () => new Map(execFileSync('findmnt', ['-N', String(pid), '-rn', '-o', 'TARGET,PROPAGATION,VFS-OPTIONS'], { encoding: 'utf8' })
+        .trim().split('\n').map((l) => l.split(' ')).map(([target, prop, opts]) => [target, { prop, opts: opts.split(',') }]));
+      let t = table();
+      expect(t.get('/sh')?.prop).toBe('shared,slave');
+      expect(t.get('/sl')?.prop).toBe('private,slave');
+      expect(t.get('/pr')?.prop).toBe('private');
+      expect(t.get('/ro')?.opts).toEqual(expect.arrayContaining(['ro', 'nosuid', 'noexec']));
+      expect(t.get('/sh')?.opts).toContain('rw');
+      // rbind takes the mounts below the source along; bind does not.
+      expect([t.has('/sh/pre'), t.has('/sl/pre'), t.has('/pr/pre'), t.has('/ro/pre')]).toEqual([true, true, false, false]);
+      execFileSync('mount', ['-t', 'tmpfs', 'later', path.join(src, 'later')]);
+      t = table();
+      expect([t.has('/sh/later'), t.has('/sl/later'), t.has('/pr/later')]).toEqual([true, true, false]);
+      expect(oci(['kill', 'bindprop', 'KILL']).code).toBe(0);
+      await until(() => state('bindprop').status === 'stopped', 10_000, 'stopped');
+      expect(oci(['delete', 'bindprop']).code).toBe(0);
+    } finally {
+      spawnSync('umount', ['-R', src]);
+    }
+  });
+
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {
     const b = bundle('frozen', { process: proc(['sleep', '60']) });
     expect(oci(['create', '-b', b, 'frozen']).code).toBe(0);
