@@ -44,6 +44,13 @@ const NS_DEFAULT = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type:
 const proc = (args: string[], extra: Record<string, unknown> = {}) => ({ args, env: ['PATH=/bin'], cwd: '/', ...extra });
 const state = (id: string) => JSON.parse(oci(['state', id]).out) as { status: string; pid: number; id: string; bundle: string };
 
+/** test/fixtures/subreaper, built once: a caller that reaps the pid of --pid-file, as conmon does. */
+function subreaper(): string {
+  const bin = path.join(dir, 'subreaper');
+  if (!fs.existsSync(bin)) execFileSync('gcc', ['-static', '-O2', '-o', bin, path.join(import.meta.dirname, '../fixtures/subreaper/subreaper.c')]);
+  return bin;
+}
+
 /** A block device this host has (a loop device if there is one), as "MAJOR MINOR": opening it must be refused. */
 function hostBlockDevice(): string {
   const all = fs.readdirSync('/sys/dev/block');
@@ -173,6 +180,56 @@ t.describe('box with runc\'s command line', () => {
     const plain = bundle('notty', { process: proc(['true']) });
     expect(oci(['create', '-b', plain, '--console-socket', sock, 'notty']).out).toMatch(/^box: --console-socket given but .* "terminal": false/);
     expect(fs.existsSync(path.join(root, 'notty'))).toBe(false);
+  });
+
+  t.it('create: the state\'s pid and --pid-file are the container\'s PID 1, which the caller\'s subreaper reaps with its exit status', async () => {
+    // As runc: box-init's first process exits once it has forked into the new PID namespace,
+    // so the container's PID 1 is the subreaper's child, with nothing of box's in between.
+    const b = bundle('pid1', { process: proc(['sh', '-c', 'exit 5']) });
+    const pidFile = path.join(dir, 'pid1.pid');
+    const out = path.join(dir, 'pid1.out');
+    const caller = spawn(subreaper(), ['1', pidFile, boxBin, '--root', root, 'create', '-b', b, '--pid-file', pidFile, 'pid1'], { stdio: ['ignore', fs.openSync(out, 'w'), 'inherit'] });
+    const done = new Promise<number | null>((resolve) => caller.once('exit', resolve));
+    await until(() => fs.existsSync(pidFile), 30_000, 'create to write the pid file');
+    const s = state('pid1');
+    expect(s.status).toBe('created');
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(s.pid));
+    const status = fs.readFileSync(`/proc/${s.pid}/status`, 'utf8');
+    expect(status).toMatch(/^NSpid:\s+\d+\s+1$/m); // PID 1 in its own namespace
+    expect(status).toMatch(new RegExp(`^PPid:\\s+${caller.pid}$`, 'm')); // adopted by the subreaper
+    expect(fs.readlinkSync(`/proc/${s.pid}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
+    expect(oci(['start', 'pid1']).code).toBe(0);
+    expect(await done).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe('exit 5\n');
+    expect(state('pid1').status).toBe('stopped');
+    expect(oci(['delete', 'pid1']).code).toBe(0);
+  });
+
+  t.it('exec --detach: the pid in --pid-file is the caller\'s subreaper\'s to reap, with its exit status, even when it ends at once', async () => {
+    // As conmon: a subreaper runs `box exec --detach --pid-file F` and then waits for F's pid.
+    // A quick command once ended while box (Node, which reaps every child it spawned) was still
+    // there: the status went to Node, and the subreaper's waitpid(2) said ECHILD ("not ours").
+    const reaper = subreaper();
+    const b = bundle('detach', { process: proc(['sleep', '60']) });
+    expect(oci(['create', '-b', b, 'detach']).code).toBe(0);
+    expect(oci(['start', 'detach']).code).toBe(0);
+    const pidFile = path.join(dir, 'detach.pid');
+    const runs = 30;
+    const r = spawnSync(reaper, [String(runs), pidFile, boxBin, '--root', root, 'exec', '--detach', '--pid-file', pidFile, 'detach', 'sh', '-c', 'exit 3'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout.trim().split('\n')).toEqual(Array(runs).fill('exit 3'));
+    // Its parent is then the subreaper; when that one exits the process lives on (no death
+    // signal tied to it: a detached exec once died with it), and is adopted further up.
+    expect(spawnSync(reaper, ['0', pidFile, boxBin, '--root', root, 'exec', '-d', '--pid-file', pidFile, 'detach', 'sleep', '60'], { stdio: 'ignore' }).status).toBe(0);
+    const sleeper = Number(fs.readFileSync(pidFile, 'utf8'));
+    // A death signal is sent while its parent exits, before that one is reaped: by now the
+    // process would be gone, a zombie, or have SIGKILL (bit 8) pending.
+    const status = fs.readFileSync(`/proc/${sleeper}/status`, 'utf8');
+    expect(status).not.toMatch(/^State:\s+[ZX]/m);
+    for (const pending of status.matchAll(/^(?:SigPnd|ShdPnd):\s+([0-9a-f]+)$/gm)) expect(BigInt(`0x${pending[1]}`) & 0x100n).toBe(0n);
+    process.kill(sleeper, 'SIGKILL');
+    expect(oci(['kill', 'detach', 'KILL']).code).toBe(0);
+    await until(() => state('detach').status === 'stopped', 10_000, 'stopped');
+    expect(oci(['delete', 'detach']).code).toBe(0);
   });
 
   t.it('--preserve-fds N: descriptors 3..3+N-1 reach the container\'s process, and no others', async () => {
@@ -360,6 +417,47 @@ t.describe('box with runc\'s command line', () => {
     }
     const bad = bundle('prop-bad', { process: proc(['true']), linux: { namespaces: NS_DEFAULT, rootfsPropagation: 'sideways' } });
     expect(oci(['create', '-b', bad, 'prop-bad']).out).toMatch(/^box: .*linux\.rootfsPropagation 'sideways' is not one of shared, slave, /);
+  });
+
+  t.it('bind options as runc: rbind or bind, propagation (rshared, rslave, private) after it, ro/nosuid/noexec as a remount', async () => {
+    // The source is a shared mount of its own (this host's "/" is private): what the host
+    // mounts below it later reaches the rshared and rslave binds (the container's mounts are
+    // slaves of the host's, as runc makes them), not the private one.
+    const src = path.join(dir, 'propsrc');
+    fs.mkdirSync(path.join(src, 'pre'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'later'));
+    execFileSync('mount', ['--bind', src, src]);
+    execFileSync('mount', ['--make-shared', src]);
+    execFileSync('mount', ['-t', 'tmpfs', 'pre', path.join(src, 'pre')]);
+    try {
+      const bind = (destination: string, options: string[]) => ({ destination, type: 'bind', source: src, options });
+      const b = bundle('bindprop', {
+        process: proc(['sleep', '60']),
+        mounts: [bind('/sh', ['rbind', 'rshared']), bind('/sl', ['rbind', 'rslave']), bind('/pr', ['bind', 'private']), bind('/ro', ['bind', 'ro', 'nosuid', 'noexec'])],
+      });
+      expect(oci(['create', '-b', b, 'bindprop']).code).toBe(0);
+      expect(oci(['start', 'bindprop']).code).toBe(0);
+      const { pid } = state('bindprop');
+      // findmnt reads the container's mount table (/proc/PID/mountinfo): paths as it sees them.
+      const table = () => new Map(execFileSync('findmnt', ['-N', String(pid), '-rn', '-o', 'TARGET,PROPAGATION,VFS-OPTIONS'], { encoding: 'utf8' })
+        .trim().split('\n').map((l) => l.split(' ')).map(([target, prop, opts]) => [target, { prop, opts: opts.split(',') }]));
+      let t = table();
+      expect(t.get('/sh')?.prop).toBe('shared,slave');
+      expect(t.get('/sl')?.prop).toBe('private,slave');
+      expect(t.get('/pr')?.prop).toBe('private');
+      expect(t.get('/ro')?.opts).toEqual(expect.arrayContaining(['ro', 'nosuid', 'noexec']));
+      expect(t.get('/sh')?.opts).toContain('rw');
+      // rbind takes the mounts below the source along; bind does not.
+      expect([t.has('/sh/pre'), t.has('/sl/pre'), t.has('/pr/pre'), t.has('/ro/pre')]).toEqual([true, true, false, false]);
+      execFileSync('mount', ['-t', 'tmpfs', 'later', path.join(src, 'later')]);
+      t = table();
+      expect([t.has('/sh/later'), t.has('/sl/later'), t.has('/pr/later')]).toEqual([true, true, false]);
+      expect(oci(['kill', 'bindprop', 'KILL']).code).toBe(0);
+      await until(() => state('bindprop').status === 'stopped', 10_000, 'stopped');
+      expect(oci(['delete', 'bindprop']).code).toBe(0);
+    } finally {
+      spawnSync('umount', ['-R', src]);
+    }
   });
 
   t.it('pause and resume freeze its cgroup; ps lists its processes; spec and features', async () => {

@@ -17,7 +17,7 @@
 //      cgroup we are in at that moment;
 //   5. hostname, and the last steps shared with box exec (finishProcess).
 
-import { MS_PRIVATE, MS_REC, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
+import { MS_REC, MS_SLAVE, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
 import fs from 'node:fs';
@@ -82,7 +82,7 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
   if (cfg.userns) {
     if (rootfs) {
       plan.unshare(CLONE_NEWNS);
-      if (rootfs.given) plan.mount(null, '/', null, MS_REC | MS_PRIVATE); // an OCI bundle's root, as below
+      if (rootfs.given) plan.mount(null, '/', null, MS_REC | MS_SLAVE); // an OCI bundle's root, as below
       else mountOverlay(plan, rootfs);
       bindVolumes(plan, rootfs); // as real root: locked once the user namespace owns the copy
     }
@@ -105,11 +105,13 @@ export function containerPlan(cfg: RunConfig, rootfs: RootfsSpec | null, proc: P
     if (now.length) plan.unshare(flagsOf(now));
   } else {
     if (now.length) plan.unshare(flagsOf(now));
-    // An OCI bundle's root (oci/bundle.ts) is a directory as it is, no overlay: only make
-    // every mount private, which mountOverlay does first, before buildRootfs binds it (not
-    // when it has no mount namespace of its own: that would change the host's).
+    // An OCI bundle's root (oci/bundle.ts) is a directory as it is, no overlay: make every
+    // mount a slave before buildRootfs binds it, as runc does (not when it has no mount
+    // namespace of its own: that would change the host's). A slave's mounts reach no other
+    // namespace, but the host's still come in: a bind of a shared host directory sees what is
+    // mounted there later (a config's "rshared"/"rslave" bind; box run makes all private).
     if (rootfs?.given) {
-      if (!rootfs.hostMountNs) plan.mount(null, '/', null, MS_REC | MS_PRIVATE);
+      if (!rootfs.hostMountNs) plan.mount(null, '/', null, MS_REC | MS_SLAVE);
     } else if (rootfs) mountOverlay(plan, rootfs);
   }
   if (has('pid')) plan.fork();

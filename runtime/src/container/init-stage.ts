@@ -51,7 +51,7 @@ export function spawnInit(opts: InitOptions): InitStage {
   const reports = child.stdio[4 + kept.length] as Readable;
   planPipe.on('error', () => {}); // box-init may exit before reading everything: reports say why
   planPipe.write(encoded);
-  const forks = opts.plan.ops.some((op) => op.args[0] === 'fork');
+  const forks = opts.plan.ops.some((op) => op.args[0] === 'fork' || op.args[0] === 'detach');
   if (!forks && child.pid) opts.onProcess?.(child.pid);
   const started = new Promise<number>((resolve, reject) => {
     let pid = child.pid!;
@@ -111,7 +111,7 @@ export function spawnInit(opts: InitOptions): InitStage {
         planPipe.write('\n');
       } else if (kind === 'OK') {
         if (op) opts.trace.record({ kind: 'syscall', call: op.call, args: op.text, result: n }, 'init');
-        if (op?.args[0] === 'fork') {
+        if (op?.args[0] === 'fork' || op?.args[0] === 'detach') {
           pid = n;
           opts.onProcess?.(pid);
         }

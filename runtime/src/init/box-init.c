@@ -322,6 +322,32 @@ static void do_fork(int i)
 	_exit(WEXITSTATUS(status));
 }
 
+/* ---- detach: fork, and the parent leaves at once (runc's exec --detach). Node reaps every
+ * child it spawned the moment it ends (libuv's SIGCHLD handler), so box-init, Node's child,
+ * must not be the pid box gives in --pid-file: a quick command's exit status would go to
+ * Node, and the caller's subreaper (conmon), which waits for that pid, would never get it.
+ * Node reaps only this parent; the child, orphaned, is reparented to that subreaper (or to
+ * the system's init), which alone learns its status. After a setns() into a PID namespace
+ * the child is in it, as runc's exec'd process is. ---- */
+
+static void do_detach(int i)
+{
+	/* The child waits until the parent has reported its pid (the parent's exit closes the pipe). */
+	int order[2];
+	if (pipe2(order, O_CLOEXEC) < 0) fail(i, errno);
+	pid_t pid = fork();
+	if (pid < 0) fail(i, errno);
+	if (pid == 0) {
+		char c;
+		close(order[1]);
+		while (read(order[0], &c, 1) < 0 && errno == EINTR) {}
+		close(order[0]);
+		return; /* the child runs the rest of the plan */
+	}
+	report("OK", i, pid);
+	_exit(0);
+}
+
 /* ---- exec.fifo: box as an OCI runtime (oci/runtime.ts). `box create` exits while the
  * container waits before exec, and `box start` is another process: the wait is a fifo, whose
  * open(O_WRONLY) blocks in the kernel until start opens it for reading. It is opened O_PATH
@@ -592,6 +618,7 @@ static long run_op(int i, struct op *o)
 		return 0;
 	}
 	if (IS("fork")) { do_fork(i); return 0; }
+	if (IS("detach")) { do_detach(i); return 0; }
 	if (IS("init")) { do_init(i); return 0; }
 	if (IS("mount")) return mount(nul(a[1]), a[2], nul(a[3]), num(a[4]), nul(a[5]));
 	if (IS("mkdirin")) return make_in(a[1], a[2], strcmp(a[3], "file") == 0);
@@ -671,7 +698,7 @@ int main(int argc, char **argv)
 		errno = 0;
 		long rc = run_op(i, &ops[i]);
 		if (rc < 0) fail(i, errno ? errno : EINVAL);
-		if (strcmp(ops[i].argv[0], "fork") != 0 && strcmp(ops[i].argv[0], "sync") != 0 && strcmp(ops[i].argv[0], "env") != 0)
+		if (strcmp(ops[i].argv[0], "fork") != 0 && strcmp(ops[i].argv[0], "detach") != 0 && strcmp(ops[i].argv[0], "sync") != 0 && strcmp(ops[i].argv[0], "env") != 0)
 			report("OK", i, rc);
 	}
 	fail(nops, ENOEXEC); /* a plan must end in exec */

@@ -64,6 +64,10 @@ export class Plan {
   fork() {
     return this.push(['fork'], 'fork', '');
   }
+  /** Fork; the parent (box's child) exits at once and the child goes on: see box-init.c do_detach. */
+  detach() {
+    return this.push(['detach'], 'fork', 'detach: the parent exits, the child is reparented to the caller\'s subreaper');
+  }
   /** --init: fork again; the parent stays PID 1, reaps every child, forwards signals. */
   init() {
     return this.push(['init'], 'fork', 'init: PID 1 stays, reaps and forwards signals; the command runs as its child');

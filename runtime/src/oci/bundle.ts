@@ -374,7 +374,15 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
     const dest = path.posix.normalize(m.destination);
     if (BUILT_IN.has(dest) && m.type !== 'bind') continue;
     if (m.type === 'bind' || opts.includes('bind') || opts.includes('rbind')) {
-      volumes.push({ host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: opts.includes('ro'), order });
+      // As runc: "bind" alone binds only the source's own mount, "rbind" the mounts below it too;
+      // each propagation option is a mount(2) after the bind; ro, nosuid, nodev, noexec a remount.
+      const { flags } = mountOptions(opts);
+      volumes.push({
+        host: path.resolve(dir, m.source ?? ''), container: dest, readOnly: (flags & MS_RDONLY) !== 0, order,
+        recursive: !opts.includes('bind') || opts.includes('rbind'),
+        propagation: opts.filter((o) => o in PROPAGATION).map((o) => PROPAGATION[o]),
+        flags: flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC),
+      });
     } else if (m.type === 'tmpfs') {
       const { flags, data } = mountOptions(opts);
       tmpfs.push({ path: dest, options: data, flags, order });

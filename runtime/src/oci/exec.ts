@@ -2,12 +2,14 @@
 // process.json (--process FILE, the shape of config.json's "process") or by the arguments
 // after the id. As box's own exec (container/exec.ts): box-init joins the container's
 // namespaces through /proc/PID/ns of its first process, box puts it in the cgroup, and it
-// forks into the PID namespace. With --detach we leave once it runs, as `box create` does:
-// box-init's reaper is then the caller's (or the subreaper's, conmon's) child, and its exit
-// status is the process's.
+// forks into the PID namespace. With --detach we leave once it runs, as runc does, and the
+// caller's subreaper (conmon) waits for the pid we write to --pid-file: box-init detaches
+// (forks, and its first process exits) so that this pid is not Node's child, which Node would
+// reap itself the moment it ended; joined into a PID namespace, the detached child is the
+// container's process itself, as runc's, with no reaper in between.
 
 import fs from 'node:fs';
-import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, openCgroup } from './runtime.ts';
+import { checkConsole, checkPreserveFds, closeFdsBeforeFilter, dropDeathSignal, openCgroup } from './runtime.ts';
 import { finishProcess, type ProcessSpec } from '../container/build-plan.ts';
 import { spawnInit } from '../container/init-stage.ts';
 import { Plan } from '../init/plan.ts';
@@ -59,7 +61,8 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
   plan.rootFd(`/proc/${first}/root`);
   const otherPidNs = joinNamespaces(plan, first);
   plan.enterRoot();
-  if (otherPidNs) plan.fork();
+  if (o.detach) plan.detach();
+  else if (otherPidNs) plan.fork();
   const proc: ProcessSpec = {
     ...ociProcess({ capabilities: o.processFile ? undefined : b.spec.process?.capabilities, ...p }),
     env: [...(p.env ?? b.proc.env), ...o.env], cwd: o.cwd ?? p.cwd ?? '/', preserveFds: o.preserveFds,
@@ -71,13 +74,16 @@ export async function ociExec(sys: Sys, o: OciExecOptions): Promise<number> {
     noNewPrivs: p.noNewPrivileges ?? b.cfg.noNewPrivs,
   };
   finishProcess(plan, cfg, proc, { newTimeNs: false });
+  // Detached, its parent is the caller's subreaper once box-init's first process has gone: a
+  // death signal would kill it when that one exits (runc sets none unless configured).
+  if (o.detach) dropDeathSignal(plan);
   closeFdsBeforeFilter(plan);
 
   const cgroup = openCgroup(sys, st);
   const init = spawnInit({ plan, trace: sys.trace, stdio: [0, 1, 2], preserveFds: o.preserveFds, onSync: (pid) => cgroup?.addProcess(pid) });
   const exited = new Promise<number>((resolve) => init.child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))));
-  await init.started;
-  if (o.pidFile) fs.writeFileSync(o.pidFile, String(init.child.pid));
+  const pid = await init.started; // detached: the process itself; else box-init, our child, which we wait for
+  if (o.pidFile) fs.writeFileSync(o.pidFile, String(o.detach ? pid : init.child.pid));
   if (!o.detach) return exited;
   for (const p of init.pipes) p.destroy();
   init.child.unref();

@@ -3,9 +3,11 @@
 // what is left.
 //
 // No box process stays with the container (box run's monitor does): `box create` starts
-// box-init, answers its sync points and exits, as runc create does. box-init's outer process
-// (the reaper, which mirrors its child's exit status) is then the child of whoever is the
-// subreaper above us: podman's conmon waits for it and so learns the exit code.
+// box-init, answers its sync points and exits, as runc create does. box-init forks into the
+// new PID namespace and its first process exits at once (op `detach`), as runc init's parent
+// does: the container's PID 1 is then the child of whoever is the subreaper above us, and
+// podman's conmon, waiting for it, learns the exit code. It is the pid in the state and in
+// --pid-file; nothing of box's stands between it and its caller.
 //
 // The wait between create and start is a fifo, exec.fifo, as runc's: box-init opens it for
 // writing, which blocks in the kernel until a reader opens it, and `box start` is that reader.
@@ -66,6 +68,15 @@ export function checkPreserveFds(n: number | undefined): void {
   if (!Number.isInteger(n) || n < 0 || n > 1000) throw new UserError(`--preserve-fds ${n}: give a count of descriptors after stdio, e.g. 1 for fd 3`);
 }
 
+/**
+ * No PR_SET_PDEATHSIG: the process outlives box, and its parent is then whoever adopts it
+ * (the caller's subreaper, conmon), whose exit must not kill it. runc sets none either.
+ */
+export function dropDeathSignal(plan: Plan): void {
+  const at = (k: number) => plan.ops[k].args[0] === 'prctl' && plan.ops[k].args[1] === String(PR_SET_PDEATHSIG);
+  for (let k = plan.ops.length - 1; k >= 0; k--) if (at(k)) plan.ops.splice(k, 1);
+}
+
 /** `box create`: returns once the container waits before exec; the container keeps our stdio. */
 export async function createContainer(sys: Sys, o: CreateOptions): Promise<void> {
   checkId(o.id);
@@ -83,7 +94,7 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     throw err;
   }
   let cgroup: Cgroup | null = null;
-  let reaper = 0;
+  let containerPid = 0;
   // Without a mount namespace its mounts are the host's: the ones at its root now are not its.
   const hostMounts = b.rootfs.hostMountNs ? { root: b.rootfs.rootfs, before: mountsAt(b.rootfs.rootfs) } : undefined;
   try {
@@ -109,10 +120,12 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
       if (pivot < 0) throw new Error('OCI create: the plan has no pivot_root or chroot to run the create hooks before');
       plan.ops.splice(pivot, 0, ...new Plan().sync(SyncPoint.Hooks).ops);
     }
-    // box-init's outer process must outlive us: no PR_SET_PDEATHSIG tied to box create.
-    if (plan.ops[0].args[0] === 'prctl' && plan.ops[0].args[1] === String(PR_SET_PDEATHSIG)) plan.ops.shift();
-    // Joined namespaces and the fifo first, while the host's paths are visible and we are its root.
-    const first = new Plan().execFifo(fifo);
+    // The container outlives us, and its parent will be the subreaper that adopts it.
+    dropDeathSignal(plan);
+    // Into the cgroup first: every process box-init forks from here on is born in it (conmon
+    // finds the cgroup to watch for OOM kills from /proc/PID/cgroup of the container's pid).
+    // Joined namespaces and the fifo next, while the host's paths are visible and we are its root.
+    const first = new Plan().sync(SyncPoint.JoinCgroup).execFifo(fifo);
     if (o.consoleSocket) first.consoleSocket(o.consoleSocket);
     // rlimits and oom_score_adj first, as the host's root with every capability (CAP_SYS_RESOURCE
     // may raise a hard limit; inside a user namespace it could not). A fork inherits both.
@@ -134,8 +147,8 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     // setns into a PID namespace moves only our future children there: fork, as runc does.
     const joinsPid = b.joins.some((j) => j.flag === CLONE_NEWPID);
     if (joinsPid) first.fork();
-    let statePid = 0;
     plan.ops.unshift(...first.ops);
+    detachContainer(plan);
     const cg = cgroup;
     let created: () => void = () => {};
     const waiting = new Promise<void>((resolve) => { created = resolve; });
@@ -155,43 +168,39 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
           sys.writeFile(`/proc/${pid}/uid_map`, b.idMaps.uid);
           sys.writeFile(`/proc/${pid}/gid_map`, b.idMaps.gid);
         }
+        if (point === SyncPoint.JoinCgroup) cg.addProcess(pid);
         if (point === SyncPoint.Hooks) {
-          const state: HookState = { ociVersion: OCI_VERSION, id: o.id, status: 'creating', pid: init.child.pid!, bundle: b.dir, annotations: b.spec.annotations ?? {} };
+          const state: HookState = { ociVersion: OCI_VERSION, id: o.id, status: 'creating', pid, bundle: b.dir, annotations: b.spec.annotations ?? {} };
           await runHooks('prestart', b.hooks, state, sys.trace);
           await runHooks('createRuntime', b.hooks, state, sys.trace);
           await runHooks('createContainer', b.hooks, state, sys.trace, pid);
         }
         if (point !== SyncPoint.Created) return;
-        reaper = init.child.pid!;
-        // The state's pid is what callers look at the container through (/proc/PID/ns/...):
-        // box-init's reaper, or in a joined PID namespace (which the reaper is not in) the
-        // container's process itself.
-        statePid = joinsPid ? pid : reaper;
+        // The state's pid is what callers look at the container through (/proc/PID/ns/...,
+        // conmon's waitpid): the container's process, its PID 1 in a new PID namespace.
+        containerPid = pid;
         writeOciState(o.root, {
-          ociVersion: OCI_VERSION, id: o.id, status: 'created', pid: statePid, bundle: b.dir, rootfs: b.rootfs.rootfs,
+          ociVersion: OCI_VERSION, id: o.id, status: 'created', pid, bundle: b.dir, rootfs: b.rootfs.rootfs,
           created: new Date().toISOString(), owner: '', annotations: b.spec.annotations ?? {},
           cgroup: cg.name, cgroupParent: b.cgroup.parent, initPid: pid, hooks: b.hooks, hostMounts,
         });
         created();
       },
     });
-    // box-init's reaper joins the cgroup too (box run leaves it outside): the pid we give is its,
-    // and conmon finds the cgroup to watch for OOM kills from /proc/PID/cgroup of that pid.
-    cg.addProcess(init.child.pid!);
     // Either the sync point (created) or a failure before it.
     await Promise.race([waiting, init.started.then(() => { throw new UserError('the container ran before box start'); })]).catch((err) => {
       // A memory limit smaller than box-init itself: the kernel kills it before the sync point.
       if (cg.stats().oomKills) throw new UserError('the OOM killer killed the container during create: its memory limit (linux.resources.memory.limit) is below what it needs to start; give it 6m or more');
       throw err;
     });
-    if (o.pidFile) fs.writeFileSync(o.pidFile, String(statePid)); // runc writes the pid without a newline
+    if (o.pidFile) fs.writeFileSync(o.pidFile, String(containerPid)); // runc writes the pid without a newline
     // Let it go on to the fifo, and leave: it is the caller's (or the subreaper's) child now.
     for (const p of init.pipes) p.destroy();
     init.child.unref();
   } catch (err) {
-    if (reaper) {
+    if (containerPid) {
       try {
-        process.kill(reaper, 'SIGKILL');
+        process.kill(containerPid, 'SIGKILL');
       } catch { /* gone */ }
     }
     if (cgroup) {
@@ -202,6 +211,20 @@ export async function createContainer(sys: Sys, o: CreateOptions): Promise<void>
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * box-init's fork into the new (or joined) PID namespace becomes `detach`: its first process,
+ * our child, exits at once, and the container's process is orphaned to the caller's subreaper
+ * (conmon), which alone can then reap it and learn its exit status. Node reaps every child it
+ * spawned the moment it ends, so our child must not be the pid we give. Without a PID
+ * namespace it detaches right after joining the cgroup.
+ */
+function detachContainer(plan: Plan): void {
+  const forks = plan.ops.flatMap((op, k) => (op.args[0] === 'fork' ? [k] : []));
+  if (forks.length > 1) throw new Error('OCI create: the plan forks more than once');
+  if (forks.length) plan.ops.splice(forks[0], 1, ...new Plan().detach().ops);
+  else plan.ops.splice(1, 0, ...new Plan().detach().ops);
 }
 
 /** Whether a process has exited (a zombie not yet reaped, or gone). */
@@ -287,7 +310,8 @@ export function killContainer(sys: Sys, root: string, id: string, signal: string
   const sig = parseSignal(signal);
   const st = readOciState(root, id);
   if (st.status !== 'created' && st.status !== 'running' && st.status !== 'paused') throw new UserError(`container "${id}" is not running`);
-  // The process in the container (PID 1 there), not box-init's reaper, which forwards only some signals.
+  // The process in the container (PID 1 there). (initPid: a state written when box-init's
+  // reaper stood in front of it and was the state's pid.)
   const first = st.initPid ?? st.pid;
   const pids = all ? openCgroup(sys, st)?.pids() ?? [first] : [first];
   for (const pid of pids) {
@@ -311,7 +335,7 @@ export async function deleteContainer(sys: Sys, root: string, id: string, force:
     cg.killAll();
     cg.destroy();
   }
-  // In case the cgroup was gone already: the reaper too.
+  // In case the cgroup was gone already: its process too.
   if (st.status !== 'stopped') {
     try {
       process.kill(st.pid, 'SIGKILL');

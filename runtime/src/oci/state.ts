@@ -25,7 +25,7 @@ export interface OciState {
   owner: string;
   annotations?: Record<string, string>;
   /** box's own: the cgroup's name, and the container's first process as the host sees it
-   * (pid is box-init's reaper outside the PID namespace, whose exit status is the container's). */
+   * (the same as pid; a state written by an older box had box-init's reaper as its pid). */
   cgroup?: string;
   cgroupParent?: string;
   initPid?: number;

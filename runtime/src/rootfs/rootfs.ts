@@ -21,6 +21,12 @@ export interface Volume {
   readOnly: boolean;
   /** Its place among the tmpfs mounts (an OCI config's mounts, which MUST be made in their listed order). */
   order?: number;
+  /** MS_BIND alone (an OCI config's "bind"): the mounts below the source are not bound with it. Default: rbind. */
+  recursive?: boolean;
+  /** An OCI config's propagation options (MS_SHARED, MS_SLAVE | MS_REC...), each set by a mount(2) of its own after the bind. */
+  propagation?: number[];
+  /** nosuid, nodev, noexec: a bind takes none of its flags, so they are set by a remount, as ro. */
+  flags?: number;
 }
 
 /** A node to make in the container's /dev (an OCI config's linux.devices, checked in oci/devices.ts). */
@@ -250,11 +256,14 @@ function bindVolume(plan: Plan, spec: RootfsSpec, v: Volume): void {
   const R = spec.rootfs;
   const inside = resolveInImage(spec, v.container);
   plan.mkdirIn(R, inside, st.isDirectory() ? 'dir' : 'file');
-  plan.mountIn(v.host, R, inside, null, MS_BIND | MS_REC);
-  if (v.readOnly) {
-    // A read-only bind is a remount of the bind; flags the source mount has locked
-    // (nosuid, nodev, noexec) must be repeated or the kernel refuses (EPERM).
-    plan.mountIn(null, R, inside, null, MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags(v.host));
+  plan.mountIn(v.host, R, inside, null, MS_BIND | (v.recursive === false ? 0 : MS_REC));
+  // mount(2) changes one thing at a time: propagation is a call of its own (it takes no other
+  // flag), after the bind, as runc does.
+  for (const p of v.propagation ?? []) plan.mountIn(null, R, inside, null, p);
+  if (v.readOnly || v.flags) {
+    // A read-only (or nosuid...) bind is a remount of the bind; flags the source mount has
+    // locked (nosuid, nodev, noexec) must be repeated or the kernel refuses (EPERM).
+    plan.mountIn(null, R, inside, null, MS_BIND | MS_REMOUNT | (v.readOnly ? MS_RDONLY : 0) | (v.flags ?? 0) | lockedFlags(v.host));
   }
 }
 
