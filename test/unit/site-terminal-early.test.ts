@@ -14,7 +14,9 @@ class FakeSocket {
   onmessage: ((ev: { data: unknown }) => void) | null = null;
   onclose: ((ev: { code: number; reason: string }) => void) | null = null;
   closedWith: number | undefined;
-  constructor(readonly url: string) {
+  readonly url: string;
+  constructor(url: string) {
+    this.url = url;
     FakeSocket.made.push(this);
   }
   close(code: number) {

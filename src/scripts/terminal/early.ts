@@ -23,7 +23,7 @@ export interface EarlySocket {
   closed: { code: number; reason: string } | null;
 }
 
-type EarlyWindow = Pick<Window, 'location' | 'sessionStorage' | 'crypto' | 'WebSocket'> & { isolabEarly?: EarlySocket };
+type EarlyWindow = Pick<Window, 'location' | 'sessionStorage' | 'crypto'> & { WebSocket: typeof WebSocket; isolabEarly?: EarlySocket };
 
 /**
  * Runs in the page as an inline script, from its source text (EARLY_SOCKET_SCRIPT): no imports,
@@ -57,10 +57,10 @@ export function openEarlySocket(win: EarlyWindow, sessionKey: string, sizeKey: s
   const sock = new win.WebSocket(scheme + '//' + win.location.host + '/ws/terminal?' + q);
   sock.binaryType = 'arraybuffer';
   const early: EarlySocket = { sock, session, frames: [], closed: null };
-  sock.onmessage = (ev) => {
+  sock.onmessage = (ev: MessageEvent) => {
     early.frames.push(ev.data as string | ArrayBuffer);
   };
-  sock.onclose = (ev) => {
+  sock.onclose = (ev: CloseEvent) => {
     early.closed = { code: ev.code, reason: ev.reason };
   };
   win.isolabEarly = early;
