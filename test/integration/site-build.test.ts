@@ -312,11 +312,23 @@ describe('site build: fixture lessons', () => {
     const global = fs.readFileSync(path.join(ROOT, 'src/styles/global.css'), 'utf8');
     const stack = /--font-sans:([^;]*);/.exec(global)![1].split(',').map((f) => f.trim().replace(/'/g, ''));
     const at = (family: string) => stack.indexOf(family);
-    for (const family of ['Apple SD Gothic Neo', 'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', 'Isolab Hangul Label', 'Isolab Hangul']) {
+    for (const family of ['Apple SD Gothic Neo', 'Malgun Gothic', 'Noto Sans KR', 'Noto Sans CJK KR', 'Isolab Hangul']) {
       expect(at(family), family).toBeGreaterThan(-1);
       expect(at(family), `${family} before system-ui`).toBeLessThan(at('system-ui'));
     }
     expect(at('Isolab Hangul')).toBe(at('system-ui') - 1);
+  });
+
+  it("lists each module a lesson page runs, its imports too, as modulepreload at the top of its head", () => {
+    const html = page(dist, '/lessons/en/third/');
+    const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]!);
+    const scripts = [...html.matchAll(/<script type="module" src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const src of scripts) expect(preloaded, src).toContain(src);
+    // xterm.js is imported by the terminal's script, never named by the page itself.
+    expect(preloaded.some((p) => /\/_astro\/xterm\.[\w-]+\.js$/.test(p))).toBe(true);
+    for (const p of preloaded) expect(fs.existsSync(path.join(dist, p)), p).toBe(true);
+    expect(html.indexOf('rel="modulepreload"')).toBeLessThan(html.indexOf('<style'));
   });
 
   it('serves a self-contained 401 page that points at the URL npm start printed', () => {
