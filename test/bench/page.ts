@@ -40,6 +40,8 @@ export interface PromptSplit {
   socketOpen: number;
   /** Its first frame (the server's hello) arrives. */
   firstFrame: number;
+  /** The terminal's script has mounted xterm.js and taken the socket (its performance mark). */
+  mounted: number;
   /** DOMContentLoaded: the page's module scripts have run. */
   domReady: number;
   /** The prompt is in xterm's buffer. */
@@ -61,7 +63,7 @@ type Stamps = PromptSplit & { usable: number };
  * prompt in xterm's buffer, and a key typed then (the page's own input path, as xterm's onData
  * calls it) echoed back into the buffer.
  */
-async function promptTimes(args: string[], runs: number): Promise<PromptStats> {
+export async function promptTimes(args: string[], runs: number): Promise<PromptStats> {
   const token = 'bench-page-' + randomBytes(16).toString('hex');
   const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', token, '--max-sandboxes', '3', '--grace-seconds', '1', ...args]);
   const base = `http://127.0.0.1:${server.port}`;
@@ -104,7 +106,7 @@ async function promptTimes(args: string[], runs: number): Promise<PromptStats> {
           }
           if (prompt && text.length > len && text.endsWith('x')) {
             const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-            resolve({ html: nav.responseEnd, socketMade: w.benchWs.made, socketOpen: w.benchWs.open, firstFrame: w.benchWs.first, domReady: nav.domContentLoadedEventStart, prompt, usable: performance.now() });
+            resolve({ html: nav.responseEnd, socketMade: w.benchWs.made, socketOpen: w.benchWs.open, firstFrame: w.benchWs.first, mounted: performance.getEntriesByName('isolab:terminal-mounted')[0]?.startTime ?? NaN, domReady: nav.domContentLoadedEventStart, prompt, usable: performance.now() });
           } else if (performance.now() > 60_000) reject(new Error(`no usable prompt in 60 s: state ${api?.state}, prompt ${prompt ? 'seen' : 'not seen'}, notice "${document.querySelector('[data-testid="terminal-notice"]')?.textContent?.trim()}"`));
           else setTimeout(poll, 2);
         };
@@ -117,7 +119,7 @@ async function promptTimes(args: string[], runs: number): Promise<PromptStats> {
     return {
       ...stat(stamps.map((x) => x.prompt)),
       usable: stat(stamps.map((x) => x.usable)),
-      split: { html: mid('html'), socketMade: mid('socketMade'), socketOpen: mid('socketOpen'), firstFrame: mid('firstFrame'), domReady: mid('domReady'), prompt: mid('prompt') },
+      split: { html: mid('html'), socketMade: mid('socketMade'), socketOpen: mid('socketOpen'), firstFrame: mid('firstFrame'), mounted: mid('mounted'), domReady: mid('domReady'), prompt: mid('prompt') },
     };
   } finally {
     await ctx.close();
@@ -230,7 +232,7 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
 /** The split of one row: when each step happened, from navigation start (medians). */
 function splitLine(x: PromptSplit): string {
   const ms = (v: number) => `${v.toFixed(0)} ms`;
-  return `at: HTML received ${ms(x.html)}, socket made ${ms(x.socketMade)}, open ${ms(x.socketOpen)}, first frame ${ms(x.firstFrame)}, DOMContentLoaded ${ms(x.domReady)}, prompt in the buffer ${ms(x.prompt)}`;
+  return `at: HTML received ${ms(x.html)}, socket made ${ms(x.socketMade)}, open ${ms(x.socketOpen)}, first frame ${ms(x.firstFrame)}, terminal mounted ${ms(x.mounted)}, DOMContentLoaded ${ms(x.domReady)}, prompt in the buffer ${ms(x.prompt)}`;
 }
 
 export function formatPageBench(r: PageBenchResult): string {
