@@ -5,6 +5,7 @@ import mdx from '@astrojs/mdx';
 import { satteri } from '@astrojs/markdown-satteri';
 import { runnableCode } from './src/lib/runnable-code.ts';
 import { searchIndex } from './src/lib/search-index.ts';
+import { modulePreload } from './src/lib/module-preload.ts';
 
 export default defineConfig({
   output: 'static',
@@ -19,7 +20,7 @@ export default defineConfig({
     inlineStylesheets: 'always',
   },
   devToolbar: { enabled: false },
-  integrations: [mdx(), searchIndex()],
+  integrations: [mdx(), modulePreload(), searchIndex()],
   vite: {
     build: {
       rollupOptions: {

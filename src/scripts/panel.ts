@@ -416,6 +416,8 @@ export function mountKernelPanel(root: HTMLElement): void {
 
   selectTab(tab, false, false);
   setHidden(hidden);
+  // The terminal may have connected before this panel was mounted (KernelPanel.astro).
+  root.dataset.offline = String((window as { isolab?: { state: string } }).isolab?.state !== 'connected');
   announce(true);
 }
 

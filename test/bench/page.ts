@@ -23,20 +23,47 @@ export interface PageBenchResult {
   /** Where one key's time goes (medians): keydown -> the page's WebSocket send, send -> the
    *  echo's frame arriving, arrival -> the glyph in the buffer. */
   echoParts: { toSend: number; network: number; toBuffer: number };
-  promptMs: { median: number; p90: number; samples: number };
+  promptMs: PromptStats;
   /** The same with no sandbox made ahead (--warm-sandboxes 0): each made when the tab asks. */
-  promptColdMs: { median: number; p90: number; samples: number };
+  promptColdMs: PromptStats;
 }
 
 type Stat = { median: number; p90: number; samples: number };
 const stat = (xs: number[]): Stat => ({ median: median(xs), p90: percentile(xs, 90), samples: xs.length });
 
+/** Where the time to a usable prompt goes, medians over the tabs (ms from navigation start). */
+export interface PromptSplit {
+  /** The lesson's HTML has arrived (responseEnd). */
+  html: number;
+  /** The terminal's WebSocket is made, and open. */
+  socketMade: number;
+  socketOpen: number;
+  /** Its first frame (the server's hello) arrives. */
+  firstFrame: number;
+  /** The terminal's script has mounted xterm.js and taken the socket (its performance mark). */
+  mounted: number;
+  /** DOMContentLoaded: the page's module scripts have run. */
+  domReady: number;
+  /** The prompt is in xterm's buffer. */
+  prompt: number;
+}
+
+interface PromptStats extends Stat {
+  /** To the prompt in the buffer and a key typed there echoed back (the `median` above is to the prompt). */
+  usable: Stat;
+  split: PromptSplit;
+}
+
+type Stamps = PromptSplit & { usable: number };
+
 /**
  * Lesson opened to a usable prompt, for `runs` new tabs (new sandboxes) of a lab server started
  * with `args`. Between tabs a pause as a reader's (3 s): time for the server to make the next
- * sandbox ahead, when it does, and for the closed tab's sandbox to go.
+ * sandbox ahead, when it does, and for the closed tab's sandbox to go. A usable prompt: the
+ * prompt in xterm's buffer, and a key typed then (the page's own input path, as xterm's onData
+ * calls it) echoed back into the buffer.
  */
-async function promptTimes(args: string[], runs: number): Promise<Stat> {
+export async function promptTimes(args: string[], runs: number): Promise<PromptStats> {
   const token = 'bench-page-' + randomBytes(16).toString('hex');
   const server = await spawnServer('src/server/main.ts', ['--port', String(await freePort()), '--token', token, '--max-sandboxes', '3', '--grace-seconds', '1', ...args]);
   const base = `http://127.0.0.1:${server.port}`;
@@ -45,24 +72,55 @@ async function promptTimes(args: string[], runs: number): Promise<Stat> {
     const first = await ctx.newPage();
     await first.goto(server.url);
     await first.close();
-    const prompt: number[] = [];
+    const stamps: Stamps[] = [];
     for (let i = 0; i < runs + 1; i++) {
       await new Promise((r) => setTimeout(r, 3000));
       const page = await ctx.newPage();
+      // Stamps on the terminal's WebSocket, whoever makes it and whenever: made, open, first frame.
+      await page.addInitScript(() => {
+        const w = window as unknown as { benchWs: { made: number; open: number; first: number } };
+        w.benchWs = { made: 0, open: 0, first: 0 };
+        window.WebSocket = new Proxy(window.WebSocket, {
+          construct(target, a: ConstructorParameters<typeof WebSocket>) {
+            const sock = new target(...a);
+            if (!String(a[0]).includes('/ws/terminal') || w.benchWs.made) return sock;
+            w.benchWs.made = performance.now();
+            sock.addEventListener('open', () => { w.benchWs.open = performance.now(); });
+            sock.addEventListener('message', () => { w.benchWs.first ||= performance.now(); });
+            return sock;
+          },
+        });
+      });
       await page.goto(`${base}/lessons/en/uts-namespaces/`, { waitUntil: 'commit' });
-      const ms = await page.evaluate(() => new Promise<number>((resolve, reject) => {
+      const t = await page.evaluate(() => new Promise<Stamps>((resolve, reject) => {
+        const w = window as unknown as Api & { benchWs: { made: number; open: number; first: number } };
+        let prompt = 0;
+        let len = 0;
         const poll = () => {
-          const api = (window as unknown as Api).isolab;
-          if (api?.state === 'connected' && /[#$] *$/.test(api.terminalText())) resolve(performance.now());
-          else if (performance.now() > 60_000) reject(new Error(`no prompt in 60 s: state ${api?.state}, notice "${document.querySelector('[data-testid="terminal-notice"]')?.textContent?.trim()}"`));
+          const api = w.isolab;
+          const text = api?.terminalText() ?? '';
+          if (!prompt && api?.state === 'connected' && /[#$] *$/.test(text)) {
+            prompt = performance.now();
+            len = text.length;
+            (api as unknown as { input(d: string): void }).input('x');
+          }
+          if (prompt && text.length > len && text.endsWith('x')) {
+            const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+            resolve({ html: nav.responseEnd, socketMade: w.benchWs.made, socketOpen: w.benchWs.open, firstFrame: w.benchWs.first, mounted: performance.getEntriesByName('isolab:terminal-mounted')[0]?.startTime ?? NaN, domReady: nav.domContentLoadedEventStart, prompt, usable: performance.now() });
+          } else if (performance.now() > 60_000) reject(new Error(`no usable prompt in 60 s: state ${api?.state}, prompt ${prompt ? 'seen' : 'not seen'}, notice "${document.querySelector('[data-testid="terminal-notice"]')?.textContent?.trim()}"`));
           else setTimeout(poll, 2);
         };
         poll();
       }));
-      if (i > 0) prompt.push(ms); // the first warms the server's caches and the browser's
+      if (i > 0) stamps.push(t); // the first warms the server's caches and the browser's
       await page.close();
     }
-    return stat(prompt);
+    const mid = (k: keyof Stamps) => median(stamps.map((x) => x[k]));
+    return {
+      ...stat(stamps.map((x) => x.prompt)),
+      usable: stat(stamps.map((x) => x.usable)),
+      split: { html: mid('html'), socketMade: mid('socketMade'), socketOpen: mid('socketOpen'), firstFrame: mid('firstFrame'), mounted: mid('mounted'), domReady: mid('domReady'), prompt: mid('prompt') },
+    };
   } finally {
     await ctx.close();
     await server.stop();
@@ -171,13 +229,23 @@ export async function benchPage(opts: { keystrokes?: number; runs?: number } = {
   }
 }
 
+/** The split of one row: when each step happened, from navigation start (medians). */
+function splitLine(x: PromptSplit): string {
+  const ms = (v: number) => `${v.toFixed(0)} ms`;
+  return `at: HTML received ${ms(x.html)}, socket made ${ms(x.socketMade)}, open ${ms(x.socketOpen)}, first frame ${ms(x.firstFrame)}, terminal mounted ${ms(x.mounted)}, DOMContentLoaded ${ms(x.domReady)}, prompt in the buffer ${ms(x.prompt)}`;
+}
+
 export function formatPageBench(r: PageBenchResult): string {
   return [
     'lesson page in headless Chromium, real lab server and box sandbox',
     `  key press -> glyph in xterm's buffer   median ${r.echoMs.median.toFixed(1)} ms   p90 ${r.echoMs.p90.toFixed(1)} ms   (${r.echoMs.samples} keys)`,
     `    of which: keydown -> WebSocket send ${r.echoParts.toSend.toFixed(1)} ms, send -> echo frame in ${r.echoParts.network.toFixed(1)} ms, frame -> buffer ${r.echoParts.toBuffer.toFixed(1)} ms (medians)`,
     `  lesson opened -> usable prompt         median ${r.promptMs.median.toFixed(0)} ms   p90 ${r.promptMs.p90.toFixed(0)} ms   (${r.promptMs.samples} new tabs, a sandbox made ahead: --warm-sandboxes 1)`,
+    `      and a key typed there echoed       median ${r.promptMs.usable.median.toFixed(0)} ms   p90 ${r.promptMs.usable.p90.toFixed(0)} ms`,
+    `      ${splitLine(r.promptMs.split)}`,
     `    the same, none made ahead            median ${r.promptColdMs.median.toFixed(0)} ms   p90 ${r.promptColdMs.p90.toFixed(0)} ms   (--warm-sandboxes 0)`,
+    `      and a key typed there echoed       median ${r.promptColdMs.usable.median.toFixed(0)} ms   p90 ${r.promptColdMs.usable.p90.toFixed(0)} ms`,
+    `      ${splitLine(r.promptColdMs.split)}`,
     `    made ahead / none                    ${(r.promptMs.median / r.promptColdMs.median).toFixed(2)} (medians)`,
   ].join('\n');
 }

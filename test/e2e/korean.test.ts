@@ -96,6 +96,18 @@ describe.skipIf(skip)('the course in Korean, in a browser', () => {
       expect(fonts[0]).toBe('/fonts/hangul.css');
       expect(fonts.some((f) => /^\/fonts\/noto-sans-kr-\d+-wght-normal\.woff2$/.test(f))).toBe(true);
     }
+    // An English page's only Hangul, the switcher's "한국어", is drawn from the glyphs inlined
+    // in the page: not one font request.
+    fonts.length = 0;
+    await page.goto(`${lab.base}/lessons/en/full-and-paravirtualization/`);
+    await page.evaluate(() => document.fonts.ready);
+    const { root: enRoot } = await cdp.send('DOM.getDocument');
+    const { nodeId: label } = await cdp.send('DOM.querySelector', { nodeId: enRoot.nodeId, selector: '[data-testid="switch-ko"]' });
+    const used = (await cdp.send('CSS.getPlatformFontsForNode', { nodeId: label })).fonts;
+    const korean = used.filter((f) => f.isCustomFont || /KR|Gothic|CJK/.test(f.familyName));
+    expect(korean.length, JSON.stringify(used)).toBeGreaterThan(0);
+    if (!systemKorean) expect(korean.every((f) => f.isCustomFont), `the switcher uses the inlined glyphs: ${JSON.stringify(used)}`).toBe(true);
+    expect(fonts).toEqual([]);
     await page.close();
   }, T);
 

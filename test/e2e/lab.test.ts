@@ -123,6 +123,30 @@ needs(missing).describe('the lab in a browser', () => {
     await page.close();
   }, 2 * T);
 
+  it("opens the terminal's socket at the top of the page, while it is still loading, and the terminal takes that one", async () => {
+    const page = await context.newPage();
+    // Every terminal socket the page makes, and how far the page had loaded then.
+    await page.addInitScript(() => {
+      const made: string[] = [];
+      (window as unknown as { madeSockets: string[] }).madeSockets = made;
+      window.WebSocket = new Proxy(window.WebSocket, {
+        construct(target, args: ConstructorParameters<typeof WebSocket>) {
+          if (String(args[0]).includes('/ws/terminal')) made.push(document.readyState);
+          return new target(...args);
+        },
+      });
+    });
+    expect((await page.goto(base + LESSON))?.status()).toBe(200);
+    await connected(page);
+    sandboxes.add((await page.locator('[data-testid="terminal-sandbox"]').textContent()) ?? '');
+    // Made while the HTML was still being parsed ('loading': module scripts run only after
+    // it), and the only one: the terminal adopted it rather than opening its own.
+    expect(await page.evaluate(() => (window as unknown as { madeSockets: string[] }).madeSockets)).toEqual(['loading']);
+    // The socket the page did not open itself is the terminal's: what is typed runs.
+    expect(await typeLine(page, 'echo early-$((6*7))', /\nearly-42\n/)).toContain('early-42');
+    await page.close();
+  }, T);
+
   it('fails an exercise that was not done (with its hint), then passes it once it is done', async () => {
     const page = await openLesson(context);
     const exercise = page.locator('[data-testid="exercise"][data-exercise="pid-one-by-hand"]');

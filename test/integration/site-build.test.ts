@@ -293,8 +293,20 @@ describe('site build: fixture lessons', () => {
     expect(css).not.toMatch(/latin|cyrillic|vietnamese/);
     // Hangul syllables (U+AC00..U+D7A3) are covered
     expect(css).toMatch(/U\+ac[0-9a-f]{2}/);
-    for (const url of ['/', '/ko/', '/lessons/ko/third/']) {
+    for (const url of ['/ko/', '/lessons/ko/third/']) {
       expect(page(dist, url), url).toContain('<link rel="stylesheet" href="/fonts/hangul.css">');
+    }
+    // An English page shows Hangul only in its switcher's "한국어": those three glyphs, inline
+    // (a WOFF2 subset of the same font as a data: URL), and no request for the rest.
+    const english = page(dist, '/');
+    expect(english).not.toContain('/fonts/hangul.css');
+    const label = english.match(/@font-face \{ font-family: 'Isolab Hangul Label';[^}]*\}/g) ?? [];
+    expect(label.length).toBeGreaterThan(0);
+    const covered = label.flatMap((face) => /unicode-range: ([^;]*);/.exec(face)![1]!.split(',').map((u) => String.fromCodePoint(parseInt(u.slice(2), 16))));
+    expect(covered.sort().join('')).toBe([...'한국어'].sort().join(''));
+    for (const face of label) {
+      const woff2 = Buffer.from(/url\(data:font\/woff2;base64,([^)]+)\)/.exec(face)![1]!, 'base64');
+      expect(woff2.subarray(0, 4).toString('latin1')).toBe('wOF2');
     }
     // The Korean fonts come before system-ui (which can claim Hangul and draw empty boxes).
     const global = fs.readFileSync(path.join(ROOT, 'src/styles/global.css'), 'utf8');
@@ -305,6 +317,18 @@ describe('site build: fixture lessons', () => {
       expect(at(family), `${family} before system-ui`).toBeLessThan(at('system-ui'));
     }
     expect(at('Isolab Hangul')).toBe(at('system-ui') - 1);
+  });
+
+  it("lists each module a lesson page runs, its imports too, as modulepreload at the top of its head", () => {
+    const html = page(dist, '/lessons/en/third/');
+    const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]!);
+    const scripts = [...html.matchAll(/<script type="module" src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const src of scripts) expect(preloaded, src).toContain(src);
+    // xterm.js is imported by the terminal's script, never named by the page itself.
+    expect(preloaded.some((p) => /\/_astro\/xterm\.[\w-]+\.js$/.test(p))).toBe(true);
+    for (const p of preloaded) expect(fs.existsSync(path.join(dist, p)), p).toBe(true);
+    expect(html.indexOf('rel="modulepreload"')).toBeLessThan(html.indexOf('<style'));
   });
 
   it('serves a self-contained 401 page that points at the URL npm start printed', () => {

@@ -40,6 +40,7 @@ import { setupRoom } from './room.ts';
 import { isLeaveKey, setupAccess } from './access.ts';
 import { followLook, terminalOptions } from './look.ts';
 import { setupTabs, type TerminalTabs } from './tabs.ts';
+import { SIZE_KEY, replayEarly, takeEarlySocket, type EarlySocket } from './early.ts';
 
 export interface IsolabApi {
   readonly state: ConnectionState;
@@ -66,6 +67,8 @@ export interface IsolabApi {
 declare global {
   interface Window {
     isolab?: IsolabApi;
+    /** The socket the page's inline script opened before this module ran (early.ts). */
+    isolabEarly?: EarlySocket;
   }
 }
 
@@ -107,8 +110,21 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     });
   };
   new ResizeObserver(refit).observe(host);
-  refit();
-  term.onResize(({ cols, rows }) => sendFrame({ type: 'resize', cols, rows }));
+  // The next page of this browser tab opens its socket with this size (early.ts).
+  const rememberSize = () => {
+    try {
+      window.sessionStorage.setItem(SIZE_KEY, `${term.cols}x${term.rows}`);
+    } catch {
+      /* no storage: the next page asks for 80x24 and resizes on hello */
+    }
+  };
+  // Fitted now, not in the next frame: a hello already waiting (early.ts) is answered with it.
+  if (host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
+  rememberSize();
+  term.onResize(({ cols, rows }) => {
+    sendFrame({ type: 'resize', cols, rows });
+    rememberSize();
+  });
 
   followLook(term, refit, html);
 
@@ -158,6 +174,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
 
   // ---- the connection ----
   let session = tabSessionId(window.sessionStorage);
+  // The socket the page's inline script opened at the top of the page, if it is this session's.
+  let early = takeEarlySocket(window, session);
   let state: ConnectionState = 'connecting';
   let sandbox = '';
   let ws: WebSocket | undefined;
@@ -267,7 +285,9 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
     ws = undefined;
     old?.close(1000, 'reconnecting');
     if (!everConnected) setState('connecting');
-    const sock = new WebSocket(terminalUrl(location, session, term.cols, term.rows));
+    const adopted = early;
+    early = undefined;
+    const sock = adopted?.sock ?? new WebSocket(terminalUrl(location, session, term.cols, term.rows));
     sock.binaryType = 'arraybuffer';
     const myAcks = new AckBatcher((bytes) => {
       if (sock.readyState === WebSocket.OPEN) sock.send(JSON.stringify({ type: 'ack', bytes } satisfies ClientFrame));
@@ -304,6 +324,8 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         void lost();
       }
     };
+    // What the early socket received before this module ran, through the handlers above.
+    if (adopted) replayEarly(adopted);
   }
 
   function onConnected(sock: WebSocket): void {
@@ -502,5 +524,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
   window.isolab = api;
   setState('connecting');
   connect();
+  // For the page benchmark's split of the time to a prompt (test/bench/page.ts).
+  performance.mark('isolab:terminal-mounted');
   return api;
 }
