@@ -286,29 +286,41 @@ static int open_console(int i, const char *rows, const char *cols)
 /* ---- fork: after unshare(CLONE_NEWPID) or setns() into a PID namespace, only a child
  * enters it. The parent stays behind as a small reaper that mirrors the child's exit. ---- */
 
-static pid_t child_pid;
-static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
-
-static void do_fork(int i)
+/* Fork so that box hears "OK <step> <pid>" before anything the child reports (it must know
+ * which process the container is): the child waits on a pipe until the parent, having
+ * reported, closes its end (or exits). `deathsig` is the child's PR_SET_PDEATHSIG, set before
+ * the wait so that no moment is uncovered; 0 for none. 0 in the child; in the parent the
+ * child's pid, and `release` the end to close once the pid is reported. */
+static pid_t fork_ordered(int i, int deathsig, int *release)
 {
-	/* The child waits until the parent has reported its pid: box must hear "OK fork <pid>"
-	 * before anything the child reports, to know which process the container is. */
 	int order[2];
 	if (pipe2(order, O_CLOEXEC) < 0) fail(i, errno);
 	pid_t pid = fork();
 	if (pid < 0) fail(i, errno);
 	if (pid == 0) {
 		char c;
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (deathsig) prctl(PR_SET_PDEATHSIG, deathsig);
 		close(order[1]);
 		while (read(order[0], &c, 1) < 0 && errno == EINTR) {}
 		close(order[0]);
-		return; /* the child runs the rest of the plan */
+		return 0;
 	}
+	close(order[0]);
+	*release = order[1];
+	return pid;
+}
+
+static pid_t child_pid;
+static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
+
+static void do_fork(int i)
+{
+	int release;
+	pid_t pid = fork_ordered(i, SIGKILL, &release);
+	if (pid == 0) return; /* the child runs the rest of the plan */
 	child_pid = pid;
 	report("OK", i, pid);
-	close(order[0]);
-	close(order[1]); /* EOF: the child goes on */
+	close(release); /* EOF: the child goes on */
 	close(REPORT_FD); /* the child reports from now on */
 	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 	for (unsigned k = 0; k < sizeof sigs / sizeof *sigs; k++) signal(sigs[k], forward);
@@ -332,20 +344,11 @@ static void do_fork(int i)
 
 static void do_detach(int i)
 {
-	/* The child waits until the parent has reported its pid (the parent's exit closes the pipe). */
-	int order[2];
-	if (pipe2(order, O_CLOEXEC) < 0) fail(i, errno);
-	pid_t pid = fork();
-	if (pid < 0) fail(i, errno);
-	if (pid == 0) {
-		char c;
-		close(order[1]);
-		while (read(order[0], &c, 1) < 0 && errno == EINTR) {}
-		close(order[0]);
-		return; /* the child runs the rest of the plan */
-	}
+	int release;
+	pid_t pid = fork_ordered(i, 0, &release);
+	if (pid == 0) return; /* the child runs the rest of the plan */
 	report("OK", i, pid);
-	_exit(0);
+	_exit(0); /* closes `release`: the child goes on, an orphan */
 }
 
 /* ---- exec.fifo: box as an OCI runtime (oci/runtime.ts). `box create` exits while the
