@@ -286,7 +286,7 @@ t.describe('box with runc\'s command line', () => {
     expect(fs.existsSync(path.join(root, 'hostsys')) || fs.existsSync(path.join(root, 'hostnet'))).toBe(false);
   });
 
-  t.it('hooks run at their points of the lifecycle, in order, with the state on stdin; a failing or slow one fails create', async () => {
+  t.it('hooks run at their points of the lifecycle, in order, with the state on stdin; a failing or slow one fails create, a failing poststart one start', async () => {
     const log = path.join(dir, 'hooks.log');
     // Each host-side hook appends its name and the state it read; createContainer also its network namespace.
     const record = (name: string, extra = '') => ({ path: '/bin/sh', args: ['sh', '-c', `{ echo ${name}; cat; echo; ${extra} } >> ${log}`], timeout: 10 });
@@ -336,6 +336,15 @@ t.describe('box with runc\'s command line', () => {
     for (const id of ['hookfail', 'hookslow']) {
       expect(fs.existsSync(path.join(root, id))).toBe(false);
       expect(cgroupFile(id, 'pids.max')).toBeNull();
+    }
+    // A failing poststart hook: start fails naming it, and the container is stopped, whether
+    // its process is still running (killed) or had ended already (`true`: nothing to stop).
+    for (const [id, args] of [['postfail', ['sleep', '60']], ['postfailquick', ['true']]] as const) {
+      const pf = bundle(id, { process: proc([...args]), hooks: { poststart: [{ path: '/bin/false' }] } });
+      expect(oci(['create', '-b', pf, id])).toEqual({ code: 0, out: '' });
+      expect(oci(['start', id])).toEqual({ code: 125, out: 'box: the poststart hook 0 (/bin/false) failed (exit 1)\n' });
+      await until(() => state(id).status === 'stopped', 10_000, `${id} to be stopped`);
+      expect(oci(['delete', id]).code).toBe(0);
     }
     const bad = bundle('hookbad', { process: proc(['true']), hooks: { prestart: [{ path: 'sh' }] } });
     expect(oci(['create', '-b', bad, 'hookbad']).out).toMatch(/^box: .*hooks\.prestart\[0\]\.path must be an absolute path\n$/);
