@@ -286,7 +286,26 @@ t.describe('box with runc\'s command line', () => {
     expect(fs.existsSync(path.join(root, 'hostsys')) || fs.existsSync(path.join(root, 'hostnet'))).toBe(false);
   });
 
-  t.it('hooks run at their points of the lifecycle, in order, with the state on stdin; a failing or slow one fails create', async () => {
+  t.it('a capability box\'s own bounding set lacks is left out with a warning, as the spec (1.1) asks; the others are granted', async () => {
+    // box run with CAP_WAKE_ALARM out of its bounding set (setpriv, util-linux): the config asks for it and CAP_KILL.
+    const want = ['CAP_KILL', 'CAP_WAKE_ALARM'];
+    const b = bundle('nocap', { process: proc(['sh', '-c', 'grep -E "^Cap(Bnd|Eff)" /proc/self/status'], { capabilities: { bounding: want, effective: want, permitted: want } }) });
+    const out = path.join(dir, 'nocap.out');
+    const fd = fs.openSync(out, 'w');
+    const r = spawnSync('setpriv', ['--bounding-set', '-wake_alarm', boxBin, '--root', root, 'create', '-b', b, 'nocap'], { stdio: ['ignore', fd, fd], timeout: 30_000 });
+    fs.closeSync(fd);
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(oci(['start', 'nocap']).code).toBe(0);
+    await until(() => state('nocap').status === 'stopped', 10_000, 'the container to exit');
+    // CAP_KILL is bit 5: 0x20, and nothing else.
+    expect(fs.readFileSync(out, 'utf8')).toBe(
+      "box: warning: process.capabilities: CAP_WAKE_ALARM cannot be granted: box's own bounding set lacks it (CapBnd in /proc/self/status); the container runs without\n" +
+      'CapEff:\t0000000000000020\nCapBnd:\t0000000000000020\n');
+    expect(oci(['delete', 'nocap']).code).toBe(0);
+  });
+
+  t.it('hooks run at their points of the lifecycle, in order, with the state on stdin; a failing or slow one fails create, a failing poststart one start', async () => {
     const log = path.join(dir, 'hooks.log');
     // Each host-side hook appends its name and the state it read; createContainer also its network namespace.
     const record = (name: string, extra = '') => ({ path: '/bin/sh', args: ['sh', '-c', `{ echo ${name}; cat; echo; ${extra} } >> ${log}`], timeout: 10 });
@@ -336,6 +355,15 @@ t.describe('box with runc\'s command line', () => {
     for (const id of ['hookfail', 'hookslow']) {
       expect(fs.existsSync(path.join(root, id))).toBe(false);
       expect(cgroupFile(id, 'pids.max')).toBeNull();
+    }
+    // A failing poststart hook: start fails naming it, and the container is stopped, whether
+    // its process is still running (killed) or had ended already (`true`: nothing to stop).
+    for (const [id, args] of [['postfail', ['sleep', '60']], ['postfailquick', ['true']]] as const) {
+      const pf = bundle(id, { process: proc([...args]), hooks: { poststart: [{ path: '/bin/false' }] } });
+      expect(oci(['create', '-b', pf, id])).toEqual({ code: 0, out: '' });
+      expect(oci(['start', id])).toEqual({ code: 125, out: 'box: the poststart hook 0 (/bin/false) failed (exit 1)\n' });
+      await until(() => state(id).status === 'stopped', 10_000, `${id} to be stopped`);
+      expect(oci(['delete', id]).code).toBe(0);
     }
     const bad = bundle('hookbad', { process: proc(['true']), hooks: { prestart: [{ path: 'sh' }] } });
     expect(oci(['create', '-b', bad, 'hookbad']).out).toMatch(/^box: .*hooks\.prestart\[0\]\.path must be an absolute path\n$/);

@@ -20,8 +20,7 @@
 import { MS_REC, MS_SLAVE, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWTIME, CLONE_NEWUSER, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SIGKILL } from '../sys/constants.ts';
 import { flagsOf } from '../ns/namespaces.ts';
 import { bindVolumes, buildRootfs, mountOverlay, type RootfsSpec } from '../rootfs/rootfs.ts';
-import fs from 'node:fs';
-import { CAPABILITIES, capsFromMask } from '../security/capabilities.ts';
+import { CAPABILITIES, capsFromMask, ownBoundingSet } from '../security/capabilities.ts';
 import { securityPlan } from '../security/plan.ts';
 import { UserError } from '../sys/errors.ts';
 import { invocation } from '../sys/invocation.ts';
@@ -205,15 +204,6 @@ function setOwnCapSets(plan: Plan, sets: NonNullable<ProcessSpec['capSets']>, bo
   if (ambient) plan.ambient(ambient, last, names(ambient));
 }
 
-/** CapBnd of this process, from /proc/self/status: what any child of ours may hold at most. */
-function ownBoundingSet(): bigint {
-  try {
-    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    return m ? BigInt(`0x${m[1]}`) : ~0n;
-  } catch {
-    return ~0n;
-  }
-}
 
 /** The process to run: image config, overridden by the command line, as Docker does. */
 export function processSpec(cfg: RunConfig, image: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string }): ProcessSpec {

@@ -14,7 +14,7 @@ import type { ProcessSpec } from '../container/build-plan.ts';
 import type { RootfsSpec, Volume } from '../rootfs/rootfs.ts';
 import type { Limits } from '../cgroups/types.ts';
 import type { SeccompProfile } from '../security/seccomp_profile.ts';
-import { CAPABILITIES, capMask } from '../security/capabilities.ts';
+import { CAPABILITIES, capMask, capsFromMask, ownBoundingSet } from '../security/capabilities.ts';
 import { readHooks, type Hooks } from './hooks.ts';
 import { cgroupPlace, moreLimits, type OciMoreResources } from './resources.ts';
 import { readDevices, type OciDevice, type OciDeviceRule } from './devices.ts';
@@ -271,6 +271,17 @@ function capList(names: string[] | undefined, set: string): bigint {
 }
 
 /**
+ * The spec (1.1): a capability that cannot be granted MUST be logged as a warning, and the
+ * runtime SHOULD NOT fail (runc 1.1 still fails: "unable to apply caps"). No process can give
+ * what its own bounding set lacks (capset: EPERM), so such a one is left out, and said.
+ */
+function ungrantable(requested: bigint): string[] {
+  const missing = capsFromMask(requested & ~ownBoundingSet());
+  if (missing.length === 0) return [];
+  return [`process.capabilities: ${missing.join(', ')} cannot be granted: box's own bounding set lacks ${missing.length > 1 ? 'them' : 'it'} (CapBnd in /proc/self/status); the container runs without`];
+}
+
+/**
  * config.json's process (or an exec's process.json) as box's ProcessSpec: its user, groups and
  * umask (022 if absent, as runc), its terminal, and its own capability sets.
  */
@@ -432,5 +443,6 @@ export function readBundle(bundleDir: string, { running = false } = {}): Bundle 
     disableOomKiller: r?.memory?.disableOOMKiller || undefined,
   };
   const cgroup = cgroupPlace(file, spec.linux?.cgroupsPath);
-  return { dir, spec, cfg, proc, rootfs, limits, warnings: more.warnings, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps, deviceRules: devices.rules };
+  const warnings = [...more.warnings, ...ungrantable(capMask(Object.values(p.capabilities ?? {}).flat()))];
+  return { dir, spec, cfg, proc, rootfs, limits, warnings, joins, userJoin, cgroup, rlimits, oomScoreAdj: p.oomScoreAdj, hooks, idMaps, deviceRules: devices.rules };
 }

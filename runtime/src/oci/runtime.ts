@@ -270,7 +270,9 @@ async function stopIfFails(sys: Sys, root: string, id: string, hooks: Promise<vo
   try {
     await hooks;
   } catch (err) {
-    killContainer(sys, root, id, 'KILL', true);
+    // The process may have ended already (a `true`): then nothing is left to stop, and the
+    // hook's failure is the error to report, not "not running".
+    if (readOciState(root, id).status !== 'stopped') killContainer(sys, root, id, 'KILL', true);
     throw err;
   }
 }

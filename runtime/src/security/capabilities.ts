@@ -151,3 +151,13 @@ export function lastCap(sys?: Pick<Sys, 'readFile'>): number {
   }
   return Math.max(...Object.values(CAPABILITIES));
 }
+
+/** CapBnd of this process, from /proc/self/status: what any child of ours may hold at most. */
+export function ownBoundingSet(): bigint {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : ~0n;
+  } catch {
+    return ~0n;
+  }
+}
