@@ -26,6 +26,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/box-lab-probe.ts'], // can a lab sandbox run here: asked once, not per file
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
@@ -35,6 +36,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/box-lab-probe.ts'], // can a lab sandbox run here: asked once, not per file
           fileParallelism: false,
           sequence: { groupOrder: 2 },
         },
