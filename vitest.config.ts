@@ -1,14 +1,46 @@
 import { defineConfig } from 'vitest/config';
 
-// Integration tests touch global kernel state (cgroups, mounts, namespaces) and
-// the e2e tests drive one Chromium: run files one at a time, tests in order.
+// Three projects, run one after another (sequence.groupOrder):
+//  - unit: a fake syscall layer, no root, no global state: its files run side by side;
+//  - integration: touches global kernel state (cgroups, mounts, namespaces): one file at a time;
+//  - e2e: lab servers, sandboxes and one Chromium per file: one file at a time.
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
     globalSetup: ['test/reap-networks.ts'], // bridges of removed temporary box roots (net/host-record.ts)
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // vitest's default is one worker fewer than the CPUs: one worker on a 2-CPU machine.
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/box-lab-probe.ts'], // can a lab sandbox run here: asked once, not per file
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/box-lab-probe.ts'], // can a lab sandbox run here: asked once, not per file
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

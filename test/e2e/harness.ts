@@ -168,14 +168,32 @@ export async function spawnServer(script: string, args: string[], timeoutMs = 30
   };
 }
 
-let probe: Promise<{ ok: boolean; reason: string }> | undefined;
+export interface BoxLabProbe { ok: boolean; reason: string }
+
+let probe: Promise<BoxLabProbe> | undefined;
 
 /**
- * Can this machine run a lab sandbox? Runs the exact `box run --lab` command of the server,
- * with `echo` instead of a shell. The reason is box's own last line when it cannot.
+ * Can this machine run a lab sandbox? Under vitest, the answer of the run's one probe
+ * (test/box-lab-probe.ts, a globalSetup of the integration and e2e projects): one sandbox made
+ * for the whole run rather than one per test file. Elsewhere (the benchmarks), a probe of its own.
  */
-export function boxLabAvailable(): Promise<{ ok: boolean; reason: string }> {
-  probe ??= new Promise((resolve) => {
+export function boxLabAvailable(): Promise<BoxLabProbe> {
+  probe ??= probeOfTheRun().then((answer) => answer ?? probeBoxLab());
+  return probe;
+}
+
+async function probeOfTheRun(): Promise<BoxLabProbe | undefined> {
+  if (!process.env.VITEST) return undefined;
+  const { inject } = await import('vitest');
+  return inject('boxLab');
+}
+
+/**
+ * Runs the exact `box run --lab` command of the server, with `echo` instead of a shell. The
+ * reason is box's own last line when it cannot.
+ */
+export function probeBoxLab(): Promise<BoxLabProbe> {
+  return new Promise((resolve) => {
     if (!fs.existsSync(BOX)) { resolve({ ok: false, reason: `${BOX} is missing` }); return; }
     const name = `lab-probe${process.pid}`;
     const cmd = boxRunCommand(BOX, name);
@@ -190,7 +208,6 @@ export function boxLabAvailable(): Promise<{ ok: boolean; reason: string }> {
       });
     });
   });
-  return probe;
 }
 
 /** Resident memory of a process in bytes, from /proc. */

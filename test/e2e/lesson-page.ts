@@ -138,7 +138,7 @@ export class LessonPage {
         return presses;
       }
       if (Date.now() > deadline) throw new Error(`${this.lesson}/${id}: still failing after ${presses} checks: ${r.result}`);
-      await this.page.waitForTimeout(1500);
+      await this.page.waitForTimeout(300); // a press is itself a check run in the sandbox
     }
   }
 

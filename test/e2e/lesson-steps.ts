@@ -23,13 +23,16 @@ export const V2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 export const CG = `cg() { box inspect $1 | grep -o '"Cgroup": *"[^"]*"' | grep -o 'box-[0-9a-f]*'; }`;
 const ID = /\n[0-9a-f]{64}\n/;
 
-/** Show `show()` again until `read` finds a number above zero in it (a count that builds up). */
+/**
+ * Show `show()` again until `read` finds a number above zero in it (a count that builds up).
+ * A short pause between tries: each try is itself a command run in the sandbox.
+ */
 export async function untilAboveZero(p: LessonPage, show: () => Promise<string>, read: RegExp): Promise<number> {
   const deadline = Date.now() + T;
   for (;;) {
     const n = Number(read.exec(await show())?.[1] ?? 0);
     if (n > 0 || Date.now() > deadline) return n;
-    await p.page.waitForTimeout(1000);
+    await p.page.waitForTimeout(250);
   }
 }
 

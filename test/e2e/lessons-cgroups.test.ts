@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsMissing } from './harness.ts';
 import { PROMPT, T, startLessonLab } from './lesson-page.ts';
-import type { LessonLab, LessonPage } from './lesson-page.ts';
+import type { LessonLab } from './lesson-page.ts';
+import { untilAboveZero } from './lesson-steps.ts';
 import { needs } from '../support/requires.ts';
 
 const missing = await browserTestsMissing();
@@ -21,16 +22,6 @@ const CG = `cg() { box inspect $1 | grep -o '"Cgroup": *"[^"]*"' | grep -o 'box-
 
 let lab: LessonLab;
 const open = (slug: string) => lab.open(`en/${slug}`);
-
-/** Click a Run button (or, on v2, type the v2 form) until `read` finds a number above zero in what it shows. */
-async function untilAboveZero(p: LessonPage, show: () => Promise<string>, read: RegExp): Promise<number> {
-  const deadline = Date.now() + T;
-  for (;;) {
-    const n = Number(read.exec(await show())?.[1] ?? 0);
-    if (n > 0 || Date.now() > deadline) return n;
-    await p.page.waitForTimeout(1000);
-  }
-}
 
 needs(missing).describe('the cgroup and security lessons in a browser', () => {
   beforeAll(async () => {
