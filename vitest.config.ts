@@ -9,13 +9,13 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
-    globalSetup: ['test/reap-networks.ts'], // bridges of removed temporary box roots (net/host-record.ts)
     projects: [
       {
         extends: true,
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          globalSetup: [],
           // vitest's default is one worker fewer than the CPUs: one worker on a 2-CPU machine.
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
@@ -26,7 +26,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/box-lab-probe.ts'], // can a lab sandbox run here: asked once, not per file
+          // A project's globalSetup replaces the root's: the network reaper is named again.
+          globalSetup: ['test/reap-networks.ts', 'test/box-lab-probe.ts'], // box-lab-probe: can a lab sandbox run here, asked once
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
@@ -36,7 +37,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/box-lab-probe.ts'], // can a lab sandbox run here: asked once, not per file
+          // A project's globalSetup replaces the root's: the network reaper is named again.
+          globalSetup: ['test/reap-networks.ts', 'test/box-lab-probe.ts'], // box-lab-probe: can a lab sandbox run here, asked once
           fileParallelism: false,
           sequence: { groupOrder: 2 },
         },
