@@ -75,9 +75,16 @@ function cgroupDirs(cgPath: string): string[] {
 const cat = (file: string) => spawnSync('cat', [file], { encoding: 'utf8' }).stdout.trim();
 
 /** The v1 controllers the kernel has (enabled) but no hierarchy holds: /proc/cgroups "name 0 n 1". */
+/**
+ * Those of `names` the kernel has but this mount namespace has not mounted as a v1 hierarchy.
+ * Not "hierarchy 0" in /proc/cgroups: a hierarchy unmounted while its cgroups were still dying
+ * lives on, unmounted, and `mount -o NAME` then simply attaches to it again.
+ */
 function unmounted(names: string[]): string[] {
-  const lines = fs.readFileSync('/proc/cgroups', 'utf8').split('\n').map((l) => l.split(/\s+/));
-  return names.filter((n) => lines.some((f) => f[0] === n && f[1] === '0' && f[3] === '1'));
+  const enabled = fs.readFileSync('/proc/cgroups', 'utf8').split('\n').map((l) => l.split(/\s+/));
+  const mounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .flatMap((l) => / - cgroup \S+ (\S+)$/.exec(l)?.[1]!.split(',') ?? []);
+  return names.filter((n) => enabled.some((f) => f[0] === n && f[3] === '1') && !mounted.includes(n));
 }
 
 beforeAll(() => {
@@ -148,6 +155,8 @@ t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (
     });
     if (sizes.length === 0) return hostFact(ctx, 'this kernel has no huge pages: /sys/kernel/mm/hugepages is empty');
     const extra = unmounted(['hugetlb', 'net_cls', 'net_prio']);
+    // Those this test brings to life (no hierarchy yet) it must also leave freed.
+    const fresh = extra.filter((n) => fs.readFileSync('/proc/cgroups', 'utf8').split('\n').some((l) => l.split(/\s+/)[0] === n && l.split(/\s+/)[1] === '0'));
     const b = bundle('huge', {
       cgroupsPath: `/${tag}-huge`,
       resources: {
@@ -196,7 +205,7 @@ t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (
       expect([seen.left1, seen.left2]).toEqual(['0', '0']);
       for (const id of ['huge', 'badhuge', 'badif']) expect(fs.existsSync(path.join(root, id))).toBe(false);
     } finally {
-      await unmountLeftHierarchies(extra);
+      await unmountLeftHierarchies(fresh);
     }
   });
 });

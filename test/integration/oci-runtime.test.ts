@@ -211,7 +211,7 @@ t.describe('box with runc\'s command line', () => {
     // there: the status went to Node, and the subreaper's waitpid(2) said ECHILD ("not ours").
     const reaper = subreaper();
     const b = bundle('detach', { process: proc(['sleep', '60']) });
-    expect(oci(['create', '-b', b, 'detach']).code).toBe(0);
+    expect(oci(['create', '-b', b, 'detach'])).toMatchObject({ code: 0 }); // on failure, box's line is shown
     expect(oci(['start', 'detach']).code).toBe(0);
     const pidFile = path.join(dir, 'detach.pid');
     const runs = 30;
