@@ -223,7 +223,8 @@ needs(skipReason).it(
       expect(guest, show).toMatch(new RegExp(`✓ .*${name}`));
     }
     const names = RUNTIME_IN_GUEST.split('|').length;
-    const ran = (guest.match(/^ ✓ test\/integration\/runtime\.test\.ts/gm) ?? []).length;
+    // vitest's verbose line, with its project's name since vitest.config.ts has projects.
+    const ran = (guest.match(/^ ✓ (?:\|integration\| )?test\/integration\/runtime\.test\.ts/gm) ?? []).length;
     expect(ran, show).toBeGreaterThanOrEqual(names); // every pattern matched at least one test
     const total = Number(/Tests\s+.*\((\d+)\)/.exec(guest)?.[1] ?? 0);
     console.log(`guest, box run: ${expectAllPassed(guest, show, total - ran)}`);
@@ -239,7 +240,7 @@ needs(skipReason).it(
     for (const name of ['linux.devices: the nodes are made', 'linux.devices in a user namespace', 'linux.resources.devices: the config\'s rules in order']) {
       expect(guest, show).toMatch(new RegExp(`✓ .*${name}`));
     }
-    const ran = (guest.match(/^ ✓ test\/integration\/oci-runtime\.test\.ts.*(linux\.devices|linux\.resources\.devices)/gm) ?? []).length;
+    const ran = (guest.match(/^ ✓ (?:\|integration\| )?test\/integration\/oci-runtime\.test\.ts.*(linux\.devices|linux\.resources\.devices)/gm) ?? []).length;
     expect(ran, show).toBe(3);
     const total = Number(/Tests\s+.*\((\d+)\)/.exec(guest)?.[1] ?? 0);
     console.log(`guest, OCI devices: ${expectAllPassed(guest, show, total - ran)}`);
