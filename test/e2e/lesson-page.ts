@@ -138,7 +138,9 @@ export class LessonPage {
         return presses;
       }
       if (Date.now() > deadline) throw new Error(`${this.lesson}/${id}: still failing after ${presses} checks: ${r.result}`);
-      await this.page.waitForTimeout(300); // a press is itself a check run in the sandbox
+      // The server takes 5 checks at once, then one each 2 s (src/server/terminal.ts RATE.checks):
+      // pressing faster would be refused with "too many checks" while a slow state settles.
+      await this.page.waitForTimeout(1500);
     }
   }
 
