@@ -93,6 +93,16 @@ export function mountExercises(): void {
     });
   }
 
+  // The server did not run the check (too many at once, one already running, the sandbox gone):
+  // the box goes back to idle with the server's words, and this is not counted as a failure.
+  window.addEventListener('isolab:check-refused', (event) => {
+    const r = (event as CustomEvent<{ exercise: string; message: string }>).detail;
+    for (const box of boxes.filter((b) => b.dataset.exercise === r.exercise && b.dataset.status === 'checking')) {
+      window.clearTimeout(timers.get(r.exercise));
+      show(box, 'idle', r.message.slice(0, 400));
+    }
+  });
+
   window.addEventListener('isolab:check-result', (event) => {
     const r = (event as CustomEvent<CheckResult>).detail;
     for (const box of boxes.filter((b) => b.dataset.exercise === r.exercise)) {

@@ -28,7 +28,8 @@ export type ServerMessage =
   | { type: 'hello'; session: string; sandbox: string; resumed: boolean; term: number }
   | { type: 'exit'; code: number; reason?: string }
   | { type: 'check'; exercise: string; pass: boolean; hint: string; detail: string }
-  | { type: 'error'; message: string }
+  // `exercise` (and `lesson`): the error answers that exercise's check (refused, or could not run).
+  | { type: 'error'; message: string; lesson?: string; exercise?: string }
   | { type: 'full'; message?: string }
   | { type: 'control'; state: 'asked' | 'allowed' | 'none'; by?: string }
   // The kernel panel (panel.ts): sent only while the page says it shows the panel.

@@ -177,16 +177,16 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
 
   const onCheck = async (lesson: string, exercise: string) => {
     const found = ctx.catalog.lookup(lesson, exercise);
-    if (!found.ok) { send({ type: 'error', message: found.error }); return; }
-    if (own.ended) { send({ type: 'error', ...sayIn('message', { code: 'srvSandboxEnded' }) }); return; }
-    if (checking) { send({ type: 'error', ...sayIn('message', { code: 'srvCheckRunning' }) }); return; }
+    if (!found.ok) { send({ type: 'error', message: found.error, lesson, exercise }); return; }
+    if (own.ended) { send({ type: 'error', ...sayIn('message', { code: 'srvSandboxEnded' }), lesson, exercise }); return; }
+    if (checking) { send({ type: 'error', ...sayIn('message', { code: 'srvCheckRunning' }), lesson, exercise }); return; }
     checking = true;
     try {
       const r = await runCheck(own.sandbox, found.exercise);
       send({ type: 'check', lesson, exercise, pass: r.pass, hint: r.hint, detail: r.detail, ...(r.said ? { said: r.said } : {}) });
       ctx.onCheckResult?.(lesson, exercise, r.pass, r.detail);
     } catch (e) {
-      send({ type: 'error', ...sayIn('message', { code: 'srvCheckFailed', s: (e as Error).message }) });
+      send({ type: 'error', ...sayIn('message', { code: 'srvCheckFailed', s: (e as Error).message }), lesson, exercise });
     } finally {
       checking = false;
     }
@@ -233,7 +233,11 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
       case 'ack': flow.acked(m.bytes, ws.bufferedAmount); break;
       case 'check':
         own.lastInput = Date.now();
-        if (!checks.take()) { complain(`too many checks at once; wait ${Math.ceil(checks.waitMs() / 1000)} s`); break; }
+        // Refused checks are answered as the exercise's: its box says to wait instead of "Checking…".
+        if (!checks.take()) {
+          if (ws.bufferedAmount <= PANEL_CONGESTED) send({ type: 'error', ...sayIn('message', { code: 'srvTooManyChecks', n: Math.ceil(checks.waitMs() / 1000) }), lesson: m.lesson, exercise: m.exercise });
+          break;
+        }
         void onCheck(m.lesson, m.exercise);
         break;
       case 'panel':

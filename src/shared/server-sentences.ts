@@ -12,6 +12,7 @@ export const SERVER_SENTENCES = {
   srvShuttingDown: 'the lab server is shutting down; your sandbox is being removed',
   srvShutDown: 'the lab server is shutting down',
   srvCheckRunning: 'a check is already running; wait for its answer',
+  srvTooManyChecks: 'too many checks at once; wait {n} s and check again',
   srvSandboxEnded: 'the sandbox has ended; restart it to check exercises',
   /** {s}: "60 minutes"; {n}: the same in seconds, for a page to say in its own words. */
   srvIdleRemoved: 'this sandbox was removed after {s} without input; start a new one to go on',

@@ -168,6 +168,22 @@ needs(missing).describe('the lab in a browser', () => {
     await page.close();
   }, 3 * T);
 
+  it('a Check pressed too often is answered in its box: wait and check again (the server takes 5, then one each 2 s)', async () => {
+    const page = await openLesson(context);
+    const exercise = page.locator('[data-testid="exercise"][data-exercise="pid-one-by-hand"]');
+    // Pressed again as soon as each answer comes: the sixth or seventh is refused.
+    let status = '';
+    for (let press = 1; press <= 8 && status !== 'idle'; press++) {
+      await exercise.locator('[data-testid="check-button"]').click();
+      await expect.poll(() => exercise.getAttribute('data-status'), { timeout: T }).not.toBe('checking');
+      status = (await exercise.getAttribute('data-status'))!;
+    }
+    expect(status).toBe('idle');
+    expect(await exercise.locator('[data-testid="exercise-result"]').textContent()).toMatch(/^too many checks at once; wait \d+ s and check again$/);
+    expect(await exercise.locator('[data-testid="check-button"]').isEnabled()).toBe(true);
+    await page.close();
+  }, 3 * T);
+
   it("gives two pages two sandboxes that cannot see each other's processes or files", async () => {
     const a = await openLesson(context);
     const b = await openLesson(context);

@@ -20,7 +20,7 @@ export type ServerFrame =
   | { type: 'hello'; session: string; sandbox: string; resumed: boolean; term?: number }
   | { type: 'exit'; code: number }
   | { type: 'check'; lesson?: string; exercise: string; pass: boolean; hint?: string; detail?: string }
-  | { type: 'error'; message: string }
+  | { type: 'error'; message: string; lesson?: string; exercise?: string }
   | { type: 'full'; message?: string }
   // In a class: the instructor's request to type here, the student's grant, or its end.
   | { type: 'control'; state: 'asked' | 'allowed' | 'none'; by?: string }

@@ -371,6 +371,12 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         sock.close(1000, 'lab full');
         break;
       case 'error':
+        if (typeof frame.exercise === 'string') {
+          // About a check (refused, or it could not run): the exercise's box says it, not a notice.
+          if (frame.lesson && !document.querySelector(`[data-lesson="${CSS.escape(frame.lesson)}"]`)) break;
+          window.dispatchEvent(new CustomEvent('isolab:check-refused', { detail: { exercise: frame.exercise, message: localizeServerMessage(frame.message, frame.said, s) } }));
+          break;
+        }
         lastError = localizeServerMessage(frame.message, frame.said, s);
         showNotice('error', lastError);
         errorTimer = setTimeout(hideNotice, 8000);
