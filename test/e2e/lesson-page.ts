@@ -108,14 +108,16 @@ export class LessonPage {
     return this.page.locator(`[data-testid="exercise"][data-exercise="${id}"]`);
   }
 
-  /** Press Check once and wait for the answer: 'pass' or 'fail' (and the hint shown with it). */
+  /** Press Check once and wait for the answer: 'pass' or 'fail' (and the hint shown with it), or 'idle' when refused. */
   async check(id: string): Promise<{ status: string; hintShown: boolean; hint: string; result: string }> {
     const ex = this.exercise(id);
     await ex.scrollIntoViewIfNeeded();
     await ex.locator('[data-testid="check-button"]').click();
+    // The click makes it 'checking' at once; then 'pass' or 'fail', or 'idle' again when the
+    // server did not run it (too many checks at once: its box says to wait).
     await this.page.waitForFunction((e) => {
       const s = document.querySelector(`[data-testid="exercise"][data-exercise="${e}"]`)?.getAttribute('data-status');
-      return s === 'pass' || s === 'fail';
+      return s === 'pass' || s === 'fail' || s === 'idle';
     }, id, { timeout: T });
     return {
       status: (await ex.getAttribute('data-status'))!,
