@@ -4,6 +4,24 @@ import { defineConfig } from 'vitest/config';
 //  - unit: a fake syscall layer, no root, no global state: its files run side by side;
 //  - integration: touches global kernel state (cgroups, mounts, namespaces): one file at a time;
 //  - e2e: lab servers, sandboxes and one Chromium per file: one file at a time.
+
+/** A project whose files run one at a time, after those of a lower `order`. */
+function oneFileAtATime(name: string, order: number) {
+  return {
+    extends: true,
+    test: {
+      name,
+      include: [`test/${name}/**/*.test.ts`],
+      // test/reap-networks.ts: bridges of removed temporary box roots, reaped after the run;
+      // test/box-lab-probe.ts: can a lab sandbox run here, asked once per run, not per file.
+      // (A project's globalSetup replaces the root's.)
+      globalSetup: ['test/reap-networks.ts', 'test/box-lab-probe.ts'],
+      fileParallelism: false,
+      sequence: { groupOrder: order },
+    },
+  };
+}
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -21,28 +39,8 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
         },
       },
-      {
-        extends: true,
-        test: {
-          name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
-          // A project's globalSetup replaces the root's: the network reaper is named again.
-          globalSetup: ['test/reap-networks.ts', 'test/box-lab-probe.ts'], // box-lab-probe: can a lab sandbox run here, asked once
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
-          // A project's globalSetup replaces the root's: the network reaper is named again.
-          globalSetup: ['test/reap-networks.ts', 'test/box-lab-probe.ts'], // box-lab-probe: can a lab sandbox run here, asked once
-          fileParallelism: false,
-          sequence: { groupOrder: 2 },
-        },
-      },
+      oneFileAtATime('integration', 1),
+      oneFileAtATime('e2e', 2),
     ],
   },
 });
