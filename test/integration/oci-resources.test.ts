@@ -74,17 +74,20 @@ function cgroupDirs(cgPath: string): string[] {
 
 const cat = (file: string) => spawnSync('cat', [file], { encoding: 'utf8' }).stdout.trim();
 
-/** The v1 controllers the kernel has (enabled) but no hierarchy holds: /proc/cgroups "name 0 n 1". */
+/** A controller's row of /proc/cgroups: [name, hierarchy, num_cgroups, enabled]. */
+function cgroupsRow(name: string): string[] | undefined {
+  return fs.readFileSync('/proc/cgroups', 'utf8').split('\n').map((l) => l.split(/\s+/)).find((f) => f[0] === name);
+}
+
 /**
  * Those of `names` the kernel has but this mount namespace has not mounted as a v1 hierarchy.
  * Not "hierarchy 0" in /proc/cgroups: a hierarchy unmounted while its cgroups were still dying
  * lives on, unmounted, and `mount -o NAME` then simply attaches to it again.
  */
 function unmounted(names: string[]): string[] {
-  const enabled = fs.readFileSync('/proc/cgroups', 'utf8').split('\n').map((l) => l.split(/\s+/));
   const mounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .flatMap((l) => / - cgroup \S+ (\S+)$/.exec(l)?.[1]!.split(',') ?? []);
-  return names.filter((n) => enabled.some((f) => f[0] === n && f[3] === '1') && !mounted.includes(n));
+  return names.filter((n) => cgroupsRow(n)?.[3] === '1' && !mounted.includes(n));
 }
 
 beforeAll(() => {
@@ -156,7 +159,7 @@ t.describe('linux.resources blockIO, hugepageLimits, network and kernel memory (
     if (sizes.length === 0) return hostFact(ctx, 'this kernel has no huge pages: /sys/kernel/mm/hugepages is empty');
     const extra = unmounted(['hugetlb', 'net_cls', 'net_prio']);
     // Those this test brings to life (no hierarchy yet) it must also leave freed.
-    const fresh = extra.filter((n) => fs.readFileSync('/proc/cgroups', 'utf8').split('\n').some((l) => l.split(/\s+/)[0] === n && l.split(/\s+/)[1] === '0'));
+    const fresh = extra.filter((n) => cgroupsRow(n)?.[1] === '0');
     const b = bundle('huge', {
       cgroupsPath: `/${tag}-huge`,
       resources: {
@@ -254,12 +257,11 @@ function pageSizesAsCgroupNames(): string {
  * are gone, mounting and unmounting it once more in a private namespace lets the kernel free it.
  */
 async function unmountLeftHierarchies(names: string[]): Promise<void> {
-  const hierarchy = (n: string) => fs.readFileSync('/proc/cgroups', 'utf8').split('\n').map((l) => l.split(/\s+/)).find((f) => f[0] === n);
   for (const n of names) {
-    await until(() => { const f = hierarchy(n); return !f || f[1] === '0' || f[2] === '1'; }, 10_000, `${n}'s cgroups to be freed`);
-    if (hierarchy(n)?.[1] === '0') continue;
+    await until(() => { const f = cgroupsRow(n); return !f || f[1] === '0' || f[2] === '1'; }, 10_000, `${n}'s cgroups to be freed`);
+    if (cgroupsRow(n)?.[1] === '0') continue;
     spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `d=$(mktemp -d) && mount -t cgroup -o ${n} cgroup $d && umount $d; rmdir $d`], { stdio: 'ignore' });
   }
-  await until(() => names.every((n) => hierarchy(n)?.[1] === '0'), 10_000, 'the hierarchies to be freed');
-  expect(names.filter((n) => hierarchy(n)?.[1] !== '0')).toEqual([]);
+  await until(() => names.every((n) => cgroupsRow(n)?.[1] === '0'), 10_000, 'the hierarchies to be freed');
+  expect(names.filter((n) => cgroupsRow(n)?.[1] !== '0')).toEqual([]);
 }

@@ -204,7 +204,6 @@ function setOwnCapSets(plan: Plan, sets: NonNullable<ProcessSpec['capSets']>, bo
   if (ambient) plan.ambient(ambient, last, names(ambient));
 }
 
-
 /** The process to run: image config, overridden by the command line, as Docker does. */
 export function processSpec(cfg: RunConfig, image: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string }): ProcessSpec {
   const entrypoint = cfg.entrypoint ?? image.Entrypoint ?? [];
