@@ -199,7 +199,8 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
   };
 
   // Error frames are answers to a client's own mistakes: none while it is not reading them.
-  const complain = (message: string) => { if (ws.bufferedAmount <= PANEL_CONGESTED) send({ type: 'error', message }); };
+  // `about`: more of the frame (the sentence's code, the check it answers).
+  const complain = (message: string, about: object = {}) => { if (ws.bufferedAmount <= PANEL_CONGESTED) send({ type: 'error', message, ...about }); };
 
   const checks = new TokenBucket(RATE.checks.burst, RATE.checks.perSecond);
   // The panel's state as the page last asked for it, applied at most every RATE.panelMs.
@@ -235,7 +236,8 @@ export function handleTerminal(ws: WebSocket, sid: string, cols: number, rows: n
         own.lastInput = Date.now();
         // Refused checks are answered as the exercise's: its box says to wait instead of "Checking…".
         if (!checks.take()) {
-          if (ws.bufferedAmount <= PANEL_CONGESTED) send({ type: 'error', ...sayIn('message', { code: 'srvTooManyChecks', n: Math.ceil(checks.waitMs() / 1000) }), lesson: m.lesson, exercise: m.exercise });
+          const { message, said } = sayIn('message', { code: 'srvTooManyChecks', n: Math.ceil(checks.waitMs() / 1000) });
+          complain(message, { said, lesson: m.lesson, exercise: m.exercise });
           break;
         }
         void onCheck(m.lesson, m.exercise);

@@ -78,6 +78,11 @@ const FULL_RETRY_MS = 60_000;
 const QUEUE_RETRY_MS = 10_000;
 const MAX_QUEUED = 32;
 
+/** A check's answer names its lesson: another page's (an earlier one of this tab) is not for this one. */
+function onThisPage(lesson: string | undefined): boolean {
+  return !lesson || document.querySelector(`[data-lesson="${CSS.escape(lesson)}"]`) !== null;
+}
+
 export function mountTerminal(pane: HTMLElement): IsolabApi {
   const style = document.createElement('style');
   style.dataset.xterm = '';
@@ -373,7 +378,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
       case 'error':
         if (typeof frame.exercise === 'string') {
           // About a check (refused, or it could not run): the exercise's box says it, not a notice.
-          if (frame.lesson && !document.querySelector(`[data-lesson="${CSS.escape(frame.lesson)}"]`)) break;
+          if (!onThisPage(frame.lesson)) break;
           window.dispatchEvent(new CustomEvent('isolab:check-refused', { detail: { exercise: frame.exercise, message: localizeServerMessage(frame.message, frame.said, s) } }));
           break;
         }
@@ -382,7 +387,7 @@ export function mountTerminal(pane: HTMLElement): IsolabApi {
         errorTimer = setTimeout(hideNotice, 8000);
         break;
       case 'check':
-        if (frame.lesson && !document.querySelector(`[data-lesson="${CSS.escape(frame.lesson)}"]`)) break;
+        if (!onThisPage(frame.lesson)) break;
         window.dispatchEvent(new CustomEvent('isolab:check-result', { detail: frame }));
         break;
       case 'control':
